@@ -1,0 +1,137 @@
+#include "probes/observation.h"
+
+#include <nlohmann/json.hpp>
+
+namespace vpncheck::probes {
+namespace {
+
+using nlohmann::json;
+
+json endpoint_json(const Endpoint& e) { return {{"address", e.address}, {"port", e.port}}; }
+
+Endpoint endpoint_from(const json& j) {
+  return {j.at("address").get<std::string>(), j.at("port").get<std::uint16_t>()};
+}
+
+template <typename T, typename Fn>
+std::optional<T> parse_guarded(const std::string& body, std::string& error, Fn&& fn) {
+  try {
+    json j = json::parse(body);
+    if (!j.is_object()) {
+      error = "expected a JSON object";
+      return std::nullopt;
+    }
+    return fn(j);
+  } catch (const json::exception& e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+json to_json(const SessionInfo& info) {
+  json caps = {{"udp_ports", info.capabilities.udp_ports},
+               {"tcp_ports", info.capabilities.tcp_ports},
+               {"raw_protocols", info.capabilities.raw_protocols},
+               {"alternate_address", nullptr},
+               {"wireguard_public_key", nullptr}};
+  if (info.capabilities.alternate_address) caps["alternate_address"] = *info.capabilities.alternate_address;
+  if (info.capabilities.wireguard_public_key_hex)
+    caps["wireguard_public_key"] = *info.capabilities.wireguard_public_key_hex;
+  return {{"session_id", info.session_id},
+          {"tag", info.tag_hex},
+          {"client", endpoint_json(info.client)},
+          {"capabilities", caps},
+          {"expires_in_s", info.expires_in_s},
+          {"reflector_version", info.reflector_version}};
+}
+
+json to_json(const Observation& o) {
+  json j = {{"sequence", o.sequence},
+            {"probe_index", o.probe_index},
+            {"protocol", o.protocol},
+            {"kind", o.kind},
+            {"transport", std::string(to_string(o.transport))},
+            {"local_port", o.local_port},
+            {"source", endpoint_json(o.source)},
+            {"ip", {{"ttl", nullptr}, {"tos", nullptr}}},
+            {"payload", {{"length", o.payload_length}, {"sha256", o.payload_sha256}}},
+            {"fields", o.fields},
+            {"received_at_unix_ms", o.received_at_unix_ms},
+            {"reply",
+             {{"sent", o.reply.sent}, {"kind", o.reply.kind}, {"length", o.reply.length},
+              {"reason", o.reply.reason}}}};
+  if (o.ttl) j["ip"]["ttl"] = *o.ttl;
+  if (o.tos) j["ip"]["tos"] = *o.tos;
+  return j;
+}
+
+json to_json(const ObservationList& list) {
+  json arr = json::array();
+  for (const auto& o : list.observations) arr.push_back(to_json(o));
+  return {{"observations", arr}, {"dropped", list.dropped}};
+}
+
+std::optional<SessionInfo> session_info_from_json(const std::string& body, std::string& error) {
+  return parse_guarded<SessionInfo>(body, error, [&](const json& j) -> std::optional<SessionInfo> {
+    SessionInfo info;
+    info.session_id = j.at("session_id").get<std::string>();
+    info.tag_hex = j.at("tag").get<std::string>();
+    if (!tag_from_hex(info.tag_hex)) {
+      error = "session tag is not " + std::to_string(kSessionTagSize) + " hex-encoded bytes";
+      return std::nullopt;
+    }
+    info.client = endpoint_from(j.at("client"));
+    const json& caps = j.at("capabilities");
+    info.capabilities.udp_ports = caps.at("udp_ports").get<std::vector<std::uint16_t>>();
+    info.capabilities.tcp_ports = caps.at("tcp_ports").get<std::vector<std::uint16_t>>();
+    if (caps.contains("raw_protocols"))
+      info.capabilities.raw_protocols = caps.at("raw_protocols").get<std::vector<std::string>>();
+    if (caps.contains("alternate_address") && caps["alternate_address"].is_string())
+      info.capabilities.alternate_address = caps["alternate_address"].get<std::string>();
+    if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
+      info.capabilities.wireguard_public_key_hex = caps["wireguard_public_key"].get<std::string>();
+    info.expires_in_s = j.value("expires_in_s", 0);
+    info.reflector_version = j.value("reflector_version", std::string{});
+    return info;
+  });
+}
+
+std::optional<ObservationList> observations_from_json(const std::string& body, std::string& error) {
+  return parse_guarded<ObservationList>(body, error, [&](const json& j) -> std::optional<ObservationList> {
+    ObservationList list;
+    list.dropped = j.value("dropped", std::uint64_t{0});
+    for (const json& item : j.at("observations")) {
+      Observation o;
+      o.sequence = item.at("sequence").get<std::uint64_t>();
+      o.probe_index = item.at("probe_index").get<std::uint16_t>();
+      o.protocol = item.at("protocol").get<std::string>();
+      o.kind = item.at("kind").get<std::string>();
+      auto transport = transport_from_string(item.at("transport").get<std::string>());
+      if (!transport) {
+        error = "unknown transport in observation";
+        return std::nullopt;
+      }
+      o.transport = *transport;
+      o.local_port = item.at("local_port").get<std::uint16_t>();
+      o.source = endpoint_from(item.at("source"));
+      const json& ip = item.at("ip");
+      if (ip.contains("ttl") && ip["ttl"].is_number_integer()) o.ttl = ip["ttl"].get<int>();
+      if (ip.contains("tos") && ip["tos"].is_number_integer()) o.tos = ip["tos"].get<int>();
+      o.payload_length = item.at("payload").at("length").get<std::size_t>();
+      o.payload_sha256 = item.at("payload").at("sha256").get<std::string>();
+      o.fields = item.value("fields", Fields{});
+      o.received_at_unix_ms = item.value("received_at_unix_ms", std::int64_t{0});
+      const json& reply = item.at("reply");
+      o.reply.sent = reply.at("sent").get<bool>();
+      o.reply.kind = reply.value("kind", std::string{});
+      o.reply.length = reply.value("length", std::size_t{0});
+      o.reply.reason = reply.value("reason", std::string{});
+      list.observations.push_back(std::move(o));
+    }
+    return list;
+  });
+}
+
+}  // namespace vpncheck::probes

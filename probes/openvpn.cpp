@@ -1,0 +1,91 @@
+#include "probes/openvpn.h"
+
+#include <algorithm>
+#include <array>
+
+namespace vpncheck::probes::openvpn {
+namespace {
+
+constexpr std::array kVariants{
+    ProbeVariant{Transport::udp, 1194, true},
+    ProbeVariant{Transport::tcp, 1194, false},
+    ProbeVariant{Transport::tcp, 443, false},
+};
+
+}  // namespace
+
+Bytes build_client_reset(const ProbeToken& token, const ServerHints& /*hints*/, const RandomFill& rnd) {
+  std::array<std::uint8_t, kTlsAuthSha1HmacSize> hmac{};
+  rnd(hmac);  // the HMAC key is the user's secret; any value looks the same on the wire
+  ByteWriter w;
+  w.u8(opcode_byte(kOpHardResetClientV2))
+      .bytes(token.encode())
+      .bytes(hmac)
+      .be32(1)           // tls-auth replay packet-id starts at 1
+      .be32(0x65000000)  // net time: a fixed plausible Unix time keeps probes reproducible
+      .u8(0)             // no ACKs in the first packet
+      .be32(0);          // message packet-id 0
+  return w.take();
+}
+
+std::optional<ParsedRequest> parse_client_reset(ByteView payload, const ServerHints& /*hints*/) {
+  // Accept the plain 14-byte form and wrapped forms up to the control packet limit.
+  constexpr std::size_t kPlainResetSize = 14;
+  if (payload.size() < kPlainResetSize || payload.size() > kMaxControlPacket) return std::nullopt;
+  if (payload[0] != opcode_byte(kOpHardResetClientV2)) return std::nullopt;
+  auto token = ProbeToken::decode(payload.subspan(1));
+  if (!token) return std::nullopt;
+  ParsedRequest parsed{*token, {}};
+  parsed.fields["opcode"] = "P_CONTROL_HARD_RESET_CLIENT_V2";
+  parsed.fields["key_id"] = "0";
+  parsed.fields["session_id"] = to_hex(payload.subspan(1, kSessionIdSize));
+  parsed.fields["wrapping"] = payload.size() == kPlainResetSize    ? "none"
+                              : payload.size() == kClientResetSize ? "tls-auth-sha1"
+                                                                   : "unknown";
+  return parsed;
+}
+
+Bytes build_server_reset(ByteView request, const ParsedRequest& /*parsed*/, const RandomFill& rnd) {
+  if (request.size() < kServerResetSize) return {};  // answering would amplify
+  std::array<std::uint8_t, kSessionIdSize> server_session{};
+  rnd(server_session);
+  ByteWriter w;
+  w.u8(opcode_byte(kOpHardResetServerV2))
+      .bytes(server_session)
+      .u8(1)   // one ACK
+      .be32(0)  // ... of the client's packet-id 0
+      .bytes(request.subspan(1, kSessionIdSize))
+      .be32(0);
+  return w.take();
+}
+
+bool is_server_reset_for(ByteView reply, ByteView request) {
+  ByteReader r(reply);
+  auto op = r.u8();
+  if (!op || *op != opcode_byte(kOpHardResetServerV2) || !r.skip(kSessionIdSize)) return false;
+  auto acks = r.u8();
+  if (!acks || *acks == 0 || !r.skip(std::size_t{*acks} * 4)) return false;
+  auto remote = r.take(kSessionIdSize);
+  return remote && request.size() >= 1 + kSessionIdSize &&
+         std::equal(remote->begin(), remote->end(), request.begin() + 1);
+}
+
+Bytes frame(ByteView packet) {
+  ByteWriter w;
+  w.be16(static_cast<std::uint16_t>(packet.size())).bytes(packet);
+  return w.take();
+}
+
+const ProtocolModule kModule{
+    .id = "openvpn",
+    .title = "OpenVPN",
+    .description = "P_CONTROL_HARD_RESET_CLIENT_V2 (tls-auth form, 42 B) on UDP and TCP; reflector answers HARD_RESET_SERVER_V2",
+    .variants = kVariants,
+    .build_request = build_client_reset,
+    .parse_request = parse_client_reset,
+    .build_reply = build_server_reset,
+    .is_reply_to = is_server_reset_for,
+    .frame_stream = frame,
+};
+
+}  // namespace vpncheck::probes::openvpn

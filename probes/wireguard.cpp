@@ -1,0 +1,101 @@
+#include "probes/wireguard.h"
+
+#include <algorithm>
+#include <array>
+
+#include "probes/crypto.h"
+
+namespace vpncheck::probes::wireguard {
+namespace {
+
+// WireGuard: UDP only, no fixed port; 51820 is the conventional one. 443 and 53
+// are what people try when a network only lets web and DNS out.
+constexpr std::array kVariants{
+    ProbeVariant{Transport::udp, 51820, true},
+    ProbeVariant{Transport::udp, 443, false},
+    ProbeVariant{Transport::udp, 53, false},
+};
+
+bool has_type(ByteView msg, std::uint8_t type) {
+  // The type is a little-endian u32: one byte then three zero bytes.
+  return msg.size() >= 4 && msg[0] == type && msg[1] == 0 && msg[2] == 0 && msg[3] == 0;
+}
+
+}  // namespace
+
+std::array<std::uint8_t, 16> compute_mac1(const std::array<std::uint8_t, 32>& responder_public_key,
+                                          ByteView message_before_mac1) {
+  static constexpr std::string_view kLabelMac1 = "mac1----";
+  ByteWriter key_input;
+  key_input.bytes(as_bytes(kLabelMac1)).bytes(responder_public_key);
+  auto key = blake2s256(key_input.view());
+  return blake2s_mac128(key, message_before_mac1);
+}
+
+Bytes build_initiation(const ProbeToken& token, const ServerHints& hints, const RandomFill& rnd) {
+  Bytes msg(kInitiationSize);
+  rnd(msg);
+  msg[0] = kTypeInitiation;
+  msg[1] = msg[2] = msg[3] = 0;
+  auto encoded = token.encode();
+  std::copy(encoded.begin(), encoded.end(), msg.begin() + kEphemeralOffset);
+  if (hints.wireguard_public_key) {
+    auto mac1 = compute_mac1(*hints.wireguard_public_key, ByteView(msg).first(kMac1Offset));
+    std::copy(mac1.begin(), mac1.end(), msg.begin() + kMac1Offset);
+  }
+  // mac2 is all zero unless the initiator holds a cookie: it never does on a first try.
+  std::fill(msg.begin() + kMac2Offset, msg.end(), std::uint8_t{0});
+  return msg;
+}
+
+std::optional<ParsedRequest> parse_initiation(ByteView payload, const ServerHints& hints) {
+  if (payload.size() != kInitiationSize || !has_type(payload, kTypeInitiation)) return std::nullopt;
+  auto token = ProbeToken::decode(payload.subspan(kEphemeralOffset));
+  if (!token) return std::nullopt;
+  ParsedRequest parsed{*token, {}};
+  ByteReader sender(payload.subspan(kSenderOffset, 4));
+  parsed.fields["sender_index"] = std::to_string(*sender.le32());
+  if (hints.wireguard_public_key) {
+    auto expected = compute_mac1(*hints.wireguard_public_key, payload.first(kMac1Offset));
+    bool valid = std::equal(expected.begin(), expected.end(), payload.begin() + kMac1Offset);
+    parsed.fields["mac1"] = valid ? "valid" : "invalid";
+  } else {
+    parsed.fields["mac1"] = "unchecked";
+  }
+  bool mac2_zero = std::all_of(payload.begin() + kMac2Offset, payload.end(),
+                               [](std::uint8_t b) { return b == 0; });
+  parsed.fields["mac2"] = mac2_zero ? "zero" : "set";
+  return parsed;
+}
+
+Bytes build_response(ByteView initiation, const ParsedRequest& /*parsed*/, const RandomFill& rnd) {
+  if (initiation.size() < kResponseSize) return {};
+  Bytes msg(kResponseSize);
+  rnd(msg);
+  msg[0] = kTypeResponse;
+  msg[1] = msg[2] = msg[3] = 0;
+  // receiver index = the initiator's sender index: what a peer (and a DPI box) matches on.
+  std::copy_n(initiation.begin() + kSenderOffset, 4, msg.begin() + 8);
+  std::fill(msg.end() - 16, msg.end(), std::uint8_t{0});  // mac2
+  return msg;
+}
+
+bool is_response_to(ByteView reply, ByteView initiation) {
+  return reply.size() == kResponseSize && initiation.size() == kInitiationSize &&
+         has_type(reply, kTypeResponse) &&
+         std::equal(reply.begin() + 8, reply.begin() + 12, initiation.begin() + kSenderOffset);
+}
+
+const ProtocolModule kModule{
+    .id = "wireguard",
+    .title = "WireGuard",
+    .description = "handshake initiation (148 B) on UDP; reflector answers a 92 B handshake response",
+    .variants = kVariants,
+    .build_request = build_initiation,
+    .parse_request = parse_initiation,
+    .build_reply = build_response,
+    .is_reply_to = is_response_to,
+    .frame_stream = nullptr,
+};
+
+}  // namespace vpncheck::probes::wireguard
