@@ -1,5 +1,8 @@
 #include "probes/observation.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 namespace vpncheck::probes {
@@ -77,6 +80,14 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
   return parse_guarded<SessionInfo>(body, error, [&](const json& j) -> std::optional<SessionInfo> {
     SessionInfo info;
     info.session_id = j.at("session_id").get<std::string>();
+    // The id goes into request paths: accept only a short token of safe characters.
+    bool safe_id = !info.session_id.empty() && info.session_id.size() <= 64 &&
+                   std::all_of(info.session_id.begin(), info.session_id.end(),
+                               [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; });
+    if (!safe_id) {
+      error = "session id is not a short alphanumeric token";
+      return std::nullopt;
+    }
     info.tag_hex = j.at("tag").get<std::string>();
     if (!tag_from_hex(info.tag_hex)) {
       error = "session tag is not " + std::to_string(kSessionTagSize) + " hex-encoded bytes";

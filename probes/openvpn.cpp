@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 namespace vpncheck::probes::openvpn {
 namespace {
@@ -76,6 +77,14 @@ Bytes frame(ByteView packet) {
   return w.take();
 }
 
+std::string advice_use_variant(const ProbeVariant& variant) {
+  auto port = std::to_string(variant.port);
+  if (variant.transport == Transport::tcp)
+    return "Use OpenVPN over TCP on port " + port + " (server: proto tcp-server, port " + port +
+           "; client: proto tcp-client, remote HOST " + port + ").";
+  return "Run the OpenVPN server on UDP " + port + " (port " + port + ", proto udp).";
+}
+
 const ProtocolModule kModule{
     .id = "openvpn",
     .title = "OpenVPN",
@@ -86,6 +95,10 @@ const ProtocolModule kModule{
     .build_reply = build_server_reset,
     .is_reply_to = is_server_reset_for,
     .frame_stream = frame,
+    .advice_use_variant = advice_use_variant,
+    .advice_signature_blocked =
+        "OpenVPN's handshake opcodes are recognisable; enable tls-crypt (or tls-crypt-v2) so the "
+        "control channel is encrypted, or tunnel OpenVPN through TLS (e.g. stunnel on TCP 443).",
 };
 
 }  // namespace vpncheck::probes::openvpn

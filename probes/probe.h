@@ -66,6 +66,11 @@ struct ProtocolModule {
   bool (*is_reply_to)(ByteView reply, ByteView request);
   // How the protocol frames messages on a byte stream (TCP); nullptr if it has no stream form.
   Bytes (*frame_stream)(ByteView message);
+
+  // Advice text lives with the protocol because only it knows its configuration
+  // syntax: how to move to `variant`, and what to do when its signature is blocked.
+  std::string (*advice_use_variant)(const ProbeVariant& variant);
+  std::string_view advice_signature_blocked;
 };
 
 }  // namespace vpncheck::probes

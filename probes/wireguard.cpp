@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "probes/crypto.h"
 
@@ -86,6 +87,12 @@ bool is_response_to(ByteView reply, ByteView initiation) {
          std::equal(reply.begin() + 8, reply.begin() + 12, initiation.begin() + kSenderOffset);
 }
 
+std::string advice_use_variant(const ProbeVariant& variant) {
+  auto port = std::to_string(variant.port);
+  return "Run the WireGuard server on UDP " + port + " (ListenPort = " + port +
+         ") and set the client's Endpoint to that port.";
+}
+
 const ProtocolModule kModule{
     .id = "wireguard",
     .title = "WireGuard",
@@ -96,6 +103,10 @@ const ProtocolModule kModule{
     .build_reply = build_response,
     .is_reply_to = is_response_to,
     .frame_stream = nullptr,
+    .advice_use_variant = advice_use_variant,
+    .advice_signature_blocked =
+        "WireGuard's handshake has a fixed size and cleartext header that DPI matches on any port; "
+        "wrap it in an obfuscating transport (e.g. udp2raw, wstunnel) or use a protocol that passes here.",
 };
 
 }  // namespace vpncheck::probes::wireguard

@@ -1,0 +1,216 @@
+#include "src/app.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "probes/registry.h"
+#include "src/report/json_report.h"
+#include "src/report/text_report.h"
+#include "src/run/runner.h"
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using std::chrono::milliseconds;
+
+void secure_random(std::span<std::uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) throw std::runtime_error("no randomness available");
+}
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+asio::awaitable<std::optional<asio::ip::address>> resolve(const std::string& host, Clock::time_point deadline,
+                                                          std::string& error) {
+  boost::system::error_code ec;
+  auto literal = asio::ip::make_address(host, ec);
+  if (!ec) co_return literal;
+  asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  auto result = co_await (resolver.async_resolve(host, "", asio::as_tuple(asio::use_awaitable)) ||
+                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (result.index() == 1) {
+    error = "could not resolve reflector host '" + host + "' in time";
+    co_return std::nullopt;
+  }
+  auto [resolve_ec, entries] = std::get<0>(result);
+  if (resolve_ec || entries.empty()) {
+    error = "could not resolve reflector host '" + host + "': " + resolve_ec.message();
+    co_return std::nullopt;
+  }
+  // IPv4 first: dual-stack probing is a later step.
+  for (const auto& e : entries)
+    if (e.endpoint().address().is_v4()) co_return e.endpoint().address();
+  co_return entries.begin()->endpoint().address();
+}
+
+class ProgressLine {
+ public:
+  ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled) {}
+  void update(std::size_t done, std::size_t total) {
+    if (enabled_) err_ << "\r\033[Kprobing: " << done << "/" << total << " finished" << std::flush;
+  }
+  void clear() {
+    if (enabled_) err_ << "\r\033[K" << std::flush;
+  }
+
+ private:
+  std::ostream& err_;
+  bool enabled_;
+};
+
+asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
+  const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
+  std::string error;
+  auto address = co_await resolve(o.reflector_host, Clock::now() + timeout, error);
+  if (!address) {
+    report.error = error;
+    co_return;
+  }
+  report.reflector_address = address->to_string();
+
+  std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
+  for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
+    if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
+  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + timeout);
+  report.control_attempts = opened.attempts;
+  if (!opened.session) {
+    report.error = opened.error;
+    co_return;
+  }
+  const auto& session = *opened.session;
+  report.control_port = session.control.port();
+  report.reflector_version = session.info.reflector_version;
+
+  std::string select_error;
+  auto modules = select_protocols(o.protocols, select_error);
+  auto plan = make_plan(*modules, session.info.capabilities);
+
+  RunSettings settings;
+  settings.reflector = *address;
+  settings.tag = *probes::tag_from_hex(session.info.tag_hex);  // validated by the parser
+  if (const auto& key_hex = session.info.capabilities.wireguard_public_key_hex) {
+    auto key = probes::from_hex(*key_hex);
+    if (key && key->size() == 32) {
+      std::array<std::uint8_t, 32> k{};
+      std::copy(key->begin(), key->end(), k.begin());
+      settings.hints.wireguard_public_key = k;
+    }
+  }
+  settings.timeout = timeout;
+  settings.random = secure_random;
+  settings.on_progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+  progress.update(0, plan.size());
+  auto results = co_await run_plan(plan, settings);
+  progress.clear();
+
+  auto observations = co_await fetch_observations(session.control, session.info.session_id,
+                                                  std::max(timeout, milliseconds(2000)));
+  report.observations_read = observations.list.has_value();
+  report.observations_error = observations.error;
+  if (observations.list) {
+    report.observations_dropped = observations.list->dropped;
+    for (auto& obs : observations.list->observations)
+      if (obs.probe_index < results.size()) results[obs.probe_index].arrivals.push_back(std::move(obs));
+  }
+
+  for (const auto* module : *modules) {
+    std::vector<ProbeResult> mine;
+    for (const auto& r : results)
+      if (r.probe.module == module) mine.push_back(r);
+    report.protocols.push_back(assess(*module, std::move(mine), report.observations_read));
+  }
+  add_alternatives(report.protocols);
+  summarise_client(report, session.local, session.info.client);
+  co_await close_session(session.control, session.info.session_id, milliseconds(500));
+}
+
+bool write_json(const Report& report, const std::string& path, std::ostream& out, std::ostream& err) {
+  auto text = to_report_json(report).dump(2) + "\n";
+  if (path == "-") {
+    out << text << std::flush;
+    return true;
+  }
+  std::ofstream file(path, std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    err << "vpncheck: cannot write the JSON report to " << path << "\n";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void list_probes(std::ostream& out) {
+  out << "PROTOCOL   PROBES (genuine + same-size random control on each)          DESCRIPTION\n";
+  for (const auto* m : probes::all_protocols()) {
+    std::string variants;
+    for (const auto& v : m->variants)
+      variants += (variants.empty() ? "" : ", ") + describe(v) + (v.standard ? " (standard)" : "");
+    std::string id(m->id);
+    id.resize(std::max<std::size_t>(id.size(), 10), ' ');
+    variants.resize(std::max<std::size_t>(variants.size(), 62), ' ');
+    out << id << " " << variants << " " << m->description << "\n";
+  }
+}
+
+int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
+  if (o.list_probes) {
+    list_probes(out);
+    return 0;
+  }
+  Report report;
+  report.started_at = now_rfc3339();
+  report.reflector_host = o.reflector_host;
+  report.reflector_address = o.reflector_host;
+  report.required = o.required;
+  const bool json_to_stdout = o.json_path && *o.json_path == "-";
+  ProgressLine progress(err, !json_to_stdout && ::isatty(2) == 1);
+
+  const auto t0 = Clock::now();
+  asio::io_context io;
+  std::string internal_error;
+  asio::co_spawn(io, run_session(o, report, progress), [&](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      internal_error = ex.what();
+    }
+  });
+  io.run();
+  report.duration_ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  if (!internal_error.empty()) report.error = "internal error: " + internal_error;
+  report.exit_code = exit_code_for(report);
+
+  if (report.error) err << "vpncheck: " << *report.error << "\n";
+  if (!json_to_stdout) write_text_report(out, report, detect_text_style(o.no_color, o.verbose, 1));
+  if (o.json_path && !write_json(report, *o.json_path, out, err) && report.exit_code == ExitCode::ok)
+    return static_cast<int>(ExitCode::could_not_test);
+  return static_cast<int>(report.exit_code);
+}
+
+}  // namespace vpncheck::client

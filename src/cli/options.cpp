@@ -1,0 +1,114 @@
+#include "src/cli/options.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include <CLI/CLI.hpp>
+
+#include "probes/registry.h"
+#include "src/version.h"
+
+namespace vpncheck::client {
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+std::string protocol_ids() {
+  std::string out;
+  for (const auto* m : probes::all_protocols()) out += (out.empty() ? "" : ",") + std::string(m->id);
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::optional<std::uint16_t>>> split_host_port(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  if (text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close == 1) return std::nullopt;
+    std::string host = text.substr(1, close - 1);
+    if (close + 1 == text.size()) return std::pair{host, std::optional<std::uint16_t>{}};
+    if (text[close + 1] != ':') return std::nullopt;
+    auto port = parse_port(std::string_view(text).substr(close + 2));
+    if (!port) return std::nullopt;
+    return std::pair{host, port};
+  }
+  auto colon = text.find(':');
+  if (colon == std::string::npos) return std::pair{text, std::optional<std::uint16_t>{}};
+  if (text.find(':', colon + 1) != std::string::npos) return std::pair{text, std::optional<std::uint16_t>{}};  // bare IPv6
+  auto port = parse_port(std::string_view(text).substr(colon + 1));
+  if (!port || colon == 0) return std::nullopt;
+  return std::pair{text.substr(0, colon), port};
+}
+
+ParseOutcome parse_args(const std::vector<std::string>& args) {
+  CLI::App app{"vpncheck: which VPN protocols does this network let through, and if not, why and what instead.",
+               "vpncheck"};
+  app.set_version_flag("--version", std::string(kVersion));
+  Options o;
+  std::string reflector;
+  std::string protocols;
+  std::string required;
+  app.add_option("--reflector,-r", reflector, "reflector HOST[:CONTROL_PORT] (control port default 8780)");
+  app.add_option("--protocols,-p", protocols, "comma-separated protocols to test (default: all: " + protocol_ids() + ")");
+  app.add_option("--timeout,-t", o.timeout_s, "seconds to wait for answers (one deadline for all probes)")
+      ->check(CLI::Range(0.2, 120.0));
+  app.add_option("--json", o.json_path, "write the JSON report (vpncheck.report/1) to FILE, or - for stdout");
+  app.add_option("--require", required, "comma-separated protocols that must pass (exit 1 otherwise)");
+  app.add_flag("--verbose,-v", o.verbose, "show the evidence for every probe");
+  app.add_flag("--no-color", o.no_color, "never colour the output (NO_COLOR is honoured too)");
+  app.add_flag("--list-probes", o.list_probes, "list the registered protocols and their probes, then exit");
+  app.footer(
+      "Exit codes: 0 run completed and every --require'd protocol passed; 1 a required protocol did not pass;\n"
+      "            2 usage error; 3 could not test (reflector unreachable, no session).");
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return {std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForVersion&) {
+    return {std::nullopt, 0, "vpncheck " + std::string(kVersion)};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, 2, std::string("vpncheck: ") + e.what() + "\nRun with --help for usage."};
+  }
+
+  auto split_list = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+      auto comma = text.find(',', start);
+      auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!item.empty()) out.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  };
+  o.protocols = split_list(protocols);
+  o.required = split_list(required);
+  auto usage_error = [](const std::string& what) {
+    return ParseOutcome{std::nullopt, 2, "vpncheck: " + what + "\nRun with --help for usage."};
+  };
+  for (const auto& list : {o.protocols, o.required})
+    for (const auto& id : list)
+      if (!probes::find_protocol(id)) return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ")");
+  for (const auto& id : o.required)
+    if (!o.protocols.empty() && std::find(o.protocols.begin(), o.protocols.end(), id) == o.protocols.end())
+      return usage_error("--require " + id + " but --protocols does not include it");
+
+  if (o.list_probes) return {o, 0, {}};
+  if (reflector.empty()) return usage_error("--reflector HOST is required");
+  auto host_port = split_host_port(reflector);
+  if (!host_port) return usage_error("cannot read reflector '" + reflector + "' as HOST[:PORT]");
+  o.reflector_host = host_port->first;
+  o.control_port = host_port->second;
+  return {o, 0, {}};
+}
+
+}  // namespace vpncheck::client

@@ -1,0 +1,35 @@
+// Command-line options: filled by parse_args, which is a plain function over
+// the argument vector so it can be tested in-process.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vpncheck::client {
+
+struct Options {
+  std::string reflector_host;
+  std::optional<std::uint16_t> control_port;  // from HOST:PORT
+  std::vector<std::string> protocols;        // empty = all registered
+  std::vector<std::string> required;
+  double timeout_s = 3.0;
+  std::optional<std::string> json_path;  // "-" = stdout
+  bool verbose = false;
+  bool no_color = false;
+  bool list_probes = false;
+};
+
+struct ParseOutcome {
+  std::optional<Options> options;  // nullopt: exit with exit_code after printing message
+  int exit_code = 0;               // 0 for --help/--version, 2 for usage errors
+  std::string message;             // help, version or the usage error
+};
+
+ParseOutcome parse_args(const std::vector<std::string>& args);
+
+// "host", "host:port", "[v6]:port", "v6" -> host and optional port; nullopt if malformed.
+std::optional<std::pair<std::string, std::optional<std::uint16_t>>> split_host_port(const std::string& text);
+
+}  // namespace vpncheck::client

@@ -1,0 +1,56 @@
+// The client side of Contract 2: the reflector's HTTP/1.1 + JSON control API.
+// The control endpoint is tried on the configured port, then TCP 443 and 80,
+// so a network that lets only the web out can still be tested.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "probes/observation.h"
+
+namespace vpncheck::client {
+
+constexpr std::uint16_t kDefaultControlPort = 8780;
+
+struct ControlAttempt {
+  std::uint16_t port = 0;
+  std::string result;  // "ok", "timed out", "connection refused", "not a vpncheck reflector: ..."
+};
+
+struct OpenedSession {
+  boost::asio::ip::tcp::endpoint control;  // the endpoint that worked
+  probes::SessionInfo info;
+  std::optional<probes::Endpoint> local;  // our side of the control connection
+};
+
+struct OpenSessionResult {
+  std::optional<OpenedSession> session;
+  std::vector<ControlAttempt> attempts;
+  std::string error;  // set when no session: names host and every port tried
+};
+
+// Tries each port in order; the whole search ends by `deadline`.
+boost::asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages,
+                                                       const boost::asio::ip::address& address,
+                                                       std::vector<std::uint16_t> ports,
+                                                       std::chrono::steady_clock::time_point deadline);
+
+struct ObservationsResult {
+  std::optional<probes::ObservationList> list;
+  std::string error;
+};
+
+boost::asio::awaitable<ObservationsResult> fetch_observations(const boost::asio::ip::tcp::endpoint& control,
+                                                              const std::string& session_id,
+                                                              std::chrono::milliseconds timeout);
+
+// Best effort: the reflector expires sessions on its own anyway.
+boost::asio::awaitable<void> close_session(const boost::asio::ip::tcp::endpoint& control,
+                                           const std::string& session_id, std::chrono::milliseconds timeout);
+
+}  // namespace vpncheck::client

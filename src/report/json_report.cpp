@@ -1,0 +1,123 @@
+#include "src/report/json_report.h"
+
+#include "src/verdict/translation.h"
+#include "src/version.h"
+
+namespace vpncheck::client {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+json or_null(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json endpoint_json(const std::optional<probes::Endpoint>& e) {
+  if (!e) return nullptr;
+  return {{"address", e->address}, {"port", e->port}};
+}
+
+std::string evidence_for(const ProbeResult& r, bool observations_read) {
+  std::string text = "client: " + std::string(to_string(r.client.outcome));
+  if (r.client.rtt_ms) text += " after " + std::to_string(static_cast<int>(*r.client.rtt_ms + 0.5)) + " ms";
+  if (!r.client.detail.empty()) text += " (" + r.client.detail + ")";
+  if (r.client.outcome == Outcome::not_run) return text;
+  if (!observations_read) return text + "; reflector: observations unavailable";
+  if (r.arrivals.empty()) return text + "; reflector: nothing arrived";
+  const auto& a = r.arrivals.front();
+  text += "; reflector: " + std::to_string(r.arrivals.size()) + " arrival(s) on " +
+          std::string(probes::to_string(a.transport)) + " " + std::to_string(a.local_port) + " from " +
+          a.source.address + ":" + std::to_string(a.source.port);
+  text += a.reply.sent ? ", answered " + a.reply.kind + " (" + std::to_string(a.reply.length) + " B)"
+                       : ", not answered" + (a.reply.reason.empty() ? std::string() : " (" + a.reply.reason + ")");
+  return text;
+}
+
+json probe_json(const ProbeResult& r, bool observations_read) {
+  json outbound = nullptr;
+  if (r.client.outcome != Outcome::not_run && (observations_read || answered(r))) outbound = reached_reflector(r);
+  json translation = nullptr;
+  json modifications = json::array();
+  if (auto t = translate(r)) {
+    translation = {{"sent_from", endpoint_json(t->sent_from)},
+                   {"observed_as", endpoint_json(t->observed_as)},
+                   {"address_translated", t->address_translated},
+                   {"port_translated", t->port_translated},
+                   {"payload_modified", t->payload_modified},
+                   {"ttl_at_reflector", or_null(t->ttl_at_reflector)},
+                   {"tos_at_reflector", or_null(t->tos_at_reflector)}};
+    modifications = t->modifications;
+  }
+  json fields = json::object();
+  if (!r.arrivals.empty()) fields = r.arrivals.front().fields;
+  return {{"name", r.probe.name()},
+          {"kind", std::string(to_string(r.probe.kind))},
+          {"transport", std::string(probes::to_string(r.probe.variant.transport))},
+          {"port", r.probe.variant.port},
+          {"standard", r.probe.variant.standard},
+          {"outbound", outbound},
+          {"inbound", r.client.outcome == Outcome::not_run ? json(nullptr) : json(answered(r))},
+          {"outcome", std::string(to_string(r.client.outcome))},
+          {"rtt_ms", or_null(r.client.rtt_ms)},
+          {"sent_bytes", r.client.sent_length},
+          {"arrivals", r.arrivals.size()},
+          {"observed_fields", fields},
+          {"translation", translation},
+          {"modifications", modifications},
+          {"evidence", evidence_for(r, observations_read)}};
+}
+
+}  // namespace
+
+json to_report_json(const Report& report) {
+  json protocols = json::array();
+  for (const auto& a : report.protocols) {
+    json probes = json::array();
+    for (const auto& r : a.probes) probes.push_back(probe_json(r, report.observations_read));
+    protocols.push_back({{"protocol", std::string(a.module->id)},
+                         {"title", std::string(a.module->title)},
+                         {"verdict", std::string(to_string(a.verdict))},
+                         {"summary", a.summary},
+                         {"advice", a.advice},
+                         {"findings", a.findings},
+                         {"working_variant", a.working_variant ? json(describe(*a.working_variant)) : json(nullptr)},
+                         {"probes", probes}});
+  }
+  json attempts = json::array();
+  for (const auto& at : report.control_attempts) attempts.push_back({{"port", at.port}, {"result", at.result}});
+  return {
+      {"schema", std::string(kReportSchema)},
+      {"tool", {{"name", "vpncheck"}, {"version", std::string(kVersion)}}},
+      {"started_at", report.started_at},
+      {"duration_ms", report.duration_ms},
+      {"reflector",
+       {{"host", report.reflector_host},
+        {"address", report.reflector_address},
+        {"control_port", or_null(report.control_port)},
+        {"control_attempts", attempts},
+        {"version", or_null(report.reflector_version)}}},
+      {"client",
+       {{"local_address", or_null(report.local_address)},
+        {"public_address", or_null(report.public_address)},
+        {"behind_nat", or_null(report.behind_nat)}}},
+      {"nat",
+       {{"mapping", or_null(report.nat.mapping)},
+        {"filtering", or_null(report.nat.filtering)},
+        {"port_preservation", or_null(report.nat.port_preservation)},
+        {"hairpinning", nullptr},
+        {"udp_binding_lifetime_s", nullptr},
+        {"double_nat", nullptr},
+        {"port_mapping", nullptr}}},
+      {"observations",
+       {{"read", report.observations_read},
+        {"error", report.observations_error.empty() ? json(nullptr) : json(report.observations_error)},
+        {"dropped_by_reflector", report.observations_dropped}}},
+      {"protocols", protocols},
+      {"required", report.required},
+      {"error", or_null(report.error)},
+      {"exit_code", static_cast<int>(report.exit_code)},
+  };
+}
+
+}  // namespace vpncheck::client

@@ -1,0 +1,53 @@
+// Contract 3: the report, as data. Renderers (text, JSON) only format it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/control/control_client.h"
+#include "src/verdict/verdict.h"
+
+namespace vpncheck::client {
+
+constexpr std::string_view kReportSchema = "vpncheck.report/1";
+
+enum class ExitCode : int { ok = 0, requirement_failed = 1, usage = 2, could_not_test = 3 };
+
+struct NatSummary {
+  std::optional<bool> port_preservation;  // every observed UDP source port equal to ours?
+  // Measured by later modules (RFC 4787 terms); null until then, never guessed.
+  std::optional<std::string> mapping;
+  std::optional<std::string> filtering;
+};
+
+struct Report {
+  std::string started_at;  // RFC 3339, UTC
+  std::int64_t duration_ms = 0;
+  std::string reflector_host;
+  std::string reflector_address;
+  std::optional<std::uint16_t> control_port;  // the one that worked
+  std::vector<ControlAttempt> control_attempts;
+  std::optional<std::string> reflector_version;
+  std::optional<std::string> local_address;
+  std::optional<std::string> public_address;
+  std::optional<bool> behind_nat;
+  NatSummary nat;
+  bool observations_read = false;
+  std::string observations_error;
+  std::uint64_t observations_dropped = 0;
+  std::vector<ProtocolAssessment> protocols;
+  std::vector<std::string> required;
+  std::optional<std::string> error;  // why nothing could be tested (exit 3)
+  ExitCode exit_code = ExitCode::ok;
+};
+
+// Exit code for a finished run: 1 if any required protocol did not pass.
+ExitCode exit_code_for(const Report& report);
+
+// Fills client/NAT facts from the session and the probes' translations.
+void summarise_client(Report& report, const std::optional<probes::Endpoint>& control_local,
+                      const probes::Endpoint& control_seen_as);
+
+}  // namespace vpncheck::client

@@ -1,0 +1,102 @@
+#include "src/report/text_report.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iomanip>
+
+#include "src/verdict/translation.h"
+#include "src/version.h"
+
+namespace vpncheck::client {
+namespace {
+
+std::string_view colour_for(Verdict v) {
+  switch (v) {
+    case Verdict::pass: return "\033[32m";  // green
+    case Verdict::restricted:
+    case Verdict::modified:
+    case Verdict::outbound_only: return "\033[33m";  // yellow
+    case Verdict::blocked: return "\033[31m";        // red
+    case Verdict::inconclusive: return "\033[90m";   // grey
+  }
+  return "";
+}
+
+std::string pad(std::string_view text, std::size_t width) {
+  std::string out(text);
+  if (out.size() < width) out.append(width - out.size(), ' ');
+  return out;
+}
+
+}  // namespace
+
+TextStyle detect_text_style(bool no_color_flag, bool verbose, int fd) {
+  const char* no_color_env = std::getenv("NO_COLOR");
+  bool env_says_no = no_color_env != nullptr && *no_color_env != '\0';
+  return {!no_color_flag && !env_says_no && ::isatty(fd) == 1, verbose};
+}
+
+void write_text_report(std::ostream& out, const Report& r, const TextStyle& style) {
+  auto paint = [&](std::string_view colour, const std::string& text) {
+    return style.color ? std::string(colour) + text + "\033[0m" : text;
+  };
+  out << "vpncheck " << kVersion << " — reflector " << r.reflector_host;
+  if (r.reflector_address != r.reflector_host && !r.reflector_address.empty()) out << " (" << r.reflector_address << ")";
+  if (r.control_port) out << ", control API on TCP " << *r.control_port;
+  out << "\n";
+  if (r.error) {
+    out << paint("\033[31m", "Could not test: ") << *r.error << "\n";
+    out << "Nothing was concluded about VPN protocols on this network.\n";
+    return;
+  }
+  if (r.control_attempts.size() > 1) {
+    out << "Control API:";
+    for (const auto& a : r.control_attempts) out << " TCP " << a.port << " " << a.result << ";";
+    out << "\n";
+  }
+  if (r.local_address && r.public_address) {
+    out << "This machine: " << *r.local_address << ", seen by the reflector as " << *r.public_address;
+    if (r.behind_nat) out << (*r.behind_nat ? " (behind NAT" : " (no NAT");
+    if (r.nat.port_preservation)
+      out << (*r.nat.port_preservation ? ", source ports kept" : ", source ports rewritten");
+    out << ")\n";
+  }
+  if (!r.observations_read)
+    out << "Note: the reflector's record of arrivals could not be read (" << r.observations_error
+        << "); blocked and outbound-only cannot be told apart.\n";
+  out << "\n";
+
+  std::size_t title_width = 9;
+  for (const auto& a : r.protocols) title_width = std::max(title_width, a.module->title.size() + 2);
+  out << pad("PROTOCOL", title_width) << pad("VERDICT", 15) << "SUMMARY\n";
+  for (const auto& a : r.protocols) {
+    std::string verdict(to_string(a.verdict));
+    out << pad(a.module->title, title_width) << paint(colour_for(a.verdict), pad(verdict, 15)) << a.summary << "\n";
+    for (const auto& advice : a.advice) out << std::string(title_width + 15, ' ') << "→ " << advice << "\n";
+    if (!style.verbose) continue;
+    for (const auto& p : a.probes) {
+      out << std::string(title_width + 2, ' ') << pad(p.probe.name(), 30) << " " << to_string(p.client.outcome);
+      if (p.client.rtt_ms) out << " " << std::fixed << std::setprecision(1) << *p.client.rtt_ms << " ms";
+      if (p.client.outcome == Outcome::not_run || !r.observations_read) {
+        if (!p.client.detail.empty()) out << " (" << p.client.detail << ")";
+      } else if (p.arrivals.empty()) {
+        out << "; reflector saw nothing";
+      } else {
+        const auto& first = p.arrivals.front();
+        out << "; reflector saw it from " << first.source.address << ":" << first.source.port;
+        if (first.ttl) out << " ttl " << *first.ttl;
+        if (auto t = translate(p))
+          for (const auto& m : t->modifications) out << "; " << m;
+      }
+      out << "\n";
+    }
+  }
+  if (!r.required.empty()) {
+    out << "\nRequired:";
+    for (const auto& id : r.required) out << " " << id;
+    out << (r.exit_code == ExitCode::ok ? " — all passed.\n" : " — not all passed (exit 1).\n");
+  }
+}
+
+}  // namespace vpncheck::client

@@ -1,0 +1,36 @@
+// The probe plan: for every selected protocol and every variant (transport,
+// port), one genuine probe and one same-size random control probe, each with
+// its own index (and, at run time, its own socket, hence its own 5-tuple).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probes/observation.h"
+#include "probes/probe.h"
+
+namespace vpncheck::client {
+
+enum class ProbeKind { genuine, control };
+std::string_view to_string(ProbeKind kind);
+
+struct PlannedProbe {
+  std::uint16_t index = 0;
+  const probes::ProtocolModule* module = nullptr;
+  probes::ProbeVariant variant{};
+  ProbeKind kind = ProbeKind::genuine;
+  // Set when the probe cannot run (e.g. the reflector does not listen there).
+  std::optional<std::string> not_run_reason;
+
+  std::string name() const;  // "wireguard/udp/51820" or ".../control"
+};
+
+// Protocol ids in registry order; nullopt + error when an id is unknown.
+std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
+    const std::vector<std::string>& ids, std::string& error);
+
+std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
+                                    const probes::Capabilities& reflector);
+
+}  // namespace vpncheck::client

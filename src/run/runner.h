@@ -1,0 +1,43 @@
+// Runs the whole plan concurrently under one deadline: a clean network
+// finishes as soon as every probe is answered; a blocked one costs one timeout.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include "probes/probe.h"
+#include "src/run/exchange.h"
+#include "src/run/plan.h"
+#include "src/run/result.h"
+
+namespace vpncheck::client {
+
+// The wire action is injectable so the runner can be tested without a network.
+using ExchangeFn = std::function<boost::asio::awaitable<ClientSide>(Exchange)>;
+
+struct RunSettings {
+  boost::asio::ip::address reflector;
+  probes::SessionTag tag{};
+  probes::ServerHints hints;
+  std::chrono::milliseconds timeout{3000};
+  probes::RandomFill random;
+  ExchangeFn exchange = run_exchange;
+  std::function<void(std::size_t done, std::size_t total)> on_progress;
+};
+
+// Builds the bytes a planned probe puts on the wire (framed for TCP).
+struct WireProbe {
+  probes::Bytes wire;
+  std::function<bool(probes::ByteView)> is_reply;
+  StreamReply stream_reply = StreamReply::length_prefixed;
+};
+WireProbe make_wire_probe(const PlannedProbe& probe, const RunSettings& settings);
+
+boost::asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProbe>& plan,
+                                                          const RunSettings& settings);
+
+}  // namespace vpncheck::client

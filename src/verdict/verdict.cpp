@@ -1,0 +1,195 @@
+#include "src/verdict/verdict.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "src/verdict/translation.h"
+
+namespace vpncheck::client {
+namespace {
+
+struct VariantView {
+  probes::ProbeVariant variant;
+  const ProbeResult* genuine = nullptr;
+  const ProbeResult* control = nullptr;
+
+  bool tested() const { return genuine && genuine->client.outcome != Outcome::not_run; }
+  bool works() const { return tested() && answered(*genuine); }
+  bool modified() const {
+    auto t = genuine ? translate(*genuine) : std::nullopt;
+    return t && t->payload_modified;
+  }
+};
+
+std::vector<VariantView> by_variant(const probes::ProtocolModule& module, const std::vector<ProbeResult>& results) {
+  std::vector<VariantView> views;
+  for (const auto& variant : module.variants) {
+    VariantView view{variant};
+    for (const auto& r : results) {
+      if (r.probe.variant.transport != variant.transport || r.probe.variant.port != variant.port) continue;
+      (r.probe.kind == ProbeKind::genuine ? view.genuine : view.control) = &r;
+    }
+    views.push_back(view);
+  }
+  return views;
+}
+
+std::string join_variants(const std::vector<VariantView>& views) {
+  std::string out;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (i > 0) out += i + 1 == views.size() ? " or " : ", ";
+    out += describe(views[i].variant);
+  }
+  return out;
+}
+
+std::string format_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
+  return buf;
+}
+
+void add_unique(std::vector<std::string>& list, std::string_view item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
+}
+
+}  // namespace
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::pass: return "pass";
+    case Verdict::restricted: return "restricted";
+    case Verdict::outbound_only: return "outbound_only";
+    case Verdict::blocked: return "blocked";
+    case Verdict::modified: return "modified";
+    case Verdict::inconclusive: return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+bool answered(const ProbeResult& r) { return r.client.outcome == Outcome::reply; }
+
+bool reached_reflector(const ProbeResult& r) { return !r.arrivals.empty() || answered(r); }
+
+std::string describe(const probes::ProbeVariant& v) {
+  std::string transport(probes::to_string(v.transport));
+  std::transform(transport.begin(), transport.end(), transport.begin(), ::toupper);
+  return transport + " " + std::to_string(v.port);
+}
+
+ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
+                          bool observations_read) {
+  ProtocolAssessment a;
+  a.module = &module;
+  a.probes = std::move(results);
+  auto views = by_variant(module, a.probes);
+  const std::string title(module.title);
+
+  std::vector<VariantView> tested;
+  std::copy_if(views.begin(), views.end(), std::back_inserter(tested), [](const auto& v) { return v.tested(); });
+  auto standard = std::find_if(views.begin(), views.end(), [](const auto& v) { return v.variant.standard; });
+
+  // Findings first: they explain whichever verdict follows.
+  bool signature = false;
+  for (const auto& v : tested) {
+    const ProbeResult& g = *v.genuine;
+    bool g_out = reached_reflector(g);
+    bool c_out = v.control && reached_reflector(*v.control);
+    if (observations_read && !g_out && c_out) signature = true;
+    if (observations_read && !g_out && v.control && !c_out) add_unique(a.findings, finding::kPortBlocking);
+    if (g_out && !answered(g)) add_unique(a.findings, finding::kReturnPathBlocked);
+    if (v.modified()) add_unique(a.findings, finding::kPayloadModified);
+    if (g.client.outcome == Outcome::reset) add_unique(a.findings, finding::kConnectionReset);
+    if (g.client.outcome == Outcome::invalid_reply) add_unique(a.findings, finding::kReplyAltered);
+  }
+  if (signature) add_unique(a.findings, finding::kSignatureBlocking);
+  const std::string signature_note =
+      signature ? " Random packets of the same size on the same ports did get through, so a middlebox is "
+                  "blocking " + title + " by its content (signature/DPI), not by port."
+                : "";
+
+  if (tested.empty()) {
+    a.verdict = Verdict::inconclusive;
+    a.summary = title + " could not be tested: the reflector does not listen on " + join_variants(views) + ".";
+    a.advice.push_back("Run a reflector that listens on " + join_variants(views) + " (vpncheck-reflector's defaults).");
+    return a;
+  }
+
+  if (standard != views.end() && standard->works()) {
+    a.working_variant = standard->variant;
+    const auto& g = *standard->genuine;
+    if (standard->modified()) {
+      a.verdict = Verdict::modified;
+      a.summary = title + " gets through on " + describe(standard->variant) +
+                  ", but a middlebox changed the packets on the way, which breaks the protocol.";
+      a.advice.push_back("Find the device that rewrites traffic (a 'security' gateway or ALG) and exempt " + title +
+                         " from it, or use a variant whose content it cannot see.");
+    } else {
+      a.verdict = Verdict::pass;
+      a.summary = title + " works both ways on " + describe(standard->variant) +
+                  (g.client.rtt_ms ? " (round trip " + format_ms(*g.client.rtt_ms) + ")." : ".");
+    }
+    return a;
+  }
+
+  auto alternative = std::find_if(tested.begin(), tested.end(),
+                                  [](const auto& v) { return !v.variant.standard && v.works(); });
+  const std::string standard_text = standard != views.end() ? describe(standard->variant) : "its standard port";
+  if (alternative != tested.end()) {
+    a.verdict = Verdict::restricted;
+    a.working_variant = alternative->variant;
+    a.summary = title + " is blocked on " + standard_text + " but works on " + describe(alternative->variant) + "." +
+                signature_note;
+    a.advice.push_back(module.advice_use_variant(alternative->variant));
+    if (signature) a.advice.emplace_back(module.advice_signature_blocked);
+    return a;
+  }
+
+  bool any_arrived = std::any_of(tested.begin(), tested.end(), [](const auto& v) { return reached_reflector(*v.genuine); });
+  if (any_arrived) {
+    a.verdict = Verdict::outbound_only;
+    a.summary = title + " packets reach the server, but its answers never come back: a firewall or NAT on the way "
+                        "drops the replies.";
+    a.advice.push_back("If you manage this network, let replies to outgoing " + title +
+                       " traffic back in (stateful 'established/related' rule); otherwise use a protocol that "
+                       "works here.");
+    return a;
+  }
+
+  if (!observations_read) {
+    a.verdict = Verdict::inconclusive;
+    a.summary = title + " got no answer on " + join_variants(tested) +
+                ", and the reflector's record of what arrived could not be read, so blocked and "
+                "outbound-only cannot be told apart.";
+    a.advice.push_back("Run vpncheck again; if this persists, check that the reflector's control port is reachable.");
+    return a;
+  }
+
+  a.verdict = Verdict::blocked;
+  a.summary = "No " + title + " packet reached the server on " + join_variants(tested) + "." + signature_note;
+  if (signature)
+    a.advice.emplace_back(module.advice_signature_blocked);
+  else
+    a.advice.push_back("This network blocks " + title + " on every port tried; ask its administrator to allow " +
+                       standard_text + ", or use a protocol that works here.");
+  return a;
+}
+
+void add_alternatives(std::vector<ProtocolAssessment>& assessments) {
+  std::vector<std::string> working;
+  for (const auto& a : assessments) {
+    if ((a.verdict == Verdict::pass || a.verdict == Verdict::restricted) && a.working_variant)
+      working.push_back(std::string(a.module->title) + " (" + describe(*a.working_variant) + ")");
+  }
+  for (auto& a : assessments) {
+    if (a.verdict == Verdict::pass || a.verdict == Verdict::inconclusive) continue;
+    std::string list;
+    for (const auto& w : working) {
+      if (w.rfind(std::string(a.module->title) + " ", 0) == 0) continue;
+      list += (list.empty() ? "" : ", ") + w;
+    }
+    if (!list.empty()) a.advice.push_back("Works on this network instead: " + list + ".");
+  }
+}
+
+}  // namespace vpncheck::client

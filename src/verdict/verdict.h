@@ -1,0 +1,52 @@
+// The verdict engine: pure functions from probe results to one verdict per
+// protocol, with a sentence a person understands and concrete advice.
+// Verdict meanings are DESIGN.md's, Contract 3.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/run/result.h"
+
+namespace vpncheck::client {
+
+enum class Verdict { pass, restricted, outbound_only, blocked, modified, inconclusive };
+std::string_view to_string(Verdict v);
+
+// Stable machine-readable finding codes (part of the report schema).
+namespace finding {
+inline constexpr std::string_view kSignatureBlocking = "signature_blocking";
+inline constexpr std::string_view kPortBlocking = "port_blocking";
+inline constexpr std::string_view kReturnPathBlocked = "return_path_blocked";
+inline constexpr std::string_view kPayloadModified = "payload_modified";
+inline constexpr std::string_view kConnectionReset = "connection_reset";
+inline constexpr std::string_view kReplyAltered = "reply_altered";
+}  // namespace finding
+
+struct ProtocolAssessment {
+  const probes::ProtocolModule* module = nullptr;
+  Verdict verdict = Verdict::inconclusive;
+  std::string summary;
+  std::vector<std::string> advice;
+  std::vector<std::string> findings;
+  std::optional<probes::ProbeVariant> working_variant;  // the one that passed, if any
+  std::vector<ProbeResult> probes;
+};
+
+// Did the reflector see it? A valid reply proves it did even when the
+// observations could not be read.
+bool reached_reflector(const ProbeResult& r);
+bool answered(const ProbeResult& r);
+std::string describe(const probes::ProbeVariant& v);  // "UDP 51820"
+
+// `results` are this protocol's probe results (genuine and control, every variant).
+// `observations_read` says whether the reflector's observations were available.
+ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
+                          bool observations_read);
+
+// Adds "what works instead" advice to every protocol that did not pass.
+void add_alternatives(std::vector<ProtocolAssessment>& assessments);
+
+}  // namespace vpncheck::client
