@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what is missing, then configures and builds vpncheck into build/
+# (or $VPNCHECK_BUILD_DIR). Extra arguments go to cmake's configure step.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${VPNCHECK_BUILD_DIR:-$repo/build}
+
+"$repo/packaging/install-deps.sh"
+cmake -S "$repo" -B "$build_dir" -G Ninja "$@" >/dev/null
+cmake --build "$build_dir" --parallel "$(nproc)"
+echo "build: $build_dir/vpncheck and $build_dir/vpncheck-reflector are ready"
