@@ -5,15 +5,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <utility>
+
 namespace vpncheck::probes {
 namespace {
 
 using nlohmann::json;
 
+// A JSON integer that fits T. nlohmann's get<T>() static_casts any number (and
+// booleans): out-of-range integers wrap and out-of-range floats are undefined.
+template <typename T>
+T get_int(const json& j) {
+  if (j.is_number_unsigned() && std::in_range<T>(j.get<std::uint64_t>()))
+    return static_cast<T>(j.get<std::uint64_t>());
+  if (j.is_number_integer() && !j.is_number_unsigned() && std::in_range<T>(j.get<std::int64_t>()))
+    return static_cast<T>(j.get<std::int64_t>());
+  throw json::type_error::create(302, "expected an integer in range, got " + j.dump(), &j);
+}
+
+template <typename T>
+T get_int_or(const json& j, const char* key, T fallback) {
+  return j.contains(key) ? get_int<T>(j.at(key)) : fallback;
+}
+
+template <typename T>
+std::vector<T> get_int_array(const json& j) {
+  if (!j.is_array()) throw json::type_error::create(302, "expected an array", &j);
+  std::vector<T> out;
+  for (const json& item : j) out.push_back(get_int<T>(item));
+  return out;
+}
+
 json endpoint_json(const Endpoint& e) { return {{"address", e.address}, {"port", e.port}}; }
 
 Endpoint endpoint_from(const json& j) {
-  return {j.at("address").get<std::string>(), j.at("port").get<std::uint16_t>()};
+  return {j.at("address").get<std::string>(), get_int<std::uint16_t>(j.at("port"))};
 }
 
 template <typename T, typename Fn>
@@ -95,15 +122,15 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     }
     info.client = endpoint_from(j.at("client"));
     const json& caps = j.at("capabilities");
-    info.capabilities.udp_ports = caps.at("udp_ports").get<std::vector<std::uint16_t>>();
-    info.capabilities.tcp_ports = caps.at("tcp_ports").get<std::vector<std::uint16_t>>();
+    info.capabilities.udp_ports = get_int_array<std::uint16_t>(caps.at("udp_ports"));
+    info.capabilities.tcp_ports = get_int_array<std::uint16_t>(caps.at("tcp_ports"));
     if (caps.contains("raw_protocols"))
       info.capabilities.raw_protocols = caps.at("raw_protocols").get<std::vector<std::string>>();
     if (caps.contains("alternate_address") && caps["alternate_address"].is_string())
       info.capabilities.alternate_address = caps["alternate_address"].get<std::string>();
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
       info.capabilities.wireguard_public_key_hex = caps["wireguard_public_key"].get<std::string>();
-    info.expires_in_s = j.value("expires_in_s", 0);
+    info.expires_in_s = get_int_or<int>(j, "expires_in_s", 0);
     info.reflector_version = j.value("reflector_version", std::string{});
     return info;
   });
@@ -112,11 +139,16 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
 std::optional<ObservationList> observations_from_json(const std::string& body, std::string& error) {
   return parse_guarded<ObservationList>(body, error, [&](const json& j) -> std::optional<ObservationList> {
     ObservationList list;
-    list.dropped = j.value("dropped", std::uint64_t{0});
-    for (const json& item : j.at("observations")) {
+    list.dropped = get_int_or<std::uint64_t>(j, "dropped", 0);
+    const json& items = j.at("observations");
+    if (!items.is_array()) {
+      error = "\"observations\" is not an array";
+      return std::nullopt;
+    }
+    for (const json& item : items) {
       Observation o;
-      o.sequence = item.at("sequence").get<std::uint64_t>();
-      o.probe_index = item.at("probe_index").get<std::uint16_t>();
+      o.sequence = get_int<std::uint64_t>(item.at("sequence"));
+      o.probe_index = get_int<std::uint16_t>(item.at("probe_index"));
       o.protocol = item.at("protocol").get<std::string>();
       o.kind = item.at("kind").get<std::string>();
       auto transport = transport_from_string(item.at("transport").get<std::string>());
@@ -125,19 +157,24 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
         return std::nullopt;
       }
       o.transport = *transport;
-      o.local_port = item.at("local_port").get<std::uint16_t>();
+      o.local_port = get_int<std::uint16_t>(item.at("local_port"));
       o.source = endpoint_from(item.at("source"));
       const json& ip = item.at("ip");
-      if (ip.contains("ttl") && ip["ttl"].is_number_integer()) o.ttl = ip["ttl"].get<int>();
-      if (ip.contains("tos") && ip["tos"].is_number_integer()) o.tos = ip["tos"].get<int>();
-      o.payload_length = item.at("payload").at("length").get<std::size_t>();
+      if (!ip.is_object()) {
+        error = "\"ip\" is not an object";
+        return std::nullopt;
+      }
+      // TTL and TOS are single header bytes; null when the reflector could not read them.
+      if (ip.contains("ttl") && !ip["ttl"].is_null()) o.ttl = get_int<std::uint8_t>(ip["ttl"]);
+      if (ip.contains("tos") && !ip["tos"].is_null()) o.tos = get_int<std::uint8_t>(ip["tos"]);
+      o.payload_length = get_int<std::size_t>(item.at("payload").at("length"));
       o.payload_sha256 = item.at("payload").at("sha256").get<std::string>();
       o.fields = item.value("fields", Fields{});
-      o.received_at_unix_ms = item.value("received_at_unix_ms", std::int64_t{0});
+      o.received_at_unix_ms = get_int_or<std::int64_t>(item, "received_at_unix_ms", 0);
       const json& reply = item.at("reply");
       o.reply.sent = reply.at("sent").get<bool>();
       o.reply.kind = reply.value("kind", std::string{});
-      o.reply.length = reply.value("length", std::size_t{0});
+      o.reply.length = get_int_or<std::size_t>(reply, "length", 0);
       o.reply.reason = reply.value("reason", std::string{});
       list.observations.push_back(std::move(o));
     }

@@ -40,9 +40,13 @@ std::optional<ParsedRequest> parse_client_reset(ByteView payload, const ServerHi
   parsed.fields["opcode"] = "P_CONTROL_HARD_RESET_CLIENT_V2";
   parsed.fields["key_id"] = "0";
   parsed.fields["session_id"] = to_hex(payload.subspan(1, kSessionIdSize));
-  parsed.fields["wrapping"] = payload.size() == kPlainResetSize    ? "none"
-                              : payload.size() == kClientResetSize ? "tls-auth-sha1"
-                                                                   : "unknown";
+  // Sizes of a first reset per wrapper (PROTOCOLS.md §6.2); 54 is tls-auth with
+  // SHA-256 or tls-crypt, which look alike from outside.
+  constexpr std::size_t kTlsAuthSha256OrTlsCryptResetSize = 54;
+  parsed.fields["wrapping"] = payload.size() == kPlainResetSize                     ? "none"
+                              : payload.size() == kClientResetSize                  ? "tls-auth-sha1"
+                              : payload.size() == kTlsAuthSha256OrTlsCryptResetSize ? "tls-auth-sha256-or-tls-crypt"
+                                                                                    : "unknown";
   return parsed;
 }
 
@@ -67,7 +71,8 @@ bool is_server_reset_for(ByteView reply, ByteView request) {
   auto acks = r.u8();
   if (!acks || *acks == 0 || !r.skip(std::size_t{*acks} * 4)) return false;
   auto remote = r.take(kSessionIdSize);
-  return remote && request.size() >= 1 + kSessionIdSize &&
+  auto message_packet_id = r.be32();
+  return remote && message_packet_id && request.size() >= 1 + kSessionIdSize &&
          std::equal(remote->begin(), remote->end(), request.begin() + 1);
 }
 

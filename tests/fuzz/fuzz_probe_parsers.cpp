@@ -1,0 +1,78 @@
+// libFuzzer target: every probe parser that sees network bytes. The reflector
+// runs each module's parse_request (and build_reply on success) and
+// control::parse_request on every arrival; the client runs is_reply_to on
+// every answer. Invariants: nothing crashes or throws, a reply is never larger
+// than the request that caused it, a reply is recognised as the answer to that
+// request, and a reply never parses as a request (two reflectors must not
+// ping-pong).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "fuzz_check.h"
+#include "probes/control.h"
+#include "probes/registry.h"
+
+namespace {
+
+using namespace vpncheck::probes;
+
+void counter_fill(std::span<std::uint8_t> out) {
+  std::uint8_t next = 0x5a;
+  for (auto& b : out) b = next++;
+}
+
+std::array<ServerHints, 2> hint_sets() {
+  ServerHints with_key;
+  std::array<std::uint8_t, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x40 + i);  // as the seeds
+  with_key.wireguard_public_key = key;
+  return {ServerHints{}, with_key};
+}
+
+bool parses_as_any_request(ByteView bytes, const ServerHints& hints) {
+  if (control::parse_request(bytes)) return true;
+  for (const ProtocolModule* m : all_protocols())
+    if (m->parse_request(bytes, hints)) return true;
+  return false;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const std::array<ServerHints, 2> kHints = hint_sets();
+  const RandomFill rnd = counter_fill;
+  const ByteView input(data, size);
+  // Split point for (reply, request) pairs, taken from the input itself.
+  const std::size_t cut = size == 0 ? 0 : data[0] % (size + 1);
+
+  for (const ProtocolModule* m : all_protocols()) {
+    for (const ServerHints& hints : kHints) {
+      auto parsed = m->parse_request(input, hints);
+      if (!parsed) continue;
+      Bytes reply = m->build_reply(input, *parsed, rnd);
+      FUZZ_CHECK(reply.size() <= size);
+      if (reply.empty()) continue;
+      FUZZ_CHECK(m->is_reply_to(reply, input));
+      FUZZ_CHECK(!parses_as_any_request(reply, hints));
+    }
+    // Client side: the input as an answer to one of our requests, and as a (reply, request) pair.
+    Bytes ours = m->build_request(ProbeToken{}, kHints[1], rnd);
+    (void)m->is_reply_to(input, ours);
+    (void)m->is_reply_to(input.first(cut), input.subspan(cut));
+    (void)m->is_reply_to(input, input);
+    if (m->frame_stream != nullptr) FUZZ_CHECK(m->frame_stream(input).size() == size + 2);
+  }
+
+  if (control::parse_request(input)) {
+    Bytes reply = control::build_reply(input, rnd);
+    FUZZ_CHECK(reply.size() <= size);
+    FUZZ_CHECK(control::is_reply_to(reply, input));
+    FUZZ_CHECK(!parses_as_any_request(reply, kHints[0]));
+  }
+  FUZZ_CHECK(control::build_reply(input, rnd).size() <= size);
+  (void)control::is_reply_to(input.first(cut), input.subspan(cut));
+  (void)control::is_reply_to(input, input);
+  (void)ProbeToken::decode(input);
+  return 0;
+}

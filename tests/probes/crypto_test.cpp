@@ -1,0 +1,82 @@
+#include "probes/crypto.h"
+
+#include <gtest/gtest.h>
+
+#include "probes/wireguard.h"
+#include "test_support.h"
+
+namespace vpncheck::probes {
+namespace {
+
+using fixtures::hex;
+
+template <std::size_t N>
+Bytes to_bytes(const std::array<std::uint8_t, N>& a) {
+  return Bytes(a.begin(), a.end());
+}
+
+// FIPS 180-2 appendix B.1.
+TEST(Crypto, Sha256KnownVectorAbc) {
+  EXPECT_EQ(to_bytes(sha256(as_bytes("abc"))),
+            hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+TEST(Crypto, Sha256KnownVectorEmpty) {
+  EXPECT_EQ(to_bytes(sha256(ByteView{})),
+            hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+}
+
+// RFC 7693 appendix B.
+TEST(Crypto, Blake2s256KnownVectorAbc) {
+  EXPECT_EQ(to_bytes(blake2s256(as_bytes("abc"))),
+            hex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982"));
+}
+
+TEST(Crypto, Blake2s256KnownVectorEmpty) {
+  EXPECT_EQ(to_bytes(blake2s256(ByteView{})),
+            hex("69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9"));
+}
+
+// Keyed BLAKE2s with a 16-byte digest is not a truncated 32-byte digest (the
+// output length is in the parameter block). Expected value from Python's
+// hashlib.blake2s(b"abc", key=bytes(range(32)), digest_size=16).
+TEST(Crypto, Blake2sMac128KnownVector) {
+  Bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i);
+  EXPECT_EQ(to_bytes(blake2s_mac128(key, as_bytes("abc"))), hex("61ba5f165c194692e09d12520cc4c74a"));
+}
+
+TEST(Crypto, Blake2sMac128DependsOnKeyAndMessage) {
+  Bytes key(32, 0x01);
+  Bytes other_key(32, 0x02);
+  auto base = blake2s_mac128(key, as_bytes("abc"));
+  EXPECT_NE(base, blake2s_mac128(other_key, as_bytes("abc")));
+  EXPECT_NE(base, blake2s_mac128(key, as_bytes("abd")));
+}
+
+// PROTOCOLS.md §5.2: mac1 = BLAKE2s-128(key = BLAKE2s-256("mac1----" || responder_pub), msg[0:116]).
+TEST(Crypto, WireguardMac1IsKeyedWithHashOfLabelAndPublicKey) {
+  auto pub = fixtures::test_public_key();
+  Bytes msg(wireguard::kMac1Offset, 0x5a);
+  ByteWriter key_input;
+  key_input.bytes(as_bytes("mac1----")).bytes(pub);
+  auto key = blake2s256(key_input.view());
+  EXPECT_EQ(wireguard::compute_mac1(pub, msg), blake2s_mac128(key, msg));
+}
+
+// Independent vector: Python's hashlib over the initiation the golden test in
+// wireguard_test.cpp builds (key = bytes 0x40..0x5f).
+TEST(Crypto, WireguardMac1KnownVector) {
+  Bytes msg = hex("01000000" "04050607" "a1a2a3a4a5a60102");
+  for (std::uint8_t b = 16; b < 116; ++b) msg.push_back(b);
+  ASSERT_EQ(msg.size(), wireguard::kMac1Offset);
+  auto pub = fixtures::test_public_key();
+  ByteWriter key_input;
+  key_input.bytes(as_bytes("mac1----")).bytes(pub);
+  EXPECT_EQ(to_bytes(blake2s256(key_input.view())),
+            hex("81dd06eaa8afd940140a94adcb9fc15b2c030af1cc66c5f962b074d6583bf16f"));
+  EXPECT_EQ(to_bytes(wireguard::compute_mac1(pub, msg)), hex("8d5a38484a0758810baf447d587e8f8d"));
+}
+
+}  // namespace
+}  // namespace vpncheck::probes

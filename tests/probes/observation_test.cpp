@@ -1,0 +1,373 @@
+#include "probes/observation.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace vpncheck::probes {
+namespace {
+
+using nlohmann::json;
+
+SessionInfo sample_session() {
+  SessionInfo info;
+  info.session_id = "s-0001";
+  info.tag_hex = "a1a2a3a4a5a6";
+  info.client = {"198.51.100.7", 40001};
+  info.capabilities.udp_ports = {51820, 1194, 443};
+  info.capabilities.tcp_ports = {1194, 443};
+  info.capabilities.raw_protocols = {"esp"};
+  info.capabilities.alternate_address = "203.0.113.6";
+  info.capabilities.wireguard_public_key_hex = std::string(64, 'a');
+  info.expires_in_s = 300;
+  info.reflector_version = "0.1.0";
+  return info;
+}
+
+ObservationList sample_observations() {
+  Observation a;
+  a.sequence = 1;
+  a.probe_index = 65535;
+  a.protocol = "wireguard";
+  a.kind = "genuine";
+  a.transport = Transport::udp;
+  a.local_port = 51820;
+  a.source = {"198.51.100.7", 40001};
+  a.ttl = 57;
+  a.payload_length = 148;
+  a.payload_sha256 = std::string(64, 'f');
+  a.fields = {{"mac1", "unchecked"}, {"sender_index", "117835012"}};
+  a.received_at_unix_ms = 1700000000123;
+  a.reply = {true, "wireguard/handshake-response", 92, ""};
+
+  Observation b;
+  b.sequence = 18446744073709551615ULL;
+  b.probe_index = 0;
+  b.protocol = "control";
+  b.kind = "control";
+  b.transport = Transport::tcp;
+  b.local_port = 443;
+  b.source = {"2001:db8::1", 65535};
+  b.tos = 0;
+  b.payload_length = 44;
+  b.payload_sha256 = std::string(64, '0');
+  b.received_at_unix_ms = -1;
+  b.reply = {false, "", 0, "would amplify"};
+  return {{a, b}, 3};
+}
+
+void expect_same(const Observation& got, const Observation& want) {
+  EXPECT_EQ(got.sequence, want.sequence);
+  EXPECT_EQ(got.probe_index, want.probe_index);
+  EXPECT_EQ(got.protocol, want.protocol);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.transport, want.transport);
+  EXPECT_EQ(got.local_port, want.local_port);
+  EXPECT_EQ(got.source, want.source);
+  EXPECT_EQ(got.ttl, want.ttl);
+  EXPECT_EQ(got.tos, want.tos);
+  EXPECT_EQ(got.payload_length, want.payload_length);
+  EXPECT_EQ(got.payload_sha256, want.payload_sha256);
+  EXPECT_EQ(got.fields, want.fields);
+  EXPECT_EQ(got.received_at_unix_ms, want.received_at_unix_ms);
+  EXPECT_EQ(got.reply.sent, want.reply.sent);
+  EXPECT_EQ(got.reply.kind, want.reply.kind);
+  EXPECT_EQ(got.reply.length, want.reply.length);
+  EXPECT_EQ(got.reply.reason, want.reply.reason);
+}
+
+// Runs a parser that must never throw; returns whether it accepted `body`.
+template <typename Parser>
+bool accepts(Parser parse, const std::string& body, std::string& error) {
+  error.clear();
+  bool accepted = false;
+  EXPECT_NO_THROW(accepted = parse(body, error).has_value()) << body;
+  return accepted;
+}
+
+void expect_rejected_session(const std::string& body) {
+  std::string error;
+  EXPECT_FALSE(accepts(session_info_from_json, body, error)) << "accepted: " << body;
+  EXPECT_FALSE(error.empty()) << "no error for: " << body;
+}
+
+void expect_rejected_observations(const std::string& body) {
+  std::string error;
+  EXPECT_FALSE(accepts(observations_from_json, body, error)) << "accepted: " << body;
+  EXPECT_FALSE(error.empty()) << "no error for: " << body;
+}
+
+std::string session_with(const std::function<void(json&)>& edit) {
+  json j = to_json(sample_session());
+  edit(j);
+  return j.dump();
+}
+
+std::string observations_with(const std::function<void(json&)>& edit) {
+  json j = to_json(sample_observations());
+  edit(j);
+  return j.dump();
+}
+
+const std::vector<std::string> kGarbage = {
+    "", " ", "{", "}", "{\"a\":", "not json", "\xff\xfe", "{\"session_id\":\"x\"",
+    "[]", "[{}]", "null", "true", "42", "-1.5e300", "\"a string\"", "{}", "{\"\":null}"};
+
+// ---- SessionInfo ----------------------------------------------------------
+
+TEST(SessionInfoJson, WritesTheDocumentedShape) {
+  json j = to_json(sample_session());
+  EXPECT_EQ(j.at("session_id"), "s-0001");
+  EXPECT_EQ(j.at("tag"), "a1a2a3a4a5a6");
+  EXPECT_EQ(j.at("client").at("address"), "198.51.100.7");
+  EXPECT_EQ(j.at("client").at("port"), 40001);
+  EXPECT_EQ(j.at("capabilities").at("udp_ports"), json({51820, 1194, 443}));
+  EXPECT_EQ(j.at("capabilities").at("alternate_address"), "203.0.113.6");
+  EXPECT_EQ(j.at("capabilities").at("wireguard_public_key"), std::string(64, 'a'));
+  EXPECT_EQ(j.at("expires_in_s"), 300);
+}
+
+TEST(SessionInfoJson, RoundTrips) {
+  std::string error;
+  SessionInfo want = sample_session();
+  auto got = session_info_from_json(to_json(want).dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->session_id, want.session_id);
+  EXPECT_EQ(got->tag_hex, want.tag_hex);
+  EXPECT_EQ(got->client, want.client);
+  EXPECT_EQ(got->capabilities.udp_ports, want.capabilities.udp_ports);
+  EXPECT_EQ(got->capabilities.tcp_ports, want.capabilities.tcp_ports);
+  EXPECT_EQ(got->capabilities.raw_protocols, want.capabilities.raw_protocols);
+  EXPECT_EQ(got->capabilities.alternate_address, want.capabilities.alternate_address);
+  EXPECT_EQ(got->capabilities.wireguard_public_key_hex, want.capabilities.wireguard_public_key_hex);
+  EXPECT_EQ(got->expires_in_s, want.expires_in_s);
+  EXPECT_EQ(got->reflector_version, want.reflector_version);
+}
+
+TEST(SessionInfoJson, NullOptionalCapabilitiesStayAbsent) {
+  SessionInfo want = sample_session();
+  want.capabilities.alternate_address.reset();
+  want.capabilities.wireguard_public_key_hex.reset();
+  json j = to_json(want);
+  EXPECT_TRUE(j.at("capabilities").at("alternate_address").is_null());
+  std::string error;
+  auto got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_FALSE(got->capabilities.alternate_address.has_value());
+  EXPECT_FALSE(got->capabilities.wireguard_public_key_hex.has_value());
+}
+
+TEST(SessionInfoJson, ParsesAHandWrittenMinimalBody) {
+  std::string error;
+  auto got = session_info_from_json(R"({"session_id":"x","tag":"0011223344ff",
+      "client":{"address":"192.0.2.1","port":1},"capabilities":{"udp_ports":[],"tcp_ports":[443]}})",
+                                    error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->tag_hex, "0011223344ff");
+  EXPECT_EQ(got->client.port, 1);
+  EXPECT_EQ(got->capabilities.tcp_ports, std::vector<std::uint16_t>{443});
+  EXPECT_TRUE(got->capabilities.raw_protocols.empty());
+  EXPECT_EQ(got->expires_in_s, 0);
+}
+
+TEST(SessionInfoJson, RejectsGarbageAndNonObjects) {
+  for (const auto& body : kGarbage) expect_rejected_session(body);
+}
+
+TEST(SessionInfoJson, RejectsMissingFields) {
+  for (const char* key : {"session_id", "tag", "client", "capabilities"})
+    expect_rejected_session(session_with([&](json& j) { j.erase(key); }));
+  for (const char* key : {"address", "port"})
+    expect_rejected_session(session_with([&](json& j) { j["client"].erase(key); }));
+  for (const char* key : {"udp_ports", "tcp_ports"})
+    expect_rejected_session(session_with([&](json& j) { j["capabilities"].erase(key); }));
+}
+
+TEST(SessionInfoJson, RejectsWrongTypes) {
+  expect_rejected_session(session_with([](json& j) { j["session_id"] = 5; }));
+  expect_rejected_session(session_with([](json& j) { j["tag"] = 5; }));
+  expect_rejected_session(session_with([](json& j) { j["client"] = "198.51.100.7:40001"; }));
+  expect_rejected_session(session_with([](json& j) { j["client"]["address"] = json::array(); }));
+  expect_rejected_session(session_with([](json& j) { j["client"]["port"] = "40001"; }));
+  expect_rejected_session(session_with([](json& j) { j["capabilities"] = json::array(); }));
+  expect_rejected_session(session_with([](json& j) { j["capabilities"]["udp_ports"] = "51820"; }));
+  expect_rejected_session(session_with([](json& j) { j["capabilities"]["udp_ports"] = {"51820"}; }));
+  expect_rejected_session(session_with([](json& j) { j["capabilities"]["raw_protocols"] = 50; }));
+  expect_rejected_session(session_with([](json& j) { j["expires_in_s"] = "300"; }));
+  expect_rejected_session(session_with([](json& j) { j["reflector_version"] = 1; }));
+}
+
+// The session id goes into request paths (observation.cpp).
+TEST(SessionInfoJson, RejectsUnsafeSessionIds) {
+  for (const std::string& id : {std::string(""), std::string("../admin"), std::string("a b"),
+                                std::string("s/1"), std::string("s?x=1"), std::string("caf\u00e9"),
+                                std::string(65, 'a')}) {
+    SCOPED_TRACE(id);
+    expect_rejected_session(session_with([&](json& j) { j["session_id"] = id; }));
+  }
+}
+
+TEST(SessionInfoJson, AcceptsSafeSessionIds) {
+  for (const std::string& id : {std::string("a"), std::string("A-z_09"), std::string(64, 'a')}) {
+    std::string error;
+    auto info = session_info_from_json(session_with([&](json& j) { j["session_id"] = id; }), error);
+    ASSERT_TRUE(info.has_value()) << id << ": " << error;
+    EXPECT_EQ(info->session_id, id);
+  }
+}
+
+TEST(SessionInfoJson, RejectsBadTagHex) {
+  for (const char* tag : {"", "a1a2a3a4a5", "a1a2a3a4a5a6a7", "a1a2a3a4a5a", "a1a2a3a4a5zz", "0xa1a2a3a4a5"})
+    expect_rejected_session(session_with([&](json& j) { j["tag"] = tag; }));
+}
+
+// A port is an integer 0..65535. nlohmann's get<std::uint16_t>() converts
+// anything numeric (and booleans) with a plain static_cast, so these would be
+// silently wrapped, and a float outside the target range is undefined behaviour.
+TEST(SessionInfoJson, RejectsOutOfRangeNumbers) {
+  for (json bad : {json(70000), json(-1), json(1.5), json(true), json(1e300)}) {
+    SCOPED_TRACE("client.port = " + bad.dump());
+    expect_rejected_session(session_with([&](json& j) { j["client"]["port"] = bad; }));
+  }
+  for (json bad : {json(65536), json(-443)}) {
+    SCOPED_TRACE("capabilities.udp_ports[0] = " + bad.dump());
+    expect_rejected_session(session_with([&](json& j) { j["capabilities"]["udp_ports"][0] = bad; }));
+  }
+  for (json bad : {json(1e300), json(4294967296LL), json(true)}) {
+    SCOPED_TRACE("expires_in_s = " + bad.dump());
+    expect_rejected_session(session_with([&](json& j) { j["expires_in_s"] = bad; }));
+  }
+}
+
+// ---- Observations ----------------------------------------------------------
+
+TEST(ObservationsJson, WritesTheDocumentedShape) {
+  json j = to_json(sample_observations());
+  const json& first = j.at("observations").at(0);
+  EXPECT_EQ(first.at("transport"), "udp");
+  EXPECT_EQ(first.at("ip").at("ttl"), 57);
+  EXPECT_TRUE(first.at("ip").at("tos").is_null());
+  EXPECT_EQ(first.at("payload").at("length"), 148);
+  EXPECT_EQ(first.at("reply").at("kind"), "wireguard/handshake-response");
+  EXPECT_EQ(j.at("observations").at(1).at("transport"), "tcp");
+  EXPECT_EQ(j.at("dropped"), 3);
+}
+
+TEST(ObservationsJson, RoundTrips) {
+  ObservationList want = sample_observations();
+  std::string error;
+  auto got = observations_from_json(to_json(want).dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->dropped, want.dropped);
+  ASSERT_EQ(got->observations.size(), want.observations.size());
+  for (std::size_t i = 0; i < want.observations.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_same(got->observations[i], want.observations[i]);
+  }
+}
+
+TEST(ObservationsJson, ParsesAHandWrittenBody) {
+  std::string error;
+  auto got = observations_from_json(R"({"observations":[{"sequence":3,"probe_index":1,
+      "protocol":"openvpn","kind":"genuine","transport":"tcp","local_port":443,
+      "source":{"address":"203.0.113.9","port":50000},"ip":{"ttl":null,"tos":32},
+      "payload":{"length":44,"sha256":"00"},"reply":{"sent":false}}]})",
+                                    error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->dropped, 0U);
+  ASSERT_EQ(got->observations.size(), 1U);
+  const Observation& o = got->observations[0];
+  EXPECT_EQ(o.transport, Transport::tcp);
+  EXPECT_EQ(o.source, (Endpoint{"203.0.113.9", 50000}));
+  EXPECT_FALSE(o.ttl.has_value());
+  EXPECT_EQ(o.tos, 32);
+  EXPECT_TRUE(o.fields.empty());
+  EXPECT_FALSE(o.reply.sent);
+  EXPECT_EQ(o.reply.reason, "");
+}
+
+TEST(ObservationsJson, AcceptsAnEmptyList) {
+  std::string error;
+  auto got = observations_from_json(R"({"observations":[],"dropped":0})", error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_TRUE(got->observations.empty());
+}
+
+TEST(ObservationsJson, RejectsGarbageAndNonObjects) {
+  for (const auto& body : kGarbage) expect_rejected_observations(body);
+}
+
+TEST(ObservationsJson, RejectsMissingFields) {
+  expect_rejected_observations(observations_with([](json& j) { j.erase("observations"); }));
+  for (const char* key : {"sequence", "probe_index", "protocol", "kind", "transport", "local_port", "source",
+                          "ip", "payload", "reply"}) {
+    SCOPED_TRACE(key);
+    expect_rejected_observations(observations_with([&](json& j) { j["observations"][0].erase(key); }));
+  }
+  expect_rejected_observations(observations_with([](json& j) { j["observations"][1]["source"].erase("port"); }));
+  expect_rejected_observations(observations_with([](json& j) { j["observations"][0]["payload"].erase("length"); }));
+  expect_rejected_observations(observations_with([](json& j) { j["observations"][0]["payload"].erase("sha256"); }));
+  expect_rejected_observations(observations_with([](json& j) { j["observations"][0]["reply"].erase("sent"); }));
+}
+
+TEST(ObservationsJson, RejectsWrongTypes) {
+  auto edit_first = [](const std::function<void(json&)>& edit) {
+    return observations_with([&](json& j) { edit(j["observations"][0]); });
+  };
+  expect_rejected_observations(observations_with([](json& j) { j["observations"] = 5; }));
+  expect_rejected_observations(observations_with([](json& j) { j["observations"] = "[]"; }));
+  expect_rejected_observations(observations_with([](json& j) { j["observations"][0] = json::array(); }));
+  expect_rejected_observations(observations_with([](json& j) { j["dropped"] = "3"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["sequence"] = "1"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["protocol"] = 1; }));
+  expect_rejected_observations(edit_first([](json& o) { o["transport"] = "sctp"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["transport"] = "UDP"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["transport"] = 17; }));
+  expect_rejected_observations(edit_first([](json& o) { o["source"] = "198.51.100.7"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["payload"] = 148; }));
+  expect_rejected_observations(edit_first([](json& o) { o["fields"] = {{"mac1", 1}}; }));
+  expect_rejected_observations(edit_first([](json& o) { o["fields"] = json::array({"mac1"}); }));
+  expect_rejected_observations(edit_first([](json& o) { o["reply"]["sent"] = "yes"; }));
+  expect_rejected_observations(edit_first([](json& o) { o["reply"]["length"] = "92"; }));
+}
+
+// "observations" must be an array: iterating a null gives zero items and
+// iterating an object gives its values, so both would pass as a valid list.
+TEST(ObservationsJson, RejectsNonArrayObservations) {
+  expect_rejected_observations(R"({"observations":null})");
+  expect_rejected_observations(R"({"observations":{}})");
+  expect_rejected_observations(observations_with([](json& j) {
+    json items = j["observations"];
+    j["observations"] = {{"first", items[0]}};
+  }));
+}
+
+// `ip.contains("ttl")` is false for a non-object, so a number, string or array
+// in place of the "ip" object passes as "no TTL/TOS known".
+TEST(ObservationsJson, RejectsNonObjectIp) {
+  for (json bad : {json(64), json("ttl=64"), json::array({64, 0})}) {
+    SCOPED_TRACE("ip = " + bad.dump());
+    expect_rejected_observations(observations_with([&](json& j) { j["observations"][0]["ip"] = bad; }));
+  }
+}
+
+// Same as SessionInfoJson.RejectsOutOfRangeNumbers for the observation record.
+TEST(ObservationsJson, RejectsOutOfRangeNumbers) {
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"/observations/0/probe_index", 65536},    {"/observations/0/probe_index", true},
+      {"/observations/0/local_port", 70000},     {"/observations/0/local_port", -1},
+      {"/observations/0/source/port", 1e300},    {"/observations/0/sequence", -1},
+      {"/observations/0/sequence", 1e300},       {"/observations/0/payload/length", -148},
+      {"/observations/0/received_at_unix_ms", 1e300}, {"/dropped", -1},
+  };
+  for (const auto& edit : cases) {
+    SCOPED_TRACE(edit.first + " = " + edit.second.dump());
+    expect_rejected_observations(observations_with([&](json& j) { j[json::json_pointer(edit.first)] = edit.second; }));
+  }
+}
+
+}  // namespace
+}  // namespace vpncheck::probes

@@ -1,0 +1,303 @@
+// One contract test over every module in the registry (STYLE.md "In practice"
+// 5): a protocol added to probes::all_protocols() is covered here without
+// touching this file.
+#include "probes/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ostream>
+#include <set>
+#include <utility>
+
+#include "probes/control.h"
+#include "test_support.h"
+
+namespace vpncheck::probes {
+
+// Test output names the module rather than printing its address.
+void PrintTo(const ProtocolModule* module, std::ostream* os) { *os << (module ? module->id : "null"); }
+
+namespace {
+
+using fixtures::make_token;
+using fixtures::seeded_fill;
+
+std::vector<ServerHints> hint_sets() {
+  ServerHints with_key;
+  with_key.wireguard_public_key = fixtures::test_public_key();
+  return {ServerHints{}, with_key};
+}
+
+const std::vector<SessionTag> kTags = {fixtures::kTag, SessionTag{}, SessionTag{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+// Offset of the encoded token inside a request, or npos.
+std::size_t token_offset(ByteView request, const ProbeToken& token) {
+  auto encoded = token.encode();
+  auto it = std::search(request.begin(), request.end(), encoded.begin(), encoded.end());
+  return it == request.end() ? std::string::npos : static_cast<std::size_t>(it - request.begin());
+}
+
+class ProtocolContract : public ::testing::TestWithParam<const ProtocolModule*> {
+ protected:
+  const ProtocolModule& module() const { return *GetParam(); }
+
+  Bytes request(const ProbeToken& token, const ServerHints& hints = {}, std::uint32_t seed = 1) const {
+    return module().build_request(token, hints, seed_fill(seed));
+  }
+  static RandomFill seed_fill(std::uint32_t seed) { return seeded_fill(seed); }
+
+  // The module's reply to its own request, or an empty vector after a test failure.
+  Bytes reply_to(ByteView req, const ServerHints& hints = {}, std::uint32_t seed = 2) const {
+    auto parsed = module().parse_request(req, hints);
+    EXPECT_TRUE(parsed.has_value()) << module().id << ": own request not parsed";
+    if (!parsed) return {};
+    return module().build_reply(req, *parsed, seed_fill(seed));
+  }
+};
+
+TEST_P(ProtocolContract, DescribesItself) {
+  const auto& m = module();
+  EXPECT_FALSE(m.id.empty());
+  EXPECT_TRUE(std::all_of(m.id.begin(), m.id.end(),
+                          [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }))
+      << "report ids are lowercase: " << m.id;
+  EXPECT_NE(m.id, "control") << "\"control\" names control probes in observations";
+  EXPECT_FALSE(m.title.empty());
+  EXPECT_FALSE(m.description.empty());
+  EXPECT_NE(m.build_request, nullptr);
+  EXPECT_NE(m.parse_request, nullptr);
+  EXPECT_NE(m.build_reply, nullptr);
+  EXPECT_NE(m.is_reply_to, nullptr);
+  EXPECT_EQ(find_protocol(m.id), &m);
+  EXPECT_FALSE(m.advice_signature_blocked.empty());
+}
+
+TEST_P(ProtocolContract, AdvisesEveryVariantByPort) {
+  const auto& m = module();
+  ASSERT_NE(m.advice_use_variant, nullptr);
+  for (const auto& v : m.variants) {
+    std::string advice = m.advice_use_variant(v);
+    EXPECT_NE(advice.find(std::to_string(v.port)), std::string::npos) << advice;
+  }
+}
+
+TEST_P(ProtocolContract, HasExactlyOneStandardVariant) {
+  const auto& variants = module().variants;
+  EXPECT_EQ(std::count_if(variants.begin(), variants.end(), [](const ProbeVariant& v) { return v.standard; }), 1);
+  std::set<std::pair<Transport, std::uint16_t>> seen;
+  for (const auto& v : variants) {
+    EXPECT_NE(v.port, 0);
+    EXPECT_TRUE(seen.insert({v.transport, v.port}).second) << "duplicate variant " << to_string(v.transport) << "/" << v.port;
+  }
+}
+
+TEST_P(ProtocolContract, BuildParseRoundTripRecoversTheToken) {
+  for (const auto& hints : hint_sets()) {
+    for (const auto& tag : kTags) {
+      for (std::uint16_t index : fixtures::kProbeIndices) {
+        ProbeToken token = make_token(index, tag);
+        Bytes req = request(token, hints, index);
+        auto parsed = module().parse_request(req, hints);
+        ASSERT_TRUE(parsed.has_value()) << "index " << index << " tag " << tag_to_hex(tag);
+        EXPECT_EQ(parsed->token, token) << "index " << index << " tag " << tag_to_hex(tag);
+        // The token survives whatever the random source returns.
+        EXPECT_EQ(token_offset(req, token), token_offset(request(token, hints, index + 1000U), token));
+      }
+    }
+  }
+}
+
+TEST_P(ProtocolContract, RequestCarriesTheEncodedToken) {
+  ProbeToken token = make_token(0x0102);
+  EXPECT_NE(token_offset(request(token), token), std::string::npos) << "DESIGN.md contract 1";
+}
+
+// Every cut that loses any token byte is rejected; a longer cut the module
+// still accepts (e.g. a wrapper size it does not know) must give the same token
+// and an answer no larger than what arrived.
+TEST_P(ProtocolContract, TruncatedInputRejected) {
+  for (const auto& hints : hint_sets()) {
+    ProbeToken token = make_token(0xbeef);
+    Bytes req = request(token, hints);
+    std::size_t offset = token_offset(req, token);
+    ASSERT_NE(offset, std::string::npos);
+    for (std::size_t len = 0; len < req.size(); ++len) {
+      ByteView cut = ByteView(req).first(len);
+      auto parsed = module().parse_request(cut, hints);
+      if (len < offset + kProbeTokenSize) {
+        EXPECT_FALSE(parsed.has_value()) << "accepted a " << len << "-byte prefix";
+      } else if (parsed) {
+        EXPECT_EQ(parsed->token, token) << len;
+        EXPECT_LE(module().build_reply(cut, *parsed, seed_fill(3)).size(), len) << len;
+      }
+    }
+  }
+}
+
+TEST_P(ProtocolContract, RejectsEmptyAndConstantInput) {
+  Bytes req = request(make_token(1));
+  for (const auto& hints : hint_sets()) {
+    EXPECT_FALSE(module().parse_request(ByteView{}, hints).has_value());
+    EXPECT_FALSE(module().parse_request(Bytes(req.size(), 0x00), hints).has_value());
+    EXPECT_FALSE(module().parse_request(Bytes(req.size(), 0xff), hints).has_value());
+  }
+}
+
+TEST_P(ProtocolContract, ReplyNeverLargerThanRequest) {
+  for (const auto& hints : hint_sets()) {
+    for (std::uint32_t seed = 0; seed < 16; ++seed) {
+      Bytes req = request(make_token(static_cast<std::uint16_t>(seed)), hints, seed);
+      Bytes reply = reply_to(req, hints, seed + 100);
+      EXPECT_LE(reply.size(), req.size()) << "seed " << seed;
+      // Padded requests the module still accepts must not amplify either.
+      for (std::size_t extra : {1U, 64U, 1000U}) {
+        Bytes padded = req;
+        padded.resize(req.size() + extra, 0);
+        if (auto parsed = module().parse_request(padded, hints)) {
+          EXPECT_LE(module().build_reply(padded, *parsed, seed_fill(seed)).size(), padded.size());
+        }
+      }
+    }
+  }
+}
+
+TEST_P(ProtocolContract, IsReplyToAcceptsItsOwnReply) {
+  for (const auto& hints : hint_sets()) {
+    for (std::uint16_t index : fixtures::kProbeIndices) {
+      Bytes req = request(make_token(index), hints, index);
+      Bytes reply = reply_to(req, hints, index + 7U);
+      ASSERT_FALSE(reply.empty()) << "the standard probe must get a genuine answer (PROTOCOLS.md §9.3)";
+      EXPECT_TRUE(module().is_reply_to(reply, req)) << index;
+    }
+  }
+}
+
+TEST_P(ProtocolContract, IsReplyToRejectsTruncatedReply) {
+  Bytes req = request(make_token(5));
+  Bytes reply = reply_to(req);
+  ASSERT_FALSE(reply.empty());
+  for (std::size_t len = 0; len < reply.size(); ++len)
+    EXPECT_FALSE(module().is_reply_to(ByteView(reply).first(len), req))
+        << "accepted the reply truncated to " << len << " of " << reply.size() << " bytes";
+}
+
+TEST_P(ProtocolContract, IsReplyToRejectsTheControlReply) {
+  Bytes req = request(make_token(5));
+  EXPECT_FALSE(module().is_reply_to(control::build_reply(req, seed_fill(4)), req));
+  Bytes control_request = control::build_request(make_token(5), req.size(), seed_fill(5));
+  EXPECT_FALSE(module().is_reply_to(control::build_reply(control_request, seed_fill(6)), req));
+}
+
+TEST_P(ProtocolContract, IsReplyToRejectsAReplyToADifferentRequest) {
+  Bytes first = request(make_token(5), {}, 10);
+  Bytes second = request(make_token(6), {}, 11);
+  Bytes first_reply = reply_to(first);
+  Bytes second_reply = reply_to(second);
+  EXPECT_TRUE(module().is_reply_to(first_reply, first));
+  EXPECT_FALSE(module().is_reply_to(second_reply, first));
+  EXPECT_FALSE(module().is_reply_to(first_reply, second));
+}
+
+TEST_P(ProtocolContract, IsReplyToRejectsTheEchoedRequest) {
+  Bytes req = request(make_token(5));
+  EXPECT_FALSE(module().is_reply_to(req, req)) << "a reflected request is not an answer";
+}
+
+TEST_P(ProtocolContract, ControlProbeOfTheSameSizeIsNotTheProtocol) {
+  for (std::uint32_t seed = 0; seed < 64; ++seed) {
+    ProbeToken token = make_token(static_cast<std::uint16_t>(seed));
+    Bytes req = request(token, {}, seed);
+    Bytes control_request = control::build_request(token, req.size(), seed_fill(seed + 500));
+    ASSERT_EQ(control_request.size(), req.size());
+    for (const auto& hints : hint_sets())
+      EXPECT_FALSE(module().parse_request(control_request, hints).has_value()) << "seed " << seed;
+    EXPECT_FALSE(control::parse_request(req).has_value()) << "seed " << seed;
+    // Replies do not cross either.
+    Bytes reply = reply_to(req);
+    EXPECT_FALSE(control::is_reply_to(reply, control_request));
+    EXPECT_FALSE(control::is_reply_to(reply, req));
+  }
+}
+
+// Each genuine probe is attributed to exactly one protocol by the reflector's demux.
+TEST_P(ProtocolContract, RequestIsNotParsedByAnyOtherModule) {
+  for (const auto& hints : hint_sets()) {
+    Bytes req = request(make_token(5), hints);
+    for (const ProtocolModule* other : all_protocols()) {
+      if (other == GetParam()) continue;
+      EXPECT_FALSE(other->parse_request(req, hints).has_value()) << other->id << " parsed it";
+    }
+  }
+}
+
+// A reply that parsed as a request would let two reflectors ping-pong.
+TEST_P(ProtocolContract, ReplyIsNotItselfARequest) {
+  Bytes reply = reply_to(request(make_token(5)));
+  ASSERT_FALSE(reply.empty());
+  EXPECT_FALSE(control::parse_request(reply).has_value());
+  for (const auto& hints : hint_sets())
+    for (const ProtocolModule* any : all_protocols())
+      EXPECT_FALSE(any->parse_request(reply, hints).has_value()) << any->id << " parsed the reply";
+}
+
+TEST_P(ProtocolContract, FrameStreamPrefixesATwoByteLength) {
+  const auto& m = module();
+  bool has_tcp = std::any_of(m.variants.begin(), m.variants.end(),
+                             [](const ProbeVariant& v) { return v.transport == Transport::tcp; });
+  if (m.frame_stream == nullptr) {
+    EXPECT_FALSE(has_tcp) << "a TCP variant needs stream framing";
+    return;
+  }
+  for (const Bytes& msg : {request(make_token(9)), Bytes{}, Bytes(300, 0x5a)}) {
+    Bytes framed = m.frame_stream(msg);
+    ASSERT_EQ(framed.size(), msg.size() + 2);
+    ByteReader r(framed);
+    EXPECT_EQ(r.be16(), msg.size());
+    EXPECT_TRUE(std::equal(msg.begin(), msg.end(), framed.begin() + 2));
+  }
+}
+
+std::string module_name(const ::testing::TestParamInfo<const ProtocolModule*>& info) {
+  std::string name(info.param->id);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllProtocols, ProtocolContract,
+                         ::testing::ValuesIn(all_protocols().begin(), all_protocols().end()), module_name);
+
+// ---- The registry itself ----------------------------------------------------
+
+TEST(Registry, ListsModulesWithUniqueIds) {
+  ASSERT_FALSE(all_protocols().empty());
+  std::set<std::string_view> ids;
+  for (const ProtocolModule* m : all_protocols()) {
+    ASSERT_NE(m, nullptr);
+    EXPECT_TRUE(ids.insert(m->id).second) << "duplicate id " << m->id;
+  }
+  EXPECT_TRUE(ids.count("wireguard"));
+  EXPECT_TRUE(ids.count("openvpn"));
+}
+
+TEST(Registry, FindProtocolRejectsUnknownIds) {
+  EXPECT_EQ(find_protocol(""), nullptr);
+  EXPECT_EQ(find_protocol("control"), nullptr);
+  EXPECT_EQ(find_protocol("WireGuard"), nullptr);
+  EXPECT_EQ(find_protocol("wireguar"), nullptr);
+}
+
+TEST(TransportNames, RoundTrip) {
+  EXPECT_EQ(to_string(Transport::udp), "udp");
+  EXPECT_EQ(to_string(Transport::tcp), "tcp");
+  EXPECT_EQ(transport_from_string("udp"), Transport::udp);
+  EXPECT_EQ(transport_from_string("tcp"), Transport::tcp);
+  EXPECT_FALSE(transport_from_string("UDP").has_value());
+  EXPECT_FALSE(transport_from_string("").has_value());
+  EXPECT_FALSE(transport_from_string("sctp").has_value());
+}
+
+}  // namespace
+}  // namespace vpncheck::probes
