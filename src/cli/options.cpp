@@ -1,5 +1,7 @@
 #include "src/cli/options.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -40,7 +42,12 @@ std::optional<std::pair<std::string, std::optional<std::uint16_t>>> split_host_p
   }
   auto colon = text.find(':');
   if (colon == std::string::npos) return std::pair{text, std::optional<std::uint16_t>{}};
-  if (text.find(':', colon + 1) != std::string::npos) return std::pair{text, std::optional<std::uint16_t>{}};  // bare IPv6
+  if (text.find(':', colon + 1) != std::string::npos) {
+    // Several colons: only a bare IPv6 literal (optionally with %zone) is a host.
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, text.substr(0, text.find('%')).c_str(), &v6) != 1) return std::nullopt;
+    return std::pair{text, std::optional<std::uint16_t>{}};
+  }
   auto port = parse_port(std::string_view(text).substr(colon + 1));
   if (!port || colon == 0) return std::nullopt;
   return std::pair{text.substr(0, colon), port};

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iomanip>
+#include <sstream>
 
 #include "src/verdict/translation.h"
 #include "src/version.h"
@@ -77,7 +78,11 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     if (!style.verbose) continue;
     for (const auto& p : a.probes) {
       out << std::string(title_width + 2, ' ') << pad(p.probe.name(), 30) << " " << to_string(p.client.outcome);
-      if (p.client.rtt_ms) out << " " << std::fixed << std::setprecision(1) << *p.client.rtt_ms << " ms";
+      if (p.client.rtt_ms) {
+        std::ostringstream rtt;  // keep the caller's stream flags untouched
+        rtt << std::fixed << std::setprecision(1) << *p.client.rtt_ms;
+        out << " " << rtt.str() << " ms";
+      }
       if (p.client.outcome == Outcome::not_run || !r.observations_read) {
         if (!p.client.detail.empty()) out << " (" << p.client.detail << ")";
       } else if (p.arrivals.empty()) {

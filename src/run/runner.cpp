@@ -1,5 +1,6 @@
 #include "src/run/runner.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <boost/asio/co_spawn.hpp>
@@ -55,6 +56,9 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
     explicit Progress(asio::any_io_executor ex) : all_done(ex, Clock::time_point::max()) {}
   };
   auto progress = std::make_shared<Progress>(executor);
+  // Probes that cannot run count as finished, so progress reaches its total.
+  progress->done = static_cast<std::size_t>(
+      std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) { return p.not_run_reason.has_value(); }));
 
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& probe = plan[i];

@@ -135,13 +135,29 @@ ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<Prob
   auto alternative = std::find_if(tested.begin(), tested.end(),
                                   [](const auto& v) { return !v.variant.standard && v.works(); });
   const std::string standard_text = standard != views.end() ? describe(standard->variant) : "its standard port";
+  const bool standard_tested = standard != views.end() && standard->tested();
   if (alternative != tested.end()) {
     a.verdict = Verdict::restricted;
     a.working_variant = alternative->variant;
-    a.summary = title + " is blocked on " + standard_text + " but works on " + describe(alternative->variant) + "." +
-                signature_note;
+    a.summary = title + (standard_tested ? " is blocked on " + standard_text
+                                         : " could not be tested on " + standard_text +
+                                               " (the reflector does not listen there)") +
+                " but works on " + describe(alternative->variant) + "." + signature_note;
     a.advice.push_back(module.advice_use_variant(alternative->variant));
     if (signature) a.advice.emplace_back(module.advice_signature_blocked);
+    return a;
+  }
+
+  auto altered = std::find_if(tested.begin(), tested.end(), [](const auto& v) {
+    return v.genuine->client.outcome == Outcome::invalid_reply;
+  });
+  if (altered != tested.end()) {
+    // Something came back, but not a valid answer: the return path rewrites it.
+    a.verdict = Verdict::modified;
+    a.summary = title + " packets reach the server and answers come back on " + describe(altered->variant) +
+                ", but changed on the way: they are no longer valid " + title + " answers.";
+    a.advice.push_back("Find the device that rewrites traffic (a 'security' gateway or ALG) and exempt " + title +
+                       " from it, or use a protocol that works here.");
     return a;
   }
 

@@ -1,0 +1,101 @@
+// The top level, where it needs no reflector: --list-probes, and a reflector
+// that cannot be reached (loopback only, nothing leaves the machine), which
+// must end in exit 3 and "Could not test", never in "blocked".
+#include "src/app.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "client_fixtures.h"
+#include "probes/registry.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+
+TEST(ListProbes, ListsEveryRegisteredProtocolAndVariant) {
+  std::ostringstream out;
+  list_probes(out);
+  const std::string text = out.str();
+  for (const auto* module : probes::all_protocols()) {
+    EXPECT_TRUE(contains(text, module->id)) << text;
+    EXPECT_TRUE(contains(text, module->description)) << text;
+    for (const auto& v : module->variants)
+      EXPECT_TRUE(contains(text, describe(v) + (v.standard ? " (standard)" : ""))) << describe(v) << "\n" << text;
+  }
+}
+
+TEST(RunVpncheck, ListProbesNeedsNoNetworkAndExitsZero) {
+  Options o;
+  o.list_probes = true;
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(run_vpncheck(o, out, err), 0);
+  EXPECT_TRUE(contains(out.str(), "wireguard")) << out.str();
+  EXPECT_TRUE(err.str().empty()) << err.str();
+}
+
+// A loopback TCP port with nothing listening on it.
+std::uint16_t closed_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();  // closed again when the acceptor goes
+}
+
+TEST(RunVpncheck, UnreachableReflectorIsCouldNotTestNotBlocked) {
+  const auto json_path = std::filesystem::temp_directory_path() /
+                         ("vpncheck_client_unreachable_" + std::to_string(::getpid()) + ".json");
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = closed_loopback_port();
+  o.timeout_s = 1.0;
+  o.required = {"wireguard"};
+  o.no_color = true;
+  o.json_path = json_path.string();
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run_vpncheck(o, out, err);
+
+  std::ifstream in(json_path);
+  auto doc = nlohmann::json::parse(in, nullptr, false);
+  in.close();
+  std::filesystem::remove(json_path);
+  ASSERT_FALSE(doc.is_discarded()) << "no JSON report written";
+  // The control API is also tried on TCP 443 and 80; a real reflector there would make this a real run.
+  for (const auto& attempt : doc.at("reflector").at("control_attempts"))
+    if (attempt.at("result") == "ok") GTEST_SKIP() << "a vpncheck reflector listens on 127.0.0.1:" << attempt.at("port");
+
+  EXPECT_EQ(code, 3);
+  EXPECT_EQ(doc.at("exit_code"), 3);
+  EXPECT_TRUE(doc.at("error").is_string());
+  EXPECT_EQ(doc.at("protocols"), nlohmann::json::array());
+  EXPECT_TRUE(contains(out.str(), "Could not test")) << out.str();
+  EXPECT_FALSE(contains(out.str(), "blocked")) << out.str();
+  EXPECT_TRUE(contains(err.str(), std::to_string(*o.control_port))) << err.str();  // names the port tried
+}
+
+TEST(RunVpncheck, JsonToStdoutIsTheOnlyThingOnStdout) {
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = closed_loopback_port();
+  o.timeout_s = 0.5;
+  o.json_path = "-";
+  std::ostringstream out;
+  std::ostringstream err;
+  run_vpncheck(o, out, err);
+  auto doc = nlohmann::json::parse(out.str(), nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << "stdout is not one JSON document:\n" << out.str();
+  EXPECT_EQ(doc.at("schema"), "vpncheck.report/1");
+}
+
+}  // namespace
+}  // namespace vpncheck::client

@@ -1,0 +1,273 @@
+// The vpncheck.report/1 document: validated against the published JSON Schema
+// (src/report/vpncheck.report.schema.json) with Python's jsonschema, since no
+// C++ validator is installed, plus checks of the fields CI consumers read.
+#include "src/report/json_report.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "client_fixtures.h"
+#include "report_fixtures.h"
+#include "src/version.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::error_report;
+using fixtures::realistic_report;
+using nlohmann::json;
+
+// ---- schema validation --------------------------------------------------
+
+// Validates with the schema's own draft (2020-12), checking formats such as
+// date-time; prints one line per error. Exit 77: jsonschema is not installed.
+constexpr const char* kValidator =
+    "import json, sys\n"
+    "try:\n"
+    "    import jsonschema\n"
+    "except ImportError:\n"
+    "    sys.exit(77)\n"
+    "schema = json.load(open(sys.argv[1]))\n"
+    "doc = json.load(open(sys.argv[2]))\n"
+    "cls = jsonschema.validators.validator_for(schema)\n"
+    "cls.check_schema(schema)\n"
+    "validator = cls(schema, format_checker=getattr(cls, \"FORMAT_CHECKER\", None))\n"
+    "errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))\n"
+    "for e in errors:\n"
+    "    print(\"/\".join(map(str, e.absolute_path)) + \": \" + e.message)\n"
+    "sys.exit(1 if errors else 0)\n";
+
+struct Validation {
+  enum class Status { valid, invalid, unavailable } status = Status::unavailable;
+  std::string output;
+};
+
+std::filesystem::path temp_path(const std::string& suffix) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("vpncheck_client_") + std::to_string(::getpid()) + "_" +
+                     (info ? std::string(info->name()) : std::string("x")) + suffix;
+  return std::filesystem::temp_directory_path() / name;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Validation validate(const json& document) {
+  Validation v;
+  const auto doc_path = temp_path(".json");
+  const auto out_path = temp_path(".out");
+  {
+    std::ofstream out(doc_path);
+    out << document.dump(2);
+  }
+  // The script has no single quotes, so it can be passed to the shell quoted as is.
+  const std::string command = std::string("python3 -c '") + kValidator + "' '" VPNCHECK_SCHEMA_PATH "' '" +
+                              doc_path.string() + "' >'" + out_path.string() + "' 2>&1";
+  const int raw = std::system(command.c_str());
+  v.output = read_file(out_path);
+  std::filesystem::remove(doc_path);
+  std::filesystem::remove(out_path);
+  const int code = raw != -1 && WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  if (code == 0)
+    v.status = Validation::Status::valid;
+  else if (code == 1)
+    v.status = Validation::Status::invalid;
+  else
+    v.output = code == 77 ? "the python3 jsonschema module is not installed"
+               : code == 127 ? "python3 is not installed"
+                             : "validator failed (exit " + std::to_string(code) + "): " + v.output;
+  return v;
+}
+
+#define EXPECT_VALID_REPORT(document)                                                      \
+  do {                                                                                     \
+    auto validation_ = validate(document);                                                 \
+    if (validation_.status == Validation::Status::unavailable) GTEST_SKIP() << validation_.output; \
+    EXPECT_EQ(validation_.status, Validation::Status::valid) << validation_.output;        \
+  } while (false)
+
+const json& probe_named(const json& doc, std::string_view name) {
+  for (const auto& protocol : doc.at("protocols"))
+    for (const auto& probe : protocol.at("probes"))
+      if (probe.at("name") == name) return probe;
+  ADD_FAILURE() << "no probe " << name;
+  static const json none = json::object();
+  return none;
+}
+
+TEST(JsonReportSchema, RealisticFullReportValidates) { EXPECT_VALID_REPORT(to_report_json(realistic_report())); }
+
+TEST(JsonReportSchema, ErrorOnlyReportValidates) { EXPECT_VALID_REPORT(to_report_json(error_report())); }
+
+TEST(JsonReportSchema, EveryVerdictValidates) {
+  Report r = realistic_report();
+  for (auto v : {Verdict::pass, Verdict::restricted, Verdict::outbound_only, Verdict::blocked, Verdict::modified,
+                 Verdict::inconclusive}) {
+    r.protocols[0].verdict = v;
+    SCOPED_TRACE(std::string(to_string(v)));
+    EXPECT_VALID_REPORT(to_report_json(r));
+  }
+}
+
+TEST(JsonReportSchema, ReportWithUnreadObservationsValidates) {
+  Report r = realistic_report();
+  r.observations_read = false;
+  r.observations_error = "timed out";
+  for (auto& a : r.protocols) a = assess(*a.module, fixtures::without_arrivals(a.probes), false);
+  EXPECT_VALID_REPORT(to_report_json(r));
+}
+
+TEST(JsonReportSchema, ValidatorRejectsABrokenDocument) {
+  // Proves the validation above is not vacuous.
+  json doc = to_report_json(realistic_report());
+  doc["protocols"][0]["verdict"] = "fine";
+  doc["started_at"] = "yesterday";
+  doc.erase("exit_code");
+  auto validation = validate(doc);
+  if (validation.status == Validation::Status::unavailable) GTEST_SKIP() << validation.output;
+  EXPECT_EQ(validation.status, Validation::Status::invalid) << validation.output;
+  for (std::string_view expected : {"verdict", "started_at", "exit_code"})
+    EXPECT_TRUE(fixtures::contains(validation.output, expected)) << expected << " not in:\n" << validation.output;
+}
+
+// ---- field checks -------------------------------------------------------
+
+TEST(JsonReport, TopLevelFields) {
+  json doc = to_report_json(realistic_report());
+  EXPECT_EQ(doc.at("schema"), "vpncheck.report/1");
+  EXPECT_EQ(doc.at("tool").at("name"), "vpncheck");
+  EXPECT_EQ(doc.at("tool").at("version"), std::string(kVersion));
+  EXPECT_EQ(doc.at("started_at"), "2024-05-01T12:00:00Z");
+  EXPECT_EQ(doc.at("duration_ms"), 3012);
+  EXPECT_EQ(doc.at("reflector").at("host"), "reflector.example.net");
+  EXPECT_EQ(doc.at("reflector").at("address"), "198.51.100.20");
+  EXPECT_EQ(doc.at("reflector").at("control_port"), 8780);
+  EXPECT_EQ(doc.at("client").at("local_address"), std::string(fixtures::kLocalAddress));
+  EXPECT_EQ(doc.at("client").at("public_address"), std::string(fixtures::kPublicAddress));
+  EXPECT_EQ(doc.at("client").at("behind_nat"), true);
+  EXPECT_EQ(doc.at("nat").at("port_preservation"), true);
+  EXPECT_TRUE(doc.at("nat").at("mapping").is_null());  // not measured: null, never guessed
+  EXPECT_EQ(doc.at("required"), json::array({"wireguard"}));
+  EXPECT_TRUE(doc.at("error").is_null());
+}
+
+TEST(JsonReport, ExitCodeIsTheReportsExitCode) {
+  EXPECT_EQ(to_report_json(realistic_report()).at("exit_code"), 1);  // wireguard required, blocked
+  EXPECT_EQ(to_report_json(error_report()).at("exit_code"), 3);
+  Report ok = realistic_report();
+  ok.required.clear();
+  ok.exit_code = exit_code_for(ok);
+  EXPECT_EQ(to_report_json(ok).at("exit_code"), 0);
+}
+
+TEST(JsonReport, VerdictStringsAndFindings) {
+  json doc = to_report_json(realistic_report());
+  ASSERT_EQ(doc.at("protocols").size(), 2U);
+  const json& wg = doc["protocols"][0];
+  const json& ovpn = doc["protocols"][1];
+  EXPECT_EQ(wg.at("protocol"), "wireguard");
+  EXPECT_EQ(wg.at("title"), "WireGuard");
+  EXPECT_EQ(wg.at("verdict"), "blocked");
+  EXPECT_TRUE(wg.at("working_variant").is_null());
+  EXPECT_NE(std::find(wg.at("findings").begin(), wg.at("findings").end(), "signature_blocking"),
+            wg.at("findings").end())
+      << wg.at("findings");
+  EXPECT_EQ(ovpn.at("protocol"), "openvpn");
+  EXPECT_EQ(ovpn.at("verdict"), "restricted");
+  EXPECT_EQ(ovpn.at("working_variant"), "TCP 443");
+  bool alternative = false;
+  for (const auto& line : wg.at("advice"))
+    alternative = alternative || fixtures::contains(line.get<std::string>(), "OpenVPN (TCP 443)");
+  EXPECT_TRUE(alternative) << wg.at("advice");
+  EXPECT_FALSE(wg.at("summary").get<std::string>().empty());
+}
+
+TEST(JsonReport, ProbeFieldsForAnAnsweredProbe) {
+  json doc = to_report_json(realistic_report());
+  const json& p = probe_named(doc, "openvpn/tcp/443");
+  EXPECT_EQ(p.at("kind"), "genuine");
+  EXPECT_EQ(p.at("transport"), "tcp");
+  EXPECT_EQ(p.at("port"), 443);
+  EXPECT_EQ(p.at("standard"), false);
+  EXPECT_EQ(p.at("outbound"), true);
+  EXPECT_EQ(p.at("inbound"), true);
+  EXPECT_EQ(p.at("outcome"), "reply");
+  EXPECT_DOUBLE_EQ(p.at("rtt_ms").get<double>(), 23.0);
+  EXPECT_EQ(p.at("arrivals"), 1);
+  ASSERT_TRUE(p.at("translation").is_object());
+  EXPECT_EQ(p.at("translation").at("address_translated"), true);
+  EXPECT_EQ(p.at("translation").at("port_translated"), false);
+  EXPECT_EQ(p.at("translation").at("observed_as").at("address"), std::string(fixtures::kPublicAddress));
+  EXPECT_EQ(p.at("observed_fields").at("probe"), "openvpn");
+  EXPECT_TRUE(fixtures::contains(p.at("evidence").get<std::string>(), "reflector: 1 arrival(s) on tcp 443"))
+      << p.at("evidence");
+}
+
+TEST(JsonReport, ProbeFieldsForAnOutboundOnlyProbe) {
+  json doc = to_report_json(realistic_report());
+  const json& p = probe_named(doc, "openvpn/udp/1194");
+  EXPECT_EQ(p.at("outbound"), true);
+  EXPECT_EQ(p.at("inbound"), false);
+  EXPECT_EQ(p.at("outcome"), "timeout");
+  EXPECT_TRUE(p.at("rtt_ms").is_null());
+}
+
+TEST(JsonReport, ProbeFieldsForADroppedProbe) {
+  json doc = to_report_json(realistic_report());
+  const json& p = probe_named(doc, "wireguard/udp/51820");
+  EXPECT_EQ(p.at("outbound"), false);
+  EXPECT_EQ(p.at("inbound"), false);
+  EXPECT_TRUE(p.at("translation").is_null());
+  EXPECT_EQ(p.at("modifications"), json::array());
+  EXPECT_TRUE(fixtures::contains(p.at("evidence").get<std::string>(), "nothing arrived")) << p.at("evidence");
+}
+
+TEST(JsonReport, NotRunProbeHasNullDirections) {
+  json doc = to_report_json(realistic_report());
+  const json& p = probe_named(doc, "wireguard/udp/53");
+  EXPECT_EQ(p.at("outcome"), "not_run");
+  EXPECT_TRUE(p.at("outbound").is_null());
+  EXPECT_TRUE(p.at("inbound").is_null());
+  EXPECT_TRUE(fixtures::contains(p.at("evidence").get<std::string>(), "does not listen")) << p.at("evidence");
+}
+
+TEST(JsonReport, OutboundIsNullWhenObservationsWereNotRead) {
+  Report r = realistic_report();
+  r.observations_read = false;
+  r.observations_error = "timed out";
+  for (auto& a : r.protocols) a = assess(*a.module, fixtures::without_arrivals(a.probes), false);
+  json doc = to_report_json(r);
+  EXPECT_EQ(doc.at("observations").at("read"), false);
+  EXPECT_EQ(doc.at("observations").at("error"), "timed out");
+  // Not answered and no record: whether it got out is unknown, not false.
+  const json& silent = probe_named(doc, "wireguard/udp/51820");
+  EXPECT_TRUE(silent.at("outbound").is_null()) << silent.at("outbound");
+  EXPECT_EQ(silent.at("inbound"), false);
+  EXPECT_TRUE(fixtures::contains(silent.at("evidence").get<std::string>(), "observations unavailable"));
+  // Answered: the reply proves it got out.
+  const json& answered_probe = probe_named(doc, "openvpn/tcp/443");
+  EXPECT_EQ(answered_probe.at("outbound"), true);
+}
+
+TEST(JsonReport, ErrorReportHasTheErrorAndNoProtocols) {
+  json doc = to_report_json(error_report());
+  EXPECT_TRUE(fixtures::contains(doc.at("error").get<std::string>(), "could not open a session"));
+  EXPECT_EQ(doc.at("protocols"), json::array());  // never "everything blocked"
+  EXPECT_TRUE(doc.at("reflector").at("control_port").is_null());
+  EXPECT_EQ(doc.at("reflector").at("control_attempts").size(), 3U);
+  EXPECT_TRUE(doc.at("client").at("behind_nat").is_null());
+  EXPECT_TRUE(doc.at("observations").at("error").is_null());
+}
+
+}  // namespace
+}  // namespace vpncheck::client

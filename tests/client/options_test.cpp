@@ -1,0 +1,204 @@
+#include "src/cli/options.h"
+
+#include <gtest/gtest.h>
+
+#include "client_fixtures.h"
+#include "src/version.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+
+ParseOutcome parse(std::vector<std::string> args) { return parse_args(args); }
+
+// A usage error: no options, exit 2, a message that names `what` and points to --help.
+void expect_usage_error(const ParseOutcome& outcome, std::string_view what) {
+  EXPECT_FALSE(outcome.options.has_value());
+  EXPECT_EQ(outcome.exit_code, 2);
+  EXPECT_TRUE(contains(outcome.message, what)) << outcome.message;
+  EXPECT_TRUE(contains(outcome.message, "--help")) << outcome.message;
+}
+
+TEST(ParseArgs, DefaultsWithOnlyAReflector) {
+  auto outcome = parse({"--reflector", "reflector.example.net"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.exit_code, 0);
+  const Options& o = *outcome.options;
+  EXPECT_EQ(o.reflector_host, "reflector.example.net");
+  EXPECT_FALSE(o.control_port.has_value());
+  EXPECT_TRUE(o.protocols.empty());  // all registered
+  EXPECT_TRUE(o.required.empty());
+  EXPECT_DOUBLE_EQ(o.timeout_s, 3.0);
+  EXPECT_FALSE(o.json_path.has_value());
+  EXPECT_FALSE(o.verbose);
+  EXPECT_FALSE(o.no_color);
+  EXPECT_FALSE(o.list_probes);
+}
+
+TEST(ParseArgs, ReflectorHostAndPort) {
+  auto outcome = parse({"--reflector", "192.0.2.10:9000"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.options->reflector_host, "192.0.2.10");
+  EXPECT_EQ(outcome.options->control_port, std::uint16_t{9000});
+}
+
+TEST(ParseArgs, ReflectorBracketedIPv6AndPort) {
+  auto outcome = parse({"-r", "[2001:db8::1]:8780"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.options->reflector_host, "2001:db8::1");
+  EXPECT_EQ(outcome.options->control_port, std::uint16_t{8780});
+}
+
+TEST(ParseArgs, ReflectorBareIPv6HasNoPort) {
+  auto outcome = parse({"--reflector=2001:db8::1"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.options->reflector_host, "2001:db8::1");
+  EXPECT_FALSE(outcome.options->control_port.has_value());
+}
+
+TEST(ParseArgs, AllOptionsTogether) {
+  auto outcome = parse({"-r", "example.net:8780", "--protocols", "wireguard,openvpn", "--require", "openvpn",
+                        "--timeout", "1.5", "--json", "-", "-v", "--no-color"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  const Options& o = *outcome.options;
+  EXPECT_EQ(o.protocols, (std::vector<std::string>{"wireguard", "openvpn"}));
+  EXPECT_EQ(o.required, (std::vector<std::string>{"openvpn"}));
+  EXPECT_DOUBLE_EQ(o.timeout_s, 1.5);
+  EXPECT_EQ(o.json_path, std::string("-"));
+  EXPECT_TRUE(o.verbose);
+  EXPECT_TRUE(o.no_color);
+}
+
+TEST(ParseArgs, EmptyListItemsAreIgnored) {
+  auto outcome = parse({"-r", "h", "--protocols", ",wireguard,,", "--require", "wireguard,"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.options->protocols, (std::vector<std::string>{"wireguard"}));
+  EXPECT_EQ(outcome.options->required, (std::vector<std::string>{"wireguard"}));
+}
+
+TEST(ParseArgs, RequireWithoutProtocolsMeansAllAreTested) {
+  auto outcome = parse({"-r", "h", "--require", "wireguard,openvpn"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_TRUE(outcome.options->protocols.empty());
+  EXPECT_EQ(outcome.options->required.size(), 2U);
+}
+
+TEST(ParseArgs, UnknownFlagIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "--frobnicate"}), "--frobnicate");
+}
+
+TEST(ParseArgs, UnexpectedPositionalIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "stray"}), "stray");
+}
+
+TEST(ParseArgs, MissingReflectorIsAUsageError) {
+  expect_usage_error(parse({}), "--reflector");
+  expect_usage_error(parse({"--protocols", "wireguard"}), "--reflector");
+}
+
+TEST(ParseArgs, UnknownProtocolIsAUsageErrorNamingTheKnownOnes) {
+  auto outcome = parse({"-r", "h", "--protocols", "wireguard,pptpp"});
+  expect_usage_error(outcome, "pptpp");
+  for (const auto* module : probes::all_protocols())
+    EXPECT_TRUE(contains(outcome.message, module->id)) << outcome.message;
+}
+
+TEST(ParseArgs, UnknownRequiredProtocolIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "--require", "ipsecc"}), "ipsecc");
+}
+
+TEST(ParseArgs, RequireNotAmongProtocolsIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "--protocols", "wireguard", "--require", "openvpn"}), "openvpn");
+}
+
+TEST(ParseArgs, TimeoutOutOfRangeIsAUsageError) {
+  for (const char* bad : {"0.1", "0", "-1", "121", "1e9", "soon"}) {
+    auto outcome = parse({"-r", "h", "--timeout", bad});
+    EXPECT_FALSE(outcome.options.has_value()) << bad;
+    EXPECT_EQ(outcome.exit_code, 2) << bad;
+    EXPECT_TRUE(contains(outcome.message, "--help")) << bad << ": " << outcome.message;
+  }
+}
+
+TEST(ParseArgs, TimeoutRangeBoundsAreAccepted) {
+  for (const char* good : {"0.2", "120"}) {
+    auto outcome = parse({"-r", "h", "-t", good});
+    EXPECT_TRUE(outcome.options.has_value()) << good << ": " << outcome.message;
+  }
+}
+
+TEST(ParseArgs, MalformedReflectorIsAUsageError) {
+  for (const char* bad : {"h:0", "h:65536", "h:port", ":8780", "[::1", "[::1]8780"}) {
+    auto outcome = parse({"-r", bad});
+    EXPECT_FALSE(outcome.options.has_value()) << bad;
+    EXPECT_EQ(outcome.exit_code, 2) << bad;
+    EXPECT_TRUE(contains(outcome.message, bad)) << outcome.message;
+  }
+}
+
+TEST(ParseArgs, ListProbesNeedsNoReflector) {
+  auto outcome = parse({"--list-probes"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_TRUE(outcome.options->list_probes);
+}
+
+TEST(ParseArgs, ListProbesStillRejectsUnknownProtocols) {
+  expect_usage_error(parse({"--list-probes", "--protocols", "nope"}), "nope");
+}
+
+TEST(ParseArgs, HelpExitsZeroWithUsageText) {
+  auto outcome = parse({"--help"});
+  EXPECT_FALSE(outcome.options.has_value());
+  EXPECT_EQ(outcome.exit_code, 0);
+  for (std::string_view text : {"--reflector", "--protocols", "--require", "--json", "--timeout", "--list-probes",
+                                "Exit codes"})
+    EXPECT_TRUE(contains(outcome.message, text)) << text << " missing from:\n" << outcome.message;
+}
+
+TEST(ParseArgs, HelpWinsOverAMissingReflector) {
+  auto outcome = parse({"-h"});
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_TRUE(contains(outcome.message, "--reflector"));
+}
+
+TEST(ParseArgs, VersionExitsZeroWithTheVersion) {
+  auto outcome = parse({"--version"});
+  EXPECT_FALSE(outcome.options.has_value());
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_TRUE(contains(outcome.message, kVersion)) << outcome.message;
+}
+
+using HostPort = std::pair<std::string, std::optional<std::uint16_t>>;
+
+TEST(SplitHostPort, AcceptsEveryDocumentedForm) {
+  EXPECT_EQ(split_host_port("example.net"), (HostPort{"example.net", std::nullopt}));
+  EXPECT_EQ(split_host_port("example.net:443"), (HostPort{"example.net", 443}));
+  EXPECT_EQ(split_host_port("192.0.2.1:1"), (HostPort{"192.0.2.1", 1}));
+  EXPECT_EQ(split_host_port("192.0.2.1:65535"), (HostPort{"192.0.2.1", 65535}));
+  EXPECT_EQ(split_host_port("[2001:db8::1]:8780"), (HostPort{"2001:db8::1", 8780}));
+  EXPECT_EQ(split_host_port("[2001:db8::1]"), (HostPort{"2001:db8::1", std::nullopt}));
+  EXPECT_EQ(split_host_port("2001:db8::1"), (HostPort{"2001:db8::1", std::nullopt}));
+  EXPECT_EQ(split_host_port("::1"), (HostPort{"::1", std::nullopt}));
+  EXPECT_EQ(split_host_port("[fe80::1%eth0]:80"), (HostPort{"fe80::1%eth0", 80}));
+}
+
+TEST(SplitHostPort, RejectsMalformedInput) {
+  for (const char* bad : {"", "[", "[]", "[]:80", "[::1", "[::1]80", "[::1]:", "[::1]:0", "[::1]:65536",
+                          "[::1]:x", ":80", ":", "host:", "host:0", "host:65536", "host:99999999999", "host:abc",
+                          "host:80x", "host:-1", "host:+80", "host: 80"})
+    EXPECT_FALSE(split_host_port(bad).has_value()) << '"' << bad << '"';
+}
+
+// More than one colon is only a host when it is an IPv6 literal; "host:80:90"
+// is neither HOST nor HOST:PORT, and the header promises nullopt for malformed
+// input. Accepting it turns a typo into exit 3 ("could not resolve") instead
+// of the usage error (exit 2) it is.
+TEST(SplitHostPort, RejectsTwoColonsThatAreNotAnIPv6Literal) {
+  for (const char* bad : {"example.net:80:90", "192.0.2.1:80:90"})
+    EXPECT_FALSE(split_host_port(bad).has_value()) << '"' << bad << '"';
+}
+
+}  // namespace
+}  // namespace vpncheck::client

@@ -1,0 +1,139 @@
+#include "src/run/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "client_fixtures.h"
+#include "probes/registry.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+using fixtures::listening_everywhere;
+using fixtures::listening_on;
+using probes::Transport;
+
+std::vector<const probes::ProtocolModule*> registered() {
+  auto all = probes::all_protocols();
+  return {all.begin(), all.end()};
+}
+
+const PlannedProbe* find_probe(const std::vector<PlannedProbe>& plan, std::string_view id, Transport t,
+                               std::uint16_t port, ProbeKind kind) {
+  for (const auto& p : plan)
+    if (p.module->id == id && p.variant.transport == t && p.variant.port == port && p.kind == kind) return &p;
+  return nullptr;
+}
+
+TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
+  auto plan = make_plan(registered(), listening_everywhere());
+  std::size_t variants = 0;
+  for (const auto* module : probes::all_protocols()) {
+    variants += module->variants.size();
+    for (const auto& v : module->variants) {
+      for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
+        std::size_t matches = 0;
+        for (const auto& p : plan)
+          if (p.module == module && p.variant.transport == v.transport && p.variant.port == v.port &&
+              p.variant.standard == v.standard && p.kind == kind)
+            ++matches;
+        EXPECT_EQ(matches, 1U) << module->id << " " << describe(v) << " " << to_string(kind);
+      }
+    }
+  }
+  EXPECT_EQ(plan.size(), 2 * variants);
+  for (const auto& p : plan) EXPECT_FALSE(p.not_run_reason.has_value()) << p.name();
+}
+
+TEST(MakePlan, IndicesAreDistinctAndDense) {
+  // Indices are what the reflector attributes arrivals by; the client maps them
+  // straight back to positions in the plan.
+  auto plan = make_plan(registered(), listening_everywhere());
+  std::set<std::uint16_t> seen;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    EXPECT_EQ(plan[i].index, i) << plan[i].name();
+    EXPECT_TRUE(seen.insert(plan[i].index).second) << "duplicate index " << plan[i].index;
+  }
+}
+
+TEST(MakePlan, GenuineAndControlOfOneVariantHaveDistinctIndices) {
+  auto plan = make_plan({&fixtures::wireguard()}, listening_everywhere());
+  const auto* genuine = find_probe(plan, "wireguard", Transport::udp, 51820, ProbeKind::genuine);
+  const auto* control = find_probe(plan, "wireguard", Transport::udp, 51820, ProbeKind::control);
+  ASSERT_NE(genuine, nullptr);
+  ASSERT_NE(control, nullptr);
+  EXPECT_NE(genuine->index, control->index);
+}
+
+TEST(MakePlan, PortsTheReflectorDoesNotListenOnAreNotRun) {
+  auto plan = make_plan(registered(), listening_on({51820, 1194}, {443}));
+  for (const auto& p : plan) {
+    bool listening = (p.variant.transport == Transport::udp && (p.variant.port == 51820 || p.variant.port == 1194)) ||
+                     (p.variant.transport == Transport::tcp && p.variant.port == 443);
+    EXPECT_EQ(p.not_run_reason.has_value(), !listening) << p.name();
+  }
+  const auto* wg53 = find_probe(plan, "wireguard", Transport::udp, 53, ProbeKind::control);
+  ASSERT_NE(wg53, nullptr);
+  ASSERT_TRUE(wg53->not_run_reason.has_value());
+  EXPECT_TRUE(contains(*wg53->not_run_reason, "udp 53")) << *wg53->not_run_reason;
+}
+
+TEST(MakePlan, ListeningIsPerTransportNotJustPerPort) {
+  // OpenVPN uses port 1194 on both UDP and TCP; a reflector with only TCP 1194
+  // cannot test UDP 1194.
+  auto plan = make_plan({&fixtures::openvpn()}, listening_on({}, {1194}));
+  const auto* udp = find_probe(plan, "openvpn", Transport::udp, 1194, ProbeKind::genuine);
+  const auto* tcp = find_probe(plan, "openvpn", Transport::tcp, 1194, ProbeKind::genuine);
+  ASSERT_NE(udp, nullptr);
+  ASSERT_NE(tcp, nullptr);
+  EXPECT_TRUE(udp->not_run_reason.has_value());
+  EXPECT_FALSE(tcp->not_run_reason.has_value());
+}
+
+TEST(MakePlan, NoCapabilitiesMeansNothingRuns) {
+  auto plan = make_plan(registered(), probes::Capabilities{});
+  ASSERT_FALSE(plan.empty());
+  for (const auto& p : plan) EXPECT_TRUE(p.not_run_reason.has_value()) << p.name();
+}
+
+TEST(MakePlan, NoProtocolsMeansAnEmptyPlan) { EXPECT_TRUE(make_plan({}, listening_everywhere()).empty()); }
+
+TEST(PlannedProbe, NamesSayProtocolTransportPortAndKind) {
+  auto plan = make_plan(registered(), listening_everywhere());
+  const auto* genuine = find_probe(plan, "wireguard", Transport::udp, 51820, ProbeKind::genuine);
+  const auto* control = find_probe(plan, "openvpn", Transport::tcp, 443, ProbeKind::control);
+  ASSERT_NE(genuine, nullptr);
+  ASSERT_NE(control, nullptr);
+  EXPECT_EQ(genuine->name(), "wireguard/udp/51820");
+  EXPECT_EQ(control->name(), "openvpn/tcp/443/control");
+}
+
+TEST(SelectProtocols, EmptySelectionIsEveryRegisteredProtocolInRegistryOrder) {
+  std::string error;
+  auto selected = select_protocols({}, error);
+  ASSERT_TRUE(selected.has_value()) << error;
+  EXPECT_EQ(*selected, registered());
+}
+
+TEST(SelectProtocols, KeepsRegistryOrderWhateverTheArgumentOrder) {
+  std::string error;
+  auto selected = select_protocols({"openvpn", "wireguard"}, error);
+  ASSERT_TRUE(selected.has_value()) << error;
+  EXPECT_EQ(*selected, registered());
+  auto only = select_protocols({"openvpn"}, error);
+  ASSERT_TRUE(only.has_value()) << error;
+  ASSERT_EQ(only->size(), 1U);
+  EXPECT_EQ(only->front()->id, "openvpn");
+}
+
+TEST(SelectProtocols, UnknownIdIsAnErrorNamingIt) {
+  std::string error;
+  auto selected = select_protocols({"wireguard", "sstp"}, error);
+  EXPECT_FALSE(selected.has_value());
+  EXPECT_TRUE(contains(error, "sstp")) << error;
+}
+
+}  // namespace
+}  // namespace vpncheck::client

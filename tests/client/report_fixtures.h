@@ -1,0 +1,66 @@
+// Whole reports for the reporter tests (JSON and text): one realistic run and
+// one run that could not test anything.
+#pragma once
+
+#include "client_fixtures.h"
+#include "src/report/report.h"
+
+namespace vpncheck::client::fixtures {
+
+// The same fate for every probe.
+inline FateFn everything(Fate f) {
+  return [f](const probes::ProbeVariant&, ProbeKind) { return f; };
+}
+
+// A run on a hotel network with a DPI box: WireGuard blocked by signature,
+// OpenVPN reaching the server on UDP 1194 without answers coming back and
+// working only on TCP 443; the reflector does not listen on UDP 53. Run with
+// --require wireguard, so the exit code is 1.
+inline Report realistic_report() {
+  using probes::ProbeVariant;
+  using probes::Transport;
+  Report r;
+  r.started_at = "2024-05-01T12:00:00Z";
+  r.duration_ms = 3012;
+  r.reflector_host = "reflector.example.net";
+  r.reflector_address = "198.51.100.20";
+  r.control_port = 8780;
+  r.control_attempts = {{8780, "ok"}};
+  r.reflector_version = "0.1.0";
+  r.observations_read = true;
+  r.observations_dropped = 0;
+  auto caps = listening_on({51820, 443, 1194}, {1194, 443});
+  r.protocols.push_back(assess(wireguard(), scenario(wireguard(), caps, [](const ProbeVariant&, ProbeKind k) {
+                                 return k == ProbeKind::control ? Fate::answered : Fate::dropped;
+                               }),
+                               true));
+  r.protocols.push_back(assess(openvpn(), scenario(openvpn(), caps, [](const ProbeVariant& v, ProbeKind k) {
+                                 if (is(v, Transport::tcp, 443)) return Fate::answered;
+                                 if (is(v, Transport::udp, 1194) && k == ProbeKind::genuine) return Fate::arrived_only;
+                                 return Fate::dropped;
+                               }),
+                               true));
+  add_alternatives(r.protocols);
+  summarise_client(r, probes::Endpoint{std::string(kLocalAddress), 50000},
+                   probes::Endpoint{std::string(kPublicAddress), 50000});
+  r.required = {"wireguard"};
+  r.exit_code = exit_code_for(r);
+  return r;
+}
+
+// The reflector could not be reached at all (exit 3).
+inline Report error_report() {
+  Report r;
+  r.started_at = "2024-05-01T12:00:00Z";
+  r.duration_ms = 3001;
+  r.reflector_host = "reflector.example.net";
+  r.reflector_address = "198.51.100.20";
+  r.control_attempts = {{8780, "timed out"}, {443, "connection refused"}, {80, "not tried (out of time)"}};
+  r.required = {"wireguard"};
+  r.error = "could not open a session with the reflector at reflector.example.net: TCP 8780 timed out; "
+            "TCP 443 connection refused; TCP 80 not tried (out of time).";
+  r.exit_code = exit_code_for(r);
+  return r;
+}
+
+}  // namespace vpncheck::client::fixtures

@@ -1,0 +1,389 @@
+// run_plan with an injected ExchangeFn: a fake network that plays the
+// reflector with the real probe modules, so the test sees exactly the bytes the
+// runner would put on the wire, and answers them as the reflector would.
+#include "src/run/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "client_fixtures.h"
+#include "probes/control.h"
+#include "probes/registry.h"
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using fixtures::contains;
+using fixtures::listening_everywhere;
+using fixtures::listening_on;
+using probes::Bytes;
+using probes::ByteView;
+using probes::Transport;
+using namespace std::chrono_literals;
+
+constexpr probes::SessionTag kTag{0x5e, 0x55, 0x10, 0x4e, 0x7a, 0x90};
+
+// Writes 0, 1, 2, ... so runs are reproducible.
+probes::RandomFill counter_fill() {
+  auto next = std::make_shared<std::uint8_t>(0);
+  return [next](std::span<std::uint8_t> out) {
+    for (auto& b : out) b = (*next)++;
+  };
+}
+
+// What the fake reflector made of one exchange.
+struct Seen {
+  Exchange exchange;
+  const probes::ProtocolModule* module = nullptr;  // nullptr: a control probe
+  std::optional<probes::ProbeToken> token;
+  probes::Fields fields;
+  Bytes reply;  // the reflector's answer, unframed (what is_reply sees)
+};
+
+// Recognises the wire bytes the way the reflector does and builds its answer.
+Seen identify(const Exchange& ex, const probes::ServerHints& hints) {
+  Seen seen{ex, nullptr, std::nullopt, {}, {}};
+  auto rnd = counter_fill();
+  if (!ex.wire.empty() && ex.wire[0] == probes::control::kRequestMarker) {
+    seen.token = probes::control::parse_request(ex.wire);
+    seen.reply = probes::control::build_reply(ex.wire, rnd);
+    return seen;
+  }
+  ByteView message(ex.wire);
+  if (ex.transport == Transport::tcp) {
+    // A stream message: a 16-bit big-endian length, then exactly that many bytes.
+    if (message.size() < 2 || (std::size_t{message[0]} << 8 | message[1]) != message.size() - 2) return seen;
+    message = message.subspan(2);
+  }
+  for (const auto* module : probes::all_protocols()) {
+    auto parsed = module->parse_request(message, hints);
+    if (!parsed) continue;
+    seen.module = module;
+    seen.token = parsed->token;
+    seen.fields = parsed->fields;
+    seen.reply = module->build_reply(message, *parsed, rnd);
+    break;
+  }
+  return seen;
+}
+
+struct FakeNetwork {
+  probes::ServerHints hints;
+  std::vector<Seen> seen;
+  std::set<std::uint16_t> throw_on_ports;
+  // Concurrency: every exchange waits at the gate until `expected` are in
+  // flight together; the last one opens it. The timer only bounds a runner
+  // that sends one probe at a time (the gate then never fills).
+  std::size_t expected = 0;
+  std::unique_ptr<asio::steady_timer> gate;
+  bool gate_expired = false;
+  std::size_t in_flight = 0;
+  std::size_t max_in_flight = 0;
+};
+
+asio::awaitable<ClientSide> fake_exchange(std::shared_ptr<FakeNetwork> net, Exchange ex) {
+  net->seen.push_back(identify(ex, net->hints));
+  const Bytes reply = net->seen.back().reply;
+  net->max_in_flight = std::max(net->max_in_flight, ++net->in_flight);
+  if (net->gate) {
+    if (net->in_flight >= net->expected) {
+      net->gate->cancel();
+    } else if (!net->gate_expired) {
+      boost::system::error_code ec;
+      co_await net->gate->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) net->gate_expired = true;
+    }
+  }
+  --net->in_flight;
+  if (net->throw_on_ports.count(ex.port)) throw std::runtime_error("simulated failure");
+
+  ClientSide side;
+  side.sent_length = ex.wire.size();
+  side.sends = 1;
+  side.outcome = ex.is_reply(reply) ? Outcome::reply : Outcome::invalid_reply;
+  if (side.outcome == Outcome::reply) side.rtt_ms = 1.0;
+  co_return side;
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  RunnerTest() : net_(std::make_shared<FakeNetwork>()) {
+    settings_.reflector = asio::ip::make_address("198.51.100.20");
+    settings_.tag = kTag;
+    settings_.timeout = 3000ms;
+    settings_.random = counter_fill();
+    settings_.exchange = [net = net_](Exchange ex) { return fake_exchange(net, std::move(ex)); };
+  }
+
+  std::vector<ProbeResult> run(const std::vector<PlannedProbe>& plan) {
+    net_->hints = settings_.hints;
+    io_.restart();
+    std::optional<std::vector<ProbeResult>> results;
+    std::exception_ptr failure;
+    asio::co_spawn(io_, run_plan(plan, settings_), [&](std::exception_ptr e, std::vector<ProbeResult> r) {
+      failure = e;
+      results = std::move(r);
+    });
+    io_.run_for(30s);  // a bound for a hanging runner, not a timing assertion
+    EXPECT_FALSE(failure) << "run_plan threw";
+    EXPECT_TRUE(results.has_value()) << "run_plan did not finish";
+    return results.value_or(std::vector<ProbeResult>{});
+  }
+
+  static std::vector<PlannedProbe> full_plan() {
+    auto all = probes::all_protocols();
+    return make_plan({all.begin(), all.end()}, listening_everywhere());
+  }
+
+  static std::size_t runnable(const std::vector<PlannedProbe>& plan) {
+    return static_cast<std::size_t>(
+        std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) { return !p.not_run_reason; }));
+  }
+
+  // The planned probe a seen exchange belongs to, by the token it carries.
+  static const PlannedProbe* planned_for(const std::vector<PlannedProbe>& plan, const Seen& seen) {
+    if (!seen.token) return nullptr;
+    for (const auto& p : plan)
+      if (p.index == seen.token->probe_index) return &p;
+    return nullptr;
+  }
+
+  asio::io_context io_;
+  std::shared_ptr<FakeNetwork> net_;
+  RunSettings settings_;
+};
+
+TEST_F(RunnerTest, GenuineProbesCarryTheProtocolsWireBytes) {
+  auto plan = full_plan();
+  run(plan);
+  ASSERT_EQ(net_->seen.size(), plan.size());
+  std::size_t genuine = 0;
+  for (const auto& s : net_->seen) {
+    const auto* p = planned_for(plan, s);
+    ASSERT_NE(p, nullptr) << "unattributable probe of " << s.exchange.wire.size() << " bytes";
+    if (p->kind != ProbeKind::genuine) continue;
+    ++genuine;
+    const Bytes& wire = s.exchange.wire;
+    ASSERT_EQ(s.module, p->module) << p->name() << ": the reflector would not recognise it";
+    ASSERT_GE(wire.size(), 3U);
+    if (p->module->id == "wireguard") {
+      // Handshake initiation: 148 bytes, type 1 as a little-endian u32.
+      EXPECT_EQ(wire.size(), 148U) << p->name();
+      EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 4), (Bytes{0x01, 0x00, 0x00, 0x00})) << p->name();
+    } else if (p->module->id == "openvpn" && p->variant.transport == Transport::udp) {
+      // P_CONTROL_HARD_RESET_CLIENT_V2 (7 << 3), tls-auth form.
+      EXPECT_EQ(wire.size(), 42U) << p->name();
+      EXPECT_EQ(wire[0], 0x38) << p->name();
+    } else if (p->module->id == "openvpn") {
+      // The same 42 bytes behind OpenVPN's 16-bit length prefix.
+      EXPECT_EQ(wire.size(), 44U) << p->name();
+      EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 3), (Bytes{0x00, 0x2a, 0x38})) << p->name();
+    }
+    EXPECT_EQ(s.exchange.stream_reply, StreamReply::length_prefixed) << p->name();
+  }
+  EXPECT_EQ(genuine, plan.size() / 2);
+}
+
+TEST_F(RunnerTest, ControlProbesAreSameSizeBytesMarkedFF) {
+  auto plan = full_plan();
+  run(plan);
+  std::map<std::string, std::size_t> genuine_size;
+  for (const auto& s : net_->seen)
+    if (const auto* p = planned_for(plan, s); p && p->kind == ProbeKind::genuine)
+      genuine_size[p->name()] = s.exchange.wire.size();
+  std::size_t controls = 0;
+  for (const auto& s : net_->seen) {
+    const auto* p = planned_for(plan, s);
+    ASSERT_NE(p, nullptr);
+    if (p->kind != ProbeKind::control) continue;
+    ++controls;
+    const std::string genuine_name = p->name().substr(0, p->name().size() - std::string("/control").size());
+    ASSERT_EQ(genuine_size.count(genuine_name), 1U) << genuine_name;
+    EXPECT_EQ(s.exchange.wire.size(), genuine_size[genuine_name]) << p->name();
+    EXPECT_EQ(s.exchange.wire.front(), 0xFF) << p->name();
+    EXPECT_EQ(s.module, nullptr) << p->name() << " looks like " << (s.module ? s.module->id : "");
+    EXPECT_EQ(s.exchange.stream_reply, StreamReply::same_size_raw) << p->name();
+  }
+  EXPECT_EQ(controls, plan.size() / 2);
+}
+
+TEST_F(RunnerTest, EveryProbeCarriesTheSessionTagAndItsOwnIndex) {
+  auto plan = full_plan();
+  run(plan);
+  std::set<std::uint16_t> indices;
+  for (const auto& s : net_->seen) {
+    ASSERT_TRUE(s.token.has_value());
+    EXPECT_EQ(s.token->tag, kTag);
+    const auto* p = planned_for(plan, s);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(s.exchange.transport, p->variant.transport) << p->name();
+    EXPECT_EQ(s.exchange.port, p->variant.port) << p->name();
+    EXPECT_TRUE(indices.insert(s.token->probe_index).second) << "index sent twice: " << s.token->probe_index;
+  }
+  EXPECT_EQ(indices.size(), plan.size());
+}
+
+TEST_F(RunnerTest, ExchangesGoToTheReflectorUnderOneDeadline) {
+  auto plan = full_plan();
+  run(plan);
+  ASSERT_FALSE(net_->seen.empty());
+  const auto deadline = net_->seen.front().exchange.deadline;
+  for (const auto& s : net_->seen) {
+    EXPECT_EQ(s.exchange.remote, settings_.reflector);
+    EXPECT_TRUE(s.exchange.deadline == deadline) << "one deadline for all probes";
+  }
+}
+
+TEST_F(RunnerTest, UdpProbesRetransmitOnceBeforeTheDeadlineTcpProbesDoNot) {
+  for (auto timeout : {3000ms, 800ms}) {
+    net_->seen.clear();
+    settings_.timeout = timeout;
+    // Retransmit after min(1 s, timeout / 2): the time left after it is exact arithmetic.
+    const auto expected_after = timeout - std::min<std::chrono::milliseconds>(1000ms, timeout / 2);
+    run(full_plan());
+    ASSERT_FALSE(net_->seen.empty());
+    for (const auto& s : net_->seen) {
+      if (s.exchange.transport == Transport::udp) {
+        ASSERT_TRUE(s.exchange.retransmit_at.has_value());
+        EXPECT_TRUE(s.exchange.deadline - *s.exchange.retransmit_at == expected_after) << timeout.count();
+      } else {
+        EXPECT_FALSE(s.exchange.retransmit_at.has_value());
+      }
+    }
+  }
+}
+
+TEST_F(RunnerTest, RepliesAreMatchedAndResultsKeepPlanOrder) {
+  auto plan = full_plan();
+  auto results = run(plan);
+  ASSERT_EQ(results.size(), plan.size());
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    EXPECT_EQ(results[i].probe.index, plan[i].index);
+    EXPECT_EQ(results[i].probe.name(), plan[i].name());
+    EXPECT_EQ(results[i].client.outcome, Outcome::reply) << plan[i].name();
+    EXPECT_TRUE(results[i].arrivals.empty());  // the runner does not invent observations
+  }
+}
+
+TEST_F(RunnerTest, ReplyMatchersRejectAnotherProbesAnswer) {
+  auto plan = full_plan();
+  run(plan);
+  // Each exchange's matcher must accept its own answer and no other probe's:
+  // a reply to the genuine probe on one port is not an answer on another.
+  for (const auto& mine : net_->seen)
+    for (const auto& other : net_->seen) {
+      if (&mine == &other || other.reply.empty()) continue;
+      EXPECT_FALSE(mine.exchange.is_reply(other.reply))
+          << planned_for(plan, mine)->name() << " accepted the answer to " << planned_for(plan, other)->name();
+    }
+}
+
+TEST_F(RunnerTest, WireGuardMac1IsKeyedWithTheReflectorsPublicKey) {
+  std::array<std::uint8_t, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x40 + i);
+  settings_.hints.wireguard_public_key = key;
+  run(make_plan({&fixtures::wireguard()}, listening_everywhere()));
+  std::size_t checked = 0;
+  for (const auto& s : net_->seen)
+    if (s.module) {
+      EXPECT_EQ(s.fields.at("mac1"), "valid");
+      ++checked;
+    }
+  EXPECT_EQ(checked, fixtures::wireguard().variants.size());
+}
+
+TEST_F(RunnerTest, AllProbesAreInFlightAtOnce) {
+  auto plan = full_plan();
+  net_->expected = runnable(plan);
+  net_->gate = std::make_unique<asio::steady_timer>(io_, 5s);
+  auto results = run(plan);
+  EXPECT_FALSE(net_->gate_expired) << "probes were not all in flight together";
+  EXPECT_EQ(net_->max_in_flight, runnable(plan));
+  EXPECT_EQ(net_->seen.size(), runnable(plan));
+  for (const auto& r : results) EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name();
+}
+
+TEST_F(RunnerTest, NotRunProbesAreNotSent) {
+  auto plan = make_plan({&fixtures::wireguard(), &fixtures::openvpn()}, listening_on({51820}, {443}));
+  ASSERT_EQ(runnable(plan), 4U);
+  auto results = run(plan);
+  EXPECT_EQ(net_->seen.size(), 4U);
+  for (const auto& s : net_->seen) {
+    const auto* p = planned_for(plan, s);
+    ASSERT_NE(p, nullptr);
+    EXPECT_FALSE(p->not_run_reason.has_value()) << p->name() << " was sent";
+  }
+  ASSERT_EQ(results.size(), plan.size());
+  for (const auto& r : results) {
+    if (r.probe.not_run_reason) {
+      EXPECT_EQ(r.client.outcome, Outcome::not_run) << r.probe.name();
+      EXPECT_EQ(r.client.detail, *r.probe.not_run_reason) << r.probe.name();
+      EXPECT_TRUE(contains(r.client.detail, "does not listen")) << r.client.detail;
+    } else {
+      EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name();
+    }
+  }
+}
+
+TEST_F(RunnerTest, NothingToRunFinishesWithoutSending) {
+  auto all = probes::all_protocols();
+  auto plan = make_plan({all.begin(), all.end()}, probes::Capabilities{});
+  auto results = run(plan);
+  EXPECT_TRUE(net_->seen.empty());
+  ASSERT_EQ(results.size(), plan.size());
+  for (const auto& r : results) EXPECT_EQ(r.client.outcome, Outcome::not_run);
+  EXPECT_TRUE(run({}).empty());
+}
+
+TEST_F(RunnerTest, AFailingExchangeIsALocalErrorForThatProbeOnly) {
+  net_->throw_on_ports = {443};
+  auto plan = full_plan();
+  auto results = run(plan);
+  ASSERT_EQ(results.size(), plan.size());
+  for (const auto& r : results) {
+    if (r.probe.variant.port == 443) {
+      EXPECT_EQ(r.client.outcome, Outcome::local_error) << r.probe.name();
+      EXPECT_TRUE(contains(r.client.detail, "internal error")) << r.client.detail;
+    } else {
+      EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name();
+    }
+  }
+}
+
+TEST_F(RunnerTest, ProgressCountsEveryFinishedProbe) {
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  auto plan = full_plan();
+  run(plan);
+  ASSERT_EQ(calls.size(), plan.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].first, i + 1);
+    EXPECT_EQ(calls[i].second, plan.size());
+  }
+}
+
+// The progress line ("probing: done/total finished") must be able to reach its
+// total: probes that never run must not be counted as outstanding.
+TEST_F(RunnerTest, ProgressReachesItsTotalWhenSomeProbesDoNotRun) {
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  auto plan = make_plan({&fixtures::wireguard()}, listening_on({51820, 443}, {}));
+  ASSERT_LT(runnable(plan), plan.size());
+  run(plan);
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back().first, calls.back().second)
+      << "last progress report: " << calls.back().first << "/" << calls.back().second;
+}
+
+}  // namespace
+}  // namespace vpncheck::client

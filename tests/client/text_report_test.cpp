@@ -1,0 +1,217 @@
+#include "src/report/text_report.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+#include <sstream>
+
+#include "client_fixtures.h"
+#include "report_fixtures.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+using fixtures::error_report;
+using fixtures::realistic_report;
+
+std::string render(const Report& report, TextStyle style) {
+  std::ostringstream out;
+  write_text_report(out, report, style);
+  return out.str();
+}
+
+// A report with every verdict colour: pass, restricted, blocked, inconclusive.
+Report colourful_report() {
+  Report r = realistic_report();
+  r.protocols.push_back(r.protocols[0]);
+  r.protocols.back().verdict = Verdict::pass;
+  r.protocols.push_back(r.protocols[0]);
+  r.protocols.back().verdict = Verdict::inconclusive;
+  return r;
+}
+
+TEST(TextReport, NoEscapesWithoutColour) {
+  for (bool verbose : {false, true}) {
+    auto text = render(colourful_report(), {false, verbose});
+    EXPECT_FALSE(contains(text, "\033")) << text;
+  }
+  EXPECT_FALSE(contains(render(error_report(), {false, false}), "\033"));
+}
+
+TEST(TextReport, VerdictsAreColouredWithColour) {
+  auto text = render(colourful_report(), {true, false});
+  EXPECT_TRUE(contains(text, "\033[31mblocked")) << text;      // red
+  EXPECT_TRUE(contains(text, "\033[33mrestricted")) << text;   // yellow
+  EXPECT_TRUE(contains(text, "\033[32mpass")) << text;         // green
+  EXPECT_TRUE(contains(text, "\033[90minconclusive")) << text; // grey
+  EXPECT_TRUE(contains(text, "\033[0m")) << text;              // and reset
+}
+
+TEST(TextReport, TableHasEveryProtocolVerdictAndSummary) {
+  Report r = realistic_report();
+  auto text = render(r, {false, false});
+  EXPECT_TRUE(contains(text, "PROTOCOL")) << text;
+  for (const auto& a : r.protocols) {
+    EXPECT_TRUE(contains(text, a.module->title)) << text;
+    EXPECT_TRUE(contains(text, to_string(a.verdict))) << text;
+    EXPECT_TRUE(contains(text, a.summary)) << text;
+  }
+  EXPECT_TRUE(contains(text, "reflector.example.net (198.51.100.20)")) << text;
+  EXPECT_TRUE(contains(text, "control API on TCP 8780")) << text;
+}
+
+TEST(TextReport, EveryAdviceLineIsPrinted) {
+  Report r = realistic_report();
+  auto text = render(r, {false, false});
+  std::size_t lines = 0;
+  for (const auto& a : r.protocols)
+    for (const auto& advice : a.advice) {
+      ++lines;
+      EXPECT_TRUE(contains(text, "→ " + advice)) << advice << "\nnot in:\n" << text;
+    }
+  EXPECT_GE(lines, 3U);  // signature advice + alternative for WireGuard, TCP advice for OpenVPN
+  EXPECT_TRUE(contains(text, "Works on this network instead: OpenVPN (TCP 443).")) << text;
+}
+
+TEST(TextReport, NatLine) {
+  auto text = render(realistic_report(), {false, false});
+  EXPECT_TRUE(contains(text, "This machine: 192.168.1.10, seen by the reflector as 203.0.113.7 (behind NAT, "
+                             "source ports kept)"))
+      << text;
+}
+
+TEST(TextReport, VerboseShowsEveryProbeByName) {
+  Report r = realistic_report();
+  auto verbose = render(r, {false, true});
+  auto terse = render(r, {false, false});
+  for (const auto& a : r.protocols)
+    for (const auto& p : a.probes) {
+      EXPECT_TRUE(contains(verbose, p.probe.name())) << p.probe.name();
+      EXPECT_FALSE(contains(terse, p.probe.name())) << p.probe.name();
+    }
+  EXPECT_TRUE(contains(verbose, "reflector saw nothing")) << verbose;
+  EXPECT_TRUE(contains(verbose, "reflector saw it from 203.0.113.7")) << verbose;
+  EXPECT_TRUE(contains(verbose, "does not listen on udp 53")) << verbose;  // why a probe did not run
+  EXPECT_TRUE(contains(verbose, "source address 192.168.1.10 -> 203.0.113.7")) << verbose;
+}
+
+TEST(TextReport, UnreadObservationsAreExplained) {
+  Report r = realistic_report();
+  r.observations_read = false;
+  r.observations_error = "timed out";
+  auto text = render(r, {false, false});
+  EXPECT_TRUE(contains(text, "could not be read (timed out)")) << text;
+}
+
+TEST(TextReport, RequiredLineSaysWhetherAllPassed) {
+  Report r = realistic_report();
+  EXPECT_TRUE(contains(render(r, {false, false}), "Required: wireguard — not all passed (exit 1)"));
+  r.required = {"openvpn"};
+  r.protocols[1].verdict = Verdict::pass;
+  r.exit_code = exit_code_for(r);
+  EXPECT_TRUE(contains(render(r, {false, false}), "Required: openvpn — all passed."));
+}
+
+TEST(TextReport, ErrorReportSaysCouldNotTestAndNeverBlocked) {
+  for (bool colour : {false, true})
+    for (bool verbose : {false, true}) {
+      auto text = render(error_report(), {colour, verbose});
+      EXPECT_TRUE(contains(text, "Could not test")) << text;
+      EXPECT_TRUE(contains(text, *error_report().error)) << text;
+      std::string lower = text;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      EXPECT_FALSE(contains(lower, "blocked")) << text;
+      EXPECT_FALSE(contains(text, "PROTOCOL")) << text;  // no table of verdicts
+    }
+}
+
+TEST(TextReport, ErrorReportWinsOverProtocolResults) {
+  // An internal error after probing (report.error set late) must not print verdicts.
+  Report r = realistic_report();
+  r.error = "internal error: boom";
+  auto text = render(r, {false, true});
+  EXPECT_TRUE(contains(text, "Could not test: internal error: boom")) << text;
+  EXPECT_FALSE(contains(text, "blocked")) << text;
+}
+
+// ---- detect_text_style --------------------------------------------------
+
+class ScopedNoColor {
+ public:
+  explicit ScopedNoColor(const char* value) {
+    if (const char* old = std::getenv("NO_COLOR")) saved_ = old;
+    if (value)
+      ::setenv("NO_COLOR", value, 1);
+    else
+      ::unsetenv("NO_COLOR");
+  }
+  ~ScopedNoColor() {
+    if (saved_)
+      ::setenv("NO_COLOR", saved_->c_str(), 1);
+    else
+      ::unsetenv("NO_COLOR");
+  }
+  ScopedNoColor(const ScopedNoColor&) = delete;
+  ScopedNoColor& operator=(const ScopedNoColor&) = delete;
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+// A pseudo-terminal's follower side: isatty() is true for it.
+class PseudoTerminal {
+ public:
+  PseudoTerminal() {
+    leader_ = ::posix_openpt(O_RDWR | O_NOCTTY);
+    if (leader_ < 0 || ::grantpt(leader_) != 0 || ::unlockpt(leader_) != 0) return;
+    const char* name = ::ptsname(leader_);
+    if (name) follower_ = ::open(name, O_RDWR | O_NOCTTY);
+  }
+  ~PseudoTerminal() {
+    if (follower_ >= 0) ::close(follower_);
+    if (leader_ >= 0) ::close(leader_);
+  }
+  PseudoTerminal(const PseudoTerminal&) = delete;
+  PseudoTerminal& operator=(const PseudoTerminal&) = delete;
+  int fd() const { return follower_; }
+
+ private:
+  int leader_ = -1;
+  int follower_ = -1;
+};
+
+TEST(DetectTextStyle, NoColourWhenNotATerminal) {
+  ScopedNoColor env(nullptr);
+  int fd = ::open("/dev/null", O_WRONLY);
+  ASSERT_GE(fd, 0);
+  auto style = detect_text_style(false, true, fd);
+  ::close(fd);
+  EXPECT_FALSE(style.color);
+  EXPECT_TRUE(style.verbose);
+}
+
+TEST(DetectTextStyle, ColourOnATerminalUnlessNoColor) {
+  PseudoTerminal tty;
+  if (tty.fd() < 0) GTEST_SKIP() << "no pseudo-terminal available here";
+  {
+    ScopedNoColor env(nullptr);
+    EXPECT_TRUE(detect_text_style(false, false, tty.fd()).color);
+    EXPECT_FALSE(detect_text_style(true, false, tty.fd()).color);  // --no-color
+  }
+  {
+    ScopedNoColor env("1");
+    EXPECT_FALSE(detect_text_style(false, false, tty.fd()).color);
+  }
+  {
+    ScopedNoColor env("");  // no-color.org: an empty NO_COLOR does not count
+    EXPECT_TRUE(detect_text_style(false, false, tty.fd()).color);
+  }
+}
+
+}  // namespace
+}  // namespace vpncheck::client
