@@ -1,0 +1,103 @@
+// The arrival demux (Contract 2): given the bytes that arrived and how they
+// arrived, recognise the probe by content (any protocol on any port), find
+// its session by tag, record an Observation and produce the in-protocol reply.
+// Pure: no sockets; the listeners do the I/O around it.
+//
+// The reflector must not be an amplifier: a reply is never larger than the
+// request that caused it. This is checked here for every reply, whatever the
+// protocol module returned.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "probes/observation.h"
+#include "probes/probe.h"
+#include "reflector/session_table.h"
+
+namespace vpncheck::reflector {
+
+// How the bytes were delimited, which decides which parsers may claim them.
+enum class Framing {
+  datagram,         // UDP: one datagram; every protocol module, then control probes
+  length_prefixed,  // TCP: 2-byte big-endian length + message; modules with frame_stream
+  raw_stream,       // TCP control probe: the bytes as they arrived (first byte 0xFF)
+};
+
+constexpr std::size_t kMaxDatagram = 2048;     // larger UDP payloads are dropped as oversized
+constexpr std::size_t kMaxRawStream = 2048;    // TCP control probe read bound
+constexpr std::size_t kStreamLengthSize = 2;   // OpenVPN-style TCP framing: u16 length
+constexpr std::size_t kMaxStreamMessage = 1500;  // frame lengths above are rejected
+
+enum class DropReason : std::size_t {
+  empty,              // zero-length payload
+  oversized,          // above the bound for its framing (or truncated by the kernel)
+  bad_frame,          // TCP frame length 0, > kMaxStreamMessage, or not what arrived
+  unrecognised,       // no protocol module and no control probe claims the bytes
+  unknown_session,    // a well-formed probe whose tag matches no live session
+  observation_limit,  // the session already holds max_observations
+  count_,
+};
+
+std::string_view to_string(DropReason reason);
+
+class DropCounters {
+ public:
+  void add(DropReason r) { ++counts_[static_cast<std::size_t>(r)]; }
+  std::uint64_t get(DropReason r) const { return counts_[static_cast<std::size_t>(r)]; }
+  std::uint64_t total() const;
+  std::string summary() const;  // "unrecognised=3 unknown_session=1" (non-zero only)
+
+ private:
+  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> counts_{};
+};
+
+struct Arrival {
+  probes::ByteView payload;  // for length_prefixed: the whole frame, length included
+  Framing framing = Framing::datagram;
+  std::uint16_t local_port = 0;
+  probes::Endpoint source;  // as observed, i.e. after NAT
+  std::optional<int> ttl;
+  std::optional<int> tos;
+  std::int64_t received_at_unix_ms = 0;
+};
+
+struct ArrivalOutcome {
+  std::optional<DropReason> dropped;  // set: nothing recorded, send nothing
+  probes::Bytes reply;                // empty: send nothing
+  // Where the observation went, for a later ArrivalHandler::reply_failed.
+  probes::SessionTag tag{};
+  std::uint64_t sequence = 0;
+  std::string protocol;  // module id or "control"
+};
+
+class ArrivalHandler {
+ public:
+  // `hints` carries the reflector's WireGuard key, so mac1 is verified.
+  ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd);
+
+  ArrivalOutcome handle(const Arrival& arrival);
+  // The listener could not send `outcome.reply`: correct the observation.
+  void reply_failed(const ArrivalOutcome& outcome, std::string reason);
+
+  // For drops decided before the demux (e.g. HTTP on a probe-only port).
+  void count_drop(DropReason reason) { drops_.add(reason); }
+  const DropCounters& drops() const { return drops_; }
+
+ private:
+  ArrivalOutcome drop(DropReason reason);
+
+  SessionTable& sessions_;
+  probes::ServerHints hints_;
+  probes::RandomFill rnd_;
+  DropCounters drops_;
+};
+
+// The no-amplification rule, asserted in debug builds and enforced always:
+// returns false (and the caller sends nothing) if `reply` is larger than `request`.
+bool reply_within_request(probes::ByteView reply, probes::ByteView request);
+
+}  // namespace vpncheck::reflector

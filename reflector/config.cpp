@@ -1,0 +1,140 @@
+#include "reflector/config.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+namespace vpncheck::reflector {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string port_list_text(const std::vector<std::uint16_t>& ports) {
+  std::string out;
+  for (auto p : ports) out += (out.empty() ? "" : ",") + std::to_string(p);
+  return out;
+}
+
+}  // namespace
+
+std::string_view reflector_version() { return VPNCHECK_VERSION; }
+
+std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
+  std::vector<std::uint16_t> ports;
+  text = trim(text);
+  if (text.empty()) return ports;
+  while (true) {
+    auto comma = text.find(',');
+    std::string_view item = trim(text.substr(0, comma));
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || value > 65535)
+      return std::nullopt;
+    auto port = static_cast<std::uint16_t>(value);
+    if (std::find(ports.begin(), ports.end(), port) == ports.end()) ports.push_back(port);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return ports;
+}
+
+ParseOutcome parse_args(const std::vector<std::string>& args) {
+  Config config;
+  std::vector<std::string> listen;
+  std::string web_ports = port_list_text(config.web_control_ports);
+  std::string udp_ports = port_list_text(config.udp_ports);
+  std::string tcp_ports = port_list_text(config.tcp_ports);
+  std::string log_level{to_string(config.log_level)};
+
+  CLI::App app{
+      "vpncheck-reflector: the cooperating server vpncheck probes. It records what arrives\n"
+      "(source after NAT, TTL, TOS, payload digest, protocol fields) per session and\n"
+      "answers each probe in its own protocol, never with more bytes than it received.",
+      "vpncheck-reflector"};
+  app.set_version_flag("--version", std::string("vpncheck-reflector ") + std::string(reflector_version()));
+  app.add_option("--listen", listen, "address to listen on (repeatable; default 0.0.0.0)")
+      ->type_name("ADDR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--control-port", config.control_port, "TCP port of the control API")
+      ->capture_default_str();
+  app.add_option("--web-control-ports", web_ports,
+                 "also serve the control API on these TCP ports (shared with probe ports by\n"
+                 "sniffing the first bytes); empty disables")
+      ->type_name("LIST")
+      ->capture_default_str();
+  app.add_option("--udp-ports", udp_ports, "UDP probe ports")->type_name("LIST")->capture_default_str();
+  app.add_option("--tcp-ports", tcp_ports, "TCP probe ports")->type_name("LIST")->capture_default_str();
+  app.add_option("--session-ttl", config.session_ttl_s, "seconds a session lives")
+      ->type_name("S")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--max-sessions", config.max_sessions, "sessions kept at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--max-observations", config.max_observations, "observations kept per session")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug|info|warn|error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  auto usage_error = [&](const std::string& what) {
+    return ParseOutcome{std::nullopt, 2, "vpncheck-reflector: " + what + "\n" + app.help()};
+  };
+
+  try {
+    // CLI11 2.1 rejects "--opt=" (an empty value) but accepts "--opt ''": split it.
+    std::vector<std::string> split;
+    for (const auto& arg : args) {
+      if (arg.size() > 3 && arg.starts_with("--") && arg.back() == '=' && arg.find('=') == arg.size() - 1) {
+        split.push_back(arg.substr(0, arg.size() - 1));
+        split.emplace_back();
+      } else {
+        split.push_back(arg);
+      }
+    }
+    std::vector<std::string> reversed(split.rbegin(), split.rend());  // CLI11 takes them reversed
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return {std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForAllHelp&) {
+    return {std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForVersion& e) {
+    return {std::nullopt, 0, std::string(e.what()) + "\n"};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  auto web = parse_port_list(web_ports);
+  auto udp = parse_port_list(udp_ports);
+  auto tcp = parse_port_list(tcp_ports);
+  if (!web) return usage_error("--web-control-ports: not a comma-separated list of ports: " + web_ports);
+  if (!udp) return usage_error("--udp-ports: not a comma-separated list of ports: " + udp_ports);
+  if (!tcp) return usage_error("--tcp-ports: not a comma-separated list of ports: " + tcp_ports);
+  config.web_control_ports = *web;
+  config.udp_ports = *udp;
+  config.tcp_ports = *tcp;
+
+  if (!listen.empty()) {
+    config.listen.clear();
+    for (const auto& address : listen) {
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(address, ec);
+      if (ec) return usage_error("--listen: not an IP address: " + address);
+      if (std::find(config.listen.begin(), config.listen.end(), address) == config.listen.end())
+        config.listen.push_back(address);
+    }
+  }
+  config.log_level = log_level_from_string(log_level).value_or(LogLevel::info);
+  return {std::move(config), 0, {}};
+}
+
+}  // namespace vpncheck::reflector

@@ -1,0 +1,59 @@
+// Command-line configuration of vpncheck-reflector. parse_args is pure (no
+// printing, no exiting) so tests drive it in-process.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reflector/log.h"
+
+namespace vpncheck::reflector {
+
+std::string_view reflector_version();
+
+// Bounded waits; the defaults suit the Internet, tests shorten them.
+struct Timeouts {
+  std::chrono::milliseconds http{10'000};          // whole request (headers + body) per read
+  std::chrono::milliseconds probe_first_bytes{5'000};  // TCP probe: first bytes / whole frame
+  std::chrono::milliseconds control_idle{100};      // TCP control probe: idle gap ending the read
+  std::chrono::milliseconds control_total{1'000};   // TCP control probe: whole read
+  std::chrono::milliseconds linger{1'000};          // TCP probe: wait for the peer's FIN after replying
+};
+
+struct Config {
+  // Port 0 means "any free port" (tests); Server reports what it actually bound.
+  std::vector<std::string> listen{"0.0.0.0"};
+  std::uint16_t control_port = 8780;
+  // Control API also here: a network that lets only the web out can still be tested.
+  std::vector<std::uint16_t> web_control_ports{80, 443};
+  std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443};
+  std::vector<std::uint16_t> tcp_ports{1194, 443};
+  int session_ttl_s = 300;
+  std::size_t max_sessions = 4096;
+  std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped
+  std::size_t max_sessions_per_client = 64;  // per client address (CGNAT shares addresses)
+  std::size_t max_connections = 1024;      // concurrent TCP connections, control and probe
+  LogLevel log_level = LogLevel::info;
+  Timeouts timeouts;
+};
+
+// What parse_args decided. Either `config` is set (run), or the caller prints
+// `message` (to stdout when exit_code == 0: --help/--version; else stderr) and
+// exits with `exit_code` (2 = usage error).
+struct ParseOutcome {
+  std::optional<Config> config;
+  int exit_code = 0;
+  std::string message;
+};
+
+// `args` excludes the program name.
+ParseOutcome parse_args(const std::vector<std::string>& args);
+
+// "80,443" -> {80, 443}; "" -> {}; duplicates removed, order kept. nullopt on
+// anything that is not a port number.
+std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text);
+
+}  // namespace vpncheck::reflector

@@ -1,0 +1,117 @@
+#include "reflector/control_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace vpncheck::reflector {
+namespace {
+
+using nlohmann::json;
+
+// Never throws: bytes from the network (a request target) may be invalid UTF-8.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+HttpResponse json_response(http::status status, const json& body, const HttpRequest& request) {
+  HttpResponse res{status, request.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(request.keep_alive());
+  res.body() = dump(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse error_for(http::status status, std::string_view message, const HttpRequest& request) {
+  return error_response(status, message, request.version(), request.keep_alive());
+}
+
+HttpResponse method_not_allowed(const HttpRequest& request, std::string_view allow) {
+  auto res = error_for(http::status::method_not_allowed,
+                       "method " + std::string(request.method_string()) + " not allowed here", request);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+bool is_session_id(std::string_view id) {
+  return id.size() == 2 * kSessionIdBytes &&
+         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+HttpResponse error_response(http::status status, std::string_view message, unsigned version,
+                            bool keep_alive) {
+  HttpResponse res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(keep_alive);
+  res.body() = dump(json{{"error", std::string(message)}});
+  res.prepare_payload();
+  return res;
+}
+
+ControlApi::ControlApi(SessionTable& sessions, ControlApiOptions options)
+    : sessions_(sessions), options_(std::move(options)) {}
+
+HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoint& client) {
+  if (request.body().size() > kMaxRequestBody)
+    return error_for(http::status::payload_too_large, "request body over 64 KiB", request);
+
+  std::string_view target(request.target().data(), request.target().size());
+  target = target.substr(0, target.find('?'));  // no query parameters are defined
+  const http::verb method = request.method();
+
+  if (target == "/v1/health") {
+    if (method != http::verb::get) return method_not_allowed(request, "GET");
+    return json_response(http::status::ok, {{"status", "ok"}, {"version", options_.version}}, request);
+  }
+  if (target == "/v1/sessions") {
+    if (method != http::verb::post) return method_not_allowed(request, "POST");
+    return create_session(request, client);
+  }
+  if (target.starts_with(kSessionsPrefix)) {
+    std::string_view rest = target.substr(kSessionsPrefix.size());
+    auto slash = rest.find('/');
+    std::string_view id = rest.substr(0, slash);
+    std::string_view sub = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (sub == "/observations") {
+      if (method != http::verb::get) return method_not_allowed(request, "GET");
+      const Session* session = is_session_id(id) ? sessions_.find(id) : nullptr;
+      if (session == nullptr) return error_for(http::status::not_found, "unknown session", request);
+      return json_response(http::status::ok, probes::to_json(sessions_.observations(*session)), request);
+    }
+    if (sub.empty()) {
+      if (method != http::verb::delete_) return method_not_allowed(request, "DELETE");
+      if (!is_session_id(id) || !sessions_.remove(id))
+        return error_for(http::status::not_found, "unknown session", request);
+      HttpResponse res{http::status::no_content, request.version()};
+      res.keep_alive(request.keep_alive());  // 204: no body, no Content-Length (RFC 9110 §8.6)
+      return res;
+    }
+  }
+  return error_for(http::status::not_found, "no such resource: " + std::string(target), request);
+}
+
+HttpResponse ControlApi::create_session(const HttpRequest& request, const probes::Endpoint& client) {
+  auto created = sessions_.create(client, options_.rnd);
+  if (created.error == CreateError::table_full)
+    return error_for(http::status::service_unavailable, "session table full, try again later", request);
+  if (created.error == CreateError::client_limit)
+    return error_for(http::status::too_many_requests, "too many open sessions from this address", request);
+  ++created_;
+
+  const Session& session = *created.session;
+  probes::SessionInfo info;
+  info.session_id = session.id;
+  info.tag_hex = probes::tag_to_hex(session.tag);
+  info.client = client;
+  info.capabilities = options_.capabilities;
+  info.expires_in_s = static_cast<int>(sessions_.limits().ttl.count());
+  info.reflector_version = options_.version;
+  auto res = json_response(http::status::created, probes::to_json(info), request);
+  res.set(http::field::location, std::string(kSessionsPrefix) + session.id);
+  return res;
+}
+
+}  // namespace vpncheck::reflector

@@ -1,0 +1,57 @@
+// The control API (Contract 2) as a pure request -> response function over
+// Beast's message types; the HTTP connection handling is http_session.h.
+//
+//   POST   /v1/sessions                    201 SessionInfo
+//   GET    /v1/sessions/{id}/observations  200 ObservationList
+//   DELETE /v1/sessions/{id}               204
+//   GET    /v1/health                      200 {"status":"ok","version":...}
+//
+// Errors are JSON {"error": "..."} with a 4xx/5xx status.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <string>
+
+#include "probes/observation.h"
+#include "reflector/session_table.h"
+
+namespace vpncheck::reflector {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+
+constexpr std::string_view kSessionsPrefix = "/v1/sessions/";
+constexpr std::size_t kMaxRequestBody = 64 * 1024;
+constexpr std::size_t kMaxRequestHeader = 8 * 1024;
+
+struct ControlApiOptions {
+  probes::Capabilities capabilities;  // ports actually listening, WireGuard key
+  std::string version;
+  probes::RandomFill rnd;  // CSPRNG: session ids and tags
+};
+
+class ControlApi {
+ public:
+  ControlApi(SessionTable& sessions, ControlApiOptions options);
+
+  // `client` is the control connection's remote endpoint as seen here.
+  HttpResponse handle(const HttpRequest& request, const probes::Endpoint& client);
+
+  std::uint64_t sessions_created() const { return created_; }
+
+ private:
+  HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client);
+
+  SessionTable& sessions_;
+  ControlApiOptions options_;
+  std::uint64_t created_ = 0;
+};
+
+// A JSON error response (also used by the connection code for parse errors).
+HttpResponse error_response(http::status status, std::string_view message, unsigned version = 11,
+                            bool keep_alive = false);
+
+}  // namespace vpncheck::reflector

@@ -1,0 +1,263 @@
+#include "reflector/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "probes/bytes.h"
+#include "reflector/random.h"
+#include "reflector/udp_listener.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kSweepInterval{30};
+
+SessionLimits limits_from(const Config& c) {
+  SessionLimits limits;
+  limits.ttl = std::chrono::seconds(c.session_ttl_s);
+  limits.max_sessions = c.max_sessions;
+  limits.max_observations = c.max_observations;
+  limits.max_sessions_per_client = c.max_sessions_per_client;
+  return limits;
+}
+
+probes::ServerHints hints_for(const std::array<std::uint8_t, 32>& key) {
+  probes::ServerHints hints;
+  hints.wireguard_public_key = key;
+  return hints;
+}
+
+std::array<std::uint8_t, 32> random_key() {
+  std::array<std::uint8_t, 32> key{};
+  csprng_fill(key);
+  return key;
+}
+
+std::string join_ports(std::string_view prefix, const std::vector<std::uint16_t>& ports) {
+  std::string out;
+  for (auto p : ports) out += (out.empty() ? "" : " ") + std::string(prefix) + std::to_string(p);
+  return out.empty() ? "none" : out;
+}
+
+// Expired sessions are also purged lazily; this bounds memory when nobody asks.
+asio::awaitable<void> sweep_loop(asio::steady_timer& timer, SessionTable& sessions, ArrivalHandler& arrivals,
+                                 Logger& log) {
+  while (true) {
+    timer.expires_after(kSweepInterval);
+    auto [ec] = co_await timer.async_wait(kAwait);
+    if (ec) break;
+    std::size_t purged = sessions.purge_expired();
+    if (purged > 0 || log.enabled(LogLevel::debug))
+      log.debug("sessions: " + std::to_string(sessions.size()) + " live, " + std::to_string(purged) +
+                " expired; drops: " + arrivals.drops().summary());
+  }
+}
+
+}  // namespace
+
+Server::Server(Config config, Logger* log)
+    : config_(std::move(config)),
+      own_log_(log == nullptr ? std::make_unique<Logger>(config_.log_level) : nullptr),
+      log_(log == nullptr ? *own_log_ : *log),
+      wireguard_key_(random_key()),
+      wireguard_key_hex_(probes::to_hex(wireguard_key_)),
+      sessions_(limits_from(config_)),
+      arrivals_(sessions_, hints_for(wireguard_key_), csprng()),
+      io_(std::make_unique<asio::io_context>(1)) {}
+
+Server::~Server() {
+  io_->stop();
+  close_listeners();
+  // Sockets before the io_context, the io_context (and with it every
+  // suspended coroutine frame) before the state the frames refer to.
+  sweep_.reset();
+  udp_sockets_.clear();
+  acceptors_.clear();
+  io_.reset();
+}
+
+std::optional<std::string> Server::bind_udp(const std::string& address, std::uint16_t port, bool v6_only,
+                                            std::uint16_t& bound) {
+  boost::system::error_code ec;
+  udp::endpoint endpoint(asio::ip::make_address(address, ec), port);
+  auto socket = std::make_unique<udp::socket>(*io_);
+  auto fail = [&](std::string_view what) {
+    return "cannot bind UDP " + address + ":" + std::to_string(port) + ": " + std::string(what);
+  };
+  if (socket->open(endpoint.protocol(), ec); ec) return fail(ec.message());
+  if (endpoint.address().is_v6()) socket->set_option(asio::ip::v6_only(v6_only), ec);
+  if (socket->bind(endpoint, ec); ec) return fail(ec.message());
+  if (auto err = enable_arrival_info(*socket); !err.empty()) return fail(err);
+  bound = socket->local_endpoint(ec).port();
+  udp_sockets_.push_back(std::move(socket));
+  return std::nullopt;
+}
+
+std::optional<std::string> Server::bind_tcp(const std::string& address, std::uint16_t port, bool v6_only,
+                                            std::uint16_t& bound, tcp::acceptor*& out) {
+  boost::system::error_code ec;
+  tcp::endpoint endpoint(asio::ip::make_address(address, ec), port);
+  auto acceptor = std::make_unique<tcp::acceptor>(*io_);
+  auto fail = [&](std::string_view what) {
+    return "cannot bind TCP " + address + ":" + std::to_string(port) + ": " + std::string(what);
+  };
+  if (acceptor->open(endpoint.protocol(), ec); ec) return fail(ec.message());
+  acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (endpoint.address().is_v6()) acceptor->set_option(asio::ip::v6_only(v6_only), ec);
+  if (acceptor->bind(endpoint, ec); ec) return fail(ec.message());
+  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) return fail(ec.message());
+  bound = acceptor->local_endpoint(ec).port();
+  out = acceptor.get();
+  acceptors_.push_back(std::move(acceptor));
+  return std::nullopt;
+}
+
+std::optional<std::string> Server::start() {
+  // Both families on the same port: keep IPv6 sockets IPv6-only so they do not collide.
+  bool any_v4 = false, any_v6 = false;
+  for (const auto& a : config_.listen) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(a, ec);
+    if (ec) return "not an IP address: " + a;
+    (address.is_v4() ? any_v4 : any_v6) = true;
+  }
+  const bool v6_only = any_v4 && any_v6;
+  auto failed = [&](std::string message) -> std::optional<std::string> {
+    close_listeners();
+    udp_sockets_.clear();
+    acceptors_.clear();
+    acceptor_roles_.clear();
+    ports_ = {};
+    return message;
+  };
+
+  // UDP probe ports. Port 0 resolves on the first address and is reused on the others.
+  for (std::uint16_t configured : config_.udp_ports) {
+    std::uint16_t port = configured;
+    for (const auto& address : config_.listen) {
+      std::uint16_t bound = 0;
+      if (auto err = bind_udp(address, port, v6_only, bound)) return failed(*err);
+      port = bound;
+    }
+    if (std::find(ports_.udp.begin(), ports_.udp.end(), port) == ports_.udp.end()) ports_.udp.push_back(port);
+  }
+
+  // TCP: one acceptor per (address, port) whatever its roles; equal ports merge.
+  struct Binding {
+    std::uint16_t port;
+    TcpRole role;
+    bool required;
+    bool is_control_port = false;
+    bool is_web = false;
+    bool bound_somewhere = false;
+  };
+  std::vector<Binding> bindings;
+  auto add = [&](std::uint16_t port, TcpRole role, bool required, bool control_port, bool web) {
+    auto same = std::find_if(bindings.begin(), bindings.end(),
+                             [&](const Binding& b) { return port != 0 && b.port == port; });
+    if (same == bindings.end()) {
+      bindings.push_back({port, role, required, control_port, web});
+      return;
+    }
+    same->role.probe |= role.probe;
+    same->role.control |= role.control;
+    same->required |= required;
+    same->is_control_port |= control_port;
+    same->is_web |= web;
+  };
+  for (auto p : config_.tcp_ports) add(p, {true, false}, true, false, false);  // first: keeps their order
+  add(config_.control_port, {false, true}, true, true, false);
+  for (auto p : config_.web_control_ports) add(p, {false, true}, false, false, true);
+
+  for (auto& b : bindings) {
+    for (const auto& address : config_.listen) {
+      std::uint16_t bound = 0;
+      tcp::acceptor* acceptor = nullptr;
+      if (auto err = bind_tcp(address, b.port, v6_only, bound, acceptor)) {
+        if (b.required) return failed(*err);
+        log_.warn(*err + " (web control port skipped)");
+        continue;
+      }
+      acceptor_roles_.push_back(b.role);
+      b.port = bound;
+      b.bound_somewhere = true;
+    }
+  }
+  for (const auto& b : bindings) {
+    if (!b.bound_somewhere) continue;
+    if (b.is_control_port) ports_.control = b.port;
+    if (b.is_web) ports_.web_control.push_back(b.port);
+    if (b.role.probe) ports_.tcp.push_back(b.port);
+  }
+
+  ControlApiOptions options;
+  options.capabilities.udp_ports = ports_.udp;
+  options.capabilities.tcp_ports = ports_.tcp;
+  options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
+  options.version = std::string(reflector_version());
+  options.rnd = csprng();
+  control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
+  services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0});
+
+  for (auto& socket : udp_sockets_)
+    asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);
+  for (std::size_t i = 0; i < acceptors_.size(); ++i)
+    asio::co_spawn(*io_, run_tcp_listener(*acceptors_[i], acceptor_roles_[i], *services_), asio::detached);
+  sweep_ = std::make_unique<asio::steady_timer>(*io_);
+  asio::co_spawn(*io_, sweep_loop(*sweep_, sessions_, arrivals_, log_), asio::detached);
+
+  log_startup();
+  return std::nullopt;
+}
+
+void Server::log_startup() {
+  log_.info("vpncheck-reflector " + std::string(reflector_version()) + " starting");
+  for (const auto& address : config_.listen) {
+    std::vector<std::uint16_t> shared;
+    for (auto p : ports_.tcp)
+      if (std::find(ports_.web_control.begin(), ports_.web_control.end(), p) != ports_.web_control.end() ||
+          p == ports_.control)
+        shared.push_back(p);
+    log_.info("listening on " + address + ": control API tcp/" + std::to_string(ports_.control) +
+              "; web control API " + join_ports("tcp/", ports_.web_control) + "; probes " +
+              join_ports("udp/", ports_.udp) + " " + join_ports("tcp/", ports_.tcp) +
+              (shared.empty() ? "" : " (" + join_ports("tcp/", shared) + " shared with the control API)"));
+  }
+  log_.info("wireguard responder public key (mac1) " + wireguard_key_hex_);
+  log_.info("sessions: ttl " + std::to_string(config_.session_ttl_s) + " s, at most " +
+            std::to_string(config_.max_sessions) + ", " + std::to_string(config_.max_observations) +
+            " observations each");
+}
+
+void Server::run() {
+  io_->run();
+  if (stopped_) log_.info("stopped; " + std::to_string(sessions_.size()) + " sessions live, drops: " +
+                          arrivals_.drops().summary());
+}
+
+void Server::stop() {
+  if (stopped_.exchange(true)) return;
+  asio::post(*io_, [this] {
+    close_listeners();
+    if (sweep_) sweep_->cancel();
+    io_->stop();
+  });
+}
+
+void Server::close_listeners() {
+  boost::system::error_code ec;
+  for (auto& s : udp_sockets_) s->close(ec);
+  for (auto& a : acceptors_) a->close(ec);
+}
+
+}  // namespace vpncheck::reflector

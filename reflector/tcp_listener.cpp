@@ -1,0 +1,205 @@
+#include "reflector/tcp_listener.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <array>
+#include <chrono>
+#include <string_view>
+
+#include "probes/control.h"
+#include "reflector/http_session.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / a frame length
+
+enum class ReadStatus { data, timeout, closed };
+
+// One read_some of at most `max` bytes into `buffer`, waiting at most `wait`.
+// On timeout the socket stays open (unlike beast::tcp_stream), so a reply can
+// still be written after an idle gap. A parallel group rather than `||`: if
+// the read completes in the same instant the timer fires, its bytes are kept.
+asio::awaitable<ReadStatus> read_some_for(tcp::socket& socket, beast::flat_buffer& buffer, std::size_t max,
+                                          Clock::duration wait) {
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(wait);
+  auto [order, read_ec, n, timer_ec] =
+      co_await asio::experimental::make_parallel_group(socket.async_read_some(buffer.prepare(max), asio::deferred),
+                                                       timer.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  buffer.commit(n);
+  if (n > 0) co_return ReadStatus::data;
+  if (order[0] == 1) co_return ReadStatus::timeout;
+  co_return read_ec ? ReadStatus::closed : ReadStatus::data;
+}
+
+probes::ByteView view(const beast::flat_buffer& buffer) {
+  auto data = buffer.data();
+  return {static_cast<const std::uint8_t*>(data.data()), data.size()};
+}
+
+Clock::duration left(Clock::time_point deadline) {
+  auto now = Clock::now();
+  return deadline > now ? deadline - now : Clock::duration::zero();
+}
+
+// Writes the reply, then closes gracefully: FIN first, then wait (bounded) for
+// the peer's FIN so unread bytes do not turn the close into a reset that could
+// destroy the reply in flight.
+asio::awaitable<bool> reply_and_linger(tcp::socket& socket, const probes::Bytes& reply, Services& s) {
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(s.timeouts.probe_first_bytes);
+  auto written = co_await (asio::async_write(socket, asio::buffer(reply), kAwait) || timer.async_wait(kAwait));
+  bool ok = written.index() == 0 && !std::get<0>(std::get<0>(written));
+  boost::system::error_code ignored;
+  if (ok) {
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    auto deadline = Clock::now() + s.timeouts.linger;
+    beast::flat_buffer sink;
+    for (int i = 0; i < 16 && left(deadline) > Clock::duration::zero(); ++i) {
+      sink.clear();
+      if (co_await read_some_for(socket, sink, 2048, left(deadline)) != ReadStatus::data) break;
+    }
+  }
+  socket.close(ignored);
+  co_return ok;
+}
+
+asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
+                                  probes::Endpoint client, Clock::time_point deadline, Services& s) {
+  probes::ByteView head = view(buffer);
+  Arrival arrival;
+  arrival.local_port = local_port;
+  arrival.source = client;
+
+  if (head[0] == probes::control::kRequestMarker) {
+    // A TCP control probe has no length of its own: take what arrives until a
+    // short idle gap, bounded in size and time.
+    arrival.framing = Framing::raw_stream;
+    auto control_deadline = Clock::now() + s.timeouts.control_total;
+    while (buffer.size() < kMaxRawStream && left(control_deadline) > Clock::duration::zero()) {
+      auto wait = std::min<Clock::duration>(s.timeouts.control_idle, left(control_deadline));
+      if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), wait) != ReadStatus::data) break;
+    }
+    arrival.payload = view(buffer);
+  } else {
+    arrival.framing = Framing::length_prefixed;
+    std::size_t length = std::size_t{head[0]} << 8 | head[1];
+    if (length == 0 || length > kMaxStreamMessage) {
+      s.arrivals.count_drop(DropReason::bad_frame);
+      s.log.debug("tcp/" + std::to_string(local_port) + ": frame length " + std::to_string(length) +
+                  " -> dropped (bad_frame)");
+      co_return;
+    }
+    const std::size_t frame = kStreamLengthSize + length;
+    while (buffer.size() < frame && left(deadline) > Clock::duration::zero())
+      if (co_await read_some_for(socket, buffer, frame - buffer.size(), left(deadline)) != ReadStatus::data) break;
+    arrival.payload = view(buffer).first(std::min(frame, buffer.size()));
+  }
+
+  arrival.received_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  ArrivalOutcome outcome = s.arrivals.handle(arrival);
+  if (s.log.enabled(LogLevel::debug))
+    s.log.debug("tcp/" + std::to_string(local_port) + ": " + std::to_string(arrival.payload.size()) +
+                " B from " + client.address + ":" + std::to_string(client.port) + " -> " +
+                (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
+                                 : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
+  if (outcome.dropped || outcome.reply.empty()) co_return;
+  if (!co_await reply_and_linger(socket, outcome.reply, s)) s.arrivals.reply_failed(outcome, "tcp write failed");
+}
+
+asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s) {
+  ConnectionSlot slot(s);
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;
+  probes::Endpoint client = to_endpoint(remote.address(), remote.port());
+  beast::flat_buffer buffer;
+
+  if (!role.probe) {
+    co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
+    co_return;
+  }
+
+  // Sniff: enough bytes to tell HTTP from a frame length, or the control marker.
+  auto deadline = Clock::now() + s.timeouts.probe_first_bytes;
+  while (buffer.size() < kSniffBytes && left(deadline) > Clock::duration::zero()) {
+    if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), left(deadline)) != ReadStatus::data)
+      break;
+    if (view(buffer)[0] == probes::control::kRequestMarker) break;
+  }
+  probes::ByteView head = view(buffer);
+  if (head.empty()) co_return;  // connected and said nothing (or port scan)
+
+  if (head[0] != probes::control::kRequestMarker && looks_like_http(head)) {
+    if (!role.control) {
+      s.arrivals.count_drop(DropReason::unrecognised);
+      s.log.debug("tcp/" + std::to_string(local_port) + ": HTTP on a probe-only port -> dropped (unrecognised)");
+      co_return;
+    }
+    co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
+    co_return;
+  }
+  if (head.size() < kStreamLengthSize) {
+    s.arrivals.count_drop(DropReason::bad_frame);
+    co_return;
+  }
+  co_await serve_probe(std::move(socket), std::move(buffer), local_port, client, deadline, s);
+}
+
+}  // namespace
+
+bool looks_like_http(probes::ByteView head) {
+  static constexpr std::array<std::string_view, 6> kMethods{"GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI"};
+  if (head.size() < kSniffBytes) return false;
+  std::string_view start(reinterpret_cast<const char*>(head.data()), kSniffBytes);
+  for (auto m : kMethods)
+    if (start == m) return true;
+  return false;
+}
+
+asio::awaitable<void> run_tcp_listener(tcp::acceptor& acceptor, TcpRole role, Services& s) {
+  auto executor = co_await asio::this_coro::executor;
+  boost::system::error_code ec;
+  const std::uint16_t port = acceptor.local_endpoint(ec).port();
+  while (acceptor.is_open()) {
+    auto [aec, socket] = co_await acceptor.async_accept(kAwait);
+    if (aec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (aec) {
+      // e.g. EMFILE: back off briefly instead of spinning.
+      s.log.warn("tcp/" + std::to_string(port) + ": accept failed: " + aec.message());
+      asio::steady_timer pause(executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(kAwait);
+      continue;
+    }
+    if (s.active_connections >= s.max_connections) {
+      s.log.debug("tcp/" + std::to_string(port) + ": connection limit reached, refusing");
+      socket.close(ec);
+      continue;
+    }
+    asio::co_spawn(executor, serve_connection(std::move(socket), port, role, s), asio::detached);
+  }
+}
+
+}  // namespace vpncheck::reflector

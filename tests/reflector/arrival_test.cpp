@@ -1,0 +1,289 @@
+#include "reflector/arrival.h"
+
+#include <gtest/gtest.h>
+
+#include "probes/control.h"
+#include "probes/crypto.h"
+#include "probes/openvpn.h"
+#include "probes/registry.h"
+#include "probes/wireguard.h"
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+using probes::Bytes;
+using probes::ByteView;
+using test::counter_fill;
+
+std::array<std::uint8_t, 32> test_key() {
+  std::array<std::uint8_t, 32> key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0xA0 + i);
+  return key;
+}
+
+class ReflectorArrival : public ::testing::Test {
+ protected:
+  ReflectorArrival()
+      : table_(limits(), test::FakeClock{}.fn()), handler_(table_, hints(), counter_fill(42)) {
+    auto created = table_.create({"203.0.113.9", 5555}, rnd_);
+    session_id_ = created.session->id;
+    token_.tag = created.session->tag;
+    token_.probe_index = 7;
+  }
+
+  static SessionLimits limits() {
+    SessionLimits l;
+    l.max_observations = 10000;
+    return l;
+  }
+  static probes::ServerHints hints() {
+    probes::ServerHints h;
+    h.wireguard_public_key = test_key();
+    return h;
+  }
+
+  ArrivalOutcome arrive(ByteView payload, Framing framing = Framing::datagram, std::uint16_t port = 51820) {
+    Arrival a;
+    a.payload = payload;
+    a.framing = framing;
+    a.local_port = port;
+    a.source = {"198.51.100.7", 40001};
+    a.ttl = 57;
+    a.tos = 0x28;
+    a.received_at_unix_ms = 1700000000000;
+    return handler_.handle(a);
+  }
+
+  const std::vector<probes::Observation>& observations() { return table_.find(session_id_)->observations; }
+
+  probes::RandomFill rnd_ = counter_fill(9);
+  SessionTable table_;
+  ArrivalHandler handler_;
+  std::string session_id_;
+  probes::ProbeToken token_;
+};
+
+TEST_F(ReflectorArrival, WireGuardInitiationIsRecordedAndAnswered) {
+  Bytes init = probes::wireguard::build_initiation(token_, hints(), rnd_);
+  ASSERT_EQ(init.size(), probes::wireguard::kInitiationSize);
+
+  auto out = arrive(init);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.protocol, "wireguard");
+  ASSERT_EQ(out.reply.size(), probes::wireguard::kResponseSize);
+  EXPECT_EQ(out.reply[0], probes::wireguard::kTypeResponse);
+  // receiver index of the response = sender index of the initiation
+  EXPECT_TRUE(std::equal(out.reply.begin() + 8, out.reply.begin() + 12, init.begin() + 4));
+  EXPECT_TRUE(probes::wireguard::is_response_to(out.reply, init));
+
+  ASSERT_EQ(observations().size(), 1u);
+  const auto& o = observations()[0];
+  EXPECT_EQ(o.sequence, 1u);
+  EXPECT_EQ(o.probe_index, 7);
+  EXPECT_EQ(o.protocol, "wireguard");
+  EXPECT_EQ(o.kind, "genuine");
+  EXPECT_EQ(o.transport, probes::Transport::udp);
+  EXPECT_EQ(o.local_port, 51820);
+  EXPECT_EQ(o.source, (probes::Endpoint{"198.51.100.7", 40001}));
+  EXPECT_EQ(o.ttl, 57);
+  EXPECT_EQ(o.tos, 0x28);
+  EXPECT_EQ(o.payload_length, 148u);
+  EXPECT_EQ(o.payload_sha256, probes::to_hex(probes::sha256(init)));
+  EXPECT_EQ(o.fields.at("mac1"), "valid");
+  EXPECT_EQ(o.fields.at("mac2"), "zero");
+  EXPECT_TRUE(o.fields.contains("sender_index"));
+  EXPECT_EQ(o.received_at_unix_ms, 1700000000000);
+  EXPECT_TRUE(o.reply.sent);
+  EXPECT_EQ(o.reply.length, 92u);
+  EXPECT_EQ(o.reply.kind, "wireguard/reply");
+}
+
+TEST_F(ReflectorArrival, WireGuardWithWrongKeyIsRecordedWithInvalidMac1) {
+  probes::ServerHints other;
+  other.wireguard_public_key = std::array<std::uint8_t, 32>{};
+  Bytes init = probes::wireguard::build_initiation(token_, other, rnd_);
+  auto out = arrive(init);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(observations().at(0).fields.at("mac1"), "invalid");
+}
+
+TEST_F(ReflectorArrival, OpenVpnResetOverUdp) {
+  Bytes reset = probes::openvpn::build_client_reset(token_, {}, rnd_);
+  auto out = arrive(reset, Framing::datagram, 1194);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.protocol, "openvpn");
+  EXPECT_EQ(out.reply.size(), probes::openvpn::kServerResetSize);
+  EXPECT_TRUE(probes::openvpn::is_server_reset_for(out.reply, reset));
+  const auto& o = observations().at(0);
+  EXPECT_EQ(o.fields.at("wrapping"), "tls-auth-sha1");
+  EXPECT_EQ(o.fields.at("session_id"), probes::to_hex(token_.encode()));
+  EXPECT_EQ(o.transport, probes::Transport::udp);
+}
+
+TEST_F(ReflectorArrival, OpenVpnFramedResetOverTcp) {
+  Bytes reset = probes::openvpn::build_client_reset(token_, {}, rnd_);
+  Bytes frame = probes::openvpn::frame(reset);
+  auto out = arrive(frame, Framing::length_prefixed, 443);
+  ASSERT_FALSE(out.dropped);
+  ASSERT_EQ(out.reply.size(), 2 + probes::openvpn::kServerResetSize);
+  EXPECT_EQ(out.reply[0], 0);
+  EXPECT_EQ(out.reply[1], probes::openvpn::kServerResetSize);
+  EXPECT_TRUE(probes::openvpn::is_server_reset_for(ByteView(out.reply).subspan(2), reset));
+  const auto& o = observations().at(0);
+  EXPECT_EQ(o.transport, probes::Transport::tcp);
+  EXPECT_EQ(o.local_port, 443);
+  EXPECT_EQ(o.payload_length, frame.size());  // what the client wrote, length included
+  EXPECT_EQ(o.payload_sha256, probes::to_hex(probes::sha256(frame)));
+  EXPECT_EQ(o.reply.length, out.reply.size());
+}
+
+TEST_F(ReflectorArrival, PlainOpenVpnResetIsRecordedButNotAnswered) {
+  // The 14-byte reset: a 26-byte answer would amplify.
+  Bytes reset = probes::openvpn::build_client_reset(token_, {}, rnd_);
+  reset.resize(14);
+  auto out = arrive(reset, Framing::datagram, 1194);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_TRUE(out.reply.empty());
+  const auto& o = observations().at(0);
+  EXPECT_EQ(o.fields.at("wrapping"), "none");
+  EXPECT_FALSE(o.reply.sent);
+  EXPECT_NE(o.reply.reason.find("amplification"), std::string::npos);
+}
+
+TEST_F(ReflectorArrival, ControlProbesOverUdpAndTcp) {
+  Bytes request = probes::control::build_request(token_, 148, rnd_);
+  auto out = arrive(request, Framing::datagram, 51820);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.protocol, "control");
+  EXPECT_EQ(out.reply.size(), request.size());
+  EXPECT_TRUE(probes::control::is_reply_to(out.reply, request));
+
+  Bytes tcp_request = probes::control::build_request(token_, 44, rnd_);
+  auto tcp_out = arrive(tcp_request, Framing::raw_stream, 443);
+  ASSERT_FALSE(tcp_out.dropped);
+  EXPECT_TRUE(probes::control::is_reply_to(tcp_out.reply, tcp_request));
+
+  ASSERT_EQ(observations().size(), 2u);
+  EXPECT_EQ(observations()[0].kind, "control");
+  EXPECT_EQ(observations()[0].protocol, "control");
+  EXPECT_EQ(observations()[0].probe_index, 7);
+  EXPECT_EQ(observations()[0].reply.kind, "control/echo");
+  EXPECT_EQ(observations()[1].transport, probes::Transport::tcp);
+  EXPECT_EQ(observations()[1].payload_length, 44u);
+}
+
+TEST_F(ReflectorArrival, UnknownSessionIsDroppedAndCounted) {
+  probes::ProbeToken stranger{{1, 2, 3, 4, 5, 6}, 0};
+  auto out = arrive(probes::wireguard::build_initiation(stranger, hints(), rnd_));
+  EXPECT_EQ(out.dropped, DropReason::unknown_session);
+  EXPECT_TRUE(out.reply.empty());
+  out = arrive(probes::control::build_request(stranger, 64, rnd_));
+  EXPECT_EQ(out.dropped, DropReason::unknown_session);
+  EXPECT_EQ(handler_.drops().get(DropReason::unknown_session), 2u);
+  EXPECT_TRUE(observations().empty());
+}
+
+TEST_F(ReflectorArrival, GarbageAndTruncatedAreDropped) {
+  Bytes init = probes::wireguard::build_initiation(token_, hints(), rnd_);
+  Bytes truncated(init.begin(), init.end() - 1);
+  EXPECT_EQ(arrive(truncated).dropped, DropReason::unrecognised);
+  EXPECT_EQ(arrive(Bytes{}).dropped, DropReason::empty);
+  EXPECT_EQ(arrive(Bytes{0xFF, 1, 2}).dropped, DropReason::unrecognised);  // control marker, no token
+  EXPECT_EQ(arrive(Bytes(3000, 0xFF)).dropped, DropReason::oversized);
+  Bytes noise(100);
+  rnd_(noise);
+  noise[0] = 0x42;
+  EXPECT_EQ(arrive(noise).dropped, DropReason::unrecognised);
+
+  // TCP framing: zero, too long, or not what arrived.
+  EXPECT_EQ(arrive(Bytes{0, 0}, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  EXPECT_EQ(arrive(Bytes{0x07}, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  Bytes too_long(2 + 1501);
+  too_long[0] = 0x05;
+  too_long[1] = 0xDD;
+  EXPECT_EQ(arrive(too_long, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token_, {}, rnd_));
+  frame.pop_back();
+  EXPECT_EQ(arrive(frame, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  // A WireGuard message framed for TCP: WireGuard has no stream form.
+  Bytes wg_framed = probes::openvpn::frame(init);
+  EXPECT_EQ(arrive(wg_framed, Framing::length_prefixed).dropped, DropReason::unrecognised);
+  // A genuine probe on the raw control path is not a control probe.
+  EXPECT_EQ(arrive(init, Framing::raw_stream).dropped, DropReason::unrecognised);
+
+  EXPECT_TRUE(observations().empty());
+  EXPECT_GE(handler_.drops().total(), 10u);
+}
+
+TEST_F(ReflectorArrival, ObservationLimitDropsAndCounts) {
+  SessionLimits l;
+  l.max_observations = 1;
+  SessionTable table(l, test::FakeClock{}.fn());
+  ArrivalHandler handler(table, hints(), counter_fill());
+  auto created = table.create({"192.0.2.1", 1}, rnd_);
+  probes::ProbeToken token{created.session->tag, 1};
+  Bytes request = probes::control::build_request(token, 64, rnd_);
+  Arrival a;
+  a.payload = request;
+  EXPECT_FALSE(handler.handle(a).dropped);
+  auto second = handler.handle(a);
+  EXPECT_EQ(second.dropped, DropReason::observation_limit);
+  EXPECT_TRUE(second.reply.empty());
+  EXPECT_EQ(table.observations(*table.find(created.session->id)).dropped, 1u);
+}
+
+TEST_F(ReflectorArrival, ReplyFailedRewritesTheRecord) {
+  auto out = arrive(probes::control::build_request(token_, 64, rnd_));
+  handler_.reply_failed(out, "send failed: Network is unreachable");
+  EXPECT_FALSE(observations().at(0).reply.sent);
+  EXPECT_EQ(observations().at(0).reply.reason, "send failed: Network is unreachable");
+}
+
+// The no-amplification contract over every registered probe, every framing it
+// supports, truncations and mutations of it, and random garbage carrying a
+// live session's tag.
+TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
+  std::vector<std::pair<Bytes, Framing>> inputs;
+  for (const auto* module : probes::all_protocols()) {
+    Bytes request = module->build_request(token_, hints(), rnd_);
+    for (std::size_t n = 0; n <= request.size(); ++n) {
+      Bytes cut(request.begin(), request.begin() + static_cast<std::ptrdiff_t>(n));
+      inputs.emplace_back(cut, Framing::datagram);
+      if (module->frame_stream) inputs.emplace_back(module->frame_stream(cut), Framing::length_prefixed);
+    }
+    for (int i = 0; i < 64; ++i) {
+      Bytes mutated = request;
+      std::array<std::uint8_t, 2> pick{};
+      rnd_(pick);
+      mutated[16 + pick[0] % (mutated.size() - 16)] = pick[1];  // type and token stay intact
+      inputs.emplace_back(mutated, Framing::datagram);
+    }
+  }
+  for (std::size_t size = probes::control::kMinSize; size < 300; size += 7) {
+    inputs.emplace_back(probes::control::build_request(token_, size, rnd_), Framing::datagram);
+    inputs.emplace_back(probes::control::build_request(token_, size, rnd_), Framing::raw_stream);
+  }
+  for (int i = 0; i < 500; ++i) {
+    std::array<std::uint8_t, 2> len{};
+    rnd_(len);
+    Bytes garbage(len[0] % 200);
+    rnd_(garbage);
+    if (garbage.size() > 9 && len[1] % 2 == 0) {  // a live tag behind a plausible first byte
+      auto tok = token_.encode();
+      std::copy(tok.begin(), tok.end(), garbage.begin() + 1);
+    }
+    inputs.emplace_back(garbage, static_cast<Framing>(len[1] % 3));
+  }
+
+  std::size_t answered = 0;
+  for (const auto& [bytes, framing] : inputs) {
+    auto out = arrive(bytes, framing);
+    EXPECT_LE(out.reply.size(), bytes.size()) << "framing " << static_cast<int>(framing);
+    if (!out.reply.empty()) ++answered;
+  }
+  EXPECT_GT(answered, 100u);  // the check above is not vacuous
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

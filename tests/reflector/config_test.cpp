@@ -1,0 +1,93 @@
+#include "reflector/config.h"
+
+#include <gtest/gtest.h>
+
+namespace vpncheck::reflector {
+namespace {
+
+TEST(ReflectorConfig, DefaultsMatchTheDesign) {
+  auto out = parse_args({});
+  ASSERT_TRUE(out.config) << out.message;
+  const Config& c = *out.config;
+  EXPECT_EQ(c.listen, std::vector<std::string>{"0.0.0.0"});
+  EXPECT_EQ(c.control_port, 8780);
+  EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{80, 443}));
+  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{51820, 1194, 53, 443}));
+  EXPECT_EQ(c.tcp_ports, (std::vector<std::uint16_t>{1194, 443}));
+  EXPECT_EQ(c.session_ttl_s, 300);
+  EXPECT_EQ(c.log_level, LogLevel::info);
+}
+
+TEST(ReflectorConfig, ParsesEveryFlag) {
+  auto out = parse_args({"--listen", "127.0.0.1", "--listen", "::1", "--control-port", "18780",
+                         "--web-control-ports", "8080, 8443", "--udp-ports", "15182,1194,15182",
+                         "--tcp-ports=11194", "--session-ttl", "60", "--log-level", "debug"});
+  ASSERT_TRUE(out.config) << out.message;
+  const Config& c = *out.config;
+  EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_EQ(c.control_port, 18780);
+  EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{8080, 8443}));
+  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{15182, 1194}));  // duplicates removed
+  EXPECT_EQ(c.tcp_ports, (std::vector<std::uint16_t>{11194}));
+  EXPECT_EQ(c.session_ttl_s, 60);
+  EXPECT_EQ(c.log_level, LogLevel::debug);
+}
+
+TEST(ReflectorConfig, EmptyWebControlPortsDisables) {
+  auto out = parse_args({"--web-control-ports", ""});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_TRUE(out.config->web_control_ports.empty());
+  out = parse_args({"--web-control-ports="});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_TRUE(out.config->web_control_ports.empty());
+}
+
+TEST(ReflectorConfig, PortZeroMeansEphemeral) {
+  auto out = parse_args({"--control-port", "0", "--udp-ports", "0", "--tcp-ports", "0"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->control_port, 0);
+  EXPECT_EQ(out.config->udp_ports, std::vector<std::uint16_t>{0});
+}
+
+TEST(ReflectorConfig, BadFlagsAreUsageErrors) {
+  const std::vector<std::vector<std::string>> bad{
+      {"--no-such-flag"},
+      {"--control-port", "70000"},
+      {"--control-port", "http"},
+      {"--udp-ports", "53,abc"},
+      {"--tcp-ports", "1194,,443"},
+      {"--tcp-ports", "65536"},
+      {"--listen", "not-an-address"},
+      {"--session-ttl", "0"},
+      {"--log-level", "chatty"},
+      {"stray-positional"},
+  };
+  for (const auto& args : bad) {
+    auto out = parse_args(args);
+    EXPECT_FALSE(out.config) << args[0];
+    EXPECT_EQ(out.exit_code, 2) << args[0];
+    EXPECT_NE(out.message.find("Usage"), std::string::npos) << args[0] << ": " << out.message;
+  }
+}
+
+TEST(ReflectorConfig, HelpAndVersionExitZero) {
+  auto help = parse_args({"--help"});
+  EXPECT_FALSE(help.config);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.message.find("--udp-ports"), std::string::npos);
+  auto version = parse_args({"--version"});
+  EXPECT_FALSE(version.config);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.message.find(std::string(reflector_version())), std::string::npos);
+}
+
+TEST(ReflectorConfig, PortListParser) {
+  EXPECT_EQ(parse_port_list(""), std::vector<std::uint16_t>{});
+  EXPECT_EQ(parse_port_list(" 1 , 2 "), (std::vector<std::uint16_t>{1, 2}));
+  EXPECT_FALSE(parse_port_list("-1"));
+  EXPECT_FALSE(parse_port_list("1,"));
+  EXPECT_FALSE(parse_port_list("0x50"));
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

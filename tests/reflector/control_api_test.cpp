@@ -1,0 +1,166 @@
+#include "reflector/control_api.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+using nlohmann::json;
+
+class ReflectorControlApi : public ::testing::Test {
+ protected:
+  ReflectorControlApi() : table_(limits(), test::FakeClock{}.fn()), api_(table_, options()) {}
+
+  static SessionLimits limits() {
+    SessionLimits l;
+    l.max_sessions = 3;
+    l.ttl = std::chrono::seconds(120);
+    return l;
+  }
+  static ControlApiOptions options() {
+    ControlApiOptions o;
+    o.capabilities.udp_ports = {51820, 1194};
+    o.capabilities.tcp_ports = {443};
+    o.capabilities.wireguard_public_key_hex = std::string(64, 'a');
+    o.version = "9.9.9";
+    o.rnd = test::counter_fill();
+    return o;
+  }
+
+  HttpResponse call(http::verb verb, std::string target, std::string body = {}) {
+    HttpRequest req{verb, target, 11};
+    req.body() = std::move(body);
+    req.prepare_payload();
+    return api_.handle(req, client_);
+  }
+
+  probes::SessionInfo open_session() {
+    auto res = call(http::verb::post, "/v1/sessions");
+    EXPECT_EQ(res.result(), http::status::created);
+    std::string error;
+    auto info = probes::session_info_from_json(res.body(), error);
+    EXPECT_TRUE(info) << error << ": " << res.body();
+    return info.value_or(probes::SessionInfo{});
+  }
+
+  static std::string error_of(const HttpResponse& res) {
+    auto j = json::parse(res.body(), nullptr, false);
+    return j.is_object() && j.contains("error") ? j["error"].get<std::string>() : "<no error field>";
+  }
+
+  probes::Endpoint client_{"198.51.100.7", 40123};
+  SessionTable table_;
+  ControlApi api_;
+};
+
+TEST_F(ReflectorControlApi, CreatesSession) {
+  auto res = call(http::verb::post, "/v1/sessions", "{}");
+  ASSERT_EQ(res.result(), http::status::created);
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  std::string error;
+  auto info = probes::session_info_from_json(res.body(), error);
+  ASSERT_TRUE(info) << error;
+  EXPECT_EQ(info->session_id.size(), 16u);
+  EXPECT_EQ(info->tag_hex.size(), 12u);
+  EXPECT_EQ(info->client, client_);
+  EXPECT_EQ(info->capabilities.udp_ports, (std::vector<std::uint16_t>{51820, 1194}));
+  EXPECT_EQ(info->capabilities.tcp_ports, std::vector<std::uint16_t>{443});
+  EXPECT_TRUE(info->capabilities.raw_protocols.empty());
+  EXPECT_FALSE(info->capabilities.alternate_address);
+  EXPECT_EQ(info->capabilities.wireguard_public_key_hex, std::string(64, 'a'));
+  EXPECT_EQ(info->expires_in_s, 120);
+  EXPECT_EQ(info->reflector_version, "9.9.9");
+  EXPECT_EQ(res[http::field::location], "/v1/sessions/" + info->session_id);
+  // The tag in the answer is the one arrivals are attributed by.
+  auto tag = probes::tag_from_hex(info->tag_hex);
+  ASSERT_TRUE(tag);
+  EXPECT_TRUE(table_.find_by_tag(*tag));
+}
+
+TEST_F(ReflectorControlApi, ReadsObservations) {
+  auto info = open_session();
+  auto res = call(http::verb::get, "/v1/sessions/" + info.session_id + "/observations");
+  ASSERT_EQ(res.result(), http::status::ok);
+  std::string error;
+  auto list = probes::observations_from_json(res.body(), error);
+  ASSERT_TRUE(list) << error;
+  EXPECT_TRUE(list->observations.empty());
+
+  Session* s = table_.find_by_tag(*probes::tag_from_hex(info.tag_hex));
+  probes::Observation o;
+  o.protocol = "wireguard";
+  o.kind = "genuine";
+  o.source = {"203.0.113.1", 1024};
+  o.ttl = 61;
+  o.payload_sha256 = std::string(64, '0');
+  table_.record(*s, o);
+  res = call(http::verb::get, "/v1/sessions/" + info.session_id + "/observations?since=0");
+  list = probes::observations_from_json(res.body(), error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->observations.size(), 1u);
+  EXPECT_EQ(list->observations[0].source, o.source);
+  EXPECT_EQ(list->observations[0].ttl, 61);
+  EXPECT_EQ(list->observations[0].sequence, 1u);
+}
+
+TEST_F(ReflectorControlApi, UnknownSessionIs404WithJsonError) {
+  for (std::string id : {"0123456789abcdef", "nothex", "../../etc/passwd", ""}) {
+    auto res = call(http::verb::get, "/v1/sessions/" + id + "/observations");
+    EXPECT_EQ(res.result(), http::status::not_found) << id;
+    EXPECT_EQ(res[http::field::content_type], "application/json");
+    EXPECT_FALSE(error_of(res).empty());
+  }
+}
+
+TEST_F(ReflectorControlApi, DeletesSession) {
+  auto info = open_session();
+  auto res = call(http::verb::delete_, "/v1/sessions/" + info.session_id);
+  EXPECT_EQ(res.result(), http::status::no_content);
+  EXPECT_TRUE(res.body().empty());
+  EXPECT_EQ(call(http::verb::get, "/v1/sessions/" + info.session_id + "/observations").result(),
+            http::status::not_found);
+  EXPECT_EQ(call(http::verb::delete_, "/v1/sessions/" + info.session_id).result(), http::status::not_found);
+}
+
+TEST_F(ReflectorControlApi, Health) {
+  auto res = call(http::verb::get, "/v1/health");
+  ASSERT_EQ(res.result(), http::status::ok);
+  auto j = json::parse(res.body());
+  EXPECT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["version"], "9.9.9");
+}
+
+TEST_F(ReflectorControlApi, WrongMethodIs405WithAllow) {
+  auto res = call(http::verb::get, "/v1/sessions");
+  EXPECT_EQ(res.result(), http::status::method_not_allowed);
+  EXPECT_EQ(res[http::field::allow], "POST");
+  EXPECT_FALSE(error_of(res).empty());
+  EXPECT_EQ(call(http::verb::put, "/v1/health").result(), http::status::method_not_allowed);
+  EXPECT_EQ(call(http::verb::post, "/v1/sessions/0123456789abcdef/observations").result(),
+            http::status::method_not_allowed);
+}
+
+TEST_F(ReflectorControlApi, UnknownPathIs404EvenWithInvalidUtf8) {
+  auto res = call(http::verb::get, "/\xff\xfe/x");
+  EXPECT_EQ(res.result(), http::status::not_found);
+  EXPECT_FALSE(error_of(res).empty());
+}
+
+TEST_F(ReflectorControlApi, OversizedBodyIs413) {
+  auto res = call(http::verb::post, "/v1/sessions", std::string(kMaxRequestBody + 1, 'x'));
+  EXPECT_EQ(res.result(), http::status::payload_too_large);
+  EXPECT_EQ(table_.size(), 0u);
+}
+
+TEST_F(ReflectorControlApi, FullTableIs503) {
+  for (int i = 0; i < 3; ++i) open_session();
+  auto res = call(http::verb::post, "/v1/sessions");
+  EXPECT_EQ(res.result(), http::status::service_unavailable);
+  EXPECT_FALSE(error_of(res).empty());
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

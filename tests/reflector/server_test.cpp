@@ -1,0 +1,330 @@
+// One in-process loopback run of the whole reflector: a session over HTTP, a
+// WireGuard initiation over UDP and an OpenVPN framed reset over TCP, the
+// in-protocol replies, then the observations over HTTP.
+#include "reflector/server.h"
+#include "reflector/tcp_listener.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <sstream>
+#include <thread>
+
+#include "probes/control.h"
+#include "probes/crypto.h"
+#include "probes/openvpn.h"
+#include "probes/wireguard.h"
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using asio::ip::udp;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+const auto kLoopback = asio::ip::make_address("127.0.0.1");
+
+// Runs `aw` on `ctx` for at most `limit`; nullopt if it did not finish.
+template <typename T>
+std::optional<T> run_bounded(asio::io_context& ctx, asio::awaitable<T> aw, std::chrono::milliseconds limit = 1500ms) {
+  auto future = asio::co_spawn(ctx, std::move(aw), asio::use_future);
+  ctx.restart();
+  ctx.run_for(limit);
+  if (future.wait_for(0s) != std::future_status::ready) return std::nullopt;
+  return future.get();
+}
+
+asio::awaitable<HttpResponse> http_call(std::uint16_t port, http::verb verb, std::string target) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  auto [cec] = co_await socket.async_connect({kLoopback, port}, kAwait);
+  HttpResponse res;
+  if (cec) co_return res;
+  HttpRequest req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(false);
+  req.prepare_payload();
+  co_await http::async_write(socket, req, kAwait);
+  beast::flat_buffer buffer;
+  co_await http::async_read(socket, buffer, res, kAwait);
+  co_return res;
+}
+
+struct Exchange {
+  probes::Bytes reply;
+  std::uint16_t local_port = 0;
+};
+
+asio::awaitable<Exchange> udp_exchange(std::uint16_t port, probes::Bytes request) {
+  udp::socket socket(co_await asio::this_coro::executor, udp::endpoint(kLoopback, 0));
+  Exchange ex;
+  ex.local_port = socket.local_endpoint().port();
+  co_await socket.async_send_to(asio::buffer(request), udp::endpoint(kLoopback, port), kAwait);
+  ex.reply.resize(2048);
+  udp::endpoint from;
+  auto [ec, n] = co_await socket.async_receive_from(asio::buffer(ex.reply), from, kAwait);
+  ex.reply.resize(ec ? 0 : n);
+  co_return ex;
+}
+
+asio::awaitable<Exchange> tcp_exchange(std::uint16_t port, probes::Bytes request) {
+  tcp::socket socket(co_await asio::this_coro::executor);
+  Exchange ex;
+  auto [cec] = co_await socket.async_connect({kLoopback, port}, kAwait);
+  if (cec) co_return ex;
+  ex.local_port = socket.local_endpoint().port();
+  co_await asio::async_write(socket, asio::buffer(request), kAwait);
+  // The reflector answers, then closes its side: read to EOF.
+  std::vector<std::uint8_t> all(512);
+  auto [ec, n] = co_await asio::async_read(socket, asio::buffer(all), kAwait);
+  all.resize(n);
+  ex.reply = std::move(all);
+  co_return ex;
+}
+
+class ReflectorServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Config config;
+    config.listen = {"127.0.0.1"};
+    config.control_port = 0;
+    config.web_control_ports = {};
+    config.udp_ports = {0};
+    config.tcp_ports = {0};
+    config.timeouts.linger = 300ms;
+    server_ = std::make_unique<Server>(config, &log_);
+    auto error = server_->start();
+    ASSERT_FALSE(error) << *error;
+    io_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (io_.joinable()) io_.join();
+    server_.reset();
+  }
+
+  std::ostringstream log_stream_;
+  Logger log_{LogLevel::warn, &log_stream_};
+  std::unique_ptr<Server> server_;
+  std::thread io_;
+  asio::io_context client_;
+};
+
+TEST_F(ReflectorServer, LoopbackSessionProbesAndObservations) {
+  const BoundPorts& ports = server_->ports();
+  ASSERT_NE(ports.control, 0);
+  ASSERT_EQ(ports.udp.size(), 1u);
+  ASSERT_EQ(ports.tcp.size(), 1u);
+  ASSERT_NE(ports.udp[0], 0);
+  ASSERT_NE(ports.tcp[0], 0);
+
+  // Open a session.
+  auto created = run_bounded(client_, http_call(ports.control, http::verb::post, "/v1/sessions"));
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->result(), http::status::created) << created->body();
+  std::string error;
+  auto info = probes::session_info_from_json(created->body(), error);
+  ASSERT_TRUE(info) << error;
+  EXPECT_EQ(info->client.address, "127.0.0.1");
+  EXPECT_NE(info->client.port, 0);
+  EXPECT_EQ(info->capabilities.udp_ports, ports.udp);
+  EXPECT_EQ(info->capabilities.tcp_ports, ports.tcp);
+  ASSERT_TRUE(info->capabilities.wireguard_public_key_hex);
+  auto key_bytes = probes::from_hex(*info->capabilities.wireguard_public_key_hex);
+  ASSERT_TRUE(key_bytes && key_bytes->size() == 32);
+
+  probes::ServerHints hints;
+  hints.wireguard_public_key.emplace();
+  std::copy(key_bytes->begin(), key_bytes->end(), hints.wireguard_public_key->begin());
+  probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 3};
+  auto rnd = test::counter_fill();
+
+  // WireGuard over UDP.
+  probes::Bytes init = probes::wireguard::build_initiation(token, hints, rnd);
+  auto wg = run_bounded(client_, udp_exchange(ports.udp[0], init));
+  ASSERT_TRUE(wg) << "no WireGuard reply within the deadline";
+  EXPECT_TRUE(probes::wireguard::is_response_to(wg->reply, init));
+
+  // OpenVPN framed reset over TCP.
+  token.probe_index = 4;
+  probes::Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token, hints, rnd));
+  auto ovpn = run_bounded(client_, tcp_exchange(ports.tcp[0], frame));
+  ASSERT_TRUE(ovpn) << "no OpenVPN reply within the deadline";
+  ASSERT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
+  EXPECT_TRUE(probes::openvpn::is_server_reset_for(probes::ByteView(ovpn->reply).subspan(2),
+                                                   probes::ByteView(frame).subspan(2)));
+
+  // What arrived, as the reflector saw it.
+  auto read = run_bounded(client_, http_call(ports.control, http::verb::get,
+                                             "/v1/sessions/" + info->session_id + "/observations"));
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->result(), http::status::ok) << read->body();
+  auto list = probes::observations_from_json(read->body(), error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->observations.size(), 2u) << read->body();
+
+  const auto& w = list->observations[0];
+  EXPECT_EQ(w.protocol, "wireguard");
+  EXPECT_EQ(w.probe_index, 3);
+  EXPECT_EQ(w.transport, probes::Transport::udp);
+  EXPECT_EQ(w.local_port, ports.udp[0]);
+  EXPECT_EQ(w.source, (probes::Endpoint{"127.0.0.1", wg->local_port}));
+  EXPECT_EQ(w.payload_sha256, probes::to_hex(probes::sha256(init)));
+  EXPECT_EQ(w.ttl, 64);  // loopback: no hop on the way
+  EXPECT_TRUE(w.tos.has_value());
+  EXPECT_EQ(w.fields.at("mac1"), "valid");
+  EXPECT_TRUE(w.reply.sent);
+
+  const auto& o = list->observations[1];
+  EXPECT_EQ(o.protocol, "openvpn");
+  EXPECT_EQ(o.probe_index, 4);
+  EXPECT_EQ(o.transport, probes::Transport::tcp);
+  EXPECT_EQ(o.local_port, ports.tcp[0]);
+  EXPECT_EQ(o.source, (probes::Endpoint{"127.0.0.1", ovpn->local_port}));
+  EXPECT_EQ(o.payload_length, frame.size());
+  EXPECT_EQ(o.payload_sha256, probes::to_hex(probes::sha256(frame)));
+  EXPECT_TRUE(o.reply.sent);
+
+  // Unknown session over HTTP.
+  auto missing = run_bounded(client_, http_call(ports.control, http::verb::get,
+                                                "/v1/sessions/0000000000000000/observations"));
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->result(), http::status::not_found);
+  EXPECT_EQ(log_stream_.str().find("error"), std::string::npos) << log_stream_.str();
+}
+
+TEST_F(ReflectorServer, RefusesAPortInUseNamingIt) {
+  Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {};
+  config.udp_ports = {server_->ports().udp[0]};
+  config.tcp_ports = {};
+  std::ostringstream quiet;
+  Logger log(LogLevel::error, &quiet);
+  Server second(config, &log);
+  auto error = second.start();
+  ASSERT_TRUE(error);
+  EXPECT_NE(error->find("UDP 127.0.0.1:" + std::to_string(server_->ports().udp[0])), std::string::npos) << *error;
+}
+
+TEST_F(ReflectorServer, WebControlPortInUseOnlyWarns) {
+  Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {server_->ports().control};  // taken by the first server
+  config.udp_ports = {};
+  config.tcp_ports = {};
+  std::ostringstream warnings;
+  Logger log(LogLevel::warn, &warnings);
+  Server second(config, &log);
+  EXPECT_FALSE(second.start());
+  EXPECT_TRUE(second.ports().web_control.empty());
+  EXPECT_NE(warnings.str().find("web control port skipped"), std::string::npos) << warnings.str();
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
+
+namespace vpncheck::reflector {
+namespace {
+
+std::uint16_t free_tcp_port() {
+  asio::io_context ctx;
+  tcp::acceptor probe(ctx, tcp::endpoint(kLoopback, 0));
+  return probe.local_endpoint().port();
+}
+
+// Port sharing as on 443: the first bytes tell the control API, framed
+// probes and control probes apart on one listener.
+TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
+  const std::uint16_t shared = free_tcp_port();
+  Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {shared};
+  config.udp_ports = {};
+  config.tcp_ports = {shared};
+  config.timeouts.control_idle = 20ms;
+  config.timeouts.linger = 300ms;
+  std::ostringstream quiet;
+  Logger log(LogLevel::error, &quiet);
+  Server server(config, &log);
+  auto error = server.start();
+  ASSERT_FALSE(error) << *error;  // (a race for the port with another process is possible, not likely)
+  EXPECT_EQ(server.ports().web_control, std::vector<std::uint16_t>{shared});
+  EXPECT_EQ(server.ports().tcp, std::vector<std::uint16_t>{shared});
+  std::thread io([&] { server.run(); });
+  asio::io_context client;
+
+  auto created = run_bounded(client, http_call(shared, http::verb::post, "/v1/sessions"));
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->result(), http::status::created);
+  std::string parse_error;
+  auto info = probes::session_info_from_json(created->body(), parse_error);
+  ASSERT_TRUE(info) << parse_error;
+  probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 1};
+  auto rnd = test::counter_fill();
+
+  probes::Bytes control = probes::control::build_request(token, 44, rnd);
+  auto control_reply = run_bounded(client, tcp_exchange(shared, control));
+  ASSERT_TRUE(control_reply);
+  EXPECT_TRUE(probes::control::is_reply_to(control_reply->reply, control));
+
+  token.probe_index = 2;
+  probes::Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token, {}, rnd));
+  auto ovpn = run_bounded(client, tcp_exchange(shared, frame));
+  ASSERT_TRUE(ovpn);
+  EXPECT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
+
+  // A TLS ClientHello (a browser) reads as a frame length above 1500: closed, no answer.
+  auto tls = run_bounded(client, tcp_exchange(shared, {0x16, 0x03, 0x01, 0x02, 0x00, 0x01}));
+  ASSERT_TRUE(tls);
+  EXPECT_TRUE(tls->reply.empty());
+
+  auto read = run_bounded(client, http_call(server.ports().control, http::verb::get,
+                                            "/v1/sessions/" + info->session_id + "/observations"));
+  ASSERT_TRUE(read);
+  auto list = probes::observations_from_json(read->body(), parse_error);
+  ASSERT_TRUE(list) << parse_error;
+  ASSERT_EQ(list->observations.size(), 2u);
+  EXPECT_EQ(list->observations[0].kind, "control");
+  EXPECT_EQ(list->observations[0].transport, probes::Transport::tcp);
+  EXPECT_EQ(list->observations[0].payload_length, 44u);
+  EXPECT_FALSE(list->observations[0].ttl);  // not observable on TCP
+  EXPECT_EQ(list->observations[1].protocol, "openvpn");
+
+  server.stop();
+  io.join();
+  EXPECT_EQ(server.drops().get(DropReason::bad_frame), 1u);
+}
+
+TEST(ReflectorServerShared, SniffsHttpMethods) {
+  auto is_http = [](std::string_view s) { return looks_like_http(probes::as_bytes(s)); };
+  EXPECT_TRUE(is_http("GET / HTTP/1.1"));
+  EXPECT_TRUE(is_http("POST /v1/sessions"));
+  EXPECT_TRUE(is_http("DELETE /v1/sessions/x"));
+  EXPECT_TRUE(is_http("OPTIONS *"));
+  EXPECT_FALSE(is_http("GE"));
+  EXPECT_FALSE(is_http(std::string_view("\x00\x2a\x38\x01", 4)));
+  EXPECT_FALSE(is_http("get / HTTP/1.1"));
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

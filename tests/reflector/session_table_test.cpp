@@ -1,0 +1,144 @@
+#include "reflector/session_table.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+using test::counter_fill;
+using test::FakeClock;
+
+const probes::Endpoint kClient{"198.51.100.7", 40000};
+
+TEST(ReflectorSessionTable, CreatesUniqueSessionsFoundByIdAndTag) {
+  FakeClock clock;
+  SessionTable table({}, clock.fn());
+  auto rnd = counter_fill();
+  std::set<std::string> ids;
+  std::set<probes::SessionTag> tags;
+  for (int i = 0; i < 100; ++i) {
+    auto created = table.create({"192.0.2." + std::to_string(i), 1}, rnd);
+    ASSERT_TRUE(created.session);
+    EXPECT_EQ(created.session->id.size(), 16u);
+    ids.insert(created.session->id);
+    tags.insert(created.session->tag);
+  }
+  EXPECT_EQ(ids.size(), 100u);
+  EXPECT_EQ(tags.size(), 100u);
+  for (const auto& id : ids) {
+    const Session* s = table.find(id);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(table.find_by_tag(s->tag), s);
+  }
+  EXPECT_EQ(table.find("0000000000000000"), nullptr);
+}
+
+TEST(ReflectorSessionTable, DrawsAgainOnCollision) {
+  SessionTable table({}, FakeClock{}.fn());
+  auto constant = [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), std::uint8_t{7}); };
+  int calls = 0;
+  auto first_constant = [&](std::span<std::uint8_t> out) {
+    if (calls++ < 4) constant(out);
+    else counter_fill()(out);
+  };
+  auto a = table.create(kClient, first_constant);  // calls 1-2: constant
+  auto b = table.create(kClient, first_constant);  // calls 3-4 collide, then redraw
+  ASSERT_TRUE(a.session && b.session);
+  EXPECT_NE(a.session->id, b.session->id);
+  EXPECT_NE(a.session->tag, b.session->tag);
+}
+
+TEST(ReflectorSessionTable, SessionsExpire) {
+  FakeClock clock;
+  SessionLimits limits;
+  limits.ttl = std::chrono::seconds(300);
+  SessionTable table(limits, clock.fn());
+  auto created = table.create(kClient, counter_fill());
+  ASSERT_TRUE(created.session);
+  const std::string id = created.session->id;
+  const auto tag = created.session->tag;
+
+  clock.advance(std::chrono::seconds(299));
+  EXPECT_TRUE(table.find(id));
+  EXPECT_TRUE(table.find_by_tag(tag));
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_FALSE(table.find_by_tag(tag));
+  EXPECT_FALSE(table.find(id));
+  EXPECT_EQ(table.size(), 0u);
+}
+
+TEST(ReflectorSessionTable, PurgeRemovesOnlyExpired) {
+  FakeClock clock;
+  SessionTable table({}, clock.fn());
+  auto rnd = counter_fill();
+  table.create(kClient, rnd);
+  clock.advance(std::chrono::seconds(200));
+  auto young = table.create(kClient, rnd);
+  clock.advance(std::chrono::seconds(200));
+  EXPECT_EQ(table.purge_expired(), 1u);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.find(young.session->id));
+}
+
+TEST(ReflectorSessionTable, BoundedInSessions) {
+  FakeClock clock;
+  SessionLimits limits;
+  limits.max_sessions = 3;
+  SessionTable table(limits, clock.fn());
+  auto rnd = counter_fill();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(table.create({"192.0.2." + std::to_string(i), 1}, rnd).session);
+  auto full = table.create(kClient, rnd);
+  EXPECT_FALSE(full.session);
+  EXPECT_EQ(full.error, CreateError::table_full);
+  clock.advance(limits.ttl);  // all expire: room again
+  EXPECT_TRUE(table.create(kClient, rnd).session);
+}
+
+TEST(ReflectorSessionTable, BoundedPerClientAddress) {
+  SessionLimits limits;
+  limits.max_sessions_per_client = 2;
+  SessionTable table(limits, FakeClock{}.fn());
+  auto rnd = counter_fill();
+  EXPECT_TRUE(table.create({"192.0.2.1", 1}, rnd).session);
+  EXPECT_TRUE(table.create({"192.0.2.1", 2}, rnd).session);
+  EXPECT_EQ(table.create({"192.0.2.1", 3}, rnd).error, CreateError::client_limit);
+  EXPECT_TRUE(table.create({"192.0.2.2", 1}, rnd).session);
+}
+
+TEST(ReflectorSessionTable, BoundedInObservationsCountingDrops) {
+  SessionLimits limits;
+  limits.max_observations = 2;
+  SessionTable table(limits, FakeClock{}.fn());
+  auto created = table.create(kClient, counter_fill());
+  Session* s = table.find_by_tag(created.session->tag);
+  ASSERT_TRUE(s);
+  for (int i = 0; i < 5; ++i)
+    if (table.admit(*s)) table.record(*s, probes::Observation{});
+  auto list = table.observations(*s);
+  ASSERT_EQ(list.observations.size(), 2u);
+  EXPECT_EQ(list.observations[0].sequence, 1u);
+  EXPECT_EQ(list.observations[1].sequence, 2u);
+  EXPECT_EQ(list.dropped, 3u);
+}
+
+TEST(ReflectorSessionTable, RemoveAndUpdateReply) {
+  SessionTable table({}, FakeClock{}.fn());
+  auto created = table.create(kClient, counter_fill());
+  const std::string id = created.session->id;
+  Session* s = table.find_by_tag(created.session->tag);
+  auto seq = table.record(*s, probes::Observation{});
+  table.update_reply(s->tag, seq, probes::ReplyRecord{false, "", 0, "send failed"});
+  EXPECT_EQ(s->observations[0].reply.reason, "send failed");
+  table.update_reply(s->tag, 99, {});  // unknown sequence: ignored
+  EXPECT_TRUE(table.remove(id));
+  EXPECT_FALSE(table.remove(id));
+  EXPECT_FALSE(table.find(id));
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
