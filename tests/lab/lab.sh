@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# lab.sh — network lab for vpncheck: three network namespaces and an emulated
+# router whose nftables profile reproduces one real-world network.
+#
+#   +---------------------+        +----------------------------+        +-----------------------+
+#   | client ns           |        | router ns                  |        | reflector ns          |
+#   | eth0 192.168.1.10/24|--veth--| lan 192.168.1.1/24         |        |                       |
+#   | default via .1      |        |   ip_forward=1             |        |                       |
+#   |                     |        |   profiles/<name>.nft      |        |                       |
+#   |                     |        |   (filter + masquerade)    |        |                       |
+#   |                     |        | wan 203.0.113.1/24         |--veth--| eth0 203.0.113.5/24   |
+#   +---------------------+        +----------------------------+        | no route to the LAN   |
+#                                                                        +-----------------------+
+#
+#   client ns (192.168.1.10/24, gw .1) --veth-- router ns (LAN 192.168.1.1/24 | WAN 203.0.113.1/24) --veth-- reflector ns (203.0.113.5/24)
+#
+# Addresses are only ever assigned inside the lab's own namespaces; no
+# interface of the lab exists in the host namespace (both veth ends are
+# created directly inside the namespaces), so lab traffic cannot leave it.
+# The reflector only knows 203.0.113.0/24, so answers to the client can only
+# come back through the router's NAT — exactly like a server on the Internet.
+#
+# Namespace names carry a suffix unique per `up` (PID of the caller plus a
+# random tag), so several labs can run at the same time.
+#
+# Use as a CLI:
+#   eval "$(tests/lab/lab.sh up home)"      # prints export lines (LAB_SUFFIX, LAB_NS_*)
+#   tests/lab/lab.sh exec client ping -c1 203.0.113.5
+#   tests/lab/lab.sh down                    # uses $LAB_SUFFIX (or: down SUFFIX)
+#   tests/lab/lab.sh list | profiles
+#
+# Use as a library (from bash; the caller sets its own shell options):
+#   source tests/lab/lab.sh
+#   trap lab_down EXIT
+#   lab_up home
+#   lab_reflector_start                 # vpncheck-reflector in the reflector ns, waits until ready
+#   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_IP" ...
+#   lab_bg NAME ROLE CMD...             # background process in a ns, PID recorded, stopped by lab_down
+#
+# Environment:
+#   VPNCHECK_BUILD_DIR   where vpncheck and vpncheck-reflector live (default <repo>/build)
+#   VPNCHECK_BIN, VPNCHECK_REFLECTOR_BIN   exact binary paths (override the build dir)
+#   LAB_KEEP=1           keep the state directory (logs) after lab_down
+#   LAB_SUFFIX           (CLI exec/down) which lab to use
+
+# ---- constants -------------------------------------------------------------
+
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+LAB_REPO="$(cd "$LAB_DIR/../.." && pwd)"
+LAB_PROFILES_DIR="$LAB_DIR/profiles"
+
+LAB_CLIENT_IP=192.168.1.10
+LAB_ROUTER_LAN_IP=192.168.1.1
+LAB_ROUTER_WAN_IP=203.0.113.1
+LAB_REFLECTOR_IP=203.0.113.5
+LAB_CONTROL_PORT=8780
+
+# State of the lab this shell owns (set by lab_up / lab_attach).
+LAB_SUFFIX="${LAB_SUFFIX:-}"
+LAB_STATE_DIR=""
+LAB_NS_CLIENT=""
+LAB_NS_ROUTER=""
+LAB_NS_REFLECTOR=""
+LAB_PROFILE=""
+LAB_REFLECTOR_PID=""
+LAB_LAST_PID=""
+
+# ---- small helpers ---------------------------------------------------------
+
+lab_log() { printf '[lab] %s\n' "$*" >&2; }
+lab_die() { printf '[lab] ERROR: %s\n' "$*" >&2; return 1; }
+
+# Monotonic-enough wall clock in seconds with fractions (for deadlines).
+lab_now() { date +%s.%N; }
+
+# lab_elapsed START -> seconds since START, 3 decimals.
+lab_elapsed() { awk -v s="$1" -v e="$(lab_now)" 'BEGIN { printf "%.3f", e - s }'; }
+
+lab_build_dir() { printf '%s\n' "${VPNCHECK_BUILD_DIR:-$LAB_REPO/build}"; }
+
+# lab_bin NAME -> path of a vpncheck binary: $VPNCHECK_BIN /
+# $VPNCHECK_REFLECTOR_BIN if set (CMake passes the real target paths),
+# otherwise NAME in the build dir.
+lab_bin() {
+	case "$1" in
+	vpncheck) [[ -n "${VPNCHECK_BIN:-}" ]] && { printf '%s\n' "$VPNCHECK_BIN"; return; } ;;
+	vpncheck-reflector) [[ -n "${VPNCHECK_REFLECTOR_BIN:-}" ]] && { printf '%s\n' "$VPNCHECK_REFLECTOR_BIN"; return; } ;;
+	esac
+	printf '%s/%s\n' "$(lab_build_dir)" "$1"
+}
+
+# lab_have_bins -> true if both binaries are built and executable.
+lab_have_bins() {
+	[[ -x "$(lab_bin vpncheck)" && -x "$(lab_bin vpncheck-reflector)" ]]
+}
+
+# lab_require_root -> exit 77 (skip) when the lab cannot be built here.
+lab_require_root() {
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "SKIP: the lab needs root (network namespaces, nftables)"
+		exit 77
+	fi
+	local tool
+	for tool in ip nft timeout; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			echo "SKIP: '$tool' is not installed"
+			exit 77
+		fi
+	done
+}
+
+# lab_ns ROLE -> namespace name of ROLE (client|router|reflector) in this lab.
+lab_ns() {
+	case "$1" in
+	client) printf '%s\n' "$LAB_NS_CLIENT" ;;
+	router) printf '%s\n' "$LAB_NS_ROUTER" ;;
+	reflector) printf '%s\n' "$LAB_NS_REFLECTOR" ;;
+	*) lab_die "unknown lab host '$1' (client|router|reflector)" ;;
+	esac
+}
+
+# Set all derived names from a suffix (used by lab_up and to attach to an
+# existing lab from the CLI).
+lab_attach() {
+	LAB_SUFFIX="$1"
+	LAB_NS_CLIENT="vpnc-client-$LAB_SUFFIX"
+	LAB_NS_ROUTER="vpnc-router-$LAB_SUFFIX"
+	LAB_NS_REFLECTOR="vpnc-reflector-$LAB_SUFFIX"
+	LAB_STATE_DIR="${TMPDIR:-/tmp}/vpnc-lab-$LAB_SUFFIX"
+	if [[ -r "$LAB_STATE_DIR/profile" ]]; then
+		LAB_PROFILE="$(cat "$LAB_STATE_DIR/profile")"
+	fi
+}
+
+_lab_ns_exists() { [[ -e "/run/netns/$1" ]]; }
+
+# ---- up / down -------------------------------------------------------------
+
+# lab_up PROFILE -> builds the three namespaces and loads the profile.
+lab_up() {
+	local profile="${1:?usage: lab_up PROFILE}"
+	local nft_file="$LAB_PROFILES_DIR/$profile.nft"
+	[[ -r "$nft_file" ]] || { lab_die "no such profile: $nft_file"; return 1; }
+	if [[ -n "$LAB_NS_ROUTER" ]] && _lab_ns_exists "$LAB_NS_ROUTER"; then
+		lab_die "this shell already has a lab up ($LAB_SUFFIX)"
+		return 1
+	fi
+
+	# PID + random tag: unique per invocation, and short enough that
+	# "wgc<suffix>" still fits IFNAMSIZ (15) for the WireGuard scripts.
+	local suffix
+	while :; do
+		suffix="$(printf '%d-%04x' "$$" "$((RANDOM * 2 + RANDOM % 2))")"
+		_lab_ns_exists "vpnc-router-$suffix" || break
+	done
+	lab_attach "$suffix"
+	LAB_PROFILE="$profile"
+	mkdir -p "$LAB_STATE_DIR"
+	printf '%s\n' "$profile" >"$LAB_STATE_DIR/profile"
+	: >"$LAB_STATE_DIR/pids"
+
+	local c="$LAB_NS_CLIENT" r="$LAB_NS_ROUTER" f="$LAB_NS_REFLECTOR" ns
+	for ns in "$c" "$r" "$f"; do
+		ip netns add "$ns" || { lab_die "ip netns add $ns failed"; return 1; }
+		ip -n "$ns" link set lo up
+		# IPv4 only: no router solicitations / DAD noise in captures, and no
+		# IPv6 path that could bypass the IPv4 profile.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+	done
+
+	# Both veth ends are created inside the namespaces (never in the host ns).
+	ip -n "$r" link add lan type veth peer name eth0 netns "$c"
+	ip -n "$r" link add wan type veth peer name eth0 netns "$f"
+
+	ip -n "$c" addr add "$LAB_CLIENT_IP/24" dev eth0
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via "$LAB_ROUTER_LAN_IP"
+
+	ip -n "$r" addr add "$LAB_ROUTER_LAN_IP/24" dev lan
+	ip -n "$r" addr add "$LAB_ROUTER_WAN_IP/24" dev wan
+	ip -n "$r" link set lan up
+	ip -n "$r" link set wan up
+	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+
+	# Only the connected /24: the reflector has NO route to 192.168.1.0/24.
+	ip -n "$f" addr add "$LAB_REFLECTOR_IP/24" dev eth0
+	ip -n "$f" link set eth0 up
+
+	ip netns exec "$r" nft -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
+	lab_log "up: profile=$profile suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
+	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
+}
+
+# _lab_alive PID -> true if PID exists and is not a zombie.
+_lab_alive() {
+	local state
+	[[ -r "/proc/$1/stat" ]] || return 1
+	state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+	[[ -n "$state" && "$state" != Z ]]
+}
+
+# _lab_in_our_ns PID -> true if PID runs inside one of this lab's namespaces
+# (protects against killing an unrelated process after PID reuse).
+_lab_in_our_ns() {
+	local ids
+	ids="$(ip netns identify "$1" 2>/dev/null)" || return 1
+	[[ " $ids " == *" $LAB_NS_CLIENT "* || " $ids " == *" $LAB_NS_ROUTER "* ||
+		" $ids " == *" $LAB_NS_REFLECTOR "* ]]
+}
+
+# lab_stop PID [GRACE_S] -> SIGTERM, wait up to GRACE_S (default 3), then SIGKILL.
+# Only acts on processes inside this lab's namespaces. Returns 0.
+lab_stop() {
+	local pid="$1" grace="${2:-3}" i
+	[[ -n "$pid" ]] || return 0
+	if _lab_alive "$pid" && _lab_in_our_ns "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < grace * 20; i++)); do
+			_lab_alive "$pid" || break
+			sleep 0.05
+		done
+		if _lab_alive "$pid"; then
+			lab_log "pid $pid ignored SIGTERM for ${grace}s, sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	# Reap it if it is our child (no-op otherwise); never block for long.
+	wait "$pid" 2>/dev/null || true
+	return 0
+}
+
+# lab_down [SUFFIX] -> stops every process started in the lab, deletes the
+# namespaces (which destroys the veths) and the state dir. Idempotent, safe
+# to call from an EXIT trap; always returns 0.
+lab_down() {
+	if [[ $# -ge 1 && -n "$1" ]]; then lab_attach "$1"; fi
+	[[ -n "$LAB_SUFFIX" ]] || return 0
+	local pid name ns
+	# 1. Processes we started and recorded (lab_bg).
+	if [[ -r "$LAB_STATE_DIR/pids" ]]; then
+		while read -r pid name; do
+			[[ -n "$pid" ]] || continue
+			lab_stop "$pid" 3
+		done <"$LAB_STATE_DIR/pids"
+	fi
+	# 2. Safety net: anything still running inside OUR namespaces was started
+	#    by this lab (e.g. by a caller that did not use lab_bg) — stop it by PID.
+	for ns in "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
+		_lab_ns_exists "$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			lab_stop "$pid" 2
+		done
+	done
+	for ns in "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
+		_lab_ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
+	done
+	if [[ "${LAB_KEEP:-0}" == 1 ]]; then
+		lab_log "down: $LAB_SUFFIX (state kept in $LAB_STATE_DIR)"
+	else
+		rm -rf -- "$LAB_STATE_DIR"
+		lab_log "down: $LAB_SUFFIX"
+	fi
+	LAB_NS_CLIENT="" LAB_NS_ROUTER="" LAB_NS_REFLECTOR="" LAB_SUFFIX="" LAB_REFLECTOR_PID=""
+	return 0
+}
+
+# ---- running things in the lab --------------------------------------------
+
+# lab_exec ROLE CMD... -> run CMD inside ROLE's namespace (foreground).
+lab_exec() {
+	local ns
+	ns="$(lab_ns "$1")" || return 2
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# lab_bg NAME ROLE CMD... -> start CMD in the background inside ROLE's
+# namespace, output to $LAB_STATE_DIR/NAME.log; PID in LAB_LAST_PID and
+# recorded so lab_down stops it. Must be called in the main shell (not in
+# $(...)) so the PID is our child.
+lab_bg() {
+	local name="$1" ns
+	ns="$(lab_ns "$2")" || return 2
+	shift 2
+	ip netns exec "$ns" "$@" >"$LAB_STATE_DIR/$name.log" 2>&1 </dev/null &
+	LAB_LAST_PID=$!
+	printf '%s %s\n' "$LAB_LAST_PID" "$name" >>"$LAB_STATE_DIR/pids"
+}
+
+# lab_wait_tcp ROLE ADDR PORT TIMEOUT_S -> wait until ADDR:PORT accepts a TCP
+# connection from inside ROLE's namespace. Bounded; returns 1 on timeout.
+lab_wait_tcp() {
+	local role="$1" addr="$2" port="$3" limit="$4" start
+	start="$(lab_now)"
+	while :; do
+		if lab_exec "$role" timeout 1 bash -c "exec 3<>/dev/tcp/$addr/$port" 2>/dev/null; then
+			return 0
+		fi
+		if awk -v e="$(lab_elapsed "$start")" -v l="$limit" 'BEGIN { exit !(e >= l) }'; then
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# lab_reflector_start [EXTRA ARGS...] -> start vpncheck-reflector in the
+# reflector ns and wait (bounded, 10 s) until its control port accepts.
+lab_reflector_start() {
+	local bin
+	bin="$(lab_bin vpncheck-reflector)"
+	[[ -x "$bin" ]] || { lab_die "not built: $bin"; return 1; }
+	lab_bg reflector reflector "$bin" --listen "$LAB_REFLECTOR_IP" \
+		--control-port "$LAB_CONTROL_PORT" "$@"
+	LAB_REFLECTOR_PID="$LAB_LAST_PID"
+	local start
+	start="$(lab_now)"
+	while :; do
+		if ! _lab_alive "$LAB_REFLECTOR_PID"; then
+			lab_die "vpncheck-reflector exited during start-up; its log:"
+			sed 's/^/    /' "$LAB_STATE_DIR/reflector.log" >&2
+			return 1
+		fi
+		if lab_exec reflector timeout 1 bash -c \
+			"exec 3<>/dev/tcp/$LAB_REFLECTOR_IP/$LAB_CONTROL_PORT" 2>/dev/null; then
+			lab_log "reflector ready after $(lab_elapsed "$start")s (pid $LAB_REFLECTOR_PID)"
+			return 0
+		fi
+		if awk -v e="$(lab_elapsed "$start")" 'BEGIN { exit !(e >= 10) }'; then
+			lab_die "vpncheck-reflector not accepting on $LAB_REFLECTOR_IP:$LAB_CONTROL_PORT after 10s; its log:"
+			sed 's/^/    /' "$LAB_STATE_DIR/reflector.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# lab_reflector_stop -> stop the reflector started by lab_reflector_start.
+lab_reflector_stop() {
+	[[ -n "$LAB_REFLECTOR_PID" ]] || return 0
+	lab_stop "$LAB_REFLECTOR_PID" 3
+	LAB_REFLECTOR_PID=""
+}
+
+# lab_reflector_log -> print the reflector's log (for failure diagnostics).
+lab_reflector_log() {
+	[[ -r "$LAB_STATE_DIR/reflector.log" ]] && sed 's/^/    reflector| /' "$LAB_STATE_DIR/reflector.log" >&2
+	return 0
+}
+
+# ---- CLI -------------------------------------------------------------------
+
+_lab_usage() {
+	cat >&2 <<EOF
+usage: $0 up PROFILE          build a lab; prints export lines for eval
+       $0 down [SUFFIX]       tear a lab down (default: \$LAB_SUFFIX)
+       $0 exec client|router|reflector CMD...
+       $0 list                labs that exist now
+       $0 profiles            available profiles
+EOF
+}
+
+# Pick the lab for exec/down: explicit suffix, $LAB_SUFFIX, or the only one.
+_lab_pick() {
+	local want="${1:-$LAB_SUFFIX}"
+	if [[ -z "$want" ]]; then
+		local labs
+		mapfile -t labs < <(_lab_list)
+		if [[ ${#labs[@]} -eq 1 ]]; then
+			want="${labs[0]}"
+		else
+			lab_die "set LAB_SUFFIX (labs up: ${labs[*]:-none})"
+			return 1
+		fi
+	fi
+	lab_attach "$want"
+	_lab_ns_exists "$LAB_NS_ROUTER" || { lab_die "no lab with suffix '$want'"; return 1; }
+}
+
+_lab_list() {
+	ip netns list 2>/dev/null | awk '{ print $1 }' | sed -n 's/^vpnc-router-//p'
+}
+
+_lab_main() {
+	set -euo pipefail
+	local cmd="${1:-}"
+	[[ $# -gt 0 ]] && shift
+	case "$cmd" in
+	up)
+		[[ $# -eq 1 ]] || { _lab_usage; exit 2; }
+		lab_require_root
+		# On failure, do not leave half a lab behind.
+		trap 'lab_down' EXIT
+		lab_up "$1"
+		trap - EXIT
+		printf 'export LAB_SUFFIX=%q LAB_NS_CLIENT=%q LAB_NS_ROUTER=%q LAB_NS_REFLECTOR=%q\n' \
+			"$LAB_SUFFIX" "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"
+		;;
+	down)
+		_lab_pick "${1:-}"
+		lab_down "$LAB_SUFFIX"
+		;;
+	exec)
+		[[ $# -ge 2 ]] || { _lab_usage; exit 2; }
+		_lab_pick ""
+		lab_exec "$@"
+		;;
+	list) _lab_list ;;
+	profiles)
+		local f
+		for f in "$LAB_PROFILES_DIR"/*.nft; do basename "$f" .nft; done
+		;;
+	*)
+		_lab_usage
+		exit 2
+		;;
+	esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+	_lab_main "$@"
+fi

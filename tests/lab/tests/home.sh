@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# home.sh — profile "home" (plain NAT router, everything forwarded):
+# WireGuard and OpenVPN must both `pass`, the report must see the NAT
+# (public 203.0.113.1 != local 192.168.1.10), --require of both exits 0,
+# and the report must validate against the schema.
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+t_init "home: wireguard+openvpn pass behind NAT"
+t_need_bins
+t_need_python_jsonschema
+t_start home
+
+t_vpncheck --protocols wireguard,openvpn --require wireguard,openvpn
+wg="$(t_verdict wireguard)"
+ovpn="$(t_verdict openvpn)"
+echo "  facts: wireguard=$wg openvpn=$ovpn"
+t_probe_table wireguard
+t_probe_table openvpn
+
+t_check "exit code 0 with --require wireguard,openvpn (got $T_RC)" t_eq "$T_RC" 0
+t_check "report exit_code equals process exit code" t_report_exit_code_matches
+t_check "report validates against $T_SCHEMA" t_report_valid
+t_check "schema field is vpncheck.report/1" t_eq "$(t_json "r.get('schema')")" "vpncheck.report/1"
+t_check "wireguard verdict is pass (got '$wg')" t_eq "$wg" pass
+t_check "openvpn verdict is pass (got '$ovpn')" t_eq "$ovpn" pass
+t_check "wireguard standard probe udp/51820 went both ways" \
+	t_eq "$(t_probe_field wireguard genuine udp 51820 outbound)/$(t_probe_field wireguard genuine udp 51820 inbound)" "true/true"
+t_check "openvpn standard probe udp/1194 went both ways" \
+	t_eq "$(t_probe_field openvpn genuine udp 1194 outbound)/$(t_probe_field openvpn genuine udp 1194 inbound)" "true/true"
+local_addr="$(t_json "r['client'].get('local_address')" 2>/dev/null || true)"
+public_addr="$(t_json "r['client'].get('public_address')" 2>/dev/null || true)"
+nat="$(t_json "r['client'].get('behind_nat')" 2>/dev/null || true)"
+echo "  facts: local_address=$local_addr public_address=$public_addr behind_nat=$nat"
+t_check "client.behind_nat is true" t_eq "$nat" true
+t_check "client.local_address is $LAB_CLIENT_IP" t_eq "$local_addr" "$LAB_CLIENT_IP"
+t_check "client.public_address is the router's WAN address $LAB_ROUTER_WAN_IP" t_eq "$public_addr" "$LAB_ROUTER_WAN_IP"
+
+[[ $T_FAILS -eq 0 ]] || t_show_run
+t_finish

@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# agreement.sh — shared body of the agreement_<proto>_<profile>.sh tests:
+# vpncheck's verdict for PROTO through PROFILE must agree with what the real
+# VPN software does through the same profile:
+#     verdict == pass   <=>   real tunnel carries a ping (TUNNEL_UP)
+# ("pass" means: works on the protocol's standard transport, which is exactly
+# what the real-software scripts use: OpenVPN UDP 1194, WireGuard UDP 51820.)
+#
+# Also checks the real software against what the profile is known to do, so
+# a broken lab (both sides down) cannot make the test pass by agreement.
+
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
+agreement_main() {
+	local proto="$1" profile="$2" expected="$3"
+	t_init "agreement $proto/$profile: vpncheck verdict vs real $proto"
+	t_need_bins
+	local tool
+	case "$proto" in
+	openvpn) tool=openvpn ;;
+	wireguard) tool=wireguard-go ;;
+	esac
+	command -v "$tool" >/dev/null || t_skip "$tool is not installed"
+	[[ -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
+
+	# 1. vpncheck through the profile, reflector running.
+	t_start "$profile"
+	t_vpncheck --protocols "$proto"
+	local verdict
+	verdict="$(t_verdict "$proto")"
+	t_probe_table "$proto"
+	[[ $T_RC -eq 0 ]] || { echo "  vpncheck exit code $T_RC:"; t_show_run; }
+
+	# 2. Stop the reflector (frees the ports the real server needs) and the
+	#    lab; the real-software script builds a fresh lab with the same profile.
+	lab_reflector_stop
+	lab_down
+
+	# 3. Real software.
+	local real_out real_rc=0 tunnel
+	real_out="$T_WORK/real.txt"
+	timeout -k 5 120 bash "$LAB_DIR/real/$proto.sh" "$profile" >"$real_out" 2>"$T_WORK/real.err" || real_rc=$?
+	tunnel="$(tail -n 1 "$real_out")"
+	sed 's/^/    real| /' "$real_out"
+	grep -v '^\[lab\]' "$T_WORK/real.err" | sed 's/^/    real| /' || true
+	if [[ $real_rc -ne 0 || ( "$tunnel" != TUNNEL_UP && "$tunnel" != TUNNEL_DOWN ) ]]; then
+		t_fatal "real $proto experiment could not be run (exit $real_rc)"
+	fi
+
+	echo "  facts: vpncheck verdict=${verdict:-<none>} (exit $T_RC); real $proto: $tunnel"
+	local agrees=false
+	if [[ "$verdict" == pass && "$tunnel" == TUNNEL_UP ]] ||
+		[[ "$verdict" != pass && "$tunnel" == TUNNEL_DOWN ]]; then
+		agrees=true
+	fi
+	t_check "vpncheck ran to completion (exit 0, got $T_RC)" t_eq "$T_RC" 0
+	t_check "agreement: (verdict == pass) <=> TUNNEL_UP [verdict=${verdict:-<none>}, real=$tunnel]" \
+		t_eq "$agrees" true
+	t_check "real $proto through $profile is $expected as the profile implies (got $tunnel)" \
+		t_eq "$tunnel" "$expected"
+	t_finish
+}
