@@ -1,0 +1,116 @@
+// Garbage from the control API must end the run with exit 3 and a message
+// that says the peer is not a vpncheck reflector (loopback only).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "client_fixtures.h"
+#include "src/app.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+namespace asio = boost::asio;
+
+// Answers every connection with `answer` after reading what the client sent, then closes.
+class GarbageServer {
+ public:
+  explicit GarbageServer(std::string answer)
+      : answer_(std::move(answer)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~GarbageServer() {
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int connections() const { return connections_; }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      ++connections_;
+      auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+      auto buffer = std::make_shared<std::array<char, 4096>>();
+      s->async_read_some(asio::buffer(*buffer), [this, s, buffer](boost::system::error_code, std::size_t) {
+        asio::async_write(*s, asio::buffer(answer_), [s](boost::system::error_code, std::size_t) {
+          boost::system::error_code ignored;
+          s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        });
+      });
+      accept();
+    });
+  }
+
+  std::string answer_;
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::atomic<int> connections_{0};
+};
+
+std::string http_answer(const std::string& content_type, const std::string& body) {
+  return "HTTP/1.1 201 Created\r\nContent-Type: " + content_type + "\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+struct RunOutput {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+RunOutput run_against(std::uint16_t port) {
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = port;
+  o.timeout_s = 1.0;
+  o.no_color = true;
+  std::ostringstream out;
+  std::ostringstream err;
+  int code = run_vpncheck(o, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(ControlApiGarbage, NonHttpAnswerIsExit3NotAReflector) {
+  GarbageServer server(std::string("\x16\x03\x01\x00\x05hello garbage\r\n\r\n", 22));
+  auto r = run_against(server.port());
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_GE(server.connections(), 1);
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "not a vpncheck reflector")) << r.err;
+  EXPECT_TRUE(contains(r.err, "TCP " + std::to_string(server.port()))) << r.err;
+  EXPECT_FALSE(contains(r.out, "blocked")) << r.out;
+}
+
+TEST(ControlApiGarbage, HttpWithNonJsonBodyIsExit3NotAReflector) {
+  GarbageServer server(http_answer("text/html", "<html>captive portal</html>\n"));
+  auto r = run_against(server.port());
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "not a vpncheck reflector (bad session answer")) << r.err;
+}
+
+TEST(ControlApiGarbage, JsonWithAHostileSessionIdIsRejected) {
+  GarbageServer server(http_answer(
+      "application/json",
+      R"({"session_id":"a/../x\r\nInjected: 1","tag":"001122334455","client":{"address":"1.2.3.4","port":1},)"
+      R"("capabilities":{"udp_ports":[],"tcp_ports":[]}})"));
+  auto r = run_against(server.port());
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "session id")) << r.err;
+}
+
+}  // namespace
+}  // namespace vpncheck::client
