@@ -1,6 +1,10 @@
 #include "src/control/control_client.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -15,6 +19,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxResponseBody = 4 * 1024 * 1024;
 
@@ -34,18 +39,16 @@ std::string describe_error(const boost::system::error_code& ec) {
   return ec.message();
 }
 
-asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, http::verb verb,
-                                      const std::string& target, std::chrono::milliseconds timeout) {
+// One request over an already connected socket.
+asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
+                                          http::verb verb, const std::string& target,
+                                          std::chrono::milliseconds timeout) {
   HttpResult result;
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.expires_after(timeout);
-  if (auto [ec] = co_await stream.async_connect(endpoint, use_tuple); ec) {
-    result.error = describe_error(ec);
-    co_return result;
-  }
   boost::system::error_code local_ec;
-  auto local = stream.socket().local_endpoint(local_ec);
+  auto local = socket.local_endpoint(local_ec);
   if (!local_ec) result.local = probes::Endpoint{local.address().to_string(), local.port()};
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(timeout);
 
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, endpoint.address().to_string());
@@ -78,41 +81,134 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
   co_return result;
 }
 
+asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, http::verb verb,
+                                      const std::string& target, std::chrono::milliseconds timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::socket socket(executor);
+  asio::steady_timer timer(executor, timeout);
+  auto connected = co_await (socket.async_connect(endpoint, use_tuple) || timer.async_wait(use_tuple));
+  if (connected.index() == 1) co_return HttpResult{false, "timed out", 0, {}, {}};
+  if (auto [ec] = std::get<0>(connected); ec) co_return HttpResult{false, describe_error(ec), 0, {}, {}};
+  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout);
+}
+
+// Control-port candidates are connected to all at once, so a port that a
+// network silently drops costs no more than a short grace, not a timeout.
+struct Candidate {
+  std::uint16_t port = 0;
+  enum class State { pending, connected, failed } state = State::pending;
+  std::optional<asio::ip::tcp::socket> socket;
+  std::string result;
+  std::unique_ptr<asio::steady_timer> connect_deadline;
+};
+
+struct CandidateRace {
+  std::vector<Candidate> candidates;
+  asio::steady_timer changed;  // cancelled whenever a candidate settles
+  explicit CandidateRace(asio::any_io_executor ex) : changed(ex) {}
+};
+
+asio::awaitable<void> connect_candidate(std::shared_ptr<CandidateRace> race, std::size_t i,
+                                        asio::ip::tcp::endpoint endpoint) {
+  asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
+  auto connected = co_await (socket.async_connect(endpoint, use_tuple) ||
+                             race->candidates[i].connect_deadline->async_wait(use_tuple));
+  Candidate& c = race->candidates[i];
+  if (connected.index() == 1) {
+    c.state = Candidate::State::failed;
+    c.result = "timed out";
+  } else if (auto [ec] = std::get<0>(connected); ec) {
+    c.state = Candidate::State::failed;
+    c.result = describe_error(ec);
+  } else {
+    c.state = Candidate::State::connected;
+    c.socket = std::move(socket);
+  }
+  race->changed.cancel();
+}
+
 }  // namespace
 
 asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages, const asio::ip::address& address,
                                                 std::vector<std::uint16_t> ports,
                                                 std::chrono::steady_clock::time_point deadline) {
+  using Clock = std::chrono::steady_clock;
+  // How long a preferred port may lag behind a later one that already connected:
+  // as long again as the later one took, but at least this.
+  constexpr auto kMinimumGrace = std::chrono::milliseconds(200);
+  auto executor = co_await asio::this_coro::executor;
+  const auto start = Clock::now();
+  auto race = std::make_shared<CandidateRace>(executor);
+  for (auto port : ports) {
+    Candidate c;
+    c.port = port;
+    c.connect_deadline = std::make_unique<asio::steady_timer>(executor, deadline);
+    race->candidates.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < ports.size(); ++i)
+    asio::co_spawn(executor, connect_candidate(race, i, {address, ports[i]}), asio::detached);
+
   OpenSessionResult out;
-  for (std::size_t i = 0; i < ports.size(); ++i) {
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (remaining.count() <= 0) {
-      out.attempts.push_back({ports[i], "not tried (out of time)"});
+  std::optional<Clock::time_point> grace_until;
+  auto finish = [&](std::optional<OpenedSession> session) {
+    for (auto& c : race->candidates) {
+      c.connect_deadline->cancel();  // ends connects still in flight
+      std::string result = c.result;
+      if (c.state == Candidate::State::connected)
+        result = session && session->control.port() == c.port ? "ok" : "connected, not needed";
+      else if (c.state == Candidate::State::pending)
+        result = session ? "not needed" : "timed out";
+      out.attempts.push_back({c.port, result});
+    }
+    out.session = std::move(session);
+  };
+
+  while (true) {
+    auto& cs = race->candidates;
+    auto first_open = std::find_if(cs.begin(), cs.end(), [](const Candidate& c) { return c.state != Candidate::State::failed; });
+    if (first_open == cs.end()) break;  // every port failed
+    auto chosen = cs.end();
+    if (first_open->state == Candidate::State::connected) {
+      chosen = first_open;
+    } else {
+      auto later = std::find_if(first_open, cs.end(), [](const Candidate& c) { return c.state == Candidate::State::connected; });
+      if (later != cs.end()) {
+        if (!grace_until) grace_until = Clock::now() + std::max<Clock::duration>(kMinimumGrace, Clock::now() - start);
+        if (Clock::now() >= *grace_until) chosen = later;
+      }
+    }
+    if (chosen == cs.end()) {
+      if (Clock::now() >= deadline) break;
+      race->changed.expires_at(grace_until ? std::min(*grace_until, deadline) : deadline);
+      co_await race->changed.async_wait(use_tuple);
       continue;
     }
-    // Share what is left fairly among the ports not yet tried, so a silently
-    // dropping first port cannot eat the whole budget.
-    auto budget = remaining / static_cast<long>(ports.size() - i);
-    asio::ip::tcp::endpoint endpoint(address, ports[i]);
-    auto http = co_await http_call(endpoint, http::verb::post, "/v1/sessions", budget);
+
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    asio::ip::tcp::endpoint endpoint(address, chosen->port);
+    auto http = co_await http_exchange(std::move(*chosen->socket), endpoint, http::verb::post, "/v1/sessions",
+                                       std::max(remaining, std::chrono::milliseconds(1)));
+    chosen->socket.reset();
+    chosen->state = Candidate::State::failed;  // unless it succeeds below
     if (!http.transport_ok) {
-      out.attempts.push_back({ports[i], http.error});
+      chosen->result = http.error;
       continue;
     }
     if (http.status != 201 && http.status != 200) {
-      out.attempts.push_back({ports[i], "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")"});
+      chosen->result = "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")";
       continue;
     }
     std::string parse_error;
     auto info = probes::session_info_from_json(http.body, parse_error);
     if (!info) {
-      out.attempts.push_back({ports[i], "not a vpncheck reflector (bad session answer: " + parse_error + ")"});
+      chosen->result = "not a vpncheck reflector (bad session answer: " + parse_error + ")";
       continue;
     }
-    out.attempts.push_back({ports[i], "ok"});
-    out.session = OpenedSession{endpoint, std::move(*info), http.local};
+    chosen->state = Candidate::State::connected;
+    finish(OpenedSession{endpoint, std::move(*info), http.local});
     co_return out;
   }
+  finish(std::nullopt);
   out.error = "could not open a session with the reflector at " + host_for_messages + ":";
   for (const auto& a : out.attempts) out.error += " TCP " + std::to_string(a.port) + " " + a.result + ";";
   out.error.back() = '.';

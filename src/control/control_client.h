@@ -1,5 +1,6 @@
 // The client side of Contract 2: the reflector's HTTP/1.1 + JSON control API.
-// The control endpoint is tried on the configured port, then TCP 443 and 80,
+// The control endpoint is tried on the configured port, then TCP 443 and 80
+// (connected to all at once, preferring that order),
 // so a network that lets only the web out can still be tested.
 #pragma once
 

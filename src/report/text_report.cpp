@@ -51,7 +51,8 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     out << "Nothing was concluded about VPN protocols on this network.\n";
     return;
   }
-  if (r.control_attempts.size() > 1) {
+  // Say how the control API was reached only when the preferred port did not work.
+  if (!r.control_attempts.empty() && r.control_attempts.front().result != "ok") {
     out << "Control API:";
     for (const auto& a : r.control_attempts) out << " TCP " << a.port << " " << a.result << ";";
     out << "\n";
