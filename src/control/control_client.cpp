@@ -155,9 +155,9 @@ asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_mess
       c.connect_deadline->cancel();  // ends connects still in flight
       std::string result = c.result;
       if (c.state == Candidate::State::connected)
-        result = session && session->control.port() == c.port ? "ok" : "connected, not needed";
+        result = session && session->control.port() == c.port ? "ok" : "also reachable";
       else if (c.state == Candidate::State::pending)
-        result = session ? "not needed" : "timed out";
+        result = session ? "no answer" : "timed out";
       out.attempts.push_back({c.port, result});
     }
     out.session = std::move(session);
