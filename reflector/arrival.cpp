@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view kNoReplySmall = "request too small to answer without amplification";
 constexpr std::string_view kNoReplyLarger = "reply larger than request refused (no amplification)";
+constexpr std::string_view kNoReplyRateLimited = "rate limited";
 
 struct Match {
   const probes::ProtocolModule* module = nullptr;  // nullptr: control probe
@@ -33,46 +34,22 @@ std::optional<Match> match_control(probes::ByteView payload) {
 
 }  // namespace
 
-std::string_view to_string(DropReason reason) {
-  switch (reason) {
-    case DropReason::empty: return "empty";
-    case DropReason::oversized: return "oversized";
-    case DropReason::bad_frame: return "bad_frame";
-    case DropReason::unrecognised: return "unrecognised";
-    case DropReason::unknown_session: return "unknown_session";
-    case DropReason::observation_limit: return "observation_limit";
-    case DropReason::count_: break;
-  }
-  return "unknown";
-}
-
-std::uint64_t DropCounters::total() const {
-  std::uint64_t sum = 0;
-  for (auto c : counts_) sum += c;
-  return sum;
-}
-
-std::string DropCounters::summary() const {
-  std::string out;
-  for (std::size_t i = 0; i < counts_.size(); ++i) {
-    if (counts_[i] == 0) continue;
-    if (!out.empty()) out += ' ';
-    out += std::string(to_string(static_cast<DropReason>(i))) + "=" + std::to_string(counts_[i]);
-  }
-  return out.empty() ? "none" : out;
-}
-
 bool reply_within_request(probes::ByteView reply, probes::ByteView request) {
   // A module returning a larger reply is a bug in that module; debug builds stop here.
   assert(reply.size() <= request.size() && "reflector reply larger than its request (amplification)");
   return reply.size() <= request.size();
 }
 
-ArrivalHandler::ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd)
-    : sessions_(sessions), hints_(std::move(hints)), rnd_(std::move(rnd)) {}
+ArrivalHandler::ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd,
+                               Metrics* metrics, RateLimiter* limiter)
+    : sessions_(sessions),
+      hints_(std::move(hints)),
+      rnd_(std::move(rnd)),
+      metrics_(metrics != nullptr ? metrics : &own_metrics_),
+      limiter_(limiter) {}
 
 ArrivalOutcome ArrivalHandler::drop(DropReason reason) {
-  drops_.add(reason);
+  metrics_->drops.add(reason);
   ArrivalOutcome out;
   out.dropped = reason;
   return out;
@@ -130,6 +107,11 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   } else if (!reply_within_request(out.reply, payload)) {
     out.reply.clear();
     reply.reason = kNoReplyLarger;
+  } else if (limiter_ != nullptr && !limiter_->allow(arrival.source.address)) {
+    // Recorded (the client learns it got through) but not answered.
+    out.reply.clear();
+    reply.reason = kNoReplyRateLimited;
+    metrics_->drops.add(DropReason::rate_limited);
   } else {
     reply.sent = true;
     reply.kind = genuine ? out.protocol + "/reply" : "control/echo";
@@ -150,11 +132,15 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.fields = std::move(match->parsed.fields);
   obs.received_at_unix_ms = arrival.received_at_unix_ms;
   obs.reply = std::move(reply);
+  ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
   out.sequence = sessions_.record(*session, std::move(obs));
   return out;
 }
 
+void ArrivalHandler::reply_sent(const ArrivalOutcome& /*outcome*/) { ++metrics_->replies_sent; }
+
 void ArrivalHandler::reply_failed(const ArrivalOutcome& outcome, std::string reason) {
+  ++metrics_->replies_failed;
   if (outcome.sequence == 0) return;
   probes::ReplyRecord reply;
   reply.reason = std::move(reason);

@@ -16,6 +16,8 @@
 
 #include "probes/observation.h"
 #include "probes/probe.h"
+#include "reflector/metrics.h"
+#include "reflector/rate_limit.h"
 #include "reflector/session_table.h"
 
 namespace vpncheck::reflector {
@@ -31,29 +33,6 @@ constexpr std::size_t kMaxDatagram = 2048;     // larger UDP payloads are droppe
 constexpr std::size_t kMaxRawStream = 2048;    // TCP control probe read bound
 constexpr std::size_t kStreamLengthSize = 2;   // OpenVPN-style TCP framing: u16 length
 constexpr std::size_t kMaxStreamMessage = 1500;  // frame lengths above are rejected
-
-enum class DropReason : std::size_t {
-  empty,              // zero-length payload
-  oversized,          // above the bound for its framing (or truncated by the kernel)
-  bad_frame,          // TCP frame length 0, > kMaxStreamMessage, or not what arrived
-  unrecognised,       // no protocol module and no control probe claims the bytes
-  unknown_session,    // a well-formed probe whose tag matches no live session
-  observation_limit,  // the session already holds max_observations
-  count_,
-};
-
-std::string_view to_string(DropReason reason);
-
-class DropCounters {
- public:
-  void add(DropReason r) { ++counts_[static_cast<std::size_t>(r)]; }
-  std::uint64_t get(DropReason r) const { return counts_[static_cast<std::size_t>(r)]; }
-  std::uint64_t total() const;
-  std::string summary() const;  // "unrecognised=3 unknown_session=1" (non-zero only)
-
- private:
-  std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> counts_{};
-};
 
 struct Arrival {
   probes::ByteView payload;  // for length_prefixed: the whole frame, length included
@@ -77,15 +56,23 @@ struct ArrivalOutcome {
 class ArrivalHandler {
  public:
   // `hints` carries the reflector's WireGuard key, so mac1 is verified.
-  ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd);
+  // `metrics` nullptr: counts into a Metrics of its own. `limiter` nullptr:
+  // answers are not rate limited.
+  ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd,
+                 Metrics* metrics = nullptr, RateLimiter* limiter = nullptr);
+  ArrivalHandler(const ArrivalHandler&) = delete;
+  ArrivalHandler& operator=(const ArrivalHandler&) = delete;
 
   ArrivalOutcome handle(const Arrival& arrival);
+  // The listener sent `outcome.reply` in full.
+  void reply_sent(const ArrivalOutcome& outcome);
   // The listener could not send `outcome.reply`: correct the observation.
   void reply_failed(const ArrivalOutcome& outcome, std::string reason);
 
   // For drops decided before the demux (e.g. HTTP on a probe-only port).
-  void count_drop(DropReason reason) { drops_.add(reason); }
-  const DropCounters& drops() const { return drops_; }
+  void count_drop(DropReason reason) { metrics_->drops.add(reason); }
+  const DropCounters& drops() const { return metrics_->drops; }
+  const Metrics& metrics() const { return *metrics_; }
 
  private:
   ArrivalOutcome drop(DropReason reason);
@@ -93,7 +80,9 @@ class ArrivalHandler {
   SessionTable& sessions_;
   probes::ServerHints hints_;
   probes::RandomFill rnd_;
-  DropCounters drops_;
+  Metrics own_metrics_;
+  Metrics* metrics_;
+  RateLimiter* limiter_;
 };
 
 // The no-amplification rule, asserted in debug builds and enforced always:

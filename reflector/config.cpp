@@ -82,6 +82,16 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--max-observations", config.max_observations, "observations kept per session")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
       ->capture_default_str();
+  app.add_option("--rate-limit", config.rate_limit,
+                 "replies per second per source address (burst: one second's worth); 0 = no limit.\n"
+                 "Over the limit, probes are still recorded but not answered")
+      ->type_name("N")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  std::string auth_key;
+  app.add_option("--auth-key", auth_key,
+                 "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health)")
+      ->type_name("KEY");
   app.add_option("--log-level", log_level, "debug|info|warn|error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -132,6 +142,10 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
       if (std::find(config.listen.begin(), config.listen.end(), address) == config.listen.end())
         config.listen.push_back(address);
     }
+  }
+  if (app.count("--auth-key") > 0) {
+    if (auth_key.empty()) return usage_error("--auth-key: the key must not be empty");
+    config.auth_key = auth_key;
   }
   config.log_level = log_level_from_string(log_level).value_or(LogLevel::info);
   return {std::move(config), 0, {}};

@@ -36,6 +36,11 @@ struct Config {
   std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped
   std::size_t max_sessions_per_client = 64;  // per client address (CGNAT shares addresses)
   std::size_t max_connections = 1024;      // concurrent TCP connections, control and probe
+  // Replies per second per source address (token bucket, burst = one second's
+  // worth); 0 = no limit. Over it, arrivals are recorded but not answered.
+  double rate_limit = 200;
+  // Set: the control API (but /v1/health) requires "Authorization: Bearer KEY".
+  std::optional<std::string> auth_key;
   LogLevel log_level = LogLevel::info;
   Timeouts timeouts;
 };

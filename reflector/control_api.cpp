@@ -1,8 +1,11 @@
 #include "reflector/control_api.h"
 
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 
 #include <algorithm>
+
+#include "probes/crypto.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -38,7 +41,27 @@ bool is_session_id(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
 }  // namespace
+
+bool bearer_matches(std::string_view header, std::string_view key) {
+  constexpr std::string_view kScheme = "Bearer ";  // RFC 6750 §2.1; the scheme is case-insensitive
+  std::string_view token;
+  if (header.size() > kScheme.size() && iequals(header.substr(0, kScheme.size()), kScheme))
+    token = header.substr(kScheme.size());
+  // Digests of both, compared with CRYPTO_memcmp: neither the position of the
+  // first differing byte nor the key's length shows in the time taken.
+  auto got = probes::sha256(probes::as_bytes(token));
+  auto want = probes::sha256(probes::as_bytes(key));
+  const bool same = CRYPTO_memcmp(got.data(), want.data(), got.size()) == 0;
+  return same && !token.empty();
+}
 
 HttpResponse error_response(http::status status, std::string_view message, unsigned version,
                             bool keep_alive) {
@@ -52,7 +75,15 @@ HttpResponse error_response(http::status status, std::string_view message, unsig
 }
 
 ControlApi::ControlApi(SessionTable& sessions, ControlApiOptions options)
-    : sessions_(sessions), options_(std::move(options)) {}
+    : sessions_(sessions),
+      options_(std::move(options)),
+      metrics_(options_.metrics != nullptr ? options_.metrics : &own_metrics_) {}
+
+bool ControlApi::authorized(const HttpRequest& request) const {
+  if (!options_.auth_key) return true;
+  auto field = request[http::field::authorization];
+  return bearer_matches(std::string_view(field.data(), field.size()), *options_.auth_key);
+}
 
 HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoint& client) {
   if (request.body().size() > kMaxRequestBody)
@@ -65,6 +96,23 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
   if (target == "/v1/health") {
     if (method != http::verb::get) return method_not_allowed(request, "GET");
     return json_response(http::status::ok, {{"status", "ok"}, {"version", options_.version}}, request);
+  }
+  // Health stays open (load balancers, systemd watchdogs); the rest needs the key.
+  if (!authorized(request)) {
+    auto res = error_for(http::status::unauthorized, "missing or wrong bearer token", request);
+    res.set(http::field::www_authenticate, "Bearer realm=\"vpncheck-reflector\"");
+    return res;
+  }
+  if (target == "/metrics") {
+    if (method != http::verb::get) return method_not_allowed(request, "GET");
+    sessions_.purge_expired();  // so sessions_open and sessions_expired_total are current
+    HttpResponse res{http::status::ok, request.version()};
+    res.set(http::field::content_type, kPrometheusContentType);
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(request.keep_alive());
+    res.body() = render_prometheus(*metrics_, sessions_.size());
+    res.prepare_payload();
+    return res;
   }
   if (target == "/v1/sessions") {
     if (method != http::verb::post) return method_not_allowed(request, "POST");
@@ -99,7 +147,6 @@ HttpResponse ControlApi::create_session(const HttpRequest& request, const probes
     return error_for(http::status::service_unavailable, "session table full, try again later", request);
   if (created.error == CreateError::client_limit)
     return error_for(http::status::too_many_requests, "too many open sessions from this address", request);
-  ++created_;
 
   const Session& session = *created.session;
   probes::SessionInfo info;

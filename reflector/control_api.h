@@ -5,16 +5,21 @@
 //   GET    /v1/sessions/{id}/observations  200 ObservationList
 //   DELETE /v1/sessions/{id}               204
 //   GET    /v1/health                      200 {"status":"ok","version":...}
+//   GET    /metrics                        200 Prometheus text format
 //
-// Errors are JSON {"error": "..."} with a 4xx/5xx status.
+// Errors are JSON {"error": "..."} with a 4xx/5xx status. With an auth key,
+// everything but /v1/health needs "Authorization: Bearer <key>" (else 401).
 #pragma once
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "probes/observation.h"
+#include "reflector/metrics.h"
 #include "reflector/session_table.h"
 
 namespace vpncheck::reflector {
@@ -31,6 +36,11 @@ struct ControlApiOptions {
   probes::Capabilities capabilities;  // ports actually listening, WireGuard key
   std::string version;
   probes::RandomFill rnd;  // CSPRNG: session ids and tags
+  // Set: every resource but /v1/health requires "Authorization: Bearer <key>"
+  // (compared in constant time); otherwise 401 with a JSON error.
+  std::optional<std::string> auth_key;
+  // The server's counters, read by GET /metrics; nullptr: a Metrics of its own.
+  Metrics* metrics = nullptr;
 };
 
 class ControlApi {
@@ -40,15 +50,22 @@ class ControlApi {
   // `client` is the control connection's remote endpoint as seen here.
   HttpResponse handle(const HttpRequest& request, const probes::Endpoint& client);
 
-  std::uint64_t sessions_created() const { return created_; }
+  ControlApi(const ControlApi&) = delete;
+  ControlApi& operator=(const ControlApi&) = delete;
 
  private:
   HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client);
+  bool authorized(const HttpRequest& request) const;
 
   SessionTable& sessions_;
   ControlApiOptions options_;
-  std::uint64_t created_ = 0;
+  Metrics own_metrics_;
+  Metrics* metrics_;
 };
+
+// Does `header` (an Authorization field value) carry `key` as a Bearer token?
+// The comparison takes the same time whatever the header holds.
+bool bearer_matches(std::string_view header, std::string_view key);
 
 // A JSON error response (also used by the connection code for parse errors).
 HttpResponse error_response(http::status status, std::string_view message, unsigned version = 11,

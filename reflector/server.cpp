@@ -71,9 +71,12 @@ Server::Server(Config config, Logger* log)
       log_(log == nullptr ? *own_log_ : *log),
       wireguard_key_(random_key()),
       wireguard_key_hex_(probes::to_hex(wireguard_key_)),
+      limiter_(RateLimit{config_.rate_limit, config_.rate_limit}),
       sessions_(limits_from(config_)),
-      arrivals_(sessions_, hints_for(wireguard_key_), csprng()),
-      io_(std::make_unique<asio::io_context>(1)) {}
+      arrivals_(sessions_, hints_for(wireguard_key_), csprng(), &metrics_, &limiter_),
+      io_(std::make_unique<asio::io_context>(1)) {
+  sessions_.count_into(&metrics_);
+}
 
 Server::~Server() {
   io_->stop();
@@ -206,6 +209,8 @@ std::optional<std::string> Server::start() {
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
   options.version = std::string(reflector_version());
   options.rnd = csprng();
+  options.auth_key = config_.auth_key;
+  options.metrics = &metrics_;
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0});
 
@@ -237,6 +242,10 @@ void Server::log_startup() {
   log_.info("sessions: ttl " + std::to_string(config_.session_ttl_s) + " s, at most " +
             std::to_string(config_.max_sessions) + ", " + std::to_string(config_.max_observations) +
             " observations each");
+  log_.info(config_.rate_limit > 0 ? "replies: at most " + std::to_string(static_cast<long long>(config_.rate_limit)) +
+                                         "/s per source address"
+                                   : std::string("replies: not rate limited"));
+  log_.info(config_.auth_key ? "control API: bearer token required" : "control API: open (no --auth-key)");
 }
 
 void Server::run() {

@@ -30,6 +30,8 @@
 #include "reflector/config.h"
 #include "reflector/control_api.h"
 #include "reflector/log.h"
+#include "reflector/metrics.h"
+#include "reflector/rate_limit.h"
 #include "reflector/services.h"
 #include "reflector/session_table.h"
 #include "reflector/tcp_listener.h"
@@ -65,7 +67,8 @@ class Server {
   boost::asio::io_context& context() { return *io_; }
   const std::string& wireguard_public_key_hex() const { return wireguard_key_hex_; }
   // Read only from the I/O thread or after run() returned.
-  const DropCounters& drops() const { return arrivals_.drops(); }
+  const DropCounters& drops() const { return metrics_.drops; }
+  const Metrics& metrics() const { return metrics_; }
   const SessionTable& sessions() const { return sessions_; }
 
  private:
@@ -81,6 +84,8 @@ class Server {
   Logger& log_;
   std::array<std::uint8_t, 32> wireguard_key_{};
   std::string wireguard_key_hex_;
+  Metrics metrics_;  // every counter, one place (GET /metrics)
+  RateLimiter limiter_;
   SessionTable sessions_;
   ArrivalHandler arrivals_;
   std::unique_ptr<ControlApi> control_;

@@ -29,6 +29,7 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
   session.expires_at = clock_() + limits_.ttl;
 
   by_tag_.emplace(session.tag, session.id);
+  if (metrics_ != nullptr) ++metrics_->sessions_created;
   auto [it, inserted] = by_id_.emplace(session.id, std::move(session));
   return {&it->second, std::nullopt};
 }
@@ -37,7 +38,7 @@ const Session* SessionTable::find(std::string_view id) {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return nullptr;
   if (expired(it->second)) {
-    erase(it);
+    erase(it, Why::expired);
     return nullptr;
   }
   return &it->second;
@@ -49,7 +50,7 @@ Session* SessionTable::find_by_tag(const probes::SessionTag& tag) {
   auto it = by_id_.find(t->second);
   if (it == by_id_.end()) return nullptr;
   if (expired(it->second)) {
-    erase(it);
+    erase(it, Why::expired);
     return nullptr;
   }
   return &it->second;
@@ -58,7 +59,7 @@ Session* SessionTable::find_by_tag(const probes::SessionTag& tag) {
 bool SessionTable::remove(std::string_view id) {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return false;
-  erase(it);
+  erase(it, Why::closed);
   return true;
 }
 
@@ -90,7 +91,7 @@ std::size_t SessionTable::purge_expired() {
   for (auto it = by_id_.begin(); it != by_id_.end();) {
     auto next = std::next(it);
     if (expired(it->second)) {
-      erase(it);
+      erase(it, Why::expired);
       ++purged;
     }
     it = next;
@@ -98,9 +99,10 @@ std::size_t SessionTable::purge_expired() {
   return purged;
 }
 
-void SessionTable::erase(std::unordered_map<std::string, Session>::iterator it) {
+void SessionTable::erase(std::unordered_map<std::string, Session>::iterator it, Why why) {
+  if (metrics_ != nullptr) ++(why == Why::expired ? metrics_->sessions_expired : metrics_->sessions_closed);
   by_tag_.erase(it->second.tag);
-  by_id_.erase(it);
+  by_id_.erase(it);  // the Session, its observations (client addresses) with it
 }
 
 }  // namespace vpncheck::reflector

@@ -16,6 +16,7 @@
 #include "probes/observation.h"
 #include "probes/probe.h"
 #include "probes/token.h"
+#include "reflector/metrics.h"
 
 namespace vpncheck::reflector {
 
@@ -50,11 +51,17 @@ class SessionTable {
  public:
   explicit SessionTable(SessionLimits limits, SteadyClock clock = &std::chrono::steady_clock::now);
 
+  // Count sessions created, expired and closed into `metrics` (the server's
+  // one Metrics); without it they are not counted.
+  void count_into(Metrics* metrics) { metrics_ = metrics; }
+
   // A new session with a random id and tag (drawn from `rnd`, which in
   // production is the CSPRNG). Expired sessions are purged first.
   CreateResult create(const probes::Endpoint& client, const probes::RandomFill& rnd);
 
-  // Live sessions only: an expired session is as good as gone.
+  // Live sessions only: an expired session is as good as gone. Removing a
+  // session (expiry or remove()) deletes its observations with it: nothing
+  // about a client outlives its session.
   const Session* find(std::string_view id);
   Session* find_by_tag(const probes::SessionTag& tag);
   bool remove(std::string_view id);
@@ -74,12 +81,14 @@ class SessionTable {
 
  private:
   bool expired(const Session& s) const { return clock_() >= s.expires_at; }
-  void erase(std::unordered_map<std::string, Session>::iterator it);
+  enum class Why { expired, closed };
+  void erase(std::unordered_map<std::string, Session>::iterator it, Why why);
 
   SessionLimits limits_;
   SteadyClock clock_;
   std::unordered_map<std::string, Session> by_id_;
   std::map<probes::SessionTag, std::string> by_tag_;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace vpncheck::reflector

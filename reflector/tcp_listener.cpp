@@ -126,7 +126,10 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
                 (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
                                  : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
   if (outcome.dropped || outcome.reply.empty()) co_return;
-  if (!co_await reply_and_linger(socket, outcome.reply, s)) s.arrivals.reply_failed(outcome, "tcp write failed");
+  if (co_await reply_and_linger(socket, outcome.reply, s))
+    s.arrivals.reply_sent(outcome);
+  else
+    s.arrivals.reply_failed(outcome, "tcp write failed");
 }
 
 asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s) {

@@ -180,6 +180,8 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
       if (outcome.dropped || outcome.reply.empty()) continue;
       if (int err = send_reply(socket.native_handle(), outcome.reply, from, info); err != 0)
         s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
+      else
+        s.arrivals.reply_sent(outcome);
     }
   }
 }

@@ -285,5 +285,65 @@ TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
   EXPECT_GT(answered, 100u);  // the check above is not vacuous
 }
 
+// Over the per-source limit: still recorded (the client learns the probe got
+// out), not answered, counted; other sources are unaffected.
+TEST_F(ReflectorArrival, OverTheRateLimitIsRecordedButNotAnswered) {
+  test::FakeClock clock;
+  RateLimiter limiter({1, 2}, clock.fn());
+  Metrics metrics;
+  ArrivalHandler handler(table_, hints(), counter_fill(), &metrics, &limiter);
+  auto from = [&](std::string address) {
+    Arrival a;
+    a.source = {std::move(address), 4000};
+    return a;
+  };
+  Bytes request = probes::control::build_request(token_, 64, rnd_);
+  Arrival a = from("198.51.100.7");
+  a.payload = request;
+  EXPECT_FALSE(handler.handle(a).reply.empty());
+  EXPECT_FALSE(handler.handle(a).reply.empty());
+  auto limited = handler.handle(a);
+  EXPECT_FALSE(limited.dropped);  // recorded
+  EXPECT_TRUE(limited.reply.empty());
+  ASSERT_EQ(observations().size(), 3u);
+  EXPECT_FALSE(observations()[2].reply.sent);
+  EXPECT_EQ(observations()[2].reply.reason, "rate limited");
+  EXPECT_EQ(metrics.drops.get(DropReason::rate_limited), 1u);
+  EXPECT_EQ((metrics.probes_recorded[{"control", "control"}]), 3u);
+
+  Arrival other = from("198.51.100.8");
+  other.payload = request;
+  EXPECT_FALSE(handler.handle(other).reply.empty());
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_FALSE(handler.handle(a).reply.empty());
+  EXPECT_EQ(metrics.drops.get(DropReason::rate_limited), 1u);
+
+  // Garbage takes no token: only answers are limited.
+  Arrival junk = from("198.51.100.9");
+  Bytes noise(64, 0x42);
+  junk.payload = noise;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(handler.handle(junk).dropped, DropReason::unrecognised);
+  EXPECT_EQ(limiter.tracked(), 2u);
+}
+
+TEST_F(ReflectorArrival, CountsRecordedProbesAndSentReplies) {
+  Metrics metrics;
+  ArrivalHandler handler(table_, hints(), counter_fill(), &metrics);
+  Arrival a;
+  Bytes init = probes::wireguard::build_initiation(token_, hints(), rnd_);
+  a.payload = init;
+  auto out = handler.handle(a);
+  handler.reply_sent(out);
+  Bytes request = probes::control::build_request(token_, 64, rnd_);
+  a.payload = request;
+  out = handler.handle(a);
+  handler.reply_failed(out, "send failed");
+  EXPECT_EQ((metrics.probes_recorded[{"wireguard", "genuine"}]), 1u);
+  EXPECT_EQ((metrics.probes_recorded[{"control", "control"}]), 1u);
+  EXPECT_EQ(metrics.replies_sent, 1u);
+  EXPECT_EQ(metrics.replies_failed, 1u);
+  EXPECT_EQ(&handler.drops(), &metrics.drops);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -89,5 +89,30 @@ TEST(ReflectorConfig, PortListParser) {
   EXPECT_FALSE(parse_port_list("0x50"));
 }
 
+TEST(ReflectorConfig, RateLimitAndAuthKey) {
+  auto defaults = parse_args({});
+  ASSERT_TRUE(defaults.config);
+  EXPECT_EQ(defaults.config->rate_limit, 200);
+  EXPECT_FALSE(defaults.config->auth_key);
+
+  auto out = parse_args({"--rate-limit", "50", "--auth-key", "s3cret"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->rate_limit, 50);
+  EXPECT_EQ(out.config->auth_key, "s3cret");
+
+  out = parse_args({"--rate-limit", "0"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->rate_limit, 0);
+
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--rate-limit", "-1"}, {"--rate-limit", "fast"}, {"--auth-key", ""}, {"--auth-key="}}) {
+    auto r = parse_args(bad);
+    EXPECT_FALSE(r.config) << bad[0] << " " << (bad.size() > 1 ? bad[1] : "");
+    EXPECT_EQ(r.exit_code, 2);
+  }
+  EXPECT_NE(parse_args({"--help"}).message.find("--rate-limit"), std::string::npos);
+  EXPECT_NE(parse_args({"--help"}).message.find("--auth-key"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -162,5 +162,70 @@ TEST_F(ReflectorControlApi, FullTableIs503) {
   EXPECT_FALSE(error_of(res).empty());
 }
 
+TEST(ReflectorControlApiAuth, BearerMatching) {
+  EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
+  EXPECT_TRUE(bearer_matches("bearer s3cret", "s3cret"));  // the scheme is case-insensitive
+  EXPECT_FALSE(bearer_matches("Bearer S3cret", "s3cret"));  // the token is not
+  EXPECT_FALSE(bearer_matches("Bearer s3cre", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer s3cret2", "s3cret"));
+  EXPECT_FALSE(bearer_matches("s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Basic s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer ", ""));
+  EXPECT_FALSE(bearer_matches("", "s3cret"));
+}
+
+TEST(ReflectorControlApiAuth, KeyRequiredEverywhereButHealth) {
+  SessionTable table({}, test::FakeClock{}.fn());
+  ControlApiOptions options;
+  options.rnd = test::counter_fill();
+  options.auth_key = "k3y-with-enough-entropy";
+  ControlApi api(table, options);
+  auto call = [&](http::verb verb, std::string target, std::optional<std::string> authorization) {
+    HttpRequest req{verb, target, 11};
+    if (authorization) req.set(http::field::authorization, *authorization);
+    req.prepare_payload();
+    return api.handle(req, {"198.51.100.7", 1});
+  };
+
+  for (auto auth : {std::optional<std::string>{}, std::optional<std::string>{"Bearer wrong"},
+                    std::optional<std::string>{"Bearer k3y-with-enough-entropyX"}}) {
+    for (auto [verb, target] : std::vector<std::pair<http::verb, std::string>>{
+             {http::verb::post, "/v1/sessions"},
+             {http::verb::get, "/v1/sessions/0123456789abcdef/observations"},
+             {http::verb::delete_, "/v1/sessions/0123456789abcdef"},
+             {http::verb::get, "/metrics"},
+             {http::verb::get, "/no/such/thing"}}) {
+      auto res = call(verb, target, auth);
+      EXPECT_EQ(res.result(), http::status::unauthorized) << target << " " << auth.value_or("<none>");
+      EXPECT_EQ(res[http::field::content_type], "application/json");
+      EXPECT_TRUE(json::parse(res.body(), nullptr, false).contains("error")) << res.body();
+      EXPECT_TRUE(std::string(res[http::field::www_authenticate]).starts_with("Bearer"));
+    }
+  }
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(call(http::verb::get, "/v1/health", std::nullopt).result(), http::status::ok);
+
+  const std::string good = "Bearer k3y-with-enough-entropy";
+  auto created = call(http::verb::post, "/v1/sessions", good);
+  ASSERT_EQ(created.result(), http::status::created) << created.body();
+  const std::string id = std::string(created[http::field::location]).substr(kSessionsPrefix.size());
+  EXPECT_EQ(call(http::verb::get, "/v1/sessions/" + id + "/observations", good).result(), http::status::ok);
+  EXPECT_EQ(call(http::verb::get, "/v1/sessions/" + id + "/observations", std::nullopt).result(),
+            http::status::unauthorized);
+  EXPECT_EQ(call(http::verb::get, "/metrics", good).result(), http::status::ok);
+  EXPECT_EQ(call(http::verb::delete_, "/v1/sessions/" + id, good).result(), http::status::no_content);
+}
+
+TEST(ReflectorControlApiAuth, NoKeyMeansOpen) {
+  SessionTable table({}, test::FakeClock{}.fn());
+  ControlApiOptions options;
+  options.rnd = test::counter_fill();
+  ControlApi api(table, options);
+  HttpRequest req{http::verb::post, "/v1/sessions", 11};
+  req.set(http::field::authorization, "Bearer anything");
+  req.prepare_payload();
+  EXPECT_EQ(api.handle(req, {"198.51.100.7", 1}).result(), http::status::created);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -140,5 +140,46 @@ TEST(ReflectorSessionTable, RemoveAndUpdateReply) {
   EXPECT_FALSE(table.find(id));
 }
 
+// Privacy: what a session observed (client addresses and ports after NAT) is
+// gone once the session expires or is closed, and nothing else keeps it.
+TEST(ReflectorSessionTable, ObservationsGoWithTheSession) {
+  FakeClock clock;
+  SessionLimits limits;
+  limits.ttl = std::chrono::seconds(60);
+  SessionTable table(limits, clock.fn());
+  Metrics metrics;
+  table.count_into(&metrics);
+  auto rnd = counter_fill();
+  auto record_one = [&](const Session* created) {
+    Session* s = table.find_by_tag(created->tag);
+    probes::Observation o;
+    o.source = {"203.0.113.77", 40404};
+    table.record(*s, o);
+    return std::pair{created->id, created->tag};
+  };
+  auto [expiring_id, expiring_tag] = record_one(table.create(kClient, rnd).session);
+  auto [closed_id, closed_tag] = record_one(table.create(kClient, rnd).session);
+  ASSERT_EQ(table.find(expiring_id)->observations.size(), 1u);
+
+  EXPECT_TRUE(table.remove(closed_id));
+  EXPECT_FALSE(table.find(closed_id));
+  EXPECT_FALSE(table.find_by_tag(closed_tag));
+  EXPECT_EQ(metrics.sessions_closed, 1u);
+
+  clock.advance(std::chrono::seconds(60));
+  EXPECT_EQ(table.purge_expired(), 1u);
+  EXPECT_FALSE(table.find(expiring_id));
+  EXPECT_FALSE(table.find_by_tag(expiring_tag));
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(metrics.sessions_expired, 1u);
+  EXPECT_EQ(metrics.sessions_created, 2u);
+
+  // A later session never sees an earlier one's records.
+  auto fresh = table.create(kClient, rnd);
+  ASSERT_TRUE(fresh.session);
+  EXPECT_TRUE(fresh.session->observations.empty());
+  EXPECT_EQ(fresh.session->dropped, 0u);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector
