@@ -1,0 +1,64 @@
+# bash completion for vpncheck and vpncheck-reflector               -*- shell-script -*-
+# Installed as .../bash-completion/completions/vpncheck and .../vpncheck-reflector.
+
+_vpncheck_protocols() {
+    # The registry is the source of truth: ask the binary.
+    "${1:-vpncheck}" --list-probes 2>/dev/null | awk 'NF && $1 ~ /^[a-z0-9_-]+$/ {print $1}'
+}
+
+_vpncheck() {
+    local cur prev words cword
+    _init_completion -n = || return
+
+    case $prev in
+        --reflector | -r)
+            _known_hosts_real -- "$cur"
+            return
+            ;;
+        --protocols | -p | --require)
+            local IFS=$' \t\n' protos prefix=""
+            protos=$(_vpncheck_protocols "${words[0]}")
+            [[ $cur == *,* ]] && prefix=${cur%,*},
+            COMPREPLY=($(compgen -P "$prefix" -W "$protos" -- "${cur##*,}"))
+            return
+            ;;
+        --json)
+            _filedir json
+            return
+            ;;
+        --timeout | -t)
+            return
+            ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json
+            --require --verbose -v --no-color --list-probes --version --help -h' -- "$cur"))
+    fi
+} && complete -F _vpncheck vpncheck
+
+_vpncheck_reflector() {
+    local cur prev words cword
+    _init_completion -n = || return
+
+    case $prev in
+        --log-level)
+            COMPREPLY=($(compgen -W 'debug info warn error' -- "$cur"))
+            return
+            ;;
+        --listen)
+            _ip_addresses
+            return
+            ;;
+        --control-port | --web-control-ports | --udp-ports | --tcp-ports | --session-ttl | \
+            --max-sessions | --max-observations | --rate-limit | --auth-key)
+            return
+            ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
+            --tcp-ports --session-ttl --max-sessions --max-observations --rate-limit
+            --auth-key --log-level --version --help -h' -- "$cur"))
+    fi
+} && complete -F _vpncheck_reflector vpncheck-reflector
