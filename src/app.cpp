@@ -15,9 +15,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "probes/registry.h"
 #include "src/report/json_report.h"
+#include "src/report/junit_report.h"
+#include "src/report/markdown_report.h"
+#include "src/report/redact.h"
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
 
@@ -146,8 +150,9 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   co_await close_session(session.control, session.info.session_id, milliseconds(500));
 }
 
-bool write_json(const Report& report, const std::string& path, std::ostream& out, std::ostream& err) {
-  auto text = to_report_json(report).dump(2) + "\n";
+// Writes one report form to `path` ("-" = `out`); false, with a line on `err`, if it could not.
+bool write_output(const std::string& what, const std::string& path, const std::string& text, std::ostream& out,
+                  std::ostream& err) {
   if (path == "-") {
     out << text << std::flush;
     return true;
@@ -156,10 +161,16 @@ bool write_json(const Report& report, const std::string& path, std::ostream& out
   file << text;
   file.close();
   if (!file) {
-    err << "vpncheck: cannot write the JSON report to " << path << "\n";
+    err << "vpncheck: cannot write the " << what << " report to " << path << "\n";
     return false;
   }
   return true;
+}
+
+bool any_to_stdout(const Options& o) {
+  for (const auto* path : {&o.json_path, &o.junit_path, &o.markdown_path})
+    if (*path && **path == "-") return true;
+  return false;
 }
 
 }  // namespace
@@ -187,8 +198,9 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   report.reflector_host = o.reflector_host;
   report.reflector_address = o.reflector_host;
   report.required = o.required;
-  const bool json_to_stdout = o.json_path && *o.json_path == "-";
-  ProgressLine progress(err, !json_to_stdout && ::isatty(2) == 1);
+  // A report on stdout is then the only thing there (e.g. --markdown - >> "$GITHUB_STEP_SUMMARY").
+  const bool report_to_stdout = any_to_stdout(o);
+  ProgressLine progress(err, !report_to_stdout && ::isatty(2) == 1);
 
   const auto t0 = Clock::now();
   asio::io_context io;
@@ -206,10 +218,23 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   if (!internal_error.empty()) report.error = "internal error: " + internal_error;
   report.exit_code = exit_code_for(report);
 
-  if (report.error) err << "vpncheck: " << *report.error << "\n";
-  if (!json_to_stdout) write_text_report(out, report, detect_text_style(o.no_color, o.verbose, 1));
-  if (o.json_path && !write_json(report, *o.json_path, out, err) && report.exit_code == ExitCode::ok)
-    return static_cast<int>(ExitCode::could_not_test);
+  // --redact applies to every form alike, stderr included: CI logs are shared too.
+  const Report shown = o.redact ? redact(report) : report;
+  if (shown.error) err << "vpncheck: " << *shown.error << "\n";
+  if (!report_to_stdout) write_text_report(out, shown, detect_text_style(o.no_color, o.verbose, 1));
+  bool written = true;
+  if (o.json_path) written = write_output("JSON", *o.json_path, to_report_json(shown).dump(2) + "\n", out, err) && written;
+  if (o.junit_path) {
+    std::ostringstream xml;
+    write_junit_report(xml, shown);
+    written = write_output("JUnit", *o.junit_path, xml.str(), out, err) && written;
+  }
+  if (o.markdown_path) {
+    std::ostringstream md;
+    write_markdown_report(md, shown);
+    written = write_output("Markdown", *o.markdown_path, md.str(), out, err) && written;
+  }
+  if (!written && report.exit_code == ExitCode::ok) return static_cast<int>(ExitCode::could_not_test);
   return static_cast<int>(report.exit_code);
 }
 

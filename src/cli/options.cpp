@@ -66,6 +66,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--timeout,-t", o.timeout_s, "seconds to wait for answers (one deadline for all probes)")
       ->check(CLI::Range(0.2, 120.0));
   app.add_option("--json", o.json_path, "write the JSON report (vpncheck.report/1) to FILE, or - for stdout");
+  app.add_option("--junit", o.junit_path, "write a JUnit XML report (one testcase per protocol) to FILE, or - for stdout");
+  app.add_option("--markdown", o.markdown_path,
+                 "write a Markdown summary (e.g. for $GITHUB_STEP_SUMMARY) to FILE, or - for stdout");
+  app.add_flag("--redact", o.redact,
+               "replace public IP addresses by stable tokens (redacted-<hash>) in every report form");
   app.add_option("--require", required, "comma-separated protocols that must pass (exit 1 otherwise)");
   app.add_flag("--verbose,-v", o.verbose, "show the evidence for every probe");
   app.add_flag("--no-color", o.no_color, "never colour the output (NO_COLOR is honoured too)");
@@ -108,6 +113,21 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   for (const auto& id : o.required)
     if (!o.protocols.empty() && std::find(o.protocols.begin(), o.protocols.end(), id) == o.protocols.end())
       return usage_error("--require " + id + " but --protocols does not include it");
+
+  // Each report form gets a destination of its own: two on stdout would be one
+  // unreadable stream, two in one file would overwrite each other.
+  const std::vector<std::pair<std::string, const std::optional<std::string>*>> outputs{
+      {"--json", &o.json_path}, {"--junit", &o.junit_path}, {"--markdown", &o.markdown_path}};
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, path] = outputs[i];
+    if (*path && (*path)->empty()) return usage_error(flag + " needs a FILE or -");
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& [other_flag, other_path] = outputs[j];
+      if (!*path || !*other_path || **path != **other_path) continue;
+      if (**path == "-") return usage_error(other_flag + " and " + flag + " both write to stdout (-); at most one may");
+      return usage_error(other_flag + " and " + flag + " both write to '" + **path + "'");
+    }
+  }
 
   if (o.list_probes) return {o, 0, {}};
   if (reflector.empty()) return usage_error("--reflector HOST is required");

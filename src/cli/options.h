@@ -15,7 +15,10 @@ struct Options {
   std::vector<std::string> protocols;        // empty = all registered
   std::vector<std::string> required;
   double timeout_s = 3.0;
-  std::optional<std::string> json_path;  // "-" = stdout
+  std::optional<std::string> json_path;      // "-" = stdout
+  std::optional<std::string> junit_path;     // JUnit XML; "-" = stdout
+  std::optional<std::string> markdown_path;  // GitHub-flavoured Markdown; "-" = stdout
+  bool redact = false;                       // public addresses replaced in every report form
   bool verbose = false;
   bool no_color = false;
   bool list_probes = false;

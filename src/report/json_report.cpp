@@ -117,6 +117,7 @@ json to_report_json(const Report& report) {
       {"required", report.required},
       {"error", or_null(report.error)},
       {"exit_code", static_cast<int>(report.exit_code)},
+      {"redacted", report.redacted},
   };
 }
 

@@ -1,4 +1,4 @@
-// Contract 3: the report, as data. Renderers (text, JSON) only format it.
+// Contract 3: the report, as data. Renderers (text, JSON, JUnit, Markdown) only format it.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,7 @@ struct Report {
   std::vector<ProtocolAssessment> protocols;
   std::vector<std::string> required;
   std::optional<std::string> error;  // why nothing could be tested (exit 3)
+  bool redacted = false;             // public addresses replaced (--redact, src/report/redact.h)
   ExitCode exit_code = ExitCode::ok;
 };
 

@@ -64,6 +64,7 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
       out << (*r.nat.port_preservation ? ", source ports kept" : ", source ports rewritten");
     out << ")\n";
   }
+  if (r.redacted) out << "Public addresses are redacted (same address, same redacted-<hash> token).\n";
   if (!r.observations_read)
     out << "Note: the reflector's record of arrivals could not be read (" << r.observations_error
         << "); blocked and outbound-only cannot be told apart.\n";

@@ -97,5 +97,66 @@ TEST(RunVpncheck, JsonToStdoutIsTheOnlyThingOnStdout) {
   EXPECT_EQ(doc.at("schema"), "vpncheck.report/1");
 }
 
+TEST(RunVpncheck, MarkdownToStdoutIsTheOnlyThingOnStdout) {
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = closed_loopback_port();
+  o.timeout_s = 0.5;
+  o.markdown_path = "-";
+  std::ostringstream out;
+  std::ostringstream err;
+  run_vpncheck(o, out, err);
+  EXPECT_EQ(out.str().rfind("## vpncheck", 0), 0U) << out.str();
+  EXPECT_FALSE(contains(out.str(), "PROTOCOL")) << out.str();  // no text report mixed in
+}
+
+TEST(RunVpncheck, WritesEveryRequestedFormRedacted) {
+  const auto dir = std::filesystem::temp_directory_path() / ("vpncheck_client_forms_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = closed_loopback_port();
+  o.timeout_s = 0.5;
+  o.json_path = (dir / "r.json").string();
+  o.junit_path = (dir / "r.xml").string();
+  o.markdown_path = (dir / "r.md").string();
+  o.redact = true;
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run_vpncheck(o, out, err);
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  const std::string json_text = slurp(dir / "r.json");
+  const std::string xml = slurp(dir / "r.xml");
+  const std::string md = slurp(dir / "r.md");
+  std::filesystem::remove_all(dir);
+  auto doc = nlohmann::json::parse(json_text, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << json_text;
+  for (const auto& attempt : doc.at("reflector").at("control_attempts"))
+    if (attempt.at("result") == "ok") GTEST_SKIP() << "a vpncheck reflector listens on 127.0.0.1:" << attempt.at("port");
+  EXPECT_EQ(code, 3);
+  EXPECT_EQ(doc.at("redacted"), true);
+  EXPECT_TRUE(contains(xml, "<testcase classname=\"vpncheck.reflector\" name=\"reflector\"")) << xml;
+  EXPECT_TRUE(contains(md, "**Could not test:**")) << md;
+  EXPECT_TRUE(contains(out.str(), "Could not test")) << out.str();  // text report still on stdout
+}
+
+TEST(RunVpncheck, UnwritableReportIsNamedOnStderr) {
+  Options o;
+  o.reflector_host = "127.0.0.1";
+  o.control_port = closed_loopback_port();
+  o.timeout_s = 0.5;
+  o.junit_path = "/nonexistent-vpncheck-dir/vpncheck.xml";
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(run_vpncheck(o, out, err), 3);
+  EXPECT_TRUE(contains(err.str(), "cannot write the JUnit report to /nonexistent-vpncheck-dir/vpncheck.xml"))
+      << err.str();
+}
+
 }  // namespace
 }  // namespace vpncheck::client

@@ -14,6 +14,7 @@
 
 #include "client_fixtures.h"
 #include "report_fixtures.h"
+#include "src/report/redact.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -125,6 +126,21 @@ TEST(JsonReportSchema, ReportWithUnreadObservationsValidates) {
   r.observations_error = "timed out";
   for (auto& a : r.protocols) a = assess(*a.module, fixtures::without_arrivals(a.probes), false);
   EXPECT_VALID_REPORT(to_report_json(r));
+}
+
+TEST(JsonReportSchema, RedactedReportValidates) {
+  EXPECT_VALID_REPORT(to_report_json(redact(realistic_report())));
+  EXPECT_VALID_REPORT(to_report_json(redact(error_report())));
+}
+
+TEST(JsonReportSchema, RedactedMustBeABoolean) {
+  json doc = to_report_json(redact(realistic_report()));
+  EXPECT_EQ(doc.at("redacted"), true);
+  doc["redacted"] = "yes";
+  auto validation = validate(doc);
+  if (validation.status == Validation::Status::unavailable) GTEST_SKIP() << validation.output;
+  EXPECT_EQ(validation.status, Validation::Status::invalid) << validation.output;
+  EXPECT_TRUE(fixtures::contains(validation.output, "redacted")) << validation.output;
 }
 
 TEST(JsonReportSchema, ValidatorRejectsABrokenDocument) {

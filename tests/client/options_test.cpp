@@ -172,6 +172,53 @@ TEST(ParseArgs, VersionExitsZeroWithTheVersion) {
 
 using HostPort = std::pair<std::string, std::optional<std::uint16_t>>;
 
+TEST(ParseArgs, CiOutputsAreOffByDefault) {
+  auto outcome = parse({"-r", "h"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  EXPECT_FALSE(outcome.options->junit_path.has_value());
+  EXPECT_FALSE(outcome.options->markdown_path.has_value());
+  EXPECT_FALSE(outcome.options->redact);
+}
+
+TEST(ParseArgs, JunitMarkdownAndRedact) {
+  auto outcome = parse({"-r", "h", "--json", "r.json", "--junit", "vpncheck.xml", "--markdown", "-", "--redact"});
+  ASSERT_TRUE(outcome.options.has_value()) << outcome.message;
+  const Options& o = *outcome.options;
+  EXPECT_EQ(o.json_path, std::string("r.json"));
+  EXPECT_EQ(o.junit_path, std::string("vpncheck.xml"));
+  EXPECT_EQ(o.markdown_path, std::string("-"));
+  EXPECT_TRUE(o.redact);
+}
+
+TEST(ParseArgs, EachFormMayGoToStdoutAlone) {
+  for (std::string flag : {"--json", "--junit", "--markdown"}) {
+    auto outcome = parse({"-r", "h", flag, "-"});
+    ASSERT_TRUE(outcome.options.has_value()) << flag << ": " << outcome.message;
+  }
+}
+
+TEST(ParseArgs, TwoFormsOnStdoutIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "--json", "-", "--junit", "-"}), "--json and --junit both write to stdout");
+  expect_usage_error(parse({"-r", "h", "--junit", "-", "--markdown", "-"}),
+                     "--junit and --markdown both write to stdout");
+  expect_usage_error(parse({"-r", "h", "--json", "-", "--markdown", "-"}), "--json and --markdown");
+}
+
+TEST(ParseArgs, TwoFormsIntoOneFileIsAUsageError) {
+  expect_usage_error(parse({"-r", "h", "--json", "out", "--markdown", "out"}), "both write to 'out'");
+}
+
+TEST(ParseArgs, CiOutputNeedsAFile) {
+  expect_usage_error(parse({"-r", "h", "--junit", ""}), "--junit needs a FILE or -");
+  expect_usage_error(parse({"-r", "h", "--markdown"}), "--markdown");
+}
+
+TEST(ParseArgs, HelpNamesTheCiOutputs) {
+  auto outcome = parse({"--help"});
+  for (std::string_view flag : {"--junit", "--markdown", "--redact"})
+    EXPECT_TRUE(contains(outcome.message, flag)) << flag << "\n" << outcome.message;
+}
+
 TEST(SplitHostPort, AcceptsEveryDocumentedForm) {
   EXPECT_EQ(split_host_port("example.net"), (HostPort{"example.net", std::nullopt}));
   EXPECT_EQ(split_host_port("example.net:443"), (HostPort{"example.net", 443}));
