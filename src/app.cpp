@@ -97,7 +97,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
   for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
-  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + timeout);
+  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + timeout, o.auth_key);
   report.control_attempts = opened.attempts;
   if (!opened.session) {
     report.error = opened.error;
@@ -130,7 +130,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   progress.clear();
 
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
-                                                  std::max(timeout, milliseconds(2000)));
+                                                  std::max(timeout, milliseconds(2000)), o.auth_key);
   report.observations_read = observations.list.has_value();
   report.observations_error = observations.error;
   if (observations.list) {
@@ -147,7 +147,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
-  co_await close_session(session.control, session.info.session_id, milliseconds(500));
+  co_await close_session(session.control, session.info.session_id, milliseconds(500), o.auth_key);
 }
 
 // Writes one report form to `path` ("-" = `out`); false, with a line on `err`, if it could not.

@@ -74,6 +74,10 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--require", required, "comma-separated protocols that must pass (exit 1 otherwise)");
   app.add_flag("--verbose,-v", o.verbose, "show the evidence for every probe");
   app.add_flag("--no-color", o.no_color, "never colour the output (NO_COLOR is honoured too)");
+  app.add_option("--auth-key", o.auth_key,
+                 "key of a private reflector (vpncheck-reflector --auth-key); prefer the environment "
+                 "variable, which other local users cannot read from the process list")
+      ->envname("VPNCHECK_AUTH_KEY");
   app.add_flag("--list-probes", o.list_probes, "list the registered protocols and their probes, then exit");
   app.footer(
       "Exit codes: 0 run completed and every --require'd protocol passed; 1 a required protocol did not pass;\n"

@@ -22,6 +22,7 @@ struct Options {
   bool verbose = false;
   bool no_color = false;
   bool list_probes = false;
+  std::string auth_key;  // empty: send none (a public reflector needs none)
 };
 
 struct ParseOutcome {

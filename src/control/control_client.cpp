@@ -42,7 +42,7 @@ std::string describe_error(const boost::system::error_code& ec) {
 // One request over an already connected socket.
 asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
                                           http::verb verb, const std::string& target,
-                                          std::chrono::milliseconds timeout) {
+                                          std::chrono::milliseconds timeout, const std::string& auth_key) {
   HttpResult result;
   boost::system::error_code local_ec;
   auto local = socket.local_endpoint(local_ec);
@@ -54,6 +54,7 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
   request.set(http::field::host, endpoint.address().to_string());
   request.set(http::field::user_agent, std::string("vpncheck/") + std::string(kVersion));
   request.set(http::field::accept, "application/json");
+  if (!auth_key.empty()) request.set(http::field::authorization, "Bearer " + auth_key);
   if (verb == http::verb::post) {
     request.set(http::field::content_type, "application/json");
     request.body() = "{}";
@@ -82,14 +83,15 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
 }
 
 asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, http::verb verb,
-                                      const std::string& target, std::chrono::milliseconds timeout) {
+                                      const std::string& target, std::chrono::milliseconds timeout,
+                                      const std::string& auth_key) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
   asio::steady_timer timer(executor, timeout);
   auto connected = co_await (socket.async_connect(endpoint, use_tuple) || timer.async_wait(use_tuple));
   if (connected.index() == 1) co_return HttpResult{false, "timed out", 0, {}, {}};
   if (auto [ec] = std::get<0>(connected); ec) co_return HttpResult{false, describe_error(ec), 0, {}, {}};
-  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout);
+  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, auth_key);
 }
 
 // Control-port candidates are connected to all at once, so a port that a
@@ -131,7 +133,8 @@ asio::awaitable<void> connect_candidate(std::shared_ptr<CandidateRace> race, std
 
 asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages, const asio::ip::address& address,
                                                 std::vector<std::uint16_t> ports,
-                                                std::chrono::steady_clock::time_point deadline) {
+                                                std::chrono::steady_clock::time_point deadline,
+                                                const std::string& auth_key) {
   using Clock = std::chrono::steady_clock;
   // How long a preferred port may lag behind a later one that already connected:
   // as long again as the later one took, but at least this.
@@ -187,11 +190,16 @@ asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_mess
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     asio::ip::tcp::endpoint endpoint(address, chosen->port);
     auto http = co_await http_exchange(std::move(*chosen->socket), endpoint, http::verb::post, "/v1/sessions",
-                                       std::max(remaining, std::chrono::milliseconds(1)));
+                                       std::max(remaining, std::chrono::milliseconds(1)), auth_key);
     chosen->socket.reset();
     chosen->state = Candidate::State::failed;  // unless it succeeds below
     if (!http.transport_ok) {
       chosen->result = http.error;
+      continue;
+    }
+    if (http.status == 401) {
+      chosen->result = auth_key.empty() ? "refused: this reflector requires an auth key (--auth-key or VPNCHECK_AUTH_KEY)"
+                                        : "refused: wrong auth key";
       continue;
     }
     if (http.status != 201 && http.status != 200) {
@@ -217,9 +225,10 @@ asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_mess
 
 asio::awaitable<ObservationsResult> fetch_observations(const asio::ip::tcp::endpoint& control,
                                                        const std::string& session_id,
-                                                       std::chrono::milliseconds timeout) {
+                                                       std::chrono::milliseconds timeout, const std::string& auth_key) {
   ObservationsResult out;
-  auto http = co_await http_call(control, http::verb::get, "/v1/sessions/" + session_id + "/observations", timeout);
+  auto http = co_await http_call(control, http::verb::get, "/v1/sessions/" + session_id + "/observations", timeout,
+                                 auth_key);
   if (!http.transport_ok) {
     out.error = http.error;
     co_return out;
@@ -233,8 +242,8 @@ asio::awaitable<ObservationsResult> fetch_observations(const asio::ip::tcp::endp
 }
 
 asio::awaitable<void> close_session(const asio::ip::tcp::endpoint& control, const std::string& session_id,
-                                    std::chrono::milliseconds timeout) {
-  co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout);
+                                    std::chrono::milliseconds timeout, const std::string& auth_key) {
+  co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout, auth_key);
 }
 
 }  // namespace vpncheck::client

@@ -39,7 +39,8 @@ struct OpenSessionResult {
 boost::asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages,
                                                        const boost::asio::ip::address& address,
                                                        std::vector<std::uint16_t> ports,
-                                                       std::chrono::steady_clock::time_point deadline);
+                                                       std::chrono::steady_clock::time_point deadline,
+                                                       const std::string& auth_key = {});
 
 struct ObservationsResult {
   std::optional<probes::ObservationList> list;
@@ -48,10 +49,12 @@ struct ObservationsResult {
 
 boost::asio::awaitable<ObservationsResult> fetch_observations(const boost::asio::ip::tcp::endpoint& control,
                                                               const std::string& session_id,
-                                                              std::chrono::milliseconds timeout);
+                                                              std::chrono::milliseconds timeout,
+                                                              const std::string& auth_key = {});
 
 // Best effort: the reflector expires sessions on its own anyway.
 boost::asio::awaitable<void> close_session(const boost::asio::ip::tcp::endpoint& control,
-                                           const std::string& session_id, std::chrono::milliseconds timeout);
+                                           const std::string& session_id, std::chrono::milliseconds timeout,
+                                           const std::string& auth_key = {});
 
 }  // namespace vpncheck::client
