@@ -26,14 +26,26 @@ _vpncheck() {
             _filedir json
             return
             ;;
+        --junit)
+            _filedir xml
+            return
+            ;;
+        --markdown)
+            _filedir md
+            return
+            ;;
+        --auth-key)
+            return
+            ;;
         --timeout | -t)
             return
             ;;
     esac
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json
-            --require --verbose -v --no-color --list-probes --version --help -h' -- "$cur"))
+        COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
+            --markdown --redact --auth-key --require --verbose -v --no-color --list-probes
+            --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck
 
