@@ -1,0 +1,225 @@
+// Reflector throughput (issue #6): a benchmark program, not a test.
+//
+//   ninja -C build reflector_bench && build/reflector_bench
+//
+// BM_HandleWireGuardInitiation / BM_HandleOpenVpnReset: ArrivalHandler::handle
+// alone on one core (recognise, find the session by tag, record the
+// observation, build the reply) -> items_per_second.
+// BM_LoopbackWireGuard: the whole in-process Server (one I/O thread) on
+// 127.0.0.1 ephemeral ports; one client thread keeps a window of WireGuard
+// initiations in flight and counts the replies -> answered_per_s. Rate limit
+// off (--rate-limit 0): one source sends everything.
+#include <benchmark/benchmark.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "probes/openvpn.h"
+#include "probes/token.h"
+#include "probes/wireguard.h"
+#include "reflector/arrival.h"
+#include "reflector/server.h"
+
+namespace {
+
+using namespace vpncheck;
+using namespace vpncheck::reflector;
+
+probes::RandomFill lcg_fill(std::uint32_t seed) {
+  auto state = std::make_shared<std::uint32_t>(seed);
+  return [state](std::span<std::uint8_t> out) {
+    for (auto& b : out) {
+      *state = *state * 1103515245u + 12345u;
+      b = static_cast<std::uint8_t>(*state >> 16);
+    }
+  };
+}
+
+probes::ServerHints bench_hints() {
+  probes::ServerHints h;
+  h.wireguard_public_key.emplace();
+  for (std::size_t i = 0; i < 32; ++i) (*h.wireguard_public_key)[i] = static_cast<std::uint8_t>(0xA0 + i);
+  return h;
+}
+
+// One live session; replaced (outside the timed region) before it reaches
+// max_observations, so every handled arrival is recorded and answered.
+void bench_handle(benchmark::State& state, bool openvpn) {
+  constexpr std::size_t kPerSession = 50'000;
+  SessionLimits limits;
+  limits.max_observations = kPerSession;
+  SessionTable table(limits);
+  auto rnd = lcg_fill(7);
+  const probes::ServerHints hints = bench_hints();
+  ArrivalHandler handler(table, hints, lcg_fill(42));
+
+  std::string session_id;
+  probes::Bytes packet;
+  auto new_session = [&] {
+    if (!session_id.empty()) table.remove(session_id);
+    auto created = table.create({"203.0.113.9", 5555}, rnd);
+    if (!created.session) throw std::runtime_error("session table refused");
+    session_id = created.session->id;
+    probes::ProbeToken token{created.session->tag, 1};
+    packet = openvpn ? probes::openvpn::build_client_reset(token, hints, rnd)
+                     : probes::wireguard::build_initiation(token, hints, rnd);
+  };
+  new_session();
+
+  Arrival a;
+  a.framing = Framing::datagram;
+  a.local_port = openvpn ? 1194 : 51820;
+  a.source = {"198.51.100.7", 40001};
+  a.ttl = 57;
+  a.tos = 0;
+  a.received_at_unix_ms = 1700000000000;
+  std::size_t in_session = 0;
+  std::uint64_t answered = 0;
+  for (auto _ : state) {
+    if (in_session == kPerSession) {
+      state.PauseTiming();
+      new_session();
+      in_session = 0;
+      state.ResumeTiming();
+    }
+    a.payload = packet;
+    ArrivalOutcome out = handler.handle(a);
+    if (!out.reply.empty()) ++answered;
+    benchmark::DoNotOptimize(out);
+    ++in_session;
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (answered != static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("an arrival was not answered");
+}
+
+void BM_HandleWireGuardInitiation(benchmark::State& state) { bench_handle(state, false); }
+void BM_HandleOpenVpnReset(benchmark::State& state) { bench_handle(state, true); }
+BENCHMARK(BM_HandleWireGuardInitiation);
+BENCHMARK(BM_HandleOpenVpnReset);
+
+// --- end to end over loopback -------------------------------------------------
+
+namespace http = boost::beast::http;
+
+// POST /v1/sessions (or DELETE) on the control port, blocking.
+std::string http_call(std::uint16_t port, http::verb verb, const std::string& target) {
+  boost::asio::io_context ctx;
+  boost::asio::ip::tcp::socket socket(ctx);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  HttpRequest req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  HttpResponse res;
+  http::read(socket, buffer, res);
+  return res.body();
+}
+
+void BM_LoopbackWireGuard(benchmark::State& state) {
+  const int window = static_cast<int>(state.range(0));
+  constexpr std::size_t kBatch = 20'000;  // probes per iteration (one session each)
+
+  Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {};
+  config.udp_ports = {0};
+  config.tcp_ports = {};
+  config.rate_limit = 0;
+  config.max_observations = kBatch + 1000;
+  std::ostringstream log_text;
+  Logger log(LogLevel::error, &log_text);
+  Server server(config, &log);
+  if (auto error = server.start()) {
+    state.SkipWithError(error->c_str());
+    return;
+  }
+  std::thread io([&] { server.run(); });
+
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(server.ports().udp.at(0));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  timeval tv{0, 200'000};  // a lost datagram frees its window slot after 200 ms
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+
+  probes::ServerHints hints;
+  auto key = probes::from_hex(server.wireguard_public_key_hex());
+  hints.wireguard_public_key.emplace();
+  std::copy(key->begin(), key->end(), hints.wireguard_public_key->begin());
+  auto rnd = lcg_fill(3);
+
+  std::uint64_t answered = 0, lost = 0;
+  std::array<std::uint8_t, 2048> reply{};
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string error;
+    auto info = probes::session_info_from_json(http_call(server.ports().control, http::verb::post, "/v1/sessions"),
+                                               error);
+    if (!info) {
+      state.SkipWithError(("session: " + error).c_str());
+      break;
+    }
+    probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 1};
+    const probes::Bytes init = probes::wireguard::build_initiation(token, hints, rnd);
+    state.ResumeTiming();
+
+    std::size_t sent = 0, received = 0;
+    int in_flight = 0;
+    while (received + lost < kBatch || in_flight > 0) {
+      while (in_flight < window && sent < kBatch) {
+        if (::send(fd, init.data(), init.size(), 0) == static_cast<ssize_t>(init.size())) ++in_flight;
+        ++sent;
+      }
+      if (in_flight == 0) break;
+      ssize_t n = ::recv(fd, reply.data(), reply.size(), 0);
+      if (n == static_cast<ssize_t>(probes::wireguard::kResponseSize)) {
+        ++received;
+        --in_flight;
+      } else if (n < 0) {  // timed out: count the window as lost
+        lost += static_cast<std::uint64_t>(in_flight);
+        in_flight = 0;
+      }
+    }
+    answered += received;
+
+    state.PauseTiming();
+    http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id);
+    state.ResumeTiming();
+  }
+  ::close(fd);
+  server.stop();
+  io.join();
+  state.counters["answered_per_s"] = benchmark::Counter(static_cast<double>(answered), benchmark::Counter::kIsRate);
+  state.counters["answered"] = static_cast<double>(answered);
+  state.counters["lost"] = static_cast<double>(lost);
+  state.counters["drops"] = static_cast<double>(server.drops().total());
+}
+BENCHMARK(BM_LoopbackWireGuard)->Arg(1)->Arg(32)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
