@@ -92,6 +92,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--auth-key", auth_key,
                  "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health)")
       ->type_name("KEY");
+  std::string user;
+  app.add_option("--user", user,
+                 "after binding every socket, switch to this user's uid and gid, keeping no capability\n"
+                 "(CAP_NET_RAW only if raw listeners are configured); refuses to run on as root if that fails")
+      ->type_name("NAME");
   app.add_option("--log-level", log_level, "debug|info|warn|error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -146,6 +151,10 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   if (app.count("--auth-key") > 0) {
     if (auth_key.empty()) return usage_error("--auth-key: the key must not be empty");
     config.auth_key = auth_key;
+  }
+  if (app.count("--user") > 0) {
+    if (user.empty()) return usage_error("--user: the user name must not be empty");
+    config.user = user;
   }
   config.log_level = log_level_from_string(log_level).value_or(LogLevel::info);
   return {std::move(config), 0, {}};

@@ -41,6 +41,8 @@ struct Config {
   double rate_limit = 200;
   // Set: the control API (but /v1/health) requires "Authorization: Bearer KEY".
   std::optional<std::string> auth_key;
+  // Set: after binding every socket, switch to this user (vpncheck-reflector --user).
+  std::optional<std::string> user;
   LogLevel log_level = LogLevel::info;
   Timeouts timeouts;
 };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "reflector/config.h"
+#include "reflector/privilege.h"
 #include "reflector/server.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,15 @@ int main(int argc, char** argv) {
   if (auto error = server.start()) {
     std::cerr << "vpncheck-reflector: error: " << *error << '\n';
     return 1;
+  }
+  if (parsed.config->user) {
+    // Every socket is bound; no raw listeners exist yet, so no capability is kept.
+    if (auto error = drop_privileges({*parsed.config->user, /*keep_net_raw=*/false})) {
+      std::cerr << "vpncheck-reflector: error: cannot drop privileges: " << *error
+                << "; refusing to keep running with them\n";
+      return 1;
+    }
+    std::cerr << "vpncheck-reflector: info: running as user " << *parsed.config->user << '\n';
   }
   boost::asio::signal_set signals(server.context(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {

@@ -62,6 +62,10 @@ _vpncheck_reflector() {
             _ip_addresses
             return
             ;;
+        --user)
+            COMPREPLY=($(compgen -u -- "$cur"))
+            return
+            ;;
         --control-port | --web-control-ports | --udp-ports | --tcp-ports | --session-ttl | \
             --max-sessions | --max-observations | --rate-limit | --auth-key)
             return
@@ -71,6 +75,6 @@ _vpncheck_reflector() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
             --tcp-ports --session-ttl --max-sessions --max-observations --rate-limit
-            --auth-key --log-level --version --help -h' -- "$cur"))
+            --auth-key --user --log-level --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck_reflector vpncheck-reflector
