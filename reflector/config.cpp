@@ -59,7 +59,7 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
       "answers each probe in its own protocol, never with more bytes than it received.",
       "vpncheck-reflector"};
   app.set_version_flag("--version", std::string("vpncheck-reflector ") + std::string(reflector_version()));
-  app.add_option("--listen", listen, "address to listen on (repeatable; default 0.0.0.0)")
+  app.add_option("--listen", listen, "address to listen on (repeatable; default 0.0.0.0 and ::, IPv6 only if the host has it)")
       ->type_name("ADDR")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -140,6 +140,7 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
 
   if (!listen.empty()) {
     config.listen.clear();
+    config.listen_is_default = false;
     for (const auto& address : listen) {
       boost::system::error_code ec;
       boost::asio::ip::make_address(address, ec);

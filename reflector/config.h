@@ -25,7 +25,10 @@ struct Timeouts {
 
 struct Config {
   // Port 0 means "any free port" (tests); Server reports what it actually bound.
-  std::vector<std::string> listen{"0.0.0.0"};
+  // Default: both families (IPv6 sockets IPV6_V6ONLY so they do not clash with
+  // 0.0.0.0). A host without IPv6 drops "::" with a warning, only in the default.
+  std::vector<std::string> listen{"0.0.0.0", "::"};
+  bool listen_is_default = true;  // false once --listen was given
   std::uint16_t control_port = 8780;
   // Control API also here: a network that lets only the web out can still be tested.
   std::vector<std::uint16_t> web_control_ports{80, 443};

@@ -126,9 +126,25 @@ std::optional<std::string> Server::bind_tcp(const std::string& address, std::uin
 }
 
 std::optional<std::string> Server::start() {
+  listen_.clear();
+  for (const auto& a : config_.listen) {
+    if (config_.listen_is_default && a == "::") {
+      // The default asks for IPv6 only where the host has it.
+      boost::system::error_code ec;
+      udp::socket probe(*io_);
+      probe.open(udp::v6(), ec);
+      if (!ec) probe.set_option(asio::ip::v6_only(true), ec);
+      if (!ec) probe.bind(udp::endpoint(udp::v6(), 0), ec);
+      if (ec) {
+        log_.warn("IPv6 unavailable on this host (" + ec.message() + "): listening on IPv4 only");
+        continue;
+      }
+    }
+    listen_.push_back(a);
+  }
   // Both families on the same port: keep IPv6 sockets IPv6-only so they do not collide.
   bool any_v4 = false, any_v6 = false;
-  for (const auto& a : config_.listen) {
+  for (const auto& a : listen_) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(a, ec);
     if (ec) return "not an IP address: " + a;
@@ -147,7 +163,7 @@ std::optional<std::string> Server::start() {
   // UDP probe ports. Port 0 resolves on the first address and is reused on the others.
   for (std::uint16_t configured : config_.udp_ports) {
     std::uint16_t port = configured;
-    for (const auto& address : config_.listen) {
+    for (const auto& address : listen_) {
       std::uint16_t bound = 0;
       if (auto err = bind_udp(address, port, v6_only, bound)) return failed(*err);
       port = bound;
@@ -183,7 +199,7 @@ std::optional<std::string> Server::start() {
   for (auto p : config_.web_control_ports) add(p, {false, true}, false, false, true);
 
   for (auto& b : bindings) {
-    for (const auto& address : config_.listen) {
+    for (const auto& address : listen_) {
       std::uint16_t bound = 0;
       tcp::acceptor* acceptor = nullptr;
       if (auto err = bind_tcp(address, b.port, v6_only, bound, acceptor)) {
@@ -227,7 +243,7 @@ std::optional<std::string> Server::start() {
 
 void Server::log_startup() {
   log_.info("vpncheck-reflector " + std::string(reflector_version()) + " starting");
-  for (const auto& address : config_.listen) {
+  for (const auto& address : listen_) {
     std::vector<std::uint16_t> shared;
     for (auto p : ports_.tcp)
       if (std::find(ports_.web_control.begin(), ports_.web_control.end(), p) != ports_.web_control.end() ||

@@ -80,6 +80,7 @@ class Server {
   void log_startup();
 
   Config config_;
+  std::vector<std::string> listen_;  // config_.listen, less "::" when the default and the host has no IPv6
   std::unique_ptr<Logger> own_log_;
   Logger& log_;
   std::array<std::uint8_t, 32> wireguard_key_{};

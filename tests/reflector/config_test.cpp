@@ -9,7 +9,9 @@ TEST(ReflectorConfig, DefaultsMatchTheDesign) {
   auto out = parse_args({});
   ASSERT_TRUE(out.config) << out.message;
   const Config& c = *out.config;
-  EXPECT_EQ(c.listen, std::vector<std::string>{"0.0.0.0"});
+  // Both families by default; the IPv6 socket is IPV6_V6ONLY (see Server::start).
+  EXPECT_EQ(c.listen, (std::vector<std::string>{"0.0.0.0", "::"}));
+  EXPECT_TRUE(c.listen_is_default);
   EXPECT_EQ(c.control_port, 8780);
   EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{80, 443}));
   EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{51820, 1194, 53, 443}));
@@ -25,6 +27,7 @@ TEST(ReflectorConfig, ParsesEveryFlag) {
   ASSERT_TRUE(out.config) << out.message;
   const Config& c = *out.config;
   EXPECT_EQ(c.listen, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_FALSE(c.listen_is_default);
   EXPECT_EQ(c.control_port, 18780);
   EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{8080, 8443}));
   EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{15182, 1194}));  // duplicates removed

@@ -10,6 +10,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -324,6 +326,48 @@ TEST(ReflectorServerShared, SniffsHttpMethods) {
   EXPECT_FALSE(is_http("GE"));
   EXPECT_FALSE(is_http(std::string_view("\x00\x2a\x38\x01", 4)));
   EXPECT_FALSE(is_http("get / HTTP/1.1"));
+}
+
+// The default --listen is both families: 0.0.0.0 and :: on the same ports,
+// the IPv6 sockets IPV6_V6ONLY so the two do not clash.
+TEST(ReflectorServerDefaults, DefaultListensOnBothFamiliesOnTheSamePorts) {
+  {
+    asio::io_context io;
+    asio::ip::udp::socket v6(io);
+    boost::system::error_code ec;
+    v6.open(asio::ip::udp::v6(), ec);
+    if (!ec) v6.bind({asio::ip::make_address("::1"), 0}, ec);
+    if (ec) GTEST_SKIP() << "no IPv6 on this host: " << ec.message();
+  }
+  Config config;  // listen stays the default
+  ASSERT_EQ(config.listen, (std::vector<std::string>{"0.0.0.0", "::"}));
+  config.control_port = 0;
+  config.web_control_ports = {};
+  config.udp_ports = {0};
+  config.tcp_ports = {0};
+  std::ostringstream log_stream;
+  Logger log(LogLevel::warn, &log_stream);
+  Server server(config, &log);
+  auto error = server.start();
+  ASSERT_FALSE(error) << *error;
+  const auto udp_port = server.ports().udp.at(0);
+  const auto tcp_port = server.ports().control;
+  asio::io_context io;
+  for (const char* address : {"127.0.0.1", "::1"}) {
+    // Taken on both families: binding it again fails.
+    asio::ip::udp::socket udp(io);
+    boost::system::error_code ec;
+    asio::ip::udp::endpoint endpoint(asio::ip::make_address(address), udp_port);
+    udp.open(endpoint.protocol(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    udp.bind(endpoint, ec);
+    EXPECT_EQ(ec, asio::error::address_in_use) << "UDP " << address << ":" << udp_port;
+    // And the control API accepts on both.
+    asio::ip::tcp::socket tcp(io);
+    tcp.connect({asio::ip::make_address(address), tcp_port}, ec);
+    EXPECT_FALSE(ec) << "TCP " << address << ":" << tcp_port << ": " << ec.message();
+  }
+  EXPECT_EQ(log_stream.str().find("IPv6 unavailable"), std::string::npos) << log_stream.str();
 }
 
 }  // namespace
