@@ -45,28 +45,32 @@ std::string now_rfc3339() {
   return buf;
 }
 
-asio::awaitable<std::optional<asio::ip::address>> resolve(const std::string& host, Clock::time_point deadline,
-                                                          std::string& error) {
+// Every address of the reflector host (a literal is its only address), in the resolver's order.
+asio::awaitable<std::vector<asio::ip::address>> resolve(const std::string& host, Clock::time_point deadline,
+                                                        std::string& error) {
   boost::system::error_code ec;
   auto literal = asio::ip::make_address(host, ec);
-  if (!ec) co_return literal;
+  if (!ec) co_return std::vector<asio::ip::address>{literal};
   asio::ip::tcp::resolver resolver(co_await asio::this_coro::executor);
   asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
   auto result = co_await (resolver.async_resolve(host, "", asio::as_tuple(asio::use_awaitable)) ||
                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   if (result.index() == 1) {
     error = "could not resolve reflector host '" + host + "' in time";
-    co_return std::nullopt;
+    co_return std::vector<asio::ip::address>{};
   }
   auto [resolve_ec, entries] = std::get<0>(result);
   if (resolve_ec || entries.empty()) {
     error = "could not resolve reflector host '" + host + "': " + resolve_ec.message();
-    co_return std::nullopt;
+    co_return std::vector<asio::ip::address>{};
   }
-  // IPv4 first: dual-stack probing is a later step.
-  for (const auto& e : entries)
-    if (e.endpoint().address().is_v4()) co_return e.endpoint().address();
-  co_return entries.begin()->endpoint().address();
+  std::vector<asio::ip::address> out;
+  for (const auto& e : entries) {
+    auto a = e.endpoint().address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  co_return out;
 }
 
 class ProgressLine {
@@ -87,12 +91,30 @@ class ProgressLine {
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
   std::string error;
-  auto address = co_await resolve(o.reflector_host, Clock::now() + timeout, error);
-  if (!address) {
+  auto addresses = co_await resolve(o.reflector_host, Clock::now() + timeout, error);
+  if (addresses.empty()) {
     report.error = error;
     co_return;
   }
+  std::optional<asio::ip::address> v4, v6;
+  for (const auto& a : addresses) {
+    if (a.is_v4() && !v4) v4 = a;
+    if (a.is_v6() && !v6) v6 = a;
+  }
+  if (o.ipv4_only) v6.reset();
+  if (o.ipv6_only) v4.reset();
+  if (!v4 && !v6) {
+    report.error = "reflector host '" + o.reflector_host + "' has no " + (o.ipv4_only ? "IPv4" : "IPv6") +
+                   " address (-" + (o.ipv4_only ? "4" : "6") + " was given)";
+    co_return;
+  }
+  std::vector<Family> families;
+  if (v4) families.push_back(Family::ipv4);
+  if (v6) families.push_back(Family::ipv6);
+  // The control session stays on one family: IPv4 unless there is none (or -6).
+  const auto address = v4 ? v4 : v6;
   report.reflector_address = address->to_string();
+  if (v4 && v6) report.reflector_address_v6 = v6->to_string();
 
   std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
   for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
@@ -109,10 +131,11 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
 
   std::string select_error;
   auto modules = select_protocols(o.protocols, select_error);
-  auto plan = make_plan(*modules, session.info.capabilities);
+  auto plan = make_plan(*modules, session.info.capabilities, families);
 
   RunSettings settings;
   settings.reflector = *address;
+  settings.reflector_v6 = v6;
   settings.tag = *probes::tag_from_hex(session.info.tag_hex);  // validated by the parser
   if (const auto& key_hex = session.info.capabilities.wireguard_public_key_hex) {
     auto key = probes::from_hex(*key_hex);
@@ -143,7 +166,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     std::vector<ProbeResult> mine;
     for (const auto& r : results)
       if (r.probe.module == module) mine.push_back(r);
-    report.protocols.push_back(assess(*module, std::move(mine), report.observations_read));
+    report.protocols.push_back(assess_families(*module, mine, report.observations_read));
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);

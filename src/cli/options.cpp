@@ -72,6 +72,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_flag("--redact", o.redact,
                "replace public IP addresses by stable tokens (redacted-<hash>) in every report form");
   app.add_option("--require", required, "comma-separated protocols that must pass (exit 1 otherwise)");
+  auto* v4 = app.add_flag("-4,--ipv4", o.ipv4_only, "test over IPv4 only");
+  auto* v6 = app.add_flag("-6,--ipv6", o.ipv6_only,
+                          "test over IPv6 only (default: both families when the reflector has both)");
+  v4->excludes(v6);
+  v6->excludes(v4);
   app.add_flag("--verbose,-v", o.verbose, "show the evidence for every probe");
   app.add_flag("--no-color", o.no_color, "never colour the output (NO_COLOR is honoured too)");
   app.add_option("--auth-key", o.auth_key,

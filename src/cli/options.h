@@ -22,6 +22,10 @@ struct Options {
   bool verbose = false;
   bool no_color = false;
   bool list_probes = false;
+  // -4 / -6: test only that family (mutually exclusive). Neither: every family
+  // the reflector host has an address in.
+  bool ipv4_only = false;
+  bool ipv6_only = false;
   std::string auth_key;  // empty: send none (a public reflector needs none)
 };
 

@@ -52,6 +52,7 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   json fields = json::object();
   if (!r.arrivals.empty()) fields = r.arrivals.front().fields;
   return {{"name", r.probe.name()},
+          {"family", std::string(to_string(r.probe.family))},
           {"kind", std::string(to_string(r.probe.kind))},
           {"transport", std::string(probes::to_string(r.probe.variant.transport))},
           {"port", r.probe.variant.port},
@@ -75,14 +76,22 @@ json to_report_json(const Report& report) {
   for (const auto& a : report.protocols) {
     json probes = json::array();
     for (const auto& r : a.probes) probes.push_back(probe_json(r, report.observations_read));
-    protocols.push_back({{"protocol", std::string(a.module->id)},
+    json entry = {{"protocol", std::string(a.module->id)},
                          {"title", std::string(a.module->title)},
                          {"verdict", std::string(to_string(a.verdict))},
                          {"summary", a.summary},
                          {"advice", a.advice},
                          {"findings", a.findings},
                          {"working_variant", a.working_variant ? json(describe(*a.working_variant)) : json(nullptr)},
-                         {"probes", probes}});
+                         {"probes", probes}};
+    if (!a.families.empty()) {
+      json families = json::object();
+      for (const auto& f : a.families)
+        families[std::string(to_string(f.family.value_or(Family::ipv4)))] = {
+            {"verdict", std::string(to_string(f.verdict))}, {"summary", f.summary}};
+      entry["families"] = families;
+    }
+    protocols.push_back(std::move(entry));
   }
   json attempts = json::array();
   for (const auto& at : report.control_attempts) attempts.push_back({{"port", at.port}, {"result", at.result}});
@@ -94,6 +103,7 @@ json to_report_json(const Report& report) {
       {"reflector",
        {{"host", report.reflector_host},
         {"address", report.reflector_address},
+        {"address_v6", or_null(report.reflector_address_v6)},
         {"control_port", or_null(report.control_port)},
         {"control_attempts", attempts},
         {"version", or_null(report.reflector_version)}}},

@@ -123,6 +123,8 @@ std::string redact_text(std::string_view text) {
   return out;
 }
 
+void redact_protocol(ProtocolAssessment& protocol);
+
 Report redact(Report r) {
   r.reflector_host = redact_address(r.reflector_host);  // host names stay; IP literals do not
   r.reflector_address = redact_address(r.reflector_address);
@@ -132,9 +134,17 @@ Report redact(Report r) {
   if (r.public_address) r.public_address = redact_address(*r.public_address);
   r.observations_error = redact_text(r.observations_error);
   if (r.error) r.error = redact_text(*r.error);
-  for (auto& protocol : r.protocols) {
+  if (r.reflector_address_v6) r.reflector_address_v6 = redact_address(*r.reflector_address_v6);
+  for (auto& protocol : r.protocols) redact_protocol(protocol);
+  r.redacted = true;
+  return r;
+}
+
+void redact_protocol(ProtocolAssessment& protocol) {
+  {
     protocol.summary = redact_text(protocol.summary);
     for (auto& line : protocol.advice) line = redact_text(line);
+    for (auto& family : protocol.families) redact_protocol(family);
     // Evidence and modification strings are rendered from these fields, so
     // redacting the fields redacts them, and equal addresses stay equal.
     for (auto& result : protocol.probes) {
@@ -149,8 +159,6 @@ Report redact(Report r) {
       }
     }
   }
-  r.redacted = true;
-  return r;
 }
 
 }  // namespace vpncheck::client

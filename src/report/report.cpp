@@ -23,8 +23,12 @@ void summarise_client(Report& report, const std::optional<probes::Endpoint>& con
   bool any_translated = control_local && control_local->address != control_seen_as.address;
   std::size_t udp_seen = 0;
   std::size_t udp_port_kept = 0;
+  // NAT facts are about the control session's family (IPv6 normally has no NAT).
+  const auto control_family =
+      control_seen_as.address.find(':') == std::string::npos ? Family::ipv4 : Family::ipv6;
   for (const auto& protocol : report.protocols) {
     for (const auto& result : protocol.probes) {
+      if (result.probe.family != control_family) continue;
       auto t = translate(result);
       if (!t) continue;
       any_translated = any_translated || t->address_translated;

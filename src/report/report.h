@@ -26,7 +26,8 @@ struct Report {
   std::string started_at;  // RFC 3339, UTC
   std::int64_t duration_ms = 0;
   std::string reflector_host;
-  std::string reflector_address;
+  std::string reflector_address;  // the one the control session used (IPv4 when both were tested)
+  std::optional<std::string> reflector_address_v6;  // set when IPv6 was tested too (dual stack)
   std::optional<std::uint16_t> control_port;  // the one that worked
   std::vector<ControlAttempt> control_attempts;
   std::optional<std::string> reflector_version;

@@ -43,7 +43,11 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     return style.color ? std::string(colour) + text + "\033[0m" : text;
   };
   out << "vpncheck " << kVersion << " — reflector " << r.reflector_host;
-  if (r.reflector_address != r.reflector_host && !r.reflector_address.empty()) out << " (" << r.reflector_address << ")";
+  if (r.reflector_address != r.reflector_host && !r.reflector_address.empty()) {
+    out << " (" << r.reflector_address;
+    if (r.reflector_address_v6) out << ", " << *r.reflector_address_v6;
+    out << ")";
+  }
   if (r.control_port) out << ", control API on TCP " << *r.control_port;
   out << "\n";
   if (r.error) {
@@ -76,10 +80,19 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
   for (const auto& a : r.protocols) {
     std::string verdict(to_string(a.verdict));
     out << pad(a.module->title, title_width) << paint(colour_for(a.verdict), pad(verdict, 15)) << a.summary << "\n";
+    // Dual stack: the table shows the first family's verdict; say where another disagrees.
+    for (std::size_t i = 1; i < a.families.size(); ++i) {
+      const auto& f = a.families[i];
+      if (f.verdict == a.verdict) continue;
+      out << std::string(title_width, ' ') << display_name(f.family.value_or(Family::ipv6)) << ": "
+          << paint(colour_for(f.verdict), std::string(to_string(f.verdict))) << " — " << f.summary << "\n";
+    }
     for (const auto& advice : a.advice) out << std::string(title_width + 15, ' ') << "→ " << advice << "\n";
     if (!style.verbose) continue;
     for (const auto& p : a.probes) {
-      out << std::string(title_width + 2, ' ') << pad(p.probe.name(), 30) << " " << to_string(p.client.outcome);
+      std::string name = p.probe.name();
+      if (a.families.size() > 1) name += " " + std::string(display_name(p.probe.family));
+      out << std::string(title_width + 2, ' ') << pad(name, 35) << " " << to_string(p.client.outcome);
       if (p.client.rtt_ms) {
         std::ostringstream rtt;  // keep the caller's stream flags untouched
         rtt << std::fixed << std::setprecision(1) << *p.client.rtt_ms;

@@ -8,6 +8,9 @@ namespace vpncheck::client {
 
 std::string_view to_string(ProbeKind kind) { return kind == ProbeKind::genuine ? "genuine" : "control"; }
 
+std::string_view to_string(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
+std::string_view display_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+
 std::string PlannedProbe::name() const {
   std::string out = std::string(module->id) + "/" + std::string(probes::to_string(variant.transport)) +
                     "/" + std::to_string(variant.port);
@@ -31,15 +34,16 @@ std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
 }
 
 std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
-                                    const probes::Capabilities& reflector) {
+                                    const probes::Capabilities& reflector, Family family,
+                                    std::uint16_t first_index) {
   std::vector<PlannedProbe> plan;
-  std::uint16_t next_index = 0;
+  std::uint16_t next_index = first_index;
   for (const auto* module : protocols) {
     for (const auto& variant : module->variants) {
       const auto& ports = variant.transport == probes::Transport::udp ? reflector.udp_ports : reflector.tcp_ports;
       bool listening = std::find(ports.begin(), ports.end(), variant.port) != ports.end();
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
-        PlannedProbe probe{next_index++, module, variant, kind, std::nullopt};
+        PlannedProbe probe{next_index++, module, variant, kind, std::nullopt, family};
         if (!listening)
           probe.not_run_reason = "the reflector does not listen on " +
                                  std::string(probes::to_string(variant.transport)) + " " +
@@ -47,6 +51,16 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
         plan.push_back(std::move(probe));
       }
     }
+  }
+  return plan;
+}
+
+std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
+                                    const probes::Capabilities& reflector, const std::vector<Family>& families) {
+  std::vector<PlannedProbe> plan;
+  for (auto family : families) {
+    auto part = make_plan(protocols, reflector, family, static_cast<std::uint16_t>(plan.size()));
+    plan.insert(plan.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   return plan;
 }

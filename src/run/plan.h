@@ -15,6 +15,11 @@ namespace vpncheck::client {
 enum class ProbeKind { genuine, control };
 std::string_view to_string(ProbeKind kind);
 
+// The IP family a probe travels over; the plan runs once per tested family.
+enum class Family { ipv4, ipv6 };
+std::string_view to_string(Family f);   // "ipv4" / "ipv6" (report field values)
+std::string_view display_name(Family f);  // "IPv4" / "IPv6"
+
 struct PlannedProbe {
   std::uint16_t index = 0;
   const probes::ProtocolModule* module = nullptr;
@@ -22,6 +27,7 @@ struct PlannedProbe {
   ProbeKind kind = ProbeKind::genuine;
   // Set when the probe cannot run (e.g. the reflector does not listen there).
   std::optional<std::string> not_run_reason;
+  Family family = Family::ipv4;
 
   std::string name() const;  // "wireguard/udp/51820" or ".../control"
 };
@@ -30,7 +36,14 @@ struct PlannedProbe {
 std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
     const std::vector<std::string>& ids, std::string& error);
 
+// Indices start at `first_index`, so plans for several families can run in one
+// session with every probe index unique (the reflector attributes by tag + index).
 std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
-                                    const probes::Capabilities& reflector);
+                                    const probes::Capabilities& reflector, Family family = Family::ipv4,
+                                    std::uint16_t first_index = 0);
+
+// One plan per family, in the order given, indices unique across all of them.
+std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
+                                    const probes::Capabilities& reflector, const std::vector<Family>& families);
 
 }  // namespace vpncheck::client

@@ -68,7 +68,9 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
       continue;
     }
     auto wire = make_wire_probe(probe, settings);
-    Exchange exchange{probe.variant.transport, settings.reflector, probe.variant.port, std::move(wire.wire),
+    const auto& remote =
+        probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
+    Exchange exchange{probe.variant.transport, remote, probe.variant.port, std::move(wire.wire),
                       std::move(wire.is_reply), wire.stream_reply, deadline, std::nullopt};
     if (probe.variant.transport == probes::Transport::udp) exchange.retransmit_at = retransmit_at;
     ++progress->pending;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -20,7 +21,8 @@ namespace vpncheck::client {
 using ExchangeFn = std::function<boost::asio::awaitable<ClientSide>(Exchange)>;
 
 struct RunSettings {
-  boost::asio::ip::address reflector;
+  boost::asio::ip::address reflector;  // IPv4 probes (and any probe when reflector_v6 is unset)
+  std::optional<boost::asio::ip::address> reflector_v6;  // IPv6 probes
   probes::SessionTag tag{};
   probes::ServerHints hints;
   std::chrono::milliseconds timeout{3000};

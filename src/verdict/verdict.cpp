@@ -208,4 +208,24 @@ void add_alternatives(std::vector<ProtocolAssessment>& assessments) {
   }
 }
 
+ProtocolAssessment assess_families(const probes::ProtocolModule& module, const std::vector<ProbeResult>& results,
+                                   bool observations_read) {
+  std::vector<ProtocolAssessment> per_family;
+  for (auto family : {Family::ipv4, Family::ipv6}) {
+    std::vector<ProbeResult> mine;
+    for (const auto& r : results)
+      if (r.probe.family == family) mine.push_back(r);
+    if (mine.empty()) continue;
+    auto a = assess(module, std::move(mine), observations_read);
+    a.family = family;
+    per_family.push_back(std::move(a));
+  }
+  if (per_family.empty()) return assess(module, results, observations_read);
+  ProtocolAssessment top = per_family.front();  // IPv4 when tested (ipv4 is assessed first)
+  top.family.reset();
+  top.probes = results;
+  top.families = std::move(per_family);
+  return top;
+}
+
 }  // namespace vpncheck::client

@@ -33,7 +33,17 @@ struct ProtocolAssessment {
   std::vector<std::string> findings;
   std::optional<probes::ProbeVariant> working_variant;  // the one that passed, if any
   std::vector<ProbeResult> probes;
+  // Dual stack: one assessment per tested family (ipv4 first), each with only
+  // that family's probes. This assessment's own verdict is then the IPv4 one
+  // when IPv4 was tested, else the IPv6 one; `probes` holds every family's.
+  std::vector<ProtocolAssessment> families;
+  std::optional<Family> family;  // set on the entries of `families`
 };
+
+// Assesses each family's probes on their own and combines them as described at
+// ProtocolAssessment::families (one family: its assessment, families = {it}).
+ProtocolAssessment assess_families(const probes::ProtocolModule& module, const std::vector<ProbeResult>& results,
+                                   bool observations_read);
 
 // Did the reflector see it? A valid reply proves it did even when the
 // observations could not be read.

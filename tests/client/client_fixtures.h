@@ -152,6 +152,19 @@ inline std::vector<ProbeResult> scenario(const probes::ProtocolModule& module, c
   return scenario(module, listening_everywhere(), fate);
 }
 
+// Both families over one session: `fate4` for the IPv4 probes, `fate6` for
+// the IPv6 ones (indices unique across the two, as make_plan gives them).
+inline std::vector<ProbeResult> dual_stack_scenario(const probes::ProtocolModule& module,
+                                                    const probes::Capabilities& caps, const FateFn& fate4,
+                                                    const FateFn& fate6) {
+  std::vector<ProbeResult> out;
+  for (const auto& probe : make_plan({&module}, caps, {Family::ipv4, Family::ipv6})) {
+    const auto& fate = probe.family == Family::ipv4 ? fate4 : fate6;
+    out.push_back(make_result(probe, fate(probe.variant, probe.kind)));
+  }
+  return out;
+}
+
 // What the client has when the reflector's observations could not be read.
 inline std::vector<ProbeResult> without_arrivals(std::vector<ProbeResult> results) {
   for (auto& r : results) r.arrivals.clear();

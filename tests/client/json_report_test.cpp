@@ -285,5 +285,50 @@ TEST(JsonReport, ErrorReportHasTheErrorAndNoProtocols) {
   EXPECT_TRUE(doc.at("observations").at("error").is_null());
 }
 
+// ---- dual stack -------------------------------------------------------------
+
+TEST(JsonReportSchema, TwoFamilyReportValidates) { EXPECT_VALID_REPORT(to_report_json(fixtures::dual_stack_report())); }
+
+TEST(JsonReportSchema, RedactedTwoFamilyReportValidates) {
+  EXPECT_VALID_REPORT(to_report_json(redact(fixtures::dual_stack_report())));
+}
+
+TEST(JsonReportSchema, AFamilyOutsideIpv4AndIpv6IsRejected) {
+  auto doc = to_report_json(fixtures::dual_stack_report());
+  doc["protocols"][0]["families"]["ipv5"] = {{"verdict", "pass"}, {"summary", "x"}};
+  auto validation = validate(doc);
+  if (validation.status == Validation::Status::unavailable) GTEST_SKIP() << validation.output;
+  EXPECT_EQ(validation.status, Validation::Status::invalid) << validation.output;
+  auto probe_doc = to_report_json(fixtures::dual_stack_report());
+  probe_doc["protocols"][0]["probes"][0]["family"] = "inet6";
+  auto probe_validation = validate(probe_doc);
+  EXPECT_EQ(probe_validation.status, Validation::Status::invalid) << probe_validation.output;
+}
+
+TEST(JsonReport, PerFamilyVerdictsAndProbeFamilies) {
+  auto doc = to_report_json(fixtures::dual_stack_report());
+  EXPECT_EQ(doc["reflector"]["address_v6"], "2001:db8:2::5");
+  const auto& wg = doc["protocols"][0];
+  ASSERT_EQ(wg["protocol"], "wireguard");
+  EXPECT_EQ(wg["verdict"], "pass");  // the IPv4 verdict on top
+  EXPECT_EQ(wg["families"]["ipv4"]["verdict"], "pass");
+  EXPECT_EQ(wg["families"]["ipv6"]["verdict"], "restricted");
+  EXPECT_FALSE(wg["families"]["ipv6"]["summary"].get<std::string>().empty());
+  const auto& ovpn = doc["protocols"][1];
+  EXPECT_EQ(ovpn["verdict"], "pass");
+  EXPECT_EQ(ovpn["families"]["ipv6"]["verdict"], "blocked");
+  std::size_t v4 = 0, v6 = 0;
+  for (const auto& p : wg["probes"]) (p["family"] == "ipv4" ? v4 : v6) += 1;
+  EXPECT_EQ(v4, 6u);
+  EXPECT_EQ(v6, 6u);
+}
+
+TEST(JsonReport, SingleFamilyReportHasOnlyThatFamily) {
+  auto doc = to_report_json(realistic_report());
+  EXPECT_TRUE(doc["reflector"]["address_v6"].is_null());
+  for (const auto& p : doc["protocols"])
+    for (const auto& probe : p["probes"]) EXPECT_EQ(probe["family"], "ipv4");
+}
+
 }  // namespace
 }  // namespace vpncheck::client

@@ -247,5 +247,37 @@ TEST(SplitHostPort, RejectsTwoColonsThatAreNotAnIPv6Literal) {
     EXPECT_FALSE(split_host_port(bad).has_value()) << '"' << bad << '"';
 }
 
+TEST(ParseArgs, NeitherFamilyFlagMeansBothFamilies) {
+  auto out = parse({"--reflector", "r.example"});
+  ASSERT_TRUE(out.options) << out.message;
+  EXPECT_FALSE(out.options->ipv4_only);
+  EXPECT_FALSE(out.options->ipv6_only);
+}
+
+TEST(ParseArgs, Dash4AndDash6RestrictTheFamily) {
+  auto v4 = parse({"-4", "--reflector", "r.example"});
+  ASSERT_TRUE(v4.options) << v4.message;
+  EXPECT_TRUE(v4.options->ipv4_only);
+  EXPECT_FALSE(v4.options->ipv6_only);
+  auto v6 = parse({"--reflector", "r.example", "-6"});
+  ASSERT_TRUE(v6.options) << v6.message;
+  EXPECT_TRUE(v6.options->ipv6_only);
+  EXPECT_FALSE(v6.options->ipv4_only);
+  auto long_form = parse({"--ipv6", "--reflector", "r.example"});
+  ASSERT_TRUE(long_form.options) << long_form.message;
+  EXPECT_TRUE(long_form.options->ipv6_only);
+}
+
+TEST(ParseArgs, Dash4AndDash6TogetherAreAUsageError) {
+  expect_usage_error(parse({"-4", "-6", "--reflector", "r.example"}), "excludes");
+  expect_usage_error(parse({"--reflector", "r.example", "--ipv6", "--ipv4"}), "excludes");
+}
+
+TEST(ParseArgs, HelpMentionsTheFamilyFlags) {
+  auto out = parse({"--help"});
+  EXPECT_TRUE(contains(out.message, "-4,--ipv4")) << out.message;
+  EXPECT_TRUE(contains(out.message, "-6,--ipv6")) << out.message;
+}
+
 }  // namespace
 }  // namespace vpncheck::client

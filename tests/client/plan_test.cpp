@@ -135,5 +135,45 @@ TEST(SelectProtocols, UnknownIdIsAnErrorNamingIt) {
   EXPECT_TRUE(contains(error, "sstp")) << error;
 }
 
+TEST(MakePlan, DefaultFamilyIsIPv4) {
+  for (const auto& p : make_plan(registered(), listening_everywhere())) EXPECT_EQ(p.family, Family::ipv4);
+}
+
+TEST(MakePlan, OnePlanPerFamilyWithIndicesUniqueAcrossFamilies) {
+  auto single = make_plan(registered(), listening_everywhere());
+  auto both = make_plan(registered(), listening_everywhere(), {Family::ipv4, Family::ipv6});
+  ASSERT_EQ(both.size(), 2 * single.size());
+  std::set<std::uint16_t> indices;
+  for (std::size_t i = 0; i < both.size(); ++i) {
+    EXPECT_EQ(both[i].index, i) << both[i].name();  // dense: the runner and observations index by it
+    indices.insert(both[i].index);
+    const auto& same = single[i % single.size()];
+    EXPECT_EQ(both[i].family, i < single.size() ? Family::ipv4 : Family::ipv6);
+    EXPECT_EQ(both[i].name(), same.name());  // the same probes, once per family
+    EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
+  }
+  EXPECT_EQ(indices.size(), both.size());
+}
+
+TEST(MakePlan, IPv6OnlyPlanStartsAtZero) {
+  auto v6 = make_plan(registered(), listening_everywhere(), std::vector<Family>{Family::ipv6});
+  ASSERT_FALSE(v6.empty());
+  EXPECT_EQ(v6.front().index, 0);
+  for (const auto& p : v6) EXPECT_EQ(p.family, Family::ipv6);
+}
+
+TEST(MakePlan, FirstIndexOffsetsAFamilysPlan) {
+  auto part = make_plan(registered(), listening_everywhere(), Family::ipv6, 100);
+  ASSERT_FALSE(part.empty());
+  EXPECT_EQ(part.front().index, 100);
+  EXPECT_EQ(part.back().index, 100 + part.size() - 1);
+}
+
+TEST(Family, ReportNames) {
+  EXPECT_EQ(to_string(Family::ipv4), "ipv4");
+  EXPECT_EQ(to_string(Family::ipv6), "ipv6");
+  EXPECT_EQ(display_name(Family::ipv6), "IPv6");
+}
+
 }  // namespace
 }  // namespace vpncheck::client

@@ -63,4 +63,34 @@ inline Report error_report() {
   return r;
 }
 
+// A dual-stack home router with an IPv6 firewall (lab profile v6-firewall):
+// over IPv4 everything passes; over IPv6 only UDP 443 gets out, so WireGuard
+// is restricted (UDP 443) and OpenVPN blocked.
+inline Report dual_stack_report() {
+  using probes::ProbeVariant;
+  using probes::Transport;
+  Report r;
+  r.started_at = "2024-05-01T12:00:00Z";
+  r.duration_ms = 3010;
+  r.reflector_host = "reflector.example.net";
+  r.reflector_address = "198.51.100.20";
+  r.reflector_address_v6 = "2001:db8:2::5";
+  r.control_port = 8780;
+  r.control_attempts = {{8780, "ok"}};
+  r.reflector_version = "0.1.0";
+  r.observations_read = true;
+  auto caps = listening_on({51820, 443, 53, 1194}, {1194, 443});
+  auto v6_firewall = [](const ProbeVariant& v, ProbeKind) {
+    return is(v, Transport::udp, 443) ? Fate::answered : Fate::dropped;
+  };
+  for (const auto* module : {&wireguard(), &openvpn()})
+    r.protocols.push_back(
+        assess_families(*module, dual_stack_scenario(*module, caps, everything(Fate::answered), v6_firewall), true));
+  add_alternatives(r.protocols);
+  summarise_client(r, probes::Endpoint{std::string(kLocalAddress), 50000},
+                   probes::Endpoint{std::string(kPublicAddress), 50000});
+  r.exit_code = exit_code_for(r);
+  return r;
+}
+
 }  // namespace vpncheck::client::fixtures

@@ -213,5 +213,25 @@ TEST(DetectTextStyle, ColourOnATerminalUnlessNoColor) {
   }
 }
 
+TEST(TextReport, SaysWhereIPv6Disagrees) {
+  auto text = render(fixtures::dual_stack_report(), {false, false});
+  EXPECT_TRUE(contains(text, "IPv6: restricted — ")) << text;
+  EXPECT_TRUE(contains(text, "IPv6: blocked — ")) << text;
+  EXPECT_TRUE(contains(text, "2001:db8:2::5")) << text;
+}
+
+TEST(TextReport, NoFamilyLineWhenTheFamiliesAgree) {
+  auto r = fixtures::dual_stack_report();
+  for (auto& p : r.protocols) p.families[1].verdict = p.families[0].verdict;
+  auto text = render(r, {false, false});
+  EXPECT_FALSE(contains(text, "IPv6:")) << text;
+}
+
+TEST(TextReport, VerboseNamesTheFamilyOfEachProbe) {
+  auto text = render(fixtures::dual_stack_report(), {false, true});
+  EXPECT_TRUE(contains(text, "wireguard/udp/51820 IPv6")) << text;
+  EXPECT_TRUE(contains(text, "wireguard/udp/51820 IPv4")) << text;
+}
+
 }  // namespace
 }  // namespace vpncheck::client

@@ -386,5 +386,70 @@ TEST(AddAlternatives, NothingWorksMeansNoAlternativeLine) {
   for (const auto& a : all) EXPECT_FALSE(contains(joined(a.advice), "instead")) << joined(a.advice);
 }
 
+// ---- dual stack: one verdict per family -------------------------------------
+
+namespace dual {
+using fixtures::dual_stack_scenario;
+using fixtures::listening_everywhere;
+
+auto only_udp_443() {
+  return [](const ProbeVariant& v, ProbeKind) { return is(v, Transport::udp, 443) ? Fate::answered : Fate::dropped; };
+}
+}  // namespace dual
+
+TEST(AssessFamilies, EachFamilyIsAssessedOnItsOwnProbes) {
+  auto results = dual::dual_stack_scenario(wireguard(), dual::listening_everywhere(),
+                                           everything(Fate::answered), dual::only_udp_443());
+  auto a = assess_families(wireguard(), results, true);
+  ASSERT_EQ(a.families.size(), 2u);
+  EXPECT_EQ(a.families[0].family, Family::ipv4);
+  EXPECT_EQ(a.families[1].family, Family::ipv6);
+  EXPECT_EQ(a.families[0].verdict, Verdict::pass);
+  EXPECT_EQ(a.families[1].verdict, Verdict::restricted);
+  ASSERT_TRUE(a.families[1].working_variant);
+  EXPECT_EQ(describe(*a.families[1].working_variant), "UDP 443");
+  for (const auto& f : a.families)
+    for (const auto& p : f.probes) EXPECT_EQ(p.probe.family, *f.family);
+  // Every family's probes stay listed at the top, for the reporters.
+  EXPECT_EQ(a.probes.size(), results.size());
+}
+
+TEST(AssessFamilies, TopLevelVerdictIsTheIPv4One) {
+  // IPv4 blocked, IPv6 open: the top level must still say what IPv4 does.
+  auto results = dual::dual_stack_scenario(openvpn(), dual::listening_everywhere(), everything(Fate::dropped),
+                                           everything(Fate::answered));
+  auto a = assess_families(openvpn(), results, true);
+  EXPECT_EQ(a.verdict, Verdict::blocked);
+  EXPECT_EQ(a.summary, a.families[0].summary);
+  EXPECT_FALSE(a.family.has_value());
+  ASSERT_EQ(a.families.size(), 2u);
+  EXPECT_EQ(a.families[1].verdict, Verdict::pass);
+}
+
+TEST(AssessFamilies, IPv6OnlyRunHasTheIPv6VerdictOnTop) {
+  std::vector<ProbeResult> results;
+  for (const auto& probe : make_plan({&openvpn()}, dual::listening_everywhere(), std::vector<Family>{Family::ipv6}))
+    results.push_back(fixtures::make_result(probe, is(probe.variant, Transport::tcp, 443) ? Fate::answered
+                                                                                          : Fate::dropped));
+  auto a = assess_families(openvpn(), results, true);
+  ASSERT_EQ(a.families.size(), 1u);
+  EXPECT_EQ(a.families[0].family, Family::ipv6);
+  EXPECT_EQ(a.verdict, Verdict::restricted);
+  EXPECT_EQ(a.verdict, a.families[0].verdict);
+}
+
+TEST(AssessFamilies, OneFamilyIsTheSameAsAssess) {
+  auto results = scenario(wireguard(), [](const ProbeVariant& v, ProbeKind) {
+    return is(v, Transport::udp, 51820) ? Fate::arrived_only : Fate::dropped;
+  });
+  auto plain = assess(wireguard(), results, true);
+  auto by_family = assess_families(wireguard(), results, true);
+  EXPECT_EQ(by_family.verdict, plain.verdict);
+  EXPECT_EQ(by_family.summary, plain.summary);
+  EXPECT_EQ(by_family.advice, plain.advice);
+  ASSERT_EQ(by_family.families.size(), 1u);
+  EXPECT_EQ(by_family.families[0].family, Family::ipv4);
+}
+
 }  // namespace
 }  // namespace vpncheck::client
