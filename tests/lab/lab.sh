@@ -34,7 +34,8 @@
 #   trap lab_down EXIT
 #   lab_up home
 #   lab_reflector_start                 # vpncheck-reflector in the reflector ns, waits until ready
-#   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_IP" ...
+#   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_IP" ...   (IPv4 only)
+#   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_NAME" ... (both families)
 #   lab_bg NAME ROLE CMD...             # background process in a ns, PID recorded, stopped by lab_down
 #
 # Environment:
@@ -54,6 +55,15 @@ LAB_ROUTER_LAN_IP=192.168.1.1
 LAB_ROUTER_WAN_IP=203.0.113.1
 LAB_REFLECTOR_IP=203.0.113.5
 LAB_CONTROL_PORT=8780
+# IPv6 (documentation prefixes, only ever inside the lab's namespaces): routed,
+# no NAT66 — on IPv6 the router is a firewall only.
+LAB_CLIENT_IP6=2001:db8:1::10
+LAB_ROUTER_LAN_IP6=2001:db8:1::1
+LAB_ROUTER_WAN_IP6=2001:db8:2::1
+LAB_REFLECTOR_IP6=2001:db8:2::5
+# A name with both an A and an AAAA record, from the client's /etc/hosts
+# (ip netns exec bind-mounts /etc/netns/<client ns>/hosts over /etc/hosts).
+LAB_REFLECTOR_NAME=reflector.lab
 
 # State of the lab this shell owns (set by lab_up / lab_attach).
 LAB_SUFFIX="${LAB_SUFFIX:-}"
@@ -163,10 +173,17 @@ lab_up() {
 	for ns in "$c" "$r" "$f"; do
 		ip netns add "$ns" || { lab_die "ip netns add $ns failed"; return 1; }
 		ip -n "$ns" link set lo up
-		# IPv4 only: no router solicitations / DAD noise in captures, and no
-		# IPv6 path that could bypass the IPv4 profile.
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null || true
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+		# IPv6 with static addresses only: no router advertisements or
+		# autoconfiguration, no DAD delay (addresses are added with nodad).
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=0 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_ra=0 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.autoconf=0 2>/dev/null || true
+		# No DAD for the link-local addresses either: while they are tentative,
+		# neighbour discovery (and so the first IPv6 packets) stalls ~2 s.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 2>/dev/null || true
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 2>/dev/null || true
 	done
 
 	# Both veth ends are created inside the namespaces (never in the host ns).
@@ -176,16 +193,29 @@ lab_up() {
 	ip -n "$c" addr add "$LAB_CLIENT_IP/24" dev eth0
 	ip -n "$c" link set eth0 up
 	ip -n "$c" route add default via "$LAB_ROUTER_LAN_IP"
+	ip -n "$c" -6 addr add "$LAB_CLIENT_IP6/64" dev eth0 nodad
+	ip -n "$c" -6 route add default via "$LAB_ROUTER_LAN_IP6"
 
 	ip -n "$r" addr add "$LAB_ROUTER_LAN_IP/24" dev lan
 	ip -n "$r" addr add "$LAB_ROUTER_WAN_IP/24" dev wan
 	ip -n "$r" link set lan up
 	ip -n "$r" link set wan up
 	ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+	ip -n "$r" -6 addr add "$LAB_ROUTER_LAN_IP6/64" dev lan nodad
+	ip -n "$r" -6 addr add "$LAB_ROUTER_WAN_IP6/64" dev wan nodad
+	ip netns exec "$r" sysctl -qw net.ipv6.conf.all.forwarding=1
 
 	# Only the connected /24: the reflector has NO route to 192.168.1.0/24.
 	ip -n "$f" addr add "$LAB_REFLECTOR_IP/24" dev eth0
 	ip -n "$f" link set eth0 up
+	ip -n "$f" -6 addr add "$LAB_REFLECTOR_IP6/64" dev eth0 nodad
+	# IPv6 is routed (no NAT66): the way back to the client LAN is the router.
+	ip -n "$f" -6 route add 2001:db8:1::/64 via "$LAB_ROUTER_WAN_IP6"
+
+	# reflector.lab -> both addresses, for the client only.
+	mkdir -p "/etc/netns/$c"
+	printf '%s %s\n%s %s\n' "$LAB_REFLECTOR_IP" "$LAB_REFLECTOR_NAME" \
+		"$LAB_REFLECTOR_IP6" "$LAB_REFLECTOR_NAME" >"/etc/netns/$c/hosts"
 
 	ip netns exec "$r" nft -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
 	lab_log "up: profile=$profile suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
@@ -255,6 +285,11 @@ lab_down() {
 	for ns in "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
 		_lab_ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
 	done
+	# The client's hosts file (lab_up); only ever our own namespace's directory.
+	if [[ -n "$LAB_NS_CLIENT" && -d "/etc/netns/$LAB_NS_CLIENT" ]]; then
+		rm -f -- "/etc/netns/$LAB_NS_CLIENT/hosts"
+		rmdir -- "/etc/netns/$LAB_NS_CLIENT" 2>/dev/null || true
+	fi
 	if [[ "${LAB_KEEP:-0}" == 1 ]]; then
 		lab_log "down: $LAB_SUFFIX (state kept in $LAB_STATE_DIR)"
 	else
@@ -310,7 +345,7 @@ lab_reflector_start() {
 	local bin
 	bin="$(lab_bin vpncheck-reflector)"
 	[[ -x "$bin" ]] || { lab_die "not built: $bin"; return 1; }
-	lab_bg reflector reflector "$bin" --listen "$LAB_REFLECTOR_IP" \
+	lab_bg reflector reflector "$bin" --listen "$LAB_REFLECTOR_IP" --listen "$LAB_REFLECTOR_IP6" \
 		--control-port "$LAB_CONTROL_PORT" "$@"
 	LAB_REFLECTOR_PID="$LAB_LAST_PID"
 	local start

@@ -2,7 +2,9 @@
 # home.sh — profile "home" (plain NAT router, everything forwarded):
 # WireGuard and OpenVPN must both `pass`, the report must see the NAT
 # (public 203.0.113.1 != local 192.168.1.10), --require of both exits 0,
-# and the report must validate against the schema.
+# and the report must validate against the schema. The reflector is named
+# reflector.lab (A and AAAA), so both families are tested by default: over
+# IPv6 (routed, no NAT66) both protocols must pass too, without translation.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -11,7 +13,8 @@ t_need_bins
 t_need_python_jsonschema
 t_start home
 
-t_vpncheck --protocols wireguard,openvpn --require wireguard,openvpn
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" --protocols wireguard,openvpn \
+	--require wireguard,openvpn
 wg="$(t_verdict wireguard)"
 ovpn="$(t_verdict openvpn)"
 echo "  facts: wireguard=$wg openvpn=$ovpn"
@@ -28,6 +31,17 @@ t_check "wireguard standard probe udp/51820 went both ways" \
 	t_eq "$(t_probe_field wireguard genuine udp 51820 outbound)/$(t_probe_field wireguard genuine udp 51820 inbound)" "true/true"
 t_check "openvpn standard probe udp/1194 went both ways" \
 	t_eq "$(t_probe_field openvpn genuine udp 1194 outbound)/$(t_probe_field openvpn genuine udp 1194 inbound)" "true/true"
+wg6="$(t_family_verdict wireguard ipv6)"
+ovpn6="$(t_family_verdict openvpn ipv6)"
+echo "  facts: ipv6: wireguard=$wg6 openvpn=$ovpn6"
+t_check "wireguard ipv4 family verdict is pass" t_eq "$(t_family_verdict wireguard ipv4)" pass
+t_check "wireguard ipv6 family verdict is pass (got '$wg6')" t_eq "$wg6" pass
+t_check "openvpn ipv6 family verdict is pass (got '$ovpn6')" t_eq "$ovpn6" pass
+t_check "wireguard ipv6 udp/51820 went both ways" \
+	t_eq "$(t_probe_field_in ipv6 wireguard genuine udp 51820 outbound)/$(t_probe_field_in ipv6 wireguard genuine udp 51820 inbound)" "true/true"
+t_check "ipv6 probe arrived from the client's own address $LAB_CLIENT_IP6 (no NAT66)" \
+	t_eq "$(t_json "next(p['translation']['observed_as']['address'] for p in proto('wireguard')['probes'] if p.get('family') == 'ipv6' and p.get('translation'))")" "$LAB_CLIENT_IP6"
+t_check "reflector.address_v6 is $LAB_REFLECTOR_IP6" t_eq "$(t_json "r['reflector'].get('address_v6')")" "$LAB_REFLECTOR_IP6"
 local_addr="$(t_json "r['client'].get('local_address')" 2>/dev/null || true)"
 public_addr="$(t_json "r['client'].get('public_address')" 2>/dev/null || true)"
 nat="$(t_json "r['client'].get('behind_nat')" 2>/dev/null || true)"

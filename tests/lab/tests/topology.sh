@@ -46,6 +46,16 @@ check_profile() {
 		bash -c "! ip netns exec '$LAB_NS_REFLECTOR' ip route get $LAB_CLIENT_IP >/dev/null 2>&1"
 	t_check "router has ip_forward=1" \
 		t_eq "$(lab_exec router sysctl -n net.ipv4.ip_forward)" 1
+	# IPv6 is routed (no NAT66): the reflector's way back is the router.
+	t_check "router has IPv6 forwarding=1" \
+		t_eq "$(lab_exec router sysctl -n net.ipv6.conf.all.forwarding)" 1
+	t_check "reflector routes $LAB_CLIENT_IP6 via the router $LAB_ROUTER_WAN_IP6" \
+		bash -c "ip netns exec '$LAB_NS_REFLECTOR' ip -6 route get $LAB_CLIENT_IP6 | grep -q 'via $LAB_ROUTER_WAN_IP6'"
+	t_check "$profile: IPv6 is forwarded (client pings $LAB_REFLECTOR_IP6 within 0.5 s)" \
+		lab_exec client ping -6 -c1 -W0.5 "$LAB_REFLECTOR_IP6"
+	t_check "$profile: reflector.lab resolves to both families in the client ns" \
+		t_eq "$(lab_exec client getent ahosts "$LAB_REFLECTOR_NAME" | awk '{print $1}' | sort -u | tr '\n' ' ')" \
+		"$(printf '%s\n' "$LAB_REFLECTOR_IP" "$LAB_REFLECTOR_IP6" | sort -u | tr '\n' ' ')"
 
 	local log="$LAB_STATE_DIR/arrivals.jsonl" ready="$LAB_STATE_DIR/ready"
 	lab_bg labnet reflector "$T_PY" "$LABNET" serve --bind "$LAB_REFLECTOR_IP" \

@@ -213,13 +213,23 @@ EOF
 
 # t_probe_table PROTO -> one line per probe of PROTO (for the log).
 t_probe_table() {
-	t_json "'\n'.join('       probe %-28s %-8s %s/%-5s out=%-5s in=%s' % (p.get('name'), p.get('kind'), p.get('transport'), p.get('port'), p.get('outbound'), p.get('inbound')) for p in proto('$1').get('probes', []))" 2>/dev/null || true
+	t_json "'\n'.join('       probe %-28s %-4s %-8s %s/%-5s out=%-5s in=%s' % (p.get('name'), p.get('family', ''), p.get('kind'), p.get('transport'), p.get('port'), p.get('outbound'), p.get('inbound')) for p in proto('$1').get('probes', []))" 2>/dev/null || true
 }
 
 # t_probe_field PROTO KIND TRANSPORT PORT FIELD -> FIELD of the first probe of
 # PROTO matching kind/transport/port ("" if there is none).
 t_probe_field() {
 	t_json "next((p.get('$5') for p in proto('$1').get('probes', []) if p.get('kind') == '$2' and p.get('transport') == '$3' and int(p.get('port', -1)) == $4), '')" 2>/dev/null || true
+}
+
+# t_family_verdict PROTO FAMILY -> PROTO's verdict over FAMILY (ipv4|ipv6)
+# from its "families" object ("" if that family was not tested).
+t_family_verdict() { t_json "proto('$1').get('families', {}).get('$2', {}).get('verdict', '')" 2>/dev/null || true; }
+
+# t_probe_field_in FAMILY PROTO KIND TRANSPORT PORT FIELD -> like
+# t_probe_field, restricted to probes over FAMILY (ipv4|ipv6).
+t_probe_field_in() {
+	t_json "next((p.get('$6') for p in proto('$2').get('probes', []) if p.get('family') == '$1' and p.get('kind') == '$3' and p.get('transport') == '$4' and int(p.get('port', -1)) == $5), '')" 2>/dev/null || true
 }
 
 # t_report_exit_code_matches -> the report's exit_code equals the process's.

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# v6_firewall.sh — profile "v6-firewall": IPv4 is the plain home NAT router,
+# IPv6 is routed without NAT66 behind a stateful firewall that lets out only
+# UDP 443 (plus answers). vpncheck against reflector.lab (A + AAAA) tests
+# both families by default and must report per family:
+#   IPv4: wireguard pass, openvpn pass (top-level verdicts stay the IPv4 ones);
+#   IPv6: wireguard restricted (works on UDP 443 only), openvpn not pass.
+# With -6 the control session must use IPv6 too, which this firewall blocks:
+# exit 3 (could not test). With -4 only IPv4 is tested.
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+t_init "v6-firewall: IPv6 firewall reported per family"
+t_need_bins
+t_need_python_jsonschema
+t_start v6-firewall
+
+# --- both families (default) ---------------------------------------------
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" --protocols wireguard,openvpn \
+	--require wireguard,openvpn
+wg4="$(t_family_verdict wireguard ipv4)" ov4="$(t_family_verdict openvpn ipv4)"
+wg6="$(t_family_verdict wireguard ipv6)" ov6="$(t_family_verdict openvpn ipv6)"
+echo "  facts: ipv4: wireguard=$wg4 openvpn=$ov4; ipv6: wireguard=$wg6 openvpn=$ov6"
+t_probe_table wireguard
+t_probe_table openvpn
+t_check "report validates against $T_SCHEMA" t_report_valid
+t_check "exit 0: --require looks at the top-level (IPv4) verdicts (got $T_RC)" t_eq "$T_RC" 0
+t_check "ipv4 wireguard pass (got '$wg4')" t_eq "$wg4" pass
+t_check "ipv4 openvpn pass (got '$ov4')" t_eq "$ov4" pass
+t_check "ipv6 wireguard restricted (got '$wg6')" t_eq "$wg6" restricted
+t_check "ipv6 openvpn is not pass (got '$ov6')" bash -c "[[ -n '$ov6' && '$ov6' != pass ]]"
+t_check "top-level wireguard verdict is the IPv4 one" t_eq "$(t_verdict wireguard)" "$wg4"
+t_check "top-level openvpn verdict is the IPv4 one" t_eq "$(t_verdict openvpn)" "$ov4"
+t_check "ipv6 wireguard udp/443 went both ways" \
+	t_eq "$(t_probe_field_in ipv6 wireguard genuine udp 443 outbound)/$(t_probe_field_in ipv6 wireguard genuine udp 443 inbound)" "true/true"
+t_check "ipv6 wireguard udp/51820 never reached the reflector" \
+	t_eq "$(t_probe_field_in ipv6 wireguard genuine udp 51820 outbound)" false
+t_check "ipv4 wireguard udp/51820 went both ways" \
+	t_eq "$(t_probe_field_in ipv4 wireguard genuine udp 51820 outbound)/$(t_probe_field_in ipv4 wireguard genuine udp 51820 inbound)" "true/true"
+t_check "probe indices are unique across families (one probe per name and family)" \
+	t_eq "$(t_json "len({(p['name'], p['family']) for q in r['protocols'] for p in q['probes']}) == sum(len(q['probes']) for q in r['protocols'])")" true
+t_check "text report says where IPv6 disagrees" grep -q "IPv6: restricted" "$T_OUT"
+t_check "client.behind_nat is true (the control session is IPv4)" t_eq "$(t_json "r['client'].get('behind_nat')")" true
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# --- -6: the control session too must use IPv6, and the firewall lets no TCP
+# out over IPv6, so this is "could not test" (exit 3), never "all blocked".
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" -6 --protocols wireguard,openvpn --timeout 1
+t_check "-6: exit 3, could not test (got $T_RC)" t_eq "$T_RC" 3
+t_check "-6: report validates" t_report_valid
+t_check "-6: no protocol verdicts were made up" t_eq "$(t_json "len(r['protocols'])")" 0
+t_check "-6: the control attempts went to $LAB_REFLECTOR_IP6" t_eq "$(t_json "r['reflector']['address']")" "$LAB_REFLECTOR_IP6"
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# --- -4 against the name: only IPv4 ------------------------------------------
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" -4 --protocols wireguard,openvpn
+t_check "-4: only ipv4 probes" t_eq "$(t_json "sorted({p['family'] for q in r['protocols'] for p in q['probes']})")" '["ipv4"]'
+t_check "-4: wireguard and openvpn pass" t_eq "$(t_verdict wireguard)/$(t_verdict openvpn)" pass/pass
+[[ $T_FAILS -eq 0 ]] || t_show_run
+t_finish
