@@ -44,7 +44,7 @@ _vpncheck() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
-            --markdown --redact --auth-key --require --verbose -v --no-color --list-probes
+            --markdown --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
             --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck
