@@ -51,22 +51,6 @@ using namespace std::chrono_literals;
 const auto kLoopback = asio::ip::make_address("127.0.0.1");
 constexpr int kLivenessMs = 5000;  // only ever hit if the server hangs: then the test fails
 
-// Blocking HTTP call (the server runs on its own thread).
-HttpResponse http_call(std::uint16_t port, http::verb verb, const std::string& target) {
-  asio::io_context ctx;
-  tcp::socket socket(ctx);
-  socket.connect({kLoopback, port});
-  HttpRequest req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  HttpResponse res;
-  http::read(socket, buffer, res);
-  return res;
-}
-
 // One recv, waiting at most kLivenessMs; -1 on timeout or error.
 ssize_t recv_bounded(int fd, Bytes& buffer) {
   pollfd p{fd, POLLIN, 0};
@@ -100,7 +84,7 @@ class ReflectorAmplification : public ::testing::Test {
     ASSERT_FALSE(error) << *error;
     io_ = std::thread([this] { server_->run(); });
 
-    auto created = http_call(server_->ports().control, http::verb::post, "/v1/sessions");
+    auto created = test::blocking_http_call(server_->ports().control, http::verb::post, "/v1/sessions");
     ASSERT_EQ(created.result(), http::status::created) << created.body();
     std::string parse_error;
     auto info = probes::session_info_from_json(created.body(), parse_error);
@@ -238,7 +222,7 @@ class ReflectorAmplification : public ::testing::Test {
   }
 
   std::uint64_t server_saw() {
-    auto res = http_call(server_->ports().control, http::verb::get, "/metrics");
+    auto res = test::blocking_http_call(server_->ports().control, http::verb::get, "/metrics");
     EXPECT_EQ(res.result(), http::status::ok);
     std::uint64_t sum = 0;
     std::istringstream in(res.body());

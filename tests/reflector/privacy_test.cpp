@@ -30,21 +30,6 @@ using namespace std::chrono_literals;
 const auto kServer = asio::ip::make_address("127.0.0.1");
 const auto kClient = asio::ip::make_address("127.0.0.2");
 
-HttpResponse http_call(std::uint16_t port, http::verb verb, const std::string& target) {
-  asio::io_context ctx;
-  tcp::socket socket(ctx, tcp::endpoint(kClient, 0));
-  socket.connect({kServer, port});
-  HttpRequest req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  HttpResponse res;
-  http::read(socket, buffer, res);
-  return res;
-}
-
 // A whole client visit: session, a WireGuard probe, a control probe, an
 // unknown-session probe and garbage over UDP, observations, close.
 std::string visit_and_log(LogLevel level) {
@@ -63,7 +48,7 @@ std::string visit_and_log(LogLevel level) {
   }
   std::thread io([&] { server.run(); });
 
-  auto created = http_call(server.ports().control, http::verb::post, "/v1/sessions");
+  auto created = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions", kClient);
   std::string parse_error;
   auto info = probes::session_info_from_json(created.body(), parse_error);
   if (!info) {
@@ -87,8 +72,9 @@ std::string visit_and_log(LogLevel level) {
       std::size_t n = socket.receive_from(asio::buffer(reply), from);
       if (probes::control::is_reply_to(probes::ByteView(reply).first(n), control)) break;
     }
-    http_call(server.ports().control, http::verb::get, "/v1/sessions/" + info->session_id + "/observations");
-    http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id);
+    test::blocking_http_call(server.ports().control, http::verb::get,
+                             "/v1/sessions/" + info->session_id + "/observations", kClient);
+    test::blocking_http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id, kClient);
   }
   server.stop();
   io.join();

@@ -7,7 +7,14 @@
 #include <memory>
 #include <span>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
 #include "probes/probe.h"
+#include "reflector/control_api.h"
 
 namespace vpncheck::reflector::test {
 
@@ -32,5 +39,26 @@ struct FakeClock {
   }
   void advance(std::chrono::steady_clock::duration d) { *now += d; }
 };
+
+// Blocking HTTP/1.1 call to a control API on 127.0.0.1 (the server runs on its
+// own thread). `from` picks the client address, e.g. 127.0.0.2 so the client
+// cannot be mistaken for the listen address.
+inline HttpResponse blocking_http_call(std::uint16_t port, http::verb verb, const std::string& target,
+                                       const boost::asio::ip::address& from =
+                                           boost::asio::ip::make_address("127.0.0.1")) {
+  using boost::asio::ip::tcp;
+  boost::asio::io_context ctx;
+  tcp::socket socket(ctx, tcp::endpoint(from, 0));
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  HttpRequest req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::write(socket, req);
+  boost::beast::flat_buffer buffer;
+  HttpResponse res;
+  http::read(socket, buffer, res);
+  return res;
+}
 
 }  // namespace vpncheck::reflector::test
