@@ -35,6 +35,7 @@
 #include "probes/wireguard.h"
 #include "reflector/arrival.h"
 #include "reflector/server.h"
+#include "test_util.h"  // tests/reflector: the in-process loopback helpers
 
 namespace {
 
@@ -118,31 +119,11 @@ BENCHMARK(BM_HandleOpenVpnReset);
 
 namespace http = boost::beast::http;
 
-// POST /v1/sessions (or DELETE) on the control port, blocking.
-std::string http_call(std::uint16_t port, http::verb verb, const std::string& target) {
-  boost::asio::io_context ctx;
-  boost::asio::ip::tcp::socket socket(ctx);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  HttpRequest req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(socket, req);
-  boost::beast::flat_buffer buffer;
-  HttpResponse res;
-  http::read(socket, buffer, res);
-  return res.body();
-}
-
 void BM_LoopbackWireGuard(benchmark::State& state) {
   const int window = static_cast<int>(state.range(0));
   constexpr std::size_t kBatch = 20'000;  // probes per iteration (one session each)
 
-  Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
-  config.web_control_ports = {};
-  config.udp_ports = {0};
+  Config config = test::loopback_config();
   config.tcp_ports = {};
   config.rate_limit = 0;
   config.max_observations = kBatch + 1000;
@@ -177,8 +158,8 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     std::string error;
-    auto info = probes::session_info_from_json(http_call(server.ports().control, http::verb::post, "/v1/sessions"),
-                                               error);
+    auto created = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions");
+    auto info = probes::session_info_from_json(created.body(), error);
     if (!info) {
       state.SkipWithError(("session: " + error).c_str());
       break;
@@ -207,7 +188,7 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
     answered += received;
 
     state.PauseTiming();
-    http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id);
+    test::blocking_http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id);
     state.ResumeTiming();
   }
   ::close(fd);

@@ -67,12 +67,7 @@ struct Tally {
 class ReflectorAmplification : public ::testing::Test {
  protected:
   void SetUp() override {
-    Config config;
-    config.listen = {"127.0.0.1"};
-    config.control_port = 0;
-    config.web_control_ports = {};
-    config.udp_ports = {0};
-    config.tcp_ports = {0};
+    Config config = test::loopback_config();
     config.rate_limit = 0;  // off: every answerable arrival is answered
     config.max_observations = 1 << 16;
     config.timeouts.control_idle = 20ms;

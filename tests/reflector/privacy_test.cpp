@@ -35,11 +35,7 @@ const auto kClient = asio::ip::make_address("127.0.0.2");
 std::string visit_and_log(LogLevel level) {
   std::ostringstream log_stream;
   Logger log(level, &log_stream);
-  Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
-  config.web_control_ports = {};
-  config.udp_ports = {0};
+  Config config = test::loopback_config();
   config.tcp_ports = {};
   Server server(config, &log);
   if (auto error = server.start()) {

@@ -103,12 +103,7 @@ asio::awaitable<Exchange> tcp_exchange(std::uint16_t port, probes::Bytes request
 class ReflectorServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    Config config;
-    config.listen = {"127.0.0.1"};
-    config.control_port = 0;
-    config.web_control_ports = {};
-    config.udp_ports = {0};
-    config.tcp_ports = {0};
+    Config config = test::loopback_config();
     config.timeouts.linger = 300ms;
     server_ = std::make_unique<Server>(config, &log_);
     auto error = server_->start();
@@ -212,10 +207,7 @@ TEST_F(ReflectorServer, LoopbackSessionProbesAndObservations) {
 }
 
 TEST_F(ReflectorServer, RefusesAPortInUseNamingIt) {
-  Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
-  config.web_control_ports = {};
+  Config config = test::loopback_config();
   config.udp_ports = {server_->ports().udp[0]};
   config.tcp_ports = {};
   std::ostringstream quiet;
@@ -257,9 +249,7 @@ std::uint16_t free_tcp_port() {
 // probes and control probes apart on one listener.
 TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   const std::uint16_t shared = free_tcp_port();
-  Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
+  Config config = test::loopback_config();
   config.web_control_ports = {shared};
   config.udp_ports = {};
   config.tcp_ports = {shared};

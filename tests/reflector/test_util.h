@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "probes/probe.h"
+#include "reflector/config.h"
 #include "reflector/control_api.h"
 
 namespace vpncheck::reflector::test {
@@ -39,6 +40,19 @@ struct FakeClock {
   }
   void advance(std::chrono::steady_clock::duration d) { *now += d; }
 };
+
+// A reflector for in-process use: 127.0.0.1 only, every port ephemeral (the
+// Server reports what it bound), no web control ports. Tests override what
+// they need.
+inline Config loopback_config() {
+  Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {};
+  config.udp_ports = {0};
+  config.tcp_ports = {0};
+  return config;
+}
 
 // Blocking HTTP/1.1 call to a control API on 127.0.0.1 (the server runs on its
 // own thread). `from` picks the client address, e.g. 127.0.0.2 so the client
