@@ -70,7 +70,7 @@ bool decode_avp(const Avp& avp, Message& m) {
   };
   switch (static_cast<AvpType>(avp.type)) {
     case AvpType::message_type:
-      return u16(m.message_type);
+      return !m.message_type && u16(m.message_type);  // once, and first (checked by parse)
     case AvpType::protocol_version:
       return u16(m.protocol_version);
     case AvpType::framing_capabilities:

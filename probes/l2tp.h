@@ -114,7 +114,7 @@ std::optional<ProbeToken> token_from_host_name(std::string_view host_name);
 // One control message = one UDP payload. Strict: header word 0xC802, Length ==
 // datagram size, every AVP length >= 6 and within the message, AVP reserved
 // bits zero, the first AVP is an IETF, non-hidden, mandatory Message Type of
-// 2 bytes; known single-value AVPs must have their RFC size. A 12-byte
+// 2 bytes and the only one; known single-value AVPs must have their RFC size. A 12-byte
 // message is a ZLB. Data messages (T=0) and L2TPv3 are rejected.
 std::optional<Message> parse(ByteView datagram);
 

@@ -213,6 +213,11 @@ TEST(L2tpCodec, ParseRejectsCorruptedMessages) {
     EXPECT_FALSE(l2tp::parse(b).has_value()) << offset << " " << int{value};
     EXPECT_TRUE(l2tp::build_sccrp(b, 1).empty()) << offset;
   }
+  Bytes twice = kGoldenSccrq;  // a second Message Type AVP (SCCRP) in place of Protocol Version
+  twice[25] = 0x00;
+  twice[26] = 0x00;
+  twice[27] = 0x02;
+  EXPECT_FALSE(l2tp::parse(twice).has_value());
   Bytes longer = kGoldenSccrq;
   longer.push_back(0);  // a trailing byte the Length field does not cover
   EXPECT_FALSE(l2tp::parse(longer).has_value());
