@@ -155,6 +155,22 @@ std::optional<ParsedProbe> parse_probe(ByteView datagram) {
   return ParsedProbe{*packet, std::move(*lcp), token};
 }
 
+std::map<std::string, std::string> describe(const ParsedProbe& probe) {
+  std::map<std::string, std::string> f;
+  f["call_id"] = std::to_string(probe.gre.header.call_id);
+  if (probe.gre.header.sequence) f["sequence"] = std::to_string(*probe.gre.header.sequence);
+  f["payload_length"] = std::to_string(probe.gre.payload_length);
+  f["lcp_code"] = std::to_string(probe.lcp.code);
+  f["lcp_identifier"] = std::to_string(probe.lcp.identifier);
+  if (probe.lcp.mru) f["mru"] = std::to_string(*probe.lcp.mru);
+  if (probe.lcp.magic_number) {
+    ByteWriter magic;
+    magic.be32(*probe.lcp.magic_number);
+    f["magic_number"] = to_hex(magic.view());
+  }
+  return f;
+}
+
 Bytes build_reply(ByteView request, std::uint16_t client_call_id, std::uint32_t sequence) {
   auto probe = parse_probe(request);
   if (!probe) return {};

@@ -20,7 +20,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "probes/bytes.h"
@@ -126,6 +128,10 @@ struct ParsedProbe {
   ProbeToken token;
 };
 std::optional<ParsedProbe> parse_probe(ByteView datagram);
+// Observation fields: "call_id" (the GRE key's Call ID as it arrived: compare
+// with the OCRP's Call ID to see GRE key rewriting), "sequence",
+// "payload_length", "lcp_code", "lcp_identifier", "mru", "magic_number" (hex).
+std::map<std::string, std::string> describe(const ParsedProbe& probe);
 
 // Reflector: the answer to `request` (a datagram parse_probe accepts): GRE to
 // `client_call_id` (the Call ID from the client's OCRQ as it arrived at the

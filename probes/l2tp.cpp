@@ -119,6 +119,32 @@ std::string_view type_name(std::uint16_t type) {
   return type < kNames.size() ? kNames[type] : kNames[0];
 }
 
+std::map<std::string, std::string> describe(const Message& m) {
+  std::map<std::string, std::string> f;
+  f["message_type"] = m.zlb ? "ZLB" : std::string(type_name(m.message_type.value_or(0)));
+  auto num = [&](const char* name, auto value) { f[name] = std::to_string(value); };
+  auto opt = [&](const char* name, const auto& value) {
+    if (value) num(name, *value);
+  };
+  num("length", m.length);
+  num("tunnel_id", m.tunnel_id);
+  num("session_id", m.session_id);
+  num("ns", m.ns);
+  num("nr", m.nr);
+  num("avp_count", m.avps.size());
+  opt("protocol_version", m.protocol_version);
+  opt("framing_capabilities", m.framing_capabilities);
+  opt("bearer_capabilities", m.bearer_capabilities);
+  opt("firmware_revision", m.firmware_revision);
+  opt("assigned_tunnel_id", m.assigned_tunnel_id);
+  opt("receive_window_size", m.receive_window_size);
+  opt("result_code", m.result_code);
+  opt("error_code", m.error_code);
+  if (m.host_name) f["host_name"] = pptp::escape_text(*m.host_name);
+  if (m.vendor_name) f["vendor_name"] = pptp::escape_text(*m.vendor_name);
+  return f;
+}
+
 std::string tagged_host_name(const ProbeToken& token) { return pptp::tagged_host_name(token); }
 
 std::optional<ProbeToken> token_from_host_name(std::string_view host_name) {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,11 @@ struct Message {
   std::optional<std::uint16_t> error_code;
   std::optional<ProbeToken> token;  // from host_name
 };
+
+// Observation fields: "message_type" ("SCCRQ", "ZLB", ...), "tunnel_id",
+// "session_id", "ns", "nr", "avp_count" and each decoded AVP under its
+// Message field name (strings escaped as pptp::describe does).
+std::map<std::string, std::string> describe(const Message& message);
 
 // Human-readable name of a message type ("SCCRQ", ...; "unknown").
 std::string_view type_name(std::uint16_t type);

@@ -221,6 +221,86 @@ ParseResult parse(ByteView buffered) {
   return result;
 }
 
+std::string escape_text(std::string_view raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : raw) {
+    auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[b >> 4]);
+      out.push_back(kDigits[b & 0x0f]);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> describe(const Message& m) {
+  std::map<std::string, std::string> f;
+  f["message_type"] = std::string(type_name(m.type));
+  f["length"] = std::to_string(m.length);
+  auto num = [&](const char* name, auto value) { f[name] = std::to_string(value); };
+  switch (static_cast<MessageType>(m.type)) {
+    case MessageType::start_control_connection_reply:
+      num("result_code", m.result_code);
+      num("error_code", m.error_code);
+      [[fallthrough]];
+    case MessageType::start_control_connection_request:
+      num("protocol_version", m.protocol_version);
+      num("framing_capabilities", m.framing_capabilities);
+      num("bearer_capabilities", m.bearer_capabilities);
+      num("maximum_channels", m.maximum_channels);
+      num("firmware_revision", m.firmware_revision);
+      f["host_name"] = escape_text(m.host_name);
+      f["vendor"] = escape_text(m.vendor);
+      break;
+    case MessageType::stop_control_connection_request:
+      num("reason", m.reason);
+      break;
+    case MessageType::stop_control_connection_reply:
+    case MessageType::echo_reply:
+      num("result_code", m.result_code);
+      num("error_code", m.error_code);
+      break;
+    case MessageType::outgoing_call_request:
+      num("call_id", m.call_id);
+      num("call_serial_number", m.call_serial_number);
+      num("minimum_bps", m.minimum_bps);
+      num("maximum_bps", m.maximum_bps);
+      num("bearer_type", m.bearer_type);
+      num("framing_type", m.framing_type);
+      num("receive_window", m.receive_window);
+      f["phone_number"] = escape_text(m.phone_number);
+      f["subaddress"] = escape_text(m.subaddress);
+      if (m.original_call_id) num("original_call_id", *m.original_call_id);
+      break;
+    case MessageType::outgoing_call_reply:
+      num("call_id", m.call_id);
+      num("peer_call_id", m.peer_call_id);
+      num("result_code", m.result_code);
+      num("error_code", m.error_code);
+      num("connect_speed", m.connect_speed);
+      break;
+    case MessageType::set_link_info:
+      num("peer_call_id", m.peer_call_id);
+      num("send_accm", m.send_accm);
+      num("receive_accm", m.receive_accm);
+      break;
+    case MessageType::call_clear_request:
+    case MessageType::call_disconnect_notify:
+      num("call_id", m.call_id);
+      break;
+    default:
+      break;
+  }
+  if (static_cast<MessageType>(m.type) == MessageType::echo_request ||
+      static_cast<MessageType>(m.type) == MessageType::echo_reply)
+    num("identifier", m.identifier);
+  return f;
+}
+
 Bytes build_sccrq(const ProbeToken& token) {
   ByteWriter w = header(MessageType::start_control_connection_request);
   w.be16(kProtocolVersion).be16(0).be32(kFramingAsync).be32(kBearerAnalog).be16(0).be16(0);

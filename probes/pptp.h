@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -137,6 +138,15 @@ struct Message {
   // OCRQ: the Call ID the client wrote into the subaddress tag (see top comment).
   std::optional<std::uint16_t> original_call_id;
 };
+
+// The message as observation fields (name -> text, the shape of probe.h's
+// Fields): "message_type" ("SCCRQ", ...), "length", and the type's decoded
+// fields with the names used in Message (numbers in decimal, call ids too;
+// strings with bytes outside printable ASCII escaped as \xNN, so the map is
+// always valid UTF-8 for JSON).
+std::map<std::string, std::string> describe(const Message& message);
+// Printable ASCII kept, every other byte (and the backslash) as \xNN.
+std::string escape_text(std::string_view raw);
 
 enum class ParseStatus {
   complete,   // a valid message; ParseResult::size bytes were consumed

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "fuzz_check.h"
@@ -19,6 +21,12 @@
 namespace {
 
 using namespace vpncheck::probes;
+
+// Observation fields end up in JSON: they must be printable ASCII.
+void check_fields(const std::map<std::string, std::string>& fields) {
+  for (const auto& [name, value] : fields)
+    for (char c : value) FUZZ_CHECK(c >= 0x20 && c < 0x7f);
+}
 
 bool is_pptp_request(ByteView bytes) {
   auto r = pptp::parse(bytes);
@@ -48,6 +56,7 @@ void fuzz_pptp(ByteView input, std::size_t cut) {
     FUZZ_CHECK(parsed.size <= input.size());
     FUZZ_CHECK(parsed.size == parsed.message.length);
     FUZZ_CHECK(pptp::expected_length(parsed.message.type) == parsed.size);
+    check_fields(pptp::describe(parsed.message));
     const ByteView message = input.first(parsed.size);
     // Any shorter prefix of a valid message only needs more bytes.
     for (std::size_t len = 0; len < message.size(); ++len)
@@ -88,6 +97,7 @@ void fuzz_gre(ByteView input, std::size_t cut) {
   (void)gre::parse_lcp(input);
   if (auto probe = gre::parse_probe(input)) {
     FUZZ_CHECK(probe->lcp.token == probe->token);
+    check_fields(gre::describe(*probe));
     Bytes reply = gre::build_reply(input, kClientCallId, 9);
     FUZZ_CHECK(reply.size() <= input.size());
     if (!reply.empty()) {
@@ -105,6 +115,7 @@ void fuzz_l2tp(ByteView input, std::size_t cut) {
   auto m = l2tp::parse(input);
   if (m) {
     FUZZ_CHECK(m->length == input.size());
+    check_fields(l2tp::describe(*m));
     FUZZ_CHECK(m->zlb == m->avps.empty());
     FUZZ_CHECK(m->zlb != m->message_type.has_value());
     if (!m->zlb) {

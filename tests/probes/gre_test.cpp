@@ -86,6 +86,16 @@ TEST(GreCodec, ParsesGoldenProbe) {
   EXPECT_EQ(probe->gre.trailing, 0U);
 }
 
+TEST(GreCodec, DescribesProbesAsObservationFields) {
+  auto f = gre::describe(*gre::parse_probe(kGoldenProbe));
+  EXPECT_EQ(f.at("call_id"), "17185");
+  EXPECT_EQ(f.at("sequence"), "0");
+  EXPECT_EQ(f.at("payload_length"), "39");
+  EXPECT_EQ(f.at("lcp_code"), "1");
+  EXPECT_EQ(f.at("mru"), "1400");
+  EXPECT_EQ(f.at("magic_number"), "0404a2a6");
+}
+
 TEST(GreCodec, AcceptsLcpWithoutAddressControlAndPadding) {
   Bytes bare(kGoldenLcp.begin() + 2, kGoldenLcp.end());
   bare.push_back(0);  // PPP padding after the LCP length

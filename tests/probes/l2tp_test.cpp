@@ -110,6 +110,17 @@ TEST(L2tpCodec, ParsesZlbAndStopCcn) {
   EXPECT_EQ(stop->error_code, 0);
 }
 
+TEST(L2tpCodec, DescribesMessagesAsObservationFields) {
+  auto f = l2tp::describe(*l2tp::parse(kGoldenSccrq));
+  EXPECT_EQ(f.at("message_type"), "SCCRQ");
+  EXPECT_EQ(f.at("host_name"), "vpncheck-a1a2a3a4a5a60102");
+  EXPECT_EQ(f.at("assigned_tunnel_id"), "8738");
+  EXPECT_EQ(f.at("avp_count"), "9");
+  EXPECT_EQ(f.count("result_code"), 0U);
+  EXPECT_EQ(l2tp::describe(*l2tp::parse(kGoldenZlbAck)).at("message_type"), "ZLB");
+  EXPECT_EQ(l2tp::describe(*l2tp::parse(kGoldenStopCcn)).at("result_code"), "1");
+}
+
 TEST(L2tpCodec, RoundTripsEveryBoundaryIndexAndTunnelId) {
   for (std::uint16_t index : fixtures::kProbeIndices) {
     for (std::uint16_t tunnel : {std::uint16_t{1}, std::uint16_t{0x8000}, std::uint16_t{0xffff}}) {

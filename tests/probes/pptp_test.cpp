@@ -177,6 +177,30 @@ TEST(PptpCodec, RoundTripsEveryBoundaryIndexAndCallId) {
   }
 }
 
+TEST(PptpCodec, DescribesMessagesAsObservationFields) {
+  auto sccrq = pptp::describe(pptp::parse(kGoldenSccrq).message);
+  EXPECT_EQ(sccrq.at("message_type"), "SCCRQ");
+  EXPECT_EQ(sccrq.at("length"), "156");
+  EXPECT_EQ(sccrq.at("host_name"), kTaggedHost);
+  EXPECT_EQ(sccrq.at("protocol_version"), "256");
+  auto ocrq = pptp::describe(pptp::parse(kGoldenOcrq).message);
+  EXPECT_EQ(ocrq.at("call_id"), "4660");
+  EXPECT_EQ(ocrq.at("original_call_id"), "4660");
+  auto ocrp = pptp::describe(pptp::parse(kSpecOcrp).message);
+  EXPECT_EQ(ocrp.at("peer_call_id"), "4660");
+  EXPECT_EQ(ocrp.at("result_code"), "1");
+  Bytes odd = kGoldenSccrq;
+  odd[28] = 0xff;   // first host name byte
+  odd[29] = '\\';
+  EXPECT_EQ(pptp::describe(pptp::parse(odd).message).at("host_name"),
+            "\\xff\\x5cncheck-a1a2a3a4a5a60102");
+}
+
+TEST(PptpCodec, EscapesNonPrintableBytes) {
+  EXPECT_EQ(pptp::escape_text("ok ~"), "ok ~");
+  EXPECT_EQ(pptp::escape_text(std::string_view("a\0\n\x7f\\", 5)), "a\\x00\\x0a\\x7f\\x5c");
+}
+
 TEST(PptpCodec, TaggedHostNameRoundTrips) {
   EXPECT_EQ(pptp::tagged_host_name(make_token(0x0102)), kTaggedHost);
   EXPECT_EQ(pptp::token_from_host_name(kTaggedHost), make_token(0x0102));
