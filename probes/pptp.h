@@ -182,9 +182,10 @@ Bytes build_set_link_info(std::uint16_t peer_call_id, std::uint32_t send_accm = 
                           std::uint32_t receive_accm = 0xffffffff);
 Bytes build_stop_ccrq(std::uint8_t reason = kStopReasonGeneral);  // 16 bytes
 
-// Reflector (PAC) side: each takes the request it answers and returns an
-// empty vector when that is not a valid request of the right type. The reply
-// is never larger than the request.
+// Reflector (PAC) side: each takes the request it answers, exactly one whole
+// message (the bytes parse()/frame() delimited), and returns an empty vector
+// when that is not a valid request of the right type. The reply is never
+// larger than the request.
 // SCCRP, result 1, echoing the request's host name (so the token comes back).
 Bytes build_sccrp(ByteView sccrq);
 // OCRP: Call ID = own_call_id, Peer's Call ID = the OCRQ's Call ID as it
