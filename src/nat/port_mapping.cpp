@@ -531,16 +531,24 @@ std::optional<std::string> resolve_url(std::string_view base, std::string_view r
     return std::string(reference);
   }
   if (reference.find("://") != std::string_view::npos || has_control_chars(reference)) return std::nullopt;
+  if (reference.substr(0, 2) == "//") return std::nullopt;  // network-path references: not from an IGD
   auto b = parse_http_url(base);
   if (!b) return std::nullopt;
   // Scheme and authority of the base, exactly as written.
   std::string_view after_scheme = base.substr(7);
   std::size_t slash = after_scheme.find_first_of("/?#");
   std::string origin = "http://" + std::string(after_scheme.substr(0, slash));
-  if (!reference.empty() && reference.front() == '/') return origin + std::string(reference);
-  std::string dir = b->path.substr(0, b->path.find('?'));
-  dir = dir.substr(0, dir.rfind('/') + 1);
-  return origin + dir + std::string(reference);
+  std::string out;
+  if (!reference.empty() && reference.front() == '/') {
+    out = origin + std::string(reference);
+  } else {
+    std::string dir = b->path.substr(0, b->path.find('?'));
+    dir = dir.substr(0, dir.rfind('/') + 1);
+    out = origin + dir + std::string(reference);
+  }
+  // Whatever we hand out must itself be a URL we accept (no spaces, no "//x" authority tricks).
+  if (!parse_http_url(out)) return std::nullopt;
+  return out;
 }
 
 // ---------------------------------------------------------------- device description

@@ -263,8 +263,9 @@ struct IgdService {
 // local name so "<ns:serviceType>" works too; the five predefined entities are
 // decoded. `location` is the SSDP LOCATION the description came from.
 Parsed<std::vector<IgdService>> parse_igd_description(std::string_view xml, std::string_view location);
-// RFC 3986-lite: absolute URLs as they are, "/path" against the base's
-// host:port, "path" against the base's directory.
+// RFC 3986-lite: absolute http:// URLs as they are, "/path" against the base's
+// host:port, "path" against the base's directory. Other schemes, "//host"
+// references and anything whose result parse_http_url would refuse: nullopt.
 std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
 
 struct SoapRequest {

@@ -141,6 +141,9 @@ TEST(HttpUrlText, ParsesAndResolves) {
   EXPECT_EQ(resolve_url("http://192.168.1.1:5000/desc.xml", "http://192.168.1.1:6000/c"), "http://192.168.1.1:6000/c");
   EXPECT_FALSE(resolve_url("http://192.168.1.1/", "ftp://x/"));
   EXPECT_FALSE(resolve_url("garbage", "/x"));
+  // the result must itself be a URL parse_http_url accepts (found by fuzz_port_mapping)
+  EXPECT_FALSE(resolve_url("http://192.168.1.1/", "a b"));
+  EXPECT_FALSE(resolve_url("http://192.168.1.1/", "//evil/x"));
 }
 
 TEST(IgdDescription, FindsTheWanConnectionControlUrl) {
