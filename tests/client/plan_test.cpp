@@ -28,22 +28,25 @@ const PlannedProbe* find_probe(const std::vector<PlannedProbe>& plan, std::strin
 }
 
 TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
+  // Except raw IP variants: their protocol number is their signature, so a
+  // random control probe would prove nothing; they get the genuine one only.
   auto plan = make_plan(registered(), listening_everywhere());
-  std::size_t variants = 0;
+  std::size_t expected = 0;
   for (const auto* module : probes::all_protocols()) {
-    variants += module->variants.size();
     for (const auto& v : module->variants) {
+      const bool raw = v.transport == Transport::ip;
+      expected += raw ? 1 : 2;
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
         std::size_t matches = 0;
         for (const auto& p : plan)
-          if (p.module == module && p.variant.transport == v.transport && p.variant.port == v.port &&
-              p.variant.standard == v.standard && p.kind == kind)
+          if (p.module == module && p.variant.same_place(v) && p.variant.standard == v.standard && p.kind == kind)
             ++matches;
-        EXPECT_EQ(matches, 1U) << module->id << " " << describe(v) << " " << to_string(kind);
+        EXPECT_EQ(matches, raw && kind == ProbeKind::control ? 0U : 1U)
+            << module->id << " " << describe(v) << " " << to_string(kind);
       }
     }
   }
-  EXPECT_EQ(plan.size(), 2 * variants);
+  EXPECT_EQ(plan.size(), expected);
   for (const auto& p : plan) EXPECT_FALSE(p.not_run_reason.has_value()) << p.name();
 }
 
@@ -173,6 +176,62 @@ TEST(Family, ReportNames) {
   EXPECT_EQ(to_string(Family::ipv4), "ipv4");
   EXPECT_EQ(to_string(Family::ipv6), "ipv6");
   EXPECT_EQ(display_name(Family::ipv6), "IPv6");
+}
+
+
+// A two-piece protocol with a raw IP piece, to test planning rules that no
+// simple protocol exercises.
+constexpr probes::ProbeVariant kPieces[] = {
+    {Transport::udp, 500, true, "ike"},
+    {Transport::ip, 50, true, "esp"},
+};
+const probes::ProtocolModule kTwoPieceModule{
+    .id = "twopiece",
+    .title = "Two-piece",
+    .description = "test module",
+    .variants = kPieces,
+    .build_request = [](const probes::ProbeContext&, const probes::RandomFill&) { return probes::Bytes(40, 1); },
+    .parse_request = [](probes::ByteView, const probes::ArrivalContext&) -> std::optional<probes::ParsedRequest> {
+      return std::nullopt;
+    },
+    .build_reply = [](probes::ByteView, const probes::ParsedRequest&, const probes::ArrivalContext&,
+                      const probes::RandomFill&) { return probes::Bytes{}; },
+    .is_reply_to = [](probes::ByteView, probes::ByteView) { return false; },
+    .frame_stream = nullptr,
+    .advice_use_variant = [](const probes::ProbeVariant&) { return std::string(); },
+    .advice_signature_blocked = "",
+};
+
+TEST(MakePlan, PiecesAreNamedAndRawPiecesGetNoControlProbe) {
+  probes::Capabilities caps = listening_on({500}, {});
+  caps.raw_protocols = {"esp"};
+  auto plan = make_plan({&kTwoPieceModule}, caps);
+  std::vector<std::string> names;
+  for (const auto& p : plan) {
+    names.push_back(p.name());
+    EXPECT_FALSE(p.not_run_reason) << p.name();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"twopiece/ike/udp/500", "twopiece/ike/udp/500/control",
+                                             "twopiece/esp/ip/50"}));
+}
+
+TEST(MakePlan, RawPieceIsNotRunWhenTheReflectorHasNoRawListener) {
+  auto plan = make_plan({&kTwoPieceModule}, listening_on({500}, {}));
+  ASSERT_EQ(plan.size(), 3U);
+  EXPECT_FALSE(plan[0].not_run_reason);
+  ASSERT_TRUE(plan[2].not_run_reason);
+  EXPECT_NE(plan[2].not_run_reason->find("no raw ESP (IP protocol 50) listener"), std::string::npos)
+      << *plan[2].not_run_reason;
+}
+
+TEST(MakePlan, RawPieceIsNotRunOverIpv6) {
+  probes::Capabilities caps = listening_on({500}, {});
+  caps.raw_protocols = {"esp"};
+  auto plan = make_plan({&kTwoPieceModule}, caps, Family::ipv6);
+  ASSERT_EQ(plan.size(), 3U);
+  EXPECT_FALSE(plan[0].not_run_reason);
+  ASSERT_TRUE(plan[2].not_run_reason);
+  EXPECT_NE(plan[2].not_run_reason->find("IPv4 only"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,171 @@
+// The wire layer on loopback: multi-message exchanges, the local-address hook
+// and raw IP without privilege. A tiny UDP responder stands in for the reflector.
+#include "src/run/exchange.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+// Answers every datagram with 'A' + the datagram; remembers what arrived.
+struct Responder {
+  udp::socket socket;
+  std::vector<probes::Bytes> received;
+  std::size_t answer_first = 1000;  // answer only the first N datagrams
+
+  explicit Responder(asio::io_context& io) : socket(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    receive();
+  }
+  std::uint16_t port() const { return socket.local_endpoint().port(); }
+
+  void receive() {
+    auto buffer = std::make_shared<std::array<std::uint8_t, 2048>>();
+    auto from = std::make_shared<udp::endpoint>();
+    socket.async_receive_from(asio::buffer(*buffer), *from, [this, buffer, from](auto ec, std::size_t n) {
+      if (ec) return;
+      received.emplace_back(buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
+      if (received.size() <= answer_first) {
+        probes::Bytes reply{'A'};
+        reply.insert(reply.end(), buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
+        socket.send_to(asio::buffer(reply), *from);
+      }
+      receive();
+    });
+  }
+};
+
+std::function<bool(probes::ByteView)> answers(probes::Bytes request) {
+  return [request](probes::ByteView reply) {
+    return reply.size() == request.size() + 1 && reply[0] == 'A' &&
+           std::equal(request.begin(), request.end(), reply.begin() + 1);
+  };
+}
+
+Exchange udp_exchange_to(std::uint16_t port, probes::Bytes wire) {
+  Exchange ex;
+  ex.transport = probes::Transport::udp;
+  ex.remote = asio::ip::make_address("127.0.0.1");
+  ex.port = port;
+  ex.is_reply = answers(wire);
+  ex.wire = std::move(wire);
+  ex.deadline = Clock::now() + std::chrono::milliseconds(1500);
+  return ex;
+}
+
+// Runs the exchange to completion; the responder's pending receive would keep
+// the context busy forever, so the context stops when the exchange ends.
+ClientSide run(asio::io_context& io, Exchange ex) {
+  ClientSide out;
+  asio::co_spawn(io, run_exchange(std::move(ex)), [&](std::exception_ptr error, ClientSide side) {
+    if (error) ADD_FAILURE() << "the exchange threw";
+    out = std::move(side);
+    io.stop();
+  });
+  io.run_for(std::chrono::seconds(5));
+  return out;
+}
+
+TEST(Exchange, MultiMessageExchangeRunsEveryStepOnOneSocket) {
+  asio::io_context io;
+  Responder responder(io);
+  Exchange ex = udp_exchange_to(responder.port(), {1, 1});
+  ex.next_step = [](std::size_t step, probes::ByteView reply) -> std::optional<ExchangeStep> {
+    if (step >= 2) return std::nullopt;
+    // The next message depends on the answer, as L2TP's SCCCN depends on the SCCRP.
+    probes::Bytes next{static_cast<std::uint8_t>(step + 2), reply[1]};
+    return ExchangeStep{next, answers(next)};
+  };
+  ex.inspect_reply = [](probes::ByteView reply) { return probes::Fields{{"last", std::to_string(reply[1])}}; };
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  EXPECT_EQ(side.steps_answered, 3U);
+  EXPECT_EQ(side.reply_fields, (probes::Fields{{"last", "3"}}));
+  ASSERT_EQ(responder.received.size(), 3U);
+  EXPECT_EQ(responder.received[1], (probes::Bytes{2, 1}));
+  EXPECT_EQ(responder.received[2], (probes::Bytes{3, 2}));
+}
+
+TEST(Exchange, AStepWithoutAnswerTimesOutAndSaysHowFarItGot) {
+  asio::io_context io;
+  Responder responder(io);
+  responder.answer_first = 1;
+  Exchange ex = udp_exchange_to(responder.port(), {1});
+  ex.deadline = Clock::now() + std::chrono::milliseconds(400);
+  ex.next_step = [](std::size_t, probes::ByteView) -> std::optional<ExchangeStep> {
+    probes::Bytes next{9};
+    return ExchangeStep{next, answers(next)};
+  };
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::timeout);
+  EXPECT_EQ(side.steps_answered, 1U);
+  EXPECT_TRUE(side.reply_fields.empty());
+}
+
+TEST(Exchange, LocalAddressHookRebuildsTheProbeBeforeItIsSent) {
+  asio::io_context io;
+  Responder responder(io);
+  Exchange ex = udp_exchange_to(responder.port(), {0});
+  std::uint16_t seen_port = 0;
+  ex.on_local_address = [&seen_port](const probes::IpPort& local, Exchange& e) {
+    seen_port = local.port;
+    e.wire = {static_cast<std::uint8_t>(local.port >> 8), static_cast<std::uint8_t>(local.port & 0xff)};
+    e.wire.insert(e.wire.end(), local.address.begin(), local.address.end());
+    e.is_reply = answers(e.wire);
+  };
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  ASSERT_TRUE(side.local);
+  EXPECT_EQ(seen_port, side.local->port);
+  ASSERT_EQ(responder.received.size(), 1U);
+  EXPECT_EQ(responder.received[0], (probes::Bytes{static_cast<std::uint8_t>(seen_port >> 8),
+                                                  static_cast<std::uint8_t>(seen_port & 0xff), 127, 0, 0, 1}));
+  EXPECT_EQ(side.sent_length, 6U);  // what was really sent, not the placeholder
+}
+
+Exchange raw_exchange_to_loopback() {
+  Exchange ex;
+  ex.transport = probes::Transport::ip;
+  ex.remote = asio::ip::make_address("127.0.0.1");
+  ex.port = 50;
+  ex.wire = probes::Bytes(28, 0);
+  ex.is_reply = [](probes::ByteView) { return false; };
+  ex.deadline = Clock::now() + std::chrono::milliseconds(100);
+  return ex;
+}
+
+TEST(Exchange, RawProbeWithoutCapNetRawIsNotPermittedAndSaysHowToGrantIt) {
+  // As root, drop the effective capabilities for the duration (a non-zero
+  // effective uid clears them); otherwise we already lack CAP_NET_RAW.
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(::seteuid(65534), 0);
+  }
+  asio::io_context io;
+  ClientSide side = run(io, raw_exchange_to_loopback());
+  if (root) {
+    ASSERT_EQ(::seteuid(0), 0);
+  }
+  EXPECT_EQ(side.outcome, Outcome::not_permitted);
+  EXPECT_NE(side.detail.find("CAP_NET_RAW"), std::string::npos) << side.detail;
+  EXPECT_NE(side.detail.find("setcap"), std::string::npos) << side.detail;
+}
+
+TEST(Exchange, RawProbeOverIpv6IsNotRun) {
+  asio::io_context io;
+  Exchange ex = raw_exchange_to_loopback();
+  ex.remote = asio::ip::make_address("::1");
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::not_run);
+}
+
+}  // namespace
+}  // namespace vpncheck::client
