@@ -200,7 +200,6 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
   obs.transport = context.transport;
-  if (!match->parsed.piece.empty()) obs.fields["piece"] = std::string(match->parsed.piece);
   obs.local_port = arrival.local_port;
   obs.source = arrival.source;
   obs.ttl = arrival.ttl;
@@ -208,6 +207,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.payload_length = payload.size();
   obs.payload_sha256 = probes::to_hex(probes::sha256(payload));
   obs.fields = std::move(match->parsed.fields);
+  if (!match->parsed.piece.empty()) obs.fields["piece"] = std::string(match->parsed.piece);
   obs.received_at_unix_ms = arrival.received_at_unix_ms;
   obs.reply = std::move(reply);
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];

@@ -51,6 +51,7 @@ inline Config loopback_config() {
   config.web_control_ports = {};
   config.udp_ports = {0};
   config.tcp_ports = {0};
+  config.raw_protocols = {};  // tests that need raw listeners ask for them
   return config;
 }
 

@@ -1,0 +1,148 @@
+// Flow memory (attribution of untagged follow-ups), the raw receiver's IPv4
+// header reader, and the demux rule that raw datagrams only reach raw parsers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "probes/wireguard.h"
+#include "reflector/arrival.h"
+#include "reflector/raw_listener.h"
+#include "reflector/server.h"
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+using probes::Bytes;
+using probes::Transport;
+
+const probes::ProbeToken kToken{{1, 2, 3, 4, 5, 6}, 9};
+const probes::Endpoint kSource{"198.51.100.7", 4500};
+
+TEST(FlowMemory, FindsTheTokenOfTheSameFlowOnly) {
+  FlowMemory flows;
+  flows.remember(Transport::udp, 4500, kSource, kToken, 1000);
+  EXPECT_EQ(flows.find(Transport::udp, 4500, kSource, 2000), kToken);
+  EXPECT_FALSE(flows.find(Transport::tcp, 4500, kSource, 2000));
+  EXPECT_FALSE(flows.find(Transport::udp, 500, kSource, 2000));
+  EXPECT_FALSE(flows.find(Transport::udp, 4500, {"198.51.100.7", 4501}, 2000));
+  EXPECT_FALSE(flows.find(Transport::udp, 4500, {"198.51.100.8", 4500}, 2000));
+}
+
+TEST(FlowMemory, FlowsExpire) {
+  FlowMemory flows;
+  flows.remember(Transport::udp, 4500, kSource, kToken, 1000);
+  EXPECT_TRUE(flows.find(Transport::udp, 4500, kSource, 1000 + FlowMemory::kFlowLifetimeMs));
+  EXPECT_FALSE(flows.find(Transport::udp, 4500, kSource, 1001 + FlowMemory::kFlowLifetimeMs));
+}
+
+TEST(FlowMemory, IsBoundedAndForgetsTheOldestFirst) {
+  FlowMemory flows;
+  for (std::size_t i = 0; i < FlowMemory::kMaxFlows + 10; ++i)
+    flows.remember(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(i)}, kToken,
+                   static_cast<std::int64_t>(i));
+  EXPECT_EQ(flows.size(), FlowMemory::kMaxFlows);
+  EXPECT_FALSE(flows.find(Transport::udp, 4500, {"10.0.0.1", 0}, 100));
+  EXPECT_TRUE(flows.find(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(FlowMemory::kMaxFlows + 9)},
+                         100));
+}
+
+TEST(AddressBytes, ParsesBothFamiliesAndUnmapsV4MappedAddresses) {
+  EXPECT_EQ(address_bytes("192.0.2.1"), (Bytes{192, 0, 2, 1}));
+  EXPECT_EQ(address_bytes("::ffff:192.0.2.1"), (Bytes{192, 0, 2, 1}));
+  EXPECT_EQ(address_bytes("2001:db8::1").size(), 16U);
+  EXPECT_TRUE(address_bytes("not an address").empty());
+}
+
+Bytes ipv4_datagram(std::uint8_t protocol, std::size_t payload) {
+  Bytes d(20 + payload, 0);
+  d[0] = 0x45;
+  d[1] = 0x28;  // TOS
+  d[2] = static_cast<std::uint8_t>(d.size() >> 8);
+  d[3] = static_cast<std::uint8_t>(d.size() & 0xff);
+  d[8] = 61;  // TTL
+  d[9] = protocol;
+  d[12] = 198, d[13] = 51, d[14] = 100, d[15] = 7;
+  d[16] = 203, d[17] = 0, d[18] = 113, d[19] = 5;
+  return d;
+}
+
+TEST(ReadIpv4Header, ReadsTheFactsARawReceiverNeeds) {
+  auto facts = read_ipv4_header(ipv4_datagram(50, 16));
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->source, "198.51.100.7");
+  EXPECT_EQ(facts->destination, "203.0.113.5");
+  EXPECT_EQ(facts->ttl, 61);
+  EXPECT_EQ(facts->tos, 0x28);
+  EXPECT_EQ(facts->protocol, 50);
+}
+
+TEST(ReadIpv4Header, RejectsWhatIsNotAWholeIpv4Datagram) {
+  Bytes good = ipv4_datagram(50, 16);
+  for (std::size_t len = 0; len < good.size(); ++len)
+    EXPECT_FALSE(read_ipv4_header(probes::ByteView(good).first(len))) << len;
+  Bytes v6 = good;
+  v6[0] = 0x65;
+  EXPECT_FALSE(read_ipv4_header(v6));
+  Bytes short_ihl = good;
+  short_ihl[0] = 0x44;
+  EXPECT_FALSE(read_ipv4_header(short_ihl));
+  Bytes long_ihl = good;
+  long_ihl[0] = 0x4f;  // 60-byte header in a 36-byte datagram
+  EXPECT_FALSE(read_ipv4_header(long_ihl));
+  Bytes wrong_total = good;
+  wrong_total[3] ^= 1;
+  EXPECT_FALSE(read_ipv4_header(wrong_total));
+}
+
+TEST(RawDemux, UdpProbeBytesInARawDatagramAreNotClaimedByUdpParsers) {
+  SessionTable table(SessionLimits{}, test::FakeClock{}.fn());
+  probes::RandomFill rnd = test::counter_fill(3);
+  auto created = table.create({"198.51.100.7", 5555}, rnd);
+  ArrivalHandler handler(table, {}, test::counter_fill(4));
+  probes::ProbeToken token{created.session->tag, 1};
+  Bytes init = probes::wireguard::build_initiation(token, {}, rnd);
+
+  Arrival udp;
+  udp.payload = init;
+  udp.framing = Framing::datagram;
+  udp.local_port = 51820;
+  udp.source = kSource;
+  EXPECT_FALSE(handler.handle(udp).dropped);
+
+  Arrival raw = udp;
+  raw.framing = Framing::ip_datagram;
+  raw.local_port = 50;
+  EXPECT_EQ(handler.handle(raw).dropped, DropReason::unrecognised);
+}
+
+TEST(RawListeners, OfferedOnlyWhenTheyCouldBeOpened) {
+  Config config = test::loopback_config();
+  config.raw_protocols = {"esp", "gre"};
+  std::ostringstream log_text;
+  Logger log(LogLevel::info, &log_text);
+  Server server(config, &log);
+  ASSERT_FALSE(server.start());
+  std::thread io([&] { server.run(); });
+  auto res = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions");
+  server.stop();
+  io.join();
+
+  auto body = nlohmann::json::parse(res.body());
+  auto offered = body["capabilities"]["raw_protocols"].get<std::vector<std::string>>();
+  if (::geteuid() == 0) {
+    EXPECT_EQ(server.ports().raw, (std::vector<std::string>{"esp", "gre"}));
+    EXPECT_EQ(offered, (std::vector<std::string>{"esp", "gre"}));
+  } else {
+    // Without CAP_NET_RAW: not offered, and the log says why.
+    EXPECT_TRUE(offered.empty());
+    EXPECT_NE(log_text.str().find("needs CAP_NET_RAW"), std::string::npos) << log_text.str();
+  }
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
