@@ -47,8 +47,17 @@ std::string seconds(double ms) {
   return s.str();
 }
 
+// Dual stack: one line per tested family, so a CI log shows which one failed.
+std::string family_lines(const ProtocolAssessment& a) {
+  std::string text;
+  if (a.families.size() < 2) return text;
+  for (const auto& f : a.families)
+    text += std::string(display_name(*f.family)) + ": " + std::string(to_string(f.verdict)) + " - " + f.summary + "\n";
+  return text;
+}
+
 std::string failure_text(const ProtocolAssessment& a, bool required) {
-  std::string text = a.summary + "\n";
+  std::string text = a.summary + "\n" + family_lines(a);
   for (const auto& line : a.advice) text += "advice: " + line + "\n";
   for (const auto& f : a.findings) text += "finding: " + f + "\n";
   if (required) text += "required: this protocol was --require'd, so the run exits 1\n";
@@ -139,7 +148,13 @@ void write_junit_report(std::ostream& out, const Report& r) {
       out << "  <testcase classname=\"vpncheck." << xml_escape(id) << "\" name=\"" << xml_escape(id)
           << "\" time=\"" << seconds(slowest_ms) << "\"";
       if (a.verdict == Verdict::pass) {
-        out << "/>\n";
+        // The verdict (and exit code) follow IPv4; another family's result still shows.
+        const std::string families = family_lines(a);
+        if (families.empty()) {
+          out << "/>\n";
+        } else {
+          out << ">\n    <system-out>" << xml_escape(families, XmlContext::text) << "</system-out>\n  </testcase>\n";
+        }
         continue;
       }
       const std::string verdict(to_string(a.verdict));

@@ -66,10 +66,29 @@ void write_markdown_report(std::ostream& out, const Report& r) {
     out << "> **Note:** the reflector's record of arrivals could not be read ("
         << markdown_escape(r.observations_error) << "); blocked and outbound-only cannot be told apart.\n\n";
 
-  out << "| Protocol | Verdict | Summary |\n|---|---|---|\n";
-  for (const auto& a : r.protocols)
-    out << "| " << markdown_escape(a.module->title) << " | " << mark_for(a.verdict) << " `" << to_string(a.verdict)
-        << "` | " << markdown_escape(a.summary) << " |\n";
+  // Dual stack: a verdict column per family, and each family's summary when they differ.
+  const bool dual = std::any_of(r.protocols.begin(), r.protocols.end(),
+                                [](const ProtocolAssessment& a) { return a.families.size() > 1; });
+  auto verdict_cell = [](Verdict v) { return std::string(mark_for(v)) + " `" + std::string(to_string(v)) + "`"; };
+  if (!dual) {
+    out << "| Protocol | Verdict | Summary |\n|---|---|---|\n";
+    for (const auto& a : r.protocols)
+      out << "| " << markdown_escape(a.module->title) << " | " << verdict_cell(a.verdict) << " | "
+          << markdown_escape(a.summary) << " |\n";
+  } else {
+    out << "| Protocol | IPv4 | IPv6 | Summary |\n|---|---|---|---|\n";
+    for (const auto& a : r.protocols) {
+      std::string v4 = "not tested", v6 = "not tested", summary;
+      for (const auto& f : a.families) {
+        (*f.family == Family::ipv4 ? v4 : v6) = verdict_cell(f.verdict);
+        summary += (summary.empty() ? "" : " ") + std::string(display_name(*f.family)) + ": " + f.summary;
+      }
+      const bool same = a.families.size() < 2 || a.families.front().verdict == a.families.back().verdict;
+      if (same || summary.empty()) summary = a.summary;
+      out << "| " << markdown_escape(a.module->title) << " | " << v4 << " | " << v6 << " | "
+          << markdown_escape(summary) << " |\n";
+    }
+  }
 
   bool heading = false;
   for (const auto& a : r.protocols) {

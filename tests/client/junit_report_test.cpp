@@ -282,5 +282,22 @@ TEST(JunitReport, PropertiesNameTheReflectorAndNat) {
   EXPECT_EQ(values["redacted"], "false");
 }
 
+TEST(JunitReport, DualStackNamesEachFamilysVerdict) {
+  // IPv4 passes (the testcase passes, as the exit code does) but IPv6 is
+  // restricted: the testcase's output says so instead of hiding it.
+  std::ostringstream out;
+  write_junit_report(out, fixtures::dual_stack_report());
+  const std::string xml = out.str();
+  auto wg = xml.find("name=\"wireguard\"");
+  ASSERT_NE(wg, std::string::npos) << xml;
+  auto end = xml.find("</testcase>", wg);
+  ASSERT_NE(end, std::string::npos) << xml;
+  const std::string testcase = xml.substr(wg, end - wg);
+  EXPECT_NE(testcase.find("<system-out>"), std::string::npos) << testcase;
+  EXPECT_NE(testcase.find("IPv4: pass - "), std::string::npos) << testcase;
+  EXPECT_NE(testcase.find("IPv6: restricted - "), std::string::npos) << testcase;
+  EXPECT_EQ(testcase.find("<failure"), std::string::npos) << testcase;
+}
+
 }  // namespace
 }  // namespace vpncheck::client

@@ -140,5 +140,24 @@ TEST(MarkdownReport, SaysWhenAddressesAreRedacted) {
   EXPECT_TRUE(contains(render(r), "Public addresses are redacted.")) << render(r);
 }
 
+TEST(MarkdownReport, DualStackShowsAVerdictColumnPerFamily) {
+  // The v6-firewall scenario: everything passes over IPv4; over IPv6 only UDP 443 gets through.
+  auto text = render(fixtures::dual_stack_report());
+  EXPECT_TRUE(contains(text, "| Protocol | IPv4 | IPv6 | Summary |")) << text;
+  auto rows = table_rows(text);
+  ASSERT_EQ(rows.size(), 2U) << text;
+  EXPECT_TRUE(contains(rows[0], "| WireGuard | ✅ `pass` | ")) << rows[0];
+  EXPECT_TRUE(contains(rows[0], "`restricted` |")) << rows[0];
+  // The families disagree, so the row says what each one found.
+  EXPECT_TRUE(contains(rows[0], "IPv4: ")) << rows[0];
+  EXPECT_TRUE(contains(rows[0], "IPv6: ")) << rows[0];
+}
+
+TEST(MarkdownReport, SingleFamilyKeepsTheOneVerdictColumn) {
+  auto text = render(realistic_report());
+  EXPECT_TRUE(contains(text, "| Protocol | Verdict | Summary |")) << text;
+  EXPECT_FALSE(contains(text, "| IPv6 |")) << text;
+}
+
 }  // namespace
 }  // namespace vpncheck::client
