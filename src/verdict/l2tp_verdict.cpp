@@ -14,7 +14,7 @@ ProtocolAssessment assess_l2tp(const probes::ProtocolModule& module, std::vector
   a.advice.push_back(
       "L2TP by itself is not encrypted: use it only inside IPsec (L2TP/IPsec, the 'L2TP' VPN type of the built-in "
       "Windows and macOS clients). There the L2TP messages travel inside IPsec, which behind NAT needs UDP 500 and "
-      "UDP 4500 (NAT-T) to pass; see the IPsec result.");
+      "UDP 4500 (NAT-T) to pass.");
   return a;
 }
 

@@ -169,6 +169,20 @@ TEST(JsonReport, MultiStepProbesReportStepsAnsweredEvenWhenOne) {
   EXPECT_TRUE(contains(findings, "exchange_incomplete")) << findings;
 }
 
+TEST(TextReport, VerboseProbeLinesSayHowFarAnExchangeGot) {
+  Report r;
+  r.started_at = "2024-05-01T12:00:00Z";
+  r.observations_read = true;
+  r.protocols.push_back(assess(l2tp(), stopped_after(1, false), true));
+  auto complete = scenario(l2tp(), everything(Fate::answered));
+  genuine_of(complete).client.steps_answered = 3;
+  r.protocols.push_back(assess(l2tp(), std::move(complete), true));
+  std::ostringstream text;
+  write_text_report(text, r, TextStyle{false, true});
+  EXPECT_TRUE(contains(text.str(), "1 step answered (no answer to message 2 of the exchange)")) << text.str();
+  EXPECT_TRUE(contains(text.str(), "3 steps answered")) << text.str();
+}
+
 // ---- l2tp-ipsec ---------------------------------------------------------
 
 // Stand-in for the IPsec module (not written yet): only its id and title matter here.
