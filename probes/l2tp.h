@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "probes/bytes.h"
+#include "probes/probe.h"
 #include "probes/token.h"
 
 namespace vpncheck::probes::l2tp {
@@ -160,5 +161,23 @@ Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, 
 bool is_sccrp_reply_to(ByteView reply, ByteView sccrq);
 // ZLB acknowledging `message`: Nr == its Ns + 1.
 bool is_zlb_ack_for(ByteView reply, ByteView message);
+
+// ---- The probe module (probes/l2tp_module.cpp) -------------------------------
+//
+// Client, on one UDP socket to port 1701: SCCRQ -> SCCRP, SCCCN -> ZLB,
+// StopCCN -> ZLB (a clean end, as a real client that gives up would send);
+// next_request drives the steps, is_reply_to checks each step's answer.
+// Reflector: stateless. The SCCRQ carries the token (Host Name) and opens a
+// flow; SCCCN and StopCCN of that flow are attributed through
+// ArrivalContext::flow_token and must be addressed to the reflector's tunnel.
+// Both tunnel ids are derived from the token, so the reflector can address
+// its ZLB to the client's tunnel without keeping state.
+extern const ProtocolModule kModule;
+
+// The Assigned Tunnel ID our SCCRQ carries for `token`; never 0.
+std::uint16_t client_tunnel_id(const ProbeToken& token);
+// The Assigned Tunnel ID the reflector's SCCRP carries for `token`; never 0,
+// and different from client_tunnel_id(token).
+std::uint16_t reflector_tunnel_id(const ProbeToken& token);
 
 }  // namespace vpncheck::probes::l2tp

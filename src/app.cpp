@@ -24,6 +24,7 @@
 #include "src/report/redact.h"
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
+#include "src/verdict/l2tp_ipsec.h"
 
 namespace vpncheck::client {
 namespace {
@@ -170,6 +171,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
+  // Derived, not probed: present only when both l2tp and ipsec were assessed.
+  add_l2tp_ipsec(report.protocols, report.behind_nat);
   co_await close_session(session.control, session.info.session_id, milliseconds(500), o.auth_key);
 }
 

@@ -72,7 +72,9 @@ json probe_json(const ProbeResult& r, bool observations_read) {
           {"modifications", modifications},
           {"evidence", evidence_for(r, observations_read)}};
   if (!r.probe.variant.piece.empty()) out["piece"] = std::string(r.probe.variant.piece);
-  if (r.client.steps_answered > 1) out["steps_answered"] = r.client.steps_answered;
+  // Multi-message exchanges (a module with next_request): how far the genuine probe got, even 0 or 1.
+  const bool multi_step = r.probe.kind == ProbeKind::genuine && r.probe.module && r.probe.module->next_request;
+  if (r.client.steps_answered > 1 || (multi_step && was_tested(r))) out["steps_answered"] = r.client.steps_answered;
   if (!r.client.reply_fields.empty()) out["reply_fields"] = r.client.reply_fields;
   return out;
 }

@@ -98,6 +98,11 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
         rtt << std::fixed << std::setprecision(1) << *p.client.rtt_ms;
         out << " " << rtt.str() << " ms";
       }
+      // Multi-message exchanges (L2TP): how far it got, and where it stopped.
+      if (p.client.steps_answered > 1 || stopped_midway(p)) {
+        out << ", " << p.client.steps_answered << (p.client.steps_answered == 1 ? " step" : " steps") << " answered";
+        if (stopped_midway(p) && !p.client.detail.empty() && r.observations_read) out << " (" << p.client.detail << ")";
+      }
       if (p.client.outcome == Outcome::not_run || !r.observations_read) {
         if (!p.client.detail.empty()) out << " (" << p.client.detail << ")";
       } else if (p.arrivals.empty()) {

@@ -66,7 +66,10 @@ probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
 std::optional<ExchangeStep> advance(Exchange& ex, ClientSide& side, probes::ByteView reply) {
   ++side.steps_answered;
   if (ex.next_step) {
-    if (auto step = ex.next_step(side.steps_answered - 1, reply)) return step;
+    if (auto step = ex.next_step(side.steps_answered - 1, reply)) {
+      side.later_sent_sha256.push_back(probes::to_hex(probes::sha256(step->wire)));
+      return step;
+    }
   }
   if (ex.inspect_reply) side.reply_fields = ex.inspect_reply(reply);
   return std::nullopt;
@@ -143,6 +146,8 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
     }
     side.outcome = Outcome::invalid_reply;
   }
+  if (side.outcome == Outcome::timeout && side.steps_answered > 0 && side.detail.empty())
+    side.detail = "no answer to message " + std::to_string(side.steps_answered + 1) + " of the exchange";
   co_return side;
 }
 

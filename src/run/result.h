@@ -34,6 +34,10 @@ struct ClientSide {
   std::size_t sends = 0;  // including the one retransmission on UDP
   std::string detail;     // error text for local_error etc.
   std::size_t steps_answered = 0;  // multi-message exchanges: how many steps got a valid answer
+  // Multi-message exchanges: digests of the messages sent after the first
+  // (whose digest is sent_sha256), in order; an arrival matching any of them
+  // arrived unchanged.
+  std::vector<std::string> later_sent_sha256;
   probes::Fields reply_fields;     // facts decoded from the answer (ProtocolModule::inspect_reply)
 };
 

@@ -1,5 +1,7 @@
 #include "src/verdict/translation.h"
 
+#include <algorithm>
+
 namespace vpncheck::client {
 
 std::optional<Translation> translate(const ProbeResult& result) {
@@ -21,8 +23,15 @@ std::optional<Translation> translate(const ProbeResult& result) {
                                 std::to_string(first.source.port));
     }
   }
+  // Each message of a multi-message exchange arrives as its own record; one
+  // is unchanged when it matches any message this probe sent.
+  const auto& later = result.client.later_sent_sha256;
+  auto sent_as_is = [&](const probes::Observation& arrival) {
+    return arrival.payload_sha256 == result.client.sent_sha256 ||
+           std::find(later.begin(), later.end(), arrival.payload_sha256) != later.end();
+  };
   for (const auto& arrival : result.arrivals) {
-    if (!result.client.sent_sha256.empty() && arrival.payload_sha256 != result.client.sent_sha256) {
+    if (!result.client.sent_sha256.empty() && !sent_as_is(arrival)) {
       t.payload_modified = true;
       t.modifications.push_back("payload changed in transit (" + std::to_string(result.client.sent_length) +
                                 " bytes sent, " + std::to_string(arrival.payload_length) + " arrived, digest differs)");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "src/verdict/translation.h"
 
@@ -77,6 +78,16 @@ bool was_tested(const ProbeResult& r) {
 
 std::string describe(const probes::ProbeVariant& v) { return probes::describe_place(v); }
 
+bool stopped_midway(const ProbeResult& r) {
+  return was_tested(r) && !answered(r) && r.client.steps_answered > 0;
+}
+
+std::size_t messages_arrived(const ProbeResult& r) {
+  std::set<std::string> digests;
+  for (const auto& arrival : r.arrivals) digests.insert(arrival.payload_sha256);
+  return digests.size();
+}
+
 ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
                           bool observations_read) {
   if (auto custom = find_piecewise_assessor(module.id)) return custom(module, std::move(results), observations_read);
@@ -103,7 +114,14 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
     bool c_out = v.control && reached_reflector(*v.control);
     if (observations_read && !g_out && c_out) signature = true;
     if (observations_read && !g_out && v.control && !c_out) add_unique(a.findings, finding::kPortBlocking);
-    if (g_out && !answered(g)) add_unique(a.findings, finding::kReturnPathBlocked);
+    if (stopped_midway(g)) {
+      add_unique(a.findings, finding::kExchangeIncomplete);
+      // The unanswered message arrived: it is its answer that was lost.
+      if (observations_read && messages_arrived(g) > g.client.steps_answered)
+        add_unique(a.findings, finding::kReturnPathBlocked);
+    } else if (g_out && !answered(g)) {
+      add_unique(a.findings, finding::kReturnPathBlocked);
+    }
     if (v.modified()) add_unique(a.findings, finding::kPayloadModified);
     if (g.client.outcome == Outcome::reset) add_unique(a.findings, finding::kConnectionReset);
     if (g.client.outcome == Outcome::invalid_reply) add_unique(a.findings, finding::kReplyAltered);
@@ -164,6 +182,34 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
                 ", but changed on the way: they are no longer valid " + title + " answers.";
     a.advice.push_back("Find the device that rewrites traffic (a 'security' gateway or ALG) and exempt " + title +
                        " from it, or use a protocol that works here.");
+    return a;
+  }
+
+  auto midway = std::find_if(tested.begin(), tested.end(), [](const auto& v) { return stopped_midway(*v.genuine); });
+  if (midway != tested.end()) {
+    // Answered part way: say how far it got and where the next message was lost.
+    const ProbeResult& g = *midway->genuine;
+    const std::size_t n = g.client.steps_answered;
+    const std::string next = "message " + std::to_string(n + 1);
+    a.verdict = Verdict::outbound_only;
+    a.summary = title + " gets only part way on " + describe(midway->variant) + ": the exchange stopped after " +
+                std::to_string(n) + (n == 1 ? " step was" : " steps were") + " answered; " + next +
+                " got no answer";
+    if (!observations_read) {
+      a.summary += " (the reflector's record could not be read, so whether it arrived is unknown).";
+      a.advice.push_back("Run vpncheck again; if this persists, check that the reflector's control port is reachable.");
+    } else if (messages_arrived(g) > n) {
+      a.summary += " although it reached the server: the answer was dropped on the way back.";
+      a.advice.push_back("If you manage this network, let replies to outgoing " + title +
+                         " traffic back in for the whole exchange (stateful 'established/related' rule); otherwise "
+                         "use a protocol that works here.");
+    } else {
+      a.summary += " and never reached the server, so something on the way lets the first " + title +
+                   " messages through and drops the later ones.";
+      a.advice.push_back("If you manage this network, allow the whole " + title + " flow on " +
+                         describe(midway->variant) + " (not only its first packets; check rate limits and DPI "
+                         "rules); otherwise use a protocol that works here.");
+    }
     return a;
   }
 

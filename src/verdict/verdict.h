@@ -23,6 +23,8 @@ inline constexpr std::string_view kReturnPathBlocked = "return_path_blocked";
 inline constexpr std::string_view kPayloadModified = "payload_modified";
 inline constexpr std::string_view kConnectionReset = "connection_reset";
 inline constexpr std::string_view kReplyAltered = "reply_altered";
+// A multi-message exchange (L2TP) was answered part way, then stopped.
+inline constexpr std::string_view kExchangeIncomplete = "exchange_incomplete";
 }  // namespace finding
 
 struct ProtocolAssessment {
@@ -51,6 +53,10 @@ bool reached_reflector(const ProbeResult& r);
 bool answered(const ProbeResult& r);
 bool was_tested(const ProbeResult& r);  // sent at all (not skipped, not refused a privilege)
 std::string describe(const probes::ProbeVariant& v);  // "UDP 51820"
+// Multi-message exchanges: some steps were answered, then one was not.
+bool stopped_midway(const ProbeResult& r);
+// How many different messages of this probe the reflector saw (retransmissions count once).
+std::size_t messages_arrived(const ProbeResult& r);
 
 // `results` are this protocol's probe results (genuine and control, every variant).
 // `observations_read` says whether the reflector's observations were available.

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "probes/l2tp.h"
 #include "probes/observation.h"
 #include "probes/openvpn.h"
 #include "probes/registry.h"
@@ -35,6 +36,7 @@ namespace vpncheck::client::fixtures {
 
 inline const probes::ProtocolModule& wireguard() { return probes::wireguard::kModule; }
 inline const probes::ProtocolModule& openvpn() { return probes::openvpn::kModule; }
+inline const probes::ProtocolModule& l2tp() { return probes::l2tp::kModule; }
 
 constexpr std::string_view kLocalAddress = "192.168.1.10";
 constexpr std::string_view kPublicAddress = "203.0.113.7";

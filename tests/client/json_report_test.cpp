@@ -15,6 +15,7 @@
 #include "client_fixtures.h"
 #include "report_fixtures.h"
 #include "src/report/redact.h"
+#include "src/verdict/l2tp_ipsec.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -118,6 +119,33 @@ TEST(JsonReportSchema, EveryVerdictValidates) {
     SCOPED_TRACE(std::string(to_string(v)));
     EXPECT_VALID_REPORT(to_report_json(r));
   }
+}
+
+// L2TP's multi-step probe (steps_answered, exchange_incomplete) and the derived
+// l2tp-ipsec entry (no probes of its own) are valid vpncheck.report/1.
+TEST(JsonReportSchema, L2tpStoppedMidwayAndTheL2tpIpsecEntryValidate) {
+  Report r = realistic_report();
+  auto results = fixtures::scenario(fixtures::l2tp(), fixtures::everything(fixtures::Fate::answered));
+  for (auto& p : results)
+    if (p.probe.kind == ProbeKind::genuine) {
+      p.client.outcome = Outcome::timeout;
+      p.client.steps_answered = 1;
+    }
+  r.protocols.push_back(assess(fixtures::l2tp(), std::move(results), true));
+  static const probes::ProtocolModule ipsec{.id = "ipsec", .title = "IPsec", .description = "stand-in",
+                                            .variants = {}, .build_request = nullptr, .parse_request = nullptr,
+                                            .build_reply = nullptr, .is_reply_to = nullptr, .frame_stream = nullptr,
+                                            .advice_use_variant = nullptr, .advice_signature_blocked = ""};
+  ProtocolAssessment ipsec_pass;
+  ipsec_pass.module = &ipsec;
+  ipsec_pass.verdict = Verdict::pass;
+  ipsec_pass.summary = "IPsec works.";
+  r.protocols.push_back(ipsec_pass);
+  add_l2tp_ipsec(r.protocols, r.behind_nat);
+  auto doc = to_report_json(r);
+  ASSERT_EQ(doc["protocols"].back()["protocol"], "l2tp-ipsec");
+  EXPECT_EQ(doc["protocols"][2]["findings"], json({"exchange_incomplete"}));
+  EXPECT_VALID_REPORT(doc);
 }
 
 TEST(JsonReportSchema, ReportWithUnreadObservationsValidates) {

@@ -56,6 +56,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(m->is_reply_to(reply, input));
       FUZZ_CHECK(!parses_as_any_request(reply, hints));
     }
+    // Follow-ups that carry no tag (L2TP SCCCN/StopCCN), as the reflector
+    // parses them inside a flow an earlier tagged message opened.
+    ArrivalContext in_flow = default_arrival(kHints[0]);
+    in_flow.flow_token = ProbeToken{};
+    if (auto parsed = m->parse_request(input, in_flow)) {
+      // Recognised only thanks to the flow: then it is the flow's.
+      if (!vpncheck::probes::parse_request(*m, input, kHints[0])) FUZZ_CHECK(parsed->token == *in_flow.flow_token);
+      Bytes reply = m->build_reply(input, *parsed, in_flow, rnd);
+      FUZZ_CHECK(reply.size() <= size);
+      if (!reply.empty()) {
+        FUZZ_CHECK(m->is_reply_to(reply, input));
+        for (const ProtocolModule* any : all_protocols()) FUZZ_CHECK(!any->parse_request(reply, in_flow));
+      }
+    }
+    // Multi-message exchanges: the client's next message after the input as an answer.
+    if (m->next_request != nullptr) {
+      const ProbeContext context = default_context(*m, ProbeToken{}, kHints[1]);
+      for (std::size_t step = 0; step < 3; ++step)
+        if (auto next = m->next_request(context, step, input.subspan(cut), input.first(cut), rnd))
+          (void)m->is_reply_to(input, *next);
+    }
     // Client side: the input as an answer to one of our requests, and as a (reply, request) pair.
     Bytes ours = vpncheck::probes::build_request(*m, ProbeToken{}, kHints[1], rnd);
     (void)m->is_reply_to(input, ours);

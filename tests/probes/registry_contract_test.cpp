@@ -32,12 +32,25 @@ std::vector<ServerHints> hint_sets() {
 
 const std::vector<SessionTag> kTags = {fixtures::kTag, SessionTag{}, SessionTag{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
-// Offset of the encoded token inside a request, or npos.
-std::size_t token_offset(ByteView request, const ProbeToken& token) {
+// Where the token sits inside a request: its 8 encoded bytes, or (protocols
+// whose free field is text, e.g. L2TP's Host Name AVP) the lower-case hex of
+// those bytes. offset is npos when neither is there.
+struct TokenSpan {
+  std::size_t offset = std::string::npos;
+  std::size_t size = 0;
+};
+
+TokenSpan token_span(ByteView request, const ProbeToken& token) {
   auto encoded = token.encode();
-  auto it = std::search(request.begin(), request.end(), encoded.begin(), encoded.end());
-  return it == request.end() ? std::string::npos : static_cast<std::size_t>(it - request.begin());
+  const std::string text = to_hex(encoded);
+  for (ByteView needle : {ByteView(encoded), as_bytes(text)}) {
+    auto it = std::search(request.begin(), request.end(), needle.begin(), needle.end());
+    if (it != request.end()) return {static_cast<std::size_t>(it - request.begin()), needle.size()};
+  }
+  return {};
 }
+
+std::size_t token_offset(ByteView request, const ProbeToken& token) { return token_span(request, token).offset; }
 
 class ProtocolContract : public ::testing::TestWithParam<const ProtocolModule*> {
  protected:
@@ -121,12 +134,12 @@ TEST_P(ProtocolContract, TruncatedInputRejected) {
   for (const auto& hints : hint_sets()) {
     ProbeToken token = make_token(0xbeef);
     Bytes req = request(token, hints);
-    std::size_t offset = token_offset(req, token);
+    auto [offset, token_size] = token_span(req, token);
     ASSERT_NE(offset, std::string::npos);
     for (std::size_t len = 0; len < req.size(); ++len) {
       ByteView cut = ByteView(req).first(len);
       auto parsed = parse_request(module(), cut, hints);
-      if (len < offset + kProbeTokenSize) {
+      if (len < offset + token_size) {
         EXPECT_FALSE(parsed.has_value()) << "accepted a " << len << "-byte prefix";
       } else if (parsed) {
         EXPECT_EQ(parsed->token, token) << len;
@@ -240,6 +253,39 @@ TEST_P(ProtocolContract, ReplyIsNotItselfARequest) {
   for (const auto& hints : hint_sets())
     for (const ProtocolModule* any : all_protocols())
       EXPECT_FALSE(parse_request(*any, reply, hints).has_value()) << any->id << " parsed the reply";
+}
+
+// Multi-message exchanges (next_request, e.g. L2TP): played against the
+// module's own reflector side as the demux would (follow-ups get the token of
+// a flow the first message opened), every message is recognised as this
+// probe, every answer is accepted, no larger than its message, and never
+// itself a request; and the exchange ends.
+TEST_P(ProtocolContract, MultiStepExchangeCompletesAgainstItsOwnReflector) {
+  const auto& m = module();
+  if (m.next_request == nullptr) return;  // one request, one reply: covered above
+  const ProbeToken token = make_token(21);
+  const ProbeContext context = default_context(m, token);
+  const RandomFill rnd = seed_fill(9);
+  std::optional<ProbeToken> flow;
+  std::optional<Bytes> req = m.build_request(context, rnd);
+  std::size_t step = 0;
+  for (; req && step < 16; ++step) {
+    ArrivalContext arrival = default_arrival({}, context.variant.transport);
+    arrival.flow_token = flow;
+    auto parsed = m.parse_request(*req, arrival);
+    ASSERT_TRUE(parsed.has_value()) << "step " << step << " not recognised";
+    EXPECT_EQ(parsed->token, token) << step;
+    if (step == 0 && parsed->opens_flow) flow = parsed->token;
+    Bytes reply = m.build_reply(*req, *parsed, arrival, rnd);
+    ASSERT_FALSE(reply.empty()) << "step " << step << " unanswered";
+    EXPECT_LE(reply.size(), req->size()) << step;
+    EXPECT_TRUE(m.is_reply_to(reply, *req)) << step;
+    for (const ProtocolModule* any : all_protocols())
+      EXPECT_FALSE(any->parse_request(reply, arrival).has_value()) << any->id << " parsed the reply to step " << step;
+    req = m.next_request(context, step, *req, reply, rnd);
+  }
+  EXPECT_FALSE(req.has_value()) << "the exchange does not end";
+  EXPECT_GE(step, 2U) << "a multi-step exchange with a single step";
 }
 
 TEST_P(ProtocolContract, FrameStreamPrefixesATwoByteLength) {

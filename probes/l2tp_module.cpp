@@ -1,0 +1,128 @@
+// The L2TP probe module: the control-connection exchange of RFC 2661 §5.1
+// (PROTOCOLS.md §3.3) on UDP 1701, over the pure codec in probes/l2tp.cpp.
+#include <array>
+
+#include "probes/crypto.h"
+#include "probes/l2tp.h"
+
+namespace vpncheck::probes::l2tp {
+namespace {
+
+constexpr std::array<ProbeVariant, 1> kVariants{{{Transport::udp, kPort, true}}};
+
+constexpr std::uint16_t as_u16(MessageType t) { return static_cast<std::uint16_t>(t); }
+
+// A non-zero 16-bit id from `label` and the token: stable for a probe,
+// different between probes and between the two ends.
+std::uint16_t derive_tunnel_id(std::string_view label, const ProbeToken& token) {
+  ByteWriter input;
+  input.bytes(as_bytes(label)).bytes(token.encode());
+  auto digest = sha256(input.view());
+  auto id = static_cast<std::uint16_t>((digest[0] << 8) | digest[1]);
+  return id == 0 ? std::uint16_t{1} : id;
+}
+
+bool is_type(const Message& m, MessageType type) { return m.message_type == as_u16(type); }
+
+Bytes module_build(const ProbeContext& context, const RandomFill& /*rnd*/) {
+  return build_sccrq(context.token, client_tunnel_id(context.token));
+}
+
+// SCCRQ: tagged, to tunnel 0 (RFC 2661 §5.1: the peer has no tunnel id yet).
+// SCCCN / StopCCN: only as follow-ups of a flow an SCCRQ opened, addressed to
+// the tunnel the reflector assigned for that flow's token.
+std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext& arrival) {
+  auto m = parse(payload);
+  if (!m || m->zlb || m->session_id != 0) return std::nullopt;
+  ParsedRequest out;
+  if (is_type(*m, MessageType::sccrq)) {
+    if (m->tunnel_id != 0 || !m->token || m->assigned_tunnel_id.value_or(0) == 0) return std::nullopt;
+    out.token = *m->token;
+    out.opens_flow = true;
+  } else if (is_type(*m, MessageType::scccn) || is_type(*m, MessageType::stop_ccn)) {
+    if (!arrival.flow_token || m->tunnel_id != reflector_tunnel_id(*arrival.flow_token)) return std::nullopt;
+    out.token = *arrival.flow_token;
+  } else {
+    return std::nullopt;
+  }
+  out.fields = describe(*m);
+  return out;
+}
+
+// SCCRP to an SCCRQ; a ZLB acknowledgement to SCCCN and StopCCN, addressed to
+// the client's tunnel (StopCCN names it; SCCCN does not, so it is derived).
+Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& /*arrival*/,
+                   const RandomFill& /*rnd*/) {
+  auto m = parse(request);
+  if (!m || m->zlb) return {};
+  if (is_type(*m, MessageType::sccrq)) return build_sccrp(request, reflector_tunnel_id(parsed.token));
+  if (is_type(*m, MessageType::scccn) || is_type(*m, MessageType::stop_ccn))
+    return build_zlb_ack(request, m->assigned_tunnel_id.value_or(client_tunnel_id(parsed.token)));
+  return {};
+}
+
+// The answer each of our messages needs: SCCRP to the SCCRQ; to SCCCN and
+// StopCCN a ZLB acknowledging it whose Ns is the one our message expected.
+bool module_is_reply_to(ByteView reply, ByteView request) {
+  auto req = parse(request);
+  if (!req || req->zlb) return false;
+  if (is_type(*req, MessageType::sccrq)) return is_sccrp_reply_to(reply, request);
+  if (!is_type(*req, MessageType::scccn) && !is_type(*req, MessageType::stop_ccn)) return false;
+  auto rep = parse(reply);
+  if (!rep || !is_zlb_ack_for(reply, request) || rep->ns != req->nr) return false;
+  return !req->assigned_tunnel_id || rep->tunnel_id == *req->assigned_tunnel_id;
+}
+
+// After the SCCRP (step 0): SCCCN. After its ZLB (step 1): StopCCN (Ns 2,
+// Nr 1: ZLBs take no sequence number), so the reflector's side is closed as
+// a real client would. After that ZLB: done.
+std::optional<Bytes> module_next(const ProbeContext& context, std::size_t step, ByteView last_request,
+                                 ByteView last_reply, const RandomFill& /*rnd*/) {
+  if (step == 0) {
+    Bytes scccn = build_scccn(last_reply);
+    if (scccn.empty()) return std::nullopt;
+    return scccn;
+  }
+  if (step == 1) {
+    auto scccn = parse(last_request);
+    if (!scccn || !is_type(*scccn, MessageType::scccn)) return std::nullopt;
+    return build_stop_ccn(scccn->tunnel_id, client_tunnel_id(context.token), 2, 1);
+  }
+  return std::nullopt;
+}
+
+std::string advice_use_variant(const ProbeVariant& variant) {
+  auto port = std::to_string(variant.port);
+  return "Run the L2TP server on UDP " + port + " (xl2tpd: 'port = " + port +
+         "' in [global]) and point the client at that port.";
+}
+
+}  // namespace
+
+std::uint16_t client_tunnel_id(const ProbeToken& token) { return derive_tunnel_id("vpncheck l2tp client", token); }
+
+std::uint16_t reflector_tunnel_id(const ProbeToken& token) {
+  auto id = derive_tunnel_id("vpncheck l2tp reflector", token);
+  return id == client_tunnel_id(token) ? static_cast<std::uint16_t>(id ^ 0x8000) : id;
+}
+
+const ProtocolModule kModule{
+    .id = "l2tp",
+    .title = "L2TP",
+    .description = "control connection on UDP 1701: SCCRQ/SCCRP, SCCCN/ZLB, StopCCN/ZLB (tag in Host Name)",
+    .variants = kVariants,
+    .build_request = module_build,
+    .parse_request = module_parse,
+    .build_reply = module_reply,
+    .is_reply_to = module_is_reply_to,
+    .frame_stream = nullptr,
+    .advice_use_variant = advice_use_variant,
+    .advice_signature_blocked =
+        "L2TP's control header is cleartext and easy to match; carry it inside IPsec (L2TP/IPsec, as the "
+        "built-in Windows and macOS clients do), where only IKE and ESP/NAT-T are visible, or use WireGuard "
+        "or OpenVPN.",
+    .inspect_reply = nullptr,
+    .next_request = module_next,
+};
+
+}  // namespace vpncheck::probes::l2tp

@@ -1,0 +1,95 @@
+#include "src/verdict/l2tp_ipsec.h"
+
+#include <algorithm>
+
+namespace vpncheck::client {
+
+const probes::ProtocolModule kL2tpIpsecEntry{
+    .id = "l2tp-ipsec",
+    .title = "L2TP/IPsec",
+    .description = "L2TP inside IPsec (built-in Windows/macOS clients): combined from the l2tp and ipsec results",
+    .variants = {},
+    .build_request = nullptr,
+    .parse_request = nullptr,
+    .build_reply = nullptr,
+    .is_reply_to = nullptr,
+    .frame_stream = nullptr,
+    .advice_use_variant = nullptr,
+    .advice_signature_blocked = "",
+};
+
+namespace {
+
+constexpr std::string_view kClientsNeed =
+    "The built-in Windows and macOS L2TP/IPsec clients need IKE on UDP 500 and, behind NAT, UDP 4500 (NAT-T) to "
+    "pass; they cannot use another port or TCP.";
+
+std::string ipsec_path(std::optional<bool> behind_nat) {
+  if (behind_nat == true) return "IPsec passes, behind this NAT as NAT-T on UDP 4500, which then carries the L2TP traffic";
+  if (behind_nat == false) return "IPsec passes (no NAT on the way), and ESP then carries the L2TP traffic";
+  return "IPsec passes, and carries the L2TP traffic";
+}
+
+void append(std::vector<std::string>& to, const std::vector<std::string>& from) {
+  for (const auto& line : from)
+    if (std::find(to.begin(), to.end(), line) == to.end()) to.push_back(line);
+}
+
+}  // namespace
+
+ProtocolAssessment assess_l2tp_ipsec(const ProtocolAssessment& l2tp, const ProtocolAssessment& ipsec,
+                                     std::optional<bool> behind_nat) {
+  ProtocolAssessment a;
+  a.module = &kL2tpIpsecEntry;
+  const std::string l2tp_verdict(to_string(l2tp.verdict));
+
+  if (ipsec.verdict == Verdict::inconclusive) {
+    a.verdict = Verdict::inconclusive;
+    a.summary = "L2TP/IPsec could not be judged, because IPsec could not be tested: " + ipsec.summary;
+    append(a.advice, ipsec.advice);
+    return a;
+  }
+  if (ipsec.verdict != Verdict::pass) {
+    // Without IPsec there is no L2TP/IPsec, whatever bare L2TP does.
+    a.verdict = ipsec.verdict;
+    a.summary = "L2TP/IPsec will not work here: it runs inside IPsec, and IPsec does not pass (" +
+                std::string(to_string(ipsec.verdict)) + "): " + ipsec.summary;
+    a.advice.emplace_back(kClientsNeed);
+    append(a.advice, ipsec.advice);
+    return a;
+  }
+  if (l2tp.verdict == Verdict::pass) {
+    a.verdict = Verdict::pass;
+    a.summary = "L2TP/IPsec should work: " + ipsec_path(behind_nat) +
+                ", and an L2TP server answered the whole control exchange on UDP 1701.";
+    return a;
+  }
+  a.verdict = Verdict::inconclusive;
+  if (l2tp.verdict == Verdict::inconclusive) {
+    a.summary = "L2TP/IPsec could not be judged: " + ipsec_path(behind_nat) + ", but L2TP could not be tested: " +
+                l2tp.summary;
+    append(a.advice, l2tp.advice);
+    return a;
+  }
+  a.summary = "L2TP/IPsec may still work: " + ipsec_path(behind_nat) + ". Bare L2TP on UDP 1701 did not pass (" +
+              l2tp_verdict + "), but inside IPsec those messages are encrypted and the network does not see them; "
+              "this run could not confirm L2TP inside IPsec.";
+  a.advice.push_back(
+      "Try the built-in L2TP/IPsec client: its L2TP messages travel inside IPsec, which passes here. Bare L2TP "
+      "without IPsec will not work on this network.");
+  return a;
+}
+
+void add_l2tp_ipsec(std::vector<ProtocolAssessment>& assessments, std::optional<bool> behind_nat) {
+  auto find = [&](std::string_view id) {
+    return std::find_if(assessments.begin(), assessments.end(),
+                        [&](const ProtocolAssessment& a) { return a.module && a.module->id == id; });
+  };
+  auto l2tp = find(kL2tpId);
+  auto ipsec = find(kIpsecId);
+  if (l2tp == assessments.end() || ipsec == assessments.end() || find(kL2tpIpsecEntry.id) != assessments.end()) return;
+  auto combined = assess_l2tp_ipsec(*l2tp, *ipsec, behind_nat);
+  assessments.push_back(std::move(combined));
+}
+
+}  // namespace vpncheck::client

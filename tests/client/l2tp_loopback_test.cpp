@@ -1,0 +1,190 @@
+// The L2TP exchange end to end on loopback: the real client exchange
+// (make_exchange + run_exchange, next_request steps on one UDP socket) against
+// the real reflector in-process (stateless answers, follow-ups attributed
+// through its flow memory), then the verdict from what both ends saw. A small
+// UDP relay in between can lose the follow-up messages.
+#include <gtest/gtest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "client_fixtures.h"
+#include "probes/crypto.h"
+#include "reflector/log.h"
+#include "reflector/server.h"
+#include "src/run/runner.h"
+#include "tests/reflector/test_util.h"
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using fixtures::contains;
+using namespace std::chrono_literals;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+const auto kLoopback = asio::ip::make_address("127.0.0.1");
+
+// Forwards client datagrams to `target` only while `pass` says so (replies
+// always go back): a middlebox that lets the first message of a flow through.
+struct LossyRelay {
+  udp::socket front;
+  udp::socket back;
+  std::function<bool(probes::ByteView)> pass;
+  udp::endpoint client;
+  std::size_t forwarded = 0;
+  std::size_t dropped = 0;
+
+  LossyRelay(asio::io_context& io, std::uint16_t target, std::function<bool(probes::ByteView)> p)
+      : front(io, udp::endpoint(kLoopback, 0)), back(io, udp::endpoint(kLoopback, 0)), pass(std::move(p)) {
+    back.connect(udp::endpoint(kLoopback, target));
+  }
+  std::uint16_t port() const { return front.local_endpoint().port(); }
+
+  asio::awaitable<void> outward() {
+    std::array<std::uint8_t, 4096> buf{};
+    for (;;) {
+      auto [ec, n] = co_await front.async_receive_from(asio::buffer(buf), client, kAwait);
+      if (ec) co_return;
+      probes::ByteView message(buf.data(), n);
+      if (!pass(message)) {
+        ++dropped;
+        continue;
+      }
+      ++forwarded;
+      co_await back.async_send(asio::buffer(message), kAwait);
+    }
+  }
+  asio::awaitable<void> inward() {
+    std::array<std::uint8_t, 4096> buf{};
+    for (;;) {
+      auto [ec, n] = co_await back.async_receive(asio::buffer(buf), kAwait);
+      if (ec) co_return;
+      co_await front.async_send_to(asio::buffer(buf.data(), n), client, kAwait);
+    }
+  }
+};
+
+class L2tpLoopback : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<reflector::Server>(reflector::test::loopback_config(), &log_);
+    auto error = server_->start();
+    ASSERT_FALSE(error.has_value()) << *error;
+    io_ = std::thread([this] { server_->run(); });
+    auto created = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
+                                                       "/v1/sessions");
+    std::string parse_error;
+    auto info = probes::session_info_from_json(created.body(), parse_error);
+    ASSERT_TRUE(info) << parse_error << created.body();
+    session_ = *info;
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->stop();
+    if (io_.joinable()) io_.join();
+  }
+
+  // The genuine L2TP probe, sent to `port` (the reflector's, or a relay's).
+  ProbeResult run_probe(std::uint16_t port, LossyRelay* relay = nullptr) {
+    PlannedProbe probe;
+    probe.index = 5;
+    probe.module = &fixtures::l2tp();
+    probe.variant = probes::ProbeVariant{probes::Transport::udp, port, true};
+    RunSettings settings;
+    settings.reflector = kLoopback;
+    settings.tag = *probes::tag_from_hex(session_.tag_hex);
+    settings.random = reflector::test::counter_fill();
+    Exchange exchange = make_exchange(probe, settings);
+    exchange.deadline = Clock::now() + 800ms;
+    exchange.retransmit_at = Clock::now() + 300ms;
+    if (relay) {
+      asio::co_spawn(client_io_, relay->outward(), asio::detached);
+      asio::co_spawn(client_io_, relay->inward(), asio::detached);
+    }
+    auto future = asio::co_spawn(client_io_, run_exchange(std::move(exchange)), asio::use_future);
+    // Until the exchange ends (the relay's loops never do); 3 s bounds a hang.
+    for (auto end = Clock::now() + 3s; future.wait_for(0s) != std::future_status::ready && Clock::now() < end;)
+      client_io_.run_one_for(100ms);
+    EXPECT_EQ(future.wait_for(0s), std::future_status::ready) << "the exchange did not end by its deadline";
+    ProbeResult result{probe, future.valid() ? future.get() : ClientSide{}, {}};
+    // What the reflector saw for this probe.
+    auto read = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::get,
+                                                    "/v1/sessions/" + session_.session_id + "/observations");
+    std::string parse_error;
+    auto list = probes::observations_from_json(read.body(), parse_error);
+    EXPECT_TRUE(list) << parse_error;
+    if (list)
+      for (auto& o : list->observations)
+        if (o.probe_index == probe.index) result.arrivals.push_back(std::move(o));
+    // Judged as the standard UDP 1701 probe it stands for.
+    result.probe.variant = fixtures::l2tp().variants[0];
+    return result;
+  }
+
+  std::ostringstream quiet_;
+  reflector::Logger log_{reflector::LogLevel::error, &quiet_};
+  std::unique_ptr<reflector::Server> server_;
+  std::thread io_;
+  probes::SessionInfo session_;
+  asio::io_context client_io_;
+};
+
+TEST_F(L2tpLoopback, WholeExchangeBothWaysPasses) {
+  auto r = run_probe(server_->ports().udp.at(0));
+  EXPECT_EQ(r.client.outcome, Outcome::reply) << r.client.detail;
+  EXPECT_EQ(r.client.steps_answered, 3U) << "SCCRQ->SCCRP, SCCCN->ZLB, StopCCN->ZLB";
+  ASSERT_EQ(r.client.later_sent_sha256.size(), 2U);
+  // The reflector attributed all three messages to this probe, the follow-ups through the flow.
+  ASSERT_EQ(r.arrivals.size(), 3U);
+  std::vector<std::string> types;
+  for (const auto& a : r.arrivals) {
+    EXPECT_EQ(a.protocol, "l2tp");
+    EXPECT_TRUE(a.reply.sent) << a.reply.reason;
+    types.push_back(a.fields.at("message_type"));
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"SCCRQ", "SCCCN", "StopCCN"}));
+  EXPECT_EQ(r.arrivals[0].payload_sha256, r.client.sent_sha256);
+  EXPECT_EQ(r.arrivals[1].payload_sha256, r.client.later_sent_sha256[0]);
+  EXPECT_EQ(r.arrivals[2].payload_sha256, r.client.later_sent_sha256[1]);
+  probes::ProbeToken token{*probes::tag_from_hex(session_.tag_hex), 5};
+  EXPECT_EQ(r.arrivals[0].fields.at("assigned_tunnel_id"), std::to_string(probes::l2tp::client_tunnel_id(token)));
+  EXPECT_EQ(r.arrivals[0].fields.at("host_name"), probes::l2tp::tagged_host_name(token));
+
+  auto a = assess(fixtures::l2tp(), {r}, true);
+  EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
+  EXPECT_TRUE(a.findings.empty()) << fixtures::joined(a.findings);
+}
+
+TEST_F(L2tpLoopback, FollowUpLostAfterTheSccrpIsReportedAsStoppedMidway) {
+  // Only the first message (the SCCRQ, and its retransmissions) gets through.
+  std::optional<probes::Bytes> first;
+  LossyRelay relay(client_io_, server_->ports().udp.at(0), [&first](probes::ByteView m) {
+    if (!first) first = probes::Bytes(m.begin(), m.end());
+    return std::equal(m.begin(), m.end(), first->begin(), first->end());
+  });
+  auto r = run_probe(relay.port(), &relay);
+  EXPECT_EQ(r.client.outcome, Outcome::timeout);
+  EXPECT_EQ(r.client.steps_answered, 1U);
+  EXPECT_EQ(r.client.detail, "no answer to message 2 of the exchange");
+  EXPECT_EQ(relay.dropped, 2U) << "the SCCCN and its one retransmission";
+  ASSERT_FALSE(r.arrivals.empty());
+  for (const auto& a : r.arrivals) EXPECT_EQ(a.fields.at("message_type"), "SCCRQ");
+
+  auto a = assess(fixtures::l2tp(), {r}, true);
+  EXPECT_EQ(a.verdict, Verdict::outbound_only) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "stopped after 1 step was answered")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "never reached the server")) << a.summary;
+  EXPECT_TRUE(fixtures::has_finding(a, finding::kExchangeIncomplete));
+}
+
+}  // namespace
+}  // namespace vpncheck::client
