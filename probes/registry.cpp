@@ -3,14 +3,16 @@
 #include <array>
 
 #include "probes/openvpn.h"
+#include "probes/pptp_module.h"
 #include "probes/wireguard.h"
 
 namespace vpncheck::probes {
 namespace {
 
-constexpr std::array<const ProtocolModule*, 2> kProtocols{
+constexpr std::array<const ProtocolModule*, 3> kProtocols{
     &wireguard::kModule,
     &openvpn::kModule,
+    &pptp::kModule,
 };
 
 }  // namespace
