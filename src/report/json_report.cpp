@@ -74,6 +74,11 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   if (!r.probe.variant.piece.empty()) out["piece"] = std::string(r.probe.variant.piece);
   if (r.client.steps_answered > 1) out["steps_answered"] = r.client.steps_answered;
   if (!r.client.reply_fields.empty()) out["reply_fields"] = r.client.reply_fields;
+  if (r.arrivals.size() > 1) {
+    json messages = json::array();
+    for (const auto& arrival : r.arrivals) messages.push_back(arrival.fields);
+    out["observed_messages"] = std::move(messages);
+  }
   return out;
 }
 

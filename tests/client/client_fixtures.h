@@ -51,7 +51,10 @@ inline probes::Capabilities listening_everywhere() {
   probes::Capabilities caps;
   for (const auto* module : probes::all_protocols())
     for (const auto& v : module->variants)
-      (v.transport == probes::Transport::udp ? caps.udp_ports : caps.tcp_ports).push_back(v.port);
+      if (v.transport == probes::Transport::ip)
+        caps.raw_protocols.push_back(probes::ip_protocol_name(v.port));
+      else
+        (v.transport == probes::Transport::udp ? caps.udp_ports : caps.tcp_ports).push_back(v.port);
   return caps;
 }
 

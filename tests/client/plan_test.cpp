@@ -27,13 +27,17 @@ const PlannedProbe* find_probe(const std::vector<PlannedProbe>& plan, std::strin
   return nullptr;
 }
 
+// Raw IP variants (PPTP's GRE) get no control probe: IP protocols are told
+// apart by their number alone, so same-size random bytes would prove nothing.
 TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
   auto plan = make_plan(registered(), listening_everywhere());
-  std::size_t variants = 0;
+  std::size_t expected = 0;
   for (const auto* module : probes::all_protocols()) {
-    variants += module->variants.size();
     for (const auto& v : module->variants) {
+      const bool raw = v.transport == probes::Transport::ip;
+      expected += raw ? 1 : 2;
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
+        if (raw && kind == ProbeKind::control) continue;
         std::size_t matches = 0;
         for (const auto& p : plan)
           if (p.module == module && p.variant.transport == v.transport && p.variant.port == v.port &&
@@ -43,7 +47,7 @@ TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
       }
     }
   }
-  EXPECT_EQ(plan.size(), 2 * variants);
+  EXPECT_EQ(plan.size(), expected);
   for (const auto& p : plan) EXPECT_FALSE(p.not_run_reason.has_value()) << p.name();
 }
 
@@ -121,7 +125,10 @@ TEST(SelectProtocols, KeepsRegistryOrderWhateverTheArgumentOrder) {
   std::string error;
   auto selected = select_protocols({"openvpn", "wireguard"}, error);
   ASSERT_TRUE(selected.has_value()) << error;
-  EXPECT_EQ(*selected, registered());
+  std::vector<const probes::ProtocolModule*> expected;
+  for (const auto* m : registered())
+    if (m->id == "openvpn" || m->id == "wireguard") expected.push_back(m);
+  EXPECT_EQ(*selected, expected);
   auto only = select_protocols({"openvpn"}, error);
   ASSERT_TRUE(only.has_value()) << error;
   ASSERT_EQ(only->size(), 1U);
@@ -150,7 +157,11 @@ TEST(MakePlan, OnePlanPerFamilyWithIndicesUniqueAcrossFamilies) {
     const auto& same = single[i % single.size()];
     EXPECT_EQ(both[i].family, i < single.size() ? Family::ipv4 : Family::ipv6);
     EXPECT_EQ(both[i].name(), same.name());  // the same probes, once per family
-    EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
+    // Raw IP probes run over IPv4 only; everything else runs in both families alike.
+    if (both[i].variant.transport == probes::Transport::ip && both[i].family == Family::ipv6)
+      EXPECT_TRUE(both[i].not_run_reason.has_value()) << both[i].name();
+    else
+      EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
   }
   EXPECT_EQ(indices.size(), both.size());
 }
