@@ -220,6 +220,11 @@ asio::awaitable<PptpSides> run_pptp_exchange(PptpExchange ex) {
     set_wire(control.local ? ip_port(local.address(), 0) : probes::IpPort{{0, 0, 0, 0}, 0}, gre);
     gre.on_local_address = set_wire;
     ClientSide side = co_await ex.gre_exchange(std::move(gre));
+    // The digest covers the whole datagram, whose IP header every router
+    // changes (TTL, and the source address behind NAT): comparing it with what
+    // arrived would always read as a modified payload. The reflector's parser
+    // checks the GRE/PPP content instead (an unrecognisable probe is not recorded).
+    side.sent_sha256.clear();
     side.reply_fields["gre_key"] = std::to_string(reflector_call_id);
     side.reply_fields["expected_call_id"] = std::to_string(own_call_id);
     out.gre = std::move(side);

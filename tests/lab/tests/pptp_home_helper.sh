@@ -25,6 +25,8 @@ t_check "report validates against $T_SCHEMA" t_report_valid
 t_check "pptp verdict is pass (got '$v')" t_eq "$v" pass
 t_check "control piece answered" t_eq "$(t_pptp_piece control inbound)" true
 t_check "GRE went both ways" t_eq "$(t_pptp_piece gre outbound)/$(t_pptp_piece gre inbound)" "true/true"
+t_check "no payload change reported for GRE (the IP header changes on every hop)" \
+	t_eq "$(t_json "next(p['translation']['payload_modified'] for p in proto('pptp')['probes'] if p.get('piece') == 'gre' and p.get('family', 'ipv4') == 'ipv4')")" false
 t_check "the reflector saw the OCRQ's Call ID rewritten" t_eq "$(t_pptp_ocrq call_id_rewritten)" true
 t_check "rewritten to the NATed TCP source port (Linux helper)" t_eq "$(t_pptp_ocrq linux_pptp_helper)" true
 t_check "the Call ID seen equals the observed TCP source port" \
