@@ -470,6 +470,8 @@ TEST_F(RunnerTest, PptpGreIsNotRunWhenTheControlConnectionCannotBe) {
   EXPECT_TRUE(net_->seen.empty());
   EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_run);
   EXPECT_TRUE(contains(piece(results, "gre").client.detail, "control connection")) << piece(results, "gre").client.detail;
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), plan.size()) << "every probe counted as finished";
 }
 
 TEST_F(RunnerTest, PptpProgressCountsBothPieces) {
