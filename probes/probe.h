@@ -85,6 +85,11 @@ struct ArrivalContext {
   // port and observed source), for follow-ups that cannot carry the tag
   // (NAT-T keepalive, L2TP SCCCN). nullopt when there was none.
   std::optional<ProbeToken> flow_token;
+  // Data channels keyed by an id the reflector handed out on a control
+  // connection (PPTP: the GRE key is the reflector's own Call ID from its
+  // OCRP): the peer's id to answer to, i.e. the client's Call ID as the OCRQ
+  // arrived from this same source. Empty function or nullopt: no such call.
+  std::function<std::optional<std::uint16_t>(std::uint16_t own_call_id)> peer_call_id;
 };
 
 // What a request parser recovers from an arrived probe.

@@ -4,15 +4,17 @@
 
 #include "probes/l2tp.h"
 #include "probes/openvpn.h"
+#include "probes/pptp_module.h"
 #include "probes/wireguard.h"
 
 namespace vpncheck::probes {
 namespace {
 
-constexpr std::array<const ProtocolModule*, 3> kProtocols{
+constexpr std::array<const ProtocolModule*, 4> kProtocols{
     &wireguard::kModule,
     &openvpn::kModule,
     &l2tp::kModule,
+    &pptp::kModule,
 };
 
 }  // namespace

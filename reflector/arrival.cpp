@@ -32,7 +32,9 @@ std::optional<Match> match_module(probes::ByteView message, const probes::Arriva
     // Each parser only sees what its protocol can send that way.
     bool eligible = framing == Framing::length_prefixed ? module->frame_stream != nullptr
                     : framing == Framing::ip_datagram   ? has_transport(*module, probes::Transport::ip)
-                                                        : has_transport(*module, probes::Transport::udp);
+                    : framing == Framing::self_delimited
+                        ? module->frame_stream == nullptr && has_transport(*module, probes::Transport::tcp)
+                        : has_transport(*module, probes::Transport::udp);
     if (!eligible) continue;
     if (auto parsed = module->parse_request(message, context)) return Match{module, std::move(*parsed)};
   }
@@ -44,7 +46,8 @@ probes::Transport transport_of(Framing framing) {
     case Framing::datagram: return probes::Transport::udp;
     case Framing::ip_datagram: return probes::Transport::ip;
     case Framing::length_prefixed:
-    case Framing::raw_stream: break;
+    case Framing::raw_stream:
+    case Framing::self_delimited: break;
   }
   return probes::Transport::tcp;
 }
@@ -83,6 +86,28 @@ void FlowMemory::remember(probes::Transport transport, std::uint16_t local_port,
     flows_.erase(oldest);
   }
   flows_[key] = Entry{token, now_ms};
+}
+
+void PptpCalls::add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call) {
+  Key key{client_address, reflector_call_id};
+  if (calls_.size() >= kMaxCalls && !calls_.contains(key)) {
+    auto oldest = std::min_element(calls_.begin(), calls_.end(), [](const auto& a, const auto& b) {
+      return a.second.created_ms < b.second.created_ms;
+    });
+    calls_.erase(oldest);
+  }
+  calls_[key] = call;
+}
+
+std::optional<PptpCalls::Call> PptpCalls::find(const std::string& client_address, std::uint16_t reflector_call_id,
+                                               std::int64_t now_ms) const {
+  auto it = calls_.find(Key{client_address, reflector_call_id});
+  if (it == calls_.end() || now_ms - it->second.created_ms > kCallLifetimeMs) return std::nullopt;
+  return it->second;
+}
+
+void PptpCalls::remove(const std::string& client_address, std::uint16_t reflector_call_id) {
+  calls_.erase(Key{client_address, reflector_call_id});
 }
 
 std::optional<probes::ProbeToken> FlowMemory::find(probes::Transport transport, std::uint16_t local_port,
@@ -129,6 +154,11 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       arrival.local_port};
   context.flow_token =
       flows_.find(context.transport, arrival.local_port, arrival.source, arrival.received_at_unix_ms);
+  context.peer_call_id = [this, &arrival](std::uint16_t own_call_id) -> std::optional<std::uint16_t> {
+    auto call = pptp_calls_.find(arrival.source.address, own_call_id, arrival.received_at_unix_ms);
+    if (!call) return std::nullopt;
+    return call->client_call_id;
+  };
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
@@ -151,6 +181,10 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     case Framing::raw_stream:
       if (payload.size() > kMaxRawStream) return drop(DropReason::oversized);
       match = match_control(payload);
+      break;
+    case Framing::self_delimited:
+      if (payload.size() > kMaxStreamMessage) return drop(DropReason::oversized);
+      match = match_module(payload, context, arrival.framing);
       break;
   }
   if (!match) return drop(DropReason::unrecognised);

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 
 #include "probes/observation.h"
 #include "probes/probe.h"
@@ -30,6 +31,8 @@ enum class Framing {
   length_prefixed,  // TCP: 2-byte big-endian length + message; modules with frame_stream
   raw_stream,       // TCP control probe: the bytes as they arrived (first byte 0xFF)
   ip_datagram,      // raw socket: a whole IPv4 datagram (header included); modules with Transport::ip variants
+  self_delimited,   // TCP: one whole message of a protocol that frames itself (PPTP, delimited by
+                    // reflector/pptp_server); modules with a TCP variant and no frame_stream
 };
 
 // Large enough for an IKE_AUTH-sized message (2-3 KB, IP-fragmented on the way):
@@ -84,6 +87,37 @@ class FlowMemory {
   std::map<Key, Entry> flows_;
 };
 
+// PPTP calls the reflector's control connections set up: the reflector's own
+// Call ID (from its OCRP; the key of the GRE the client sends) -> the client's
+// Call ID as the OCRQ arrived (the key the reflector's GRE must carry), per
+// observed client address. Bounded: the oldest call is forgotten first; a call
+// lives kCallLifetimeMs.
+class PptpCalls {
+ public:
+  static constexpr std::size_t kMaxCalls = 4096;
+  static constexpr std::int64_t kCallLifetimeMs = 600'000;
+
+  struct Call {
+    probes::ProbeToken token;  // the control connection's probe
+    std::uint16_t client_call_id = 0;
+    std::int64_t created_ms = 0;
+  };
+
+  void add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call);
+  std::optional<Call> find(const std::string& client_address, std::uint16_t reflector_call_id,
+                           std::int64_t now_ms) const;
+  // Is this Call ID free for a new call from `client_address`?
+  bool available(const std::string& client_address, std::uint16_t reflector_call_id, std::int64_t now_ms) const {
+    return !find(client_address, reflector_call_id, now_ms).has_value();
+  }
+  void remove(const std::string& client_address, std::uint16_t reflector_call_id);
+  std::size_t size() const { return calls_.size(); }
+
+ private:
+  using Key = std::pair<std::string, std::uint16_t>;
+  std::map<Key, Call> calls_;
+};
+
 class ArrivalHandler {
  public:
   // `hints` carries the reflector's WireGuard key, so mac1 is verified.
@@ -104,6 +138,8 @@ class ArrivalHandler {
   void count_drop(DropReason reason) { metrics_->drops.add(reason); }
   const DropCounters& drops() const { return metrics_->drops; }
   const Metrics& metrics() const { return *metrics_; }
+  // The PPTP control connections' calls; GRE arrivals are answered through them.
+  PptpCalls& pptp_calls() { return pptp_calls_; }
 
  private:
   ArrivalOutcome drop(DropReason reason);
@@ -115,6 +151,7 @@ class ArrivalHandler {
   Metrics* metrics_;
   RateLimiter* limiter_;
   FlowMemory flows_;
+  PptpCalls pptp_calls_;
 };
 
 // "192.0.2.1" -> 4 bytes, "2001:db8::1" -> 16 bytes; empty when unparsable.

@@ -21,6 +21,10 @@ struct Timeouts {
   std::chrono::milliseconds control_idle{100};      // TCP control probe: idle gap ending the read
   std::chrono::milliseconds control_total{1'000};   // TCP control probe: whole read
   std::chrono::milliseconds linger{1'000};          // TCP probe: wait for the peer's FIN after replying
+  // PPTP control connection: the client keeps it open while it tests GRE, so
+  // the wait for its next message is longer; the whole connection is bounded.
+  std::chrono::milliseconds pptp_idle{30'000};
+  std::chrono::milliseconds pptp_total{120'000};
 };
 
 struct Config {
@@ -33,7 +37,7 @@ struct Config {
   // Control API also here: a network that lets only the web out can still be tested.
   std::vector<std::uint16_t> web_control_ports{80, 443};
   std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443, 1701};
-  std::vector<std::uint16_t> tcp_ports{1194, 443};
+  std::vector<std::uint16_t> tcp_ports{1194, 443, 1723};
   // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
   // skipped with a warning without it. IPv4 only.
   std::vector<std::string> raw_protocols{"esp", "ah", "gre"};

@@ -19,6 +19,7 @@
 
 #include "probes/control.h"
 #include "reflector/http_session.h"
+#include "reflector/pptp_server.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -132,6 +133,60 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
     s.arrivals.reply_failed(outcome, "tcp write failed");
 }
 
+// A PPTP control connection: messages in, answers out, until StopCCRQ, a
+// protocol error, the idle limit or the connection's lifetime ends it.
+asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
+                                 probes::Endpoint client, Services& s) {
+  boost::system::error_code ec;
+  auto local = socket.local_endpoint(ec);
+  PptpConnection connection(s.arrivals, local_port, client,
+                            ec ? std::nullopt : std::optional<std::string>(to_endpoint(local.address(), 0).address));
+  const auto end = Clock::now() + s.timeouts.pptp_total;
+  const std::string where = "tcp/" + std::to_string(local_port) + " pptp " + client.address + ":" +
+                            std::to_string(client.port);
+  bool close = false;
+  while (!close && left(end) > Clock::duration::zero()) {
+    auto step = connection.on_bytes(view(buffer), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      std::chrono::system_clock::now().time_since_epoch())
+                                                      .count());
+    close = step.close;
+    if (step.consumed == 0 && !step.close) {
+      auto wait = std::min<Clock::duration>(s.timeouts.pptp_idle, left(end));
+      if (co_await read_some_for(socket, buffer, 512, wait) != ReadStatus::data) break;
+      continue;
+    }
+    buffer.consume(step.consumed);
+    if (s.log.enabled(LogLevel::debug))
+      s.log.debug(where + ": state " + std::string(to_string(connection.state())) + ", reply " +
+                  std::to_string(step.reply.size()) + " B" + (step.close ? ", closing" : ""));
+    if (step.reply.empty()) continue;
+    asio::steady_timer timer(socket.get_executor());
+    timer.expires_after(s.timeouts.probe_first_bytes);
+    auto written =
+        co_await (asio::async_write(socket, asio::buffer(step.reply), kAwait) || timer.async_wait(kAwait));
+    bool ok = written.index() == 0 && !std::get<0>(std::get<0>(written));
+    if (step.outcome) {
+      if (ok)
+        s.arrivals.reply_sent(*step.outcome);
+      else
+        s.arrivals.reply_failed(*step.outcome, "tcp write failed");
+    }
+    if (!ok) break;
+  }
+  if (close) {
+    // Like reply_and_linger: FIN first, then wait (bounded) for the peer's, so
+    // the last answer is not destroyed by a reset.
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    auto deadline = Clock::now() + s.timeouts.linger;
+    beast::flat_buffer sink;
+    for (int i = 0; i < 16 && left(deadline) > Clock::duration::zero(); ++i) {
+      sink.clear();
+      if (co_await read_some_for(socket, sink, 2048, left(deadline)) != ReadStatus::data) break;
+    }
+  }
+  socket.close(ec);
+}
+
 asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s) {
   ConnectionSlot slot(s);
   boost::system::error_code ec;
@@ -162,6 +217,10 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
       co_return;
     }
     co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
+    co_return;
+  }
+  if (looks_like_pptp(head)) {
+    co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, s);
     co_return;
   }
   if (head.size() < kStreamLengthSize) {

@@ -202,11 +202,14 @@ bool any_to_stdout(const Options& o) {
 }  // namespace
 
 void list_probes(std::ostream& out) {
-  out << "PROTOCOL   PROBES (genuine + same-size random control on each)          DESCRIPTION\n";
+  out << "PROTOCOL   PROBES (genuine + same-size random control on UDP/TCP)       DESCRIPTION\n";
   for (const auto* m : probes::all_protocols()) {
     std::string variants;
+    // Alternatives name the standard one; pieces (all must work) are named by piece.
     for (const auto& v : m->variants)
-      variants += (variants.empty() ? "" : ", ") + describe(v) + (v.standard ? " (standard)" : "");
+      variants += (variants.empty() ? "" : ", ") +
+                  (v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
+                                   : std::string(v.piece) + ": " + describe(v));
     std::string id(m->id);
     id.resize(std::max<std::size_t>(id.size(), 10), ' ');
     variants.resize(std::max<std::size_t>(variants.size(), 62), ' ');

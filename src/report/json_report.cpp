@@ -76,6 +76,11 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   const bool multi_step = r.probe.kind == ProbeKind::genuine && r.probe.module && r.probe.module->next_request;
   if (r.client.steps_answered > 1 || (multi_step && was_tested(r))) out["steps_answered"] = r.client.steps_answered;
   if (!r.client.reply_fields.empty()) out["reply_fields"] = r.client.reply_fields;
+  if (r.arrivals.size() > 1) {
+    json messages = json::array();
+    for (const auto& arrival : r.arrivals) messages.push_back(arrival.fields);
+    out["observed_messages"] = std::move(messages);
+  }
   return out;
 }
 

@@ -10,6 +10,14 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probes/control.h"
+#include "probes/pptp_module.h"
+
+// GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
+// inlining: Asio's awaitable frames come from aligned_alloc and go back through
+// Asio's own sized operator delete, which frees them correctly. A false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 
 namespace vpncheck::client {
 
@@ -43,6 +51,23 @@ struct GenuineProbe {
     return [module = module, request = request](probes::ByteView reply) { return module->is_reply_to(reply, request); };
   }
 };
+
+bool is_pptp_piece(const PlannedProbe& p, std::string_view piece) {
+  return p.module == &probes::pptp::kModule && p.kind == ProbeKind::genuine && p.variant.piece == piece;
+}
+
+// PPTP's GRE piece is keyed to the Call IDs its control connection negotiates,
+// so the control piece's genuine probe runs both: for each such probe, the
+// index of the GRE probe of the same family (or npos).
+std::vector<std::size_t> pptp_partners(const std::vector<PlannedProbe>& plan) {
+  std::vector<std::size_t> partner(plan.size(), std::string::npos);
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (!is_pptp_piece(plan[i], probes::pptp::kPieceControl)) continue;
+    for (std::size_t j = 0; j < plan.size(); ++j)
+      if (is_pptp_piece(plan[j], probes::pptp::kPieceGre) && plan[j].family == plan[i].family) partner[i] = j;
+  }
+  return partner;
+}
 
 }  // namespace
 
@@ -119,11 +144,52 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
   progress->done = static_cast<std::size_t>(
       std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) { return p.not_run_reason.has_value(); }));
 
+  const auto partner = pptp_partners(plan);
+  std::vector<bool> joined(plan.size(), false);  // run as part of another probe's conversation
+  for (std::size_t i = 0; i < plan.size(); ++i)
+    if (partner[i] != std::string::npos) joined[partner[i]] = true;
+
+  auto finish = [results, progress, total = plan.size(), &settings](std::size_t i, ClientSide side) {
+    (*results)[i].client = std::move(side);
+    ++progress->done;
+    if (settings.on_progress) settings.on_progress(progress->done, total);
+  };
+
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& probe = plan[i];
+    const std::size_t gre = partner[i];
     if (probe.not_run_reason) {
       (*results)[i].client.outcome = Outcome::not_run;
       (*results)[i].client.detail = *probe.not_run_reason;
+      if (gre != std::string::npos && !plan[gre].not_run_reason) {
+        ClientSide side;
+        side.detail = "needs the PPTP control connection, which could not be tested: " + *probe.not_run_reason;
+        finish(gre, std::move(side));
+      }
+      continue;
+    }
+    if (joined[i]) continue;  // run by its PPTP control probe below
+    if (gre != std::string::npos || is_pptp_piece(probe, probes::pptp::kPieceControl)) {
+      PptpExchange pptp;
+      pptp.remote = probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
+      pptp.control_port = probe.variant.port;
+      pptp.control_token = probes::ProbeToken{settings.tag, probe.index};
+      const bool gre_planned = gre != std::string::npos && !plan[gre].not_run_reason;
+      if (gre_planned) pptp.gre_token = probes::ProbeToken{settings.tag, plan[gre].index};
+      pptp.deadline = deadline;
+      pptp.random = settings.random;
+      ++progress->pending;
+      asio::co_spawn(executor, settings.pptp_exchange(std::move(pptp)),
+                     [progress, i, gre, gre_planned, finish](std::exception_ptr error, PptpSides sides) {
+                       if (error) {
+                         sides = PptpSides{};
+                         sides.control.outcome = Outcome::local_error;
+                         sides.control.detail = "internal error while probing";
+                       }
+                       if (gre_planned) finish(gre, sides.gre ? std::move(*sides.gre) : sides.control);
+                       finish(i, std::move(sides.control));
+                       if (--progress->pending == 0) progress->all_done.cancel();
+                     });
       continue;
     }
     Exchange exchange = make_exchange(probe, settings);

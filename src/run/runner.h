@@ -13,6 +13,7 @@
 #include "probes/probe.h"
 #include "src/run/exchange.h"
 #include "src/run/plan.h"
+#include "src/run/pptp_exchange.h"
 #include "src/run/result.h"
 
 namespace vpncheck::client {
@@ -28,6 +29,8 @@ struct RunSettings {
   std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
   ExchangeFn exchange = run_exchange;
+  // PPTP's two pieces run as one conversation (src/run/pptp_exchange.h).
+  std::function<boost::asio::awaitable<PptpSides>(PptpExchange)> pptp_exchange = run_pptp_exchange;
   std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 

@@ -4,13 +4,15 @@
 #include <utility>
 
 #include "src/verdict/l2tp_verdict.h"
+#include "src/verdict/pptp_verdict.h"
 #include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 1> kAssessors{{
+constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 2> kAssessors{{
     {"l2tp", assess_l2tp},  // single piece: the alternatives rule plus L2TP's own advice
+    {"pptp", assess_pptp},
 }};
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "client_fixtures.h"
 #include "report_fixtures.h"
+#include "probes/pptp_module.h"
 #include "src/report/redact.h"
 #include "src/verdict/l2tp_ipsec.h"
 #include "src/version.h"
@@ -185,6 +186,50 @@ TEST(JsonReportSchema, ValidatorRejectsABrokenDocument) {
 }
 
 // ---- field checks -------------------------------------------------------
+
+// PPTP: the control piece's conversation facts (reply_fields) and every
+// message the reflector recorded (observed_messages), validated.
+Report pptp_report() {
+  Report r = realistic_report();
+  auto results = fixtures::scenario(probes::pptp::kModule, fixtures::everything(fixtures::Fate::answered));
+  for (auto& p : results) {
+    if (p.probe.variant.piece != "control" || p.probe.kind != ProbeKind::genuine) continue;
+    p.client.reply_fields = {{"client_call_id", "4660"}, {"reflector_call_id", "17185"}, {"stop_answered", "true"}};
+    p.arrivals.front().fields = {{"message_type", "SCCRQ"}};
+    auto ocrq = p.arrivals.front();
+    ocrq.fields = {{"message_type", "OCRQ"}, {"call_id", "40001"}, {"original_call_id", "4660"},
+                   {"call_id_rewritten", "true"}, {"linux_pptp_helper", "true"}};
+    p.arrivals.push_back(ocrq);
+  }
+  r.protocols.push_back(assess(probes::pptp::kModule, std::move(results), true));
+  return r;
+}
+
+TEST(JsonReportSchema, PptpReportValidates) { EXPECT_VALID_REPORT(to_report_json(pptp_report())); }
+
+TEST(JsonReport, PptpProbesCarryTheCallIdFacts) {
+  json doc = to_report_json(pptp_report());
+  const json* pptp = nullptr;
+  for (const auto& p : doc.at("protocols"))
+    if (p.at("protocol") == "pptp") pptp = &p;
+  ASSERT_NE(pptp, nullptr);
+  EXPECT_EQ(pptp->at("verdict"), "pass");
+  const json* control = nullptr;
+  const json* gre = nullptr;
+  for (const auto& probe : pptp->at("probes")) {
+    if (probe.at("kind") != "genuine") continue;
+    (probe.at("piece") == "control" ? control : gre) = &probe;
+  }
+  ASSERT_NE(control, nullptr);
+  ASSERT_NE(gre, nullptr);
+  EXPECT_EQ(control->at("name"), "pptp/control/tcp/1723");
+  EXPECT_EQ(gre->at("name"), "pptp/gre/ip/47");
+  EXPECT_EQ(control->at("reply_fields").at("reflector_call_id"), "17185");
+  ASSERT_EQ(control->at("observed_messages").size(), 2u);
+  EXPECT_EQ(control->at("observed_messages")[1].at("call_id_rewritten"), "true");
+  EXPECT_EQ(control->at("observed_messages")[1].at("linux_pptp_helper"), "true");
+  EXPECT_FALSE(gre->contains("observed_messages")) << "only for probes with several arrivals";
+}
 
 TEST(JsonReport, TopLevelFields) {
   json doc = to_report_json(realistic_report());

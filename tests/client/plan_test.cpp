@@ -27,6 +27,8 @@ const PlannedProbe* find_probe(const std::vector<PlannedProbe>& plan, std::strin
   return nullptr;
 }
 
+// Raw IP variants (PPTP's GRE) get no control probe: IP protocols are told
+// apart by their number alone, so same-size random bytes would prove nothing.
 TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
   // Except raw IP variants: their protocol number is their signature, so a
   // random control probe would prove nothing; they get the genuine one only.
@@ -37,6 +39,7 @@ TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
       const bool raw = v.transport == Transport::ip;
       expected += raw ? 1 : 2;
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
+        if (raw && kind == ProbeKind::control) continue;
         std::size_t matches = 0;
         for (const auto& p : plan)
           if (p.module == module && p.variant.same_place(v) && p.variant.standard == v.standard && p.kind == kind)
@@ -157,7 +160,11 @@ TEST(MakePlan, OnePlanPerFamilyWithIndicesUniqueAcrossFamilies) {
     const auto& same = single[i % single.size()];
     EXPECT_EQ(both[i].family, i < single.size() ? Family::ipv4 : Family::ipv6);
     EXPECT_EQ(both[i].name(), same.name());  // the same probes, once per family
-    EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
+    // Raw IP probes run over IPv4 only; everything else runs in both families alike.
+    if (both[i].variant.transport == probes::Transport::ip && both[i].family == Family::ipv6)
+      EXPECT_TRUE(both[i].not_run_reason.has_value()) << both[i].name();
+    else
+      EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
   }
   EXPECT_EQ(indices.size(), both.size());
 }

@@ -115,6 +115,25 @@ asio::awaitable<ClientSide> fake_exchange(std::shared_ptr<FakeNetwork> net, Exch
   co_return side;
 }
 
+// PPTP's two pieces run as one conversation (settings.pptp_exchange): the
+// fake records what it was asked to run and answers both pieces.
+struct FakePptp {
+  std::vector<PptpExchange> calls;
+  Outcome gre_outcome = Outcome::reply;
+};
+
+asio::awaitable<PptpSides> fake_pptp(std::shared_ptr<FakePptp> fake, PptpExchange ex) {
+  fake->calls.push_back(ex);
+  PptpSides sides;
+  sides.control.outcome = Outcome::reply;
+  sides.control.reply_fields = {{"client_call_id", "4660"}, {"reflector_call_id", "17185"}};
+  if (ex.gre_token) {
+    sides.gre.emplace();
+    sides.gre->outcome = fake->gre_outcome;
+  }
+  co_return sides;
+}
+
 class RunnerTest : public ::testing::Test {
  protected:
   RunnerTest() : net_(std::make_shared<FakeNetwork>()) {
@@ -123,6 +142,7 @@ class RunnerTest : public ::testing::Test {
     settings_.timeout = 3000ms;
     settings_.random = counter_fill();
     settings_.exchange = [net = net_](Exchange ex) { return fake_exchange(net, std::move(ex)); };
+    settings_.pptp_exchange = [pptp = pptp_](PptpExchange ex) { return fake_pptp(pptp, std::move(ex)); };
   }
 
   std::vector<ProbeResult> run(const std::vector<PlannedProbe>& plan) {
@@ -140,9 +160,22 @@ class RunnerTest : public ::testing::Test {
     return results.value_or(std::vector<ProbeResult>{});
   }
 
+  // Every protocol whose probes are single exchanges (PPTP's conversation has
+  // its own tests below).
   static std::vector<PlannedProbe> full_plan() {
-    auto all = probes::all_protocols();
-    return make_plan({all.begin(), all.end()}, listening_everywhere());
+    std::vector<const probes::ProtocolModule*> modules;
+    for (const auto* m : probes::all_protocols())
+      if (m->id != "pptp") modules.push_back(m);
+    return make_plan(modules, listening_everywhere());
+  }
+  static std::vector<PlannedProbe> pptp_plan(const probes::Capabilities& caps = listening_everywhere()) {
+    return make_plan({probes::find_protocol("pptp")}, caps);
+  }
+  static const ProbeResult& piece(const std::vector<ProbeResult>& results, std::string_view name,
+                                  ProbeKind kind = ProbeKind::genuine) {
+    for (const auto& r : results)
+      if (r.probe.variant.piece == name && r.probe.kind == kind) return r;
+    throw std::runtime_error("no such probe");
   }
 
   static std::size_t runnable(const std::vector<PlannedProbe>& plan) {
@@ -159,6 +192,7 @@ class RunnerTest : public ::testing::Test {
   }
 
   asio::io_context io_;
+  std::shared_ptr<FakePptp> pptp_ = std::make_shared<FakePptp>();
   std::shared_ptr<FakeNetwork> net_;
   RunSettings settings_;
 };
@@ -383,6 +417,70 @@ TEST_F(RunnerTest, ProgressReachesItsTotalWhenSomeProbesDoNotRun) {
   ASSERT_FALSE(calls.empty());
   EXPECT_EQ(calls.back().first, calls.back().second)
       << "last progress report: " << calls.back().first << "/" << calls.back().second;
+}
+
+// ---- PPTP: two pieces, one conversation -----------------------------------
+
+TEST_F(RunnerTest, PptpPiecesRunAsOneConversation) {
+  auto plan = pptp_plan();
+  ASSERT_EQ(plan.size(), 3U) << "control piece (genuine + random control), GRE";
+  auto results = run(plan);
+  ASSERT_EQ(pptp_->calls.size(), 1U);
+  const auto& call = pptp_->calls.front();
+  EXPECT_EQ(call.control_port, 1723);
+  EXPECT_EQ(call.control_token, (probes::ProbeToken{kTag, piece(results, "control").probe.index}));
+  ASSERT_TRUE(call.gre_token.has_value());
+  EXPECT_EQ(*call.gre_token, (probes::ProbeToken{kTag, piece(results, "gre").probe.index}));
+  EXPECT_EQ(piece(results, "control").client.outcome, Outcome::reply);
+  EXPECT_EQ(piece(results, "control").client.reply_fields.at("reflector_call_id"), "17185");
+  EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::reply);
+  // Only the random control probe on TCP 1723 is a single exchange.
+  ASSERT_EQ(net_->seen.size(), 1U);
+  EXPECT_EQ(net_->seen.front().exchange.port, 1723);
+  EXPECT_EQ(net_->seen.front().exchange.wire.front(), probes::control::kRequestMarker);
+  EXPECT_EQ(piece(results, "control", ProbeKind::control).client.outcome, Outcome::reply);
+}
+
+TEST_F(RunnerTest, PptpGreOutcomeComesFromTheConversation) {
+  pptp_->gre_outcome = Outcome::not_permitted;
+  auto results = run(pptp_plan());
+  EXPECT_EQ(piece(results, "control").client.outcome, Outcome::reply);
+  EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_permitted);
+}
+
+TEST_F(RunnerTest, PptpWithoutRawGreAtTheReflectorRunsTheControlPartOnly) {
+  auto caps = listening_everywhere();
+  caps.raw_protocols.clear();
+  auto results = run(pptp_plan(caps));
+  ASSERT_EQ(pptp_->calls.size(), 1U);
+  EXPECT_FALSE(pptp_->calls.front().gre_token.has_value());
+  EXPECT_EQ(piece(results, "control").client.outcome, Outcome::reply);
+  EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_run);
+  EXPECT_TRUE(contains(piece(results, "gre").client.detail, "raw GRE")) << piece(results, "gre").client.detail;
+}
+
+TEST_F(RunnerTest, PptpGreIsNotRunWhenTheControlConnectionCannotBe) {
+  auto caps = listening_everywhere();
+  caps.tcp_ports.clear();
+  std::vector<std::size_t> progress;
+  settings_.on_progress = [&](std::size_t done, std::size_t) { progress.push_back(done); };
+  auto plan = pptp_plan(caps);
+  auto results = run(plan);
+  EXPECT_TRUE(pptp_->calls.empty());
+  EXPECT_TRUE(net_->seen.empty());
+  EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_run);
+  EXPECT_TRUE(contains(piece(results, "gre").client.detail, "control connection")) << piece(results, "gre").client.detail;
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back(), plan.size()) << "every probe counted as finished";
+}
+
+TEST_F(RunnerTest, PptpProgressCountsBothPieces) {
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
+  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  auto plan = pptp_plan();
+  run(plan);
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back(), std::make_pair(plan.size(), plan.size()));
 }
 
 }  // namespace

@@ -37,6 +37,7 @@
 #   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_IP" ...   (IPv4 only)
 #   lab_exec client "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_NAME" ... (both families)
 #   lab_bg NAME ROLE CMD...             # background process in a ns, PID recorded, stopped by lab_down
+#   lab_add_client2                     # optional second LAN host (role client2, $LAB_CLIENT2_IP)
 #
 # Environment:
 #   VPNCHECK_BUILD_DIR   where vpncheck and vpncheck-reflector live (default <repo>/build)
@@ -51,6 +52,11 @@ LAB_REPO="$(cd "$LAB_DIR/../.." && pwd)"
 LAB_PROFILES_DIR="$LAB_DIR/profiles"
 
 LAB_CLIENT_IP=192.168.1.10
+# An optional second LAN host behind the same router (lab_add_client2), on a
+# LAN port of its own ("lan2", its own /24) so the first client's link and
+# every existing profile stay exactly as they are.
+LAB_CLIENT2_IP=192.168.2.10
+LAB_ROUTER_LAN2_IP=192.168.2.1
 LAB_ROUTER_LAN_IP=192.168.1.1
 LAB_ROUTER_WAN_IP=203.0.113.1
 LAB_REFLECTOR_IP=203.0.113.5
@@ -69,6 +75,7 @@ LAB_REFLECTOR_NAME=reflector.lab
 LAB_SUFFIX="${LAB_SUFFIX:-}"
 LAB_STATE_DIR=""
 LAB_NS_CLIENT=""
+LAB_NS_CLIENT2=""
 LAB_NS_ROUTER=""
 LAB_NS_REFLECTOR=""
 LAB_PROFILE=""
@@ -123,9 +130,10 @@ lab_require_root() {
 lab_ns() {
 	case "$1" in
 	client) printf '%s\n' "$LAB_NS_CLIENT" ;;
+	client2) printf '%s\n' "$LAB_NS_CLIENT2" ;;
 	router) printf '%s\n' "$LAB_NS_ROUTER" ;;
 	reflector) printf '%s\n' "$LAB_NS_REFLECTOR" ;;
-	*) lab_die "unknown lab host '$1' (client|router|reflector)" ;;
+	*) lab_die "unknown lab host '$1' (client|client2|router|reflector)" ;;
 	esac
 }
 
@@ -134,6 +142,7 @@ lab_ns() {
 lab_attach() {
 	LAB_SUFFIX="$1"
 	LAB_NS_CLIENT="vpnc-client-$LAB_SUFFIX"
+	LAB_NS_CLIENT2="vpnc-client2-$LAB_SUFFIX"
 	LAB_NS_ROUTER="vpnc-router-$LAB_SUFFIX"
 	LAB_NS_REFLECTOR="vpnc-reflector-$LAB_SUFFIX"
 	LAB_STATE_DIR="${TMPDIR:-/tmp}/vpnc-lab-$LAB_SUFFIX"
@@ -222,6 +231,25 @@ lab_up() {
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
 }
 
+# lab_add_client2 -> a second LAN host behind the same router and NAT: its own
+# namespace (role client2), $LAB_CLIENT2_IP/24 via the router's "lan2" port
+# ($LAB_ROUTER_LAN2_IP). IPv4 only. Profiles that match iifname "lan" do not
+# cover it; profiles meant for two clients must not filter by LAN interface.
+lab_add_client2() {
+	[[ -n "$LAB_NS_ROUTER" ]] && _lab_ns_exists "$LAB_NS_ROUTER" || { lab_die "lab_add_client2: no lab up"; return 1; }
+	local c2="$LAB_NS_CLIENT2" r="$LAB_NS_ROUTER"
+	_lab_ns_exists "$c2" && return 0
+	ip netns add "$c2" || { lab_die "ip netns add $c2 failed"; return 1; }
+	ip -n "$c2" link set lo up
+	ip -n "$r" link add lan2 type veth peer name eth0 netns "$c2"
+	ip -n "$c2" addr add "$LAB_CLIENT2_IP/24" dev eth0
+	ip -n "$c2" link set eth0 up
+	ip -n "$c2" route add default via "$LAB_ROUTER_LAN2_IP"
+	ip -n "$r" addr add "$LAB_ROUTER_LAN2_IP/24" dev lan2
+	ip -n "$r" link set lan2 up
+	lab_log "client2: $c2 ($LAB_CLIENT2_IP via lan2)"
+}
+
 # _lab_alive PID -> true if PID exists and is not a zombie.
 _lab_alive() {
 	local state
@@ -235,7 +263,7 @@ _lab_alive() {
 _lab_in_our_ns() {
 	local ids
 	ids="$(ip netns identify "$1" 2>/dev/null)" || return 1
-	[[ " $ids " == *" $LAB_NS_CLIENT "* || " $ids " == *" $LAB_NS_ROUTER "* ||
+	[[ " $ids " == *" $LAB_NS_CLIENT "* || " $ids " == *" $LAB_NS_CLIENT2 "* || " $ids " == *" $LAB_NS_ROUTER "* ||
 		" $ids " == *" $LAB_NS_REFLECTOR "* ]]
 }
 
@@ -276,13 +304,13 @@ lab_down() {
 	fi
 	# 2. Safety net: anything still running inside OUR namespaces was started
 	#    by this lab (e.g. by a caller that did not use lab_bg) — stop it by PID.
-	for ns in "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
+	for ns in "$LAB_NS_CLIENT" "$LAB_NS_CLIENT2" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
 		_lab_ns_exists "$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			lab_stop "$pid" 2
 		done
 	done
-	for ns in "$LAB_NS_CLIENT" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
+	for ns in "$LAB_NS_CLIENT" "$LAB_NS_CLIENT2" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
 		_lab_ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
 	done
 	# The client's hosts file (lab_up); only ever our own namespace's directory.
@@ -296,7 +324,7 @@ lab_down() {
 		rm -rf -- "$LAB_STATE_DIR"
 		lab_log "down: $LAB_SUFFIX"
 	fi
-	LAB_NS_CLIENT="" LAB_NS_ROUTER="" LAB_NS_REFLECTOR="" LAB_SUFFIX="" LAB_REFLECTOR_PID=""
+	LAB_NS_CLIENT="" LAB_NS_CLIENT2="" LAB_NS_ROUTER="" LAB_NS_REFLECTOR="" LAB_SUFFIX="" LAB_REFLECTOR_PID=""
 	return 0
 }
 
@@ -389,7 +417,7 @@ _lab_usage() {
 	cat >&2 <<EOF
 usage: $0 up PROFILE          build a lab; prints export lines for eval
        $0 down [SUFFIX]       tear a lab down (default: \$LAB_SUFFIX)
-       $0 exec client|router|reflector CMD...
+       $0 exec client|client2|router|reflector CMD...
        $0 list                labs that exist now
        $0 profiles            available profiles
 EOF

@@ -243,3 +243,15 @@ t_start() {
 	lab_reflector_start "${T_REFLECTOR_ARGS[@]}" || t_fatal "vpncheck-reflector did not become ready"
 }
 T_REFLECTOR_ARGS=()
+
+# t_pptp_ocrq FIELD -> FIELD of the OCRQ the reflector recorded for the IPv4
+# PPTP control probe ("" if none): call_id, original_call_id,
+# call_id_rewritten, linux_pptp_helper, tcp_source_port.
+t_pptp_ocrq() {
+	t_json "next((m.get('$1', '') for p in proto('pptp').get('probes', []) if p.get('piece') == 'control' and p.get('kind') == 'genuine' and p.get('family', 'ipv4') == 'ipv4' for m in (p.get('observed_messages') or [p.get('observed_fields', {})]) if m.get('message_type') == 'OCRQ'), '')" 2>/dev/null || true
+}
+
+# t_pptp_piece PIECE FIELD -> FIELD of the IPv4 genuine probe of PPTP's PIECE (control|gre).
+t_pptp_piece() {
+	t_json "next((p.get('$2') for p in proto('pptp').get('probes', []) if p.get('piece') == '$1' and p.get('kind') == 'genuine' and p.get('family', 'ipv4') == 'ipv4'), '')" 2>/dev/null || true
+}

@@ -1,0 +1,55 @@
+// The PPTP protocol module: two pieces that must both work.
+//  * "control": the control connection on TCP 1723 (pptp.h). Its probe is the
+//    SCCRQ; the whole conversation (SCCRQ/SCCRP, OCRQ/OCRP, Set-Link-Info,
+//    StopCCRQ/StopCCRP) is run by the client's PPTP exchange
+//    (src/run/pptp_exchange) and served by the reflector's PPTP server
+//    (reflector/pptp_server), because PPTP frames itself by its own Length
+//    field rather than by the 2-byte prefix the generic TCP path uses.
+//  * "gre": enhanced GRE (IP protocol 47, gre.h) keyed to the Call IDs the
+//    control connection negotiated, as whole IPv4 datagrams.
+//
+// Pure: no sockets. The reflector's Call ID table is reached through
+// ArrivalContext::peer_call_id.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "probes/probe.h"
+
+namespace vpncheck::probes::pptp {
+
+extern const ProtocolModule kModule;
+
+inline constexpr std::string_view kPieceControl = "control";
+inline constexpr std::string_view kPieceGre = "gre";
+
+// Observation field names the reflector records for an OCRQ (and the verdict reads).
+inline constexpr std::string_view kFieldCallId = "call_id";                    // as it arrived
+inline constexpr std::string_view kFieldOriginalCallId = "original_call_id";   // from the Subaddress tag
+inline constexpr std::string_view kFieldCallIdRewritten = "call_id_rewritten"; // "true" / "false"
+inline constexpr std::string_view kFieldLinuxHelper = "linux_pptp_helper";     // call id == observed TCP source port
+inline constexpr std::string_view kFieldSourcePort = "tcp_source_port";        // observed TCP source port
+// GRE observation: whether the key matched a call of this client, and the Call ID answered to.
+inline constexpr std::string_view kFieldCallKnown = "call_known";
+inline constexpr std::string_view kFieldAnsweredCallId = "answered_call_id";
+
+// A minimal IPv4 datagram (20-byte header, DF clear, checksum filled in):
+// `source`/`destination` are 4-byte addresses. Empty when an address is not
+// 4 bytes or the datagram would exceed 65535 bytes.
+Bytes ipv4_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload,
+                    std::uint8_t ttl = 64);
+// The payload of a well-formed IPv4 datagram of `protocol` (version 4, header
+// length >= 20, total length == the bytes given, not a fragment). nullopt otherwise.
+std::optional<ByteView> ipv4_payload(ByteView datagram, std::uint8_t protocol);
+
+// Client: the GRE probe as a whole IPv4 datagram from `local` to `remote`
+// (addresses only), keyed to the reflector's Call ID `peer_call_id` from the OCRP.
+Bytes build_gre_datagram(const ProbeToken& token, std::uint16_t peer_call_id, const IpPort& local,
+                         const IpPort& remote);
+// Client: is the IPv4 datagram `reply` the reflector's GRE answer to our
+// `request` datagram, keyed to our own Call ID?
+bool is_gre_reply_datagram(ByteView reply, ByteView request, std::uint16_t own_call_id);
+
+}  // namespace vpncheck::probes::pptp

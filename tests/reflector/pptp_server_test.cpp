@@ -1,0 +1,281 @@
+// The reflector's PPTP control connection state machine and the GRE answers
+// it enables, on byte vectors (no sockets).
+#include "reflector/pptp_server.h"
+
+#include <gtest/gtest.h>
+
+#include "probes/gre.h"
+#include "probes/pptp.h"
+#include "probes/pptp_module.h"
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+using probes::Bytes;
+using probes::ByteView;
+namespace pptp = probes::pptp;
+using State = PptpConnection::State;
+
+constexpr std::int64_t kNow = 1700000000000;
+const probes::Endpoint kClient{"198.51.100.7", 40001};
+
+class PptpServer : public ::testing::Test {
+ protected:
+  PptpServer() : table_(limits(), test::FakeClock{}.fn()), handler_(table_, {}, test::counter_fill(42)) {
+    auto created = table_.create({"198.51.100.7", 5555}, rnd_);
+    session_id_ = created.session->id;
+    token_ = probes::ProbeToken{created.session->tag, 3};
+    gre_token_ = probes::ProbeToken{created.session->tag, 5};
+  }
+  static SessionLimits limits() {
+    SessionLimits l;
+    l.max_observations = 1000;
+    return l;
+  }
+  const std::vector<probes::Observation>& observations() { return table_.find(session_id_)->observations; }
+
+  // Feeds one whole message and expects it consumed.
+  PptpConnection::Step feed(PptpConnection& c, const Bytes& message) {
+    auto step = c.on_bytes(message, kNow);
+    EXPECT_TRUE(step.close || step.consumed == message.size());
+    return step;
+  }
+  // SCCRQ then OCRQ(call_id): the connection is in a call.
+  PptpConnection::Step open_call(PptpConnection& c, std::uint16_t call_id, std::uint16_t original_call_id) {
+    EXPECT_FALSE(feed(c, pptp::build_sccrq(token_)).reply.empty());
+    Bytes ocrq = pptp::build_ocrq(token_, original_call_id, 1);
+    ocrq[12] = static_cast<std::uint8_t>(call_id >> 8);  // an ALG rewrote the Call ID field
+    ocrq[13] = static_cast<std::uint8_t>(call_id);
+    return feed(c, ocrq);
+  }
+  ArrivalOutcome gre_arrival(const Bytes& datagram, const std::string& from) {
+    Arrival a;
+    a.payload = datagram;
+    a.framing = Framing::ip_datagram;
+    a.local_port = 47;
+    a.source = {from, 0};
+    a.destination_address = "203.0.113.5";
+    a.received_at_unix_ms = kNow + 10;
+    return handler_.handle(a);
+  }
+  Bytes gre_probe(std::uint16_t key, std::string_view from = "198.51.100.7") {
+    probes::IpPort local{{198, 51, 100, 7}, 0};
+    if (from != "198.51.100.7") local.address = {198, 51, 100, 8};
+    return pptp::build_gre_datagram(gre_token_, key, local, probes::IpPort{{203, 0, 113, 5}, 0});
+  }
+
+  probes::RandomFill rnd_ = test::counter_fill(9);
+  SessionTable table_;
+  ArrivalHandler handler_;
+  std::string session_id_;
+  probes::ProbeToken token_;
+  probes::ProbeToken gre_token_;
+};
+
+TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
+  PptpConnection c(handler_, 1723, kClient);
+  EXPECT_EQ(c.state(), State::wait_sccrq);
+
+  Bytes sccrq = pptp::build_sccrq(token_);
+  auto step = feed(c, sccrq);
+  EXPECT_FALSE(step.close);
+  EXPECT_TRUE(pptp::is_sccrp_reply_to(step.reply, sccrq));
+  ASSERT_TRUE(step.outcome.has_value());
+  EXPECT_EQ(c.state(), State::connected);
+
+  Bytes ocrq = pptp::build_ocrq(token_, 0x1234, 7);
+  step = feed(c, ocrq);
+  EXPECT_TRUE(pptp::is_ocrp_reply_to(step.reply, ocrq));
+  auto ocrp = pptp::parse(step.reply).message;
+  EXPECT_EQ(ocrp.peer_call_id, 0x1234);
+  EXPECT_NE(ocrp.call_id, 0);
+  EXPECT_EQ(c.state(), State::in_call);
+  EXPECT_EQ(c.reflector_call_id(), ocrp.call_id);
+
+  step = feed(c, pptp::build_set_link_info(ocrp.call_id));
+  EXPECT_TRUE(step.reply.empty());
+  EXPECT_FALSE(step.close);
+
+  Bytes stop = pptp::build_stop_ccrq();
+  step = feed(c, stop);
+  EXPECT_TRUE(pptp::is_stop_ccrp_reply_to(step.reply, stop));
+  EXPECT_TRUE(step.close);
+  EXPECT_EQ(c.state(), State::closed);
+
+  // SCCRQ, OCRQ and the untagged StopCCRQ (attributed by its connection); not Set-Link-Info.
+  ASSERT_EQ(observations().size(), 3u);
+  for (const auto& o : observations()) {
+    EXPECT_EQ(o.protocol, "pptp");
+    EXPECT_EQ(o.probe_index, 3);
+    EXPECT_EQ(o.fields.at("piece"), "control");
+    EXPECT_TRUE(o.reply.sent);
+  }
+  EXPECT_EQ(observations()[0].fields.at("message_type"), "SCCRQ");
+  const auto& f = observations()[1].fields;
+  EXPECT_EQ(f.at("message_type"), "OCRQ");
+  EXPECT_EQ(f.at("call_id"), "4660");
+  EXPECT_EQ(f.at("original_call_id"), "4660");
+  EXPECT_EQ(f.at("call_id_rewritten"), "false");
+  EXPECT_EQ(f.at("linux_pptp_helper"), "false");
+  EXPECT_EQ(f.at("tcp_source_port"), "40001");
+  EXPECT_EQ(observations()[2].fields.at("message_type"), "StopCCRQ");
+}
+
+TEST_F(PptpServer, RecordsACallIdRewrittenToTheTcpSourcePortAsTheLinuxHelper) {
+  PptpConnection c(handler_, 1723, kClient);
+  auto step = open_call(c, 40001, 0x1234);  // nf_nat_pptp: Call ID := NATed TCP source port
+  auto ocrp = pptp::parse(step.reply).message;
+  EXPECT_EQ(ocrp.peer_call_id, 40001) << "the OCRP answers the Call ID as it arrived";
+  const auto& f = observations().back().fields;
+  EXPECT_EQ(f.at("call_id"), "40001");
+  EXPECT_EQ(f.at("original_call_id"), "4660");
+  EXPECT_EQ(f.at("call_id_rewritten"), "true");
+  EXPECT_EQ(f.at("linux_pptp_helper"), "true");
+}
+
+TEST_F(PptpServer, RecordsARewriteToAnotherValueAsAnAlgButNotTheLinuxHelper) {
+  PptpConnection c(handler_, 1723, kClient);
+  open_call(c, 0x5555, 0x1234);
+  const auto& f = observations().back().fields;
+  EXPECT_EQ(f.at("call_id_rewritten"), "true");
+  EXPECT_EQ(f.at("linux_pptp_helper"), "false");
+}
+
+TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCallId) {
+  PptpConnection c(handler_, 1723, kClient);
+  auto ocrp = pptp::parse(open_call(c, 40001, 0x1234).reply).message;
+
+  Bytes probe = gre_probe(ocrp.call_id);
+  auto out = gre_arrival(probe, kClient.address);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.protocol, "pptp");
+  ASSERT_FALSE(out.reply.empty());
+  EXPECT_LE(out.reply.size(), probe.size());
+  // A whole IPv4 datagram from the reflector's address to the observed source.
+  auto gre = pptp::ipv4_payload(out.reply, 47);
+  ASSERT_TRUE(gre.has_value());
+  EXPECT_EQ(Bytes(out.reply.begin() + 12, out.reply.begin() + 16), (Bytes{203, 0, 113, 5}));
+  EXPECT_EQ(Bytes(out.reply.begin() + 16, out.reply.begin() + 20), (Bytes{198, 51, 100, 7}));
+  EXPECT_TRUE(pptp::is_gre_reply_datagram(out.reply, probe, 40001)) << "keyed to the Call ID as observed";
+  EXPECT_FALSE(pptp::is_gre_reply_datagram(out.reply, probe, 0x1234));
+
+  const auto& o = observations().back();
+  EXPECT_EQ(o.probe_index, 5);
+  EXPECT_EQ(o.fields.at("piece"), "gre");
+  EXPECT_EQ(o.fields.at("call_id"), std::to_string(ocrp.call_id));
+  EXPECT_EQ(o.fields.at("call_known"), "true");
+  EXPECT_EQ(o.fields.at("answered_call_id"), "40001");
+}
+
+TEST_F(PptpServer, GreWithoutAMatchingCallIsRecordedButNotAnswered) {
+  PptpConnection c(handler_, 1723, kClient);
+  auto ocrp = pptp::parse(open_call(c, 0x1234, 0x1234).reply).message;
+
+  auto wrong_key = gre_arrival(gre_probe(static_cast<std::uint16_t>(ocrp.call_id + 1)), kClient.address);
+  ASSERT_FALSE(wrong_key.dropped);
+  EXPECT_TRUE(wrong_key.reply.empty());
+  EXPECT_EQ(observations().back().fields.at("call_known"), "false");
+
+  // The right key from another address is not this client's call.
+  auto other = gre_arrival(gre_probe(ocrp.call_id, "198.51.100.8"), "198.51.100.8");
+  ASSERT_FALSE(other.dropped);
+  EXPECT_TRUE(other.reply.empty());
+}
+
+TEST_F(PptpServer, StopClearsTheCall) {
+  PptpConnection c(handler_, 1723, kClient);
+  auto ocrp = pptp::parse(open_call(c, 0x1234, 0x1234).reply).message;
+  EXPECT_EQ(handler_.pptp_calls().size(), 1u);
+  feed(c, pptp::build_stop_ccrq());
+  EXPECT_EQ(handler_.pptp_calls().size(), 0u);
+  EXPECT_TRUE(gre_arrival(gre_probe(ocrp.call_id), kClient.address).reply.empty());
+}
+
+TEST_F(PptpServer, WaitsForTheRestOfASplitMessage) {
+  PptpConnection c(handler_, 1723, kClient);
+  Bytes sccrq = pptp::build_sccrq(token_);
+  for (std::size_t len : {0U, 1U, 8U, 100U, 155U}) {
+    auto step = c.on_bytes(ByteView(sccrq).first(len), kNow);
+    EXPECT_EQ(step.consumed, 0u) << len;
+    EXPECT_FALSE(step.close) << len;
+  }
+  // Two messages in one read: one at a time.
+  Bytes both = sccrq;
+  Bytes ocrq = pptp::build_ocrq(token_, 9, 1);
+  both.insert(both.end(), ocrq.begin(), ocrq.end());
+  auto step = c.on_bytes(both, kNow);
+  EXPECT_EQ(step.consumed, sccrq.size());
+  step = c.on_bytes(ByteView(both).subspan(step.consumed), kNow);
+  EXPECT_EQ(step.consumed, ocrq.size());
+  EXPECT_EQ(c.state(), State::in_call);
+}
+
+TEST_F(PptpServer, ClosesOnProtocolViolations) {
+  {  // OCRQ before SCCRQ
+    PptpConnection c(handler_, 1723, kClient);
+    EXPECT_TRUE(feed(c, pptp::build_ocrq(token_, 9, 1)).close);
+    EXPECT_EQ(c.state(), State::closed);
+  }
+  {  // not PPTP
+    PptpConnection c(handler_, 1723, kClient);
+    Bytes junk(156, 0x41);
+    EXPECT_TRUE(c.on_bytes(junk, kNow).close);
+  }
+  {  // an SCCRQ for an unknown session: not answered
+    PptpConnection c(handler_, 1723, kClient);
+    probes::ProbeToken stranger{probes::SessionTag{1, 2, 3, 4, 5, 6}, 1};
+    auto step = feed(c, pptp::build_sccrq(stranger));
+    EXPECT_TRUE(step.close);
+    EXPECT_TRUE(step.reply.empty());
+  }
+  {  // a second OCRQ: one call per connection
+    PptpConnection c(handler_, 1723, kClient);
+    open_call(c, 9, 9);
+    EXPECT_TRUE(feed(c, pptp::build_ocrq(token_, 10, 2)).close);
+  }
+  {  // a second SCCRQ
+    PptpConnection c(handler_, 1723, kClient);
+    feed(c, pptp::build_sccrq(token_));
+    EXPECT_TRUE(feed(c, pptp::build_sccrq(token_)).close);
+  }
+}
+
+TEST_F(PptpServer, BoundsTheMessagesPerConnection) {
+  PptpConnection c(handler_, 1723, kClient);
+  open_call(c, 9, 9);
+  Bytes sli = pptp::build_set_link_info(1);
+  bool closed = false;
+  for (std::size_t i = 0; i < PptpConnection::kMaxMessages + 2 && !closed; ++i) closed = c.on_bytes(sli, kNow).close;
+  EXPECT_TRUE(closed);
+}
+
+TEST(PptpSniff, TellsPptpFromOpenVpnAndHttp) {
+  probes::ProbeToken token{probes::SessionTag{1, 2, 3, 4, 5, 6}, 1};
+  Bytes sccrq = pptp::build_sccrq(token);
+  EXPECT_TRUE(looks_like_pptp(ByteView(sccrq).first(4)));
+  EXPECT_TRUE(looks_like_pptp(sccrq));
+  EXPECT_FALSE(looks_like_pptp(ByteView(sccrq).first(3)));
+  Bytes bad_cookie = sccrq;
+  bad_cookie[5] ^= 0xff;
+  EXPECT_FALSE(looks_like_pptp(bad_cookie));
+  EXPECT_FALSE(looks_like_pptp(probes::as_bytes("GET / HTTP/1.1")));
+  EXPECT_FALSE(looks_like_pptp(Bytes{0x00, 0x0e, 0x38, 0x01}));  // OpenVPN: length, then opcode 7 << 3
+}
+
+TEST(PptpCallTable, IsBoundedAndExpires) {
+  PptpCalls calls;
+  for (std::size_t i = 0; i < PptpCalls::kMaxCalls + 10; ++i)
+    calls.add("198.51.100.7", static_cast<std::uint16_t>(i + 1),
+              PptpCalls::Call{{}, 1, static_cast<std::int64_t>(i)});
+  EXPECT_EQ(calls.size(), PptpCalls::kMaxCalls);
+  EXPECT_FALSE(calls.find("198.51.100.7", 1, 100).has_value()) << "the oldest went first";
+  EXPECT_TRUE(calls.find("198.51.100.7", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), 100).has_value());
+  EXPECT_FALSE(
+      calls.find("198.51.100.7", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), PptpCalls::kCallLifetimeMs + 10000)
+          .has_value());
+  EXPECT_FALSE(calls.find("198.51.100.8", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), 100).has_value());
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
