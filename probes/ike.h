@@ -43,6 +43,9 @@ struct IpPort {
   std::uint16_t port = 0;
 };
 
+// SPIi / CKY-I = token.encode(). Session tags are random, so this is never
+// zero in practice; a zero token gives SPIi 0, which parsers reject (RFC 7296
+// forbids it and the Broadcom ALG does not track it).
 Spi spi_from_token(const ProbeToken& token);
 
 // RFC 7296 §2.23: SHA-1(SPIi | SPIr | IP | port). SPIs in header order (SPIr is

@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(ike::classify_udp4500(ike::add_non_esp_marker(input)) != ike::Udp4500Kind::esp);
 
   // Client side: the input as an answer to our requests, and as a (reply, request) pair.
-  const ProbeToken token{};
+  const ProbeToken token{{0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6}, 0x0102};  // as the seeds; SPIi must not be 0
   Bytes sa_init = ike::build_sa_init_request(token, kLocal6, kResponder, rnd);
   (void)ike::is_sa_init_response_to(input, sa_init);
   (void)ike::is_sa_init_response_to(input.first(cut), input.subspan(cut));
@@ -98,6 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)esp::is_esp_reply_to(input.first(cut), input.subspan(cut));
+  (void)esp::is_esp_reply_to(input, esp::build_esp(token, rnd));
 
   // Raw IP: the IPv4 header parser and AH.
   if (auto ip = esp::parse_ipv4(input)) FUZZ_CHECK(ip->header_length + ip->payload.size() == size);
@@ -111,5 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)esp::is_ah_reply_to(input.first(cut), input.subspan(cut));
+  (void)esp::is_ah_reply_to(input, esp::build_ah_ipv4_datagram({192, 168, 1, 10}, {203, 0, 113, 5}, 1, 64,
+                                                               token, rnd));
   return 0;
 }

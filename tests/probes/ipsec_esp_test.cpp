@@ -1,5 +1,7 @@
 #include "probes/ipsec_esp.h"
 
+#include "probes/ike.h"
+
 #include <gtest/gtest.h>
 
 #include "test_support.h"
@@ -59,6 +61,15 @@ TEST(EspCodec, BuildsGoldenPacketAndReply) {
   EXPECT_FALSE(esp::is_esp_reply_to(reply, reply));
   EXPECT_TRUE(esp::build_esp_reply(reply, counter_fill()).empty());
   EXPECT_FALSE(esp::is_esp_reply_to(reply, esp::build_esp(make_token(0x0103), counter_fill())));
+}
+
+// In UDP 4500 (RFC 3948) the probe must demux as ESP, its SPI being non-zero.
+TEST(EspCodec, ClassifiesAsEspOnUdp4500) {
+  for (std::uint16_t index : fixtures::kProbeIndices) {
+    Bytes msg = esp::build_esp(make_token(index), counter_fill());
+    EXPECT_EQ(ike::classify_udp4500(msg), ike::Udp4500Kind::esp) << index;
+    EXPECT_EQ(ike::classify_udp4500(esp::build_esp_reply(msg, counter_fill())), ike::Udp4500Kind::esp);
+  }
 }
 
 TEST(EspCodec, ParsesAndRoundTrips) {
