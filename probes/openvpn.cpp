@@ -90,14 +90,30 @@ std::string advice_use_variant(const ProbeVariant& variant) {
   return "Run the OpenVPN server on UDP " + port + " (port " + port + ", proto udp).";
 }
 
+namespace {
+
+// The module's entry points: this protocol needs only the token and hints.
+Bytes module_build(const ProbeContext& context, const RandomFill& rnd) {
+  return build_client_reset(context.token, context.hints, rnd);
+}
+std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext& arrival) {
+  return parse_client_reset(payload, arrival.hints);
+}
+Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& /*arrival*/,
+                   const RandomFill& rnd) {
+  return build_server_reset(request, parsed, rnd);
+}
+
+}  // namespace
+
 const ProtocolModule kModule{
     .id = "openvpn",
     .title = "OpenVPN",
     .description = "P_CONTROL_HARD_RESET_CLIENT_V2 (tls-auth form, 42 B) on UDP and TCP; reflector answers HARD_RESET_SERVER_V2",
     .variants = kVariants,
-    .build_request = build_client_reset,
-    .parse_request = parse_client_reset,
-    .build_reply = build_server_reset,
+    .build_request = module_build,
+    .parse_request = module_parse,
+    .build_reply = module_reply,
     .is_reply_to = is_server_reset_for,
     .frame_stream = frame,
     .advice_use_variant = advice_use_variant,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <array>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,7 +19,9 @@
 
 namespace vpncheck::probes {
 
-enum class Transport { udp, tcp };
+// ip: a raw IP datagram of its own IP protocol (ESP, AH, GRE); the probe's
+// `port` then holds the IP protocol number.
+enum class Transport { udp, tcp, ip };
 
 std::string_view to_string(Transport t);
 std::optional<Transport> transport_from_string(std::string_view s);
@@ -29,10 +32,27 @@ using RandomFill = std::function<void(std::span<std::uint8_t>)>;
 
 // One place a protocol is tried: its standard transport/port or a variant
 // people fall back to when the standard one is blocked.
+//
+// Protocols made of several independent pieces (IPsec: IKE on UDP 500, NAT-T on
+// UDP 4500, raw ESP, ...) name each piece; a piece is then a part of the
+// protocol that must work, not an alternative to the standard form.
 struct ProbeVariant {
   Transport transport;
-  std::uint16_t port;
+  std::uint16_t port;  // UDP/TCP port, or the IP protocol number for Transport::ip
   bool standard;
+  std::string_view piece = {};  // "" for single-piece protocols; else e.g. "ikev2", "esp"
+
+  bool same_place(const ProbeVariant& o) const {
+    return transport == o.transport && port == o.port && piece == o.piece;
+  }
+};
+
+// An address as it goes into protocol fields (IKE NAT detection hashes, AH's
+// ICV): 4 bytes for IPv4, 16 for IPv6, network order.
+struct IpPort {
+  Bytes address;
+  std::uint16_t port = 0;
+  bool operator==(const IpPort&) const = default;
 };
 
 // What the reflector tells the client about itself that a builder may need
@@ -43,10 +63,37 @@ struct ServerHints {
 
 using Fields = std::map<std::string, std::string>;
 
+// Everything a client-side builder may use. For Transport::ip the builder
+// returns the whole IPv4 datagram (header included), because some protocols
+// (AH) protect header fields; `local`/`remote` are the addresses it goes between.
+struct ProbeContext {
+  ProbeToken token;
+  ProbeVariant variant{Transport::udp, 0, true};
+  ServerHints hints;
+  IpPort local;   // the probe socket's own address and port
+  IpPort remote;  // the reflector's address and port
+};
+
+// How an arrival reached the reflector, for parsers and reply builders that
+// depend on it (NAT detection hashes over the observed source, AH's ICV).
+struct ArrivalContext {
+  ServerHints hints;
+  Transport transport = Transport::udp;
+  IpPort source;       // as observed, i.e. after NAT
+  IpPort destination;  // the reflector's own address and port the packet was sent to
+  // The token of this flow's earlier tagged message (same transport, local
+  // port and observed source), for follow-ups that cannot carry the tag
+  // (NAT-T keepalive, L2TP SCCCN). nullopt when there was none.
+  std::optional<ProbeToken> flow_token;
+};
+
 // What a request parser recovers from an arrived probe.
 struct ParsedRequest {
   ProbeToken token;
   Fields fields;  // decoded protocol fields, reported verbatim as observations
+  std::string_view piece = {};  // which piece of the protocol this was ("" for single-piece protocols)
+  // Whether this message starts a flow later untagged messages belong to.
+  bool opens_flow = false;
 };
 
 struct ProtocolModule {
@@ -56,12 +103,13 @@ struct ProtocolModule {
   std::span<const ProbeVariant> variants;
 
   // Client: the probe payload (unframed; stream framing is applied by frame_stream).
-  Bytes (*build_request)(const ProbeToken& token, const ServerHints& hints, const RandomFill& rnd);
+  Bytes (*build_request)(const ProbeContext& context, const RandomFill& rnd);
   // Reflector: recognise this protocol's request and recover the token.
-  std::optional<ParsedRequest> (*parse_request)(ByteView payload, const ServerHints& hints);
+  std::optional<ParsedRequest> (*parse_request)(ByteView payload, const ArrivalContext& arrival);
   // Reflector: the in-protocol answer. Must never be larger than the request
   // (a reflector must not be an amplifier).
-  Bytes (*build_reply)(ByteView request, const ParsedRequest& parsed, const RandomFill& rnd);
+  Bytes (*build_reply)(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
+                       const RandomFill& rnd);
   // Client: is `reply` a valid answer to the `request` we sent?
   bool (*is_reply_to)(ByteView reply, ByteView request);
   // How the protocol frames messages on a byte stream (TCP); nullptr if it has no stream form.
@@ -71,6 +119,31 @@ struct ProtocolModule {
   // syntax: how to move to `variant`, and what to do when its signature is blocked.
   std::string (*advice_use_variant)(const ProbeVariant& variant);
   std::string_view advice_signature_blocked;
+
+  // Optional. Client: facts decoded from a valid reply, reported as evidence
+  // (e.g. IKE's NAT detection: "behind_nat"). nullptr: none.
+  Fields (*inspect_reply)(ByteView reply, ByteView request, const ProbeContext& context) = nullptr;
+  // Optional. Client: multi-message exchanges on one socket (L2TP's SCCRQ,
+  // SCCCN, ...). After the reply to step `step` (0 = the first request), the
+  // next message to send, or nullopt when the exchange is complete. nullptr:
+  // one request, one reply.
+  std::optional<Bytes> (*next_request)(const ProbeContext& context, std::size_t step, ByteView last_request,
+                                       ByteView last_reply, const RandomFill& rnd) = nullptr;
 };
+
+// Convenience for callers that have no addresses to hand (tests, fuzzers):
+// the standard variant on loopback.
+ProbeContext default_context(const ProtocolModule& module, const ProbeToken& token, const ServerHints& hints = {});
+ArrivalContext default_arrival(const ServerHints& hints = {}, Transport transport = Transport::udp);
+Bytes build_request(const ProtocolModule& module, const ProbeToken& token, const ServerHints& hints,
+                    const RandomFill& rnd);
+std::optional<ParsedRequest> parse_request(const ProtocolModule& module, ByteView payload, const ServerHints& hints);
+Bytes build_reply(const ProtocolModule& module, ByteView request, const ParsedRequest& parsed, const RandomFill& rnd,
+                  const ServerHints& hints = {});
+
+// The probe's short name in reports: "UDP 51820", "ESP (IP protocol 50)".
+std::string describe_place(const ProbeVariant& variant);
+// "esp", "ah", "gre" (the names in Capabilities::raw_protocols); "ip" otherwise.
+std::string ip_protocol_name(std::uint16_t protocol);
 
 }  // namespace vpncheck::probes

@@ -23,12 +23,73 @@ const ProtocolModule* find_protocol(std::string_view id) {
   return nullptr;
 }
 
-std::string_view to_string(Transport t) { return t == Transport::udp ? "udp" : "tcp"; }
+std::string_view to_string(Transport t) {
+  switch (t) {
+    case Transport::udp: return "udp";
+    case Transport::tcp: return "tcp";
+    case Transport::ip: return "ip";
+  }
+  return "udp";
+}
 
 std::optional<Transport> transport_from_string(std::string_view s) {
   if (s == "udp") return Transport::udp;
   if (s == "tcp") return Transport::tcp;
+  if (s == "ip") return Transport::ip;
   return std::nullopt;
+}
+
+std::string describe_place(const ProbeVariant& v) {
+  switch (v.transport) {
+    case Transport::udp: return "UDP " + std::to_string(v.port);
+    case Transport::tcp: return "TCP " + std::to_string(v.port);
+    case Transport::ip: break;
+  }
+  std::string_view name = v.port == 50 ? "ESP" : v.port == 51 ? "AH" : v.port == 47 ? "GRE" : "IP";
+  return std::string(name) + " (IP protocol " + std::to_string(v.port) + ")";
+}
+
+std::string ip_protocol_name(std::uint16_t protocol) {
+  switch (protocol) {
+    case 50: return "esp";
+    case 51: return "ah";
+    case 47: return "gre";
+    default: return "ip";
+  }
+}
+
+ProbeContext default_context(const ProtocolModule& module, const ProbeToken& token, const ServerHints& hints) {
+  ProbeContext context;
+  context.token = token;
+  if (!module.variants.empty()) context.variant = module.variants.front();
+  context.hints = hints;
+  context.local = IpPort{{127, 0, 0, 1}, 40000};
+  context.remote = IpPort{{127, 0, 0, 1}, context.variant.transport == Transport::ip ? std::uint16_t{0}
+                                                                                      : context.variant.port};
+  return context;
+}
+
+ArrivalContext default_arrival(const ServerHints& hints, Transport transport) {
+  ArrivalContext arrival;
+  arrival.hints = hints;
+  arrival.transport = transport;
+  arrival.source = IpPort{{127, 0, 0, 1}, 40000};
+  arrival.destination = IpPort{{127, 0, 0, 1}, 0};
+  return arrival;
+}
+
+Bytes build_request(const ProtocolModule& module, const ProbeToken& token, const ServerHints& hints,
+                    const RandomFill& rnd) {
+  return module.build_request(default_context(module, token, hints), rnd);
+}
+
+std::optional<ParsedRequest> parse_request(const ProtocolModule& module, ByteView payload, const ServerHints& hints) {
+  return module.parse_request(payload, default_arrival(hints));
+}
+
+Bytes build_reply(const ProtocolModule& module, ByteView request, const ParsedRequest& parsed, const RandomFill& rnd,
+                  const ServerHints& hints) {
+  return module.build_reply(request, parsed, default_arrival(hints), rnd);
 }
 
 }  // namespace vpncheck::probes

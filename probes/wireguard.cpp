@@ -93,14 +93,30 @@ std::string advice_use_variant(const ProbeVariant& variant) {
          ") and set the client's Endpoint to that port.";
 }
 
+namespace {
+
+// The module's entry points: this protocol needs only the token and hints.
+Bytes module_build(const ProbeContext& context, const RandomFill& rnd) {
+  return build_initiation(context.token, context.hints, rnd);
+}
+std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext& arrival) {
+  return parse_initiation(payload, arrival.hints);
+}
+Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& /*arrival*/,
+                   const RandomFill& rnd) {
+  return build_response(request, parsed, rnd);
+}
+
+}  // namespace
+
 const ProtocolModule kModule{
     .id = "wireguard",
     .title = "WireGuard",
     .description = "handshake initiation (148 B) on UDP; reflector answers a 92 B handshake response",
     .variants = kVariants,
-    .build_request = build_initiation,
-    .parse_request = parse_initiation,
-    .build_reply = build_response,
+    .build_request = module_build,
+    .parse_request = module_parse,
+    .build_reply = module_reply,
     .is_reply_to = is_response_to,
     .frame_stream = nullptr,
     .advice_use_variant = advice_use_variant,

@@ -1,6 +1,9 @@
 #include "reflector/arrival.h"
 
+#include <algorithm>
 #include <cassert>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "probes/control.h"
 #include "probes/crypto.h"
@@ -18,13 +21,32 @@ struct Match {
   probes::ParsedRequest parsed;
 };
 
-std::optional<Match> match_module(probes::ByteView message, const probes::ServerHints& hints,
-                                  bool stream_only) {
+bool has_transport(const probes::ProtocolModule& module, probes::Transport transport) {
+  for (const auto& v : module.variants)
+    if (v.transport == transport) return true;
+  return false;
+}
+
+std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context, Framing framing) {
   for (const auto* module : probes::all_protocols()) {
-    if (stream_only && module->frame_stream == nullptr) continue;
-    if (auto parsed = module->parse_request(message, hints)) return Match{module, std::move(*parsed)};
+    // Each parser only sees what its protocol can send that way.
+    bool eligible = framing == Framing::length_prefixed ? module->frame_stream != nullptr
+                    : framing == Framing::ip_datagram   ? has_transport(*module, probes::Transport::ip)
+                                                        : has_transport(*module, probes::Transport::udp);
+    if (!eligible) continue;
+    if (auto parsed = module->parse_request(message, context)) return Match{module, std::move(*parsed)};
   }
   return std::nullopt;
+}
+
+probes::Transport transport_of(Framing framing) {
+  switch (framing) {
+    case Framing::datagram: return probes::Transport::udp;
+    case Framing::ip_datagram: return probes::Transport::ip;
+    case Framing::length_prefixed:
+    case Framing::raw_stream: break;
+  }
+  return probes::Transport::tcp;
 }
 
 std::optional<Match> match_control(probes::ByteView payload) {
@@ -33,6 +55,42 @@ std::optional<Match> match_control(probes::ByteView payload) {
 }
 
 }  // namespace
+
+probes::Bytes address_bytes(std::string_view address) {
+  boost::system::error_code ec;
+  auto parsed = boost::asio::ip::make_address(std::string(address), ec);
+  if (ec) return {};
+  if (parsed.is_v4()) {
+    auto b = parsed.to_v4().to_bytes();
+    return {b.begin(), b.end()};
+  }
+  auto v6 = parsed.to_v6();
+  if (v6.is_v4_mapped()) {
+    auto b = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_bytes();
+    return {b.begin(), b.end()};
+  }
+  auto b = v6.to_bytes();
+  return {b.begin(), b.end()};
+}
+
+void FlowMemory::remember(probes::Transport transport, std::uint16_t local_port, const probes::Endpoint& source,
+                          const probes::ProbeToken& token, std::int64_t now_ms) {
+  Key key{transport, local_port, source.address, source.port};
+  if (flows_.size() >= kMaxFlows && !flows_.contains(key)) {
+    auto oldest = std::min_element(flows_.begin(), flows_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_ms < b.second.last_ms;
+    });
+    flows_.erase(oldest);
+  }
+  flows_[key] = Entry{token, now_ms};
+}
+
+std::optional<probes::ProbeToken> FlowMemory::find(probes::Transport transport, std::uint16_t local_port,
+                                                   const probes::Endpoint& source, std::int64_t now_ms) const {
+  auto it = flows_.find(Key{transport, local_port, source.address, source.port});
+  if (it == flows_.end() || now_ms - it->second.last_ms > kFlowLifetimeMs) return std::nullopt;
+  return it->second.token;
+}
 
 bool reply_within_request(probes::ByteView reply, probes::ByteView request) {
   // A module returning a larger reply is a bug in that module; debug builds stop here.
@@ -62,11 +120,24 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   // What the parsers see: the message without its stream framing.
   probes::ByteView message = payload;
   std::optional<Match> match;
+  probes::ArrivalContext context;
+  context.hints = hints_;
+  context.transport = transport_of(arrival.framing);
+  context.source = probes::IpPort{address_bytes(arrival.source.address), arrival.source.port};
+  context.destination = probes::IpPort{
+      arrival.destination_address ? address_bytes(*arrival.destination_address) : probes::Bytes{},
+      arrival.local_port};
+  context.flow_token =
+      flows_.find(context.transport, arrival.local_port, arrival.source, arrival.received_at_unix_ms);
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, hints_, false);
+      match = match_module(payload, context, arrival.framing);
       if (!match) match = match_control(payload);
+      break;
+    case Framing::ip_datagram:
+      if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
+      match = match_module(payload, context, arrival.framing);
       break;
     case Framing::length_prefixed: {
       if (payload.size() < kStreamLengthSize) return drop(DropReason::bad_frame);
@@ -74,7 +145,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       if (length == 0 || length > kMaxStreamMessage || payload.size() != kStreamLengthSize + length)
         return drop(DropReason::bad_frame);
       message = payload.subspan(kStreamLengthSize);
-      match = match_module(message, hints_, true);
+      match = match_module(message, context, arrival.framing);
       break;
     }
     case Framing::raw_stream:
@@ -93,8 +164,12 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   out.tag = session->tag;
   out.protocol = genuine ? std::string(match->module->id) : std::string("control");
 
+  if (genuine && match->parsed.opens_flow)
+    flows_.remember(context.transport, arrival.local_port, arrival.source, match->parsed.token,
+                    arrival.received_at_unix_ms);
+
   if (genuine) {
-    out.reply = match->module->build_reply(message, match->parsed, rnd_);
+    out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
     if (!out.reply.empty() && arrival.framing == Framing::length_prefixed)
       out.reply = match->module->frame_stream(out.reply);
   } else {
@@ -114,7 +189,9 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     metrics_->drops.add(DropReason::rate_limited);
   } else {
     reply.sent = true;
-    reply.kind = genuine ? out.protocol + "/reply" : "control/echo";
+    reply.kind = !genuine                    ? std::string("control/echo")
+                 : match->parsed.piece.empty() ? out.protocol + "/reply"
+                                               : out.protocol + "/" + std::string(match->parsed.piece) + "/reply";
     reply.length = out.reply.size();
   }
 
@@ -122,7 +199,8 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.probe_index = match->parsed.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
-  obs.transport = arrival.framing == Framing::datagram ? probes::Transport::udp : probes::Transport::tcp;
+  obs.transport = context.transport;
+  if (!match->parsed.piece.empty()) obs.fields["piece"] = std::string(match->parsed.piece);
   obs.local_port = arrival.local_port;
   obs.source = arrival.source;
   obs.ttl = arrival.ttl;

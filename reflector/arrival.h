@@ -10,9 +10,11 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "probes/observation.h"
 #include "probes/probe.h"
@@ -27,9 +29,12 @@ enum class Framing {
   datagram,         // UDP: one datagram; every protocol module, then control probes
   length_prefixed,  // TCP: 2-byte big-endian length + message; modules with frame_stream
   raw_stream,       // TCP control probe: the bytes as they arrived (first byte 0xFF)
+  ip_datagram,      // raw socket: a whole IPv4 datagram (header included); modules with Transport::ip variants
 };
 
-constexpr std::size_t kMaxDatagram = 2048;     // larger UDP payloads are dropped as oversized
+// Large enough for an IKE_AUTH-sized message (2-3 KB, IP-fragmented on the way):
+// finding networks that drop fragments is one of the tests.
+constexpr std::size_t kMaxDatagram = 4096;     // larger UDP payloads are dropped as oversized
 constexpr std::size_t kMaxRawStream = 2048;    // TCP control probe read bound
 constexpr std::size_t kStreamLengthSize = 2;   // OpenVPN-style TCP framing: u16 length
 constexpr std::size_t kMaxStreamMessage = 1500;  // frame lengths above are rejected
@@ -39,6 +44,9 @@ struct Arrival {
   Framing framing = Framing::datagram;
   std::uint16_t local_port = 0;
   probes::Endpoint source;  // as observed, i.e. after NAT
+  // The reflector's own address the packet was sent to, when the listener
+  // knows it (needed by protocols that hash it, e.g. IKE's NAT detection).
+  std::optional<std::string> destination_address;
   std::optional<int> ttl;
   std::optional<int> tos;
   std::int64_t received_at_unix_ms = 0;
@@ -51,6 +59,29 @@ struct ArrivalOutcome {
   probes::SessionTag tag{};
   std::uint64_t sequence = 0;
   std::string protocol;  // module id or "control"
+};
+
+// Flows (transport, local port, observed source) that began with a tagged
+// message, so that follow-ups which cannot carry the tag are attributed.
+// Bounded: the oldest flow is forgotten first; a flow lives kFlowLifetimeMs.
+class FlowMemory {
+ public:
+  static constexpr std::size_t kMaxFlows = 4096;
+  static constexpr std::int64_t kFlowLifetimeMs = 120'000;
+
+  void remember(probes::Transport transport, std::uint16_t local_port, const probes::Endpoint& source,
+                const probes::ProbeToken& token, std::int64_t now_ms);
+  std::optional<probes::ProbeToken> find(probes::Transport transport, std::uint16_t local_port,
+                                         const probes::Endpoint& source, std::int64_t now_ms) const;
+  std::size_t size() const { return flows_.size(); }
+
+ private:
+  using Key = std::tuple<probes::Transport, std::uint16_t, std::string, std::uint16_t>;
+  struct Entry {
+    probes::ProbeToken token;
+    std::int64_t last_ms = 0;
+  };
+  std::map<Key, Entry> flows_;
 };
 
 class ArrivalHandler {
@@ -83,7 +114,11 @@ class ArrivalHandler {
   Metrics own_metrics_;
   Metrics* metrics_;
   RateLimiter* limiter_;
+  FlowMemory flows_;
 };
+
+// "192.0.2.1" -> 4 bytes, "2001:db8::1" -> 16 bytes; empty when unparsable.
+probes::Bytes address_bytes(std::string_view address);
 
 // The no-amplification rule, asserted in debug builds and enforced always:
 // returns false (and the caller sends nothing) if `reply` is larger than `request`.

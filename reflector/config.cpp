@@ -52,6 +52,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   std::string udp_ports = port_list_text(config.udp_ports);
   std::string tcp_ports = port_list_text(config.tcp_ports);
   std::string log_level{to_string(config.log_level)};
+  std::string raw_protocols;
+  for (const auto& name : config.raw_protocols) raw_protocols += (raw_protocols.empty() ? "" : ",") + name;
 
   CLI::App app{
       "vpncheck-reflector: the cooperating server vpncheck probes. It records what arrives\n"
@@ -72,6 +74,10 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
       ->capture_default_str();
   app.add_option("--udp-ports", udp_ports, "UDP probe ports")->type_name("LIST")->capture_default_str();
   app.add_option("--tcp-ports", tcp_ports, "TCP probe ports")->type_name("LIST")->capture_default_str();
+  app.add_option("--raw-protocols", raw_protocols,
+                 "raw IPv4 listeners among esp,ah,gre (need CAP_NET_RAW); empty disables")
+      ->type_name("LIST")
+      ->capture_default_str();
   app.add_option("--session-ttl", config.session_ttl_s, "seconds a session lives")
       ->type_name("S")
       ->check(CLI::Range(1, 86400))
@@ -137,6 +143,17 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   config.web_control_ports = *web;
   config.udp_ports = *udp;
   config.tcp_ports = *tcp;
+  config.raw_protocols.clear();
+  for (std::string_view rest = raw_protocols; !rest.empty();) {
+    auto comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    if (name != "esp" && name != "ah" && name != "gre")
+      return usage_error("--raw-protocols: '" + name + "' is not one of esp, ah, gre");
+    if (std::find(config.raw_protocols.begin(), config.raw_protocols.end(), name) == config.raw_protocols.end())
+      config.raw_protocols.push_back(name);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
 
   if (!listen.empty()) {
     config.listen.clear();

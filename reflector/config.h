@@ -34,6 +34,9 @@ struct Config {
   std::vector<std::uint16_t> web_control_ports{80, 443};
   std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443};
   std::vector<std::uint16_t> tcp_ports{1194, 443};
+  // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
+  // skipped with a warning without it. IPv4 only.
+  std::vector<std::string> raw_protocols{"esp", "ah", "gre"};
   int session_ttl_s = 300;
   std::size_t max_sessions = 4096;
   std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped

@@ -49,6 +49,12 @@ std::string join_ports(std::string_view prefix, const std::vector<std::uint16_t>
   return out.empty() ? "none" : out;
 }
 
+std::string join_raw(const std::vector<std::string>& names) {
+  std::string out = "; raw IPv4";
+  for (const auto& n : names) out += " " + n;
+  return out;
+}
+
 // Expired sessions are also purged lazily; this bounds memory when nobody asks.
 asio::awaitable<void> sweep_loop(asio::steady_timer& timer, SessionTable& sessions, ArrivalHandler& arrivals,
                                  Logger& log) {
@@ -154,6 +160,7 @@ std::optional<std::string> Server::start() {
   auto failed = [&](std::string message) -> std::optional<std::string> {
     close_listeners();
     udp_sockets_.clear();
+    raw_sockets_.clear();
     acceptors_.clear();
     acceptor_roles_.clear();
     ports_ = {};
@@ -219,7 +226,23 @@ std::optional<std::string> Server::start() {
     if (b.role.probe) ports_.tcp.push_back(b.port);
   }
 
+  // Raw IP listeners: optional, IPv4 only, and only with CAP_NET_RAW.
+  if (any_v4) {
+    for (const auto& name : config_.raw_protocols) {
+      std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
+      std::string error;
+      auto socket = open_raw_socket(*io_, protocol, error);
+      if (!socket) {
+        log_.warn("raw " + name + " listener not opened: " + error + "; " + name + " probes will be inconclusive");
+        continue;
+      }
+      raw_sockets_.emplace_back(protocol, std::make_unique<RawSocket>(std::move(*socket)));
+      ports_.raw.push_back(name);
+    }
+  }
+
   ControlApiOptions options;
+  options.capabilities.raw_protocols = ports_.raw;
   options.capabilities.udp_ports = ports_.udp;
   options.capabilities.tcp_ports = ports_.tcp;
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
@@ -232,6 +255,8 @@ std::optional<std::string> Server::start() {
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);
+  for (auto& [protocol, socket] : raw_sockets_)
+    asio::co_spawn(*io_, run_raw_listener(*socket, protocol, *services_), asio::detached);
   for (std::size_t i = 0; i < acceptors_.size(); ++i)
     asio::co_spawn(*io_, run_tcp_listener(*acceptors_[i], acceptor_roles_[i], *services_), asio::detached);
   sweep_ = std::make_unique<asio::steady_timer>(*io_);
@@ -252,7 +277,8 @@ void Server::log_startup() {
     log_.info("listening on " + address + ": control API tcp/" + std::to_string(ports_.control) +
               "; web control API " + join_ports("tcp/", ports_.web_control) + "; probes " +
               join_ports("udp/", ports_.udp) + " " + join_ports("tcp/", ports_.tcp) +
-              (shared.empty() ? "" : " (" + join_ports("tcp/", shared) + " shared with the control API)"));
+              (shared.empty() ? "" : " (" + join_ports("tcp/", shared) + " shared with the control API)") +
+              (ports_.raw.empty() || address.find(':') != std::string::npos ? "" : join_raw(ports_.raw)));
   }
   log_.info("wireguard responder public key (mac1) " + wireguard_key_hex_);
   log_.info("sessions: ttl " + std::to_string(config_.session_ttl_s) + " s, at most " +
@@ -282,6 +308,7 @@ void Server::stop() {
 void Server::close_listeners() {
   boost::system::error_code ec;
   for (auto& s : udp_sockets_) s->close(ec);
+  for (auto& [protocol, s] : raw_sockets_) s->close(ec);
   for (auto& a : acceptors_) a->close(ec);
 }
 

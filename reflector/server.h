@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "reflector/raw_listener.h"
 #include "reflector/arrival.h"
 #include "reflector/config.h"
 #include "reflector/control_api.h"
@@ -44,6 +45,7 @@ struct BoundPorts {
   std::vector<std::uint16_t> web_control;  // only those that could be bound
   std::vector<std::uint16_t> udp;
   std::vector<std::uint16_t> tcp;
+  std::vector<std::string> raw;  // raw IP listeners that could be opened ("esp", "ah", "gre")
 };
 
 class Server {
@@ -98,6 +100,7 @@ class Server {
   // coroutine frames go before the state those frames refer to.
   std::unique_ptr<boost::asio::io_context> io_;
   std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> udp_sockets_;
+  std::vector<std::pair<std::uint8_t, std::unique_ptr<RawSocket>>> raw_sockets_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::vector<TcpRole> acceptor_roles_;
   std::unique_ptr<boost::asio::steady_timer> sweep_;

@@ -101,6 +101,27 @@ int send_reply(int fd, const probes::Bytes& reply, udp::endpoint& to, const Arri
   return static_cast<std::size_t>(sent) == reply.size() ? 0 : EMSGSIZE;
 }
 
+// The address the datagram was sent to: from IP_PKTINFO on a wildcard socket,
+// else the socket's own address.
+std::optional<std::string> destination_of(const ArrivalInfo& info, const udp::socket& socket) {
+  if (info.pktinfo4) {
+    asio::ip::address_v4::bytes_type b{};
+    std::memcpy(b.data(), &info.pktinfo4->ipi_addr, b.size());
+    return asio::ip::address_v4(b).to_string();
+  }
+  if (info.pktinfo6) {
+    asio::ip::address_v6::bytes_type b{};
+    std::memcpy(b.data(), &info.pktinfo6->ipi6_addr, b.size());
+    auto v6 = asio::ip::address_v6(b);
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    return v6.to_string();
+  }
+  boost::system::error_code ec;
+  auto local = socket.local_endpoint(ec);
+  if (ec || local.address().is_unspecified()) return std::nullopt;
+  return local.address().to_string();
+}
+
 }  // namespace
 
 std::string enable_arrival_info(udp::socket& socket) {
@@ -168,6 +189,7 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
       arrival.source = to_endpoint(from.address(), from.port());
       arrival.ttl = info.ttl;
       arrival.tos = info.tos;
+      arrival.destination_address = destination_of(info, socket);
       arrival.received_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count();

@@ -22,7 +22,11 @@ std::string evidence_for(const ProbeResult& r, bool observations_read) {
   std::string text = "client: " + std::string(to_string(r.client.outcome));
   if (r.client.rtt_ms) text += " after " + std::to_string(static_cast<int>(*r.client.rtt_ms + 0.5)) + " ms";
   if (!r.client.detail.empty()) text += " (" + r.client.detail + ")";
-  if (r.client.outcome == Outcome::not_run) return text;
+  if (!was_tested(r)) return text;
+  if (!r.client.reply_fields.empty()) {
+    text += "; answer:";
+    for (const auto& [key, value] : r.client.reply_fields) text += " " + key + "=" + value;
+  }
   if (!observations_read) return text + "; reflector: observations unavailable";
   if (r.arrivals.empty()) return text + "; reflector: nothing arrived";
   const auto& a = r.arrivals.front();
@@ -36,7 +40,7 @@ std::string evidence_for(const ProbeResult& r, bool observations_read) {
 
 json probe_json(const ProbeResult& r, bool observations_read) {
   json outbound = nullptr;
-  if (r.client.outcome != Outcome::not_run && (observations_read || answered(r))) outbound = reached_reflector(r);
+  if (was_tested(r) && (observations_read || answered(r))) outbound = reached_reflector(r);
   json translation = nullptr;
   json modifications = json::array();
   if (auto t = translate(r)) {
@@ -51,14 +55,14 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   }
   json fields = json::object();
   if (!r.arrivals.empty()) fields = r.arrivals.front().fields;
-  return {{"name", r.probe.name()},
+  json out = {{"name", r.probe.name()},
           {"family", std::string(to_string(r.probe.family))},
           {"kind", std::string(to_string(r.probe.kind))},
           {"transport", std::string(probes::to_string(r.probe.variant.transport))},
           {"port", r.probe.variant.port},
           {"standard", r.probe.variant.standard},
           {"outbound", outbound},
-          {"inbound", r.client.outcome == Outcome::not_run ? json(nullptr) : json(answered(r))},
+          {"inbound", was_tested(r) ? json(answered(r)) : json(nullptr)},
           {"outcome", std::string(to_string(r.client.outcome))},
           {"rtt_ms", or_null(r.client.rtt_ms)},
           {"sent_bytes", r.client.sent_length},
@@ -67,6 +71,10 @@ json probe_json(const ProbeResult& r, bool observations_read) {
           {"translation", translation},
           {"modifications", modifications},
           {"evidence", evidence_for(r, observations_read)}};
+  if (!r.probe.variant.piece.empty()) out["piece"] = std::string(r.probe.variant.piece);
+  if (r.client.steps_answered > 1) out["steps_answered"] = r.client.steps_answered;
+  if (!r.client.reply_fields.empty()) out["reply_fields"] = r.client.reply_fields;
+  return out;
 }
 
 }  // namespace

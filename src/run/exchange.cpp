@@ -1,6 +1,14 @@
 #include "src/run/exchange.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/basic_raw_socket.hpp>
+#include <boost/asio/generic/raw_protocol.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -18,7 +26,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxReply = 2048;
+constexpr std::size_t kMaxReply = 4096;  // an IKE_AUTH-sized answer fits
 
 Outcome outcome_of(const boost::system::error_code& ec) {
   namespace err = asio::error;
@@ -40,29 +48,40 @@ void record_local(const Socket& socket, ClientSide& side) {
   if (!ec) side.local = probes::Endpoint{local.address().to_string(), local.port()};
 }
 
+probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
+  probes::IpPort out;
+  out.port = port;
+  if (address.is_v4()) {
+    auto b = address.to_v4().to_bytes();
+    out.address.assign(b.begin(), b.end());
+  } else {
+    auto b = address.to_v6().to_bytes();
+    out.address.assign(b.begin(), b.end());
+  }
+  return out;
+}
+
+// Moves an exchange on after a valid answer: the next step's bytes, or
+// nullopt when done (then the answer's facts are recorded).
+std::optional<ExchangeStep> advance(Exchange& ex, ClientSide& side, probes::ByteView reply) {
+  ++side.steps_answered;
+  if (ex.next_step) {
+    if (auto step = ex.next_step(side.steps_answered - 1, reply)) return step;
+  }
+  if (ex.inspect_reply) side.reply_fields = ex.inspect_reply(reply);
+  return std::nullopt;
+}
+
 void record_sent(const probes::Bytes& wire, ClientSide& side) {
   side.sent_sha256 = probes::to_hex(probes::sha256(wire));
   side.sent_length = wire.size();
 }
 
-asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
-  ClientSide side;
-  record_sent(ex.wire, side);
+// Send, retransmit once, and wait for valid answers (step after step) on a
+// connected datagram socket: UDP, or raw IP (whose replies include the IP header).
+template <typename Socket>
+asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, ClientSide side) {
   auto executor = co_await asio::this_coro::executor;
-  asio::ip::udp::socket socket(executor);
-  asio::ip::udp::endpoint remote(ex.remote, ex.port);
-  boost::system::error_code ec;
-  // connect(): replies from anyone else are filtered by the kernel, and ICMP
-  // errors surface as receive errors instead of being lost.
-  socket.open(remote.protocol(), ec);
-  if (!ec) socket.connect(remote, ec);
-  if (ec) {
-    side.outcome = Outcome::local_error;
-    side.detail = ec.message();
-    co_return side;
-  }
-  record_local(socket, side);
-
   auto t0 = Clock::now();
   auto send = [&]() -> asio::awaitable<boost::system::error_code> {
     auto [send_ec, n] = co_await socket.async_send(asio::buffer(ex.wire), use_tuple);
@@ -79,6 +98,7 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   std::array<std::uint8_t, kMaxReply> buffer{};
   side.outcome = Outcome::timeout;
   bool retransmitted = !ex.retransmit_at.has_value();
+  const auto retransmit_gap = ex.retransmit_at ? *ex.retransmit_at - t0 : Clock::duration{};
   while (Clock::now() < ex.deadline) {
     timer.expires_at(retransmitted ? ex.deadline : std::min(*ex.retransmit_at, ex.deadline));
     auto result = co_await (socket.async_receive(asio::buffer(buffer), use_tuple) || timer.async_wait(use_tuple));
@@ -98,19 +118,112 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
       if (side.outcome == Outcome::local_error) break;
       continue;
     }
-    if (ex.is_reply(probes::ByteView(buffer.data(), n))) {
-      side.outcome = Outcome::reply;
-      side.rtt_ms = ms_since(t0);
-      break;
+    probes::ByteView reply(buffer.data(), n);
+    if (ex.is_reply(reply)) {
+      if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
+      auto next = advance(ex, side, reply);
+      if (!next) {
+        side.outcome = Outcome::reply;
+        break;
+      }
+      // The next message of the exchange, retransmitted like the first.
+      ex.wire = std::move(next->wire);
+      ex.is_reply = std::move(next->is_reply);
+      side.outcome = Outcome::timeout;
+      if (auto send_ec = co_await send()) {
+        side.outcome = outcome_of(send_ec);
+        side.detail = send_ec.message();
+        break;
+      }
+      if (ex.retransmit_at) {
+        retransmitted = false;
+        ex.retransmit_at = std::min(ex.deadline, Clock::now() + retransmit_gap);
+      }
+      continue;
     }
     side.outcome = Outcome::invalid_reply;
   }
   co_return side;
 }
 
+asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
+  ClientSide side;
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::udp::socket socket(executor);
+  asio::ip::udp::endpoint remote(ex.remote, ex.port);
+  boost::system::error_code ec;
+  // connect(): replies from anyone else are filtered by the kernel, and ICMP
+  // errors surface as receive errors instead of being lost.
+  socket.open(remote.protocol(), ec);
+  if (!ec) socket.connect(remote, ec);
+  if (ec) {
+    side.outcome = Outcome::local_error;
+    side.detail = ec.message();
+    co_return side;
+  }
+  record_local(socket, side);
+  if (ex.on_local_address) {
+    auto local = socket.local_endpoint(ec);
+    if (!ec) ex.on_local_address(ip_port(local.address(), local.port()), ex);
+  }
+  record_sent(ex.wire, side);
+
+  co_return co_await datagram_conversation(socket, ex, std::move(side));
+}
+
+asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
+  using raw = asio::generic::raw_protocol;
+  ClientSide side;
+  auto executor = co_await asio::this_coro::executor;
+  if (!ex.remote.is_v4()) {
+    side.outcome = Outcome::not_run;
+    side.detail = "raw IP probes run over IPv4 only";
+    co_return side;
+  }
+  boost::system::error_code ec;
+  // Which source address the kernel picks for this destination: a connected
+  // UDP socket tells without sending anything.
+  asio::ip::udp::socket route(executor);
+  route.open(asio::ip::udp::v4(), ec);
+  if (!ec) route.connect({ex.remote, 9}, ec);
+  asio::ip::udp::endpoint local;
+  if (!ec) local = route.local_endpoint(ec);
+  if (ec) {
+    side.outcome = outcome_of(ec) == Outcome::unreachable ? Outcome::unreachable : Outcome::local_error;
+    side.detail = ec.message();
+    co_return side;
+  }
+  side.local = probes::Endpoint{local.address().to_string(), 0};
+  if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
+  record_sent(ex.wire, side);
+
+  asio::basic_raw_socket<raw> socket(executor);
+  socket.open(raw(AF_INET, ex.port), ec);
+  if (ec == asio::error::access_denied || ec == boost::system::errc::operation_not_permitted) {
+    side.outcome = Outcome::not_permitted;
+    side.detail = std::string(kRawPrivilegeHint);
+    co_return side;
+  }
+  // We write the IP header ourselves: AH's integrity check covers it.
+  int one = 1;
+  if (!ec && ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_HDRINCL, &one, sizeof one) != 0)
+    ec = boost::system::error_code(errno, boost::system::system_category());
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  auto remote_bytes = ex.remote.to_v4().to_bytes();
+  std::memcpy(&remote.sin_addr, remote_bytes.data(), remote_bytes.size());
+  // connect(): the kernel then hands this socket only datagrams from the reflector.
+  if (!ec) socket.connect(raw::endpoint(&remote, sizeof remote, ex.port), ec);
+  if (ec) {
+    side.outcome = Outcome::local_error;
+    side.detail = ec.message();
+    co_return side;
+  }
+  co_return co_await datagram_conversation(socket, ex, std::move(side));
+}
+
 asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   ClientSide side;
-  record_sent(ex.wire, side);
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
   asio::steady_timer timer(executor);
@@ -134,13 +247,12 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   }
   record_local(socket, side);
   socket.set_option(asio::ip::tcp::no_delay(true));
-
-  auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(ex.wire), use_tuple);
-  ++side.sends;
-  if (write_ec) {
-    fail(write_ec);
-    co_return side;
+  if (ex.on_local_address) {
+    boost::system::error_code ec;
+    auto local = socket.local_endpoint(ec);
+    if (!ec) ex.on_local_address(ip_port(local.address(), local.port()), ex);
   }
+  record_sent(ex.wire, side);
 
   auto read_reply = [&]() -> asio::awaitable<std::pair<boost::system::error_code, probes::Bytes>> {
     probes::Bytes reply;
@@ -159,23 +271,37 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     co_return std::pair{body_ec, reply};
   };
 
-  auto read = co_await (read_reply() || timer.async_wait(use_tuple));
-  if (read.index() == 1) {
-    side.outcome = Outcome::timeout;
-    side.detail = "connected, but no answer to the probe";
-    co_return side;
+  for (;;) {
+    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(ex.wire), use_tuple);
+    ++side.sends;
+    if (write_ec) {
+      fail(write_ec);
+      co_return side;
+    }
+    auto read = co_await (read_reply() || timer.async_wait(use_tuple));
+    if (read.index() == 1) {
+      side.outcome = Outcome::timeout;
+      side.detail = side.steps_answered == 0 ? "connected, but no answer to the probe"
+                                             : "connected, but no answer to message " +
+                                                   std::to_string(side.steps_answered + 1) + " of the exchange";
+      co_return side;
+    }
+    auto [read_ec, reply] = std::get<0>(read);
+    if (read_ec) {
+      fail(read_ec);
+      co_return side;
+    }
+    if (!ex.is_reply(reply)) {
+      side.outcome = Outcome::invalid_reply;
+      co_return side;
+    }
+    if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
+    auto next = advance(ex, side, reply);
+    if (!next) break;
+    ex.wire = std::move(next->wire);
+    ex.is_reply = std::move(next->is_reply);
   }
-  auto [read_ec, reply] = std::get<0>(read);
-  if (read_ec) {
-    fail(read_ec);
-    co_return side;
-  }
-  if (ex.is_reply(reply)) {
-    side.outcome = Outcome::reply;
-    side.rtt_ms = ms_since(t0);
-  } else {
-    side.outcome = Outcome::invalid_reply;
-  }
+  side.outcome = Outcome::reply;
   co_return side;
 }
 
@@ -191,12 +317,14 @@ std::string_view to_string(Outcome o) {
     case Outcome::unreachable: return "unreachable";
     case Outcome::not_run: return "not_run";
     case Outcome::local_error: return "local_error";
+    case Outcome::not_permitted: return "not_permitted";
   }
   return "local_error";
 }
 
 asio::awaitable<ClientSide> run_exchange(Exchange exchange) {
   if (exchange.transport == probes::Transport::udp) co_return co_await udp_exchange(std::move(exchange));
+  if (exchange.transport == probes::Transport::ip) co_return co_await raw_exchange(std::move(exchange));
   co_return co_await tcp_exchange(std::move(exchange));
 }
 

@@ -22,6 +22,12 @@ enum class StreamReply {
   same_size_raw,    // exactly as many bytes as were sent (control probes)
 };
 
+// One message of a multi-message exchange and the check its answer must pass.
+struct ExchangeStep {
+  probes::Bytes wire;
+  std::function<bool(probes::ByteView)> is_reply;
+};
+
 struct Exchange {
   probes::Transport transport = probes::Transport::udp;
   boost::asio::ip::address remote;
@@ -33,7 +39,23 @@ struct Exchange {
   // UDP only: send once more at this time if no valid answer has come yet,
   // as real clients retransmit; loss then does not read as blocking.
   std::optional<Clock::time_point> retransmit_at;
+
+  // Optional hooks, all left empty by simple one-request protocols:
+  // Once the socket knows its own address: protocols that put it into the
+  // probe (IKE's NAT detection, AH's ICV) rebuild `wire` and `is_reply` here.
+  std::function<void(const probes::IpPort& local, Exchange&)> on_local_address;
+  // After the valid answer to step `step` (0 = `wire`): the next message on
+  // the same socket, or nullopt when the exchange is complete (L2TP, NAT-T).
+  std::function<std::optional<ExchangeStep>(std::size_t step, probes::ByteView reply)> next_step;
+  // After the final valid answer: decoded facts for the report.
+  std::function<probes::Fields(probes::ByteView reply)> inspect_reply;
 };
+
+// The IP protocol number of a raw exchange's replies lives in `port`.
+// Raw probes need CAP_NET_RAW; without it the outcome is not_permitted.
+inline constexpr std::string_view kRawPrivilegeHint =
+    "raw IP probes need CAP_NET_RAW: run as root, or grant it once with "
+    "'sudo setcap cap_net_raw+ep \"$(command -v vpncheck)\"'";
 
 boost::asio::awaitable<ClientSide> run_exchange(Exchange exchange);
 

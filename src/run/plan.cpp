@@ -12,8 +12,9 @@ std::string_view to_string(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6
 std::string_view display_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
 
 std::string PlannedProbe::name() const {
-  std::string out = std::string(module->id) + "/" + std::string(probes::to_string(variant.transport)) +
-                    "/" + std::to_string(variant.port);
+  std::string out = std::string(module->id) + "/";
+  if (!variant.piece.empty()) out += std::string(variant.piece) + "/";
+  out += std::string(probes::to_string(variant.transport)) + "/" + std::to_string(variant.port);
   if (kind == ProbeKind::control) out += "/control";
   return out;
 }
@@ -40,14 +41,27 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
   std::uint16_t next_index = first_index;
   for (const auto* module : protocols) {
     for (const auto& variant : module->variants) {
-      const auto& ports = variant.transport == probes::Transport::udp ? reflector.udp_ports : reflector.tcp_ports;
-      bool listening = std::find(ports.begin(), ports.end(), variant.port) != ports.end();
+      std::optional<std::string> not_run;
+      if (variant.transport == probes::Transport::ip) {
+        auto name = probes::ip_protocol_name(variant.port);
+        const auto& raw = reflector.raw_protocols;
+        if (family == Family::ipv6)
+          not_run = "raw IP probes run over IPv4 only";
+        else if (std::find(raw.begin(), raw.end(), name) == raw.end())
+          not_run = "the reflector has no raw " + probes::describe_place(variant) +
+                    " listener (it needs CAP_NET_RAW)";
+      } else {
+        const auto& ports = variant.transport == probes::Transport::udp ? reflector.udp_ports : reflector.tcp_ports;
+        if (std::find(ports.begin(), ports.end(), variant.port) == ports.end())
+          not_run = "the reflector does not listen on " + std::string(probes::to_string(variant.transport)) + " " +
+                    std::to_string(variant.port);
+      }
+      // Raw IP protocols are told apart by their protocol number alone, so a
+      // same-size random control probe would prove nothing there.
+      const bool with_control = variant.transport != probes::Transport::ip;
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
-        PlannedProbe probe{next_index++, module, variant, kind, std::nullopt, family};
-        if (!listening)
-          probe.not_run_reason = "the reflector does not listen on " +
-                                 std::string(probes::to_string(variant.transport)) + " " +
-                                 std::to_string(variant.port);
+        if (kind == ProbeKind::control && !with_control) continue;
+        PlannedProbe probe{next_index++, module, variant, kind, not_run, family};
         plan.push_back(std::move(probe));
       }
     }

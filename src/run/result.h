@@ -21,6 +21,7 @@ enum class Outcome {
   unreachable,      // ICMP host/network unreachable, no route
   not_run,          // never sent (see PlannedProbe::not_run_reason)
   local_error,      // could not even send (socket error)
+  not_permitted,    // needs a privilege this process lacks (CAP_NET_RAW for raw IP)
 };
 std::string_view to_string(Outcome o);
 
@@ -32,6 +33,8 @@ struct ClientSide {
   std::optional<double> rtt_ms;
   std::size_t sends = 0;  // including the one retransmission on UDP
   std::string detail;     // error text for local_error etc.
+  std::size_t steps_answered = 0;  // multi-message exchanges: how many steps got a valid answer
+  probes::Fields reply_fields;     // facts decoded from the answer (ProtocolModule::inspect_reply)
 };
 
 struct ProbeResult {

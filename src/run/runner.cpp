@@ -15,25 +15,84 @@ namespace vpncheck::client {
 
 namespace asio = boost::asio;
 
-WireProbe make_wire_probe(const PlannedProbe& probe, const RunSettings& settings) {
-  const auto& module = *probe.module;
-  probes::ProbeToken token{settings.tag, probe.index};
-  probes::Bytes genuine = module.build_request(token, settings.hints, settings.random);
-  bool stream = probe.variant.transport == probes::Transport::tcp && module.frame_stream;
-  probes::Bytes genuine_wire = stream ? module.frame_stream(genuine) : genuine;
+namespace {
 
-  WireProbe out;
-  if (probe.kind == ProbeKind::genuine) {
-    out.wire = std::move(genuine_wire);
-    out.is_reply = [request = std::move(genuine), &module](probes::ByteView reply) {
-      return module.is_reply_to(reply, request);
-    };
-    out.stream_reply = StreamReply::length_prefixed;
+probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
+  probes::IpPort out{{}, port};
+  if (address.is_v4()) {
+    auto b = address.to_v4().to_bytes();
+    out.address.assign(b.begin(), b.end());
   } else {
+    auto b = address.to_v6().to_bytes();
+    out.address.assign(b.begin(), b.end());
+  }
+  return out;
+}
+
+// What a genuine probe's hooks share: the module, the context it was built
+// in, and the message most recently sent (the one a reply must answer).
+struct GenuineProbe {
+  const probes::ProtocolModule* module = nullptr;
+  probes::ProbeContext context;
+  probes::RandomFill random;
+  bool stream = false;
+  probes::Bytes request;
+
+  probes::Bytes wire() const { return stream ? module->frame_stream(request) : request; }
+  std::function<bool(probes::ByteView)> reply_check() const {
+    return [module = module, request = request](probes::ByteView reply) { return module->is_reply_to(reply, request); };
+  }
+};
+
+}  // namespace
+
+Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
+  const auto& module = *probe.module;
+  const auto& remote =
+      probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
+  const bool raw = probe.variant.transport == probes::Transport::ip;
+
+  auto genuine = std::make_shared<GenuineProbe>();
+  genuine->module = &module;
+  genuine->context.token = probes::ProbeToken{settings.tag, probe.index};
+  genuine->context.variant = probe.variant;
+  genuine->context.hints = settings.hints;
+  genuine->context.remote = ip_port(remote, raw ? std::uint16_t{0} : probe.variant.port);
+  genuine->random = settings.random;
+  genuine->stream = probe.variant.transport == probes::Transport::tcp && module.frame_stream;
+  genuine->request = module.build_request(genuine->context, settings.random);
+
+  Exchange out;
+  out.transport = probe.variant.transport;
+  out.remote = remote;
+  out.port = probe.variant.port;
+  out.wire = genuine->wire();
+  if (probe.kind == ProbeKind::control) {
     // Same size as the genuine probe's wire bytes, on the same port.
-    out.wire = probes::control::build_request(token, genuine_wire.size(), settings.random);
+    out.wire = probes::control::build_request(genuine->context.token, out.wire.size(), settings.random);
     out.is_reply = [request = out.wire](probes::ByteView reply) { return probes::control::is_reply_to(reply, request); };
     out.stream_reply = StreamReply::same_size_raw;
+    return out;
+  }
+  out.is_reply = genuine->reply_check();
+  out.on_local_address = [genuine](const probes::IpPort& local, Exchange& ex) {
+    genuine->context.local = local;
+    genuine->request = genuine->module->build_request(genuine->context, genuine->random);
+    ex.wire = genuine->wire();
+    ex.is_reply = genuine->reply_check();
+  };
+  if (module.next_request) {
+    out.next_step = [genuine](std::size_t step, probes::ByteView reply) -> std::optional<ExchangeStep> {
+      auto next = genuine->module->next_request(genuine->context, step, genuine->request, reply, genuine->random);
+      if (!next) return std::nullopt;
+      genuine->request = std::move(*next);
+      return ExchangeStep{genuine->wire(), genuine->reply_check()};
+    };
+  }
+  if (module.inspect_reply) {
+    out.inspect_reply = [genuine](probes::ByteView reply) {
+      return genuine->module->inspect_reply(reply, genuine->request, genuine->context);
+    };
   }
   return out;
 }
@@ -67,12 +126,9 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
       (*results)[i].client.detail = *probe.not_run_reason;
       continue;
     }
-    auto wire = make_wire_probe(probe, settings);
-    const auto& remote =
-        probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
-    Exchange exchange{probe.variant.transport, remote, probe.variant.port, std::move(wire.wire),
-                      std::move(wire.is_reply), wire.stream_reply, deadline, std::nullopt};
-    if (probe.variant.transport == probes::Transport::udp) exchange.retransmit_at = retransmit_at;
+    Exchange exchange = make_exchange(probe, settings);
+    exchange.deadline = deadline;
+    if (probe.variant.transport != probes::Transport::tcp) exchange.retransmit_at = retransmit_at;
     ++progress->pending;
     asio::co_spawn(executor, settings.exchange(std::move(exchange)),
                    [results, progress, i, total = plan.size(), &settings](std::exception_ptr error, ClientSide side) {

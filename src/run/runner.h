@@ -31,13 +31,9 @@ struct RunSettings {
   std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 
-// Builds the bytes a planned probe puts on the wire (framed for TCP).
-struct WireProbe {
-  probes::Bytes wire;
-  std::function<bool(probes::ByteView)> is_reply;
-  StreamReply stream_reply = StreamReply::length_prefixed;
-};
-WireProbe make_wire_probe(const PlannedProbe& probe, const RunSettings& settings);
+// The exchange a planned probe runs: its bytes (framed for TCP), the reply
+// check, and for genuine probes the module's optional hooks.
+Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings);
 
 boost::asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProbe>& plan,
                                                           const RunSettings& settings);

@@ -13,7 +13,7 @@ struct VariantView {
   const ProbeResult* genuine = nullptr;
   const ProbeResult* control = nullptr;
 
-  bool tested() const { return genuine && genuine->client.outcome != Outcome::not_run; }
+  bool tested() const { return genuine && was_tested(*genuine); }
   bool works() const { return tested() && answered(*genuine); }
   bool modified() const {
     auto t = genuine ? translate(*genuine) : std::nullopt;
@@ -26,7 +26,7 @@ std::vector<VariantView> by_variant(const probes::ProtocolModule& module, const 
   for (const auto& variant : module.variants) {
     VariantView view{variant};
     for (const auto& r : results) {
-      if (r.probe.variant.transport != variant.transport || r.probe.variant.port != variant.port) continue;
+      if (!r.probe.variant.same_place(variant)) continue;
       (r.probe.kind == ProbeKind::genuine ? view.genuine : view.control) = &r;
     }
     views.push_back(view);
@@ -71,14 +71,20 @@ bool answered(const ProbeResult& r) { return r.client.outcome == Outcome::reply;
 
 bool reached_reflector(const ProbeResult& r) { return !r.arrivals.empty() || answered(r); }
 
-std::string describe(const probes::ProbeVariant& v) {
-  std::string transport(probes::to_string(v.transport));
-  std::transform(transport.begin(), transport.end(), transport.begin(), ::toupper);
-  return transport + " " + std::to_string(v.port);
+bool was_tested(const ProbeResult& r) {
+  return r.client.outcome != Outcome::not_run && r.client.outcome != Outcome::not_permitted;
 }
+
+std::string describe(const probes::ProbeVariant& v) { return probes::describe_place(v); }
 
 ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
                           bool observations_read) {
+  if (auto custom = find_piecewise_assessor(module.id)) return custom(module, std::move(results), observations_read);
+  return assess_alternatives(module, std::move(results), observations_read);
+}
+
+ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
+                                       bool observations_read) {
   ProtocolAssessment a;
   a.module = &module;
   a.probes = std::move(results);

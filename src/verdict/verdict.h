@@ -49,12 +49,28 @@ ProtocolAssessment assess_families(const probes::ProtocolModule& module, const s
 // observations could not be read.
 bool reached_reflector(const ProbeResult& r);
 bool answered(const ProbeResult& r);
+bool was_tested(const ProbeResult& r);  // sent at all (not skipped, not refused a privilege)
 std::string describe(const probes::ProbeVariant& v);  // "UDP 51820"
 
 // `results` are this protocol's probe results (genuine and control, every variant).
 // `observations_read` says whether the reflector's observations were available.
+// Dispatches to the protocol's piecewise assessor when it has one, else
+// assess_alternatives.
 ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
                           bool observations_read);
+
+// The rule for protocols whose variants are alternatives to one standard
+// form (WireGuard, OpenVPN): pass on the standard one, restricted when only
+// a fallback works, and so on (DESIGN.md, Contract 3).
+ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
+                                       bool observations_read);
+
+// Protocols made of pieces that must all work (IPsec: IKE and, behind NAT,
+// NAT-T) have a rule of their own, in src/verdict/<protocol>_verdict.cpp,
+// listed in src/verdict/piecewise.cpp. nullptr: none.
+using PiecewiseAssessor = ProtocolAssessment (*)(const probes::ProtocolModule& module,
+                                                 std::vector<ProbeResult> results, bool observations_read);
+PiecewiseAssessor find_piecewise_assessor(std::string_view protocol_id);
 
 // Adds "what works instead" advice to every protocol that did not pass.
 void add_alternatives(std::vector<ProtocolAssessment>& assessments);

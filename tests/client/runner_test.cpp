@@ -66,12 +66,12 @@ Seen identify(const Exchange& ex, const probes::ServerHints& hints) {
     message = message.subspan(2);
   }
   for (const auto* module : probes::all_protocols()) {
-    auto parsed = module->parse_request(message, hints);
+    auto parsed = probes::parse_request(*module, message, hints);
     if (!parsed) continue;
     seen.module = module;
     seen.token = parsed->token;
     seen.fields = parsed->fields;
-    seen.reply = module->build_reply(message, *parsed, rnd);
+    seen.reply = probes::build_reply(*module, message, *parsed, rnd);
     break;
   }
   return seen;

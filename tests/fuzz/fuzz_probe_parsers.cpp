@@ -33,7 +33,7 @@ std::array<ServerHints, 2> hint_sets() {
 bool parses_as_any_request(ByteView bytes, const ServerHints& hints) {
   if (control::parse_request(bytes)) return true;
   for (const ProtocolModule* m : all_protocols())
-    if (m->parse_request(bytes, hints)) return true;
+    if (vpncheck::probes::parse_request(*m, bytes, hints)) return true;
   return false;
 }
 
@@ -48,16 +48,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   for (const ProtocolModule* m : all_protocols()) {
     for (const ServerHints& hints : kHints) {
-      auto parsed = m->parse_request(input, hints);
+      auto parsed = vpncheck::probes::parse_request(*m, input, hints);
       if (!parsed) continue;
-      Bytes reply = m->build_reply(input, *parsed, rnd);
+      Bytes reply = vpncheck::probes::build_reply(*m, input, *parsed, rnd);
       FUZZ_CHECK(reply.size() <= size);
       if (reply.empty()) continue;
       FUZZ_CHECK(m->is_reply_to(reply, input));
       FUZZ_CHECK(!parses_as_any_request(reply, hints));
     }
     // Client side: the input as an answer to one of our requests, and as a (reply, request) pair.
-    Bytes ours = m->build_request(ProbeToken{}, kHints[1], rnd);
+    Bytes ours = vpncheck::probes::build_request(*m, ProbeToken{}, kHints[1], rnd);
     (void)m->is_reply_to(input, ours);
     (void)m->is_reply_to(input.first(cut), input.subspan(cut));
     (void)m->is_reply_to(input, input);

@@ -44,16 +44,16 @@ class ProtocolContract : public ::testing::TestWithParam<const ProtocolModule*> 
   const ProtocolModule& module() const { return *GetParam(); }
 
   Bytes request(const ProbeToken& token, const ServerHints& hints = {}, std::uint32_t seed = 1) const {
-    return module().build_request(token, hints, seed_fill(seed));
+    return build_request(module(), token, hints, seed_fill(seed));
   }
   static RandomFill seed_fill(std::uint32_t seed) { return seeded_fill(seed); }
 
   // The module's reply to its own request, or an empty vector after a test failure.
   Bytes reply_to(ByteView req, const ServerHints& hints = {}, std::uint32_t seed = 2) const {
-    auto parsed = module().parse_request(req, hints);
+    auto parsed = parse_request(module(), req, hints);
     EXPECT_TRUE(parsed.has_value()) << module().id << ": own request not parsed";
     if (!parsed) return {};
-    return module().build_reply(req, *parsed, seed_fill(seed));
+    return build_reply(module(), req, *parsed, seed_fill(seed));
   }
 };
 
@@ -99,7 +99,7 @@ TEST_P(ProtocolContract, BuildParseRoundTripRecoversTheToken) {
       for (std::uint16_t index : fixtures::kProbeIndices) {
         ProbeToken token = make_token(index, tag);
         Bytes req = request(token, hints, index);
-        auto parsed = module().parse_request(req, hints);
+        auto parsed = parse_request(module(), req, hints);
         ASSERT_TRUE(parsed.has_value()) << "index " << index << " tag " << tag_to_hex(tag);
         EXPECT_EQ(parsed->token, token) << "index " << index << " tag " << tag_to_hex(tag);
         // The token survives whatever the random source returns.
@@ -125,12 +125,12 @@ TEST_P(ProtocolContract, TruncatedInputRejected) {
     ASSERT_NE(offset, std::string::npos);
     for (std::size_t len = 0; len < req.size(); ++len) {
       ByteView cut = ByteView(req).first(len);
-      auto parsed = module().parse_request(cut, hints);
+      auto parsed = parse_request(module(), cut, hints);
       if (len < offset + kProbeTokenSize) {
         EXPECT_FALSE(parsed.has_value()) << "accepted a " << len << "-byte prefix";
       } else if (parsed) {
         EXPECT_EQ(parsed->token, token) << len;
-        EXPECT_LE(module().build_reply(cut, *parsed, seed_fill(3)).size(), len) << len;
+        EXPECT_LE(build_reply(module(), cut, *parsed, seed_fill(3)).size(), len) << len;
       }
     }
   }
@@ -139,9 +139,9 @@ TEST_P(ProtocolContract, TruncatedInputRejected) {
 TEST_P(ProtocolContract, RejectsEmptyAndConstantInput) {
   Bytes req = request(make_token(1));
   for (const auto& hints : hint_sets()) {
-    EXPECT_FALSE(module().parse_request(ByteView{}, hints).has_value());
-    EXPECT_FALSE(module().parse_request(Bytes(req.size(), 0x00), hints).has_value());
-    EXPECT_FALSE(module().parse_request(Bytes(req.size(), 0xff), hints).has_value());
+    EXPECT_FALSE(parse_request(module(), ByteView{}, hints).has_value());
+    EXPECT_FALSE(parse_request(module(), Bytes(req.size(), 0x00), hints).has_value());
+    EXPECT_FALSE(parse_request(module(), Bytes(req.size(), 0xff), hints).has_value());
   }
 }
 
@@ -155,8 +155,8 @@ TEST_P(ProtocolContract, ReplyNeverLargerThanRequest) {
       for (std::size_t extra : {1U, 64U, 1000U}) {
         Bytes padded = req;
         padded.resize(req.size() + extra, 0);
-        if (auto parsed = module().parse_request(padded, hints)) {
-          EXPECT_LE(module().build_reply(padded, *parsed, seed_fill(seed)).size(), padded.size());
+        if (auto parsed = parse_request(module(), padded, hints)) {
+          EXPECT_LE(build_reply(module(), padded, *parsed, seed_fill(seed)).size(), padded.size());
         }
       }
     }
@@ -212,7 +212,7 @@ TEST_P(ProtocolContract, ControlProbeOfTheSameSizeIsNotTheProtocol) {
     Bytes control_request = control::build_request(token, req.size(), seed_fill(seed + 500));
     ASSERT_EQ(control_request.size(), req.size());
     for (const auto& hints : hint_sets())
-      EXPECT_FALSE(module().parse_request(control_request, hints).has_value()) << "seed " << seed;
+      EXPECT_FALSE(parse_request(module(), control_request, hints).has_value()) << "seed " << seed;
     EXPECT_FALSE(control::parse_request(req).has_value()) << "seed " << seed;
     // Replies do not cross either.
     Bytes reply = reply_to(req);
@@ -227,7 +227,7 @@ TEST_P(ProtocolContract, RequestIsNotParsedByAnyOtherModule) {
     Bytes req = request(make_token(5), hints);
     for (const ProtocolModule* other : all_protocols()) {
       if (other == GetParam()) continue;
-      EXPECT_FALSE(other->parse_request(req, hints).has_value()) << other->id << " parsed it";
+      EXPECT_FALSE(parse_request(*other, req, hints).has_value()) << other->id << " parsed it";
     }
   }
 }
@@ -239,7 +239,7 @@ TEST_P(ProtocolContract, ReplyIsNotItselfARequest) {
   EXPECT_FALSE(control::parse_request(reply).has_value());
   for (const auto& hints : hint_sets())
     for (const ProtocolModule* any : all_protocols())
-      EXPECT_FALSE(any->parse_request(reply, hints).has_value()) << any->id << " parsed the reply";
+      EXPECT_FALSE(parse_request(*any, reply, hints).has_value()) << any->id << " parsed the reply";
 }
 
 TEST_P(ProtocolContract, FrameStreamPrefixesATwoByteLength) {

@@ -105,18 +105,18 @@ class ReflectorAmplification : public ::testing::Test {
   std::vector<Bytes> genuine() {
     std::vector<Bytes> out;
     for (int round = 0; round < 4; ++round)
-      for (const auto* m : probes::all_protocols()) out.push_back(m->build_request(next_token(), hints_, rnd_));
+      for (const auto* m : probes::all_protocols()) out.push_back(probes::build_request(*m, next_token(), hints_, rnd_));
     return out;
   }
   // Every prefix of every module's request, and mutations past the token.
   std::vector<Bytes> truncated_and_mutated() {
     std::vector<Bytes> out;
     for (const auto* m : probes::all_protocols()) {
-      Bytes request = m->build_request(next_token(), hints_, rnd_);
+      Bytes request = probes::build_request(*m, next_token(), hints_, rnd_);
       for (std::size_t n = 0; n < request.size(); ++n)
         out.emplace_back(request.begin(), request.begin() + static_cast<std::ptrdiff_t>(n));
       for (int i = 0; i < 48; ++i) {
-        Bytes mutated = m->build_request(next_token(), hints_, rnd_);
+        Bytes mutated = probes::build_request(*m, next_token(), hints_, rnd_);
         std::array<std::uint8_t, 3> pick{};
         rnd_(pick);
         mutated[16 + pick[0] % (mutated.size() - 16)] = pick[1];
@@ -132,7 +132,7 @@ class ReflectorAmplification : public ::testing::Test {
     for (std::size_t size = probes::control::kMinSize; size <= 1400; size += 23)
       out.push_back(probes::control::build_request(next_token(), size, rnd_));
     probes::ProbeToken stranger{{9, 8, 7, 6, 5, 4}, 1};
-    for (const auto* m : probes::all_protocols()) out.push_back(m->build_request(stranger, hints_, rnd_));
+    for (const auto* m : probes::all_protocols()) out.push_back(probes::build_request(*m, stranger, hints_, rnd_));
     out.push_back(probes::control::build_request(stranger, 100, rnd_));
     return out;
   }
@@ -267,7 +267,7 @@ TEST_F(ReflectorAmplification, NoSourceGetsMoreBytesThanItSent) {
   std::vector<Bytes> tcp_inputs;
   for (const auto* m : probes::all_protocols()) {
     if (m->frame_stream == nullptr) continue;
-    Bytes request = m->build_request(next_token(), hints_, rnd_);
+    Bytes request = probes::build_request(*m, next_token(), hints_, rnd_);
     Bytes frame = m->frame_stream(request);
     tcp_inputs.push_back(frame);
     for (std::size_t n = 1; n < request.size(); n += 3) {

@@ -190,7 +190,7 @@ TEST_F(ReflectorArrival, GarbageAndTruncatedAreDropped) {
   EXPECT_EQ(arrive(truncated).dropped, DropReason::unrecognised);
   EXPECT_EQ(arrive(Bytes{}).dropped, DropReason::empty);
   EXPECT_EQ(arrive(Bytes{0xFF, 1, 2}).dropped, DropReason::unrecognised);  // control marker, no token
-  EXPECT_EQ(arrive(Bytes(3000, 0xFF)).dropped, DropReason::oversized);
+  EXPECT_EQ(arrive(Bytes(kMaxDatagram + 1, 0xFF)).dropped, DropReason::oversized);
   Bytes noise(100);
   rnd_(noise);
   noise[0] = 0x42;
@@ -246,7 +246,7 @@ TEST_F(ReflectorArrival, ReplyFailedRewritesTheRecord) {
 TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
   std::vector<std::pair<Bytes, Framing>> inputs;
   for (const auto* module : probes::all_protocols()) {
-    Bytes request = module->build_request(token_, hints(), rnd_);
+    Bytes request = probes::build_request(*module, token_, hints(), rnd_);
     for (std::size_t n = 0; n <= request.size(); ++n) {
       Bytes cut(request.begin(), request.begin() + static_cast<std::ptrdiff_t>(n));
       inputs.emplace_back(cut, Framing::datagram);

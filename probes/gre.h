@@ -1,0 +1,149 @@
+// PPTP data channel: enhanced GRE (IP protocol 47, GRE version 1; RFC 2637
+// §4.1, PROTOCOLS.md §2.3) carrying PPP, and the PPP LCP Configure-Request a
+// real PPTP client sends first.
+//
+// Pure: builders return bytes, parsers take a span; nothing does I/O and
+// nothing throws on bad input. The GRE functions work on the GRE header and
+// payload only (what a raw IPPROTO_GRE socket delivers after the IP header).
+//
+// Where the probe token sits (DESIGN.md Contract 1): in the LCP
+// Configure-Request's Endpoint-Discriminator option (type 19, class 1
+// "locally assigned address", 8 bytes = token.encode()), an option Windows
+// and pppd clients genuinely send. The Magic-Number option is derived from the
+// token too (first four token bytes XOR the last four, never zero), so
+// it looks random. The reflector's answer is an LCP Configure-Request of its
+// own carrying the same Endpoint-Discriminator (the token comes back), a
+// different Magic-Number, and fewer options, in a GRE packet keyed to the
+// client's Call ID that acknowledges the client's sequence number; it is
+// never larger than the packet it answers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probes/bytes.h"
+#include "probes/token.h"
+
+namespace vpncheck::probes::gre {
+
+constexpr std::uint8_t kIpProtocol = 47;
+constexpr std::uint16_t kProtocolPpp = 0x880B;
+
+// First 16 bits of the GRE header.
+constexpr std::uint16_t kFlagChecksum = 0x8000;     // C: must be 0
+constexpr std::uint16_t kFlagRouting = 0x4000;      // R: must be 0
+constexpr std::uint16_t kFlagKey = 0x2000;          // K: must be 1
+constexpr std::uint16_t kFlagSequence = 0x1000;     // S: sequence number present
+constexpr std::uint16_t kFlagStrictRoute = 0x0800;  // s: must be 0
+constexpr std::uint16_t kRecursionMask = 0x0700;    // must be 0
+constexpr std::uint16_t kFlagAck = 0x0080;          // A: acknowledgment number present
+constexpr std::uint16_t kReservedMask = 0x0078;     // must be 0
+constexpr std::uint16_t kVersionMask = 0x0007;
+constexpr std::uint16_t kVersionEnhanced = 1;
+
+constexpr std::size_t kMinHeaderSize = 8;   // flags, protocol, payload length, call id
+constexpr std::size_t kMaxHeaderSize = 16;  // + sequence + acknowledgment
+
+struct Header {
+  std::uint16_t call_id = 0;             // the RECEIVER's (peer's) Call ID
+  std::optional<std::uint32_t> sequence;  // S bit
+  std::optional<std::uint32_t> ack;       // A bit
+};
+
+// GRE header (flags K, S if sequence, A if ack; version 1; protocol 0x880B;
+// payload length = payload.size()) followed by `payload`. Returns empty when
+// the payload does not fit the 16-bit length field.
+Bytes build(const Header& header, ByteView payload);
+
+struct Packet {
+  Header header;
+  std::uint16_t payload_length = 0;  // the Key's high half
+  std::size_t header_size = 0;       // 8, 12 or 16
+  ByteView payload;                  // payload_length bytes, a view into the parsed buffer
+  std::size_t trailing = 0;          // bytes after the payload (padding), ignored
+};
+
+// Validates version 1, protocol 0x880B, K set, C/R/s/recursion/reserved
+// flags zero, and payload length <= the bytes after the header.
+std::optional<Packet> parse(ByteView datagram);
+
+// ---- PPP inside GRE ---------------------------------------------------------
+
+constexpr std::uint16_t kPppLcp = 0xC021;
+constexpr std::uint8_t kLcpConfigureRequest = 1;
+constexpr std::uint8_t kLcpConfigureAck = 2;
+constexpr std::uint8_t kLcpOptionMru = 1;
+constexpr std::uint8_t kLcpOptionAccm = 2;
+constexpr std::uint8_t kLcpOptionMagicNumber = 5;
+constexpr std::uint8_t kLcpOptionPfc = 7;
+constexpr std::uint8_t kLcpOptionAcfc = 8;
+constexpr std::uint8_t kLcpOptionEndpointDiscriminator = 19;
+constexpr std::uint8_t kEndpointClassLocal = 1;
+constexpr std::uint16_t kDefaultMru = 1400;
+
+struct LcpOption {
+  std::uint8_t type = 0;
+  ByteView data;  // option value (after type and length), a view into the parsed buffer
+};
+
+struct LcpPacket {
+  bool address_control = false;  // frame started with FF 03
+  std::uint8_t code = 0;
+  std::uint8_t identifier = 0;
+  std::vector<LcpOption> options;  // only for Configure-Request/-Ack/-Nak/-Reject (codes 1-4)
+  std::optional<std::uint16_t> mru;
+  std::optional<std::uint32_t> magic_number;
+  std::optional<ProbeToken> token;  // Endpoint-Discriminator class 1 with exactly 8 bytes
+};
+
+// The Magic-Number a probe with `token` uses (never zero).
+std::uint32_t magic_number_for(const ProbeToken& token);
+
+// Client: FF 03 | C0 21 | Configure-Request(identifier) with MRU, ACCM 0,
+// Magic-Number, PFC, ACFC, Endpoint-Discriminator(token). 39 bytes.
+Bytes build_lcp_configure_request(const ProbeToken& token, std::uint8_t identifier = 1,
+                                  std::uint16_t mru = kDefaultMru);
+
+// A PPP frame carrying LCP (FF 03 optional), strictly checked: LCP length
+// >= 4 and <= the bytes present (the rest is PPP padding), options well-formed
+// for codes 1-4 and covering the LCP length exactly.
+std::optional<LcpPacket> parse_lcp(ByteView ppp_frame);
+
+// Client: the whole first GRE data packet, keyed to the PAC's Call ID from the
+// OCRP (`peer_call_id`), sequence number `sequence`, no ack. 12 + 39 bytes.
+Bytes build_probe(const ProbeToken& token, std::uint16_t peer_call_id, std::uint32_t sequence = 0);
+
+// Reflector: recognise a probe: a valid GRE packet with a sequence number and
+// no acknowledgment (a client's first data packet has nothing to acknowledge)
+// whose payload is an LCP Configure-Request carrying a token. The reflector's
+// own answers carry an acknowledgment, so they never parse as probes (two
+// reflectors cannot ping-pong).
+struct ParsedProbe {
+  Packet gre;
+  LcpPacket lcp;
+  ProbeToken token;
+};
+std::optional<ParsedProbe> parse_probe(ByteView datagram);
+// Observation fields: "call_id" (the GRE key's Call ID as it arrived: compare
+// with the OCRP's Call ID to see GRE key rewriting), "sequence",
+// "payload_length", "lcp_code", "lcp_identifier", "mru", "magic_number" (hex).
+std::map<std::string, std::string> describe(const ParsedProbe& probe);
+
+// Reflector: the answer to `request` (a datagram parse_probe accepts): GRE to
+// `client_call_id` (the Call ID from the client's OCRQ as it arrived at the
+// reflector), sequence `sequence`, acknowledging the request's sequence
+// number; payload FF 03 C0 21 Configure-Request(identifier 1) with MRU,
+// Magic-Number = ~client's, Endpoint-Discriminator(token). Empty when
+// `request` is not a probe or the answer would be larger than it.
+Bytes build_reply(ByteView request, std::uint16_t client_call_id, std::uint32_t sequence = 0);
+
+// Client: is `reply` the reflector's answer to our `request`? Valid GRE keyed
+// to `own_call_id`, acknowledging the request's sequence number, carrying an
+// LCP Configure-Request or Configure-Ack with the request's token.
+bool is_reply_to(ByteView reply, ByteView request, std::uint16_t own_call_id);
+
+}  // namespace vpncheck::probes::gre

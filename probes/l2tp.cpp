@@ -1,0 +1,262 @@
+#include "probes/l2tp.h"
+
+#include <array>
+
+#include "probes/pptp.h"
+
+namespace vpncheck::probes::l2tp {
+namespace {
+
+constexpr std::string_view kVendor = "vpncheck";
+constexpr std::uint32_t kFramingAsyncSync = 0x3;  // L2TP: 0x2 async, 0x1 sync
+constexpr std::uint32_t kBearerNone = 0x0;
+constexpr std::uint16_t kFirmwareRevision = 0x0690;  // as xl2tpd 1.3.x reports itself
+constexpr std::uint16_t kReceiveWindow = 4;
+
+constexpr std::uint16_t as_u16(MessageType t) { return static_cast<std::uint16_t>(t); }
+constexpr std::uint16_t as_u16(AvpType t) { return static_cast<std::uint16_t>(t); }
+
+// Builds AVPs then prepends the header with the right Length.
+class MessageWriter {
+ public:
+  MessageWriter& avp(AvpType type, ByteView value, bool mandatory = true) {
+    auto length = static_cast<std::uint16_t>(kAvpHeaderSize + value.size());
+    body_.be16(static_cast<std::uint16_t>((mandatory ? kAvpMandatory : 0) | length))
+        .be16(0)  // IETF
+        .be16(as_u16(type))
+        .bytes(value);
+    return *this;
+  }
+  MessageWriter& avp16(AvpType type, std::uint16_t v, bool mandatory = true) {
+    std::array<std::uint8_t, 2> b{static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+    return avp(type, b, mandatory);
+  }
+  MessageWriter& avp32(AvpType type, std::uint32_t v) {
+    ByteWriter b;
+    b.be32(v);
+    return avp(type, b.view());
+  }
+  Bytes finish(std::uint16_t tunnel_id, std::uint16_t ns, std::uint16_t nr) {
+    ByteWriter w;
+    w.be16(kControlFlags)
+        .be16(static_cast<std::uint16_t>(kHeaderSize + body_.size()))
+        .be16(tunnel_id)
+        .be16(0)  // session id: tunnel-level message
+        .be16(ns)
+        .be16(nr)
+        .bytes(body_.view());
+    return w.take();
+  }
+
+ private:
+  ByteWriter body_;
+};
+
+std::uint16_t be16_of(ByteView v) { return static_cast<std::uint16_t>((v[0] << 8) | v[1]); }
+std::uint32_t be32_of(ByteView v) { return *ByteReader(v).be32(); }
+
+// Decodes one IETF, non-hidden AVP into `m`; false if its size is wrong for its type.
+bool decode_avp(const Avp& avp, Message& m) {
+  const auto size = avp.value.size();
+  auto u16 = [&](std::optional<std::uint16_t>& field) {
+    if (size != 2) return false;
+    field = be16_of(avp.value);
+    return true;
+  };
+  auto u32 = [&](std::optional<std::uint32_t>& field) {
+    if (size != 4) return false;
+    field = be32_of(avp.value);
+    return true;
+  };
+  switch (static_cast<AvpType>(avp.type)) {
+    case AvpType::message_type:
+      return !m.message_type && u16(m.message_type);  // once, and first (checked by parse)
+    case AvpType::protocol_version:
+      return u16(m.protocol_version);
+    case AvpType::framing_capabilities:
+      return u32(m.framing_capabilities);
+    case AvpType::bearer_capabilities:
+      return u32(m.bearer_capabilities);
+    case AvpType::firmware_revision:
+      return u16(m.firmware_revision);
+    case AvpType::assigned_tunnel_id:
+      return u16(m.assigned_tunnel_id);
+    case AvpType::receive_window_size:
+      return u16(m.receive_window_size);
+    case AvpType::tie_breaker:
+      return size == 8;
+    case AvpType::host_name:
+      if (size == 0) return false;
+      m.host_name = std::string(avp.value.begin(), avp.value.end());
+      m.token = token_from_host_name(*m.host_name);
+      return true;
+    case AvpType::vendor_name:
+      m.vendor_name = std::string(avp.value.begin(), avp.value.end());
+      return true;
+    case AvpType::result_code:
+      if (size < 2) return false;
+      m.result_code = be16_of(avp.value);
+      if (size >= 4) m.error_code = be16_of(avp.value.subspan(2));
+      return size != 3;  // result, or result + error (+ message)
+    default:
+      return true;
+  }
+}
+
+bool parses_as(ByteView bytes, MessageType type, Message& out) {
+  auto m = parse(bytes);
+  if (!m || m->message_type != as_u16(type)) return false;
+  out = std::move(*m);
+  return true;
+}
+
+}  // namespace
+
+std::string_view type_name(std::uint16_t type) {
+  static constexpr std::array<std::string_view, 17> kNames{
+      "unknown", "SCCRQ", "SCCRP", "SCCCN", "StopCCN", "unknown", "HELLO", "OCRQ", "OCRP",
+      "OCCN",    "ICRQ",  "ICRP",  "ICCN",  "unknown", "CDN",     "WEN",   "SLI"};
+  return type < kNames.size() ? kNames[type] : kNames[0];
+}
+
+std::map<std::string, std::string> describe(const Message& m) {
+  std::map<std::string, std::string> f;
+  f["message_type"] = m.zlb ? "ZLB" : std::string(type_name(m.message_type.value_or(0)));
+  auto num = [&](const char* name, auto value) { f[name] = std::to_string(value); };
+  auto opt = [&](const char* name, const auto& value) {
+    if (value) num(name, *value);
+  };
+  num("length", m.length);
+  num("tunnel_id", m.tunnel_id);
+  num("session_id", m.session_id);
+  num("ns", m.ns);
+  num("nr", m.nr);
+  num("avp_count", m.avps.size());
+  opt("protocol_version", m.protocol_version);
+  opt("framing_capabilities", m.framing_capabilities);
+  opt("bearer_capabilities", m.bearer_capabilities);
+  opt("firmware_revision", m.firmware_revision);
+  opt("assigned_tunnel_id", m.assigned_tunnel_id);
+  opt("receive_window_size", m.receive_window_size);
+  opt("result_code", m.result_code);
+  opt("error_code", m.error_code);
+  if (m.host_name) f["host_name"] = pptp::escape_text(*m.host_name);
+  if (m.vendor_name) f["vendor_name"] = pptp::escape_text(*m.vendor_name);
+  return f;
+}
+
+std::string tagged_host_name(const ProbeToken& token) { return pptp::tagged_host_name(token); }
+
+std::optional<ProbeToken> token_from_host_name(std::string_view host_name) {
+  return pptp::token_from_host_name(host_name);
+}
+
+std::optional<Message> parse(ByteView datagram) {
+  ByteReader r(datagram);
+  auto flags = r.be16();
+  auto length = r.be16();
+  Message m;
+  auto tunnel = r.be16();
+  auto session = r.be16();
+  auto ns = r.be16();
+  auto nr = r.be16();
+  if (!nr || *flags != kControlFlags || *length != datagram.size()) return std::nullopt;
+  m.length = *length;
+  m.tunnel_id = *tunnel;
+  m.session_id = *session;
+  m.ns = *ns;
+  m.nr = *nr;
+  while (r.remaining() > 0) {
+    auto word = r.be16();
+    auto vendor = r.be16();
+    auto type = r.be16();
+    if (!type) return std::nullopt;
+    const std::size_t avp_length = *word & kAvpLengthMask;
+    if ((*word & kAvpReservedMask) != 0 || avp_length < kAvpHeaderSize) return std::nullopt;
+    auto value = r.take(avp_length - kAvpHeaderSize);
+    if (!value) return std::nullopt;
+    Avp avp{(*word & kAvpMandatory) != 0, (*word & kAvpHidden) != 0, *vendor, *type, *value};
+    if (m.avps.empty() && (avp.vendor_id != 0 || avp.type != as_u16(AvpType::message_type) ||
+                           avp.hidden || !avp.mandatory))
+      return std::nullopt;
+    if (avp.vendor_id == 0 && !avp.hidden && !decode_avp(avp, m)) return std::nullopt;
+    m.avps.push_back(avp);
+  }
+  m.zlb = m.avps.empty();
+  return m;
+}
+
+Bytes build_sccrq(const ProbeToken& token, std::uint16_t assigned_tunnel_id) {
+  if (assigned_tunnel_id == 0) return {};
+  return MessageWriter{}
+      .avp16(AvpType::message_type, as_u16(MessageType::sccrq))
+      .avp16(AvpType::protocol_version, kProtocolVersion)
+      .avp32(AvpType::framing_capabilities, kFramingAsyncSync)
+      .avp32(AvpType::bearer_capabilities, kBearerNone)
+      .avp16(AvpType::firmware_revision, kFirmwareRevision, false)
+      .avp(AvpType::host_name, as_bytes(tagged_host_name(token)))
+      .avp(AvpType::vendor_name, as_bytes(kVendor), false)
+      .avp16(AvpType::assigned_tunnel_id, assigned_tunnel_id)
+      .avp16(AvpType::receive_window_size, kReceiveWindow)
+      .finish(0, 0, 0);
+}
+
+Bytes build_sccrp(ByteView sccrq, std::uint16_t assigned_tunnel_id) {
+  Message request;
+  if (assigned_tunnel_id == 0 || !parses_as(sccrq, MessageType::sccrq, request) ||
+      !request.assigned_tunnel_id || *request.assigned_tunnel_id == 0 || !request.host_name)
+    return {};
+  Bytes reply = MessageWriter{}
+                    .avp16(AvpType::message_type, as_u16(MessageType::sccrp))
+                    .avp16(AvpType::protocol_version, kProtocolVersion)
+                    .avp32(AvpType::framing_capabilities, kFramingAsyncSync)
+                    .avp(AvpType::host_name, as_bytes(*request.host_name))
+                    .avp16(AvpType::assigned_tunnel_id, assigned_tunnel_id)
+                    .finish(*request.assigned_tunnel_id, 0, 1);
+  if (reply.size() > sccrq.size()) return {};
+  return reply;
+}
+
+Bytes build_scccn(ByteView sccrp) {
+  Message reply;
+  if (!parses_as(sccrp, MessageType::sccrp, reply) || !reply.assigned_tunnel_id) return {};
+  return MessageWriter{}.avp16(AvpType::message_type, as_u16(MessageType::scccn)).finish(*reply.assigned_tunnel_id, 1, 1);
+}
+
+Bytes build_zlb(std::uint16_t tunnel_id, std::uint16_t ns, std::uint16_t nr) {
+  return MessageWriter{}.finish(tunnel_id, ns, nr);
+}
+
+Bytes build_zlb_ack(ByteView message, std::uint16_t peer_tunnel_id) {
+  auto m = parse(message);
+  if (!m || m->zlb) return {};
+  return build_zlb(peer_tunnel_id, m->nr, static_cast<std::uint16_t>(m->ns + 1));
+}
+
+Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, std::uint16_t ns,
+                     std::uint16_t nr, std::uint16_t result) {
+  ByteWriter result_value;
+  result_value.be16(result).be16(0);
+  return MessageWriter{}
+      .avp16(AvpType::message_type, as_u16(MessageType::stop_ccn))
+      .avp16(AvpType::assigned_tunnel_id, own_tunnel_id)
+      .avp(AvpType::result_code, result_value.view())
+      .finish(peer_tunnel_id, ns, nr);
+}
+
+bool is_sccrp_reply_to(ByteView reply, ByteView sccrq) {
+  Message rep;
+  Message req;
+  return parses_as(reply, MessageType::sccrp, rep) && parses_as(sccrq, MessageType::sccrq, req) &&
+         req.assigned_tunnel_id && rep.tunnel_id == *req.assigned_tunnel_id && rep.ns == 0 &&
+         rep.nr == 1 && rep.assigned_tunnel_id.value_or(0) != 0 && rep.host_name && req.host_name &&
+         *rep.host_name == *req.host_name;
+}
+
+bool is_zlb_ack_for(ByteView reply, ByteView message) {
+  auto rep = parse(reply);
+  auto msg = parse(message);
+  return rep && msg && rep->zlb && !msg->zlb && rep->nr == static_cast<std::uint16_t>(msg->ns + 1);
+}
+
+}  // namespace vpncheck::probes::l2tp

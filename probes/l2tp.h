@@ -1,0 +1,164 @@
+// L2TPv2 control messages over UDP 1701 (RFC 2661; PROTOCOLS.md §3).
+//
+// Pure: builders return bytes, parsers take a span; nothing does I/O and
+// nothing throws on bad input. Only control messages (T=1) are handled.
+//
+// Where the probe token sits (DESIGN.md Contract 1): the SCCRQ's Host Name AVP
+// is "vpncheck-" + 16 hex digits of the 8-byte token (same form as PPTP,
+// tagged_host_name). The Assigned Tunnel ID is the caller's choice (any
+// non-zero value; e.g. random). The SCCRP built here echoes the Host Name, so
+// the token comes back to the client; its header Tunnel ID is the client's
+// Assigned Tunnel ID.
+//
+// The exchange: C->R SCCRQ (Ns 0, Nr 0), R->C SCCRP (Ns 0, Nr 1), C->R SCCCN
+// (Ns 1, Nr 1), R->C ZLB (Ns 1, Nr 2); or the client ends with StopCCN. Reply
+// builders never return more bytes than the request they answer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probes/bytes.h"
+#include "probes/token.h"
+
+namespace vpncheck::probes::l2tp {
+
+constexpr std::uint16_t kPort = 1701;
+constexpr std::size_t kHeaderSize = 12;  // flags, length, tunnel id, session id, Ns, Nr
+// T=1 L=1 S=1, O=0 P=0, reserved 0, version 2: the only header word a v2 control message has.
+constexpr std::uint16_t kControlFlags = 0xC802;
+constexpr std::size_t kAvpHeaderSize = 6;
+constexpr std::uint16_t kAvpMandatory = 0x8000;
+constexpr std::uint16_t kAvpHidden = 0x4000;
+constexpr std::uint16_t kAvpReservedMask = 0x3C00;
+constexpr std::uint16_t kAvpLengthMask = 0x03FF;
+constexpr std::uint16_t kProtocolVersion = 0x0100;  // version 1 revision 0
+
+enum class MessageType : std::uint16_t {
+  sccrq = 1,
+  sccrp = 2,
+  scccn = 3,
+  stop_ccn = 4,
+  hello = 6,
+  ocrq = 7,
+  ocrp = 8,
+  occn = 9,
+  icrq = 10,
+  icrp = 11,
+  iccn = 12,
+  cdn = 14,
+  wen = 15,
+  sli = 16,
+};
+
+enum class AvpType : std::uint16_t {
+  message_type = 0,
+  result_code = 1,
+  protocol_version = 2,
+  framing_capabilities = 3,
+  bearer_capabilities = 4,
+  tie_breaker = 5,
+  firmware_revision = 6,
+  host_name = 7,
+  vendor_name = 8,
+  assigned_tunnel_id = 9,
+  receive_window_size = 10,
+};
+
+// StopCCN Result Code 1: "General request to clear control connection".
+constexpr std::uint16_t kResultGeneralClear = 1;
+
+struct Avp {
+  bool mandatory = false;
+  bool hidden = false;  // value is encrypted: not decoded into Message fields
+  std::uint16_t vendor_id = 0;
+  std::uint16_t type = 0;
+  ByteView value;  // a view into the parsed datagram
+};
+
+struct Message {
+  std::uint16_t length = 0;  // == datagram size
+  std::uint16_t tunnel_id = 0;
+  std::uint16_t session_id = 0;
+  std::uint16_t ns = 0;
+  std::uint16_t nr = 0;
+  std::vector<Avp> avps;  // in order; empty for a ZLB
+  bool zlb = false;        // no AVPs: a Zero-Length Body acknowledgement
+
+  // Decoded from IETF (vendor 0), non-hidden AVPs when present:
+  std::optional<std::uint16_t> message_type;  // first AVP; absent only for a ZLB
+  std::optional<std::uint16_t> protocol_version;
+  std::optional<std::uint32_t> framing_capabilities;
+  std::optional<std::uint32_t> bearer_capabilities;
+  std::optional<std::uint16_t> firmware_revision;
+  std::optional<std::string> host_name;  // raw bytes: escape before printing
+  std::optional<std::string> vendor_name;
+  std::optional<std::uint16_t> assigned_tunnel_id;
+  std::optional<std::uint16_t> receive_window_size;
+  std::optional<std::uint16_t> result_code;
+  std::optional<std::uint16_t> error_code;
+  std::optional<ProbeToken> token;  // from host_name
+};
+
+// Observation fields: "message_type" ("SCCRQ", "ZLB", ...), "tunnel_id",
+// "session_id", "ns", "nr", "avp_count" and each decoded AVP under its
+// Message field name (strings escaped as pptp::describe does).
+std::map<std::string, std::string> describe(const Message& message);
+
+// Human-readable name of a message type ("SCCRQ", ...; "unknown").
+std::string_view type_name(std::uint16_t type);
+
+// "vpncheck-" + lower-case hex of token.encode(); the same text PPTP uses.
+std::string tagged_host_name(const ProbeToken& token);
+std::optional<ProbeToken> token_from_host_name(std::string_view host_name);
+
+// One control message = one UDP payload. Strict: header word 0xC802, Length ==
+// datagram size, every AVP length >= 6 and within the message, AVP reserved
+// bits zero, the first AVP is an IETF, non-hidden, mandatory Message Type of
+// 2 bytes and the only one; known single-value AVPs must have their RFC size. A 12-byte
+// message is a ZLB. Data messages (T=0) and L2TPv3 are rejected.
+std::optional<Message> parse(ByteView datagram);
+
+// Client: SCCRQ with Message Type, Protocol Version 1.0, Framing (async+sync),
+// Bearer (none), Firmware Revision, Host Name = tagged_host_name(token),
+// Vendor Name, Assigned Tunnel ID = `assigned_tunnel_id` (must be non-zero;
+// returns empty for 0), Receive Window Size 4 — xl2tpd's order. Header tunnel
+// id 0, Ns 0, Nr 0. 117 bytes.
+Bytes build_sccrq(const ProbeToken& token, std::uint16_t assigned_tunnel_id);
+
+// Reflector: SCCRP answering `sccrq`: header Tunnel ID = the SCCRQ's Assigned
+// Tunnel ID, Ns 0, Nr 1; AVPs Message Type 2, Protocol Version, Framing,
+// Host Name (echoed from the SCCRQ), Assigned Tunnel ID = `assigned_tunnel_id`
+// (non-zero). Empty when `sccrq` is not a valid SCCRQ or the reply would be
+// larger than it.
+Bytes build_sccrp(ByteView sccrq, std::uint16_t assigned_tunnel_id);
+
+// Client: SCCCN answering `sccrp`: header Tunnel ID = the SCCRP's Assigned
+// Tunnel ID, Ns 1, Nr 1, AVP Message Type 3. Empty when `sccrp` is not an SCCRP.
+Bytes build_scccn(ByteView sccrp);
+
+// A ZLB: the 12-byte header alone.
+Bytes build_zlb(std::uint16_t tunnel_id, std::uint16_t ns, std::uint16_t nr);
+// The ZLB acknowledging `message` (e.g. the SCCCN): Ns = its Nr, Nr = its Ns + 1,
+// to `peer_tunnel_id` (the receiver's Assigned Tunnel ID, which the acked
+// message does not carry). Empty when `message` is not a valid non-ZLB message.
+Bytes build_zlb_ack(ByteView message, std::uint16_t peer_tunnel_id);
+
+// StopCCN: Message Type 4, Assigned Tunnel ID = own id, Result Code `result`
+// (error code 0), to `peer_tunnel_id`, with the given Ns/Nr.
+Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, std::uint16_t ns,
+                     std::uint16_t nr, std::uint16_t result = kResultGeneralClear);
+
+// Client checks.
+// SCCRP to our SCCRQ: Tunnel ID == our Assigned Tunnel ID, Ns 0, Nr 1, a
+// non-zero Assigned Tunnel ID, and the SCCRQ's Host Name echoed.
+bool is_sccrp_reply_to(ByteView reply, ByteView sccrq);
+// ZLB acknowledging `message`: Nr == its Ns + 1.
+bool is_zlb_ack_for(ByteView reply, ByteView message);
+
+}  // namespace vpncheck::probes::l2tp

@@ -1,0 +1,377 @@
+#include "src/nat/behaviour.h"
+
+#include <algorithm>
+#include <map>
+
+namespace vpncheck::nat {
+
+namespace {
+
+constexpr Behaviour kEim = Behaviour::endpoint_independent;
+constexpr Behaviour kAdm = Behaviour::address_dependent;
+constexpr Behaviour kApdm = Behaviour::address_and_port_dependent;
+
+Classification decided(Behaviour b, std::string explanation) {
+  Classification c;
+  c.behaviour = b;
+  c.possible = {b};
+  c.explanation = std::move(explanation);
+  return c;
+}
+
+Classification open(std::vector<Behaviour> possible, std::string explanation) {
+  Classification c;
+  c.possible = std::move(possible);
+  c.explanation = std::move(explanation);
+  return c;
+}
+
+std::string join(const std::vector<Behaviour>& bs, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < bs.size(); ++i) {
+    if (i != 0) out += sep;
+    out += describe(bs[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Behaviour b) {
+  switch (b) {
+    case Behaviour::endpoint_independent: return "endpoint_independent";
+    case Behaviour::address_dependent: return "address_dependent";
+    case Behaviour::address_and_port_dependent: return "address_and_port_dependent";
+  }
+  return "unknown";
+}
+
+std::string_view describe(Behaviour b) {
+  switch (b) {
+    case Behaviour::endpoint_independent: return "endpoint-independent";
+    case Behaviour::address_dependent: return "address-dependent";
+    case Behaviour::address_and_port_dependent: return "address-and-port-dependent";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- mapping
+
+Classification classify_mapping(const MappingSamples& s) {
+  std::vector<std::string> not_run;
+  if (!s.to_primary) not_run.emplace_back(test_id::kMappingPrimary);
+  if (!s.to_other_port) not_run.emplace_back(test_id::kMappingOtherPort);
+  if (!s.to_other_address) not_run.emplace_back(test_id::kMappingOtherAddress);
+
+  Classification c;
+  if (!s.to_primary) {
+    c = open({kEim, kAdm, kApdm}, "Mapping not classified: the first test (reflector primary address and port) "
+                                  "gave no observed address.");
+  } else {
+    std::optional<bool> same_port;
+    std::optional<bool> same_address;
+    if (s.to_other_port) same_port = *s.to_other_port == *s.to_primary;
+    if (s.to_other_address) same_address = *s.to_other_address == *s.to_primary;
+    if (same_port == false) {
+      c = decided(kApdm, "Sending to another port of the same reflector address got a new external port: "
+                         "address-and-port-dependent mapping (a \"symmetric\" NAT).");
+    } else if (same_port == true) {
+      if (same_address == true)
+        c = decided(kEim, "The same external address and port were used towards another port and another "
+                          "address: endpoint-independent mapping.");
+      else if (same_address == false)
+        c = decided(kAdm, "Same external port towards another port of one address, a new one towards another "
+                          "address: address-dependent mapping.");
+      else
+        c = open({kEim, kAdm}, "The mapping does not depend on the destination port; whether it depends on the "
+                               "destination address is untested (the reflector has no second address).");
+    } else {
+      if (same_address == true)
+        c = decided(kEim, "The same external address and port were used towards another reflector address: "
+                          "endpoint-independent mapping.");
+      else if (same_address == false)
+        c = open({kAdm, kApdm}, "The mapping changes with the destination address; whether it also depends on "
+                                "the port is untested (the reflector has no alternate port).");
+      else
+        c = open({kEim, kAdm, kApdm}, "Mapping not classified: the reflector offered no second port or address "
+                                      "to compare with.");
+    }
+  }
+  c.not_run = std::move(not_run);
+  return c;
+}
+
+// ---------------------------------------------------------------- filtering
+
+Classification classify_filtering(const FilteringSamples& s) {
+  std::vector<std::string> not_run;
+  if (!s.primary_reply) not_run.emplace_back(test_id::kFilteringPrimary);
+  if (!s.from_other_port) not_run.emplace_back(test_id::kFilteringOtherPort);
+  if (!s.from_other_address) not_run.emplace_back(test_id::kFilteringOtherAddress);
+
+  Classification c;
+  const auto& port = s.from_other_port;
+  const auto& addr = s.from_other_address;
+  if (s.primary_reply != true) {
+    c = open({kEim, kAdm, kApdm},
+             s.primary_reply == false
+                 ? "Filtering not classified: even the reflector's direct answer did not come back, so "
+                   "unsolicited packets say nothing."
+                 : "Filtering not classified: the baseline test (the reflector's direct answer) was not run.");
+  } else if (addr == true) {
+    if (port == false)
+      c = open({}, "Filtering results contradict each other (a packet from another address got in, one from "
+                   "another port of the same address did not); probably packet loss — repeat the test.");
+    else
+      c = decided(kEim, "Packets from an address the client never contacted got in: endpoint-independent "
+                        "filtering.");
+  } else if (addr == false) {
+    if (port == true)
+      c = decided(kAdm, "Packets from another port of a contacted address got in, packets from another address "
+                        "did not: address-dependent filtering.");
+    else if (port == false)
+      c = decided(kApdm, "Only the exact address and port the client sent to can answer: "
+                         "address-and-port-dependent filtering.");
+    else
+      c = open({kAdm, kApdm}, "Packets from another address were dropped; whether another port of the same "
+                              "address gets in is untested (the reflector has no alternate port).");
+  } else {
+    if (port == true)
+      c = open({kEim, kAdm}, "Packets from another port of a contacted address got in; whether other addresses "
+                             "can reach the client is untested (the reflector has no second address).");
+    else if (port == false)
+      c = decided(kApdm, "Packets from another port of the contacted address were dropped: "
+                         "address-and-port-dependent filtering.");
+    else
+      c = open({kEim, kAdm, kApdm}, "Filtering not classified: the reflector offered no second port or address "
+                                    "to send from.");
+  }
+  c.not_run = std::move(not_run);
+  return c;
+}
+
+std::optional<bool> port_preservation(std::span<const PortSample> samples) {
+  if (samples.empty()) return std::nullopt;
+  return std::all_of(samples.begin(), samples.end(),
+                     [](const PortSample& p) { return p.local_port == p.observed_port; });
+}
+
+// ---------------------------------------------------------------- lifetime
+
+LifetimeEstimate estimate_lifetime(std::span<const LifetimeTrial> trials) {
+  std::map<int, bool> by_gap;  // gap -> reached (false if any trial of that gap failed)
+  for (const auto& t : trials) {
+    if (!t.reached || t.gap_s < 0) continue;
+    auto [it, inserted] = by_gap.emplace(t.gap_s, *t.reached);
+    if (!inserted) it->second = it->second && *t.reached;
+  }
+  LifetimeEstimate e;
+  if (by_gap.empty()) {
+    e.explanation = "The UDP binding lifetime was not measured.";
+    return e;
+  }
+  e.measured = true;
+  bool before_failure = true;
+  for (const auto& [gap, reached] : by_gap) {
+    if (reached) {
+      e.longest_working_s = gap;
+      if (before_failure) e.reliable_s = gap;
+    } else {
+      if (!e.shortest_failed_s) e.shortest_failed_s = gap;
+      before_failure = false;
+    }
+  }
+  e.all_reached = !e.shortest_failed_s;
+  e.none_reached = !e.longest_working_s;
+  e.consistent = !(e.longest_working_s && e.shortest_failed_s) || *e.longest_working_s < *e.shortest_failed_s;
+  const auto s = [](int v) { return std::to_string(v) + " s"; };
+  if (e.all_reached) {
+    e.explanation = "Idle UDP mappings survived every gap tried, up to " + s(*e.longest_working_s) +
+                    ": the lifetime is at least that.";
+  } else if (e.none_reached) {
+    e.explanation = "Nothing arrived even after the shortest idle gap (" + s(*e.shortest_failed_s) +
+                    "): idle UDP mappings last less than that, or unsolicited packets do not get in at all.";
+  } else if (e.consistent) {
+    e.explanation = "Idle UDP mappings last between " + s(*e.longest_working_s) + " and " +
+                    s(*e.shortest_failed_s) + " (" + s(*e.longest_working_s) + " survived, " +
+                    s(*e.shortest_failed_s) + " did not).";
+  } else {
+    e.explanation = "The results are not monotonic (" + s(*e.shortest_failed_s) + " failed but " +
+                    s(*e.longest_working_s) +
+                    " survived: packet loss, or a NAT that does not use one idle timer); ";
+    e.explanation += e.reliable_s ? "counting only the gaps before the first failure, mappings survive at least " +
+                                        s(*e.reliable_s) + "."
+                                  : "there is no safe lower bound.";
+  }
+  return e;
+}
+
+int safe_keepalive_s(int lifetime_s) {
+  const int margin = std::max(lifetime_s / 6, std::min(5, lifetime_s / 2));
+  return std::max(1, lifetime_s - margin);
+}
+
+std::optional<KeepaliveAdvice> keepalive_advice(const LifetimeEstimate& e) {
+  if (!e.reliable_s) return std::nullopt;
+  KeepaliveAdvice a;
+  a.basis_s = *e.reliable_s;
+  const int safe = safe_keepalive_s(a.basis_s);
+  a.needed = !(e.all_reached && a.basis_s >= 120);
+  a.wireguard_persistent_keepalive_s = std::min(25, safe);
+  a.ipsec_keepalive_s = std::min(20, safe);
+  a.openvpn_ping_s = std::min(10, safe);
+  a.openvpn_restart_s = 60;
+  a.lines = {
+      "WireGuard: PersistentKeepalive = " + std::to_string(a.wireguard_persistent_keepalive_s) +
+          " (in the [Peer] section)",
+      "strongSwan (IKE NAT-T keepalive): charon.keep_alive = " + std::to_string(a.ipsec_keepalive_s) +
+          "s (strongswan.conf)",
+      "OpenVPN: keepalive " + std::to_string(a.openvpn_ping_s) + " " + std::to_string(a.openvpn_restart_s),
+  };
+  return a;
+}
+
+// ---------------------------------------------------------------- MTU
+
+namespace {
+
+constexpr int kAssumedMtu = 1500;
+// OpenVPN over UDP, tun-mtu 1500: IPv4 20 + UDP 8 + opcode/peer-id 4 + packet id 4 + AEAD tag 16.
+constexpr int kOpenVpnDefaultPacket = 1500 + 52;
+// WireGuard MTU 1420 + IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16 (IPv6 outer: +20 = 1500).
+constexpr int kWireGuardDefaultPacket = 1420 + 60;
+constexpr int kWireGuardOverheadV6 = 80;
+constexpr int kOpenVpnAdviceOverhead = 100;  // IP/UDP/OpenVPN overhead with room for IPv6 and options
+
+}  // namespace
+
+std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
+  std::vector<ProtocolMtuAdvice> out;
+  const int pmtu = f.path_mtu.value_or(kAssumedMtu);
+
+  ProtocolMtuAdvice ovpn{"openvpn", std::nullopt, {}, {}};
+  if (f.path_mtu && *f.path_mtu >= kOpenVpnDefaultPacket) {
+    ovpn.breaks = false;
+    ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
+  } else if (f.fragments_pass == true) {
+    ovpn.breaks = false;
+    ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 needs IP fragments; they pass here.";
+  } else if (f.fragments_pass == false) {
+    ovpn.breaks = true;
+    const int tun = pmtu - kOpenVpnAdviceOverhead;
+    ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
+                  std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.";
+    ovpn.advice = {"OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) +
+                   " (both ends), or use OpenVPN over TCP"};
+  } else {
+    ovpn.reason = "Whether OpenVPN's default full-size packets pass is unknown (fragments not tested).";
+  }
+  out.push_back(std::move(ovpn));
+
+  ProtocolMtuAdvice wg{"wireguard", std::nullopt, {}, {}};
+  if (f.path_mtu && *f.path_mtu >= kWireGuardDefaultPacket) {
+    wg.breaks = false;
+    wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*f.path_mtu) + ").";
+  } else if (f.fragments_pass == true) {
+    wg.breaks = false;
+    wg.reason = "WireGuard's packets may need fragments on this path; they pass here.";
+  } else if (f.path_mtu && f.fragments_pass == false) {
+    wg.breaks = true;
+    wg.reason = "The path MTU (" + std::to_string(*f.path_mtu) +
+                ") is below WireGuard's 1480-byte packets and fragments are dropped.";
+    wg.advice = {"WireGuard: MTU = " + std::to_string(*f.path_mtu - kWireGuardOverheadV6) + " (in [Interface])"};
+  } else {
+    wg.reason = "Whether WireGuard's full-size packets pass is unknown (path MTU not measured).";
+  }
+  out.push_back(std::move(wg));
+
+  ProtocolMtuAdvice ike{"ipsec", std::nullopt, {}, {}};
+  if (f.fragments_pass == true) {
+    ike.breaks = false;
+    ike.reason = "IKE_AUTH with certificates is larger than one packet; the IP fragments pass here.";
+  } else if (f.fragments_pass == false) {
+    ike.breaks = true;
+    ike.reason = "IKE_AUTH with certificates is larger than one packet and this network drops IP fragments: "
+                 "the handshake stalls unless IKEv2 fragmentation (RFC 7383) is on.";
+    ike.advice = {"strongSwan: fragmentation = yes in swanctl.conf (ipsec.conf: fragmentation=yes) on both ends",
+                  "or use smaller (ECDSA) certificates"};
+  } else {
+    ike.reason = "Whether IKE_AUTH with certificates passes is unknown (fragments not tested).";
+  }
+  out.push_back(std::move(ike));
+  return out;
+}
+
+// ---------------------------------------------------------------- summary
+
+namespace {
+
+std::string mapping_line(const Classification& c) {
+  if (c.behaviour == kEim)
+    return "Your NAT keeps one external port per socket whoever you talk to (endpoint-independent mapping): "
+           "peer-to-peer VPNs and NAT traversal work well.";
+  if (c.behaviour)
+    return "Your NAT picks a new external port per destination (" + std::string(describe(*c.behaviour)) +
+           " mapping): client-to-server VPNs are fine, peer-to-peer links (e.g. a WireGuard mesh) need a relay.";
+  if (c.possible.size() == 3 || c.possible.empty()) return {};
+  return "NAT mapping: " + join(c.possible, " or ") + " (" + c.explanation + ")";
+}
+
+std::string filtering_line(const Classification& c) {
+  if (c.behaviour == kEim)
+    return "Your NAT lets anyone reach an open mapping (endpoint-independent filtering).";
+  if (c.behaviour)
+    return "Your NAT only lets in answers from " +
+           std::string(c.behaviour == kAdm ? "addresses" : "the exact address and port") + " you sent to (" +
+           std::string(describe(*c.behaviour)) + " filtering): a VPN server behind it needs a port forward.";
+  if (c.possible.empty()) return "NAT filtering: " + c.explanation;
+  if (c.possible.size() == 3) return {};
+  return "NAT filtering: " + join(c.possible, " or ") + " (" + c.explanation + ")";
+}
+
+}  // namespace
+
+std::vector<std::string> nat_summary_lines(const NatFacts& f) {
+  std::vector<std::string> lines;
+  auto add = [&lines](std::string s) {
+    if (!s.empty()) lines.push_back(std::move(s));
+  };
+  if (f.topology && f.topology->topology != NatTopology::unknown) add(f.topology->explanation);
+  if (f.mapping) add(mapping_line(*f.mapping));
+  if (f.filtering) add(filtering_line(*f.filtering));
+  if (f.port_preservation == true) add("Your NAT keeps source ports unchanged (port preservation).");
+  if (f.port_preservation == false) add("Your NAT rewrites source ports.");
+  if (f.hairpinning == true) add("Your NAT supports hairpinning (LAN hosts reach each other via the public address).");
+  if (f.hairpinning == false)
+    add("Your NAT does not hairpin: LAN hosts cannot reach a local VPN server via its public address.");
+  if (f.lifetime && f.lifetime->measured) {
+    const auto& e = *f.lifetime;
+    auto advice = keepalive_advice(e);
+    const auto s = [](int v) { return std::to_string(v) + " s"; };
+    if (e.none_reached) {
+      add("Your router dropped idle UDP mappings within " + s(*e.shortest_failed_s) +
+          " (or lets nothing back in); a keepalive cannot be derived from this.");
+    } else if (e.all_reached && advice && !advice->needed) {
+      add("Your router keeps idle UDP mappings at least " + s(*e.longest_working_s) +
+          "; the usual keepalives (PersistentKeepalive = 25) are well below it.");
+    } else if (advice) {
+      std::string l = "Your router keeps idle UDP mappings ";
+      if (e.all_reached) l += "at least " + s(advice->basis_s);
+      else if (e.consistent) l += "about " + s(advice->basis_s) + " (" + s(*e.shortest_failed_s) + " was too long)";
+      else l += "at least " + s(advice->basis_s) + " (results were uneven)";
+      l += "; set PersistentKeepalive = " + std::to_string(advice->wireguard_persistent_keepalive_s) + ".";
+      add(l);
+    } else {
+      add(e.explanation);
+    }
+  }
+  for (const auto& m : f.mtu) {
+    if (m.breaks != true) continue;
+    std::string l = m.reason;
+    if (!m.advice.empty()) l += " Fix: " + m.advice.front() + ".";
+    add(l);
+  }
+  return lines;
+}
+
+}  // namespace vpncheck::nat

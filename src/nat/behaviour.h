@@ -1,0 +1,182 @@
+// NAT behaviour from measurements (issue #5; PROTOCOLS.md §10): RFC 4787
+// mapping and filtering classes, port preservation, the UDP binding lifetime,
+// and the advice they turn into. Pure: the runner measures, these functions
+// decide. They never guess: when a test could not be run they say which, and
+// return the classes that are still possible instead of picking one.
+//
+// Endpoints: the reflector's primary address A1 with primary port P1, its
+// alternate port P2 (same address) and, when it has one (--alt-address), its
+// alternate address A2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "probes/observation.h"
+#include "src/nat/port_mapping.h"
+
+namespace vpncheck::nat {
+
+using probes::Endpoint;
+
+// RFC 4787 §4.1 (mapping) and §5 (filtering) share the three classes.
+enum class Behaviour { endpoint_independent, address_dependent, address_and_port_dependent };
+// The report's spelling (schema nat.mapping / nat.filtering): "endpoint_independent", ...
+std::string_view to_string(Behaviour b);
+// Plain words: "endpoint-independent", ...
+std::string_view describe(Behaviour b);
+
+// Stable ids of the sub-tests, used in Classification::not_run.
+namespace test_id {
+constexpr std::string_view kMappingPrimary = "mapping.primary";              // socket -> (A1,P1)
+constexpr std::string_view kMappingOtherPort = "mapping.other_port";         // same socket -> (A1,P2)
+constexpr std::string_view kMappingOtherAddress = "mapping.other_address";   // same socket -> (A2,P1)
+constexpr std::string_view kFilteringPrimary = "filtering.primary";          // (A1,P1) answers
+constexpr std::string_view kFilteringOtherPort = "filtering.other_port";     // unsolicited from (A1,P2)
+constexpr std::string_view kFilteringOtherAddress = "filtering.other_address";  // unsolicited from A2
+}  // namespace test_id
+
+struct Classification {
+  // Set only when the measurements decide it.
+  std::optional<Behaviour> behaviour;
+  // Classes consistent with what was measured (one element when decided; all
+  // three when nothing could be measured; empty when the results contradict
+  // each other).
+  std::vector<Behaviour> possible;
+  // test_id values of the sub-tests that were not run (reflector lacks the
+  // second address/port, or the test failed to run), in a fixed order.
+  std::vector<std::string> not_run;
+  std::string explanation;  // one sentence
+};
+
+// External endpoints the reflector observed for ONE local socket sending to
+// each destination; nullopt = that test was not run (or nothing arrived).
+struct MappingSamples {
+  std::optional<Endpoint> to_primary;        // (A1,P1)
+  std::optional<Endpoint> to_other_port;     // (A1,P2)
+  std::optional<Endpoint> to_other_address;  // (A2,P1)
+};
+// (A1,P1) vs (A1,P2) differ: address-and-port-dependent, whatever else.
+// Equal, and (A2,P1) equal too: endpoint-independent; (A2,P1) differs:
+// address-dependent; (A2,P1) missing: endpoint-independent or address-dependent.
+// Only (A1,P1) and (A2,P1): equal -> endpoint-independent, differ -> ADM or APDM.
+Classification classify_mapping(const MappingSamples& samples);
+
+// Which replies reached the client after it sent to (A1,P1) from one fresh socket;
+// nullopt = not run. A false is taken at face value: the runner should retry
+// a lost packet before reporting false.
+struct FilteringSamples {
+  std::optional<bool> primary_reply;              // (A1,P1) answered us: the baseline
+  std::optional<bool> from_other_port;            // unsolicited from (A1,P2)
+  std::optional<bool> from_other_address;         // unsolicited from A2 (any port)
+};
+// Baseline false: nothing comes back at all, so nothing can be classified.
+// Other address reached: endpoint-independent (and other port must have too,
+// else the results contradict each other: behaviour unset, possible empty).
+// Other address blocked: other port reached -> address-dependent, blocked ->
+// address-and-port-dependent. Missing tests narrow to what is still possible.
+Classification classify_filtering(const FilteringSamples& samples);
+
+// One socket's local port and the source port the reflector saw.
+struct PortSample {
+  std::uint16_t local_port = 0;
+  std::uint16_t observed_port = 0;
+};
+// true when every sample kept its port, false if any did not, nullopt with no samples.
+std::optional<bool> port_preservation(std::span<const PortSample> samples);
+
+// ---------------------------------------------------------------- UDP binding lifetime
+
+// One idle gap tried: after `gap_s` seconds of silence the reflector sent a
+// packet to the mapping; reached = whether it arrived. nullopt = the trial
+// could not be completed (e.g. control session lost) and is ignored.
+struct LifetimeTrial {
+  int gap_s = 0;
+  std::optional<bool> reached;
+};
+
+struct LifetimeEstimate {
+  std::optional<int> longest_working_s;  // longest gap whose packet arrived
+  std::optional<int> shortest_failed_s;  // shortest gap whose packet did not arrive
+  // Longest gap g such that every gap <= g arrived: the lifetime is at least
+  // this. Equals longest_working_s unless the results are non-monotonic.
+  std::optional<int> reliable_s;
+  // Every working gap is shorter than every failed gap.
+  bool consistent = true;
+  // All trials arrived: the lifetime exceeds the longest gap tried (a lower bound only).
+  bool all_reached = false;
+  // No trial arrived: the lifetime is below the shortest gap tried (or inbound
+  // is blocked altogether; the filtering baseline tells which).
+  bool none_reached = false;
+  bool measured = false;  // at least one trial completed
+  std::string explanation;
+  // The value for the report's nat.udp_binding_lifetime_s: reliable_s (a
+  // conservative lower bound); nullopt when not measured or nothing arrived.
+  std::optional<int> report_value() const { return reliable_s; }
+};
+// Trials in any order; duplicates of one gap are combined (any failure counts
+// as failure for that gap, which keeps the estimate conservative).
+LifetimeEstimate estimate_lifetime(std::span<const LifetimeTrial> trials);
+
+// Default gaps for --nat-lifetime, seconds (bounded by 120 s).
+constexpr int kDefaultLifetimeGaps[] = {5, 10, 20, 30, 45, 60, 90, 120};
+
+// A keepalive interval safely below a lifetime of `lifetime_s` seconds that
+// is known to survive: lifetime minus max(lifetime/6, min(5, lifetime/2)),
+// at least 1. E.g. 30 -> 25, 60 -> 50, 120 -> 100, 10 -> 5, 5 -> 3.
+int safe_keepalive_s(int lifetime_s);
+
+struct KeepaliveAdvice {
+  int basis_s = 0;  // the lifetime the values are derived from (reliable_s)
+  bool needed = true;  // false when the lifetime reached the longest gap tried (>= 120 s by default)
+  int wireguard_persistent_keepalive_s = 25;  // never above 25, WireGuard's own recommendation
+  int ipsec_keepalive_s = 20;                 // strongSwan charon.keep_alive (default 20 s)
+  int openvpn_ping_s = 10;                    // OpenVPN "keepalive <ping> <restart>"
+  int openvpn_restart_s = 60;
+  std::vector<std::string> lines;  // paste-able: "WireGuard: PersistentKeepalive = 25", ...
+};
+// nullopt when there is no lower bound to build on (nothing measured, or no gap survived).
+std::optional<KeepaliveAdvice> keepalive_advice(const LifetimeEstimate& estimate);
+
+// ---------------------------------------------------------------- MTU and fragments
+
+struct PathFacts {
+  std::optional<bool> fragments_pass;  // IPv4 fragments reach the far end
+  std::optional<int> path_mtu;         // largest IP packet that passes unfragmented
+};
+
+struct ProtocolMtuAdvice {
+  std::string protocol;         // report id: "openvpn", "wireguard", "ipsec"
+  std::optional<bool> breaks;   // default full-size packets would be dropped; nullopt unknown
+  std::string reason;           // one sentence
+  std::vector<std::string> advice;  // settings that fix it (empty unless breaks)
+};
+// Defaults assumed: OpenVPN over UDP tun-mtu 1500 (its packets exceed a 1500
+// path MTU, so they rely on IP fragmentation), WireGuard MTU 1420 (1480-byte
+// IPv4 / 1500-byte IPv6 packets), IKE_AUTH with certificates larger than one
+// packet (needs fragments unless IKEv2 fragmentation, RFC 7383, is on).
+// A protocol whose handshake passes but for which breaks == true should be
+// reported `restricted` with this advice (issue #5).
+std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& facts);
+
+// ---------------------------------------------------------------- summary
+
+struct NatFacts {
+  std::optional<Classification> mapping;
+  std::optional<Classification> filtering;
+  std::optional<bool> port_preservation;
+  std::optional<bool> hairpinning;
+  std::optional<LifetimeEstimate> lifetime;
+  std::optional<TopologyFinding> topology;
+  std::vector<ProtocolMtuAdvice> mtu;
+};
+// A few plain-words lines for the text report's NAT section, e.g.
+// "Your router keeps idle UDP mappings at least 30 s; set PersistentKeepalive = 25."
+// Only facts that were measured produce a line.
+std::vector<std::string> nat_summary_lines(const NatFacts& facts);
+
+}  // namespace vpncheck::nat

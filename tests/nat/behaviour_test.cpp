@@ -1,0 +1,318 @@
+// RFC 4787 classification tables (every outcome, every missing test), the
+// binding-lifetime estimate, and the advice derived from them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "src/nat/behaviour.h"
+
+namespace vpncheck::nat {
+namespace {
+
+const Endpoint kM1{"203.0.113.5", 40000};
+const Endpoint kM2{"203.0.113.5", 40001};
+const Endpoint kM3{"203.0.113.6", 40000};  // other pooled address, same port
+constexpr auto kEim = Behaviour::endpoint_independent;
+constexpr auto kAdm = Behaviour::address_dependent;
+constexpr auto kApdm = Behaviour::address_and_port_dependent;
+const std::vector<Behaviour> kAll{kEim, kAdm, kApdm};
+
+using Strings = std::vector<std::string>;
+
+struct MappingCase {
+  const char* name;
+  MappingSamples samples;
+  std::optional<Behaviour> behaviour;
+  std::vector<Behaviour> possible;
+  Strings not_run;
+};
+
+TEST(MappingBehaviour, EveryOutcome) {
+  const std::string P(test_id::kMappingPrimary), OP(test_id::kMappingOtherPort), OA(test_id::kMappingOtherAddress);
+  const MappingCase cases[] = {
+      {"all equal", {kM1, kM1, kM1}, kEim, {kEim}, {}},
+      {"address changes only", {kM1, kM1, kM2}, kAdm, {kAdm}, {}},
+      {"address changes pooled ip", {kM1, kM1, kM3}, kAdm, {kAdm}, {}},
+      {"port changes", {kM1, kM2, kM2}, kApdm, {kApdm}, {}},
+      {"port changes, address same", {kM1, kM2, kM1}, kApdm, {kApdm}, {}},
+      {"port changes, no alt address", {kM1, kM2, std::nullopt}, kApdm, {kApdm}, {OA}},
+      {"port same, no alt address", {kM1, kM1, std::nullopt}, std::nullopt, {kEim, kAdm}, {OA}},
+      {"no alt port, address same", {kM1, std::nullopt, kM1}, kEim, {kEim}, {OP}},
+      {"no alt port, address changes", {kM1, std::nullopt, kM2}, std::nullopt, {kAdm, kApdm}, {OP}},
+      {"only primary", {kM1, std::nullopt, std::nullopt}, std::nullopt, kAll, {OP, OA}},
+      {"no primary", {std::nullopt, kM1, kM1}, std::nullopt, kAll, {P}},
+      {"nothing", {}, std::nullopt, kAll, {P, OP, OA}},
+  };
+  for (const auto& c : cases) {
+    auto r = classify_mapping(c.samples);
+    EXPECT_EQ(r.behaviour, c.behaviour) << c.name;
+    EXPECT_EQ(r.possible, c.possible) << c.name;
+    EXPECT_EQ(r.not_run, c.not_run) << c.name;
+    EXPECT_FALSE(r.explanation.empty()) << c.name;
+  }
+}
+
+struct FilteringCase {
+  const char* name;
+  FilteringSamples samples;
+  std::optional<Behaviour> behaviour;
+  std::vector<Behaviour> possible;
+  Strings not_run;
+};
+
+TEST(FilteringBehaviour, EveryOutcome) {
+  const std::string P(test_id::kFilteringPrimary), OP(test_id::kFilteringOtherPort),
+      OA(test_id::kFilteringOtherAddress);
+  const auto no = std::nullopt;
+  const FilteringCase cases[] = {
+      {"all in", {true, true, true}, kEim, {kEim}, {}},
+      {"other port in, other address out", {true, true, false}, kAdm, {kAdm}, {}},
+      {"both out", {true, false, false}, kApdm, {kApdm}, {}},
+      {"contradiction", {true, false, true}, no, {}, {}},
+      {"other address in, port untested", {true, no, true}, kEim, {kEim}, {OP}},
+      {"other address out, port untested", {true, no, false}, no, {kAdm, kApdm}, {OP}},
+      {"port in, address untested", {true, true, no}, no, {kEim, kAdm}, {OA}},
+      {"port out, address untested", {true, false, no}, kApdm, {kApdm}, {OA}},
+      {"baseline only", {true, no, no}, no, kAll, {OP, OA}},
+      {"baseline failed", {false, true, true}, no, kAll, {}},
+      {"baseline not run", {no, false, false}, no, kAll, {P}},
+      {"nothing", {}, no, kAll, {P, OP, OA}},
+  };
+  for (const auto& c : cases) {
+    auto r = classify_filtering(c.samples);
+    EXPECT_EQ(r.behaviour, c.behaviour) << c.name;
+    EXPECT_EQ(r.possible, c.possible) << c.name;
+    EXPECT_EQ(r.not_run, c.not_run) << c.name;
+    EXPECT_FALSE(r.explanation.empty()) << c.name;
+  }
+}
+
+TEST(BehaviourNames, MatchTheReportSchema) {
+  EXPECT_EQ(to_string(kEim), "endpoint_independent");
+  EXPECT_EQ(to_string(kAdm), "address_dependent");
+  EXPECT_EQ(to_string(kApdm), "address_and_port_dependent");
+  EXPECT_EQ(describe(kApdm), "address-and-port-dependent");
+}
+
+TEST(PortPreservation, AllOrNothing) {
+  EXPECT_EQ(port_preservation({}), std::nullopt);
+  const PortSample kept[] = {{500, 500}, {4500, 4500}, {51820, 51820}};
+  EXPECT_EQ(port_preservation(kept), true);
+  const PortSample one_changed[] = {{500, 500}, {4500, 1024}, {51820, 51820}};
+  EXPECT_EQ(port_preservation(one_changed), false);
+}
+
+// ---------------------------------------------------------------- lifetime
+
+std::vector<LifetimeTrial> trials(std::initializer_list<std::pair<int, std::optional<bool>>> list) {
+  std::vector<LifetimeTrial> out;
+  for (const auto& [gap, reached] : list) out.push_back({gap, reached});
+  return out;
+}
+
+TEST(BindingLifetime, MonotonicGivesBothBounds) {
+  auto e = estimate_lifetime(trials({{5, true}, {10, true}, {20, true}, {30, true}, {45, false}, {60, false}}));
+  EXPECT_TRUE(e.measured);
+  EXPECT_TRUE(e.consistent);
+  EXPECT_EQ(e.longest_working_s, 30);
+  EXPECT_EQ(e.shortest_failed_s, 45);
+  EXPECT_EQ(e.reliable_s, 30);
+  EXPECT_EQ(e.report_value(), 30);
+  EXPECT_FALSE(e.all_reached);
+  EXPECT_FALSE(e.none_reached);
+  EXPECT_NE(e.explanation.find("between 30 s and 45 s"), std::string::npos) << e.explanation;
+}
+
+TEST(BindingLifetime, AllReachedIsALowerBound) {
+  auto e = estimate_lifetime(trials({{120, true}, {5, true}, {60, true}}));  // any order
+  EXPECT_TRUE(e.all_reached);
+  EXPECT_EQ(e.longest_working_s, 120);
+  EXPECT_EQ(e.shortest_failed_s, std::nullopt);
+  EXPECT_EQ(e.report_value(), 120);
+  EXPECT_NE(e.explanation.find("at least"), std::string::npos);
+}
+
+TEST(BindingLifetime, NoneReachedHasNoValue) {
+  auto e = estimate_lifetime(trials({{5, false}, {10, false}}));
+  EXPECT_TRUE(e.none_reached);
+  EXPECT_EQ(e.shortest_failed_s, 5);
+  EXPECT_EQ(e.report_value(), std::nullopt);
+  EXPECT_FALSE(keepalive_advice(e));
+}
+
+TEST(BindingLifetime, NonMonotonicIsConservative) {
+  auto e = estimate_lifetime(trials({{5, true}, {10, true}, {20, false}, {30, true}, {45, false}}));
+  EXPECT_FALSE(e.consistent);
+  EXPECT_EQ(e.longest_working_s, 30);
+  EXPECT_EQ(e.shortest_failed_s, 20);
+  EXPECT_EQ(e.reliable_s, 10);
+  EXPECT_EQ(e.report_value(), 10);
+  EXPECT_NE(e.explanation.find("not monotonic"), std::string::npos);
+
+  auto first_failed = estimate_lifetime(trials({{5, false}, {10, true}}));
+  EXPECT_FALSE(first_failed.consistent);
+  EXPECT_EQ(first_failed.reliable_s, std::nullopt);
+  EXPECT_NE(first_failed.explanation.find("no safe lower bound"), std::string::npos);
+}
+
+TEST(BindingLifetime, DuplicatesAndIncompleteTrials) {
+  // one of two 30 s trials failed: 30 counts as failed
+  auto e = estimate_lifetime(trials({{20, true}, {30, true}, {30, false}, {60, std::nullopt}, {-1, true}}));
+  EXPECT_EQ(e.longest_working_s, 20);
+  EXPECT_EQ(e.shortest_failed_s, 30);
+  EXPECT_TRUE(e.consistent);
+  auto none = estimate_lifetime(trials({{30, std::nullopt}}));
+  EXPECT_FALSE(none.measured);
+  EXPECT_EQ(none.report_value(), std::nullopt);
+  EXPECT_FALSE(keepalive_advice(none));
+  EXPECT_FALSE(estimate_lifetime({}).measured);
+}
+
+TEST(KeepaliveAdvice, SafelyBelowTheLifetime) {
+  EXPECT_EQ(safe_keepalive_s(30), 25);
+  EXPECT_EQ(safe_keepalive_s(60), 50);
+  EXPECT_EQ(safe_keepalive_s(120), 100);
+  EXPECT_EQ(safe_keepalive_s(10), 5);
+  EXPECT_EQ(safe_keepalive_s(5), 3);
+  EXPECT_EQ(safe_keepalive_s(2), 1);
+  EXPECT_EQ(safe_keepalive_s(1), 1);
+  EXPECT_EQ(safe_keepalive_s(0), 1);
+  for (int l = 2; l <= 600; ++l) {
+    EXPECT_LT(safe_keepalive_s(l), l) << l;
+    EXPECT_GE(safe_keepalive_s(l), 1) << l;
+  }
+}
+
+TEST(KeepaliveAdvice, ValuesPerImplementation) {
+  auto thirty = keepalive_advice(estimate_lifetime(trials({{20, true}, {30, true}, {45, false}})));
+  ASSERT_TRUE(thirty);
+  EXPECT_EQ(thirty->basis_s, 30);
+  EXPECT_TRUE(thirty->needed);
+  EXPECT_EQ(thirty->wireguard_persistent_keepalive_s, 25);
+  EXPECT_EQ(thirty->ipsec_keepalive_s, 20);
+  EXPECT_EQ(thirty->openvpn_ping_s, 10);
+  EXPECT_EQ(thirty->openvpn_restart_s, 60);
+  EXPECT_EQ(thirty->lines, (Strings{"WireGuard: PersistentKeepalive = 25 (in the [Peer] section)",
+                                    "strongSwan (IKE NAT-T keepalive): charon.keep_alive = 20s (strongswan.conf)",
+                                    "OpenVPN: keepalive 10 60"}));
+
+  auto short_timeout = keepalive_advice(estimate_lifetime(trials({{2, true}, {4, true}, {6, false}})));
+  ASSERT_TRUE(short_timeout);
+  EXPECT_EQ(short_timeout->wireguard_persistent_keepalive_s, 2);
+  EXPECT_EQ(short_timeout->ipsec_keepalive_s, 2);
+  EXPECT_EQ(short_timeout->openvpn_ping_s, 2);
+
+  auto long_lived = keepalive_advice(estimate_lifetime(trials({{60, true}, {120, true}})));
+  ASSERT_TRUE(long_lived);
+  EXPECT_FALSE(long_lived->needed);
+  EXPECT_EQ(long_lived->wireguard_persistent_keepalive_s, 25);
+}
+
+// ---------------------------------------------------------------- MTU
+
+const ProtocolMtuAdvice& find(const std::vector<ProtocolMtuAdvice>& all, std::string_view id) {
+  auto it = std::find_if(all.begin(), all.end(), [id](const auto& a) { return a.protocol == id; });
+  EXPECT_NE(it, all.end()) << id;
+  return *it;
+}
+
+TEST(MtuAdvice, FragmentsDroppedOn1500Path) {
+  auto all = mtu_advice({false, 1500});
+  ASSERT_EQ(all.size(), 3U);
+  const auto& ovpn = find(all, "openvpn");
+  EXPECT_EQ(ovpn.breaks, true);
+  ASSERT_FALSE(ovpn.advice.empty());
+  EXPECT_EQ(ovpn.advice.front(), "OpenVPN: tun-mtu 1400 and mssfix 1360 (both ends), or use OpenVPN over TCP");
+  EXPECT_EQ(find(all, "wireguard").breaks, false);
+  EXPECT_TRUE(find(all, "wireguard").advice.empty());
+  const auto& ike = find(all, "ipsec");
+  EXPECT_EQ(ike.breaks, true);
+  EXPECT_NE(ike.reason.find("RFC 7383"), std::string::npos);
+  EXPECT_NE(ike.advice.front().find("fragmentation = yes"), std::string::npos);
+}
+
+TEST(MtuAdvice, FragmentsPass) {
+  for (const auto& a : mtu_advice({true, 1400})) {
+    EXPECT_EQ(a.breaks, false) << a.protocol;
+    EXPECT_TRUE(a.advice.empty()) << a.protocol;
+  }
+}
+
+TEST(MtuAdvice, SmallMtuWithoutFragmentsBreaksWireGuardToo) {
+  auto all = mtu_advice({false, 1400});
+  EXPECT_EQ(find(all, "openvpn").breaks, true);
+  EXPECT_EQ(find(all, "openvpn").advice.front().substr(0, 30), "OpenVPN: tun-mtu 1300 and mssf");
+  EXPECT_EQ(find(all, "wireguard").breaks, true);
+  EXPECT_EQ(find(all, "wireguard").advice, (Strings{"WireGuard: MTU = 1320 (in [Interface])"}));
+}
+
+TEST(MtuAdvice, UnknownStaysUnknown) {
+  for (const auto& a : mtu_advice({})) EXPECT_EQ(a.breaks, std::nullopt) << a.protocol;
+  // jumbo path, fragments untested: OpenVPN and WireGuard fit, IKE unknown
+  auto jumbo = mtu_advice({std::nullopt, 9000});
+  EXPECT_EQ(find(jumbo, "openvpn").breaks, false);
+  EXPECT_EQ(find(jumbo, "wireguard").breaks, false);
+  EXPECT_EQ(find(jumbo, "ipsec").breaks, std::nullopt);
+  // fragments dropped, path MTU unknown: WireGuard cannot be judged
+  EXPECT_EQ(find(mtu_advice({false, std::nullopt}), "wireguard").breaks, std::nullopt);
+}
+
+// ---------------------------------------------------------------- summary
+
+TEST(NatSummaryText, PlainWordsFromMeasuredFacts) {
+  NatFacts f;
+  f.lifetime = estimate_lifetime(trials({{20, true}, {30, true}, {45, false}}));
+  auto lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0], "Your router keeps idle UDP mappings about 30 s (45 s was too long); set PersistentKeepalive = 25.");
+
+  f.mapping = classify_mapping({kM1, kM2, std::nullopt});
+  f.filtering = classify_filtering({true, false, false});
+  f.port_preservation = false;
+  f.topology = classify_topology(Ipv4{100, 72, 3, 4}, Ipv4{203, 0, 113, 5});
+  f.mtu = mtu_advice({false, 1500});
+  lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 7U);
+  EXPECT_NE(lines[0].find("carrier-grade NAT"), std::string::npos);
+  EXPECT_NE(lines[1].find("address-and-port-dependent mapping"), std::string::npos);
+  EXPECT_NE(lines[2].find("address-and-port-dependent filtering"), std::string::npos);
+  EXPECT_EQ(lines[3], "Your NAT rewrites source ports.");
+  EXPECT_NE(lines[5].find("tun-mtu 1400"), std::string::npos);
+  EXPECT_NE(lines[6].find("IKEv2 fragmentation"), std::string::npos);
+  for (const auto& l : lines) EXPECT_EQ(l.find('\n'), std::string::npos) << l;
+}
+
+TEST(NatSummaryText, NothingMeasuredNothingSaid) {
+  EXPECT_TRUE(nat_summary_lines({}).empty());
+  NatFacts f;
+  f.mapping = classify_mapping({kM1, std::nullopt, std::nullopt});     // all three possible
+  f.filtering = classify_filtering({true, std::nullopt, std::nullopt});  // all three possible
+  f.topology = classify_topology(std::nullopt, Ipv4{203, 0, 113, 5});
+  f.lifetime = estimate_lifetime({});
+  f.mtu = mtu_advice({});
+  EXPECT_TRUE(nat_summary_lines(f).empty());
+}
+
+TEST(NatSummaryText, PartialAndEdgeResults) {
+  NatFacts f;
+  f.mapping = classify_mapping({kM1, kM1, std::nullopt});
+  f.lifetime = estimate_lifetime(trials({{5, false}, {10, false}}));
+  auto lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_NE(lines[0].find("endpoint-independent or address-dependent"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("within 5 s"), std::string::npos) << lines[1];
+
+  f = {};
+  f.lifetime = estimate_lifetime(trials({{60, true}, {120, true}}));
+  lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_NE(lines[0].find("at least 120 s"), std::string::npos) << lines[0];
+
+  f.lifetime = estimate_lifetime(trials({{5, false}, {10, true}}));
+  lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_NE(lines[0].find("not monotonic"), std::string::npos) << lines[0];
+}
+
+}  // namespace
+}  // namespace vpncheck::nat
