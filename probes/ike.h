@@ -37,11 +37,9 @@ constexpr std::uint16_t kPortNatT = 4500;
 using Spi = std::array<std::uint8_t, kSpiSize>;
 using NatHash = std::array<std::uint8_t, kNatHashSize>;
 
-// An address as NAT detection hashes it: 4 bytes (IPv4) or 16 bytes (IPv6), network order.
-struct IpPort {
-  Bytes address;
-  std::uint16_t port = 0;
-};
+// An address as NAT detection hashes it: 4 bytes (IPv4) or 16 bytes (IPv6),
+// network order. The one IpPort type of the probe interface.
+using probes::IpPort;
 
 // SPIi / CKY-I = token.encode(). Session tags are random, so this is never
 // zero in practice; a zero token gives SPIi 0, which parsers reject (RFC 7296

@@ -125,6 +125,14 @@ bool is_esp_reply_to(ByteView reply, ByteView request) {
 
 // ---- IPv4 ----
 
+Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
+                          std::uint8_t protocol, ByteView payload) {
+  if (payload.size() > 0xffff - kIpv4HeaderSize) return {};
+  Bytes d = ipv4_header(src, dst, static_cast<std::uint16_t>(kIpv4HeaderSize + payload.size()), id, ttl, protocol);
+  d.insert(d.end(), payload.begin(), payload.end());
+  return d;
+}
+
 std::uint16_t ipv4_checksum(ByteView header) {
   std::uint32_t sum = 0;
   for (std::size_t i = 0; i + 1 < header.size(); i += 2)

@@ -88,6 +88,10 @@ struct Ipv4Packet {
 // Version 4, IHL >= 5, header fits, total length == datagram size (as a Linux
 // raw socket delivers it). A bad header checksum is reported, not rejected.
 std::optional<Ipv4Packet> parse_ipv4(ByteView datagram);
+// A whole IPv4 datagram: 20-byte header (no options, DF clear, correct
+// checksum) + payload. Empty if the result would exceed 65535 bytes.
+Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
+                          std::uint8_t protocol, ByteView payload);
 // RFC 791 / RFC 1071 one's-complement sum over `header` (checksum field included:
 // returns 0 for a correct header; with the field zeroed it returns the value to put there).
 std::uint16_t ipv4_checksum(ByteView header);

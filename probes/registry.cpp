@@ -2,15 +2,17 @@
 
 #include <array>
 
+#include "probes/ipsec.h"
 #include "probes/openvpn.h"
 #include "probes/wireguard.h"
 
 namespace vpncheck::probes {
 namespace {
 
-constexpr std::array<const ProtocolModule*, 2> kProtocols{
+constexpr std::array<const ProtocolModule*, 3> kProtocols{
     &wireguard::kModule,
     &openvpn::kModule,
+    &ipsec::kModule,
 };
 
 }  // namespace
