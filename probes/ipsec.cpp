@@ -112,12 +112,11 @@ bool is_reply_to(ByteView reply, ByteView request) {
   if (ike::parse_sa_init(request)) return ike::is_sa_init_response_to(reply, request);
   if (ike::parse_main_mode(request)) return ike::is_mm2_reply_to(reply, request);
   if (ike::parse_ike_auth(request)) return ike::is_ike_auth_reply_to(reply, request);
-  if (auto ip = esp::parse_ipv4(request)) {
-    // Raw pieces: whole IPv4 datagrams both ways.
-    if (ip->protocol == esp::kProtoAh) return esp::is_ah_reply_to(reply, request);
+  // Raw pieces: whole IPv4 datagrams both ways.
+  if (esp::parse_ah_ipv4_datagram(request)) return esp::is_ah_reply_to(reply, request);
+  if (auto ip = esp::parse_ipv4(request); ip && ip->protocol == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
     auto rip = esp::parse_ipv4(reply);
-    return ip->protocol == esp::kProtoEsp && rip && rip->protocol == esp::kProtoEsp &&
-           esp::is_esp_reply_to(rip->payload, ip->payload);
+    return rip && rip->protocol == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
   }
   return esp::is_esp_reply_to(reply, request);  // ESP-in-UDP
 }

@@ -98,7 +98,8 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
         rtt << std::fixed << std::setprecision(1) << *p.client.rtt_ms;
         out << " " << rtt.str() << " ms";
       }
-      if (p.client.outcome == Outcome::not_run || !r.observations_read) {
+      if (p.client.outcome == Outcome::not_run || p.client.outcome == Outcome::not_permitted ||
+          !r.observations_read) {
         if (!p.client.detail.empty()) out << " (" << p.client.detail << ")";
       } else if (p.arrivals.empty()) {
         out << "; reflector saw nothing";
@@ -110,6 +111,18 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
           for (const auto& m : t->modifications) out << "; " << m;
       }
       out << "\n";
+      // Decoded protocol evidence (e.g. IKE's NAT detection hashes, AH's ICV check).
+      const std::string indent(title_width + 4, ' ');
+      if (!p.client.reply_fields.empty()) {
+        out << indent << "answer:";
+        for (const auto& [key, value] : p.client.reply_fields) out << " " << key << "=" << value;
+        out << "\n";
+      }
+      if (r.observations_read && !p.arrivals.empty() && !p.arrivals.front().fields.empty()) {
+        out << indent << "reflector decoded:";
+        for (const auto& [key, value] : p.arrivals.front().fields) out << " " << key << "=" << value;
+        out << "\n";
+      }
     }
   }
   if (!r.required.empty()) {

@@ -3,12 +3,15 @@
 #include <array>
 #include <utility>
 
+#include "src/verdict/ipsec_verdict.h"
 #include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 0> kAssessors{};
+constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 1> kAssessors{{
+    {"ipsec", assess_ipsec},
+}};
 
 }  // namespace
 

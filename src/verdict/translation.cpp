@@ -21,6 +21,11 @@ std::optional<Translation> translate(const ProbeResult& result) {
                                 std::to_string(first.source.port));
     }
   }
+  // Every copy of the request counts (UDP retransmits; any copy may be the
+  // rewritten one). Multi-message exchanges (NAT-T's ESP-in-UDP and keepalive
+  // after its IKE message, L2TP) send other bytes later under the same probe
+  // index, so there only the first arrival is compared.
+  const bool conversation = result.probe.module && result.probe.module->next_request;
   for (const auto& arrival : result.arrivals) {
     if (!result.client.sent_sha256.empty() && arrival.payload_sha256 != result.client.sent_sha256) {
       t.payload_modified = true;
@@ -28,6 +33,7 @@ std::optional<Translation> translate(const ProbeResult& result) {
                                 " bytes sent, " + std::to_string(arrival.payload_length) + " arrived, digest differs)");
       break;
     }
+    if (conversation) break;
   }
   return t;
 }

@@ -23,6 +23,10 @@ inline constexpr std::string_view kReturnPathBlocked = "return_path_blocked";
 inline constexpr std::string_view kPayloadModified = "payload_modified";
 inline constexpr std::string_view kConnectionReset = "connection_reset";
 inline constexpr std::string_view kReplyAltered = "reply_altered";
+// A large, IP-fragmented message was lost while small ones of the same protocol pass.
+inline constexpr std::string_view kFragmentsDropped = "fragments_dropped";
+// AH arrived with a broken integrity check (a NAT rewrote the addresses it covers).
+inline constexpr std::string_view kAhModified = "ah_modified";
 }  // namespace finding
 
 struct ProtocolAssessment {

@@ -46,12 +46,17 @@ inline probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::ve
   return caps;
 }
 
-// A reflector that listens on every port of every registered module.
+// A reflector that listens on every port of every registered module, with a
+// raw listener for every raw IP protocol they use.
 inline probes::Capabilities listening_everywhere() {
   probes::Capabilities caps;
   for (const auto* module : probes::all_protocols())
-    for (const auto& v : module->variants)
-      (v.transport == probes::Transport::udp ? caps.udp_ports : caps.tcp_ports).push_back(v.port);
+    for (const auto& v : module->variants) {
+      if (v.transport == probes::Transport::ip)
+        caps.raw_protocols.push_back(probes::ip_protocol_name(v.port));
+      else
+        (v.transport == probes::Transport::udp ? caps.udp_ports : caps.tcp_ports).push_back(v.port);
+    }
   return caps;
 }
 

@@ -20,7 +20,7 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=(fuzz_probe_parsers fuzz_observation_json fuzz_control_api)
+targets=(fuzz_probe_parsers fuzz_observation_json fuzz_control_api fuzz_ipsec)
 
 cxx=${CXX:-}
 if [[ -z $cxx || $cxx != *clang* ]]; then
