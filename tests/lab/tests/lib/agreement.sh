@@ -14,17 +14,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
+# If the test defines agreement_extra_checks, it is called after the common
+# checks with VERDICT TUNNEL as arguments and the vpncheck report in $T_JSON.
 agreement_main() {
 	local proto="$1" profile="$2" expected="$3"
-	t_init "agreement $proto/$profile: vpncheck verdict vs real $proto"
-	t_need_bins
-	# real/<script>.sh runs the real software for PROTO.
+	# real/<script>.sh runs the real software (tool) for PROTO.
 	local tool real="$proto" missing
 	case "$proto" in
 	openvpn) tool=openvpn ;;
 	wireguard) tool=wireguard-go ;;
 	ipsec) tool=strongswan real=strongswan ;;
 	esac
+	t_init "agreement $proto/$profile: vpncheck verdict vs real $tool"
+	t_need_bins
 	if [[ $real == strongswan ]]; then
 		# charon + swanctl + the kernel-libipsec plugin (and the crypto
 		# plugins it needs); the script knows the exact list.
@@ -71,5 +73,8 @@ agreement_main() {
 		t_eq "$agrees" true
 	t_check "real $tool through $profile is $expected as the profile implies (got $tunnel)" \
 		t_eq "$tunnel" "$expected"
+	if declare -F agreement_extra_checks >/dev/null; then
+		agreement_extra_checks "$verdict" "$tunnel"
+	fi
 	t_finish
 }
