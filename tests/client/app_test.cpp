@@ -29,8 +29,11 @@ TEST(ListProbes, ListsEveryRegisteredProtocolAndVariant) {
   for (const auto* module : probes::all_protocols()) {
     EXPECT_TRUE(contains(text, module->id)) << text;
     EXPECT_TRUE(contains(text, module->description)) << text;
-    for (const auto& v : module->variants)
-      EXPECT_TRUE(contains(text, describe(v) + (v.standard ? " (standard)" : ""))) << describe(v) << "\n" << text;
+    for (const auto& v : module->variants) {
+      const std::string shown = v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
+                                                : std::string(v.piece) + " " + describe(v);
+      EXPECT_TRUE(contains(text, shown)) << shown << "\n" << text;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <map>
 #include <sstream>
@@ -137,6 +138,28 @@ TEST_F(IpsecExchange, UdpPiecesAnsweredAndObservedOnLoopback) {
     ASSERT_FALSE(r.arrivals.empty());
     EXPECT_EQ(r.arrivals.front().payload_sha256, r.client.sent_sha256) << r.probe.name();
   }
+}
+
+// UDP 500 taken (or no privilege to bind it): IKE still runs, from an
+// ephemeral port, and both the probe's detail and its answer fields say so.
+TEST_F(IpsecExchange, Ikev2FallsBackToAnEphemeralPortWhen500IsUnavailable) {
+  start(false);
+  asio::io_context holder_ctx;
+  asio::ip::udp::socket holder(holder_ctx);
+  holder.open(asio::ip::udp::v4());
+  boost::system::error_code ec;
+  holder.bind({asio::ip::address_v4::any(), 500}, ec);  // fails without root: then 500 is unavailable anyway
+  auto r = probe("ikev2", 21);
+  EXPECT_EQ(r.client.outcome, Outcome::reply) << r.client.detail;
+  ASSERT_TRUE(r.client.local.has_value());
+  EXPECT_NE(r.client.local->port, 500);
+  EXPECT_NE(r.client.detail.find("could not send from UDP 500"), std::string::npos) << r.client.detail;
+  EXPECT_EQ(r.client.reply_fields.at("source_port_500"), "unavailable");
+  EXPECT_EQ(r.client.reply_fields.at("source_port"), std::to_string(r.client.local->port));
+  std::vector<ProbeResult> results{r};
+  attach_observations(results);
+  auto a = assess(probes::ipsec::kModule, results, true);
+  EXPECT_NE(a.summary.find("could not be sent from UDP source port 500"), std::string::npos) << a.summary;
 }
 
 TEST_F(IpsecExchange, RawEspAndAhBothWaysOnLoopback) {
