@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
 LAB_PACKAGES=(
   iproute2 nftables conntrack iputils-ping procps
   openvpn wireguard-go wireguard-tools openssl   # real software the verdicts are checked against
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins   # real IPsec (IKEv2, kernel-libipsec ESP over TUN)
   python3 python3-jsonschema                     # lab assertions and report-schema validation
 )
 

@@ -13,7 +13,7 @@ constexpr std::size_t kIpv4HeaderSize = 20;
 
 constexpr std::array kVariants{
     ProbeVariant{Transport::tcp, kControlPort, true, kPieceControl},
-    ProbeVariant{Transport::ip, gre::kIpProtocol, false, kPieceGre},
+    ProbeVariant{Transport::ip, gre::kIpProtocol, true, kPieceGre},
 };
 
 std::uint16_t ipv4_checksum(ByteView header) {

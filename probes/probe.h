@@ -41,6 +41,9 @@ struct ProbeVariant {
   std::uint16_t port;  // UDP/TCP port, or the IP protocol number for Transport::ip
   bool standard;
   std::string_view piece = {};  // "" for single-piece protocols; else e.g. "ikev2", "esp"
+  // The local port a real client sends from (IKE: 500, RFC 7296 §2.11), tried
+  // first by the client; 0 = any ephemeral port. Reports say which was used.
+  std::uint16_t source_port = 0;
 
   bool same_place(const ProbeVariant& o) const {
     return transport == o.transport && port == o.port && piece == o.piece;

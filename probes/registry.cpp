@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "probes/ipsec.h"
 #include "probes/l2tp.h"
 #include "probes/openvpn.h"
 #include "probes/pptp_module.h"
@@ -10,9 +11,10 @@
 namespace vpncheck::probes {
 namespace {
 
-constexpr std::array<const ProtocolModule*, 4> kProtocols{
+constexpr std::array<const ProtocolModule*, 5> kProtocols{
     &wireguard::kModule,
     &openvpn::kModule,
+    &ipsec::kModule,
     &l2tp::kModule,
     &pptp::kModule,
 };

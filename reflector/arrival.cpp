@@ -52,6 +52,14 @@ probes::Transport transport_of(Framing framing) {
   return probes::Transport::tcp;
 }
 
+// What a payload digest covers: for raw IP the datagram after its IPv4 header,
+// which a NAT rewrites by design (the client digests the same part).
+probes::ByteView digested_part(probes::ByteView payload, Framing framing) {
+  if (framing != Framing::ip_datagram || payload.empty()) return payload;
+  std::size_t header = std::size_t{payload[0] & 0x0fU} * 4;
+  return header >= 20 && header <= payload.size() ? payload.subspan(header) : payload;
+}
+
 std::optional<Match> match_control(probes::ByteView payload) {
   if (auto token = probes::control::parse_request(payload)) return Match{nullptr, {*token, {}}};
   return std::nullopt;
@@ -238,8 +246,9 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.source = arrival.source;
   obs.ttl = arrival.ttl;
   obs.tos = arrival.tos;
-  obs.payload_length = payload.size();
-  obs.payload_sha256 = probes::to_hex(probes::sha256(payload));
+  const probes::ByteView digested = digested_part(payload, arrival.framing);
+  obs.payload_length = digested.size();
+  obs.payload_sha256 = probes::to_hex(probes::sha256(digested));
   obs.fields = std::move(match->parsed.fields);
   if (!match->parsed.piece.empty()) obs.fields["piece"] = std::string(match->parsed.piece);
   obs.received_at_unix_ms = arrival.received_at_unix_ms;

@@ -36,7 +36,7 @@ struct Config {
   std::uint16_t control_port = 8780;
   // Control API also here: a network that lets only the web out can still be tested.
   std::vector<std::uint16_t> web_control_ports{80, 443};
-  std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443, 1701};
+  std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443, 500, 4500, 1701};
   std::vector<std::uint16_t> tcp_ports{1194, 443, 1723};
   // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
   // skipped with a warning without it. IPv4 only.

@@ -18,13 +18,15 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
 
   Session session;
   // 48-bit tags and 64-bit ids from a CSPRNG collide only by astronomical
-  // chance, but a collision would mis-attribute probes: draw again.
+  // chance, but a collision would mis-attribute probes: draw again. An
+  // all-zero tag is never issued either: probe index 0 would then give IKE
+  // an all-zero SPI, which RFC 7296 forbids (parsers reject it).
   do {
     std::array<std::uint8_t, kSessionIdBytes> id{};
     rnd(id);
     rnd(session.tag);
     session.id = probes::to_hex(id);
-  } while (by_id_.contains(session.id) || by_tag_.contains(session.tag));
+  } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
   session.expires_at = clock_() + limits_.ttl;
 

@@ -202,14 +202,15 @@ bool any_to_stdout(const Options& o) {
 }  // namespace
 
 void list_probes(std::ostream& out) {
-  out << "PROTOCOL   PROBES (genuine + same-size random control on UDP/TCP)       DESCRIPTION\n";
+  out << "PROTOCOL   PROBES (genuine + same-size random control on UDP/TCP ones)    DESCRIPTION\n";
   for (const auto* m : probes::all_protocols()) {
     std::string variants;
-    // Alternatives name the standard one; pieces (all must work) are named by piece.
-    for (const auto& v : m->variants)
-      variants += (variants.empty() ? "" : ", ") +
-                  (v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
-                                   : std::string(v.piece) + ": " + describe(v));
+    for (const auto& v : m->variants) {
+      // Pieces of a multi-piece protocol are all required: name them instead of "(standard)".
+      std::string text = v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
+                                         : std::string(v.piece) + " " + describe(v);
+      variants += (variants.empty() ? "" : ", ") + text;
+    }
     std::string id(m->id);
     id.resize(std::max<std::size_t>(id.size(), 10), ' ');
     variants.resize(std::max<std::size_t>(variants.size(), 62), ' ');

@@ -103,7 +103,8 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
         out << ", " << p.client.steps_answered << (p.client.steps_answered == 1 ? " step" : " steps") << " answered";
         if (stopped_midway(p) && !p.client.detail.empty() && r.observations_read) out << " (" << p.client.detail << ")";
       }
-      if (p.client.outcome == Outcome::not_run || !r.observations_read) {
+      if (p.client.outcome == Outcome::not_run || p.client.outcome == Outcome::not_permitted ||
+          !r.observations_read) {
         if (!p.client.detail.empty()) out << " (" << p.client.detail << ")";
       } else if (p.arrivals.empty()) {
         out << "; reflector saw nothing";
@@ -115,6 +116,18 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
           for (const auto& m : t->modifications) out << "; " << m;
       }
       out << "\n";
+      // Decoded protocol evidence (e.g. IKE's NAT detection hashes, AH's ICV check).
+      const std::string indent(title_width + 4, ' ');
+      if (!p.client.reply_fields.empty()) {
+        out << indent << "answer:";
+        for (const auto& [key, value] : p.client.reply_fields) out << " " << key << "=" << value;
+        out << "\n";
+      }
+      if (r.observations_read && !p.arrivals.empty() && !p.arrivals.front().fields.empty()) {
+        out << indent << "reflector decoded:";
+        for (const auto& [key, value] : p.arrivals.front().fields) out << " " << key << "=" << value;
+        out << "\n";
+      }
     }
   }
   if (!r.required.empty()) {

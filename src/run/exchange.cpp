@@ -12,6 +12,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -75,9 +76,17 @@ std::optional<ExchangeStep> advance(Exchange& ex, ClientSide& side, probes::Byte
   return std::nullopt;
 }
 
-void record_sent(const probes::Bytes& wire, ClientSide& side) {
+void record_sent(probes::ByteView wire, ClientSide& side) {
   side.sent_sha256 = probes::to_hex(probes::sha256(wire));
   side.sent_length = wire.size();
+}
+
+// Raw IP: the digest covers the datagram after its IPv4 header, as on the
+// reflector, because a NAT rewrites the header by design.
+probes::ByteView after_ipv4_header(probes::ByteView datagram) {
+  if (datagram.empty()) return datagram;
+  std::size_t header = std::size_t{datagram[0] & 0x0fU} * 4;
+  return header >= 20 && header <= datagram.size() ? datagram.subspan(header) : datagram;
 }
 
 // Send, retransmit once, and wait for valid answers (step after step) on a
@@ -160,6 +169,18 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   // connect(): replies from anyone else are filtered by the kernel, and ICMP
   // errors surface as receive errors instead of being lost.
   socket.open(remote.protocol(), ec);
+  if (!ec && ex.source_port != 0) {
+    boost::system::error_code bind_ec;
+    // IPv6 only on an IPv6 socket, so an IPv4 probe may hold the same port at once.
+    if (remote.protocol() == asio::ip::udp::v6()) socket.set_option(asio::ip::v6_only(true), bind_ec);
+    if (!bind_ec) socket.bind(asio::ip::udp::endpoint(remote.protocol(), ex.source_port), bind_ec);
+    if (bind_ec) {
+      side.detail = "could not send from UDP " + std::to_string(ex.source_port) + " (" + bind_ec.message() +
+                    "), used an ephemeral port";
+      socket.close(bind_ec);
+      socket.open(remote.protocol(), ec);
+    }
+  }
   if (!ec) socket.connect(remote, ec);
   if (ec) {
     side.outcome = Outcome::local_error;
@@ -200,7 +221,7 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   }
   side.local = probes::Endpoint{local.address().to_string(), 0};
   if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
-  record_sent(ex.wire, side);
+  record_sent(after_ipv4_header(ex.wire), side);
 
   asio::basic_raw_socket<raw> socket(executor);
   socket.open(raw(AF_INET, ex.port), ec);

@@ -39,6 +39,10 @@ struct Exchange {
   // UDP only: send once more at this time if no valid answer has come yet,
   // as real clients retransmit; loss then does not read as blocking.
   std::optional<Clock::time_point> retransmit_at;
+  // UDP only: send from this local port if it can be bound (IKE from 500, as
+  // real clients do: some NATs and ALGs treat it specially); otherwise from
+  // an ephemeral port, and ClientSide::detail says so. 0: ephemeral.
+  std::uint16_t source_port = 0;
 
   // Optional hooks, all left empty by simple one-request protocols:
   // Once the socket knows its own address: protocols that put it into the

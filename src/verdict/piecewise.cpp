@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "src/verdict/ipsec_verdict.h"
 #include "src/verdict/l2tp_verdict.h"
 #include "src/verdict/pptp_verdict.h"
 #include "src/verdict/verdict.h"
@@ -10,7 +11,8 @@
 namespace vpncheck::client {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 2> kAssessors{{
+constexpr std::array<std::pair<std::string_view, PiecewiseAssessor>, 3> kAssessors{{
+    {"ipsec", assess_ipsec},
     {"l2tp", assess_l2tp},  // single piece: the alternatives rule plus L2TP's own advice
     {"pptp", assess_pptp},
 }};

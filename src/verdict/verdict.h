@@ -25,6 +25,10 @@ inline constexpr std::string_view kConnectionReset = "connection_reset";
 inline constexpr std::string_view kReplyAltered = "reply_altered";
 // A multi-message exchange (L2TP) was answered part way, then stopped.
 inline constexpr std::string_view kExchangeIncomplete = "exchange_incomplete";
+// A large, IP-fragmented message was lost while small ones of the same protocol pass.
+inline constexpr std::string_view kFragmentsDropped = "fragments_dropped";
+// AH arrived with a broken integrity check (a NAT rewrote the addresses it covers).
+inline constexpr std::string_view kAhModified = "ah_modified";
 }  // namespace finding
 
 struct ProtocolAssessment {

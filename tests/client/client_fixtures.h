@@ -48,7 +48,8 @@ inline probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::ve
   return caps;
 }
 
-// A reflector that listens on every port of every registered module.
+// A reflector that listens on every port of every registered module, with a
+// raw listener for every raw IP protocol they use.
 inline probes::Capabilities listening_everywhere() {
   probes::Capabilities caps;
   for (const auto* module : probes::all_protocols())

@@ -36,7 +36,8 @@ TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
   std::size_t expected = 0;
   for (const auto* module : probes::all_protocols()) {
     for (const auto& v : module->variants) {
-      const bool raw = v.transport == Transport::ip;
+      // Raw IP protocols are told apart by protocol number alone: no control probe.
+      const bool raw = v.transport == probes::Transport::ip;
       expected += raw ? 1 : 2;
       for (auto kind : {ProbeKind::genuine, ProbeKind::control}) {
         if (raw && kind == ProbeKind::control) continue;
@@ -45,7 +46,7 @@ TEST(MakePlan, EveryRegisteredVariantGetsAGenuineAndAControlProbe) {
           if (p.module == module && p.variant.same_place(v) && p.variant.standard == v.standard && p.kind == kind)
             ++matches;
         EXPECT_EQ(matches, raw && kind == ProbeKind::control ? 0U : 1U)
-            << module->id << " " << describe(v) << " " << to_string(kind);
+            << module->id << " " << v.piece << " " << describe(v) << " " << to_string(kind);
       }
     }
   }
@@ -160,9 +161,8 @@ TEST(MakePlan, OnePlanPerFamilyWithIndicesUniqueAcrossFamilies) {
     const auto& same = single[i % single.size()];
     EXPECT_EQ(both[i].family, i < single.size() ? Family::ipv4 : Family::ipv6);
     EXPECT_EQ(both[i].name(), same.name());  // the same probes, once per family
-    // Raw IP probes run over IPv4 only; everything else runs in both families alike.
-    if (both[i].variant.transport == probes::Transport::ip && both[i].family == Family::ipv6)
-      EXPECT_TRUE(both[i].not_run_reason.has_value()) << both[i].name();
+    if (both[i].family == Family::ipv6 && both[i].variant.transport == probes::Transport::ip)
+      EXPECT_TRUE(both[i].not_run_reason.has_value()) << "raw IP probes run over IPv4 only";
     else
       EXPECT_EQ(both[i].not_run_reason.has_value(), same.not_run_reason.has_value());
   }

@@ -100,6 +100,24 @@ TEST(TextReport, VerboseShowsEveryProbeByName) {
   EXPECT_TRUE(contains(verbose, "source address 192.168.1.10 -> 203.0.113.7")) << verbose;
 }
 
+// -v shows the decoded evidence: what the client read from the answer (e.g.
+// IKE's NAT decision and hashes) and what the reflector decoded on arrival.
+TEST(TextReport, VerboseShowsDecodedAnswerAndReflectorFields) {
+  Report r = realistic_report();
+  ProbeResult* probe = nullptr;
+  for (auto& a : r.protocols)
+    for (auto& p : a.probes)
+      if (!probe && !p.arrivals.empty()) probe = &p;
+  ASSERT_NE(probe, nullptr);
+  probe->client.reply_fields = {{"behind_nat", "yes"}, {"nat_d_destination_expected", "aa11"}};
+  probe->arrivals.front().fields = {{"nat_d_source_translated", "yes"}, {"nat_d_source_expected", "bb22"}};
+  auto verbose = render(r, {false, true});
+  EXPECT_TRUE(contains(verbose, "answer: behind_nat=yes nat_d_destination_expected=aa11")) << verbose;
+  EXPECT_TRUE(contains(verbose, "reflector decoded: nat_d_source_expected=bb22 nat_d_source_translated=yes"))
+      << verbose;
+  EXPECT_FALSE(contains(render(r, {false, false}), "behind_nat=yes"));
+}
+
 TEST(TextReport, UnreadObservationsAreExplained) {
   Report r = realistic_report();
   r.observations_read = false;

@@ -20,7 +20,8 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=(fuzz_probe_parsers fuzz_observation_json fuzz_control_api fuzz_pptp_l2tp fuzz_port_mapping fuzz_pptp_server)
+targets=(fuzz_probe_parsers fuzz_observation_json fuzz_control_api fuzz_ipsec fuzz_pptp_l2tp fuzz_port_mapping
+  fuzz_pptp_server)
 
 cxx=${CXX:-}
 if [[ -z $cxx || $cxx != *clang* ]]; then

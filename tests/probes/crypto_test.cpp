@@ -80,3 +80,38 @@ TEST(Crypto, WireguardMac1KnownVector) {
 
 }  // namespace
 }  // namespace vpncheck::probes
+
+namespace vpncheck::probes {
+namespace {
+
+using fixtures::hex;
+
+// FIPS 180-1 appendix A.
+TEST(Crypto, Sha1KnownVectorAbc) {
+  auto d = sha1(as_bytes("abc"));
+  EXPECT_EQ(Bytes(d.begin(), d.end()), hex("a9993e364706816aba3e25717850c26c9cd0d89d"));
+}
+
+TEST(Crypto, Sha1KnownVectorEmpty) {
+  auto d = sha1(ByteView{});
+  EXPECT_EQ(Bytes(d.begin(), d.end()), hex("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+}
+
+// RFC 2202 §3, test cases 1 and 2 (HMAC-SHA-1).
+TEST(Crypto, HmacSha1Rfc2202Vectors) {
+  Bytes key1(20, 0x0b);
+  auto d1 = hmac_sha1(key1, as_bytes("Hi There"));
+  EXPECT_EQ(Bytes(d1.begin(), d1.end()), hex("b617318655057264e28bc0b6fb378c8ef146be00"));
+  auto d2 = hmac_sha1(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"));
+  EXPECT_EQ(Bytes(d2.begin(), d2.end()), hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"));
+}
+
+// RFC 2202 §3 test case 5 lists HMAC-SHA-1-96 explicitly.
+TEST(Crypto, HmacSha1_96IsTheTruncatedHmac) {
+  Bytes key(20, 0x0c);
+  auto d = hmac_sha1_96(key, as_bytes("Test With Truncation"));
+  EXPECT_EQ(Bytes(d.begin(), d.end()), hex("4c1a03424b55e07fe7f27be1"));
+}
+
+}  // namespace
+}  // namespace vpncheck::probes

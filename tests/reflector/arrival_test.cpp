@@ -4,6 +4,7 @@
 
 #include "probes/control.h"
 #include "probes/crypto.h"
+#include "probes/ipsec_esp.h"
 #include "probes/openvpn.h"
 #include "probes/registry.h"
 #include "probes/wireguard.h"
@@ -343,6 +344,46 @@ TEST_F(ReflectorArrival, CountsRecordedProbesAndSentReplies) {
   EXPECT_EQ(metrics.replies_sent, 1u);
   EXPECT_EQ(metrics.replies_failed, 1u);
   EXPECT_EQ(&handler.drops(), &metrics.drops);
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
+
+namespace vpncheck::reflector {
+namespace {
+
+// A raw ESP datagram (IPv4 header included, as a raw socket delivers it): the
+// piece is recorded next to the parser's own fields, the digest covers what
+// follows the IPv4 header (a NAT rewrites the header by design), and the
+// answer is an ESP datagram of the same size to the observed source.
+TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
+  probes::esp::Ipv4Address client{198, 51, 100, 7};
+  probes::esp::Ipv4Address reflector{203, 0, 113, 5};
+  Bytes esp = probes::esp::build_esp(token_, rnd_);
+  Bytes datagram = probes::esp::build_ipv4_datagram(client, reflector, 0x1234, 64, probes::esp::kProtoEsp, esp);
+  Arrival a;
+  a.payload = datagram;
+  a.framing = Framing::ip_datagram;
+  a.local_port = 50;
+  a.source = {"198.51.100.7", 0};
+  a.destination_address = "203.0.113.5";
+  a.received_at_unix_ms = 1700000000000;
+  auto out = handler_.handle(a);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.protocol, "ipsec");
+  ASSERT_EQ(out.reply.size(), datagram.size());
+  auto reply_ip = probes::esp::parse_ipv4(out.reply);
+  ASSERT_TRUE(reply_ip.has_value());
+  EXPECT_EQ(reply_ip->dst, client);
+  EXPECT_EQ(reply_ip->src, reflector);
+  ASSERT_EQ(observations().size(), 1u);
+  const auto& o = observations()[0];
+  EXPECT_EQ(o.transport, probes::Transport::ip);
+  EXPECT_EQ(o.fields.at("piece"), "esp");
+  EXPECT_EQ(o.fields.at("message"), "esp");
+  EXPECT_EQ(o.payload_length, esp.size());
+  EXPECT_EQ(o.payload_sha256, probes::to_hex(probes::sha256(esp)));
+  EXPECT_EQ(o.reply.kind, "ipsec/esp/reply");
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ TEST(ReflectorConfig, DefaultsMatchTheDesign) {
   EXPECT_TRUE(c.listen_is_default);
   EXPECT_EQ(c.control_port, 8780);
   EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{80, 443}));
-  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{51820, 1194, 53, 443, 1701}));
+  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{51820, 1194, 53, 443, 500, 4500, 1701}));
   EXPECT_EQ(c.tcp_ports, (std::vector<std::uint16_t>{1194, 443, 1723}));
   EXPECT_EQ(c.session_ttl_s, 300);
   EXPECT_EQ(c.log_level, LogLevel::info);

@@ -6,10 +6,15 @@
 # and the report must validate against the schema. The reflector is named
 # reflector.lab (A and AAAA), so both families are tested by default: over
 # IPv6 (routed, no NAT66) both protocols must pass too, without translation.
+# IPsec (IPv4) passes via NAT-T: IKE detects the NAT (both NAT-D hashes shown
+# in the -v evidence), UDP source port 500 is kept, AH arrives modified (its
+# ICV covers the addresses the NAT rewrote) which is a finding, not a failure.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-t_init "home: wireguard+openvpn+l2tp pass behind NAT"
+# shellcheck source=lib/ipsec.sh
+source "$(dirname "$0")/lib/ipsec.sh"
+t_init "home: wireguard+openvpn+ipsec+l2tp pass behind NAT"
 t_need_bins
 t_need_python_jsonschema
 t_start home
@@ -60,6 +65,29 @@ echo "  facts: local_address=$local_addr public_address=$public_addr behind_nat=
 t_check "client.behind_nat is true" t_eq "$nat" true
 t_check "client.local_address is $LAB_CLIENT_IP" t_eq "$local_addr" "$LAB_CLIENT_IP"
 t_check "client.public_address is the router's WAN address $LAB_ROUTER_WAN_IP" t_eq "$public_addr" "$LAB_ROUTER_WAN_IP"
+
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# IPsec, over IPv4 (raw ESP/AH are IPv4 only), with the -v evidence.
+t_vpncheck --protocols ipsec --require ipsec -v
+t_ipsec_facts
+t_check "ipsec: exit code 0 with --require ipsec (got $T_RC)" t_eq "$T_RC" 0
+t_check "ipsec: report validates against $T_SCHEMA" t_report_valid
+t_check "ipsec verdict is pass" t_eq "$(t_verdict ipsec)" pass
+t_check "ipsec: the summary says NAT-T works" t_eq "$(t_ipsec_summary_has "NAT-T on UDP 4500")" true
+t_check "ipsec: NAT-T IKE, ESP-in-UDP and keepalive answered" t_eq "$(t_ipsec_piece nat-t "p.get('steps_answered')")" 3
+t_check "ipsec: raw ESP went both ways through the NAT" 	t_eq "$(t_ipsec_piece esp "p.get('outbound')")/$(t_ipsec_piece esp "p.get('inbound')")" "true/true"
+t_check "ipsec: the client decided behind_nat=yes from the responder's NAT-D hash" 	t_eq "$(t_ipsec_piece ikev2 "p.get('reply_fields', {}).get('behind_nat')")" yes
+t_check "ipsec: both NAT_DETECTION_DESTINATION_IP hashes are reported and differ" 	t_eq "$(t_ipsec_piece ikev2 "len(p['reply_fields']['nat_d_destination_expected']) == 40 and p['reply_fields']['nat_d_destination_expected'] != p['reply_fields']['nat_d_destination_received']")" true
+t_check "ipsec: the reflector's NAT-D check says the source was translated" 	t_eq "$(t_ipsec_piece ikev2 "p.get('observed_fields', {}).get('nat_d_source_translated')")" yes
+t_check "ipsec: IKE was sent from UDP source port 500" 	t_eq "$(t_ipsec_piece ikev2 "p['translation']['sent_from']['port']")" 500
+t_check "ipsec: the summary reports source port 500 kept" t_eq "$(t_ipsec_summary_has "UDP source port 500 was kept")" true
+t_check "ipsec: AH arrived with a broken ICV (icv_valid=no)" 	t_eq "$(t_ipsec_piece ah "p.get('observed_fields', {}).get('icv_valid')")" no
+t_check "ipsec: findings contain ah_modified" t_eq "$(t_ipsec_has_finding ah_modified)" true
+t_check "ipsec: the summary says AH does not decide the verdict" 	t_eq "$(t_ipsec_summary_has "does not decide the verdict")" true
+t_check "ipsec: the advice says AH cannot cross NAT" t_eq "$(t_ipsec_advice_has "AH cannot cross NAT")" true
+t_check "ipsec: -v text evidence shows the client's NAT decision" grep -q "behind_nat=yes" "$T_OUT"
+t_check "ipsec: -v text evidence shows the reflector's NAT-D hashes" grep -q "nat_d_source_expected=" "$T_OUT"
 
 [[ $T_FAILS -eq 0 ]] || t_show_run
 t_finish

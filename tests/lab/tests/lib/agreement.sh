@@ -4,7 +4,8 @@
 # VPN software does through the same profile:
 #     verdict == pass   <=>   real tunnel carries a ping (TUNNEL_UP)
 # ("pass" means: works on the protocol's standard transport, which is exactly
-# what the real-software scripts use: OpenVPN UDP 1194, WireGuard UDP 51820.)
+# what the real-software scripts use: OpenVPN UDP 1194, WireGuard UDP 51820,
+# IPsec IKEv2 on UDP 500 then NAT-T on UDP 4500 via strongSwan.)
 #
 # Also checks the real software against what the profile is known to do, so
 # a broken lab (both sides down) cannot make the test pass by agreement.
@@ -13,16 +14,28 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
+# If the test defines agreement_extra_checks, it is called after the common
+# checks with VERDICT TUNNEL as arguments and the vpncheck report in $T_JSON.
 agreement_main() {
 	local proto="$1" profile="$2" expected="$3"
-	t_init "agreement $proto/$profile: vpncheck verdict vs real $proto"
-	t_need_bins
-	local tool
+	# real/<script>.sh runs the real software (tool) for PROTO.
+	local tool real="$proto" missing
 	case "$proto" in
 	openvpn) tool=openvpn ;;
 	wireguard) tool=wireguard-go ;;
+	ipsec) tool=strongswan real=strongswan ;;
 	esac
-	command -v "$tool" >/dev/null || t_skip "$tool is not installed"
+	t_init "agreement $proto/$profile: vpncheck verdict vs real $tool"
+	t_need_bins
+	if [[ $real == strongswan ]]; then
+		# charon + swanctl + the kernel-libipsec plugin (and the crypto
+		# plugins it needs); the script knows the exact list.
+		missing="$(bash "$LAB_DIR/real/strongswan.sh" --missing 2>/dev/null)" ||
+			t_fatal "real/strongswan.sh --missing failed"
+		[[ -z "$missing" ]] || t_skip "strongSwan is not usable here, missing: $(sed ":a;N;\$!ba;s/\n/; /g" <<<"$missing") (packaging/install-deps.sh installs it)"
+	else
+		command -v "$tool" >/dev/null || t_skip "$tool is not installed"
+	fi
 	[[ -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
 
 	# 1. vpncheck through the profile, reflector running.
@@ -41,15 +54,15 @@ agreement_main() {
 	# 3. Real software.
 	local real_out real_rc=0 tunnel
 	real_out="$T_WORK/real.txt"
-	timeout -k 5 120 bash "$LAB_DIR/real/$proto.sh" "$profile" >"$real_out" 2>"$T_WORK/real.err" || real_rc=$?
+	timeout -k 5 120 bash "$LAB_DIR/real/$real.sh" "$profile" >"$real_out" 2>"$T_WORK/real.err" || real_rc=$?
 	tunnel="$(tail -n 1 "$real_out")"
 	sed 's/^/    real| /' "$real_out"
 	grep -v '^\[lab\]' "$T_WORK/real.err" | sed 's/^/    real| /' || true
 	if [[ $real_rc -ne 0 || ( "$tunnel" != TUNNEL_UP && "$tunnel" != TUNNEL_DOWN ) ]]; then
-		t_fatal "real $proto experiment could not be run (exit $real_rc)"
+		t_fatal "real $tool experiment could not be run (exit $real_rc)"
 	fi
 
-	echo "  facts: vpncheck verdict=${verdict:-<none>} (exit $T_RC); real $proto: $tunnel"
+	echo "  facts: vpncheck verdict=${verdict:-<none>} (exit $T_RC); real $tool: $tunnel"
 	local agrees=false
 	if [[ "$verdict" == pass && "$tunnel" == TUNNEL_UP ]] ||
 		[[ "$verdict" != pass && "$tunnel" == TUNNEL_DOWN ]]; then
@@ -58,7 +71,10 @@ agreement_main() {
 	t_check "vpncheck ran to completion (exit 0, got $T_RC)" t_eq "$T_RC" 0
 	t_check "agreement: (verdict == pass) <=> TUNNEL_UP [verdict=${verdict:-<none>}, real=$tunnel]" \
 		t_eq "$agrees" true
-	t_check "real $proto through $profile is $expected as the profile implies (got $tunnel)" \
+	t_check "real $tool through $profile is $expected as the profile implies (got $tunnel)" \
 		t_eq "$tunnel" "$expected"
+	if declare -F agreement_extra_checks >/dev/null; then
+		agreement_extra_checks "$verdict" "$tunnel"
+	fi
 	t_finish
 }

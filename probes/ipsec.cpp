@@ -1,0 +1,308 @@
+#include "probes/ipsec.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "probes/ike.h"
+#include "probes/ipsec_esp.h"
+
+namespace vpncheck::probes::ipsec {
+namespace {
+
+constexpr std::uint8_t kTtl = 64;
+
+// Listed in the order the client plans them; the first is what callers
+// without a piece (default_context) get.
+constexpr std::array kVariants{
+    ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkev2, ike::kPortIke},
+    ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkev1},
+    ProbeVariant{Transport::udp, ike::kPortNatT, true, kPieceNatT},
+    ProbeVariant{Transport::ip, esp::kProtoEsp, true, kPieceEsp},
+    ProbeVariant{Transport::ip, esp::kProtoAh, true, kPieceAh},
+    ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkeLarge},
+};
+
+constexpr std::uint8_t kKeepalive = 0xff;
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+std::string join_hex(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& h : list) out += (out.empty() ? "" : ",") + h;
+  return out;
+}
+
+// Before the socket is connected the client does not know its own address;
+// the request is built with zeros of the right family (same size, so the
+// control probe's size is right) and rebuilt once the address is known.
+IpPort usable(const IpPort& endpoint, std::size_t family_size) {
+  if (endpoint.address.size() == 4 || endpoint.address.size() == 16) return endpoint;
+  return IpPort{Bytes(family_size == 16 ? 16 : 4, 0), endpoint.port};
+}
+
+esp::Ipv4Address v4(const IpPort& endpoint) {
+  esp::Ipv4Address a{};
+  if (endpoint.address.size() == 4) std::copy(endpoint.address.begin(), endpoint.address.end(), a.begin());
+  return a;
+}
+
+std::uint16_t random_u16(const RandomFill& rnd) {
+  std::array<std::uint8_t, 2> b{};
+  rnd(b);
+  return static_cast<std::uint16_t>(b[0] << 8 | b[1]);
+}
+
+// A non-zero responder SPI for the IKE_AUTH-shaped message.
+ike::Spi nonzero_spi(const RandomFill& rnd) {
+  ike::Spi spi{};
+  rnd(spi);
+  if (std::all_of(spi.begin(), spi.end(), [](std::uint8_t b) { return b == 0; })) spi[7] = 1;
+  return spi;
+}
+
+Bytes sa_init_request(const ProbeContext& context, const RandomFill& rnd) {
+  IpPort remote = usable(context.remote, context.remote.address.size());
+  IpPort local = usable(context.local, remote.address.size());
+  return ike::build_sa_init_request(context.token, local, remote, rnd);
+}
+
+// ---- client ----
+
+Bytes build_request(const ProbeContext& context, const RandomFill& rnd) {
+  const auto piece = context.variant.piece;
+  if (piece == kPieceIkev2 || piece.empty()) return sa_init_request(context, rnd);
+  if (piece == kPieceIkev1) return ike::build_main_mode_1(context.token);
+  if (piece == kPieceNatT) return ike::add_non_esp_marker(sa_init_request(context, rnd));
+  if (piece == kPieceIkeLarge) return ike::build_ike_auth(context.token, nonzero_spi(rnd), rnd);
+  if (piece == kPieceEsp)
+    return esp::build_ipv4_datagram(v4(context.local), v4(context.remote), random_u16(rnd), kTtl, esp::kProtoEsp,
+                                    esp::build_esp(context.token, rnd));
+  if (piece == kPieceAh)
+    return esp::build_ah_ipv4_datagram(v4(context.local), v4(context.remote), random_u16(rnd), kTtl, context.token,
+                                       rnd);
+  return {};
+}
+
+std::optional<Bytes> next_request(const ProbeContext& context, std::size_t step, ByteView /*last_request*/,
+                                  ByteView /*last_reply*/, const RandomFill& rnd) {
+  if (context.variant.piece != kPieceNatT) return std::nullopt;
+  if (step == 0) return esp::build_esp(context.token, rnd);  // ESP-in-UDP, RFC 3948 §2.1
+  if (step == 1) return Bytes{kKeepalive};                   // NAT-keepalive, RFC 3948 §2.3
+  return std::nullopt;
+}
+
+bool is_keepalive(ByteView b) { return b.size() == 1 && b[0] == kKeepalive; }
+
+// The IKE_SA_INIT behind a non-ESP marker (UDP 4500), if that is what `b` is.
+// An IKE message on UDP 500 whose SPIi starts with 4 zero bytes looks like a
+// marker too; it then fails to parse here and is taken as plain IKE.
+std::optional<ByteView> marked_sa_init(ByteView b) {
+  auto inner = ike::strip_non_esp_marker(b);
+  if (!inner || !ike::parse_sa_init(*inner)) return std::nullopt;
+  return inner;
+}
+
+bool is_reply_to(ByteView reply, ByteView request) {
+  if (is_keepalive(request)) return is_keepalive(reply);
+  if (auto ike_request = marked_sa_init(request)) {
+    auto ike_reply = ike::strip_non_esp_marker(reply);
+    return ike_reply && ike::is_sa_init_response_to(*ike_reply, *ike_request);
+  }
+  if (ike::parse_sa_init(request)) return ike::is_sa_init_response_to(reply, request);
+  if (ike::parse_main_mode(request)) return ike::is_mm2_reply_to(reply, request);
+  if (ike::parse_ike_auth(request)) return ike::is_ike_auth_reply_to(reply, request);
+  // Raw pieces: whole IPv4 datagrams both ways.
+  if (esp::parse_ah_ipv4_datagram(request)) return esp::is_ah_reply_to(reply, request);
+  if (auto ip = esp::parse_ipv4(request); ip && ip->protocol == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
+    auto rip = esp::parse_ipv4(reply);
+    return rip && rip->protocol == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
+  }
+  return esp::is_esp_reply_to(reply, request);  // ESP-in-UDP
+}
+
+// The "ikev2" piece's answer decoded as a real initiator would: is the
+// responder's NAT_DETECTION_DESTINATION_IP our own address and port?
+Fields inspect_reply(ByteView reply, ByteView /*request*/, const ProbeContext& context) {
+  Fields out;
+  if (context.variant.piece != kPieceIkev2) return out;
+  auto response = ike::parse_sa_init(reply);
+  if (!response) return out;
+  if (auto check = ike::check_behind_nat(*response, context.local)) {
+    out[std::string(field::kBehindNat)] = yes_no(check->nat);
+    out[std::string(field::kNatDExpected)] = check->expected_hex;
+    out[std::string(field::kNatDReceived)] = join_hex(check->received_hex);
+  }
+  out[std::string(field::kSourcePort)] = std::to_string(context.local.port);
+  out[std::string(field::kSourcePort500)] = context.local.port == ike::kPortIke ? "bound" : "unavailable";
+  return out;
+}
+
+// ---- reflector ----
+
+std::string spi_hex(std::uint32_t spi) {
+  ByteWriter w;
+  w.be32(spi);
+  return to_hex(w.view());
+}
+
+std::optional<ParsedRequest> parse_ike_over_udp(ByteView message, const ArrivalContext& arrival,
+                                                std::string_view piece) {
+  if (auto m = ike::parse_sa_init(message)) {
+    if (m->is_response() || std::any_of(m->header.spi_r.begin(), m->header.spi_r.end(), [](auto b) { return b; }))
+      return std::nullopt;
+    auto token = ProbeToken::decode(m->header.spi_i);
+    if (!token) return std::nullopt;
+    ParsedRequest p{*token, {}, piece.empty() ? kPieceIkev2 : piece};
+    p.fields[std::string(field::kMessage)] = "ike_sa_init";
+    p.fields[std::string(field::kSpiI)] = to_hex(m->header.spi_i);
+    p.fields[std::string(field::kObservedSourcePort)] = std::to_string(arrival.source.port);
+    if (auto check = ike::check_source_translated(*m, arrival.source)) {
+      p.fields[std::string(field::kSourceTranslated)] = yes_no(check->nat);
+      p.fields[std::string(field::kSourceExpected)] = check->expected_hex;
+      p.fields[std::string(field::kSourceReceived)] = join_hex(check->received_hex);
+    }
+    return p;
+  }
+  if (!piece.empty()) return std::nullopt;  // behind the marker only IKE_SA_INIT is probed
+  if (auto m = ike::parse_main_mode(message)) {
+    if (!m->is_request()) return std::nullopt;
+    auto token = ProbeToken::decode(m->header.spi_i);
+    if (!token) return std::nullopt;
+    ParsedRequest p{*token, {}, kPieceIkev1};
+    p.fields[std::string(field::kMessage)] = "main_mode_1";
+    p.fields[std::string(field::kSpiI)] = to_hex(m->header.spi_i);
+    p.fields[std::string(field::kNatTVendorId)] = yes_no(m->nat_t_rfc3947);
+    p.fields[std::string(field::kObservedSourcePort)] = std::to_string(arrival.source.port);
+    return p;
+  }
+  if (auto m = ike::parse_ike_auth(message)) {
+    if (m->is_response()) return std::nullopt;
+    auto token = ProbeToken::decode(m->header.spi_i);
+    if (!token) return std::nullopt;
+    ParsedRequest p{*token, {}, kPieceIkeLarge};
+    p.fields[std::string(field::kMessage)] = "ike_auth";
+    p.fields[std::string(field::kSpiI)] = to_hex(m->header.spi_i);
+    p.fields[std::string(field::kSize)] = std::to_string(message.size());
+    return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<ParsedRequest> parse_esp_request(ByteView packet, std::string_view piece, std::string_view message) {
+  auto e = esp::parse_esp(packet);
+  // Only our own requests: the SPI is derived from the token, so random bytes,
+  // other protocols and our replies are never taken for a request.
+  if (!e || e->role != esp::Role::request) return std::nullopt;
+  ParsedRequest p{e->token, {}, piece};
+  p.fields[std::string(field::kMessage)] = std::string(message);
+  p.fields[std::string(field::kSpi)] = spi_hex(e->spi);
+  p.fields[std::string(field::kSequence)] = std::to_string(e->sequence);
+  return p;
+}
+
+std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContext& arrival) {
+  if (arrival.transport == Transport::ip) {
+    auto ip = esp::parse_ipv4(payload);
+    if (!ip) return std::nullopt;
+    if (ip->protocol == esp::kProtoEsp) return parse_esp_request(ip->payload, kPieceEsp, "esp");
+    if (ip->protocol != esp::kProtoAh) return std::nullopt;
+    auto ah = esp::parse_ah_ipv4_datagram(payload);
+    if (!ah || ah->role != esp::Role::request) return std::nullopt;
+    ParsedRequest p{ah->token, {}, kPieceAh};
+    p.fields[std::string(field::kMessage)] = "ah";
+    p.fields[std::string(field::kSpi)] = spi_hex(ah->spi);
+    p.fields[std::string(field::kSequence)] = std::to_string(ah->sequence);
+    p.fields[std::string(field::kIcvValid)] = yes_no(ah->icv_valid);
+    return p;
+  }
+  if (arrival.transport != Transport::udp) return std::nullopt;
+  if (is_keepalive(payload)) {
+    // Untagged by nature: it belongs to the NAT-T flow that sent the tagged IKE/ESP.
+    if (!arrival.flow_token) return std::nullopt;
+    ParsedRequest p{*arrival.flow_token, {}, kPieceNatT};
+    p.fields[std::string(field::kMessage)] = "keepalive";
+    return p;
+  }
+  if (auto inner = marked_sa_init(payload)) {
+    auto p = parse_ike_over_udp(*inner, arrival, kPieceNatT);
+    if (p) p->opens_flow = true;
+    return p;
+  }
+  if (auto p = parse_ike_over_udp(payload, arrival, {})) return p;
+  auto p = parse_esp_request(payload, kPieceNatT, "esp_in_udp");
+  if (p) p->opens_flow = true;
+  return p;
+}
+
+Bytes build_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
+                  const RandomFill& rnd) {
+  if (arrival.transport == Transport::ip) {
+    auto ip = esp::parse_ipv4(request);
+    if (!ip) return {};
+    // To the observed (post-NAT) source, from the address the request was sent to.
+    auto from = ip->dst;
+    if (arrival.destination.address.size() == 4) from = v4(arrival.destination);
+    auto to = ip->src;
+    if (arrival.source.address.size() == 4) to = v4(arrival.source);
+    if (parsed.piece == kPieceAh) return esp::build_ah_ipv4_reply(request, from, to, random_u16(rnd), kTtl, rnd);
+    if (parsed.piece == kPieceEsp) {
+      Bytes inner = esp::build_esp_reply(ip->payload, rnd);
+      if (inner.empty()) return {};
+      return esp::build_ipv4_datagram(from, to, random_u16(rnd), kTtl, esp::kProtoEsp, inner);
+    }
+    return {};
+  }
+  if (is_keepalive(request)) return Bytes{kKeepalive};
+  auto inner = marked_sa_init(request);
+  const bool marker = inner.has_value();
+  ByteView ike_request = marker ? *inner : request;
+  if (auto m = ike::parse_sa_init(ike_request)) {
+    IpPort observed = usable(arrival.source, 4);
+    IpPort responder = usable(arrival.destination, observed.address.size());
+    Bytes reply = ike::build_sa_init_reply(*m, observed, responder, rnd);
+    if (reply.empty()) return {};
+    return marker ? ike::add_non_esp_marker(reply) : reply;
+  }
+  if (auto m = ike::parse_main_mode(request)) return ike::build_main_mode_2(*m, rnd);
+  if (ike::parse_ike_auth(request)) return ike::build_ike_auth_reply(request, rnd);
+  return esp::build_esp_reply(request, rnd);
+}
+
+std::string advice_use_variant(const ProbeVariant& variant) {
+  const auto piece = variant.piece;
+  if (piece == kPieceNatT)
+    return "Allow UDP 4500 (IPsec NAT traversal, RFC 3948) in both directions: behind NAT, IKE and ESP move there.";
+  if (piece == kPieceEsp)
+    return "Allow ESP (IP protocol 50) in both directions, or force UDP encapsulation on UDP 4500 "
+           "(strongSwan: encap=yes).";
+  if (piece == kPieceAh)
+    return "Allow AH (IP protocol 51), or better use ESP: AH cannot cross NAT.";
+  if (piece == kPieceIkeLarge)
+    return "Let IP fragments of UDP " + std::to_string(variant.port) +
+           " through, or enable IKEv2 fragmentation (RFC 7383), e.g. strongSwan fragmentation=yes.";
+  return "Allow IKE on UDP " + std::to_string(variant.port) + " in both directions.";
+}
+
+}  // namespace
+
+const ProtocolModule kModule{
+    .id = "ipsec",
+    .title = "IPsec",
+    .description = "IKEv2 IKE_SA_INIT and IKEv1 Main Mode on UDP 500, NAT-T (IKE, ESP-in-UDP, keepalive) on "
+                   "UDP 4500, raw ESP and AH, and an IP-fragmented IKE_AUTH-sized message",
+    .variants = kVariants,
+    .build_request = build_request,
+    .parse_request = parse_request,
+    .build_reply = build_reply,
+    .is_reply_to = is_reply_to,
+    .frame_stream = nullptr,
+    .advice_use_variant = advice_use_variant,
+    .advice_signature_blocked =
+        "IKE's cleartext header is recognised by DPI on any port, so IPsec cannot be hidden by moving ports; "
+        "use a VPN protocol that passes here or one wrapped in TLS.",
+    .inspect_reply = inspect_reply,
+    .next_request = next_request,
+};
+
+}  // namespace vpncheck::probes::ipsec

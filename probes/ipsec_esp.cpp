@@ -1,0 +1,245 @@
+#include "probes/ipsec_esp.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include "probes/crypto.h"
+
+namespace vpncheck::probes::esp {
+namespace {
+
+std::uint32_t derive_spi(std::string_view label, const ProbeToken& token) {
+  ByteWriter w;
+  w.bytes(as_bytes(label)).bytes(token.encode());
+  auto d = sha256(w.view());
+  std::uint32_t spi = (std::uint32_t{d[0]} << 24) | (std::uint32_t{d[1]} << 16) |
+                      (std::uint32_t{d[2]} << 8) | std::uint32_t{d[3]};
+  return spi < kMinSpi ? spi + kMinSpi : spi;
+}
+
+Role role_of(std::uint32_t spi, const ProbeToken& token, bool ah) {
+  if (spi == request_spi(token, ah)) return Role::request;
+  if (spi == reply_spi(token, ah)) return Role::reply;
+  return Role::unknown;
+}
+
+std::uint32_t read_be32(ByteView v, std::size_t offset) {
+  return (std::uint32_t{v[offset]} << 24) | (std::uint32_t{v[offset + 1]} << 16) |
+         (std::uint32_t{v[offset + 2]} << 8) | std::uint32_t{v[offset + 3]};
+}
+
+void put_be16(Bytes& b, std::size_t offset, std::uint16_t v) {
+  b[offset] = static_cast<std::uint8_t>(v >> 8);
+  b[offset + 1] = static_cast<std::uint8_t>(v);
+}
+
+constexpr std::uint8_t kProtoNoNextHeader = 59;  // RFC 8200 §4.7 / IANA
+constexpr std::uint8_t kAhPayloadLen = 4;        // (24 bytes / 4) - 2, RFC 4302 §2.2
+constexpr std::size_t kAhInnerSize = kIpv4HeaderSize + kProbeTokenSize + 12;
+
+// A 20-byte IPv4 header with a correct checksum.
+Bytes ipv4_header(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t total_length,
+                  std::uint16_t id, std::uint8_t ttl, std::uint8_t protocol) {
+  ByteWriter w;
+  w.u8(0x45).u8(0).be16(total_length).be16(id).be16(0).u8(ttl).u8(protocol).be16(0);
+  w.bytes(src).bytes(dst);
+  Bytes h = w.take();
+  put_be16(h, 10, ipv4_checksum(h));
+  return h;
+}
+
+// The AH datagram with the ICV filled in.
+Bytes build_ah(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id, std::uint8_t ttl,
+               const ProbeToken& token, std::uint32_t spi, const RandomFill& rnd) {
+  ByteWriter w;
+  w.bytes(ipv4_header(src, dst, static_cast<std::uint16_t>(kAhDatagramSize), ip_id, ttl, kProtoAh));
+  w.u8(kAhNextHeaderIpip).u8(kAhPayloadLen).be16(0).be32(spi).be32(1).zeros(kAhIcvSize);
+  w.bytes(ipv4_header(src, dst, static_cast<std::uint16_t>(kAhInnerSize), ip_id, 64, kProtoNoNextHeader));
+  w.bytes(token.encode());
+  std::array<std::uint8_t, 12> tail{};
+  rnd(tail);
+  w.bytes(tail);
+  Bytes d = w.take();
+  auto icv = ah_icv(d, token);
+  if (!icv) return {};
+  std::copy(icv->begin(), icv->end(), d.begin() + kIpv4HeaderSize + kAhIcvOffset);
+  return d;
+}
+
+}  // namespace
+
+std::uint32_t request_spi(const ProbeToken& token, bool ah) {
+  return derive_spi(ah ? "vpncheck ah request" : "vpncheck esp request", token);
+}
+
+std::uint32_t reply_spi(const ProbeToken& token, bool ah) {
+  return derive_spi(ah ? "vpncheck ah reply" : "vpncheck esp reply", token);
+}
+
+// ---- ESP ----
+
+Bytes build_esp(const ProbeToken& token, const RandomFill& rnd, std::size_t size) {
+  if (size < kEspMinSize || size > kEspMaxSize) return {};
+  Bytes p(size);
+  rnd(p);
+  ByteWriter h;
+  h.be32(request_spi(token, false)).be32(1);  // RFC 4303 §3.3.3: the first packet has sequence 1
+  std::copy(h.view().begin(), h.view().end(), p.begin());
+  auto t = token.encode();
+  std::copy(t.begin(), t.end(), p.begin() + kEspTokenOffset);
+  return p;
+}
+
+std::optional<EspPacket> parse_esp(ByteView packet) {
+  if (packet.size() < kEspMinSize || packet.size() > kEspMaxSize) return std::nullopt;
+  EspPacket e;
+  e.spi = read_be32(packet, 0);
+  e.sequence = read_be32(packet, 4);
+  if (e.spi < kMinSpi || e.sequence == 0) return std::nullopt;
+  auto token = ProbeToken::decode(packet.subspan(kEspTokenOffset, kProbeTokenSize));
+  if (!token) return std::nullopt;
+  e.token = *token;
+  e.role = role_of(e.spi, e.token, false);
+  return e;
+}
+
+Bytes build_esp_reply(ByteView request, const RandomFill& rnd) {
+  auto rq = parse_esp(request);
+  if (!rq || rq->role != Role::request) return {};
+  Bytes p(request.size());
+  rnd(p);
+  ByteWriter h;
+  h.be32(reply_spi(rq->token, false)).be32(1);
+  std::copy(h.view().begin(), h.view().end(), p.begin());
+  auto t = rq->token.encode();
+  std::copy(t.begin(), t.end(), p.begin() + kEspTokenOffset);
+  return p;
+}
+
+bool is_esp_reply_to(ByteView reply, ByteView request) {
+  auto rs = parse_esp(reply);
+  auto rq = parse_esp(request);
+  return rs && rq && rs->role == Role::reply && rq->role == Role::request && rs->token == rq->token &&
+         rs->sequence == 1 && reply.size() == request.size();
+}
+
+// ---- IPv4 ----
+
+Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
+                          std::uint8_t protocol, ByteView payload) {
+  if (payload.size() > 0xffff - kIpv4HeaderSize) return {};
+  Bytes d = ipv4_header(src, dst, static_cast<std::uint16_t>(kIpv4HeaderSize + payload.size()), id, ttl, protocol);
+  d.insert(d.end(), payload.begin(), payload.end());
+  return d;
+}
+
+std::uint16_t ipv4_checksum(ByteView header) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < header.size(); i += 2)
+    sum += (std::uint32_t{header[i]} << 8) | header[i + 1];
+  if (header.size() % 2 != 0) sum += std::uint32_t{header.back()} << 8;
+  while ((sum >> 16) != 0) sum = (sum & 0xffffU) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum & 0xffffU);
+}
+
+std::optional<Ipv4Packet> parse_ipv4(ByteView datagram) {
+  if (datagram.size() < kIpv4HeaderSize || (datagram[0] >> 4) != 4) return std::nullopt;
+  Ipv4Packet p;
+  p.header_length = static_cast<std::uint8_t>((datagram[0] & 0x0f) * 4);
+  if (p.header_length < kIpv4HeaderSize || p.header_length > datagram.size()) return std::nullopt;
+  ByteReader r(datagram);
+  r.skip(1);
+  p.tos = *r.u8();
+  p.total_length = *r.be16();
+  p.id = *r.be16();
+  p.flags_fragment = *r.be16();
+  p.ttl = *r.u8();
+  p.protocol = *r.u8();
+  p.checksum = *r.be16();
+  auto src = r.take(4);
+  auto dst = r.take(4);
+  if (!r.ok() || p.total_length != datagram.size()) return std::nullopt;
+  std::copy(src->begin(), src->end(), p.src.begin());
+  std::copy(dst->begin(), dst->end(), p.dst.begin());
+  p.checksum_valid = ipv4_checksum(datagram.first(p.header_length)) == 0;
+  p.options = datagram.subspan(kIpv4HeaderSize, p.header_length - kIpv4HeaderSize);
+  p.payload = datagram.subspan(p.header_length);
+  return p;
+}
+
+// ---- AH ----
+
+std::array<std::uint8_t, 20> ah_key(const ProbeToken& token) {
+  ByteWriter w;
+  w.bytes(as_bytes("vpncheck ah")).bytes(token.encode());
+  auto d = sha256(w.view());
+  std::array<std::uint8_t, 20> key{};
+  std::copy_n(d.begin(), key.size(), key.begin());
+  return key;
+}
+
+std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv(ByteView datagram, const ProbeToken& token) {
+  if (datagram.size() < kIpv4HeaderSize + kAhSize || datagram[0] != 0x45) return std::nullopt;
+  Bytes copy(datagram.begin(), datagram.end());
+  // RFC 4302 §3.3.3.1.1.1: mutable IPv4 fields are zeroed for the computation.
+  copy[1] = 0;                            // TOS / DSCP+ECN
+  copy[6] = copy[7] = 0;                  // flags + fragment offset
+  copy[8] = 0;                            // TTL
+  copy[10] = copy[11] = 0;                // header checksum
+  std::fill_n(copy.begin() + kIpv4HeaderSize + kAhIcvOffset, kAhIcvSize, std::uint8_t{0});
+  auto key = ah_key(token);
+  return hmac_sha1_96(key, copy);
+}
+
+Bytes build_ah_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id,
+                             std::uint8_t ttl, const ProbeToken& token, const RandomFill& rnd) {
+  return build_ah(src, dst, ip_id, ttl, token, request_spi(token, true), rnd);
+}
+
+std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
+  if (datagram.size() != kAhDatagramSize) return std::nullopt;
+  auto ip = parse_ipv4(datagram);
+  if (!ip || ip->header_length != kIpv4HeaderSize || ip->protocol != kProtoAh ||
+      (ip->flags_fragment & 0x3fff) != 0)  // MF or a fragment offset
+    return std::nullopt;
+  ByteView ah = ip->payload;
+  if (ah[1] != kAhPayloadLen || ah[0] != kAhNextHeaderIpip) return std::nullopt;
+  AhPacket p;
+  p.src = ip->src;
+  p.dst = ip->dst;
+  p.ttl = ip->ttl;
+  p.tos = ip->tos;
+  p.ip_id = ip->id;
+  p.next_header = ah[0];
+  p.spi = read_be32(ah, 4);
+  p.sequence = read_be32(ah, 8);
+  if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;
+  auto inner = parse_ipv4(ah.subspan(kAhSize));
+  if (!inner || inner->header_length != kIpv4HeaderSize) return std::nullopt;
+  auto token = ProbeToken::decode(datagram.subspan(kAhTokenOffset, kProbeTokenSize));
+  if (!token) return std::nullopt;
+  p.token = *token;
+  p.role = role_of(p.spi, p.token, true);
+  auto icv = ah_icv(datagram, p.token);
+  p.icv_valid = icv && std::equal(icv->begin(), icv->end(), ah.begin() + kAhIcvOffset);
+  return p;
+}
+
+Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
+                          const Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+                          const RandomFill& rnd) {
+  auto rq = parse_ah_ipv4_datagram(request);
+  if (!rq || rq->role != Role::request) return {};
+  Bytes reply = build_ah(reflector, observed_source, ip_id, ttl, rq->token, reply_spi(rq->token, true), rnd);
+  if (reply.size() > request.size()) return {};
+  return reply;
+}
+
+bool is_ah_reply_to(ByteView reply, ByteView request) {
+  auto rs = parse_ah_ipv4_datagram(reply);
+  auto rq = parse_ah_ipv4_datagram(request);
+  return rs && rq && rs->role == Role::reply && rq->role == Role::request && rs->token == rq->token &&
+         reply.size() <= request.size();
+}
+
+}  // namespace vpncheck::probes::esp

@@ -1,0 +1,160 @@
+// ESP and AH probe codecs (pure: no sockets, no I/O, nothing throws on bad input).
+// Layouts: PROTOCOLS.md §4.5 (RFC 4303 ESP, RFC 4302 AH), IPv4 = RFC 791.
+//
+// Contract 1: the 8-byte ProbeToken travels in the payload at a fixed offset,
+// and the SPI is derived from it, so the reflector attributes a packet after
+// NAT (ESP/AH have no ports; a NAT can only rewrite addresses).
+//
+// SPI choice (decision): SPIs are derived deterministically from the token,
+//   spi = first 4 bytes of SHA-256(label | token), raised to >= 0x100,
+// with one label per direction ("vpncheck esp request", "vpncheck esp reply",
+// "vpncheck ah request", "vpncheck ah reply"). So both sides know every SPI
+// without state, the parser can tell a request from a reply (a reflector can
+// never mistake its own or another reflector's reply for a request), and a
+// middlebox that rewrote the SPI shows up as `role == Role::unknown` while the
+// token still attributes the packet. Each probe index gives a different SPI,
+// which is what an SPI-learning ALG (Broadcom, PROTOCOLS.md §4.6) expects.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "probes/bytes.h"
+#include "probes/probe.h"  // RandomFill
+#include "probes/token.h"
+
+namespace vpncheck::probes::esp {
+
+enum class Role { request, reply, unknown };  // from the SPI, see above
+
+constexpr std::uint32_t kMinSpi = 0x100;  // RFC 4303 §2.1: 0 reserved, 1..255 IANA-reserved
+
+std::uint32_t request_spi(const ProbeToken& token, bool ah);
+std::uint32_t reply_spi(const ProbeToken& token, bool ah);
+
+// ---- ESP (IP protocol 50, or in UDP 4500 after classify_udp4500) -------------
+
+// SPI 4 | sequence 4 | "IV" 8 random | token 8 | random 40: like a small AES-GCM
+// packet (8-byte IV, data, 16-byte ICV). 64 bytes by default.
+constexpr std::size_t kEspHeaderSize = 8;
+constexpr std::size_t kEspTokenOffset = 16;
+constexpr std::size_t kEspMinSize = kEspTokenOffset + kProbeTokenSize;  // 24
+constexpr std::size_t kEspDefaultSize = 64;
+constexpr std::size_t kEspMaxSize = 65507;
+
+struct EspPacket {
+  std::uint32_t spi = 0;
+  std::uint32_t sequence = 0;
+  ProbeToken token;
+  Role role = Role::unknown;
+};
+
+// Empty if size is outside [kEspMinSize, kEspMaxSize].
+Bytes build_esp(const ProbeToken& token, const RandomFill& rnd, std::size_t size = kEspDefaultSize);
+// Rejects input shorter than kEspMinSize or longer than kEspMaxSize, SPI < 0x100, sequence 0.
+std::optional<EspPacket> parse_esp(ByteView packet);
+// Reflector: reply_spi(token), sequence 1, same size, token echoed. Empty unless
+// `request` parses with role request.
+Bytes build_esp_reply(ByteView request, const RandomFill& rnd);
+// Client: reply parses with role reply, same token and size, sequence 1.
+bool is_esp_reply_to(ByteView reply, ByteView request);
+
+// ---- IPv4 header (for raw-socket senders and receivers) ---------------------
+
+using Ipv4Address = std::array<std::uint8_t, 4>;
+
+constexpr std::uint8_t kProtoEsp = 50;
+constexpr std::uint8_t kProtoAh = 51;
+constexpr std::size_t kIpv4HeaderSize = 20;
+
+struct Ipv4Packet {
+  std::uint8_t header_length = 0;   // bytes (IHL * 4)
+  std::uint8_t tos = 0;
+  std::uint16_t total_length = 0;
+  std::uint16_t id = 0;
+  std::uint16_t flags_fragment = 0; // DF 0x4000, MF 0x2000, offset in 8-byte units
+  std::uint8_t ttl = 0;
+  std::uint8_t protocol = 0;
+  std::uint16_t checksum = 0;
+  bool checksum_valid = false;
+  Ipv4Address src{};
+  Ipv4Address dst{};
+  ByteView options;
+  ByteView payload;                 // points into the parsed datagram
+};
+
+// Version 4, IHL >= 5, header fits, total length == datagram size (as a Linux
+// raw socket delivers it). A bad header checksum is reported, not rejected.
+std::optional<Ipv4Packet> parse_ipv4(ByteView datagram);
+// A whole IPv4 datagram: 20-byte header (no options, DF clear, correct
+// checksum) + payload. Empty if the result would exceed 65535 bytes.
+Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
+                          std::uint8_t protocol, ByteView payload);
+// RFC 791 / RFC 1071 one's-complement sum over `header` (checksum field included:
+// returns 0 for a correct header; with the field zeroed it returns the value to put there).
+std::uint16_t ipv4_checksum(ByteView header);
+
+// ---- AH (IP protocol 51) in a whole IPv4 datagram -----------------------------
+
+// IPv4 (20, no options, proto 51, DF clear) | AH (24: next header 4, payload len 4,
+// SPI, seq 1, ICV 12) | inner IPv4 header (20: proto 59 "no next header", same
+// addresses) | token 8 | random 12 = 84 bytes.
+//
+// Next header 4 (IP-in-IP, tunnel mode), as in PROTOCOLS.md §4.5 and real
+// site-to-site AH: the inner header is a genuine IPv4 header, so a DPI box or an
+// AH implementation that looks inside sees a well-formed tunnel packet, and a
+// host that did decapsulate it would find protocol 59 and drop it harmlessly.
+constexpr std::size_t kAhSize = 24;
+constexpr std::size_t kAhIcvSize = 12;                 // HMAC-SHA1-96, RFC 2404
+constexpr std::size_t kAhIcvOffset = 12;               // within the AH header
+constexpr std::uint8_t kAhNextHeaderIpip = 4;
+constexpr std::size_t kAhTokenOffset = kIpv4HeaderSize + kAhSize + kIpv4HeaderSize;  // 64
+constexpr std::size_t kAhDatagramSize = kAhTokenOffset + kProbeTokenSize + 12;        // 84
+
+struct AhPacket {
+  Ipv4Address src{};
+  Ipv4Address dst{};
+  std::uint8_t ttl = 0;
+  std::uint8_t tos = 0;
+  std::uint16_t ip_id = 0;
+  std::uint8_t next_header = 0;
+  std::uint32_t spi = 0;
+  std::uint32_t sequence = 0;
+  ProbeToken token;
+  Role role = Role::unknown;
+  // ICV recomputed over the datagram as received (RFC 4302 §3.3.3.1). False
+  // when anything immutable changed on the way, e.g. a NAT rewrote the source
+  // address: that is the evidence for "AH through NAT is modified".
+  bool icv_valid = false;
+};
+
+// HMAC key shared by both sides: SHA-256("vpncheck ah" | token), first 20 bytes.
+std::array<std::uint8_t, 20> ah_key(const ProbeToken& token);
+// HMAC-SHA1-96 over the datagram with TOS, flags+fragment offset, TTL, header
+// checksum and the ICV zeroed. nullopt unless it is an IPv4 datagram with a
+// 20-byte header carrying a full AH header.
+std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv(ByteView datagram, const ProbeToken& token);
+
+// Client: the whole datagram to send with IP_HDRINCL (the caller owns the IP ID and TTL).
+Bytes build_ah_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id,
+                             std::uint8_t ttl, const ProbeToken& token, const RandomFill& rnd);
+// Rejects: not IPv4, IP options, fragments, protocol != 51, AH payload len != 4,
+// SPI < 0x100, next header != 4, inner header not IPv4, size != kAhDatagramSize.
+// An invalid outer header checksum is tolerated (the kernel already checked it).
+std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram);
+// Reflector: AH datagram from `reflector` to `observed_source` (the post-NAT
+// address the request came from), reply SPI, sequence 1, valid ICV, same token,
+// same size. Empty unless `request` parses with role request.
+Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
+                          const Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+                          const RandomFill& rnd);
+// Client: reply parses with role reply, the same token, size <= request. The
+// ICV is deliberately not required: behind NAT the reply's destination is
+// rewritten back to the private address, which breaks it; check
+// parse_ah_ipv4_datagram(reply)->icv_valid separately as evidence. Addresses
+// are not compared for the same reason.
+bool is_ah_reply_to(ByteView reply, ByteView request);
+
+}  // namespace vpncheck::probes::esp

@@ -1,0 +1,191 @@
+// IPsec end to end on loopback: the client's real exchanges (make_exchange +
+// run_exchange: source port 500, NAT-T's three messages, raw ESP/AH with
+// IP_HDRINCL) against an in-process reflector, then the reflector's
+// observations and the verdict. Raw pieces need root (CAP_NET_RAW) and are
+// skipped without it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "probes/ipsec.h"
+#include "reflector/server.h"
+#include "src/run/exchange.h"
+#include "src/run/runner.h"
+#include "src/verdict/verdict.h"
+#include "tests/reflector/test_util.h"
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+class IpsecExchange : public ::testing::Test {
+ protected:
+  void start(bool raw) {
+    reflector::Config config = reflector::test::loopback_config();
+    config.raw_protocols = raw ? std::vector<std::string>{"esp", "ah"} : std::vector<std::string>{};
+    server_ = std::make_unique<reflector::Server>(config, &log_);
+    auto error = server_->start();
+    ASSERT_FALSE(error) << *error;
+    io_ = std::thread([this] { server_->run(); });
+    auto created = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
+                                                       "/v1/sessions");
+    ASSERT_EQ(created.result(), reflector::http::status::created) << created.body();
+    std::string err;
+    auto info = probes::session_info_from_json(created.body(), err);
+    ASSERT_TRUE(info) << err;
+    session_id_ = info->session_id;
+    settings_.reflector = asio::ip::make_address("127.0.0.1");
+    settings_.tag = *probes::tag_from_hex(info->tag_hex);
+    settings_.random = reflector::test::counter_fill(9);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    if (io_.joinable()) io_.join();
+  }
+
+  const probes::ProbeVariant& variant(std::string_view piece) const {
+    for (const auto& v : probes::ipsec::kModule.variants)
+      if (v.piece == piece) return v;
+    throw std::runtime_error("no piece");
+  }
+
+  // One genuine probe of `piece`, sent to the reflector's (ephemeral) UDP port or raw.
+  ProbeResult probe(std::string_view piece, std::uint16_t index) {
+    PlannedProbe planned{index, &probes::ipsec::kModule, variant(piece), ProbeKind::genuine, std::nullopt,
+                         Family::ipv4};
+    Exchange ex = make_exchange(planned, settings_);
+    if (planned.variant.transport == probes::Transport::udp) ex.port = server_->ports().udp.at(0);
+    ex.deadline = Clock::now() + 2s;
+    ex.retransmit_at = Clock::now() + 500ms;
+    asio::io_context ctx;
+    auto future = asio::co_spawn(ctx, run_exchange(std::move(ex)), asio::use_future);
+    ctx.run();
+    return ProbeResult{planned, future.get(), {}};
+  }
+
+  // The reflector's observations, attached to the results by probe index.
+  void attach_observations(std::vector<ProbeResult>& results) {
+    auto read = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::get,
+                                                    "/v1/sessions/" + session_id_ + "/observations");
+    ASSERT_EQ(read.result(), reflector::http::status::ok);
+    std::string err;
+    auto list = probes::observations_from_json(read.body(), err);
+    ASSERT_TRUE(list) << err;
+    for (auto& obs : list->observations)
+      for (auto& r : results)
+        if (r.probe.index == obs.probe_index) r.arrivals.push_back(obs);
+  }
+
+  std::ostringstream log_stream_;
+  reflector::Logger log_{reflector::LogLevel::warn, &log_stream_};
+  std::unique_ptr<reflector::Server> server_;
+  std::thread io_;
+  std::string session_id_;
+  RunSettings settings_;
+};
+
+TEST_F(IpsecExchange, UdpPiecesAnsweredAndObservedOnLoopback) {
+  start(false);
+  std::vector<ProbeResult> results;
+  results.push_back(probe("ikev2", 1));
+  results.push_back(probe("ikev1", 2));
+  results.push_back(probe("nat-t", 3));
+  results.push_back(probe("ike-large", 4));
+  for (const auto& r : results)
+    EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name() << " " << r.client.detail;
+
+  const auto& ikev2 = results[0].client;
+  ASSERT_TRUE(ikev2.local.has_value());
+  EXPECT_EQ(ikev2.reply_fields.at("behind_nat"), "no") << "loopback: the responder's NAT-D hash is our own address";
+  EXPECT_EQ(ikev2.reply_fields.at("nat_d_destination_expected"), ikev2.reply_fields.at("nat_d_destination_received"));
+  EXPECT_EQ(ikev2.reply_fields.at("source_port"), std::to_string(ikev2.local->port));
+  if (geteuid() == 0 && ikev2.detail.empty()) {
+    EXPECT_EQ(ikev2.local->port, 500) << "root sends IKE from UDP 500 like a real client";
+  }
+  if (ikev2.local->port != 500) {
+    EXPECT_EQ(ikev2.reply_fields.at("source_port_500"), "unavailable");
+  }
+  EXPECT_EQ(results[2].client.steps_answered, 3U) << "IKE, ESP-in-UDP and keepalive on one socket";
+  EXPECT_EQ(results[3].client.sent_length, 2600U);
+
+  attach_observations(results);
+  ASSERT_EQ(results[0].arrivals.size(), 1U);
+  const auto& seen = results[0].arrivals.front().fields;
+  EXPECT_EQ(seen.at("piece"), "ikev2");
+  EXPECT_EQ(seen.at("nat_d_source_translated"), "no");
+  EXPECT_EQ(seen.at("observed_source_port"), std::to_string(ikev2.local->port));
+  EXPECT_EQ(results[1].arrivals.front().fields.at("piece"), "ikev1");
+  EXPECT_EQ(results[3].arrivals.front().fields.at("piece"), "ike-large");
+  std::map<std::string, int> natt_messages;
+  for (const auto& a : results[2].arrivals) {
+    EXPECT_EQ(a.fields.at("piece"), "nat-t");
+    ++natt_messages[a.fields.at("message")];
+  }
+  EXPECT_GE(natt_messages["ike_sa_init"], 1);
+  EXPECT_GE(natt_messages["esp_in_udp"], 1);
+  EXPECT_GE(natt_messages["keepalive"], 1) << "the untagged keepalive is attributed through its flow";
+  // Only the first message is compared with what was sent.
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.arrivals.empty());
+    EXPECT_EQ(r.arrivals.front().payload_sha256, r.client.sent_sha256) << r.probe.name();
+  }
+}
+
+// UDP 500 taken (or no privilege to bind it): IKE still runs, from an
+// ephemeral port, and both the probe's detail and its answer fields say so.
+TEST_F(IpsecExchange, Ikev2FallsBackToAnEphemeralPortWhen500IsUnavailable) {
+  start(false);
+  asio::io_context holder_ctx;
+  asio::ip::udp::socket holder(holder_ctx);
+  holder.open(asio::ip::udp::v4());
+  boost::system::error_code ec;
+  holder.bind({asio::ip::address_v4::any(), 500}, ec);  // fails without root: then 500 is unavailable anyway
+  auto r = probe("ikev2", 21);
+  EXPECT_EQ(r.client.outcome, Outcome::reply) << r.client.detail;
+  ASSERT_TRUE(r.client.local.has_value());
+  EXPECT_NE(r.client.local->port, 500);
+  EXPECT_NE(r.client.detail.find("could not send from UDP 500"), std::string::npos) << r.client.detail;
+  EXPECT_EQ(r.client.reply_fields.at("source_port_500"), "unavailable");
+  EXPECT_EQ(r.client.reply_fields.at("source_port"), std::to_string(r.client.local->port));
+  std::vector<ProbeResult> results{r};
+  attach_observations(results);
+  auto a = assess(probes::ipsec::kModule, results, true);
+  EXPECT_NE(a.summary.find("could not be sent from UDP source port 500"), std::string::npos) << a.summary;
+}
+
+TEST_F(IpsecExchange, RawEspAndAhBothWaysOnLoopback) {
+  if (geteuid() != 0) GTEST_SKIP() << "raw ESP/AH need CAP_NET_RAW (run as root)";
+  start(true);
+  const auto& raw = server_->ports().raw;
+  if (std::find(raw.begin(), raw.end(), "esp") == raw.end()) GTEST_SKIP() << "no raw ESP listener";
+  std::vector<ProbeResult> results;
+  results.push_back(probe("ikev2", 11));
+  results.push_back(probe("nat-t", 12));
+  results.push_back(probe("esp", 13));
+  results.push_back(probe("ah", 14));
+  EXPECT_EQ(results[2].client.outcome, Outcome::reply) << results[2].client.detail;
+  EXPECT_EQ(results[3].client.outcome, Outcome::reply) << results[3].client.detail;
+  attach_observations(results);
+  ASSERT_FALSE(results[2].arrivals.empty());
+  ASSERT_FALSE(results[3].arrivals.empty());
+  EXPECT_EQ(results[2].arrivals.front().fields.at("piece"), "esp");
+  EXPECT_EQ(results[2].arrivals.front().payload_sha256, results[2].client.sent_sha256)
+      << "raw digests cover the datagram after its IPv4 header on both sides";
+  EXPECT_EQ(results[3].arrivals.front().fields.at("icv_valid"), "yes") << "no NAT on loopback";
+
+  auto a = assess(probes::ipsec::kModule, results, true);
+  EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
+  EXPECT_TRUE(a.findings.empty());
+}
+
+}  // namespace
+}  // namespace vpncheck::client

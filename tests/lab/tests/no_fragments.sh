@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# no_fragments.sh — profile "no-fragments" (NAT router that drops every IPv4
+# fragment): small IKE messages pass, the IKE_AUTH-sized one (2600 B, hence
+# fragmented) does not -> finding "fragments_dropped" and advice to enable
+# IKEv2 fragmentation (RFC 7383). WireGuard (no fragments) still passes.
+set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
+# shellcheck source=lib/ipsec.sh
+source "$(dirname "$0")/lib/ipsec.sh"
+t_init "no-fragments: large-IKE finding, wireguard pass"
+t_need_bins
+t_need_python_jsonschema
+t_start no-fragments
+
+t_vpncheck --protocols ipsec,wireguard --require wireguard
+t_ipsec_facts
+
+t_check "exit code 0 with --require wireguard (got $T_RC)" t_eq "$T_RC" 0
+t_check "report validates against $T_SCHEMA" t_report_valid
+t_check "wireguard verdict is pass" t_eq "$(t_verdict wireguard)" pass
+t_check "ipsec findings contain fragments_dropped" t_eq "$(t_ipsec_has_finding fragments_dropped)" true
+t_check "the advice names IKEv2 fragmentation (RFC 7383)" t_eq "$(t_ipsec_advice_has "RFC 7383")" true
+t_check "the advice gives strongSwan's fragmentation=yes" t_eq "$(t_ipsec_advice_has "fragmentation=yes")" true
+t_check "small IKEv2 went both ways" t_eq "$(t_ipsec_piece ikev2 "p.get('inbound')")" true
+t_check "the large IKE message did not reach the reflector" t_eq "$(t_ipsec_piece ike-large "p.get('outbound')")" false
+t_check "the router dropped IPv4 fragments" test "$(t_router_counter 'IPv4 fragments')" -gt 0
+
+[[ $T_FAILS -eq 0 ]] || t_show_run
+t_finish
