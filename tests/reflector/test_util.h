@@ -51,6 +51,7 @@ inline Config loopback_config() {
   config.web_control_ports = {};
   config.udp_ports = {0};
   config.tcp_ports = {0};
+  config.nat_ports = {};  // fixed defaults would collide between parallel tests
   return config;
 }
 
