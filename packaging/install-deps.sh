@@ -14,6 +14,7 @@ LAB_PACKAGES=(
   iproute2 nftables conntrack iputils-ping procps
   openvpn wireguard-go wireguard-tools openssl   # real software the verdicts are checked against
   python3 python3-jsonschema                     # lab assertions and report-schema validation
+  miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
 )
 
 missing=()
