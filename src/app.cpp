@@ -173,6 +173,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     // a clean network should not wait the whole probe timeout for the unsolicited tests.
     p.timeout = std::min(timeout, kNatTestWindow);
     p.random = secure_random;
+    p.hairpin = o.hairpin;
     // A gap longer than the session lives would read as "expired" for the wrong reason.
     for (int gap : o.nat_lifetime_gaps)
       if (session.info.expires_in_s <= 0 || gap + 15 < session.info.expires_in_s) p.lifetime_gaps.push_back(gap);

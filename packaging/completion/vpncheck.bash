@@ -45,7 +45,7 @@ _vpncheck() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
             --markdown --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
-            --nat-lifetime --nat-lifetime-max --nat-lifetime-gaps --no-gateway-query --version --help -h' -- "$cur"))
+            --nat-lifetime --nat-lifetime-max --nat-lifetime-gaps --no-gateway-query --hairpin --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck
 

@@ -106,6 +106,9 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
                                        "exact idle gaps to try, comma-separated seconds (1-240; implies --nat-lifetime)")
                             ->type_name("LIST");
   lifetime_gaps->excludes(lifetime_max);
+  app.add_flag("--hairpin", o.hairpin,
+               "also test NAT hairpinning: one local socket sends to another's public address and port\n"
+               "(opt-in: some firewalls treat such packets as an attack)");
   bool no_gateway_query = false;
   app.add_flag("--no-gateway-query", no_gateway_query,
                "do not ask the default gateway for NAT-PMP, PCP and UPnP IGD (port-mapping protocols,\n"

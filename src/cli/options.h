@@ -32,6 +32,8 @@ struct Options {
   std::vector<int> nat_lifetime_gaps;
   // Ask the default gateway for NAT-PMP / PCP / UPnP IGD (--no-gateway-query: don't).
   bool query_gateway = true;
+  // --hairpin: test hairpinning (opt-in: hairpin packets can look like attacks to some firewalls).
+  bool hairpin = false;
 };
 
 // The idle gaps --nat-lifetime tries with at most `max_s` seconds: the

@@ -228,6 +228,58 @@ asio::awaitable<void> lifetime_trial(std::shared_ptr<Context> ctx, std::shared_p
   m->lifetime.push_back(trial);
 }
 
+// Hairpinning: sockets A and B each learn their external endpoint from
+// (A1,P1); A then sends to B's external endpoint. Did it come back in, and
+// from A's external endpoint?
+asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
+  auto executor = co_await asio::this_coro::executor;
+  udp::socket a(executor), b(executor);
+  if (!open_socket(a) || !open_socket(b)) co_return;
+  const auto& p = ctx->plan;
+  // (Vectors, not arrays: GCC 12 cannot keep arrays in a coroutine frame.)
+  std::vector<std::optional<probes::Endpoint>> mapped(2);
+  std::vector<udp::socket*> sockets;
+  sockets.push_back(&a);
+  sockets.push_back(&b);
+  for (std::size_t i = 0; i < 2; ++i) {
+    std::vector<Outgoing> out;
+    out.push_back(Outgoing{udp::endpoint(p.primary, p.port), ctx->request(np::Type::bind)});
+    const auto q = out.front().request;
+    Done done = [&](const std::vector<Incoming>& got) { return find(got, q, np::Origin::primary) != nullptr; };
+    auto got = co_await converse(*sockets[i], out, ctx->sources(), done, p.attempts, p.timeout);
+    if (const auto* in = find(got, q, np::Origin::primary)) mapped[i] = in->reply.observed;
+  }
+  if (!mapped[0] || !mapped[1]) co_return;  // no external endpoints: not run
+  boost::system::error_code ec;
+  const auto b_external = udp::endpoint(asio::ip::make_address(mapped[1]->address, ec), mapped[1]->port);
+  if (ec) co_return;
+  m->reached = true;
+  const auto hp = ctx->request(np::Type::bind);
+  const auto bytes = np::build_request(hp);
+  std::array<std::uint8_t, 1024> buffer{};
+  asio::steady_timer timer(executor);
+  const auto start = Clock::now();
+  const int attempts = std::max(p.attempts, 1);
+  for (int attempt = 0; attempt < attempts && !m->hairpinning.value_or(false); ++attempt) {
+    a.send_to(asio::buffer(bytes), b_external, 0, ec);
+    const auto until = start + p.timeout * (attempt + 1) / attempts;
+    while (Clock::now() < until) {
+      timer.expires_at(until);
+      udp::endpoint from;
+      auto r = co_await (b.async_receive_from(asio::buffer(buffer), from, kAwait) || timer.async_wait(kAwait));
+      if (r.index() == 1) break;
+      auto [rec, n] = std::get<0>(r);
+      if (rec) continue;
+      auto got = np::parse_request(probes::ByteView(buffer).first(n));
+      if (!got || !(*got == hp)) continue;
+      m->hairpinning = true;
+      m->hairpin_source_external = from.address().to_string() == mapped[0]->address && from.port() == mapped[0]->port;
+      break;
+    }
+  }
+  if (!m->hairpinning) m->hairpinning = false;
+}
+
 }  // namespace
 
 asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
@@ -252,6 +304,7 @@ asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
   if (p.alternate) spawn(filtering_test(ctx, m, np::Origin::other_address));
   // Without any extra answer to ask for, the baseline alone still tells whether answers come back.
   if (!p.other_port && !p.alternate) spawn(filtering_test(ctx, m, np::Origin::other_port));
+  if (p.hairpin) spawn(hairpin_test(ctx, m));
   for (int gap : p.lifetime_gaps)
     if (gap > 0 && gap <= np::kMaxGapS) spawn(lifetime_trial(ctx, m, gap));
   boost::system::error_code ec;
@@ -266,6 +319,7 @@ NatAssessment assess_nat(const NatMeasurements& m) {
   a.mapping = classify_mapping(m.mapping);
   a.filtering = classify_filtering(m.filtering);
   a.port_preservation = port_preservation(m.ports);
+  a.hairpinning = m.hairpinning;
   if (!m.lifetime.empty()) {
     a.lifetime = estimate_lifetime(m.lifetime);
     a.keepalive = keepalive_advice(*a.lifetime);

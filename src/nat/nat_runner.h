@@ -32,6 +32,7 @@ struct NatTestPlan {
   int attempts = 3;                         // sends per request before a missing answer is believed
   probes::RandomFill random;
   std::vector<int> lifetime_gaps;  // seconds; empty: the binding-lifetime test is not run
+  bool hairpin = false;            // --hairpin: run the hairpinning test
 };
 
 // What was measured; nullopt = not run, or no answer at all.
@@ -41,6 +42,11 @@ struct NatMeasurements {
   FilteringSamples filtering;
   std::vector<PortSample> ports;
   std::vector<LifetimeTrial> lifetime;
+  // Hairpinning (opt-in): a packet from one of our sockets to another one's
+  // external endpoint came back in; nullopt = not run (or no mapping learnt).
+  std::optional<bool> hairpinning;
+  // It arrived from the sender's external endpoint (RFC 4787 REQ-9), when it arrived.
+  std::optional<bool> hairpin_source_external;
 };
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
@@ -53,6 +59,7 @@ struct NatAssessment {
   std::optional<bool> port_preservation;
   std::optional<LifetimeEstimate> lifetime;  // set when the lifetime test ran
   std::optional<KeepaliveAdvice> keepalive;
+  std::optional<bool> hairpinning;
   std::string note;  // why nothing could be measured, when !ran or !reached
 };
 NatAssessment assess_nat(const NatMeasurements& m);

@@ -190,7 +190,7 @@ json to_report_json(const Report& report) {
        {{"mapping", or_null(report.nat.mapping)},
         {"filtering", or_null(report.nat.filtering)},
         {"port_preservation", or_null(report.nat.port_preservation)},
-        {"hairpinning", nullptr},
+        {"hairpinning", report.nat.tests ? or_null(report.nat.tests->hairpinning) : json(nullptr)},
         {"udp_binding_lifetime_s", report.nat.tests && report.nat.tests->lifetime
                                        ? or_null(report.nat.tests->lifetime->report_value())
                                        : json(nullptr)},

@@ -106,6 +106,7 @@ std::vector<std::string> nat_section_lines(const NatSummary& nat) {
   facts.filtering = t.filtering;
   facts.port_preservation = nat.port_preservation;
   facts.lifetime = t.lifetime;
+  facts.hairpinning = t.hairpinning;
   auto more = nat::nat_summary_lines(facts);
   lines.insert(lines.end(), more.begin(), more.end());
   std::vector<std::string> not_run = t.mapping.not_run;

@@ -319,6 +319,22 @@ TEST_F(NatTestsOnLoopback, LifetimeTrialsGetTheirAnswerAfterTheGap) {
   EXPECT_EQ(m.lifetime[1].reached, true);
 }
 
+TEST_F(NatTestsOnLoopback, HairpinningIsOptInAndSeesTheOtherSocket) {
+  auto m = run(plan());
+  EXPECT_FALSE(m.hairpinning.has_value());  // not asked for
+  auto p = plan();
+  p.hairpin = true;
+  m = run(p);
+  // No NAT on loopback: the "external" endpoint is the socket itself, so it arrives, from the sender's.
+  EXPECT_EQ(m.hairpinning, true);
+  EXPECT_EQ(m.hairpin_source_external, true);
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  Report r = realistic_report();
+  r.nat = nat;
+  EXPECT_EQ(to_report_json(r)["nat"]["hairpinning"], true);
+}
+
 TEST_F(NatTestsOnLoopback, AnotherSessionsTagGetsNoAnswer) {
   auto p = plan();
   p.tag[0] ^= 0xff;

@@ -304,6 +304,15 @@ TEST(ParseArgs, NatLifetimeIsOptInAndBounded) {
                      "excludes");
 }
 
+TEST(ParseArgs, HairpinIsOptIn) {
+  auto outcome = parse({"--reflector", "r"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_FALSE(outcome.options->hairpin);
+  outcome = parse({"--reflector", "r", "--hairpin"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_TRUE(outcome.options->hairpin);
+}
+
 TEST(ParseArgs, GatewayQueryIsOnUnlessTurnedOff) {
   auto outcome = parse({"--reflector", "r"});
   ASSERT_TRUE(outcome.options) << outcome.message;

@@ -24,6 +24,14 @@ t_check "nat.port_preservation is true" t_eq "$(t_json "r['nat']['port_preservat
 t_check "no NAT test was left out" t_eq "$(t_json "r['nat']['tests']['mapping']['not_run'] + r['nat']['tests']['filtering']['not_run']")" "[]"
 t_check "text report has a NAT section in plain words" grep -q "endpoint-independent" "$T_OUT"
 t_check "the NAT tests did not slow the run down (${T_SECS}s < 8s)" awk -v s="$T_SECS" 'BEGIN { exit !(s < 8) }'
+t_check "hairpinning not tested without --hairpin (null)" t_eq "$(t_json "r['nat']['hairpinning']")" null
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# --hairpin: a plain masquerade router does not hairpin (the packet to its own
+# WAN address ends at the router).
+t_vpncheck -4 --protocols wireguard --hairpin
+t_check "--hairpin: nat.hairpinning is false behind masquerade" t_eq "$(t_json "r['nat']['hairpinning']")" false
+t_check "--hairpin: the text report says it does not hairpin" grep -q "does not hairpin" "$T_OUT"
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 # The same network, a reflector with one address: only the one-address subset.
