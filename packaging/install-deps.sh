@@ -15,6 +15,7 @@ LAB_PACKAGES=(
   openvpn wireguard-go wireguard-tools openssl   # real software the verdicts are checked against
   strongswan-charon strongswan-swanctl libcharon-extra-plugins   # real IPsec (IKEv2, kernel-libipsec ESP over TUN)
   python3 python3-jsonschema                     # lab assertions and report-schema validation
+  miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
 )
 
 missing=()

@@ -64,6 +64,7 @@ json to_json(const SessionInfo& info) {
   json caps = {{"udp_ports", info.capabilities.udp_ports},
                {"tcp_ports", info.capabilities.tcp_ports},
                {"raw_protocols", info.capabilities.raw_protocols},
+               {"nat_ports", info.capabilities.nat_ports},
                {"alternate_address", nullptr},
                {"wireguard_public_key", nullptr}};
   if (info.capabilities.alternate_address) caps["alternate_address"] = *info.capabilities.alternate_address;
@@ -126,6 +127,10 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     info.capabilities.tcp_ports = get_int_array<std::uint16_t>(caps.at("tcp_ports"));
     if (caps.contains("raw_protocols"))
       info.capabilities.raw_protocols = caps.at("raw_protocols").get<std::vector<std::string>>();
+    if (caps.contains("nat_ports") && caps["nat_ports"].is_array()) {
+      info.capabilities.nat_ports = get_int_array<std::uint16_t>(caps.at("nat_ports"));
+      if (info.capabilities.nat_ports.size() > 2) info.capabilities.nat_ports.resize(2);
+    }
     if (caps.contains("alternate_address") && caps["alternate_address"].is_string())
       info.capabilities.alternate_address = caps["alternate_address"].get<std::string>();
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())

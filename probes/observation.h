@@ -27,6 +27,7 @@ struct Capabilities {
   std::vector<std::uint16_t> tcp_ports;
   std::vector<std::string> raw_protocols;        // e.g. "esp", "gre" once raw listeners exist
   std::optional<std::string> alternate_address;  // RFC 5780-style second address
+  std::vector<std::uint16_t> nat_ports;          // NAT test service: primary[, alternate] (IPv4)
   std::optional<std::string> wireguard_public_key_hex;
 };
 

@@ -51,6 +51,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   std::string web_ports = port_list_text(config.web_control_ports);
   std::string udp_ports = port_list_text(config.udp_ports);
   std::string tcp_ports = port_list_text(config.tcp_ports);
+  std::string nat_ports = port_list_text(config.nat_ports);
+  std::string alternate_address;
   std::string log_level{to_string(config.log_level)};
   std::string raw_protocols;
   for (const auto& name : config.raw_protocols) raw_protocols += (raw_protocols.empty() ? "" : ",") + name;
@@ -78,6 +80,15 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
                  "raw IPv4 listeners among esp,ah,gre (need CAP_NET_RAW); empty disables")
       ->type_name("LIST")
       ->capture_default_str();
+  app.add_option("--nat-ports", nat_ports,
+                 "UDP ports of the NAT test service: primary[,alternate] (mapping, filtering and\n"
+                 "binding-lifetime tests, IPv4); empty disables")
+      ->type_name("LIST")
+      ->capture_default_str();
+  app.add_option("--alt-address", alternate_address,
+                 "a second IPv4 address of this host for the NAT mapping and filtering tests\n"
+                 "(RFC 5780 style); without it those tests run the one-address subset")
+      ->type_name("ADDR");
   app.add_option("--session-ttl", config.session_ttl_s, "seconds a session lives")
       ->type_name("S")
       ->check(CLI::Range(1, 86400))
@@ -140,6 +151,17 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   if (!web) return usage_error("--web-control-ports: not a comma-separated list of ports: " + web_ports);
   if (!udp) return usage_error("--udp-ports: not a comma-separated list of ports: " + udp_ports);
   if (!tcp) return usage_error("--tcp-ports: not a comma-separated list of ports: " + tcp_ports);
+  auto nat = parse_port_list(nat_ports);
+  if (!nat) return usage_error("--nat-ports: not a comma-separated list of ports: " + nat_ports);
+  if (nat->size() > 2) return usage_error("--nat-ports: at most two ports (primary,alternate): " + nat_ports);
+  config.nat_ports = *nat;
+  if (app.count("--alt-address") > 0) {
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(alternate_address, ec);
+    if (ec || !a.is_v4()) return usage_error("--alt-address: not an IPv4 address: " + alternate_address);
+    if (config.nat_ports.empty()) return usage_error("--alt-address needs the NAT test service (--nat-ports)");
+    config.alternate_address = alternate_address;
+  }
   config.web_control_ports = *web;
   config.udp_ports = *udp;
   config.tcp_ports = *tcp;

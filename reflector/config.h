@@ -41,6 +41,11 @@ struct Config {
   // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
   // skipped with a warning without it. IPv4 only.
   std::vector<std::string> raw_protocols{"esp", "ah", "gre"};
+  // NAT test service (issue #5): UDP primary and alternate port (RFC 5780
+  // style); empty disables it. IPv4 only.
+  std::vector<std::uint16_t> nat_ports{8781, 8782};
+  // A second local IPv4 address for the NAT mapping/filtering tests (--alt-address).
+  std::optional<std::string> alternate_address;
   int session_ttl_s = 300;
   std::size_t max_sessions = 4096;
   std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped

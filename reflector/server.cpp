@@ -90,6 +90,7 @@ Server::~Server() {
   // Sockets before the io_context, the io_context (and with it every
   // suspended coroutine frame) before the state the frames refer to.
   sweep_.reset();
+  nat_.reset();
   udp_sockets_.clear();
   acceptors_.clear();
   io_.reset();
@@ -241,10 +242,20 @@ std::optional<std::string> Server::start() {
     }
   }
 
+  // NAT test service (IPv4 only).
+  nat_ = std::make_unique<NatService>(*io_, sessions_, config_.rate_limit > 0 ? &limiter_ : nullptr, log_);
+  if (auto err = nat_->bind(listen_, config_.alternate_address, config_.nat_ports)) {
+    nat_.reset();
+    return failed(*err);
+  }
+  ports_.nat = nat_->ports();
+
   ControlApiOptions options;
   options.capabilities.raw_protocols = ports_.raw;
   options.capabilities.udp_ports = ports_.udp;
   options.capabilities.tcp_ports = ports_.tcp;
+  options.capabilities.nat_ports = ports_.nat;
+  options.capabilities.alternate_address = nat_->alternate_address();
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
   options.version = std::string(reflector_version());
   options.rnd = csprng();
@@ -259,6 +270,7 @@ std::optional<std::string> Server::start() {
     asio::co_spawn(*io_, run_raw_listener(*socket, protocol, *services_), asio::detached);
   for (std::size_t i = 0; i < acceptors_.size(); ++i)
     asio::co_spawn(*io_, run_tcp_listener(*acceptors_[i], acceptor_roles_[i], *services_), asio::detached);
+  nat_->start();
   sweep_ = std::make_unique<asio::steady_timer>(*io_);
   asio::co_spawn(*io_, sweep_loop(*sweep_, sessions_, arrivals_, log_), asio::detached);
 
@@ -280,6 +292,10 @@ void Server::log_startup() {
               (shared.empty() ? "" : " (" + join_ports("tcp/", shared) + " shared with the control API)") +
               (ports_.raw.empty() || address.find(':') != std::string::npos ? "" : join_raw(ports_.raw)));
   }
+  if (nat_ && nat_->active())
+    log_.info("NAT test service: " + join_ports("udp/", ports_.nat) + " (IPv4)" +
+              (nat_->alternate_address() ? "; alternate address " + *nat_->alternate_address()
+                                         : std::string("; no alternate address (--alt-address)")));
   log_.info("wireguard responder public key (mac1) " + wireguard_key_hex_);
   log_.info("sessions: ttl " + std::to_string(config_.session_ttl_s) + " s, at most " +
             std::to_string(config_.max_sessions) + ", " + std::to_string(config_.max_observations) +
@@ -310,6 +326,7 @@ void Server::close_listeners() {
   for (auto& s : udp_sockets_) s->close(ec);
   for (auto& [protocol, s] : raw_sockets_) s->close(ec);
   for (auto& a : acceptors_) a->close(ec);
+  if (nat_) nat_->close();
 }
 
 }  // namespace vpncheck::reflector

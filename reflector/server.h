@@ -32,6 +32,7 @@
 #include "reflector/control_api.h"
 #include "reflector/log.h"
 #include "reflector/metrics.h"
+#include "reflector/nat_service.h"
 #include "reflector/rate_limit.h"
 #include "reflector/services.h"
 #include "reflector/session_table.h"
@@ -46,6 +47,7 @@ struct BoundPorts {
   std::vector<std::uint16_t> udp;
   std::vector<std::uint16_t> tcp;
   std::vector<std::string> raw;  // raw IP listeners that could be opened ("esp", "ah", "gre")
+  std::vector<std::uint16_t> nat;  // NAT test service: primary[, alternate] (IPv4)
 };
 
 class Server {
@@ -104,6 +106,7 @@ class Server {
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::vector<TcpRole> acceptor_roles_;
   std::unique_ptr<boost::asio::steady_timer> sweep_;
+  std::unique_ptr<NatService> nat_;
   std::atomic<bool> stopped_{false};
 };
 

@@ -80,6 +80,10 @@ class ProgressLine {
   void update(std::size_t done, std::size_t total) {
     if (enabled_) err_ << "\r\033[Kprobing: " << done << "/" << total << " finished" << std::flush;
   }
+  void note(const std::string& text) {
+    if (enabled_) err_ << text << "\n" << std::flush;
+  }
+  bool enabled() const { return enabled_; }
   void clear() {
     if (enabled_) err_ << "\r\033[K" << std::flush;
   }
@@ -88,6 +92,9 @@ class ProgressLine {
   std::ostream& err_;
   bool enabled_;
 };
+
+// The NAT behaviour tests and the gateway query (SSDP MX is 1 s) wait at most this long.
+constexpr milliseconds kNatTestWindow{1500};
 
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
@@ -149,8 +156,47 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   settings.timeout = timeout;
   settings.random = secure_random;
   settings.on_progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+  // The NAT behaviour tests (IPv4, reflector with the NAT test service) run alongside the probes.
+  std::optional<nat::NatTestPlan> nat_plan;
+  const auto& caps = session.info.capabilities;
+  if (address->is_v4() && !caps.nat_ports.empty() && caps.nat_ports.front() != 0) {
+    nat::NatTestPlan p;
+    p.primary = address->to_v4();
+    p.port = caps.nat_ports[0];
+    if (caps.nat_ports.size() > 1 && caps.nat_ports[1] != 0 && caps.nat_ports[1] != p.port) p.other_port = caps.nat_ports[1];
+    if (caps.alternate_address) {
+      boost::system::error_code ec;
+      auto alt = asio::ip::make_address_v4(*caps.alternate_address, ec);
+      if (!ec && !alt.is_unspecified() && alt != p.primary) p.alternate = alt;
+    }
+    p.tag = settings.tag;
+    // Lost packets are retransmitted within this window before a "no" is believed;
+    // a clean network should not wait the whole probe timeout for the unsolicited tests.
+    p.timeout = std::min(timeout, kNatTestWindow);
+    p.random = secure_random;
+    p.hairpin = o.hairpin;
+    // A gap longer than the session lives would read as "expired" for the wrong reason.
+    for (int gap : o.nat_lifetime_gaps)
+      if (session.info.expires_in_s <= 0 || gap + 15 < session.info.expires_in_s) p.lifetime_gaps.push_back(gap);
+    nat_plan = std::move(p);
+  }
+  if (nat_plan && !nat_plan->lifetime_gaps.empty() && progress.enabled())
+    progress.note("measuring the UDP binding lifetime: up to " + std::to_string(nat_plan->lifetime_gaps.back()) + " s");
   progress.update(0, plan.size());
-  auto results = co_await run_plan(plan, settings);
+  // The default gateway's port-mapping protocols: IPv4 only, and never for a
+  // reflector on this very host (no NAT in between; tests run that way).
+  const bool ask_gateway = o.query_gateway && address->is_v4() && !address->is_loopback();
+  std::vector<ProbeResult> results;
+  std::optional<nat::NatMeasurements> nat_measured;
+  std::optional<nat::GatewayFacts> gateway_facts;
+  auto nat_tests = [&]() -> asio::awaitable<void> {
+    if (nat_plan) nat_measured = co_await nat::run_nat_tests(*nat_plan);
+  };
+  auto gateway = [&]() -> asio::awaitable<void> {
+    if (ask_gateway) gateway_facts = co_await nat::query_gateway(std::min(timeout, kNatTestWindow));
+  };
+  auto probes = [&]() -> asio::awaitable<void> { results = co_await run_plan(plan, settings); };
+  co_await (probes() && nat_tests() && gateway());
   progress.clear();
 
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
@@ -171,6 +217,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
+  if (nat_measured) apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
+  if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   // Derived, not probed: present only when both l2tp and ipsec were assessed.
   add_l2tp_ipsec(report.protocols, report.behind_nat);
   co_await close_session(session.control, session.info.session_id, milliseconds(500), o.auth_key);

@@ -37,7 +37,7 @@ _vpncheck() {
         --auth-key)
             return
             ;;
-        --timeout | -t)
+        --timeout | -t | --nat-lifetime-max | --nat-lifetime-gaps)
             return
             ;;
     esac
@@ -45,7 +45,7 @@ _vpncheck() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
             --markdown --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
-            --version --help -h' -- "$cur"))
+            --nat-lifetime --nat-lifetime-max --nat-lifetime-gaps --no-gateway-query --hairpin --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck
 
@@ -58,7 +58,7 @@ _vpncheck_reflector() {
             COMPREPLY=($(compgen -W 'debug info warn error' -- "$cur"))
             return
             ;;
-        --listen)
+        --listen | --alt-address)
             _ip_addresses
             return
             ;;
@@ -67,14 +67,14 @@ _vpncheck_reflector() {
             return
             ;;
         --control-port | --web-control-ports | --udp-ports | --tcp-ports | --session-ttl | \
-            --max-sessions | --max-observations | --rate-limit | --auth-key)
+            --max-sessions | --max-observations | --rate-limit | --auth-key | --nat-ports)
             return
             ;;
     esac
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
-            --tcp-ports --session-ttl --max-sessions --max-observations --rate-limit
+            --tcp-ports --nat-ports --alt-address --session-ttl --max-sessions --max-observations --rate-limit
             --auth-key --user --log-level --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck_reflector vpncheck-reflector

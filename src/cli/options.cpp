@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "probes/registry.h"
+#include "src/nat/behaviour.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -27,6 +28,14 @@ std::string protocol_ids() {
 }
 
 }  // namespace
+
+std::vector<int> default_lifetime_gaps(int max_s) {
+  std::vector<int> gaps;
+  for (int g : nat::kDefaultLifetimeGaps)
+    if (g < max_s) gaps.push_back(g);
+  gaps.push_back(max_s);
+  return gaps;
+}
 
 std::optional<std::pair<std::string, std::optional<std::uint16_t>>> split_host_port(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -83,6 +92,27 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
                  "key of a private reflector (vpncheck-reflector --auth-key); prefer the environment "
                  "variable, which other local users cannot read from the process list")
       ->envname("VPNCHECK_AUTH_KEY");
+  bool nat_lifetime = false;
+  int nat_lifetime_max = 120;
+  std::string nat_lifetime_gaps;
+  app.add_flag("--nat-lifetime", nat_lifetime,
+               "also measure how long the NAT keeps an idle UDP mapping (takes up to --nat-lifetime-max\n"
+               "seconds) and advise keepalive values below it");
+  auto* lifetime_max = app.add_option("--nat-lifetime-max", nat_lifetime_max,
+                                      "longest idle gap --nat-lifetime tries, seconds (default 120)")
+                           ->type_name("S")
+                           ->check(CLI::Range(5, 240));
+  auto* lifetime_gaps = app.add_option("--nat-lifetime-gaps", nat_lifetime_gaps,
+                                       "exact idle gaps to try, comma-separated seconds (1-240; implies --nat-lifetime)")
+                            ->type_name("LIST");
+  lifetime_gaps->excludes(lifetime_max);
+  app.add_flag("--hairpin", o.hairpin,
+               "also test NAT hairpinning: one local socket sends to another's public address and port\n"
+               "(opt-in: some firewalls treat such packets as an attack)");
+  bool no_gateway_query = false;
+  app.add_flag("--no-gateway-query", no_gateway_query,
+               "do not ask the default gateway for NAT-PMP, PCP and UPnP IGD (port-mapping protocols,\n"
+               "external address, double NAT); they are only asked, never used to create a mapping");
   app.add_flag("--list-probes", o.list_probes, "list the registered protocols and their probes, then exit");
   app.footer(
       "Exit codes: 0 run completed and every --require'd protocol passed; 1 a required protocol did not pass;\n"
@@ -137,6 +167,25 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
       return usage_error(other_flag + " and " + flag + " both write to '" + **path + "'");
     }
   }
+
+  if (!nat_lifetime_gaps.empty()) {
+    std::vector<int> gaps;
+    for (const auto& item : split_list(nat_lifetime_gaps)) {
+      int value = 0;
+      auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+      if (ec != std::errc{} || end != item.data() + item.size() || value < 1 || value > 240)
+        return usage_error("--nat-lifetime-gaps: '" + item + "' is not a number of seconds between 1 and 240");
+      if (std::find(gaps.begin(), gaps.end(), value) == gaps.end()) gaps.push_back(value);
+    }
+    if (gaps.empty()) return usage_error("--nat-lifetime-gaps needs at least one gap");
+    if (gaps.size() > 32) return usage_error("--nat-lifetime-gaps: at most 32 gaps");
+    std::sort(gaps.begin(), gaps.end());
+    o.nat_lifetime_gaps = gaps;
+  } else if (nat_lifetime || lifetime_max->count() > 0) {
+    o.nat_lifetime_gaps = default_lifetime_gaps(nat_lifetime_max);
+  }
+
+  o.query_gateway = !no_gateway_query;
 
   if (o.list_probes) return {o, 0, {}};
   if (reflector.empty()) return usage_error("--reflector HOST is required");

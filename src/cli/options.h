@@ -27,7 +27,18 @@ struct Options {
   bool ipv4_only = false;
   bool ipv6_only = false;
   std::string auth_key;  // empty: send none (a public reflector needs none)
+  // --nat-lifetime: measure the UDP binding lifetime (idle gaps, seconds, ascending).
+  // Empty: not measured.
+  std::vector<int> nat_lifetime_gaps;
+  // Ask the default gateway for NAT-PMP / PCP / UPnP IGD (--no-gateway-query: don't).
+  bool query_gateway = true;
+  // --hairpin: test hairpinning (opt-in: hairpin packets can look like attacks to some firewalls).
+  bool hairpin = false;
 };
+
+// The idle gaps --nat-lifetime tries with at most `max_s` seconds: the
+// default gaps up to max_s, and max_s itself.
+std::vector<int> default_lifetime_gaps(int max_s);
 
 struct ParseOutcome {
   std::optional<Options> options;  // nullopt: exit with exit_code after printing message

@@ -18,6 +18,73 @@ json endpoint_json(const std::optional<probes::Endpoint>& e) {
   return {{"address", e->address}, {"port", e->port}};
 }
 
+json behaviours(const std::vector<nat::Behaviour>& list) {
+  json out = json::array();
+  for (auto b : list) out.push_back(std::string(nat::to_string(b)));
+  return out;
+}
+
+json classification_json(const nat::Classification& c) {
+  return {{"result", c.behaviour ? json(std::string(nat::to_string(*c.behaviour))) : json(nullptr)},
+          {"possible", behaviours(c.possible)},
+          {"not_run", c.not_run},
+          {"explanation", c.explanation}};
+}
+
+// The NAT tests' details: what was decided, what is still possible, what was not run.
+json nat_tests_json(const NatSummary& nat) {
+  if (!nat.tests) return nullptr;
+  const auto& t = *nat.tests;
+  json lifetime = nullptr;
+  if (t.lifetime) {
+    const auto& e = *t.lifetime;
+    lifetime = {{"longest_working_s", or_null(e.longest_working_s)},
+                {"shortest_failed_s", or_null(e.shortest_failed_s)},
+                {"consistent", e.consistent},
+                {"explanation", e.explanation}};
+  }
+  json keepalive = nullptr;
+  if (t.keepalive) {
+    const auto& k = *t.keepalive;
+    keepalive = {{"basis_s", k.basis_s},
+                 {"needed", k.needed},
+                 {"wireguard_persistent_keepalive_s", k.wireguard_persistent_keepalive_s},
+                 {"ipsec_keepalive_s", k.ipsec_keepalive_s},
+                 {"openvpn_ping_s", k.openvpn_ping_s},
+                 {"openvpn_restart_s", k.openvpn_restart_s},
+                 {"lines", k.lines}};
+  }
+  return {{"reached", t.note.empty()},
+          {"note", t.note.empty() ? json(nullptr) : json(t.note)},
+          {"mapping", classification_json(t.mapping)},
+          {"filtering", classification_json(t.filtering)},
+          {"lifetime", lifetime},
+          {"keepalive", keepalive}};
+}
+
+json gateway_answer_json(const nat::GatewayAnswer& a) {
+  return {{"answered", a.answered},
+          {"external_address", a.external_address ? json(nat::format_ipv4(*a.external_address)) : json(nullptr)},
+          {"detail", a.detail}};
+}
+
+// nat.port_mapping: what the default gateway said; null when it was not asked.
+json port_mapping_json(const NatSummary& nat) {
+  if (!nat.gateway || !nat.gateway->gateway) return nullptr;
+  const auto& g = *nat.gateway;
+  auto external = g.external_address();
+  json upnp = gateway_answer_json(g.upnp);
+  upnp["server"] = g.upnp_server;
+  return {{"gateway", nat::format_ipv4(*g.gateway)},
+          {"nat_pmp", gateway_answer_json(g.natpmp)},
+          {"pcp", gateway_answer_json(g.pcp)},
+          {"upnp", upnp},
+          {"external_address", external ? json(nat::format_ipv4(*external)) : json(nullptr)},
+          {"topology", nat.topology ? json(std::string(nat::to_string(nat.topology->topology))) : json(nullptr)},
+          {"explanation", nat.topology ? json(nat.topology->explanation) : json(nullptr)},
+          {"mappings_created", 0}};
+}
+
 std::string evidence_for(const ProbeResult& r, bool observations_read) {
   std::string text = "client: " + std::string(to_string(r.client.outcome));
   if (r.client.rtt_ms) text += " after " + std::to_string(static_cast<int>(*r.client.rtt_ms + 0.5)) + " ms";
@@ -130,10 +197,14 @@ json to_report_json(const Report& report) {
        {{"mapping", or_null(report.nat.mapping)},
         {"filtering", or_null(report.nat.filtering)},
         {"port_preservation", or_null(report.nat.port_preservation)},
-        {"hairpinning", nullptr},
-        {"udp_binding_lifetime_s", nullptr},
-        {"double_nat", nullptr},
-        {"port_mapping", nullptr}}},
+        {"hairpinning", report.nat.tests ? or_null(report.nat.tests->hairpinning) : json(nullptr)},
+        {"udp_binding_lifetime_s", report.nat.tests && report.nat.tests->lifetime
+                                       ? or_null(report.nat.tests->lifetime->report_value())
+                                       : json(nullptr)},
+        {"double_nat", report.nat.topology ? or_null(report.nat.topology->double_nat) : json(nullptr)},
+        {"port_mapping", port_mapping_json(report.nat)},
+        {"tests", nat_tests_json(report.nat)},
+        {"summary", nat_section_lines(report.nat)}}},
       {"observations",
        {{"read", report.observations_read},
         {"error", report.observations_error.empty() ? json(nullptr) : json(report.observations_error)},

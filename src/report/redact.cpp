@@ -136,6 +136,18 @@ Report redact(Report r) {
   if (r.error) r.error = redact_text(*r.error);
   if (r.reflector_address_v6) r.reflector_address_v6 = redact_address(*r.reflector_address_v6);
   for (auto& protocol : r.protocols) redact_protocol(protocol);
+  // The gateway's external address is kept only when private (no token fits an
+  // address field of the codec's type, so a public one is dropped with a note).
+  if (r.nat.gateway) {
+    for (auto* answer : {&r.nat.gateway->natpmp, &r.nat.gateway->pcp, &r.nat.gateway->upnp}) {
+      if (!answer->external_address || nat::is_private_address(*answer->external_address) ||
+          nat::is_cgnat_address(*answer->external_address))
+        continue;
+      answer->external_address.reset();
+      answer->detail += answer->detail.empty() ? "external address redacted" : "; external address redacted";
+    }
+  }
+  if (r.nat.topology) r.nat.topology->explanation = redact_text(r.nat.topology->explanation);
   r.redacted = true;
   return r;
 }

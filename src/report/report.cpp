@@ -42,4 +42,83 @@ void summarise_client(Report& report, const std::optional<probes::Endpoint>& con
   if (udp_seen > 0) report.nat.port_preservation = udp_port_kept == udp_seen;
 }
 
+void apply_nat_tests(NatSummary& nat, const nat::NatAssessment& tests) {
+  nat.tests = tests;
+  if (tests.mapping.behaviour) nat.mapping = std::string(nat::to_string(*tests.mapping.behaviour));
+  if (tests.filtering.behaviour) nat.filtering = std::string(nat::to_string(*tests.filtering.behaviour));
+  if (tests.port_preservation)
+    nat.port_preservation = nat.port_preservation.value_or(true) && *tests.port_preservation;
+}
+
+void apply_gateway_facts(NatSummary& nat, const nat::GatewayFacts& facts,
+                         const std::optional<std::string>& public_address) {
+  nat.gateway = facts;
+  if (!facts.gateway) return;  // no IPv4 default route: nothing was asked
+  std::optional<nat::Ipv4> seen;
+  if (public_address) seen = nat::parse_ipv4(*public_address);
+  nat.topology = nat::classify_topology(facts.external_address(), seen);
+  if (facts.any_answered() && !facts.external_address())
+    nat.topology->explanation =
+        "Your router speaks " + std::string(facts.upnp.answered ? "UPnP" : facts.natpmp.answered ? "NAT-PMP" : "PCP") +
+        " but reports no public address of its own (routers do this when their uplink address is private or "
+        "reserved): there may be another NAT in front of it; a second NAT cannot be confirmed from here.";
+}
+
+namespace {
+
+std::string_view test_words(std::string_view id) {
+  if (id == nat::test_id::kMappingPrimary) return "mapping seen from the primary port";
+  if (id == nat::test_id::kMappingOtherPort) return "mapping towards a second port";
+  if (id == nat::test_id::kMappingOtherAddress) return "mapping towards a second address";
+  if (id == nat::test_id::kFilteringPrimary) return "direct answer";
+  if (id == nat::test_id::kFilteringOtherPort) return "unsolicited packet from a second port";
+  if (id == nat::test_id::kFilteringOtherAddress) return "unsolicited packet from a second address";
+  return id;
+}
+
+}  // namespace
+
+std::string gateway_line(const nat::GatewayFacts& g) {
+  std::vector<std::string> spoken;
+  if (g.upnp.answered) spoken.emplace_back("UPnP IGD");
+  if (g.natpmp.answered) spoken.emplace_back("NAT-PMP");
+  if (g.pcp.answered) spoken.emplace_back("PCP");
+  if (spoken.empty()) return "Your router (" + nat::format_ipv4(*g.gateway) + ") answers no port-mapping protocol (UPnP, NAT-PMP, PCP).";
+  std::string l = "Your router (" + nat::format_ipv4(*g.gateway) + ") speaks ";
+  for (std::size_t i = 0; i < spoken.size(); ++i) l += (i ? ", " : "") + spoken[i];
+  if (auto e = g.external_address()) l += " and reports the external address " + nat::format_ipv4(*e);
+  return l + "; vpncheck created no mapping.";
+}
+
+std::vector<std::string> nat_section_lines(const NatSummary& nat) {
+  std::vector<std::string> lines;
+  if (nat.gateway && nat.gateway->gateway) lines.push_back(gateway_line(*nat.gateway));
+  if (nat.topology && (nat.topology->topology != nat::NatTopology::unknown || nat.gateway->any_answered()))
+    lines.push_back(nat.topology->explanation);
+  if (!nat.tests) return lines;
+  const auto& t = *nat.tests;
+  if (!t.note.empty()) {
+    lines.push_back("NAT behaviour not measured: " + t.note + ".");
+    return lines;
+  }
+  nat::NatFacts facts;
+  facts.mapping = t.mapping;
+  facts.filtering = t.filtering;
+  facts.port_preservation = nat.port_preservation;
+  facts.lifetime = t.lifetime;
+  facts.hairpinning = t.hairpinning;
+  auto more = nat::nat_summary_lines(facts);
+  lines.insert(lines.end(), more.begin(), more.end());
+  std::vector<std::string> not_run = t.mapping.not_run;
+  not_run.insert(not_run.end(), t.filtering.not_run.begin(), t.filtering.not_run.end());
+  if (!not_run.empty()) {
+    std::string l = "Not tested (the reflector has no second address or port, or no answer came): ";
+    for (std::size_t i = 0; i < not_run.size(); ++i) l += (i ? ", " : "") + std::string(test_words(not_run[i]));
+    lines.push_back(l + ".");
+  }
+  if (t.keepalive && t.keepalive->needed)
+    for (const auto& k : t.keepalive->lines) lines.push_back("  " + k);
+  return lines;
+}
+
 }  // namespace vpncheck::client

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "src/control/control_client.h"
+#include "src/nat/gateway.h"
+#include "src/nat/nat_runner.h"
 #include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
@@ -20,7 +22,27 @@ struct NatSummary {
   // Measured by later modules (RFC 4787 terms); null until then, never guessed.
   std::optional<std::string> mapping;
   std::optional<std::string> filtering;
+  // The NAT behaviour tests against the reflector's NAT test service (issue #5);
+  // unset when they did not run (reflector without the service, IPv6 only).
+  std::optional<nat::NatAssessment> tests;
+  // Port-mapping protocols on the default gateway (NAT-PMP, PCP, UPnP IGD);
+  // unset when not asked (no IPv4 session). `topology` compares the gateway's
+  // external address with the public address the reflector saw.
+  std::optional<nat::GatewayFacts> gateway;
+  std::optional<nat::TopologyFinding> topology;
 };
+
+// Records the gateway's answers and classifies the topology against
+// `public_address` (the client address as the reflector saw it).
+void apply_gateway_facts(NatSummary& nat, const nat::GatewayFacts& facts,
+                         const std::optional<std::string>& public_address);
+
+// Fills nat.mapping / filtering / port_preservation from the NAT tests: only
+// what they decided (never a guess); port preservation is false if either the
+// probes or the NAT tests saw a rewritten port.
+void apply_nat_tests(NatSummary& nat, const nat::NatAssessment& tests);
+// The text report's NAT lines, in plain words.
+std::vector<std::string> nat_section_lines(const NatSummary& nat);
 
 struct Report {
   std::string started_at;  // RFC 3339, UTC

@@ -68,6 +68,10 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
       out << (*r.nat.port_preservation ? ", source ports kept" : ", source ports rewritten");
     out << ")\n";
   }
+  if (auto nat_lines = nat_section_lines(r.nat); !nat_lines.empty()) {
+    out << "NAT:\n";
+    for (const auto& line : nat_lines) out << "  " << line << "\n";
+  }
   if (r.redacted) out << "Public addresses are redacted (same address, same redacted-<hash> token).\n";
   if (!r.observations_read)
     out << "Note: the reflector's record of arrivals could not be read (" << r.observations_error

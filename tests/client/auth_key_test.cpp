@@ -26,6 +26,7 @@ class PrivateReflector : public ::testing::Test {
     config.web_control_ports = {};
     config.udp_ports = {0};
     config.tcp_ports = {0};
+    config.nat_ports = {};
     config.auth_key = "correct horse";
     server_ = std::make_unique<reflector::Server>(config, &log_);
     auto error = server_->start();

@@ -162,6 +162,31 @@ TEST(JsonReportSchema, RedactedReportValidates) {
   EXPECT_VALID_REPORT(to_report_json(redact(error_report())));
 }
 
+TEST(JsonReportSchema, ReportWithNatFactsValidates) {
+  Report r = realistic_report();
+  nat::NatMeasurements m;
+  m.reached = true;
+  m.mapping = {probes::Endpoint{"203.0.113.1", 40000}, probes::Endpoint{"203.0.113.1", 40000}, std::nullopt};
+  m.filtering = {true, false, std::nullopt};
+  m.ports = {{40000, 40000}};
+  m.lifetime = {{5, true}, {10, false}};
+  apply_nat_tests(r.nat, nat::assess_nat(m));
+  nat::GatewayFacts g;
+  g.gateway = nat::Ipv4{192, 168, 1, 1};
+  g.natpmp = {true, nat::Ipv4{10, 0, 0, 2}, "success"};
+  g.upnp = {true, std::nullopt, "no WAN connection service in the device description"};
+  g.upnp_server = "MiniUPnPd/2.3.1";
+  apply_gateway_facts(r.nat, g, r.public_address);
+  auto doc = to_report_json(r);
+  EXPECT_FALSE(doc["nat"]["tests"].is_null());
+  EXPECT_FALSE(doc["nat"]["port_mapping"].is_null());
+  EXPECT_VALID_REPORT(doc);
+  nat::NatMeasurements none;
+  r.nat = {};
+  apply_nat_tests(r.nat, nat::assess_nat(none));
+  EXPECT_VALID_REPORT(to_report_json(r));
+}
+
 TEST(JsonReportSchema, RedactedMustBeABoolean) {
   json doc = to_report_json(redact(realistic_report()));
   EXPECT_EQ(doc.at("redacted"), true);

@@ -279,5 +279,48 @@ TEST(ParseArgs, HelpMentionsTheFamilyFlags) {
   EXPECT_TRUE(contains(out.message, "-6,--ipv6")) << out.message;
 }
 
+TEST(ParseArgs, NatLifetimeIsOptInAndBounded) {
+  auto outcome = parse({"--reflector", "r"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_TRUE(outcome.options->nat_lifetime_gaps.empty());  // not measured by default
+
+  outcome = parse({"--reflector", "r", "--nat-lifetime"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{5, 10, 20, 30, 45, 60, 90, 120}));
+
+  outcome = parse({"--reflector", "r", "--nat-lifetime", "--nat-lifetime-max", "50"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{5, 10, 20, 30, 45, 50}));
+
+  outcome = parse({"--reflector", "r", "--nat-lifetime-gaps", "8,2,4,4"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{2, 4, 8}));  // sorted, unique, implied
+
+  expect_usage_error(parse({"--reflector", "r", "--nat-lifetime-gaps", "0"}), "--nat-lifetime-gaps");
+  expect_usage_error(parse({"--reflector", "r", "--nat-lifetime-gaps", "241"}), "--nat-lifetime-gaps");
+  expect_usage_error(parse({"--reflector", "r", "--nat-lifetime-gaps", "5,x"}), "--nat-lifetime-gaps");
+  expect_usage_error(parse({"--reflector", "r", "--nat-lifetime-max", "1000"}), "--nat-lifetime-max");
+  expect_usage_error(parse({"--reflector", "r", "--nat-lifetime-max", "60", "--nat-lifetime-gaps", "5"}),
+                     "excludes");
+}
+
+TEST(ParseArgs, HairpinIsOptIn) {
+  auto outcome = parse({"--reflector", "r"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_FALSE(outcome.options->hairpin);
+  outcome = parse({"--reflector", "r", "--hairpin"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_TRUE(outcome.options->hairpin);
+}
+
+TEST(ParseArgs, GatewayQueryIsOnUnlessTurnedOff) {
+  auto outcome = parse({"--reflector", "r"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_TRUE(outcome.options->query_gateway);
+  outcome = parse({"--reflector", "r", "--no-gateway-query"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_FALSE(outcome.options->query_gateway);
+}
+
 }  // namespace
 }  // namespace vpncheck::client

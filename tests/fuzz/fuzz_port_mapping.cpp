@@ -15,6 +15,7 @@
 
 #include "fuzz_check.h"
 #include "src/nat/behaviour.h"
+#include "src/nat/nat_probe.h"
 #include "src/nat/port_mapping.h"
 
 namespace {
@@ -22,6 +23,16 @@ namespace {
 using namespace vpncheck::nat;
 
 void check_binary(ByteView input) {
+  // The NAT test service's messages (what reaches the reflector, and what a
+  // network hands the client): whatever parses is canonical, i.e. rebuilds
+  // to exactly the same bytes, and a reply plan never outweighs the request.
+  if (auto q = natprobe::parse_request(input)) {
+    FUZZ_CHECK(natprobe::build_request(*q, input.size()) == vpncheck::probes::Bytes(input.begin(), input.end()));
+    auto plan = natprobe::plan_replies(*q, input.size(), true, true);
+    FUZZ_CHECK(plan.size() * natprobe::kReplySize <= input.size());
+  }
+  if (auto r = natprobe::parse_reply(input))
+    FUZZ_CHECK(natprobe::build_reply(*r) == vpncheck::probes::Bytes(input.begin(), input.end()));
   if (auto r = parse_natpmp_external_address_response(input)) {
     FUZZ_CHECK(input.size() >= kNatPmpMinResponseSize);
     FUZZ_CHECK(r->external_address.has_value() == (r->result_code == 0));

@@ -60,6 +60,10 @@ LAB_ROUTER_LAN2_IP=192.168.2.1
 LAB_ROUTER_LAN_IP=192.168.1.1
 LAB_ROUTER_WAN_IP=203.0.113.1
 LAB_REFLECTOR_IP=203.0.113.5
+# A second reflector address for the NAT mapping/filtering tests (RFC 5780
+# style): always configured, used only when a test starts the reflector with
+# --alt-address "$LAB_REFLECTOR_ALT_IP" (lab_reflector_start passes extra args).
+LAB_REFLECTOR_ALT_IP=203.0.113.6
 LAB_CONTROL_PORT=8780
 # IPv6 (documentation prefixes, only ever inside the lab's namespaces): routed,
 # no NAT66 — on IPv6 the router is a firewall only.
@@ -216,6 +220,8 @@ lab_up() {
 
 	# Only the connected /24: the reflector has NO route to 192.168.1.0/24.
 	ip -n "$f" addr add "$LAB_REFLECTOR_IP/24" dev eth0
+	# Secondary: the reflector's own traffic keeps leaving from .5.
+	ip -n "$f" addr add "$LAB_REFLECTOR_ALT_IP/24" dev eth0
 	ip -n "$f" link set eth0 up
 	ip -n "$f" -6 addr add "$LAB_REFLECTOR_IP6/64" dev eth0 nodad
 	# IPv6 is routed (no NAT66): the way back to the client LAN is the router.

@@ -73,6 +73,32 @@ TEST(ReflectorConfig, BadFlagsAreUsageErrors) {
   }
 }
 
+TEST(ReflectorConfig, NatTestServicePortsAndAlternateAddress) {
+  auto out = parse_args({});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->nat_ports, (std::vector<std::uint16_t>{8781, 8782}));
+  EXPECT_FALSE(out.config->alternate_address.has_value());
+  out = parse_args({"--nat-ports", "3479,3480", "--alt-address", "203.0.113.6"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->nat_ports, (std::vector<std::uint16_t>{3479, 3480}));
+  EXPECT_EQ(out.config->alternate_address, "203.0.113.6");
+  out = parse_args({"--nat-ports="});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_TRUE(out.config->nat_ports.empty());
+  const std::vector<std::vector<std::string>> bad{
+      {"--nat-ports", "1,2,3"},
+      {"--nat-ports", "x"},
+      {"--alt-address", "2001:db8::6"},
+      {"--alt-address", "nope"},
+      {"--nat-ports=", "--alt-address", "203.0.113.6"},
+  };
+  for (const auto& args : bad) {
+    auto bad_out = parse_args(args);
+    EXPECT_FALSE(bad_out.config) << args[0] << " " << args[1];
+    EXPECT_EQ(bad_out.exit_code, 2);
+  }
+}
+
 TEST(ReflectorConfig, HelpAndVersionExitZero) {
   auto help = parse_args({"--help"});
   EXPECT_FALSE(help.config);

@@ -335,6 +335,7 @@ TEST(ReflectorServerDefaults, DefaultListensOnBothFamiliesOnTheSamePorts) {
   config.web_control_ports = {};
   config.udp_ports = {0};
   config.tcp_ports = {0};
+  config.nat_ports = {0, 0};  // the NAT test service on the wildcard address too
   std::ostringstream log_stream;
   Logger log(LogLevel::warn, &log_stream);
   Server server(config, &log);

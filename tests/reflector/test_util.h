@@ -52,6 +52,7 @@ inline Config loopback_config() {
   config.udp_ports = {0};
   config.tcp_ports = {0};
   config.raw_protocols = {};  // tests that need raw listeners ask for them
+  config.nat_ports = {};  // fixed defaults would collide between parallel tests
   return config;
 }
 

@@ -1,0 +1,250 @@
+#include "reflector/nat_service.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "reflector/services.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+namespace np = nat::natprobe;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+NatService::NatService(asio::io_context& io, SessionTable& sessions, RateLimiter* limiter, Logger& log)
+    : io_(io), sessions_(sessions), limiter_(limiter), log_(log) {}
+
+NatService::~NatService() {
+  close();
+  late_.clear();
+  sockets_.clear();
+}
+
+std::optional<std::string> NatService::bind(const std::vector<std::string>& listen,
+                                            const std::optional<std::string>& alternate,
+                                            const std::vector<std::uint16_t>& ports) {
+  sockets_.clear();
+  ports_.clear();
+  alternate_.reset();
+  if (ports.empty()) return std::nullopt;
+  std::vector<asio::ip::address_v4> addresses;
+  bool wildcard = false;
+  for (const auto& text : listen) {
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address(text, ec);
+    if (ec || !a.is_v4()) continue;
+    if (a.to_v4().is_unspecified()) wildcard = true;
+    addresses.push_back(a.to_v4());
+  }
+  if (addresses.empty()) return std::nullopt;  // IPv4 only: nothing to do
+  std::optional<asio::ip::address_v4> alt;
+  if (alternate) {
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address_v4(*alternate, ec);
+    if (ec || a.is_unspecified()) return "--alt-address: not an IPv4 address: " + *alternate;
+    if (std::find(addresses.begin(), addresses.end(), a) != addresses.end())
+      return "--alt-address " + *alternate + " is also a --listen address; it must be a second address";
+    // It must be one of ours, or nothing could be sent from it.
+    udp::socket check(io_);
+    check.open(udp::v4(), ec);
+    if (!ec) check.bind(udp::endpoint(a, 0), ec);
+    if (ec) return "--alt-address " + *alternate + " is not an address of this host: " + ec.message();
+    alt = a;
+    if (!wildcard) addresses.push_back(a);
+  }
+  auto fail = [&](const std::string& why) -> std::optional<std::string> {
+    sockets_.clear();
+    ports_.clear();
+    return why;
+  };
+  for (std::uint16_t configured : ports) {
+    std::uint16_t port = configured;
+    for (const auto& address : addresses) {
+      boost::system::error_code ec;
+      auto socket = std::make_unique<udp::socket>(io_);
+      socket->open(udp::v4(), ec);
+      int on = 1;
+      if (!ec && address.is_unspecified() &&
+          ::setsockopt(socket->native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
+        return fail(std::string("NAT test port: cannot enable IP_PKTINFO: ") + std::strerror(errno));
+      if (!ec) socket->bind(udp::endpoint(address, port), ec);
+      if (ec)
+        return fail("cannot bind NAT test port UDP " + address.to_string() + ":" + std::to_string(port) + ": " +
+                    ec.message());
+      port = socket->local_endpoint(ec).port();
+      sockets_.push_back({std::move(socket), address, port});
+    }
+    ports_.push_back(port);
+  }
+  if (alt) alternate_ = alt->to_string();
+  return std::nullopt;
+}
+
+void NatService::start() {
+  for (auto& s : sockets_) asio::co_spawn(io_, listen(s), asio::detached);
+}
+
+void NatService::close() {
+  boost::system::error_code ec;
+  for (auto& s : sockets_) s.socket->close(ec);
+  for (auto& [key, timer] : late_) timer->cancel();
+}
+
+asio::awaitable<void> NatService::listen(Socket& s) {
+  std::vector<std::uint8_t> buffer(2048);
+  alignas(cmsghdr) std::array<char, 256> control{};
+  while (s.socket->is_open()) {
+    auto [wec] = co_await s.socket->async_wait(udp::socket::wait_read, kAwait);
+    if (wec || !s.socket->is_open()) break;
+    for (int i = 0; i < 64; ++i) {
+      udp::endpoint from;
+      iovec iov{buffer.data(), buffer.size()};
+      msghdr msg{};
+      msg.msg_name = from.data();
+      msg.msg_namelen = static_cast<socklen_t>(from.capacity());
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      ssize_t n = ::recvmsg(s.socket->native_handle(), &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      from.resize(msg.msg_namelen);
+      if ((msg.msg_flags & MSG_TRUNC) != 0) continue;
+      auto destination = s.address;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo pi{};
+          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+          asio::ip::address_v4::bytes_type b{};
+          std::memcpy(b.data(), &pi.ipi_addr, b.size());
+          destination = asio::ip::address_v4(b);
+        }
+      }
+      handle(s, probes::ByteView(buffer).first(static_cast<std::size_t>(n)), from, destination);
+    }
+  }
+}
+
+void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::endpoint& from,
+                        const asio::ip::address_v4& destination) {
+  auto request = np::parse_request(datagram);
+  if (!request || !from.address().is_v4()) return;
+  // Authenticated by session: only live sessions' tags are answered.
+  if (sessions_.find_by_tag(request->token.tag) == nullptr) return;
+  const bool at_alternate = alternate_ && destination.to_string() == *alternate_;
+  const bool have_other_port = ports_.size() > 1;
+  const bool have_other_address = alternate_.has_value() && !at_alternate;
+  const auto plan = np::plan_replies(*request, datagram.size(), have_other_port, have_other_address);
+  const std::uint16_t other_port =
+      ports_.size() > 1 ? (s.port == ports_[0] ? ports_[1] : ports_[0]) : s.port;
+  np::Reply reply;
+  reply.type = request->type;
+  reply.token = request->token;
+  reply.nonce = request->nonce;
+  reply.observed = to_endpoint(from.address(), from.port());
+  const std::string source = from.address().to_string();
+  for (const auto& planned : plan) {
+    if (planned.origin == np::Origin::after_gap) {
+      schedule_late(*request, from, destination, s.port);
+      continue;
+    }
+    if (limiter_ != nullptr && !limiter_->allow(source)) return;
+    reply.origin = planned.origin;
+    const auto bytes = np::build_reply(reply);
+    switch (planned.origin) {
+      case np::Origin::primary:
+        send_from(destination, s.port, from, bytes);
+        break;
+      case np::Origin::other_port:
+        send_from(destination, other_port, from, bytes);
+        break;
+      case np::Origin::other_address:
+        send_from(asio::ip::make_address_v4(*alternate_), other_port, from, bytes);
+        break;
+      case np::Origin::after_gap:
+        break;
+    }
+  }
+}
+
+void NatService::schedule_late(const np::Request& request, const udp::endpoint& to,
+                               const asio::ip::address_v4& address, std::uint16_t port) {
+  LateKey key{request.token.encode(), request.nonce};
+  if (auto it = late_.find(key); it != late_.end()) {
+    it->second->cancel();  // a retransmission: the gap starts again
+    late_.erase(it);
+  }
+  if (late_.size() >= kMaxPendingLate) return;
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(request.gap_s));
+  late_[key] = timer;
+  timer->async_wait([this, timer, key, request, to, address, port](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: restarted or shutting down
+    auto it = late_.find(key);
+    if (it != late_.end() && it->second == timer) late_.erase(it);
+    if (sessions_.find_by_tag(request.token.tag) == nullptr) return;  // the session ended meanwhile
+    if (limiter_ != nullptr && !limiter_->allow(to.address().to_string())) return;
+    np::Reply reply;
+    reply.type = request.type;
+    reply.origin = np::Origin::after_gap;
+    reply.token = request.token;
+    reply.nonce = request.nonce;
+    reply.observed = to_endpoint(to.address(), to.port());
+    send_from(address, port, to, np::build_reply(reply));
+  });
+}
+
+bool NatService::send_from(const asio::ip::address_v4& address, std::uint16_t port, const udp::endpoint& to,
+                           const probes::Bytes& payload) {
+  const Socket* exact = nullptr;
+  const Socket* wildcard = nullptr;
+  for (const auto& s : sockets_) {
+    if (s.port != port || !s.socket->is_open()) continue;
+    if (s.address == address) exact = &s;
+    if (s.address.is_unspecified()) wildcard = &s;
+  }
+  const Socket* use = exact != nullptr ? exact : wildcard;
+  if (use == nullptr || payload.empty()) return false;
+  iovec iov{const_cast<std::uint8_t*>(payload.data()), payload.size()};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+  msghdr msg{};
+  msg.msg_name = const_cast<sockaddr*>(to.data());
+  msg.msg_namelen = static_cast<socklen_t>(to.size());
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (use->address.is_unspecified()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    in_pktinfo pi{};
+    auto b = address.to_bytes();
+    std::memcpy(&pi.ipi_spec_dst, b.data(), b.size());
+    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  }
+  ssize_t sent = ::sendmsg(use->socket->native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent < 0) {
+    log_.debug("nat: send to " + to.address().to_string() + " failed: " + std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace vpncheck::reflector

@@ -1,0 +1,82 @@
+// The NAT test service (issue #5, PROTOCOLS.md §10.2): UDP sockets on the
+// primary and alternate NAT test ports, on every IPv4 listen address and on
+// the optional alternate address (--alt-address). It answers "nat probe"
+// requests (src/nat/nat_probe.h) of live sessions only, with the observed
+// source, from where the request went and, when asked, also from the other
+// port or the other address (filtering tests); lifetime requests get a second
+// answer after their idle gap. Every reply is rate limited per source and all
+// replies to one request together are never larger than the request.
+// IPv4 only (NAT behaviour is an IPv4 question here).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "reflector/log.h"
+#include "reflector/rate_limit.h"
+#include "reflector/session_table.h"
+#include "src/nat/nat_probe.h"
+
+namespace vpncheck::reflector {
+
+class NatService {
+ public:
+  // At most this many lifetime answers wait at once (older ones are dropped).
+  static constexpr std::size_t kMaxPendingLate = 4096;
+
+  NatService(boost::asio::io_context& io, SessionTable& sessions, RateLimiter* limiter, Logger& log);
+  ~NatService();
+  NatService(const NatService&) = delete;
+  NatService& operator=(const NatService&) = delete;
+
+  // `ports`: primary then (optionally) alternate; 0 = any free port. `alternate`:
+  // a second local IPv4 address. Binds every socket or none; returns why not.
+  std::optional<std::string> bind(const std::vector<std::string>& listen, const std::optional<std::string>& alternate,
+                                  const std::vector<std::uint16_t>& ports);
+  void start();
+  void close();
+
+  const std::vector<std::uint16_t>& ports() const { return ports_; }  // as bound
+  const std::optional<std::string>& alternate_address() const { return alternate_; }
+  bool active() const { return !sockets_.empty(); }
+
+ private:
+  struct Socket {
+    std::unique_ptr<boost::asio::ip::udp::socket> socket;
+    boost::asio::ip::address_v4 address;  // any() for a wildcard socket
+    std::uint16_t port = 0;
+  };
+  boost::asio::awaitable<void> listen(Socket& s);
+  void handle(const Socket& s, probes::ByteView datagram, const boost::asio::ip::udp::endpoint& from,
+              const boost::asio::ip::address_v4& destination);
+  // Sends from (address, port): a socket bound there, or a wildcard socket on
+  // that port with the source pinned by IP_PKTINFO. False if none or it failed.
+  bool send_from(const boost::asio::ip::address_v4& address, std::uint16_t port,
+                 const boost::asio::ip::udp::endpoint& to, const probes::Bytes& payload);
+  void schedule_late(const nat::natprobe::Request& request, const boost::asio::ip::udp::endpoint& to,
+                     const boost::asio::ip::address_v4& address, std::uint16_t port);
+
+  boost::asio::io_context& io_;
+  SessionTable& sessions_;
+  RateLimiter* limiter_;
+  Logger& log_;
+  std::vector<Socket> sockets_;
+  std::vector<std::uint16_t> ports_;
+  std::optional<std::string> alternate_;
+  // Pending lifetime answers by (token, nonce): a retransmitted request restarts its gap.
+  using LateKey = std::tuple<std::array<std::uint8_t, probes::kProbeTokenSize>, std::uint32_t>;
+  std::map<LateKey, std::shared_ptr<boost::asio::steady_timer>> late_;
+};
+
+}  // namespace vpncheck::reflector

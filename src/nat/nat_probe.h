@@ -1,0 +1,100 @@
+// The NAT test service's own tiny UDP protocol (issue #5, PROTOCOLS.md §10.2):
+// "nat probe" messages the client sends to the reflector's NAT test ports and
+// the answers the reflector sends back — the observed (post-NAT) source, from
+// the address/port the request went to and, on request, from the other port
+// or the other address (RFC 5780 CHANGE-REQUEST, without STUN). Pure: no
+// sockets; parsers never throw and refuse anything that is not exactly this.
+//
+// Request (kMinRequestSize..kMaxRequestSize bytes, zero padded):
+//   "VCNT" | version 1 | type | flags | 0 | token 8 (session tag + index) |
+//   nonce 4 | gap_s 2 | zero padding
+// Reply (kReplySize bytes):
+//   "VCNT" | version 1 | type|0x80 | origin | family 4/6 | token 8 | nonce 4 |
+//   observed port 2 | 0 0 | observed address 16 (IPv4: 4 bytes, then zeros)
+//
+// No amplification: a request may cause at most three replies (primary, other
+// port, other address) or two (lifetime: at once, and after the gap), and
+// kMinRequestSize is large enough that all replies together are never larger
+// than the request (plan_replies enforces it for any size).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "probes/bytes.h"
+#include "probes/observation.h"
+#include "probes/token.h"
+
+namespace vpncheck::nat::natprobe {
+
+using probes::Bytes;
+using probes::ByteView;
+
+constexpr std::uint8_t kMagic[4] = {'V', 'C', 'N', 'T'};
+constexpr std::uint8_t kVersion = 1;
+constexpr std::size_t kReplySize = 40;
+constexpr std::size_t kMinRequestSize = 128;  // >= 3 * kReplySize
+constexpr std::size_t kMaxRequestSize = 512;
+constexpr std::uint8_t kReplyBit = 0x80;
+// The longest idle gap the reflector accepts for a lifetime trial.
+constexpr std::uint16_t kMaxGapS = 600;
+
+enum class Type : std::uint8_t {
+  bind = 1,      // "what do you see?" answered at once
+  lifetime = 2,  // answered at once, and again after gap_s seconds of silence
+};
+
+// Request flags (bind only): also answer from ...
+constexpr std::uint8_t kFlagOtherPort = 0x01;     // (same address, other port)
+constexpr std::uint8_t kFlagOtherAddress = 0x02;  // (other address, other port): RFC 5780 "change IP and port"
+constexpr std::uint8_t kKnownFlags = kFlagOtherPort | kFlagOtherAddress;
+
+// Where a reply came from, as the reflector says (the client also checks the
+// datagram's real source address and port).
+enum class Origin : std::uint8_t { primary = 0, other_port = 1, other_address = 2, after_gap = 3 };
+
+struct Request {
+  Type type = Type::bind;
+  std::uint8_t flags = 0;
+  probes::ProbeToken token;
+  std::uint32_t nonce = 0;
+  std::uint16_t gap_s = 0;  // lifetime only: 1..kMaxGapS
+  bool operator==(const Request&) const = default;
+};
+
+struct Reply {
+  Type type = Type::bind;  // of the request it answers
+  Origin origin = Origin::primary;
+  probes::ProbeToken token;
+  std::uint32_t nonce = 0;
+  probes::Endpoint observed;  // the request's source as the reflector saw it
+  bool operator==(const Reply&) const = default;
+};
+
+// `size` is clamped to [kMinRequestSize, kMaxRequestSize].
+Bytes build_request(const Request& request, std::size_t size = kMinRequestSize);
+// nullopt for anything else: wrong magic/version/type, unknown flags, flags on
+// a lifetime request, a lifetime gap of 0 or above kMaxGapS, a bind request
+// with a gap, non-zero reserved byte or padding, size out of bounds.
+std::optional<Request> parse_request(ByteView datagram);
+
+// Empty if observed.address is not an IPv4/IPv6 literal.
+Bytes build_reply(const Reply& reply);
+std::optional<Reply> parse_reply(ByteView datagram);
+// Same type, token and nonce as `request`.
+bool answers(const Reply& reply, const Request& request);
+
+// What the reflector sends for one request: which origins, and for the
+// lifetime trial the delay. Only origins the reflector can serve
+// (have_other_port / have_other_address) are planned, and the total size of
+// the planned replies never exceeds request_size (the rest are left out).
+struct PlannedReply {
+  Origin origin = Origin::primary;
+  std::uint16_t delay_s = 0;
+  bool operator==(const PlannedReply&) const = default;
+};
+std::vector<PlannedReply> plan_replies(const Request& request, std::size_t request_size, bool have_other_port,
+                                       bool have_other_address);
+
+}  // namespace vpncheck::nat::natprobe

@@ -1,0 +1,332 @@
+#include "src/nat/nat_runner.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <memory>
+
+#include "src/nat/nat_probe.h"
+
+namespace vpncheck::nat {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+namespace np = natprobe;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+struct Outgoing {
+  udp::endpoint to;
+  np::Request request;
+};
+struct Incoming {
+  np::Reply reply;
+  udp::endpoint from;
+};
+using Done = std::function<bool(const std::vector<Incoming>&)>;
+
+// Receives answers to `requests` on `socket` until `done` or `until`. Only
+// well-formed replies to one of the requests, from one of `sources`, count.
+asio::awaitable<void> collect(udp::socket& socket, const std::vector<Outgoing>& requests,
+                              const std::vector<asio::ip::address_v4>& sources, std::vector<Incoming>& got,
+                              const Done& done, Clock::time_point until) {
+  std::array<std::uint8_t, 512> buffer{};
+  asio::steady_timer timer(socket.get_executor());
+  while (!done(got) && Clock::now() < until) {
+    timer.expires_at(until);
+    udp::endpoint from;
+    auto result = co_await (socket.async_receive_from(asio::buffer(buffer), from, kAwait) || timer.async_wait(kAwait));
+    if (result.index() == 1) break;
+    auto [ec, n] = std::get<0>(result);
+    if (ec) {
+      // e.g. ICMP port unreachable surfacing as ECONNREFUSED on Linux: keep listening.
+      if (ec == asio::error::operation_aborted) break;
+      continue;
+    }
+    if (!from.address().is_v4() ||
+        std::find(sources.begin(), sources.end(), from.address().to_v4()) == sources.end())
+      continue;
+    auto reply = np::parse_reply(probes::ByteView(buffer).first(n));
+    if (!reply) continue;
+    if (std::none_of(requests.begin(), requests.end(), [&](const Outgoing& o) { return np::answers(*reply, o.request); }))
+      continue;
+    got.push_back({*reply, from});
+  }
+}
+
+// Sends every request, waits for answers, and resends while `done` is not
+// satisfied, `attempts` times in all within `total`.
+asio::awaitable<std::vector<Incoming>> converse(udp::socket& socket, const std::vector<Outgoing>& requests,
+                                                const std::vector<asio::ip::address_v4>& sources, const Done& done,
+                                                int attempts, std::chrono::milliseconds total,
+                                                Clock::time_point* last_send = nullptr) {
+  std::vector<Incoming> got;
+  const auto start = Clock::now();
+  attempts = std::max(attempts, 1);
+  for (int attempt = 0; attempt < attempts && !done(got); ++attempt) {
+    for (const auto& o : requests) {
+      boost::system::error_code ec;
+      socket.send_to(asio::buffer(np::build_request(o.request)), o.to, 0, ec);
+    }
+    if (last_send != nullptr) *last_send = Clock::now();
+    co_await collect(socket, requests, sources, got, done, start + total * (attempt + 1) / attempts);
+  }
+  co_return got;
+}
+
+bool open_socket(udp::socket& socket) {
+  boost::system::error_code ec;
+  socket.open(udp::v4(), ec);
+  if (!ec) socket.bind(udp::endpoint(udp::v4(), 0), ec);
+  return !ec;
+}
+
+std::uint16_t local_port(const udp::socket& socket) {
+  boost::system::error_code ec;
+  return socket.local_endpoint(ec).port();
+}
+
+struct Context {
+  NatTestPlan plan;
+  std::uint16_t next_index = kNatTokenIndexBase;
+
+  np::Request request(np::Type type, std::uint8_t flags = 0, std::uint16_t gap_s = 0) {
+    np::Request q;
+    q.type = type;
+    q.flags = flags;
+    q.token.tag = plan.tag;
+    q.token.probe_index = next_index++;
+    std::array<std::uint8_t, 4> nonce{};
+    if (plan.random) plan.random(nonce);
+    q.nonce = (std::uint32_t{nonce[0]} << 24) | (std::uint32_t{nonce[1]} << 16) | (std::uint32_t{nonce[2]} << 8) | nonce[3];
+    q.gap_s = gap_s;
+    return q;
+  }
+  std::vector<asio::ip::address_v4> sources() const {
+    std::vector<asio::ip::address_v4> out{plan.primary};
+    if (plan.alternate) out.push_back(*plan.alternate);
+    return out;
+  }
+};
+
+const Incoming* find(const std::vector<Incoming>& got, const np::Request& q, np::Origin origin) {
+  for (const auto& in : got)
+    if (np::answers(in.reply, q) && in.reply.origin == origin) return &in;
+  return nullptr;
+}
+
+// Mapping: one socket to (A1,P1), (A1,P2) and (A2,P1); each answer must come
+// from where the request went.
+asio::awaitable<void> mapping_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
+  udp::socket socket(co_await asio::this_coro::executor);
+  if (!open_socket(socket)) co_return;
+  const auto& p = ctx->plan;
+  std::vector<Outgoing> out;
+  out.push_back(Outgoing{udp::endpoint(p.primary, p.port), ctx->request(np::Type::bind)});
+  if (p.other_port) out.push_back({udp::endpoint(p.primary, *p.other_port), ctx->request(np::Type::bind)});
+  if (p.alternate) out.push_back({udp::endpoint(*p.alternate, p.port), ctx->request(np::Type::bind)});
+  auto answered = [&](const std::vector<Incoming>& got, const Outgoing& o) -> const Incoming* {
+    for (const auto& in : got)
+      if (np::answers(in.reply, o.request) && in.reply.origin == np::Origin::primary && in.from == o.to) return &in;
+    return nullptr;
+  };
+  Done done = [&](const std::vector<Incoming>& got) {
+    return std::all_of(out.begin(), out.end(), [&](const Outgoing& o) { return answered(got, o) != nullptr; });
+  };
+  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout);
+  std::vector<std::optional<probes::Endpoint>*> slots;
+  slots.push_back(&m->mapping.to_primary);
+  if (p.other_port) slots.push_back(&m->mapping.to_other_port);
+  if (p.alternate) slots.push_back(&m->mapping.to_other_address);
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (const auto* in = answered(got, out[k])) {
+      *slots[k] = in->reply.observed;
+      m->reached = true;
+    }
+  }
+  if (m->mapping.to_primary) m->ports.push_back({local_port(socket), m->mapping.to_primary->port});
+}
+
+// Filtering: a fresh socket sends to (A1,P1) only and asks for an extra
+// answer from the other port or the other address.
+asio::awaitable<void> filtering_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m,
+                                     np::Origin extra) {
+  udp::socket socket(co_await asio::this_coro::executor);
+  if (!open_socket(socket)) co_return;
+  const auto& p = ctx->plan;
+  // Only what the reflector can serve is asked for; the baseline alone is still worth having.
+  const bool want_extra = extra == np::Origin::other_port ? p.other_port.has_value() : p.alternate.has_value();
+  const std::uint8_t flag =
+      !want_extra ? 0 : extra == np::Origin::other_port ? np::kFlagOtherPort : np::kFlagOtherAddress;
+  std::vector<Outgoing> out;
+  out.push_back(Outgoing{udp::endpoint(p.primary, p.port), ctx->request(np::Type::bind, flag)});
+  const auto& q = out.front().request;
+  auto extra_ok = [&](const Incoming& in) {
+    if (extra == np::Origin::other_port) return p.other_port && in.from == udp::endpoint(p.primary, *p.other_port);
+    return p.alternate && in.from.address() == *p.alternate;
+  };
+  auto primary_ok = [&](const std::vector<Incoming>& got) {
+    const auto* in = find(got, q, np::Origin::primary);
+    return in != nullptr && in->from == out.front().to;
+  };
+  auto extra_got = [&](const std::vector<Incoming>& got) {
+    const auto* in = find(got, q, extra);
+    return in != nullptr && extra_ok(*in);
+  };
+  Done done = [&](const std::vector<Incoming>& got) { return primary_ok(got) && (!want_extra || extra_got(got)); };
+  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout);
+  const bool primary = primary_ok(got);
+  if (primary) {
+    m->reached = true;
+    m->filtering.primary_reply = true;
+    m->ports.push_back({local_port(socket), find(got, q, np::Origin::primary)->reply.observed.port});
+  } else if (!m->filtering.primary_reply) {
+    m->filtering.primary_reply = false;
+  }
+  // Without the direct answer an extra one says nothing: left not run.
+  if (!primary || !want_extra) co_return;
+  (extra == np::Origin::other_port ? m->filtering.from_other_port : m->filtering.from_other_address) = extra_got(got);
+}
+
+// Binding lifetime, one fresh socket per gap: one exchange, then silence; the
+// reflector sends once more after the gap.
+asio::awaitable<void> lifetime_trial(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m, int gap_s) {
+  LifetimeTrial trial{gap_s, std::nullopt};
+  udp::socket socket(co_await asio::this_coro::executor);
+  if (open_socket(socket)) {
+    const auto& p = ctx->plan;
+    // (No braced lists of temporaries in coroutines: GCC 12 miscompiles them.)
+    std::vector<Outgoing> out;
+    out.push_back(Outgoing{udp::endpoint(p.primary, p.port),
+                           ctx->request(np::Type::lifetime, 0, static_cast<std::uint16_t>(gap_s))});
+    std::vector<asio::ip::address_v4> sources;
+    sources.push_back(p.primary);
+    const auto& q = out.front().request;
+    Clock::time_point last_send = Clock::now();
+    Done first = [&](const std::vector<Incoming>& got) { return find(got, q, np::Origin::primary) != nullptr; };
+    auto got = co_await converse(socket, out, sources, first, p.attempts, p.timeout, &last_send);
+    if (first(got)) {
+      m->reached = true;
+      // The reflector's gap starts when our last request arrived; allow for the way back and some scheduling.
+      const auto until = last_send + std::chrono::seconds(gap_s) + std::max<Clock::duration>(std::chrono::seconds(2), p.timeout);
+      Done late = [&](const std::vector<Incoming>& g) { return find(g, q, np::Origin::after_gap) != nullptr; };
+      co_await collect(socket, out, sources, got, late, until);
+      trial.reached = late(got);
+    }
+  }
+  m->lifetime.push_back(trial);
+}
+
+// Hairpinning: sockets A and B each learn their external endpoint from
+// (A1,P1); A then sends to B's external endpoint. Did it come back in, and
+// from A's external endpoint?
+asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
+  auto executor = co_await asio::this_coro::executor;
+  udp::socket a(executor), b(executor);
+  if (!open_socket(a) || !open_socket(b)) co_return;
+  const auto& p = ctx->plan;
+  // (Vectors, not arrays: GCC 12 cannot keep arrays in a coroutine frame.)
+  std::vector<std::optional<probes::Endpoint>> mapped(2);
+  std::vector<udp::socket*> sockets;
+  sockets.push_back(&a);
+  sockets.push_back(&b);
+  for (std::size_t i = 0; i < 2; ++i) {
+    std::vector<Outgoing> out;
+    out.push_back(Outgoing{udp::endpoint(p.primary, p.port), ctx->request(np::Type::bind)});
+    const auto q = out.front().request;
+    Done done = [&](const std::vector<Incoming>& got) { return find(got, q, np::Origin::primary) != nullptr; };
+    auto got = co_await converse(*sockets[i], out, ctx->sources(), done, p.attempts, p.timeout);
+    if (const auto* in = find(got, q, np::Origin::primary)) mapped[i] = in->reply.observed;
+  }
+  if (!mapped[0] || !mapped[1]) co_return;  // no external endpoints: not run
+  boost::system::error_code ec;
+  const auto b_external = udp::endpoint(asio::ip::make_address(mapped[1]->address, ec), mapped[1]->port);
+  if (ec) co_return;
+  m->reached = true;
+  const auto hp = ctx->request(np::Type::bind);
+  const auto bytes = np::build_request(hp);
+  std::array<std::uint8_t, 1024> buffer{};
+  asio::steady_timer timer(executor);
+  const auto start = Clock::now();
+  const int attempts = std::max(p.attempts, 1);
+  for (int attempt = 0; attempt < attempts && !m->hairpinning.value_or(false); ++attempt) {
+    a.send_to(asio::buffer(bytes), b_external, 0, ec);
+    const auto until = start + p.timeout * (attempt + 1) / attempts;
+    while (Clock::now() < until) {
+      timer.expires_at(until);
+      udp::endpoint from;
+      auto r = co_await (b.async_receive_from(asio::buffer(buffer), from, kAwait) || timer.async_wait(kAwait));
+      if (r.index() == 1) break;
+      auto [rec, n] = std::get<0>(r);
+      if (rec) continue;
+      auto got = np::parse_request(probes::ByteView(buffer).first(n));
+      if (!got || !(*got == hp)) continue;
+      m->hairpinning = true;
+      m->hairpin_source_external = from.address().to_string() == mapped[0]->address && from.port() == mapped[0]->port;
+      break;
+    }
+  }
+  if (!m->hairpinning) m->hairpinning = false;
+}
+
+}  // namespace
+
+asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
+  auto executor = co_await asio::this_coro::executor;
+  auto ctx = std::make_shared<Context>(Context{std::move(plan)});
+  auto m = std::make_shared<NatMeasurements>();
+  struct Pending {
+    std::size_t count = 0;
+    asio::steady_timer all_done;
+    explicit Pending(asio::any_io_executor ex) : all_done(ex, Clock::time_point::max()) {}
+  };
+  auto pending = std::make_shared<Pending>(executor);
+  auto spawn = [&](asio::awaitable<void> task) {
+    ++pending->count;
+    asio::co_spawn(executor, std::move(task), [pending](std::exception_ptr) {
+      if (--pending->count == 0) pending->all_done.cancel();
+    });
+  };
+  const auto& p = ctx->plan;
+  spawn(mapping_test(ctx, m));
+  if (p.other_port) spawn(filtering_test(ctx, m, np::Origin::other_port));
+  if (p.alternate) spawn(filtering_test(ctx, m, np::Origin::other_address));
+  // Without any extra answer to ask for, the baseline alone still tells whether answers come back.
+  if (!p.other_port && !p.alternate) spawn(filtering_test(ctx, m, np::Origin::other_port));
+  if (p.hairpin) spawn(hairpin_test(ctx, m));
+  for (int gap : p.lifetime_gaps)
+    if (gap > 0 && gap <= np::kMaxGapS) spawn(lifetime_trial(ctx, m, gap));
+  boost::system::error_code ec;
+  co_await pending->all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  std::sort(m->lifetime.begin(), m->lifetime.end(), [](const auto& a, const auto& b) { return a.gap_s < b.gap_s; });
+  co_return *m;
+}
+
+NatAssessment assess_nat(const NatMeasurements& m) {
+  NatAssessment a;
+  a.ran = true;
+  a.mapping = classify_mapping(m.mapping);
+  a.filtering = classify_filtering(m.filtering);
+  a.port_preservation = port_preservation(m.ports);
+  a.hairpinning = m.hairpinning;
+  if (!m.lifetime.empty()) {
+    a.lifetime = estimate_lifetime(m.lifetime);
+    a.keepalive = keepalive_advice(*a.lifetime);
+  }
+  if (!m.reached)
+    a.note = "the reflector's NAT test service did not answer (its UDP ports may be blocked here)";
+  return a;
+}
+
+}  // namespace vpncheck::nat

@@ -1,0 +1,71 @@
+// The client's NAT behaviour tests (issue #5): thin UDP I/O around the
+// reflector's NAT test service (src/nat/nat_probe.h). Each test runs on a
+// fresh socket of its own so one cannot bias another (a mapping made by one
+// test never serves another), and a missing answer is retransmitted before
+// it is believed. assess_nat() turns the raw measurements into the report's
+// facts with the pure classifiers of behaviour.h; it never guesses: tests the
+// reflector cannot serve (no alternate port / address) are "not run".
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address_v4.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "probes/observation.h"
+#include "probes/probe.h"
+#include "probes/token.h"
+#include "src/nat/behaviour.h"
+
+namespace vpncheck::nat {
+
+struct NatTestPlan {
+  boost::asio::ip::address_v4 primary;                     // the reflector's (control) address A1
+  std::optional<boost::asio::ip::address_v4> alternate;    // A2 (capabilities.alternate_address)
+  std::uint16_t port = 0;                                  // P1 (capabilities.nat_ports[0])
+  std::optional<std::uint16_t> other_port;                 // P2 (capabilities.nat_ports[1])
+  probes::SessionTag tag{};
+  std::chrono::milliseconds timeout{3000};  // per test, retransmissions included
+  int attempts = 3;                         // sends per request before a missing answer is believed
+  probes::RandomFill random;
+  std::vector<int> lifetime_gaps;  // seconds; empty: the binding-lifetime test is not run
+  bool hairpin = false;            // --hairpin: run the hairpinning test
+};
+
+// What was measured; nullopt = not run, or no answer at all.
+struct NatMeasurements {
+  bool reached = false;  // any answer from the NAT test service at all
+  MappingSamples mapping;
+  FilteringSamples filtering;
+  std::vector<PortSample> ports;
+  std::vector<LifetimeTrial> lifetime;
+  // Hairpinning (opt-in): a packet from one of our sockets to another one's
+  // external endpoint came back in; nullopt = not run (or no mapping learnt).
+  std::optional<bool> hairpinning;
+  // It arrived from the sender's external endpoint (RFC 4787 REQ-9), when it arrived.
+  std::optional<bool> hairpin_source_external;
+};
+
+boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
+
+// The report's view of the measurements.
+struct NatAssessment {
+  bool ran = false;
+  Classification mapping;
+  Classification filtering;
+  std::optional<bool> port_preservation;
+  std::optional<LifetimeEstimate> lifetime;  // set when the lifetime test ran
+  std::optional<KeepaliveAdvice> keepalive;
+  std::optional<bool> hairpinning;
+  std::string note;  // why nothing could be measured, when !ran or !reached
+};
+NatAssessment assess_nat(const NatMeasurements& m);
+
+// Protocol-independent probe indices of the NAT tests' tokens (the NAT test
+// service does not record observations, so they only need to differ).
+constexpr std::uint16_t kNatTokenIndexBase = 0xF000;
+
+}  // namespace vpncheck::nat

@@ -1,0 +1,392 @@
+// NAT behaviour tests, client side: the wiring from measurements to the
+// report (never a guess, not-run tests listed), and the I/O layer against the
+// real reflector's NAT test service in-process on loopback (no NAT there:
+// endpoint-independent both ways, ports kept), plus retransmission of a lost
+// request before a "no" is believed.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <poll.h>
+
+#include <atomic>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "client_fixtures.h"
+#include "reflector/log.h"
+#include "reflector/server.h"
+#include "report_fixtures.h"
+#include "src/nat/nat_probe.h"
+#include "src/nat/nat_runner.h"
+#include "src/report/json_report.h"
+#include "src/report/redact.h"
+#include "src/report/report.h"
+#include "src/report/text_report.h"
+
+namespace vpncheck::client {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+using fixtures::contains;
+using fixtures::realistic_report;
+namespace np = nat::natprobe;
+
+probes::RandomFill counter_random() {
+  auto state = std::make_shared<std::uint32_t>(7);
+  return [state](std::span<std::uint8_t> out) {
+    for (auto& b : out) b = static_cast<std::uint8_t>((*state = *state * 1103515245u + 12345u) >> 16);
+  };
+}
+
+const probes::Endpoint kM1{"203.0.113.1", 40000};
+const probes::Endpoint kM2{"203.0.113.1", 40001};
+
+nat::NatMeasurements full_rfc5780_apdf() {
+  nat::NatMeasurements m;
+  m.reached = true;
+  m.mapping = {kM1, kM1, kM1};
+  m.filtering = {true, false, false};
+  m.ports = {{40000, 40000}, {41000, 41000}};
+  return m;
+}
+
+TEST(NatAssessment, DecidedClassesGoToTheReport) {
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(full_rfc5780_apdf()));
+  EXPECT_EQ(nat.mapping, "endpoint_independent");
+  EXPECT_EQ(nat.filtering, "address_and_port_dependent");
+  EXPECT_EQ(nat.port_preservation, true);
+  ASSERT_TRUE(nat.tests);
+  EXPECT_TRUE(nat.tests->mapping.not_run.empty());
+  EXPECT_TRUE(nat.tests->filtering.not_run.empty());
+}
+
+TEST(NatAssessment, SymmetricMappingIsAddressAndPortDependent) {
+  auto m = full_rfc5780_apdf();
+  m.mapping = {kM1, kM2, probes::Endpoint{"203.0.113.1", 40002}};
+  m.ports = {{40000, 51234}};
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  EXPECT_EQ(nat.mapping, "address_and_port_dependent");
+  EXPECT_EQ(nat.port_preservation, false);
+}
+
+TEST(NatAssessment, WithoutAnAlternateAddressNothingIsGuessed) {
+  nat::NatMeasurements m;
+  m.reached = true;
+  m.mapping = {kM1, kM1, std::nullopt};
+  m.filtering = {true, false, std::nullopt};
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  EXPECT_FALSE(nat.mapping.has_value());  // EIM or ADM: not decided
+  // Blocked from the other port of the same address already rules out EIF and ADF.
+  EXPECT_EQ(nat.filtering, "address_and_port_dependent");
+  ASSERT_TRUE(nat.tests);
+  EXPECT_EQ(nat.tests->mapping.not_run, std::vector<std::string>{"mapping.other_address"});
+  EXPECT_EQ(nat.tests->filtering.not_run, std::vector<std::string>{"filtering.other_address"});
+  EXPECT_EQ(nat.tests->mapping.possible.size(), 2u);
+  auto json = to_report_json([&] {
+    Report r = realistic_report();
+    r.nat = nat;
+    return r;
+  }());
+  EXPECT_TRUE(json["nat"]["mapping"].is_null());
+  EXPECT_EQ(json["nat"]["tests"]["mapping"]["not_run"], nlohmann::json::array({"mapping.other_address"}));
+  EXPECT_EQ(json["nat"]["tests"]["mapping"]["possible"],
+            nlohmann::json::array({"endpoint_independent", "address_dependent"}));
+  auto lines = nat_section_lines(nat);
+  bool says_not_tested = false;
+  for (const auto& l : lines) says_not_tested |= contains(l, "Not tested") && contains(l, "second address");
+  EXPECT_TRUE(says_not_tested);
+}
+
+TEST(NatAssessment, PortPreservationFromProbesAndNatTestsCombine) {
+  NatSummary nat;
+  nat.port_preservation = true;  // the probes kept their ports
+  auto m = full_rfc5780_apdf();
+  m.ports = {{40000, 40000}, {41000, 12345}};
+  apply_nat_tests(nat, nat::assess_nat(m));
+  EXPECT_EQ(nat.port_preservation, false);
+}
+
+TEST(NatAssessment, AnUnreachableServiceSaysSoAndDecidesNothing) {
+  nat::NatMeasurements m;
+  m.filtering.primary_reply = false;
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  EXPECT_FALSE(nat.mapping);
+  EXPECT_FALSE(nat.filtering);
+  EXPECT_FALSE(nat.port_preservation);
+  auto lines = nat_section_lines(nat);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(contains(lines[0], "not measured")) << lines[0];
+  Report r = realistic_report();
+  r.nat = nat;
+  EXPECT_EQ(to_report_json(r)["nat"]["tests"]["reached"], false);
+}
+
+TEST(NatAssessment, LifetimeGoesToTheReportWithKeepaliveAdvice) {
+  auto m = full_rfc5780_apdf();
+  m.lifetime = {{3, true}, {4, true}, {6, false}, {8, false}};
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  Report r = realistic_report();
+  r.nat = nat;
+  auto json = to_report_json(r);
+  EXPECT_EQ(json["nat"]["udp_binding_lifetime_s"], 4);
+  EXPECT_EQ(json["nat"]["tests"]["lifetime"]["shortest_failed_s"], 6);
+  ASSERT_TRUE(json["nat"]["tests"]["keepalive"].is_object());
+  EXPECT_LT(json["nat"]["tests"]["keepalive"]["wireguard_persistent_keepalive_s"].get<int>(), 4);
+  std::ostringstream text;
+  write_text_report(text, r, TextStyle{});
+  EXPECT_TRUE(contains(text.str(), "NAT:")) << text.str();
+  EXPECT_TRUE(contains(text.str(), "PersistentKeepalive")) << text.str();
+}
+
+TEST(NatAssessment, NoNatTestsNoNatSection) {
+  Report r = realistic_report();
+  std::ostringstream text;
+  write_text_report(text, r, TextStyle{});
+  EXPECT_FALSE(contains(text.str(), "NAT:")) << text.str();
+  EXPECT_TRUE(to_report_json(r)["nat"]["tests"].is_null());
+}
+
+// ---- port mapping on the gateway: wiring to nat.double_nat / nat.port_mapping ----
+
+nat::GatewayFacts upnp_gateway(std::optional<nat::Ipv4> external) {
+  nat::GatewayFacts g;
+  g.gateway = nat::Ipv4{192, 168, 1, 1};
+  g.upnp = {true, external, "urn:schemas-upnp-org:service:WANIPConnection:2"};
+  g.upnp_server = "Debian/12 UPnP/1.1 MiniUPnPd/2.3.1";
+  g.natpmp.detail = "no answer";
+  g.pcp.detail = "no answer";
+  return g;
+}
+
+nlohmann::json report_with_gateway(const nat::GatewayFacts& g, const std::string& public_address, bool redacted = false) {
+  Report r = realistic_report();
+  r.public_address = public_address;
+  apply_gateway_facts(r.nat, g, r.public_address);
+  return to_report_json(redacted ? redact(r) : r);
+}
+
+TEST(GatewayWiring, PrivateExternalAddressIsDoubleNat) {
+  auto j = report_with_gateway(upnp_gateway(nat::Ipv4{10, 0, 0, 2}), "198.51.100.7");
+  EXPECT_EQ(j["nat"]["double_nat"], true);
+  EXPECT_EQ(j["nat"]["port_mapping"]["topology"], "double_nat");
+  EXPECT_EQ(j["nat"]["port_mapping"]["external_address"], "10.0.0.2");
+  EXPECT_EQ(j["nat"]["port_mapping"]["upnp"]["answered"], true);
+  EXPECT_EQ(j["nat"]["port_mapping"]["nat_pmp"]["answered"], false);
+  EXPECT_EQ(j["nat"]["port_mapping"]["mappings_created"], 0);
+}
+
+TEST(GatewayWiring, CgnatAndSingleNat) {
+  auto j = report_with_gateway(upnp_gateway(nat::Ipv4{100, 64, 3, 4}), "198.51.100.7");
+  EXPECT_EQ(j["nat"]["double_nat"], true);
+  EXPECT_EQ(j["nat"]["port_mapping"]["topology"], "cgnat");
+  j = report_with_gateway(upnp_gateway(nat::Ipv4{198, 51, 100, 7}), "198.51.100.7");
+  EXPECT_EQ(j["nat"]["double_nat"], false);
+  EXPECT_EQ(j["nat"]["port_mapping"]["topology"], "single_nat");
+}
+
+TEST(GatewayWiring, AGatewayWithoutPublicAddressDecidesNothing) {
+  auto j = report_with_gateway(upnp_gateway(std::nullopt), "198.51.100.7");
+  EXPECT_TRUE(j["nat"]["double_nat"].is_null());
+  EXPECT_TRUE(j["nat"]["port_mapping"]["external_address"].is_null());
+  EXPECT_TRUE(contains(j["nat"]["port_mapping"]["explanation"].get<std::string>(), "no public address"));
+  bool line = false;
+  for (const auto& l : j["nat"]["summary"]) line |= contains(l.get<std::string>(), "speaks UPnP IGD");
+  EXPECT_TRUE(line) << j["nat"]["summary"].dump();
+}
+
+TEST(GatewayWiring, NoDefaultRouteNoPortMapping) {
+  auto j = report_with_gateway(nat::GatewayFacts{}, "198.51.100.7");
+  EXPECT_TRUE(j["nat"]["port_mapping"].is_null());
+  EXPECT_TRUE(j["nat"]["double_nat"].is_null());
+}
+
+TEST(GatewayWiring, RedactionDropsAPublicExternalAddress) {
+  auto j = report_with_gateway(upnp_gateway(nat::Ipv4{198, 51, 100, 7}), "198.51.100.7", true);
+  EXPECT_EQ(j.dump().find("198.51.100.7"), std::string::npos) << j["nat"].dump();
+  j = report_with_gateway(upnp_gateway(nat::Ipv4{10, 0, 0, 2}), "198.51.100.7", true);
+  EXPECT_EQ(j["nat"]["port_mapping"]["external_address"], "10.0.0.2");  // private: kept
+}
+
+// ---- I/O against the real NAT test service on loopback ----
+
+class NatTestsOnLoopback : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reflector::Config config;
+    config.listen = {"127.0.0.1"};
+    config.control_port = 0;
+    config.web_control_ports = {};
+    config.udp_ports = {};
+    config.tcp_ports = {};
+    config.raw_protocols = {};
+    config.nat_ports = {0, 0};
+    config.alternate_address = "127.0.0.2";
+    server_ = std::make_unique<reflector::Server>(config, &log_);
+    auto error = server_->start();
+    ASSERT_FALSE(error.has_value()) << *error;
+    io_ = std::thread([this] { server_->run(); });
+    // A session, so the service answers our tag.
+    asio::io_context ctx;
+    probes::Endpoint seen;
+    std::optional<probes::SessionInfo> info;
+    asio::co_spawn(ctx, open_session("127.0.0.1", asio::ip::make_address("127.0.0.1"), {server_->ports().control},
+                                     std::chrono::steady_clock::now() + std::chrono::seconds(2)),
+                   [&](std::exception_ptr, OpenSessionResult r) {
+                     if (r.session) info = r.session->info;
+                   });
+    ctx.run();
+    ASSERT_TRUE(info.has_value());
+    info_ = *info;
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->stop();
+    if (io_.joinable()) io_.join();
+  }
+  nat::NatTestPlan plan() const {
+    nat::NatTestPlan p;
+    p.primary = asio::ip::make_address_v4("127.0.0.1");
+    p.port = info_.capabilities.nat_ports.at(0);
+    p.other_port = info_.capabilities.nat_ports.at(1);
+    p.alternate = asio::ip::make_address_v4(*info_.capabilities.alternate_address);
+    p.tag = *probes::tag_from_hex(info_.tag_hex);
+    p.timeout = std::chrono::milliseconds(1500);
+    p.random = counter_random();
+    return p;
+  }
+  static nat::NatMeasurements run(nat::NatTestPlan p) {
+    asio::io_context ctx;
+    nat::NatMeasurements out;
+    asio::co_spawn(ctx, nat::run_nat_tests(std::move(p)), [&](std::exception_ptr e, nat::NatMeasurements m) {
+      EXPECT_FALSE(e);
+      out = std::move(m);
+    });
+    ctx.run();
+    return out;
+  }
+
+  std::ostringstream quiet_;
+  reflector::Logger log_{reflector::LogLevel::error, &quiet_};
+  std::unique_ptr<reflector::Server> server_;
+  std::thread io_;
+  probes::SessionInfo info_;
+};
+
+TEST_F(NatTestsOnLoopback, NoNatMeansEndpointIndependentEverywhere) {
+  auto m = run(plan());
+  EXPECT_TRUE(m.reached);
+  ASSERT_TRUE(m.mapping.to_primary && m.mapping.to_other_port && m.mapping.to_other_address);
+  EXPECT_EQ(m.mapping.to_primary->address, "127.0.0.1");
+  EXPECT_EQ(m.filtering.primary_reply, true);
+  EXPECT_EQ(m.filtering.from_other_port, true);
+  EXPECT_EQ(m.filtering.from_other_address, true);
+  auto a = nat::assess_nat(m);
+  EXPECT_EQ(a.mapping.behaviour, nat::Behaviour::endpoint_independent);
+  EXPECT_EQ(a.filtering.behaviour, nat::Behaviour::endpoint_independent);
+  EXPECT_EQ(a.port_preservation, true);
+  EXPECT_GE(m.ports.size(), 3u);  // mapping socket and both filtering sockets
+}
+
+TEST_F(NatTestsOnLoopback, WithoutTheAlternateAddressThoseTestsAreNotRun) {
+  auto p = plan();
+  p.alternate.reset();
+  auto m = run(p);
+  EXPECT_FALSE(m.mapping.to_other_address);
+  EXPECT_FALSE(m.filtering.from_other_address);
+  auto a = nat::assess_nat(m);
+  EXPECT_FALSE(a.mapping.behaviour);
+  EXPECT_EQ(a.mapping.not_run, std::vector<std::string>{"mapping.other_address"});
+}
+
+TEST_F(NatTestsOnLoopback, LifetimeTrialsGetTheirAnswerAfterTheGap) {
+  auto p = plan();
+  p.lifetime_gaps = {1, 2};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto m = run(p);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  ASSERT_EQ(m.lifetime.size(), 2u);
+  EXPECT_EQ(m.lifetime[0].gap_s, 1);
+  EXPECT_EQ(m.lifetime[0].reached, true);
+  EXPECT_EQ(m.lifetime[1].reached, true);
+}
+
+TEST_F(NatTestsOnLoopback, HairpinningIsOptInAndSeesTheOtherSocket) {
+  auto m = run(plan());
+  EXPECT_FALSE(m.hairpinning.has_value());  // not asked for
+  auto p = plan();
+  p.hairpin = true;
+  m = run(p);
+  // No NAT on loopback: the "external" endpoint is the socket itself, so it arrives, from the sender's.
+  EXPECT_EQ(m.hairpinning, true);
+  EXPECT_EQ(m.hairpin_source_external, true);
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  Report r = realistic_report();
+  r.nat = nat;
+  EXPECT_EQ(to_report_json(r)["nat"]["hairpinning"], true);
+}
+
+TEST_F(NatTestsOnLoopback, AnotherSessionsTagGetsNoAnswer) {
+  auto p = plan();
+  p.tag[0] ^= 0xff;
+  p.timeout = std::chrono::milliseconds(600);
+  auto m = run(p);
+  EXPECT_FALSE(m.reached);
+  EXPECT_EQ(m.filtering.primary_reply, false);
+  EXPECT_FALSE(m.mapping.to_primary);
+}
+
+// A fake service that ignores the first request it sees on each socket: the
+// client must retransmit and still get its answers.
+TEST(NatTestsRetransmit, ALostRequestIsSentAgainBeforeANoIsBelieved) {
+  asio::io_context fake_ctx;
+  udp::socket fake(fake_ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  const auto port = fake.local_endpoint().port();
+  std::atomic<bool> stop{false};
+  std::atomic<int> received{0};
+  std::thread service([&] {
+    std::set<std::uint16_t> seen;
+    std::array<std::uint8_t, 1024> buf{};
+    while (!stop) {
+      pollfd pfd{fake.native_handle(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) continue;  // wake up now and then to see `stop`
+      udp::endpoint from;
+      boost::system::error_code ec;
+      auto n = fake.receive_from(asio::buffer(buf), from, 0, ec);
+      if (ec) continue;
+      auto q = np::parse_request(probes::ByteView(buf).first(n));
+      if (!q) continue;
+      ++received;
+      if (seen.insert(from.port()).second) continue;  // the first one is "lost"
+      np::Reply r{q->type, np::Origin::primary, q->token, q->nonce, {from.address().to_string(), from.port()}};
+      fake.send_to(asio::buffer(np::build_reply(r)), from, 0, ec);
+    }
+  });
+  nat::NatTestPlan p;
+  p.primary = asio::ip::make_address_v4("127.0.0.1");
+  p.port = port;
+  p.timeout = std::chrono::milliseconds(900);
+  p.random = counter_random();
+  asio::io_context ctx;
+  nat::NatMeasurements m;
+  asio::co_spawn(ctx, nat::run_nat_tests(p), [&](std::exception_ptr, nat::NatMeasurements got) { m = std::move(got); });
+  ctx.run();
+  stop = true;
+  service.join();
+  EXPECT_TRUE(m.reached);
+  ASSERT_TRUE(m.mapping.to_primary);
+  EXPECT_EQ(m.filtering.primary_reply, true);
+  EXPECT_GE(received.load(), 4);  // two sockets, each sent at least twice
+}
+
+}  // namespace
+}  // namespace vpncheck::client

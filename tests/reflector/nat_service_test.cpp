@@ -1,0 +1,181 @@
+// The NAT test service in the real Server on loopback: answers live sessions
+// only, from the primary, the other port and the alternate address on
+// request, with the observed source; lifetime requests get a second answer
+// after the gap; replies never outweigh the request. 127.0.0.2 serves as the
+// alternate address (all of 127/8 is local on Linux).
+#include <gtest/gtest.h>
+
+#include <poll.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "probes/observation.h"
+#include "reflector/server.h"
+#include "src/nat/nat_probe.h"
+#include "test_util.h"
+
+namespace vpncheck::reflector {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+namespace np = nat::natprobe;
+
+class NatServiceTest : public ::testing::Test {
+ protected:
+  void start(std::optional<std::string> alternate) {
+    Config config = test::loopback_config();
+    config.nat_ports = {0, 0};
+    config.alternate_address = std::move(alternate);
+    server_ = std::make_unique<Server>(config, &log_);
+    auto error = server_->start();
+    ASSERT_FALSE(error.has_value()) << *error;
+    io_ = std::thread([this] { server_->run(); });
+    auto res = test::blocking_http_call(server_->ports().control, http::verb::post, "/v1/sessions");
+    std::string parse_error;
+    info_ = probes::session_info_from_json(res.body(), parse_error);
+    ASSERT_TRUE(info_.has_value()) << parse_error;
+    socket_.open(udp::v4());
+    socket_.bind(udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->stop();
+    if (io_.joinable()) io_.join();
+  }
+
+  np::Request request(np::Type type, std::uint8_t flags = 0, std::uint16_t gap = 0) {
+    np::Request q;
+    q.type = type;
+    q.flags = flags;
+    q.token.tag = *probes::tag_from_hex(info_->tag_hex);
+    q.token.probe_index = 0xf001;
+    q.nonce = 0xdeadbeef;
+    q.gap_s = gap;
+    return q;
+  }
+  void send(const np::Request& q, std::uint16_t port, std::string to = "127.0.0.1") {
+    socket_.send_to(asio::buffer(np::build_request(q)), udp::endpoint(asio::ip::make_address_v4(to), port));
+  }
+  struct Got {
+    np::Reply reply;
+    udp::endpoint from;
+  };
+  // Every reply until 300 ms pass without one.
+  std::vector<Got> receive_all() {
+    std::vector<Got> out;
+    std::array<std::uint8_t, 512> buf{};
+    while (true) {
+      pollfd p{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, 300) <= 0) break;  // quiet for 300 ms: that was all
+      udp::endpoint from;
+      boost::system::error_code ec;
+      auto n = socket_.receive_from(asio::buffer(buf), from, 0, ec);
+      if (ec) break;
+      auto reply = np::parse_reply(probes::ByteView(buf).first(n));
+      EXPECT_TRUE(reply.has_value()) << "garbage from the NAT test service";
+      EXPECT_LE(n, np::kReplySize);
+      if (reply) out.push_back({*reply, from});
+    }
+    return out;
+  }
+  std::uint16_t p1() const { return server_->ports().nat.at(0); }
+  std::uint16_t p2() const { return server_->ports().nat.at(1); }
+
+  std::ostringstream quiet_;
+  Logger log_{LogLevel::error, &quiet_};
+  std::unique_ptr<Server> server_;
+  std::thread io_;
+  std::optional<probes::SessionInfo> info_;
+  asio::io_context ctx_;
+  udp::socket socket_{ctx_};
+};
+
+TEST_F(NatServiceTest, CapabilitiesAnnounceTheServiceAndTheAlternateAddress) {
+  start("127.0.0.2");
+  ASSERT_EQ(server_->ports().nat.size(), 2u);
+  EXPECT_NE(p1(), p2());
+  EXPECT_EQ(info_->capabilities.nat_ports, (std::vector<std::uint16_t>{p1(), p2()}));
+  EXPECT_EQ(info_->capabilities.alternate_address, "127.0.0.2");
+}
+
+TEST_F(NatServiceTest, BindAnswersFromWhereTheRequestWentWithTheObservedSource) {
+  start(std::nullopt);
+  auto q = request(np::Type::bind);
+  send(q, p1());
+  auto got = receive_all();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(np::answers(got[0].reply, q));
+  EXPECT_EQ(got[0].reply.origin, np::Origin::primary);
+  EXPECT_EQ(got[0].from, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+  EXPECT_EQ(got[0].reply.observed, (probes::Endpoint{"127.0.0.1", socket_.local_endpoint().port()}));
+  // The alternate port answers for itself too (mapping test towards (A1,P2)).
+  send(q, p2());
+  got = receive_all();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].from.port(), p2());
+}
+
+TEST_F(NatServiceTest, FilteringRequestsAreAnsweredFromTheOtherPortAndTheAlternateAddress) {
+  start("127.0.0.2");
+  auto q = request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress);
+  send(q, p1());
+  auto got = receive_all();
+  ASSERT_EQ(got.size(), 3u);
+  std::map<np::Origin, udp::endpoint> from;
+  for (const auto& g : got) {
+    EXPECT_TRUE(np::answers(g.reply, q));
+    from[g.reply.origin] = g.from;
+  }
+  EXPECT_EQ(from[np::Origin::primary], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+  EXPECT_EQ(from[np::Origin::other_port], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p2()));
+  EXPECT_EQ(from[np::Origin::other_address], udp::endpoint(asio::ip::make_address_v4("127.0.0.2"), p2()));
+}
+
+TEST_F(NatServiceTest, WithoutAnAlternateAddressOnlyTheOtherPortAnswers) {
+  start(std::nullopt);
+  send(request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress), p1());
+  auto got = receive_all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].reply.origin == np::Origin::other_port || got[1].reply.origin == np::Origin::other_port, true);
+}
+
+TEST_F(NatServiceTest, UnknownSessionsAndGarbageGetNothing) {
+  start("127.0.0.2");
+  auto q = request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress);
+  q.token.tag[0] ^= 0xff;  // no such session
+  send(q, p1());
+  socket_.send_to(asio::buffer(std::string(200, 'x')), udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+  EXPECT_TRUE(receive_all().empty());
+}
+
+TEST_F(NatServiceTest, LifetimeRequestIsAnsweredAgainAfterTheGap) {
+  start(std::nullopt);
+  auto q = request(np::Type::lifetime, 0, 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  send(q, p1());
+  auto first = receive_all();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].reply.origin, np::Origin::primary);
+  std::vector<Got> late;
+  while (late.empty() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3)) late = receive_all();
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].reply.origin, np::Origin::after_gap);
+  EXPECT_TRUE(np::answers(late[0].reply, q));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(950));
+}
+
+TEST_F(NatServiceTest, AnAlternateAddressThatIsNotLocalIsRefused) {
+  Config config = test::loopback_config();
+  config.nat_ports = {0, 0};
+  config.alternate_address = "192.0.2.77";
+  Server server(config, &log_);
+  auto error = server.start();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("192.0.2.77"), std::string::npos) << *error;
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
