@@ -57,7 +57,8 @@ done
 # binaries runnable.
 dpkg-deb -x "$deb" "$work/root"
 unit=$work/root/usr/lib/systemd/system/vpncheck-reflector.service
-for setting in DynamicUser=yes AmbientCapabilities=CAP_NET_BIND_SERVICE CapabilityBoundingSet=CAP_NET_BIND_SERVICE \
+for setting in DynamicUser=yes 'AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW' \
+  'CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_RAW' \
   NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
   'RestrictAddressFamilies=AF_INET AF_INET6' MemoryDenyWriteExecute=yes SystemCallFilter=@system-service \
   Restart=on-failure 'ExecStart=/usr/bin/vpncheck-reflector'; do
