@@ -53,7 +53,8 @@ class Reflector {
   explicit Reflector(const std::string& user) {
     std::vector<std::string> args = {VPNCHECK_REFLECTOR_BIN, "--listen", "127.0.0.1", "--control-port", "0",
                                      "--web-control-ports", "", "--udp-ports", "0", "--tcp-ports", "0",
-                                     "--user", user};
+                                     // no fixed ports: the test must not depend on what else the host runs
+                                     "--nat-ports", "", "--user", user};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
