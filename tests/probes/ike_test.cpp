@@ -7,22 +7,11 @@
 namespace vpncheck::probes {
 namespace {
 
+using fixtures::cat;
+using fixtures::counter_bytes;
 using fixtures::counter_fill;
 using fixtures::hex;
 using fixtures::make_token;
-
-// counter_fill's output: start, start+1, ... mod 256.
-Bytes counter_bytes(std::uint8_t start, std::size_t n) {
-  Bytes out(n);
-  for (auto& b : out) b = start++;
-  return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 const ike::IpPort kLocal{{192, 168, 1, 10}, 500};
 const ike::IpPort kRemote{{203, 0, 113, 5}, 500};

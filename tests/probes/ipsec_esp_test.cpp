@@ -9,21 +9,11 @@
 namespace vpncheck::probes {
 namespace {
 
+using fixtures::cat;
+using fixtures::counter_bytes;
 using fixtures::counter_fill;
 using fixtures::hex;
 using fixtures::make_token;
-
-Bytes counter_bytes(std::uint8_t start, std::size_t n) {
-  Bytes out(n);
-  for (auto& b : out) b = start++;
-  return out;
-}
-
-Bytes cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
 
 const esp::Ipv4Address kClient{192, 168, 1, 10};
 const esp::Ipv4Address kReflector{203, 0, 113, 5};

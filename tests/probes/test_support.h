@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <random>
 #include <span>
@@ -23,6 +24,20 @@ inline RandomFill counter_fill(std::uint8_t start = 0) {
   return [next](std::span<std::uint8_t> out) {
     for (auto& b : out) b = (*next)++;
   };
+}
+
+// counter_fill's output as bytes: start, start+1, ... mod 256 (for expected golden bytes).
+inline Bytes counter_bytes(std::uint8_t start, std::size_t n) {
+  Bytes out(n);
+  for (auto& b : out) b = start++;
+  return out;
+}
+
+// Expected messages written as their parts, in order.
+inline Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
 }
 
 inline RandomFill constant_fill(std::uint8_t value) {
