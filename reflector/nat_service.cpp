@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "reflector/services.h"
+#include "reflector/udp_listener.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -110,33 +111,17 @@ asio::awaitable<void> NatService::listen(Socket& s) {
     auto [wec] = co_await s.socket->async_wait(udp::socket::wait_read, kAwait);
     if (wec || !s.socket->is_open()) break;
     for (int i = 0; i < 64; ++i) {
-      udp::endpoint from;
-      iovec iov{buffer.data(), buffer.size()};
-      msghdr msg{};
-      msg.msg_name = from.data();
-      msg.msg_namelen = static_cast<socklen_t>(from.capacity());
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      ssize_t n = ::recvmsg(s.socket->native_handle(), &msg, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      from.resize(msg.msg_namelen);
-      if ((msg.msg_flags & MSG_TRUNC) != 0) continue;
+      int error = 0;
+      auto received = receive_datagram(*s.socket, buffer, control, error);
+      if (!received) break;
+      if (received->truncated) continue;
       auto destination = s.address;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          in_pktinfo pi{};
-          std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-          asio::ip::address_v4::bytes_type b{};
-          std::memcpy(b.data(), &pi.ipi_addr, b.size());
-          destination = asio::ip::address_v4(b);
-        }
+      if (auto sent_to = destination_of(received->info, *s.socket)) {
+        boost::system::error_code ec;
+        auto parsed = asio::ip::make_address_v4(*sent_to, ec);
+        if (!ec) destination = parsed;
       }
-      handle(s, probes::ByteView(buffer).first(static_cast<std::size_t>(n)), from, destination);
+      handle(s, probes::ByteView(buffer).first(received->length), received->from, destination);
     }
   }
 }

@@ -23,14 +23,6 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReceiveBuffer = 65536;  // any UDP payload fits: truncation is detectable
 constexpr int kMaxDatagramsPerWakeup = 64;     // then yield to other listeners
 
-// The kernel's per-datagram facts, from the control messages of recvmsg.
-struct ArrivalInfo {
-  std::optional<int> ttl;
-  std::optional<int> tos;
-  std::optional<in_pktinfo> pktinfo4;
-  std::optional<in6_pktinfo> pktinfo6;
-};
-
 template <typename T>
 T cmsg_value(const cmsghdr* c) {
   T value{};
@@ -38,8 +30,8 @@ T cmsg_value(const cmsghdr* c) {
   return value;
 }
 
-ArrivalInfo read_cmsgs(msghdr& msg) {
-  ArrivalInfo info;
+DatagramInfo read_cmsgs(msghdr& msg) {
+  DatagramInfo info;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
       info.ttl = cmsg_value<int>(c);
@@ -67,7 +59,7 @@ int set_int(int fd, int level, int option) {
 // pinned to the one the request arrived on (IP_PKTINFO / IPV6_PKTINFO), or a
 // multi-homed reflector could answer from another address and the client's
 // NAT would drop it. Returns 0 or an errno.
-int send_reply(int fd, const probes::Bytes& reply, udp::endpoint& to, const ArrivalInfo& info) {
+int send_reply(int fd, const probes::Bytes& reply, udp::endpoint& to, const DatagramInfo& info) {
   iovec iov{const_cast<std::uint8_t*>(reply.data()), reply.size()};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
   msghdr msg{};
@@ -101,9 +93,9 @@ int send_reply(int fd, const probes::Bytes& reply, udp::endpoint& to, const Arri
   return static_cast<std::size_t>(sent) == reply.size() ? 0 : EMSGSIZE;
 }
 
-// The address the datagram was sent to: from IP_PKTINFO on a wildcard socket,
-// else the socket's own address.
-std::optional<std::string> destination_of(const ArrivalInfo& info, const udp::socket& socket) {
+}  // namespace
+
+std::optional<std::string> destination_of(const DatagramInfo& info, const udp::socket& socket) {
   if (info.pktinfo4) {
     asio::ip::address_v4::bytes_type b{};
     std::memcpy(b.data(), &info.pktinfo4->ipi_addr, b.size());
@@ -122,7 +114,32 @@ std::optional<std::string> destination_of(const ArrivalInfo& info, const udp::so
   return local.address().to_string();
 }
 
-}  // namespace
+std::optional<ReceivedDatagram> receive_datagram(udp::socket& socket, std::span<std::uint8_t> buffer,
+                                                 std::span<char> control, int& error) {
+  ReceivedDatagram out;
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr msg{};
+  msg.msg_name = out.from.data();
+  msg.msg_namelen = static_cast<socklen_t>(out.from.capacity());
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  ssize_t n = 0;
+  do {
+    n = ::recvmsg(socket.native_handle(), &msg, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    error = errno;
+    return std::nullopt;
+  }
+  error = 0;
+  out.from.resize(msg.msg_namelen);
+  out.length = static_cast<std::size_t>(n);
+  out.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+  out.info = read_cmsgs(msg);
+  return out;
+}
 
 std::string enable_arrival_info(udp::socket& socket) {
   const int fd = socket.native_handle();
@@ -160,30 +177,22 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
       break;
     }
     for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
-      udp::endpoint from;
-      iovec iov{buffer.data(), buffer.size()};
-      msghdr msg{};
-      msg.msg_name = from.data();
-      msg.msg_namelen = static_cast<socklen_t>(from.capacity());
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control.data();
-      msg.msg_controllen = control.size();
-      ssize_t n = ::recvmsg(socket.native_handle(), &msg, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-          s.log.debug(where + ": recvmsg: " + std::strerror(errno));  // e.g. a queued ICMP error
+      int error = 0;
+      auto received = receive_datagram(socket, buffer, control, error);
+      if (!received) {
+        if (error != EAGAIN && error != EWOULDBLOCK)
+          s.log.debug(where + ": recvmsg: " + std::strerror(error));  // e.g. a queued ICMP error
         break;
       }
-      from.resize(msg.msg_namelen);
-      if ((msg.msg_flags & MSG_TRUNC) != 0) {
+      if (received->truncated) {
         s.arrivals.count_drop(DropReason::oversized);
         continue;
       }
-      ArrivalInfo info = read_cmsgs(msg);
+      udp::endpoint& from = received->from;
+      const DatagramInfo& info = received->info;
+      const std::size_t n = received->length;
       Arrival arrival;
-      arrival.payload = probes::ByteView(buffer).first(static_cast<std::size_t>(n));
+      arrival.payload = probes::ByteView(buffer).first(n);
       arrival.framing = Framing::datagram;
       arrival.local_port = port;
       arrival.source = to_endpoint(from.address(), from.port());
