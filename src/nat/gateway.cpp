@@ -154,7 +154,10 @@ asio::awaitable<std::optional<HttpResponse>> http_exchange(Ipv4 gateway, const H
   co_return parse_http_response(text);
 }
 
-asio::awaitable<GatewayAnswer> ask_upnp(Ipv4 gateway, Clock::time_point deadline, std::string& server) {
+// SSDP discovery ends at `discovery`; the description and SOAP requests to a
+// gateway that answered may go on until `deadline`.
+asio::awaitable<GatewayAnswer> ask_upnp(Ipv4 gateway, Clock::time_point discovery, Clock::time_point deadline,
+                                        std::string& server) {
   GatewayAnswer a;
   udp::socket socket(co_await asio::this_coro::executor);
   if (!open_udp(socket)) co_return a;
@@ -169,13 +172,13 @@ asio::awaitable<GatewayAnswer> ask_upnp(Ipv4 gateway, Clock::time_point deadline
   std::optional<SsdpResponse> found;
   auto resend_at = Clock::now();
   auto wait = std::chrono::milliseconds(300);
-  while (!found && Clock::now() < deadline) {
+  while (!found && Clock::now() < discovery) {
     if (Clock::now() >= resend_at) {
       socket.send_to(asio::buffer(request), group, 0, ec);
       resend_at = Clock::now() + wait;
       wait *= 2;
     }
-    timer.expires_at(std::min(deadline, resend_at));
+    timer.expires_at(std::min(discovery, resend_at));
     udp::endpoint from;
     auto r = co_await (socket.async_receive_from(asio::buffer(buffer), from, kAwait) || timer.async_wait(kAwait));
     if (r.index() == 1) continue;
@@ -350,10 +353,12 @@ std::optional<Ipv4> GatewayFacts::external_address() const {
 asio::awaitable<GatewayFacts> query_gateway_at(Ipv4 gateway, std::chrono::milliseconds timeout) {
   GatewayFacts facts;
   facts.gateway = gateway;
-  const auto deadline = Clock::now() + timeout;
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  const auto discovery = start + std::min(timeout, kGatewayDiscoveryWindow);
   std::string server;
-  auto [natpmp, pcp, upnp] =
-      co_await (ask_natpmp(gateway, deadline) && ask_pcp(gateway, deadline) && ask_upnp(gateway, deadline, server));
+  auto [natpmp, pcp, upnp] = co_await (ask_natpmp(gateway, discovery) && ask_pcp(gateway, discovery) &&
+                                       ask_upnp(gateway, discovery, deadline, server));
   facts.natpmp = std::move(natpmp);
   facts.pcp = std::move(pcp);
   facts.upnp = std::move(upnp);

@@ -49,7 +49,16 @@ struct GatewayFacts {
   bool any_answered() const { return natpmp.answered || pcp.answered || upnp.answered; }
 };
 
-// Runs the three queries concurrently, each bounded by `timeout`.
+// How long the three queries wait for a gateway's first answer. A gateway
+// that speaks any of them answers within a round trip on the LAN (SSDP
+// devices may delay up to MX = 1 s, but routers answer at once; Tailscale's
+// port-mapping probe waits 250 ms), and a network without one should not
+// hold up the whole run.
+inline constexpr std::chrono::milliseconds kGatewayDiscoveryWindow{500};
+
+// Runs the three queries concurrently: discovery within
+// kGatewayDiscoveryWindow (or `timeout` if shorter), and UPnP's description
+// and SOAP requests to a gateway that answered within `timeout`.
 // `route_file` is /proc/net/route except in tests.
 boost::asio::awaitable<GatewayFacts> query_gateway(std::chrono::milliseconds timeout,
                                                    std::string route_file = "/proc/net/route");

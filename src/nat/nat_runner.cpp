@@ -38,9 +38,11 @@ using Done = std::function<bool(const std::vector<Incoming>&)>;
 
 // Receives answers to `requests` on `socket` until `done` or `until`. Only
 // well-formed replies to one of the requests, from one of `sources`, count.
+// `on_answer` runs after each one and may bring `until` forward.
 asio::awaitable<void> collect(udp::socket& socket, const std::vector<Outgoing>& requests,
                               const std::vector<asio::ip::address_v4>& sources, std::vector<Incoming>& got,
-                              const Done& done, Clock::time_point until) {
+                              const Done& done, Clock::time_point until,
+                              const std::function<void(Clock::time_point&)>& on_answer = {}) {
   std::array<std::uint8_t, 512> buffer{};
   asio::steady_timer timer(socket.get_executor());
   while (!done(got) && Clock::now() < until) {
@@ -62,25 +64,42 @@ asio::awaitable<void> collect(udp::socket& socket, const std::vector<Outgoing>& 
     if (std::none_of(requests.begin(), requests.end(), [&](const Outgoing& o) { return np::answers(*reply, o.request); }))
       continue;
     got.push_back({*reply, from});
+    if (on_answer) on_answer(until);
   }
 }
 
 // Sends every request, waits for answers, and resends while `done` is not
-// satisfied, `attempts` times in all within `total`.
+// satisfied, `attempts` times in all within `total`. Once `settled` holds
+// (the direct answer came: the path works), what is still missing is what a
+// NAT may rightly drop, so it is waited for only settle_grace() longer, with
+// one more send halfway, instead of the whole window.
 asio::awaitable<std::vector<Incoming>> converse(udp::socket& socket, const std::vector<Outgoing>& requests,
                                                 const std::vector<asio::ip::address_v4>& sources, const Done& done,
                                                 int attempts, std::chrono::milliseconds total,
-                                                Clock::time_point* last_send = nullptr) {
+                                                Clock::time_point* last_send = nullptr, const Done& settled = {}) {
   std::vector<Incoming> got;
-  const auto start = Clock::now();
+  auto deadline = Clock::now() + total;
+  bool was_settled = false;
   attempts = std::max(attempts, 1);
-  for (int attempt = 0; attempt < attempts && !done(got); ++attempt) {
+  for (int attempt = 0; attempt < attempts && !done(got) && Clock::now() < deadline; ++attempt) {
     for (const auto& o : requests) {
       boost::system::error_code ec;
       socket.send_to(asio::buffer(np::build_request(o.request)), o.to, 0, ec);
     }
-    if (last_send != nullptr) *last_send = Clock::now();
-    co_await collect(socket, requests, sources, got, done, start + total * (attempt + 1) / attempts);
+    const auto sent_at = Clock::now();
+    if (last_send != nullptr) *last_send = sent_at;
+    std::function<void(Clock::time_point&)> on_answer = [&](Clock::time_point& until) {
+      if (was_settled || !settled || !settled(got)) return;
+      was_settled = true;
+      const auto now = Clock::now();
+      const auto grace = settle_grace(std::chrono::duration_cast<std::chrono::microseconds>(now - sent_at), total);
+      deadline = std::min(deadline, now + grace);
+      until = std::min(until, now + grace / 2);
+      attempts = std::min(attempts, attempt + 2);
+    };
+    // The sends left are spread evenly over what is left of the window.
+    const auto until = sent_at + (deadline - sent_at) / (attempts - attempt);
+    co_await collect(socket, requests, sources, got, done, std::min(until, deadline), on_answer);
   }
   co_return got;
 }
@@ -144,7 +163,8 @@ asio::awaitable<void> mapping_test(std::shared_ptr<Context> ctx, std::shared_ptr
   Done done = [&](const std::vector<Incoming>& got) {
     return std::all_of(out.begin(), out.end(), [&](const Outgoing& o) { return answered(got, o) != nullptr; });
   };
-  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout);
+  Done settled = [&](const std::vector<Incoming>& got) { return answered(got, out.front()) != nullptr; };
+  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout, nullptr, settled);
   std::vector<std::optional<probes::Endpoint>*> slots;
   slots.push_back(&m->mapping.to_primary);
   if (p.other_port) slots.push_back(&m->mapping.to_other_port);
@@ -185,7 +205,8 @@ asio::awaitable<void> filtering_test(std::shared_ptr<Context> ctx, std::shared_p
     return in != nullptr && extra_ok(*in);
   };
   Done done = [&](const std::vector<Incoming>& got) { return primary_ok(got) && (!want_extra || extra_got(got)); };
-  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout);
+  Done settled = primary_ok;
+  auto got = co_await converse(socket, out, ctx->sources(), done, p.attempts, p.timeout, nullptr, settled);
   const bool primary = primary_ok(got);
   if (primary) {
     m->reached = true;
@@ -281,6 +302,11 @@ asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr
 }
 
 }  // namespace
+
+std::chrono::milliseconds settle_grace(std::chrono::microseconds round_trip, std::chrono::milliseconds bound) {
+  const auto grace = std::chrono::duration_cast<std::chrono::milliseconds>(kSettleRoundTrips * round_trip);
+  return std::min(std::max(grace, kSettleFloor), std::max(bound, std::chrono::milliseconds(0)));
+}
 
 asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
   auto executor = co_await asio::this_coro::executor;

@@ -51,6 +51,14 @@ struct NatMeasurements {
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
 
+// Once a test's direct answer has come, the answers a NAT may rightly drop
+// (from another port or address) are waited for only this much longer:
+// kSettleRoundTrips round trips, at least kSettleFloor (scheduling jitter,
+// a reflector whose other socket answers a little later), at most `bound`.
+inline constexpr int kSettleRoundTrips = 4;
+inline constexpr std::chrono::milliseconds kSettleFloor{200};
+std::chrono::milliseconds settle_grace(std::chrono::microseconds round_trip, std::chrono::milliseconds bound);
+
 // The report's view of the measurements.
 struct NatAssessment {
   bool ran = false;

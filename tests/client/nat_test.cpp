@@ -11,6 +11,8 @@
 #include <poll.h>
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -386,6 +388,68 @@ TEST(NatTestsRetransmit, ALostRequestIsSentAgainBeforeANoIsBelieved) {
   ASSERT_TRUE(m.mapping.to_primary);
   EXPECT_EQ(m.filtering.primary_reply, true);
   EXPECT_GE(received.load(), 4);  // two sockets, each sent at least twice
+}
+
+TEST(NatSettleGrace, FourRoundTripsWithinFloorAndBound) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  EXPECT_EQ(nat::settle_grace(microseconds(100), milliseconds(1500)), nat::kSettleFloor);
+  EXPECT_EQ(nat::settle_grace(microseconds(80'000), milliseconds(1500)), milliseconds(320));
+  EXPECT_EQ(nat::settle_grace(microseconds(900'000), milliseconds(1500)), milliseconds(1500));
+  EXPECT_EQ(nat::settle_grace(microseconds(100), milliseconds(50)), milliseconds(50));
+}
+
+// A fake service that answers every request directly and never from the
+// other port, like a NAT that drops unsolicited packets. Once the direct
+// answer is in, the client must not sit out its whole window for the other
+// one, but it must still ask again once before believing the "no".
+TEST(NatTestsSettle, AMissingUnsolicitedAnswerIsWaitedForAFewRoundTripsNotTheWholeWindow) {
+  asio::io_context fake_ctx;
+  udp::socket fake(fake_ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  const auto port = fake.local_endpoint().port();
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::map<std::uint16_t, int> requests_with_extra;  // per client socket, requests asking for the other port
+  std::thread service([&] {
+    std::array<std::uint8_t, 1024> buf{};
+    while (!stop) {
+      pollfd pfd{fake.native_handle(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) continue;
+      udp::endpoint from;
+      boost::system::error_code ec;
+      auto n = fake.receive_from(asio::buffer(buf), from, 0, ec);
+      if (ec) continue;
+      auto q = np::parse_request(probes::ByteView(buf).first(n));
+      if (!q) continue;
+      if (q->flags & np::kFlagOtherPort) {
+        std::lock_guard lock(mutex);
+        ++requests_with_extra[from.port()];
+      }
+      np::Reply r{q->type, np::Origin::primary, q->token, q->nonce, {from.address().to_string(), from.port()}};
+      fake.send_to(asio::buffer(np::build_reply(r)), from, 0, ec);
+    }
+  });
+  nat::NatTestPlan p;
+  p.primary = asio::ip::make_address_v4("127.0.0.1");
+  p.port = port;
+  p.other_port = static_cast<std::uint16_t>(port == 65535 ? 1 : port + 1);  // never answers
+  p.timeout = std::chrono::seconds(20);
+  p.random = counter_random();
+  asio::io_context ctx;
+  nat::NatMeasurements m;
+  const auto t0 = std::chrono::steady_clock::now();
+  asio::co_spawn(ctx, nat::run_nat_tests(p), [&](std::exception_ptr, nat::NatMeasurements got) { m = std::move(got); });
+  ctx.run();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  service.join();
+  EXPECT_EQ(m.filtering.primary_reply, true);
+  EXPECT_EQ(m.filtering.from_other_port, false);
+  EXPECT_FALSE(m.mapping.to_other_port);
+  // Not a speed measurement: the window is 20 s, so anything near it means the wait was not cut short.
+  EXPECT_LT(took, p.timeout / 4);
+  ASSERT_EQ(requests_with_extra.size(), 1u);  // the filtering test's socket
+  EXPECT_EQ(requests_with_extra.begin()->second, 2);  // asked once more before believing the "no"
 }
 
 }  // namespace

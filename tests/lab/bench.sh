@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh [N] — wall-clock benchmark of vpncheck through the lab (not a test).
 #   (a) full run (wireguard+openvpn) through `home`, reflector running:
-#       median/min/max of N runs (default 5);
+#       median/min/max of N runs (default 5); the same with every protocol
+#       (the default run: raw ESP/AH/GRE, PPTP's control connection too);
 #   (b) no reflector running, --timeout 2: the client must give up after one
 #       timeout, i.e. within timeout + 0.5 s. Measured twice: "refused"
 #       (nothing listens, TCP RST) and "silent" (a firewall drops everything
@@ -46,10 +47,12 @@ main() {
 	# shellcheck disable=SC2119 # default reflector arguments
 	lab_reflector_start
 
-	local i t full=() refused=() silent=()
+	local i t full=() every=() refused=() silent=()
 	for ((i = 0; i < N; i++)); do
 		time_run t vpncheck_in_client --reflector "$LAB_REFLECTOR_IP" --protocols wireguard,openvpn --json /dev/null
 		full+=("$t")
+		time_run t vpncheck_in_client --reflector "$LAB_REFLECTOR_IP" --json /dev/null
+		every+=("$t")
 	done
 	lab_reflector_stop
 	for ((i = 0; i < N; i++)); do
@@ -76,7 +79,8 @@ main() {
 			printf '%-44s %4d %9s %9s %9s  -\n' "$1" "$N" "$med" "$min" "$max"
 		fi
 	}
-	row "home, reflector up, wireguard+openvpn" "${full[*]}" ""
+	row "home, reflector up, wireguard+openvpn" "${full[*]}" "1.0"
+	row "home, reflector up, every protocol" "${every[*]}" "1.0"
 	row "no reflector (refused), --timeout $NOREF_TIMEOUT" "${refused[*]}" "$limit"
 	row "no reflector (silent drop), --timeout $NOREF_TIMEOUT" "${silent[*]}" "$limit"
 }
