@@ -81,6 +81,8 @@ std::optional<std::string> NatService::bind(const std::vector<std::string>& list
       if (!ec && address.is_unspecified() &&
           ::setsockopt(socket->native_handle(), IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0)
         return fail(std::string("NAT test port: cannot enable IP_PKTINFO: ") + std::strerror(errno));
+      // Whether a size request came in fragments (Linux 4.10+); without it the echo says 0 (unknown).
+      if (!ec) ::setsockopt(socket->native_handle(), IPPROTO_IP, IP_RECVFRAGSIZE, &on, sizeof on);
       if (!ec) socket->bind(udp::endpoint(address, port), ec);
       if (ec)
         return fail("cannot bind NAT test port UDP " + address.to_string() + ":" + std::to_string(port) + ": " +
@@ -121,13 +123,14 @@ asio::awaitable<void> NatService::listen(Socket& s) {
         auto parsed = asio::ip::make_address_v4(*sent_to, ec);
         if (!ec) destination = parsed;
       }
-      handle(s, probes::ByteView(buffer).first(received->length), received->from, destination);
+      handle(s, probes::ByteView(buffer).first(received->length), received->from, destination,
+             received->info.largest_fragment);
     }
   }
 }
 
 void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::endpoint& from,
-                        const asio::ip::address_v4& destination) {
+                        const asio::ip::address_v4& destination, std::optional<int> largest_fragment) {
   auto request = np::parse_request(datagram);
   if (!request || !from.address().is_v4()) return;
   // Authenticated by session: only live sessions' tags are answered.
@@ -151,8 +154,16 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
     }
     if (limiter_ != nullptr && !limiter_->allow(source)) return;
     reply.origin = planned.origin;
+    if (planned.origin == np::Origin::echo) {
+      reply.echo_size = static_cast<std::uint16_t>(planned.size);
+      reply.received_size = static_cast<std::uint16_t>(datagram.size());
+      reply.largest_fragment = static_cast<std::uint16_t>(std::clamp(largest_fragment.value_or(0), 0, 65535));
+    }
     const auto bytes = np::build_reply(reply);
     switch (planned.origin) {
+      case np::Origin::echo:
+        send_from(destination, s.port, from, bytes, (request->flags & np::kFlagEchoDontFragment) != 0);
+        break;
       case np::Origin::primary:
         send_from(destination, s.port, from, bytes);
         break;
@@ -195,7 +206,7 @@ void NatService::schedule_late(const np::Request& request, const udp::endpoint& 
 }
 
 bool NatService::send_from(const asio::ip::address_v4& address, std::uint16_t port, const udp::endpoint& to,
-                           const probes::Bytes& payload) {
+                           const probes::Bytes& payload, std::optional<bool> dont_fragment) {
   const Socket* exact = nullptr;
   const Socket* wildcard = nullptr;
   for (const auto& s : sockets_) {
@@ -224,7 +235,18 @@ bool NatService::send_from(const asio::ip::address_v4& address, std::uint16_t po
     std::memcpy(&pi.ipi_spec_dst, b.data(), b.size());
     std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
   }
-  ssize_t sent = ::sendmsg(use->socket->native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  const int fd = use->socket->native_handle();
+  // DF is a socket option on Linux, not a per-datagram one: set for this send only.
+  // PROBE sets DF without consulting the path MTU cache, so the probe's size is what is sent.
+  int pmtu = dont_fragment.value_or(false) ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT;
+  if (dont_fragment) ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  ssize_t sent = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  const int send_errno = errno;
+  if (dont_fragment) {
+    pmtu = IP_PMTUDISC_WANT;  // Linux's default for UDP
+    ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+  }
+  errno = send_errno;
   if (sent < 0) {
     log_.debug("nat: send to " + to.address().to_string() + " failed: " + std::strerror(errno));
     return false;

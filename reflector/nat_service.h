@@ -5,7 +5,9 @@
 // source, from where the request went and, when asked, also from the other
 // port or the other address (filtering tests); lifetime requests get a second
 // answer after their idle gap. Every reply is rate limited per source and all
-// replies to one request together are never larger than the request.
+// replies to one request together are never larger than the request. Size
+// requests (path MTU and fragments) are echoed at their own size, with DF
+// when asked, and the echo says whether the request arrived in fragments.
 // IPv4 only (NAT behaviour is an IPv4 question here).
 #pragma once
 
@@ -59,11 +61,14 @@ class NatService {
   };
   boost::asio::awaitable<void> listen(Socket& s);
   void handle(const Socket& s, probes::ByteView datagram, const boost::asio::ip::udp::endpoint& from,
-              const boost::asio::ip::address_v4& destination);
+              const boost::asio::ip::address_v4& destination, std::optional<int> largest_fragment);
   // Sends from (address, port): a socket bound there, or a wildcard socket on
   // that port with the source pinned by IP_PKTINFO. False if none or it failed.
+  // `dont_fragment`: an echo of a size request goes with DF set (true: a path
+  // MTU probe) or is fragmented as needed (false); unset: the socket's default.
   bool send_from(const boost::asio::ip::address_v4& address, std::uint16_t port,
-                 const boost::asio::ip::udp::endpoint& to, const probes::Bytes& payload);
+                 const boost::asio::ip::udp::endpoint& to, const probes::Bytes& payload,
+                 std::optional<bool> dont_fragment = std::nullopt);
   void schedule_late(const nat::natprobe::Request& request, const boost::asio::ip::udp::endpoint& to,
                      const boost::asio::ip::address_v4& address, std::uint16_t port);
 

@@ -39,6 +39,8 @@ DatagramInfo read_cmsgs(msghdr& msg) {
       info.tos = cmsg_value<std::uint8_t>(c);  // one byte for IP_TOS (ip(7))
     } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       info.pktinfo4 = cmsg_value<in_pktinfo>(c);
+    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVFRAGSIZE) {
+      info.largest_fragment = cmsg_value<int>(c);
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
       info.ttl = cmsg_value<int>(c);
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {

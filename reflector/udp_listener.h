@@ -25,6 +25,9 @@ struct DatagramInfo {
   std::optional<int> tos;
   std::optional<in_pktinfo> pktinfo4;
   std::optional<in6_pktinfo> pktinfo6;
+  // IP_RECVFRAGSIZE (sockets that enable it): the largest IP fragment a
+  // reassembled datagram arrived in; unset when it arrived whole.
+  std::optional<int> largest_fragment;
 };
 
 // One datagram read by receive_datagram: its length in the caller's buffer

@@ -25,6 +25,7 @@
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
 #include "src/verdict/l2tp_ipsec.h"
+#include "src/verdict/path_mtu.h"
 
 namespace vpncheck::client {
 namespace {
@@ -217,7 +218,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
-  if (nat_measured) apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
+  if (nat_measured) {
+    apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
+    apply_path_mtu(report.protocols, report.nat.tests->mtu);
+  }
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   // Derived, not probed: present only when both l2tp and ipsec were assessed.
   add_l2tp_ipsec(report.protocols, report.behind_nat);

@@ -302,6 +302,54 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   return out;
 }
 
+PathAssessment assess_path(const PathSamples& samples) {
+  PathAssessment a;
+  const auto& probes = samples.dont_fragment;
+  const bool any_echo = std::any_of(probes.begin(), probes.end(), [](const auto& p) { return p.echoed; });
+  if (!any_echo && samples.fragments_arrived != true && samples.fragments_returned != true) return a;
+  std::optional<int> largest_echoed;
+  for (const auto& p : probes)
+    if (p.echoed && (!largest_echoed || p.ip_size > *largest_echoed)) largest_echoed = p.ip_size;
+  for (const auto& p : probes)
+    if (!p.echoed && largest_echoed && p.ip_size > *largest_echoed &&
+        (!a.smallest_failed || p.ip_size < *a.smallest_failed))
+      a.smallest_failed = p.ip_size;
+  a.facts.path_mtu = largest_echoed;
+  if (samples.fragments_returned == true) {
+    a.facts.fragments_pass = true;
+  } else if (samples.fragments_arrived == true) {
+    a.facts.fragments_pass = false;
+    a.fragments_lost = "back";
+  } else if (samples.fragments_arrived == false && largest_echoed) {
+    a.facts.fragments_pass = false;
+    a.fragments_lost = "out";
+  }
+
+  const auto bytes = [](int v) { return std::to_string(v) + " bytes"; };
+  if (largest_echoed && !a.smallest_failed && *largest_echoed >= kAssumedMtu) {
+    a.lines.push_back("Full-size packets (" + bytes(*largest_echoed) + ") pass both ways without fragmentation.");
+  } else if (largest_echoed && a.smallest_failed) {
+    std::string l = "The path MTU is below " + bytes(kAssumedMtu) + ": " + bytes(*largest_echoed) +
+                    " passed unfragmented, " + bytes(*a.smallest_failed) + " did not";
+    if (samples.reported_mtu && samples.reported_by)
+      l += "; the router " + *samples.reported_by + " reports an MTU of " + std::to_string(*samples.reported_mtu);
+    else if (samples.reported_mtu)
+      l += "; this host's own interface has an MTU of " + std::to_string(*samples.reported_mtu);
+    else
+      l += ", and no router said why (no ICMP \"fragmentation needed\": path MTU discovery cannot work here, "
+           "so tunnels must be configured with a smaller MTU)";
+    a.lines.push_back(l + ".");
+  }
+  if (a.facts.fragments_pass == true) {
+    a.lines.push_back("IP fragments pass both ways.");
+  } else if (a.facts.fragments_pass == false) {
+    a.lines.push_back(std::string("IP fragments are dropped ") +
+                      (a.fragments_lost == "back" ? "on the way back to you" : "on the way out") +
+                      ": anything larger than the path MTU is lost, not fragmented.");
+  }
+  return a;
+}
+
 // ---------------------------------------------------------------- summary
 
 namespace {
@@ -365,6 +413,8 @@ std::vector<std::string> nat_summary_lines(const NatFacts& f) {
       add(e.explanation);
     }
   }
+  if (f.path)
+    for (const auto& l : f.path->lines) add(l);
   for (const auto& m : f.mtu) {
     if (m.breaks != true) continue;
     std::string l = m.reason;

@@ -149,6 +149,34 @@ struct PathFacts {
   std::optional<int> path_mtu;         // largest IP packet that passes unfragmented
 };
 
+// What the path test measured (nat_runner's path test against the NAT test
+// service's echo): DF packets of several sizes echoed at the same size with
+// DF, and one 2000-byte datagram that must travel as IP fragments both ways.
+struct PathSamples {
+  struct DontFragmentProbe {
+    int ip_size = 0;      // the IPv4 packet's size, header included
+    bool echoed = false;  // its DF echo of the same size came back
+  };
+  std::vector<DontFragmentProbe> dont_fragment;
+  std::optional<bool> fragments_arrived;   // the reflector acknowledged the fragmented datagram; nullopt: not run
+  std::optional<bool> fragments_returned;  // its fragmented echo came back
+  std::optional<int> largest_fragment;     // the reflector reassembled it from fragments of at most this size
+  // A "fragmentation needed" report: from a router (ICMP) or from this host's own interface.
+  std::optional<int> reported_mtu;
+  std::optional<std::string> reported_by;  // the router's address; nullopt: this host
+};
+
+struct PathAssessment {
+  PathFacts facts;                     // fragments_pass; path_mtu = largest DF size that made the round trip
+  std::optional<int> smallest_failed;  // the next size tried above path_mtu, which did not
+  std::string fragments_lost;          // "out", "back" or "" (not lost, or unknown)
+  std::vector<std::string> lines;      // the facts in plain words
+};
+// Never a guess: when nothing came back at all (the service did not answer)
+// nothing about the path is decided, and fragments count as dropped on the
+// way out only when DF packets made the round trip.
+PathAssessment assess_path(const PathSamples& samples);
+
 struct ProtocolMtuAdvice {
   std::string protocol;         // report id: "openvpn", "wireguard", "ipsec"
   std::optional<bool> breaks;   // default full-size packets would be dropped; nullopt unknown
@@ -172,6 +200,7 @@ struct NatFacts {
   std::optional<bool> hairpinning;
   std::optional<LifetimeEstimate> lifetime;
   std::optional<TopologyFinding> topology;
+  std::optional<PathAssessment> path;
   std::vector<ProtocolMtuAdvice> mtu;
 };
 // A few plain-words lines for the text report's NAT section, e.g.

@@ -9,8 +9,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <memory>
 
@@ -27,9 +33,21 @@ namespace np = natprobe;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 struct Outgoing {
+  Outgoing(udp::endpoint to_, np::Request request_, std::size_t size_ = np::kMinRequestSize,
+           std::optional<bool> dont_fragment_ = std::nullopt)
+      : to(to_), request(request_), size(size_), dont_fragment(dont_fragment_) {}
   udp::endpoint to;
   np::Request request;
+  std::size_t size;                    // UDP payload bytes
+  std::optional<bool> dont_fragment;   // size requests: send with DF (true) or fragment as needed (false)
 };
+
+// DF is a per-socket option on Linux: set it for the next send. PROBE sets DF
+// without consulting the path MTU cache, so a probe leaves at its own size.
+void set_dont_fragment(udp::socket& socket, bool on) {
+  const int value = on ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT;
+  ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value);
+}
 struct Incoming {
   np::Reply reply;
   udp::endpoint from;
@@ -43,7 +61,7 @@ asio::awaitable<void> collect(udp::socket& socket, const std::vector<Outgoing>& 
                               const std::vector<asio::ip::address_v4>& sources, std::vector<Incoming>& got,
                               const Done& done, Clock::time_point until,
                               const std::function<void(Clock::time_point&)>& on_answer = {}) {
-  std::array<std::uint8_t, 512> buffer{};
+  std::vector<std::uint8_t> buffer(np::kMaxSizeRequest);
   asio::steady_timer timer(socket.get_executor());
   while (!done(got) && Clock::now() < until) {
     timer.expires_at(until);
@@ -84,7 +102,14 @@ asio::awaitable<std::vector<Incoming>> converse(udp::socket& socket, const std::
   for (int attempt = 0; attempt < attempts && !done(got) && Clock::now() < deadline; ++attempt) {
     for (const auto& o : requests) {
       boost::system::error_code ec;
-      socket.send_to(asio::buffer(np::build_request(o.request)), o.to, 0, ec);
+      if (o.dont_fragment) set_dont_fragment(socket, *o.dont_fragment);
+      const auto bytes = np::build_request(o.request, o.size);
+      socket.send_to(asio::buffer(bytes), o.to, 0, ec);
+      // A send fails once for each ICMP error queued on the socket since the
+      // last call (e.g. the path test's "fragmentation needed"): try again.
+      // A second EMSGSIZE is this host's own interface MTU: that size cannot
+      // leave, and no echo will come, as it should not.
+      if (ec) socket.send_to(asio::buffer(bytes), o.to, 0, ec);
     }
     const auto sent_at = Clock::now();
     if (last_send != nullptr) *last_send = sent_at;
@@ -301,6 +326,119 @@ asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr
   if (!m->hairpinning) m->hairpinning = false;
 }
 
+// "Fragmentation needed" reports queued on a socket with IP_RECVERR: from a
+// router (ICMP, with its address) or from this host (a local interface MTU).
+// Keeps the smallest MTU reported; never blocks.
+void read_mtu_reports(udp::socket& socket, PathSamples& samples) {
+  for (int i = 0; i < 64; ++i) {
+    std::array<std::uint8_t, 64> data{};
+    alignas(cmsghdr) std::array<char, 512> control{};
+    sockaddr_in from{};
+    iovec iov{data.data(), data.size()};
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    if (::recvmsg(socket.native_handle(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+      sock_extended_err err{};
+      std::memcpy(&err, CMSG_DATA(c), sizeof err);
+      if (err.ee_errno != EMSGSIZE || err.ee_info == 0) continue;
+      const int mtu = static_cast<int>(err.ee_info);
+      if (samples.reported_mtu && *samples.reported_mtu <= mtu) continue;
+      samples.reported_mtu = mtu;
+      samples.reported_by.reset();
+      if (err.ee_origin == SO_EE_ORIGIN_ICMP) {
+        // The offender's address follows the extended error in the same control message.
+        sockaddr_in offender{};
+        std::memcpy(&offender, CMSG_DATA(c) + sizeof(sock_extended_err), sizeof offender);
+        if (offender.sin_family == AF_INET) {
+          std::array<unsigned char, 4> b{};
+          std::memcpy(b.data(), &offender.sin_addr, 4);
+          samples.reported_by = asio::ip::address_v4(b).to_string();
+        }
+      }
+    }
+  }
+}
+
+// Path MTU and fragments, on one fresh socket. First the smallest DF probe
+// alone: it shows the path works (and nothing large is sent to a service
+// that cannot be reached, or into a burst of first packets). Then, at once,
+// DF packets of every other size in kPathProbeSizes, each echoed at its own
+// size with DF, and one kFragmentedPacketSize datagram sent in fragments,
+// acknowledged at once and echoed (in fragments) slightly shorter; what has
+// not come back a few round trips later is what the path drops.
+asio::awaitable<void> path_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
+  udp::socket socket(co_await asio::this_coro::executor);
+  if (!open_socket(socket)) co_return;
+  int on = 1;
+  ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  const auto& p = ctx->plan;
+  constexpr int kIpUdpHeaders = 20 + 8;
+  const udp::endpoint to(p.primary, p.port);
+  auto dont_fragment = [&](int ip_size) {
+    return Outgoing{to, ctx->request(np::Type::size, np::kFlagEchoDontFragment),
+                    static_cast<std::size_t>(ip_size - kIpUdpHeaders), true};
+  };
+  auto echo_of = [&](const std::vector<Incoming>& got, const np::Request& q) {
+    const auto* in = find(got, q, np::Origin::echo);
+    return in != nullptr && in->from == to ? in : nullptr;
+  };
+  auto ack_of = [&](const std::vector<Incoming>& got, const np::Request& q) {
+    const auto* in = find(got, q, np::Origin::primary);
+    return in != nullptr && in->from == to ? in : nullptr;
+  };
+  PathSamples samples;
+  const int baseline_size = *std::min_element(std::begin(kPathProbeSizes), std::end(kPathProbeSizes));
+  std::vector<Outgoing> first;
+  first.push_back(dont_fragment(baseline_size));
+  const auto baseline = first.front().request;
+  Done baseline_back = [&](const std::vector<Incoming>& got) { return echo_of(got, baseline) != nullptr; };
+  Clock::time_point last_send = Clock::now();
+  auto got = co_await converse(socket, first, ctx->sources(), baseline_back, p.attempts, p.timeout, &last_send);
+  if (!baseline_back(got)) {
+    // Nothing is known about this path: no samples, so nothing is decided.
+    m->path = std::move(samples);
+    co_return;
+  }
+  m->reached = true;
+  const auto round_trip = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - last_send);
+
+  std::vector<Outgoing> rest;
+  for (int size : kPathProbeSizes)
+    if (size != baseline_size) rest.push_back(dont_fragment(size));
+  rest.push_back(Outgoing{to, ctx->request(np::Type::size, np::kFlagAck),
+                          static_cast<std::size_t>(kFragmentedPacketSize - kIpUdpHeaders), false});
+  const auto fragmented = rest.back().request;
+  Done done = [&](const std::vector<Incoming>& in) {
+    return std::all_of(rest.begin(), rest.end(), [&](const Outgoing& o) { return echo_of(in, o.request) != nullptr; }) &&
+           ack_of(in, fragmented) != nullptr;
+  };
+  // Sent once more halfway if something is missing, as the other tests do after their direct answer.
+  auto more = co_await converse(socket, rest, ctx->sources(), done, 2, settle_grace(round_trip, p.timeout));
+  for (int size : kPathProbeSizes) {
+    if (size == baseline_size) {
+      samples.dont_fragment.push_back({size, true});
+      continue;
+    }
+    auto it = std::find_if(rest.begin(), rest.end(), [&](const Outgoing& o) {
+      return o.dont_fragment == true && static_cast<int>(o.size) + kIpUdpHeaders == size;
+    });
+    samples.dont_fragment.push_back({size, it != rest.end() && echo_of(more, it->request) != nullptr});
+  }
+  samples.fragments_arrived = ack_of(more, fragmented) != nullptr;
+  const auto* echo = echo_of(more, fragmented);
+  samples.fragments_returned = echo != nullptr;
+  if (echo != nullptr && echo->reply.largest_fragment != 0) samples.largest_fragment = echo->reply.largest_fragment;
+  read_mtu_reports(socket, samples);
+  m->path = std::move(samples);
+}
+
 }  // namespace
 
 std::chrono::milliseconds settle_grace(std::chrono::microseconds round_trip, std::chrono::milliseconds bound) {
@@ -331,6 +469,7 @@ asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
   // Without any extra answer to ask for, the baseline alone still tells whether answers come back.
   if (!p.other_port && !p.alternate) spawn(filtering_test(ctx, m, np::Origin::other_port));
   if (p.hairpin) spawn(hairpin_test(ctx, m));
+  if (p.path) spawn(path_test(ctx, m));
   for (int gap : p.lifetime_gaps)
     if (gap > 0 && gap <= np::kMaxGapS) spawn(lifetime_trial(ctx, m, gap));
   boost::system::error_code ec;
@@ -349,6 +488,10 @@ NatAssessment assess_nat(const NatMeasurements& m) {
   if (!m.lifetime.empty()) {
     a.lifetime = estimate_lifetime(m.lifetime);
     a.keepalive = keepalive_advice(*a.lifetime);
+  }
+  if (m.path) {
+    a.path = assess_path(*m.path);
+    if (a.path->facts.fragments_pass || a.path->facts.path_mtu) a.mtu = mtu_advice(a.path->facts);
   }
   if (!m.reached)
     a.note = "the reflector's NAT test service did not answer (its UDP ports may be blocked here)";

@@ -33,7 +33,15 @@ struct NatTestPlan {
   probes::RandomFill random;
   std::vector<int> lifetime_gaps;  // seconds; empty: the binding-lifetime test is not run
   bool hairpin = false;            // --hairpin: run the hairpinning test
+  bool path = true;                // the path MTU and fragments test
 };
+
+// The path test's DF probe sizes (IPv4 packet sizes): 1500 and the MTUs that
+// PPPoE (1492), tunnels (1480, 1476...), WireGuard (1420) and mobile or
+// VPN-in-VPN paths leave, down to IPv6's minimum.
+inline constexpr int kPathProbeSizes[] = {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280};
+// The fragments test's datagram: an IPv4 packet of 2000 bytes needs fragments on any path.
+inline constexpr int kFragmentedPacketSize = 2000;
 
 // What was measured; nullopt = not run, or no answer at all.
 struct NatMeasurements {
@@ -47,6 +55,7 @@ struct NatMeasurements {
   std::optional<bool> hairpinning;
   // It arrived from the sender's external endpoint (RFC 4787 REQ-9), when it arrived.
   std::optional<bool> hairpin_source_external;
+  std::optional<PathSamples> path;  // nullopt: not run
 };
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
@@ -68,6 +77,8 @@ struct NatAssessment {
   std::optional<LifetimeEstimate> lifetime;  // set when the lifetime test ran
   std::optional<KeepaliveAdvice> keepalive;
   std::optional<bool> hairpinning;
+  std::optional<PathAssessment> path;   // set when the path test ran
+  std::vector<ProtocolMtuAdvice> mtu;   // what the path means for each protocol's default packet size
   std::string note;  // why nothing could be measured, when !ran or !reached
 };
 NatAssessment assess_nat(const NatMeasurements& m);

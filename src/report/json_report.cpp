@@ -31,6 +31,21 @@ json classification_json(const nat::Classification& c) {
           {"explanation", c.explanation}};
 }
 
+// The path test: sizes that made the round trip with DF, fragments, and what
+// the result means for each protocol's default packet size.
+json path_json(const nat::NatAssessment& t) {
+  if (!t.path) return nullptr;
+  const auto& p = *t.path;
+  json advice = json::array();
+  for (const auto& m : t.mtu)
+    advice.push_back({{"protocol", m.protocol}, {"breaks", or_null(m.breaks)}, {"reason", m.reason}, {"advice", m.advice}});
+  return {{"path_mtu", or_null(p.facts.path_mtu)},
+          {"smallest_failed", or_null(p.smallest_failed)},
+          {"fragments_pass", or_null(p.facts.fragments_pass)},
+          {"fragments_lost", p.fragments_lost.empty() ? json(nullptr) : json(p.fragments_lost)},
+          {"protocols", advice}};
+}
+
 // The NAT tests' details: what was decided, what is still possible, what was not run.
 json nat_tests_json(const NatSummary& nat) {
   if (!nat.tests) return nullptr;
@@ -59,7 +74,8 @@ json nat_tests_json(const NatSummary& nat) {
           {"mapping", classification_json(t.mapping)},
           {"filtering", classification_json(t.filtering)},
           {"lifetime", lifetime},
-          {"keepalive", keepalive}};
+          {"keepalive", keepalive},
+          {"path", path_json(t)}};
 }
 
 json gateway_answer_json(const nat::GatewayAnswer& a) {
@@ -202,6 +218,11 @@ json to_report_json(const Report& report) {
                                        ? or_null(report.nat.tests->lifetime->report_value())
                                        : json(nullptr)},
         {"double_nat", report.nat.topology ? or_null(report.nat.topology->double_nat) : json(nullptr)},
+        {"path_mtu", report.nat.tests && report.nat.tests->path ? or_null(report.nat.tests->path->facts.path_mtu)
+                                                               : json(nullptr)},
+        {"fragments_pass", report.nat.tests && report.nat.tests->path
+                               ? or_null(report.nat.tests->path->facts.fragments_pass)
+                               : json(nullptr)},
         {"port_mapping", port_mapping_json(report.nat)},
         {"tests", nat_tests_json(report.nat)},
         {"summary", nat_section_lines(report.nat)}}},

@@ -107,6 +107,8 @@ std::vector<std::string> nat_section_lines(const NatSummary& nat) {
   facts.port_preservation = nat.port_preservation;
   facts.lifetime = t.lifetime;
   facts.hairpinning = t.hairpinning;
+  facts.path = t.path;
+  facts.mtu = t.mtu;
   auto more = nat::nat_summary_lines(facts);
   lines.insert(lines.end(), more.begin(), more.end());
   std::vector<std::string> not_run = t.mapping.not_run;

@@ -29,6 +29,9 @@ inline constexpr std::string_view kExchangeIncomplete = "exchange_incomplete";
 inline constexpr std::string_view kFragmentsDropped = "fragments_dropped";
 // AH arrived with a broken integrity check (a NAT rewrote the addresses it covers).
 inline constexpr std::string_view kAhModified = "ah_modified";
+// The handshake passes, but the protocol's default full-size packets would be
+// dropped on this path (fragments dropped, or the path MTU too small).
+inline constexpr std::string_view kFullSizePacketsDropped = "full_size_packets_dropped";
 }  // namespace finding
 
 struct ProtocolAssessment {

@@ -180,6 +180,25 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   auto doc = to_report_json(r);
   EXPECT_FALSE(doc["nat"]["tests"].is_null());
   EXPECT_FALSE(doc["nat"]["port_mapping"].is_null());
+  EXPECT_TRUE(doc["nat"]["path_mtu"].is_null());  // the path test did not run
+  EXPECT_VALID_REPORT(doc);
+  // With the path test: a 1400-byte path that drops fragments on the way out.
+  m.path = nat::PathSamples{};
+  for (int size : {1500, 1420, 1400, 1280}) m.path->dont_fragment.push_back({size, size <= 1400});
+  m.path->fragments_arrived = false;
+  m.path->fragments_returned = false;
+  m.path->reported_mtu = 1400;
+  m.path->reported_by = "192.168.1.1";
+  apply_nat_tests(r.nat, nat::assess_nat(m));
+  doc = to_report_json(r);
+  EXPECT_EQ(doc["nat"]["path_mtu"], 1400);
+  EXPECT_EQ(doc["nat"]["fragments_pass"], false);
+  EXPECT_EQ(doc["nat"]["tests"]["path"]["smallest_failed"], 1420);
+  EXPECT_EQ(doc["nat"]["tests"]["path"]["fragments_lost"], "out");
+  bool openvpn_breaks = false;
+  for (const auto& p : doc["nat"]["tests"]["path"]["protocols"])
+    if (p["protocol"] == "openvpn") openvpn_breaks = p["breaks"] == true;
+  EXPECT_TRUE(openvpn_breaks);
   EXPECT_VALID_REPORT(doc);
   nat::NatMeasurements none;
   r.nat = {};

@@ -298,6 +298,24 @@ TEST_F(NatTestsOnLoopback, NoNatMeansEndpointIndependentEverywhere) {
   EXPECT_GE(m.ports.size(), 3u);  // mapping socket and both filtering sockets
 }
 
+TEST_F(NatTestsOnLoopback, PathTestGetsEveryEchoAtItsOwnSize) {
+  auto m = run(plan());
+  ASSERT_TRUE(m.path.has_value());
+  ASSERT_EQ(m.path->dont_fragment.size(), std::size(nat::kPathProbeSizes));
+  for (const auto& p : m.path->dont_fragment) EXPECT_TRUE(p.echoed) << p.ip_size;
+  EXPECT_EQ(m.path->fragments_arrived, true);
+  EXPECT_EQ(m.path->fragments_returned, true);
+  EXPECT_FALSE(m.path->largest_fragment);  // loopback's MTU is 64 KiB: it arrived whole
+  auto a = nat::assess_nat(m);
+  ASSERT_TRUE(a.path);
+  EXPECT_EQ(a.path->facts.path_mtu, 1500);
+  EXPECT_EQ(a.path->facts.fragments_pass, true);
+  EXPECT_EQ(a.mtu.size(), 3u);  // advice for openvpn, wireguard, ipsec
+  auto p = plan();
+  p.path = false;
+  EXPECT_FALSE(run(p).path.has_value());
+}
+
 TEST_F(NatTestsOnLoopback, WithoutTheAlternateAddressThoseTestsAreNotRun) {
   auto p = plan();
   p.alternate.reset();
@@ -435,6 +453,7 @@ TEST(NatTestsSettle, AMissingUnsolicitedAnswerIsWaitedForAFewRoundTripsNotTheWho
   p.other_port = static_cast<std::uint16_t>(port == 65535 ? 1 : port + 1);  // never answers
   p.timeout = std::chrono::seconds(20);
   p.random = counter_random();
+  p.path = false;  // the fake has no echo
   asio::io_context ctx;
   nat::NatMeasurements m;
   const auto t0 = std::chrono::steady_clock::now();

@@ -232,6 +232,15 @@ lab_up() {
 	printf '%s %s\n%s %s\n' "$LAB_REFLECTOR_IP" "$LAB_REFLECTOR_NAME" \
 		"$LAB_REFLECTOR_IP6" "$LAB_REFLECTOR_NAME" >"/etc/netns/$c/hosts"
 
+	# A profile may set the uplink's MTU ("# lab-wan-mtu: N"): the router's WAN
+	# side and the reflector's link, so the path between them carries at most N.
+	local wan_mtu
+	wan_mtu="$(sed -n 's/^# lab-wan-mtu: *\([0-9][0-9]*\) *$/\1/p' "$nft_file" | head -n 1)"
+	if [[ -n "$wan_mtu" ]]; then
+		ip -n "$r" link set wan mtu "$wan_mtu"
+		ip -n "$f" link set eth0 mtu "$wan_mtu"
+	fi
+
 	ip netns exec "$r" nft -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
 	lab_log "up: profile=$profile suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE

@@ -259,6 +259,68 @@ TEST(MtuAdvice, UnknownStaysUnknown) {
 
 // ---------------------------------------------------------------- summary
 
+PathSamples path_samples(int mtu, std::optional<bool> arrived, std::optional<bool> returned) {
+  PathSamples s;
+  for (int size : {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280})
+    s.dont_fragment.push_back({size, size <= mtu});
+  s.fragments_arrived = arrived;
+  s.fragments_returned = returned;
+  return s;
+}
+
+TEST(PathAssessment, CleanPath) {
+  auto a = assess_path(path_samples(1500, true, true));
+  EXPECT_EQ(a.facts.path_mtu, 1500);
+  EXPECT_EQ(a.facts.fragments_pass, true);
+  EXPECT_FALSE(a.smallest_failed);
+  ASSERT_EQ(a.lines.size(), 2u);
+  EXPECT_NE(a.lines[0].find("Full-size packets (1500 bytes) pass"), std::string::npos);
+  EXPECT_EQ(a.lines[1], "IP fragments pass both ways.");
+}
+
+TEST(PathAssessment, SmallMtuNamesTheRouterOrTheBlackHole) {
+  auto s = path_samples(1400, true, true);
+  s.reported_mtu = 1400;
+  s.reported_by = "192.168.1.1";
+  auto a = assess_path(s);
+  EXPECT_EQ(a.facts.path_mtu, 1400);
+  EXPECT_EQ(a.smallest_failed, 1420);
+  EXPECT_NE(a.lines[0].find("1400 bytes passed unfragmented, 1420 bytes did not; the router 192.168.1.1 reports an MTU of 1400"),
+            std::string::npos) << a.lines[0];
+  s.reported_by.reset();
+  EXPECT_NE(assess_path(s).lines[0].find("this host's own interface has an MTU of 1400"), std::string::npos);
+  s.reported_mtu.reset();
+  EXPECT_NE(assess_path(s).lines[0].find("no router said why"), std::string::npos);
+}
+
+TEST(PathAssessment, WhichWayFragmentsAreLost) {
+  auto out = assess_path(path_samples(1500, false, false));
+  EXPECT_EQ(out.facts.fragments_pass, false);
+  EXPECT_EQ(out.fragments_lost, "out");
+  EXPECT_NE(out.lines.back().find("dropped on the way out"), std::string::npos);
+  auto back = assess_path(path_samples(1500, true, false));
+  EXPECT_EQ(back.facts.fragments_pass, false);
+  EXPECT_EQ(back.fragments_lost, "back");
+  EXPECT_NE(back.lines.back().find("on the way back to you"), std::string::npos);
+  // The ack was lost but the echo came: they pass.
+  EXPECT_EQ(assess_path(path_samples(1500, false, true)).facts.fragments_pass, true);
+}
+
+TEST(PathAssessment, NothingCameBackNothingDecided) {
+  auto a = assess_path(path_samples(0, false, false));
+  EXPECT_FALSE(a.facts.path_mtu);
+  EXPECT_FALSE(a.facts.fragments_pass);  // not "dropped": nothing at all came back
+  EXPECT_TRUE(a.lines.empty());
+  EXPECT_TRUE(assess_path(PathSamples{}).lines.empty());
+}
+
+TEST(PathAssessment, FeedsTheMtuAdvice) {
+  auto facts = assess_path(path_samples(1500, false, false)).facts;
+  auto advice = mtu_advice(facts);
+  EXPECT_EQ(find(advice, "openvpn").breaks, true);
+  EXPECT_EQ(find(advice, "wireguard").breaks, false);
+}
+
 TEST(NatSummaryText, PlainWordsFromMeasuredFacts) {
   NatFacts f;
   f.lifetime = estimate_lifetime(trials({{20, true}, {30, true}, {45, false}}));

@@ -167,6 +167,51 @@ TEST_F(NatServiceTest, LifetimeRequestIsAnsweredAgainAfterTheGap) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(950));
 }
 
+TEST_F(NatServiceTest, SizeRequestsAreEchoedAtTheirOwnSizeNeverLarger) {
+  start("127.0.0.2");
+  auto receive_sized = [&] {
+    std::vector<std::pair<np::Reply, std::size_t>> out;
+    std::vector<std::uint8_t> buf(4096);
+    while (true) {
+      pollfd p{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&p, 1, 300) <= 0) break;
+      udp::endpoint from;
+      boost::system::error_code ec;
+      auto n = socket_.receive_from(asio::buffer(buf), from, 0, ec);
+      if (ec) break;
+      EXPECT_EQ(from, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+      auto reply = np::parse_reply(probes::ByteView(buf).first(n));
+      EXPECT_TRUE(reply.has_value());
+      if (reply) out.emplace_back(*reply, n);
+    }
+    return out;
+  };
+  // A path MTU probe: one echo, exactly as large, saying what arrived.
+  auto df = request(np::Type::size, np::kFlagEchoDontFragment);
+  socket_.send_to(asio::buffer(np::build_request(df, 1472)), udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+  auto got = receive_sized();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first.origin, np::Origin::echo);
+  EXPECT_TRUE(np::answers(got[0].first, df));
+  EXPECT_EQ(got[0].second, 1472u);
+  EXPECT_EQ(got[0].first.received_size, 1472);
+  EXPECT_EQ(got[0].first.largest_fragment, 0);  // loopback: it arrived whole
+  // The fragments test: an ack at once and an echo that much shorter; the
+  // other-port / other-address answers are never sent for it.
+  auto frag = request(np::Type::size, np::kFlagAck);
+  socket_.send_to(asio::buffer(np::build_request(frag, 1972)), udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+  got = receive_sized();
+  ASSERT_EQ(got.size(), 2u);
+  std::size_t total = 0;
+  for (const auto& [reply, size] : got) {
+    EXPECT_TRUE(np::answers(reply, frag));
+    total += size;
+    if (reply.origin == np::Origin::echo) EXPECT_EQ(size, 1972u - np::kReplySize);
+    else EXPECT_EQ(reply.origin, np::Origin::primary);
+  }
+  EXPECT_LE(total, 1972u);
+}
+
 TEST_F(NatServiceTest, AnAlternateAddressThatIsNotLocalIsRefused) {
   Config config = test::loopback_config();
   config.nat_ports = {0, 0};

@@ -2,18 +2,21 @@
 # no_fragments.sh — profile "no-fragments" (NAT router that drops every IPv4
 # fragment): small IKE messages pass, the IKE_AUTH-sized one (2600 B, hence
 # fragmented) does not -> finding "fragments_dropped" and advice to enable
-# IKEv2 fragmentation (RFC 7383). WireGuard (no fragments) still passes.
+# IKEv2 fragmentation (RFC 7383). The path test reports fragments dropped on
+# the way out with a 1500-byte path MTU, so OpenVPN over UDP (default tun-mtu
+# 1500: its full-size packets need fragments) is restricted with tun-mtu /
+# mssfix advice, while WireGuard (1480-byte packets, no fragments) passes.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source=lib/ipsec.sh
 source "$(dirname "$0")/lib/ipsec.sh"
-t_init "no-fragments: large-IKE finding, wireguard pass"
+t_init "no-fragments: large-IKE finding, fragments dropped, openvpn restricted, wireguard pass"
 t_need_bins
 t_need_python_jsonschema
 t_start no-fragments
 
-t_vpncheck --protocols ipsec,wireguard --require wireguard
+t_vpncheck --protocols ipsec,wireguard,openvpn --require wireguard
 t_ipsec_facts
 
 t_check "exit code 0 with --require wireguard (got $T_RC)" t_eq "$T_RC" 0
@@ -25,6 +28,17 @@ t_check "the advice gives strongSwan's fragmentation=yes" t_eq "$(t_ipsec_advice
 t_check "small IKEv2 went both ways" t_eq "$(t_ipsec_piece ikev2 "p.get('inbound')")" true
 t_check "the large IKE message did not reach the reflector" t_eq "$(t_ipsec_piece ike-large "p.get('outbound')")" false
 t_check "the router dropped IPv4 fragments" test "$(t_router_counter 'IPv4 fragments')" -gt 0
+t_check "nat.fragments_pass is false" t_eq "$(t_json "r['nat']['fragments_pass']")" false
+t_check "they were lost on the way out" t_eq "$(t_json "r['nat']['tests']['path']['fragments_lost']")" out
+t_check "nat.path_mtu is 1500 (DF packets of every size pass)" t_eq "$(t_json "r['nat']['path_mtu']")" 1500
+t_check "openvpn verdict is restricted" t_eq "$(t_verdict openvpn)" restricted
+t_check "openvpn findings contain full_size_packets_dropped" \
+	t_eq "$(t_json "'full_size_packets_dropped' in proto('openvpn')['findings']")" true
+t_check "openvpn advice gives tun-mtu and mssfix" \
+	t_eq "$(t_json "any('tun-mtu' in a and 'mssfix' in a for a in proto('openvpn')['advice'])")" true
+t_check "wireguard has no such finding" \
+	t_eq "$(t_json "'full_size_packets_dropped' in proto('wireguard')['findings']")" false
+t_check "the text report's NAT section says fragments are dropped" grep -q "IP fragments are dropped on the way out" "$T_OUT"
 
 [[ $T_FAILS -eq 0 ]] || t_show_run
 t_finish

@@ -1,0 +1,39 @@
+#include "src/verdict/path_mtu.h"
+
+#include <algorithm>
+
+namespace vpncheck::client {
+namespace {
+
+// Protocols whose data packets size the path test speaks for.
+bool sized_by_path(std::string_view id) { return id == "openvpn" || id == "wireguard"; }
+
+void restrict(ProtocolAssessment& a, const nat::ProtocolMtuAdvice& m) {
+  a.verdict = Verdict::restricted;
+  a.summary += (a.summary.empty() ? "" : " ") + std::string("However: ") + m.reason;
+  a.advice.insert(a.advice.begin(), m.advice.begin(), m.advice.end());
+  a.findings.emplace_back(finding::kFullSizePacketsDropped);
+}
+
+bool passes_over_udp(const ProtocolAssessment& a) {
+  return a.verdict == Verdict::pass && a.working_variant && a.working_variant->transport == probes::Transport::udp;
+}
+
+}  // namespace
+
+void apply_path_mtu(std::vector<ProtocolAssessment>& assessments, const std::vector<nat::ProtocolMtuAdvice>& advice) {
+  for (auto& a : assessments) {
+    if (a.module == nullptr || !sized_by_path(a.module->id)) continue;
+    auto m = std::find_if(advice.begin(), advice.end(),
+                          [&](const nat::ProtocolMtuAdvice& x) { return x.protocol == a.module->id; });
+    if (m == advice.end() || m->breaks != true) continue;
+    auto v4 = std::find_if(a.families.begin(), a.families.end(),
+                           [](const ProtocolAssessment& f) { return f.family == Family::ipv4; });
+    // Without families (one family tested) the entry itself is that family's.
+    const bool overall_is_v4 = a.families.empty() || v4 != a.families.end();
+    if (v4 != a.families.end() && passes_over_udp(*v4)) restrict(*v4, *m);
+    if (overall_is_v4 && passes_over_udp(a)) restrict(a, *m);
+  }
+}
+
+}  // namespace vpncheck::client

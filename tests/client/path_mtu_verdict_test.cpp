@@ -1,0 +1,89 @@
+// The path test's consequence for verdicts (src/verdict/path_mtu.cpp): a
+// protocol that passes over UDP but whose default full-size packets would be
+// dropped becomes restricted, with the fix, on IPv4 only.
+#include <gtest/gtest.h>
+
+#include "client_fixtures.h"
+#include "src/nat/behaviour.h"
+#include "src/verdict/path_mtu.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+using fixtures::Fate;
+using fixtures::has_finding;
+using fixtures::joined;
+using fixtures::openvpn;
+using fixtures::wireguard;
+using probes::ProbeVariant;
+using probes::Transport;
+
+fixtures::FateFn everything(Fate f) {
+  return [f](const ProbeVariant&, ProbeKind) { return f; };
+}
+
+// What the path test says for a 1500-byte path that drops fragments.
+std::vector<nat::ProtocolMtuAdvice> fragments_dropped() { return nat::mtu_advice({false, 1500}); }
+
+TEST(PathMtuVerdict, OpenVpnOverUdpThatNeedsFragmentsIsRestrictedWithTheFix) {
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true),
+                                      assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::answered)), true)};
+  ASSERT_EQ(all[0].verdict, Verdict::pass);
+  apply_path_mtu(all, fragments_dropped());
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(contains(joined(all[0].advice), "tun-mtu")) << joined(all[0].advice);
+  EXPECT_TRUE(contains(joined(all[0].advice), "mssfix"));
+  EXPECT_TRUE(contains(all[0].summary, "drops IP fragments")) << all[0].summary;
+  ASSERT_FALSE(all[0].families.empty());
+  EXPECT_EQ(all[0].families.front().verdict, Verdict::restricted);
+  // WireGuard's 1480-byte packets fit a 1500-byte path: unchanged.
+  EXPECT_EQ(all[1].verdict, Verdict::pass);
+  EXPECT_FALSE(has_finding(all[1], finding::kFullSizePacketsDropped));
+}
+
+TEST(PathMtuVerdict, SmallPathWithoutFragmentsRestrictsWireGuardToo) {
+  std::vector<ProtocolAssessment> all{assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::answered)), true)};
+  apply_path_mtu(all, nat::mtu_advice({false, 1400}));
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(contains(joined(all[0].advice), "MTU = 1320")) << joined(all[0].advice);
+}
+
+TEST(PathMtuVerdict, NothingChangesWhenFragmentsPassOrNothingWasMeasured) {
+  for (const auto& advice : {nat::mtu_advice({true, 1400}), nat::mtu_advice({}), std::vector<nat::ProtocolMtuAdvice>{}}) {
+    std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true)};
+    apply_path_mtu(all, advice);
+    EXPECT_EQ(all[0].verdict, Verdict::pass);
+    EXPECT_TRUE(all[0].findings.empty());
+  }
+}
+
+TEST(PathMtuVerdict, OpenVpnOverTcpAndVerdictsOtherThanPassAreLeftAlone) {
+  // Only OpenVPN over TCP gets through: restricted already, and TCP carries full-size packets anyway.
+  auto tcp_only = [](const ProbeVariant& v, ProbeKind) {
+    return v.transport == Transport::tcp ? Fate::answered : Fate::dropped;
+  };
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), tcp_only), true),
+                                      assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::dropped)), true)};
+  const auto before_ovpn = all[0].verdict;
+  apply_path_mtu(all, nat::mtu_advice({false, 1400}));
+  EXPECT_EQ(all[0].verdict, before_ovpn);
+  EXPECT_FALSE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_EQ(all[1].verdict, Verdict::blocked);
+  EXPECT_FALSE(has_finding(all[1], finding::kFullSizePacketsDropped));
+}
+
+TEST(PathMtuVerdict, OnlyTheIPv4VerdictChanges) {
+  auto results = fixtures::dual_stack_scenario(openvpn(), fixtures::listening_everywhere(), everything(Fate::answered),
+                                               everything(Fate::answered));
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), results, true)};
+  apply_path_mtu(all, fragments_dropped());
+  ASSERT_EQ(all[0].families.size(), 2u);
+  EXPECT_EQ(all[0].families[0].verdict, Verdict::restricted);
+  EXPECT_EQ(all[0].families[1].verdict, Verdict::pass);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);  // the top level is the IPv4 one
+}
+
+}  // namespace
+}  // namespace vpncheck::client
