@@ -1,5 +1,7 @@
 #include "src/cli/options.h"
 
+#include "src/verdict/l2tp_ipsec.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -146,12 +148,23 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   auto usage_error = [](const std::string& what) {
     return ParseOutcome{std::nullopt, 2, "vpncheck: " + what + "\nRun with --help for usage."};
   };
-  for (const auto& list : {o.protocols, o.required})
-    for (const auto& id : list)
-      if (!probes::find_protocol(id)) return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ")");
+  const std::string derived(kL2tpIpsecEntry.id);
+  for (const auto& id : o.protocols)
+    if (!probes::find_protocol(id))
+      return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ")" +
+                         (id == derived ? "; " + derived + " is derived from l2tp and ipsec: select those" : ""));
   for (const auto& id : o.required)
-    if (!o.protocols.empty() && std::find(o.protocols.begin(), o.protocols.end(), id) == o.protocols.end())
-      return usage_error("--require " + id + " but --protocols does not include it");
+    if (!probes::find_protocol(id) && id != derived)
+      return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ", and " + derived + ")");
+  auto selected = [&](std::string_view id) {
+    return o.protocols.empty() || std::find(o.protocols.begin(), o.protocols.end(), id) != o.protocols.end();
+  };
+  for (const auto& id : o.required) {
+    // L2TP/IPsec has no probes of its own: its entry exists when both halves are tested.
+    if (id == derived && !(selected(kL2tpId) && selected(kIpsecId)))
+      return usage_error("--require " + id + " needs l2tp and ipsec in --protocols");
+    if (id != derived && !selected(id)) return usage_error("--require " + id + " but --protocols does not include it");
+  }
 
   // Each report form gets a destination of its own: two on stdout would be one
   // unreadable stream, two in one file would overwrite each other.

@@ -112,6 +112,17 @@ TEST(ParseArgs, RequireNotAmongProtocolsIsAUsageError) {
   expect_usage_error(parse({"-r", "h", "--protocols", "wireguard", "--require", "openvpn"}), "openvpn");
 }
 
+TEST(Options, L2tpIpsecCanBeRequiredButNotSelected) {
+  auto outcome = parse({"-r", "h", "--require", "l2tp-ipsec"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  EXPECT_EQ(outcome.options->required, (std::vector<std::string>{"l2tp-ipsec"}));
+  outcome = parse({"-r", "h", "--protocols", "l2tp,ipsec", "--require", "l2tp-ipsec"});
+  ASSERT_TRUE(outcome.options) << outcome.message;
+  // It has no probes: it exists when both halves are tested.
+  expect_usage_error(parse({"-r", "h", "--protocols", "l2tp", "--require", "l2tp-ipsec"}), "needs l2tp and ipsec");
+  expect_usage_error(parse({"-r", "h", "--protocols", "l2tp-ipsec"}), "derived from l2tp and ipsec");
+}
+
 TEST(ParseArgs, TimeoutOutOfRangeIsAUsageError) {
   for (const char* bad : {"0.1", "0", "-1", "121", "1e9", "soon"}) {
     auto outcome = parse({"-r", "h", "--timeout", bad});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
+#include "src/verdict/l2tp_ipsec.h"
 
 namespace vpncheck::client {
 namespace {
@@ -38,6 +39,19 @@ TEST(ExitCodeFor, OkWithoutRequirements) {
 TEST(ExitCodeFor, OkWhenEveryRequiredProtocolPasses) {
   auto r = two_protocols();
   r.required = {"wireguard"};
+  EXPECT_EQ(exit_code_for(r), ExitCode::ok);
+}
+
+TEST(ExitCodeFor, TheDerivedL2tpIpsecEntryCanBeRequired) {
+  auto r = two_protocols();
+  r.required = {"l2tp-ipsec"};
+  EXPECT_EQ(exit_code_for(r), ExitCode::requirement_failed);  // not assessed
+  ProtocolAssessment entry;
+  entry.module = &kL2tpIpsecEntry;
+  entry.verdict = Verdict::inconclusive;
+  r.protocols.push_back(entry);
+  EXPECT_EQ(exit_code_for(r), ExitCode::requirement_failed);
+  r.protocols.back().verdict = Verdict::pass;
   EXPECT_EQ(exit_code_for(r), ExitCode::ok);
 }
 
