@@ -194,7 +194,7 @@ std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_
   return socket;
 }
 
-bool raw_protocol_over_ipv6(std::string_view name) { return name == "esp" || name == "ah"; }
+bool raw_protocol_over_ipv6(std::string_view name) { return name == "esp" || name == "ah" || name == "gre"; }
 
 asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
   const std::string where = "raw6/" + probes::ip_protocol_name(ip_protocol);

@@ -5,7 +5,7 @@
 // Opening them needs CAP_NET_RAW; without it the reflector says so and does
 // not offer raw tests.
 //
-// Over IPv6 (ESP and AH only) the kernel never hands over the header and
+// Over IPv6 (ESP, AH and GRE) the kernel never hands over the header and
 // always writes it itself: the listener rebuilds the whole datagram the probe
 // modules expect (probes/ipv6.h) from the source (recvfrom), the destination
 // (IPV6_PKTINFO), hop limit and traffic class (IPV6_HOPLIMIT / IPV6_TCLASS),
@@ -48,7 +48,7 @@ std::optional<RawSocket> open_raw_socket(boost::asio::io_context& io, std::uint8
 // limit and traffic class of each datagram. Same failure contract.
 std::optional<RawSocket> open_raw6_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
 
-// The raw protocols whose modules speak IPv6 ("esp", "ah"); GRE (PPTP) does not yet.
+// The raw protocols whose modules speak IPv6: "esp", "ah" (IPsec) and "gre" (PPTP).
 bool raw_protocol_over_ipv6(std::string_view name);
 
 // Receives until the socket is closed.

@@ -242,13 +242,13 @@ std::optional<std::string> Server::start() {
       ports_.raw.push_back(name);
     }
   }
-  // Raw IPv6 listeners for the protocols whose modules speak IPv6 (ESP, AH);
+  // Raw IPv6 listeners for the protocols whose modules speak IPv6 (ESP, AH, GRE);
   // offered separately (capabilities.raw_protocols_v6), so a client runs raw
   // probes over IPv6 only where this reflector can answer them.
   if (any_v6) {
     for (const auto& name : config_.raw_protocols) {
       if (!raw_protocol_over_ipv6(name)) continue;
-      std::uint8_t protocol = name == "esp" ? 50 : 51;
+      std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
       std::string error;
       auto socket = open_raw6_socket(*io_, protocol, error);
       if (!socket) {

@@ -47,7 +47,7 @@ struct BoundPorts {
   std::vector<std::uint16_t> udp;
   std::vector<std::uint16_t> tcp;
   std::vector<std::string> raw;  // raw IPv4 listeners that could be opened ("esp", "ah", "gre")
-  std::vector<std::string> raw6;  // raw IPv6 listeners that could be opened ("esp", "ah")
+  std::vector<std::string> raw6;  // raw IPv6 listeners that could be opened ("esp", "ah", "gre")
   std::vector<std::uint16_t> nat;  // NAT test service: primary[, alternate] (IPv4)
 };
 

@@ -35,10 +35,9 @@ std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
 }
 
 bool raw_runs_over_ipv6(const probes::ProbeVariant& variant) {
-  // ESP and AH (IPsec) build and parse whole IPv6 datagrams; PPTP's GRE runs
-  // inside its IPv4-only exchange (src/run/pptp_exchange.cpp).
+  // ESP and AH (IPsec) and PPTP's GRE build and parse whole IPv6 datagrams.
   const auto name = probes::ip_protocol_name(variant.port);
-  return variant.transport == probes::Transport::ip && (name == "esp" || name == "ah");
+  return variant.transport == probes::Transport::ip && (name == "esp" || name == "ah" || name == "gre");
 }
 
 std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,

@@ -32,7 +32,7 @@ struct PlannedProbe {
   std::string name() const;  // "wireguard/udp/51820" or ".../control"
 };
 
-// Whether a raw IP variant runs over IPv6 (ESP and AH; not yet PPTP's GRE).
+// Whether a raw IP variant runs over IPv6 (ESP, AH and PPTP's GRE).
 // Over IPv6 it then also needs the reflector to offer it in raw_protocols_v6.
 bool raw_runs_over_ipv6(const probes::ProbeVariant& variant);
 

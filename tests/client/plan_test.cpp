@@ -262,26 +262,26 @@ TEST(MakePlan, RawPieceRunsOverIpv6OnlyWhereTheReflectorOffersItOverIpv6) {
   EXPECT_FALSE(v6_only[5].not_run_reason);
 }
 
-// PPTP's GRE runs inside its IPv4-only exchange: not over IPv6, whatever the reflector offers.
-TEST(MakePlan, GreIsNotRunOverIpv6) {
+// PPTP's GRE runs over IPv6 too, where the reflector offers it there.
+TEST(MakePlan, GreRunsOverIpv6OnlyWhereTheReflectorOffersIt) {
   probes::Capabilities caps;
   caps.tcp_ports = {1723};
   caps.raw_protocols = {"gre"};
-  caps.raw_protocols_v6 = {"gre", "esp", "ah"};
   auto pptp = probes::find_protocol("pptp");
   ASSERT_NE(pptp, nullptr);
-  auto plan = make_plan({pptp}, caps, Family::ipv6);
-  bool saw_gre = false;
-  for (const auto& p : plan) {
-    if (p.variant.transport != probes::Transport::ip) continue;
-    saw_gre = true;
-    ASSERT_TRUE(p.not_run_reason) << p.name();
-    EXPECT_NE(p.not_run_reason->find("not yet tested over IPv6"), std::string::npos) << *p.not_run_reason;
-  }
-  EXPECT_TRUE(saw_gre);
-  EXPECT_TRUE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, 50, true}));
-  EXPECT_TRUE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, 51, true}));
-  EXPECT_FALSE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, 47, true}));
+  auto gre_reason = [&](const std::vector<PlannedProbe>& plan) -> std::optional<std::string> {
+    for (const auto& p : plan)
+      if (p.variant.transport == probes::Transport::ip) return p.not_run_reason.value_or("");
+    ADD_FAILURE() << "no GRE probe planned";
+    return std::nullopt;
+  };
+  auto v4_only = gre_reason(make_plan({pptp}, caps, Family::ipv6));
+  ASSERT_TRUE(v4_only.has_value());
+  EXPECT_NE(v4_only->find("listener over IPv6"), std::string::npos) << *v4_only;
+  caps.raw_protocols_v6 = {"gre"};
+  EXPECT_EQ(gre_reason(make_plan({pptp}, caps, Family::ipv6)), std::string{});
+  for (int p : {50, 51, 47}) EXPECT_TRUE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, static_cast<std::uint16_t>(p), true}));
+  EXPECT_FALSE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, 4, true}));
   EXPECT_FALSE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::udp, 50, true}));
 }
 
