@@ -9,7 +9,7 @@
 # exit 3 (could not test). With -4 only IPv4 is tested.
 # Raw ESP and AH: over IPv6 the firewall drops them (never reach the
 # reflector, reported blocked per probe, not "not run"); over IPv4 (home NAT)
-# they go both ways.
+# they go both ways. PPTP over IPv6 is blocked (TCP 1723 is dropped).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -49,7 +49,7 @@ t_check "client.behind_nat is true (the control session is IPv4)" t_eq "$(t_json
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 # --- raw ESP and AH per family ----------------------------------------------
-T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" --protocols ipsec --timeout 1.5
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" --protocols ipsec,pptp --timeout 1.5
 t_ipsec_facts
 echo "  facts: ipsec ipv4=$(t_family_verdict ipsec ipv4) ipv6=$(t_family_verdict ipsec ipv6)"
 t_check "ipsec: report validates" t_report_valid
@@ -62,6 +62,10 @@ for piece in esp ah; do
 		t_eq "$(t_ipsec_piece_in ipv4 $piece "p.get('outbound')")/$(t_ipsec_piece_in ipv4 $piece "p.get('inbound')")" "true/true"
 done
 t_check "ipsec over ipv6 is blocked (IKE, NAT-T and raw ESP all dropped)" t_eq "$(t_family_verdict ipsec ipv6)" blocked
+t_probe_table pptp
+t_check "pptp over ipv6 is blocked (TCP 1723 dropped, so GRE is never keyed)" t_eq "$(t_family_verdict pptp ipv6)" blocked
+t_check "pptp gre over ipv6 never reached the reflector" \
+	t_eq "$(t_json "next((p.get('arrivals') for p in proto('pptp').get('probes', []) if p.get('piece') == 'gre' and p.get('family') == 'ipv6'), '')")" 0
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 # --- -6: the control session too must use IPv6, and the firewall lets no TCP
