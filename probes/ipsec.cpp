@@ -41,6 +41,10 @@ IpPort usable(const IpPort& endpoint, std::size_t family_size) {
   return IpPort{Bytes(family_size == 16 ? 16 : 4, 0), endpoint.port};
 }
 
+ip6::Address v6(const IpPort& endpoint) {
+  return ip6::address_from(endpoint.address).value_or(ip6::Address{});
+}
+
 esp::Ipv4Address v4(const IpPort& endpoint) {
   esp::Ipv4Address a{};
   if (endpoint.address.size() == 4) std::copy(endpoint.address.begin(), endpoint.address.end(), a.begin());
@@ -75,6 +79,13 @@ Bytes build_request(const ProbeContext& context, const RandomFill& rnd) {
   if (piece == kPieceIkev1) return ike::build_main_mode_1(context.token);
   if (piece == kPieceNatT) return ike::add_non_esp_marker(sa_init_request(context, rnd));
   if (piece == kPieceIkeLarge) return ike::build_ike_auth(context.token, nonzero_spi(rnd), rnd);
+  // Raw pieces over IPv6: whole IPv6 datagrams (probes/ipv6.h), as whole IPv4 ones over IPv4.
+  const bool over_ipv6 = context.remote.address.size() == 16;
+  if (piece == kPieceEsp && over_ipv6)
+    return ip6::datagram(v6(context.local), v6(context.remote), esp::kProtoEsp, kTtl, 0,
+                         esp::build_esp(context.token, rnd));
+  if (piece == kPieceAh && over_ipv6)
+    return esp::build_ah_ipv6_datagram(v6(context.local), v6(context.remote), kTtl, context.token, rnd);
   if (piece == kPieceEsp)
     return esp::build_ipv4_datagram(v4(context.local), v4(context.remote), random_u16(rnd), kTtl, esp::kProtoEsp,
                                     esp::build_esp(context.token, rnd));
@@ -112,8 +123,13 @@ bool is_reply_to(ByteView reply, ByteView request) {
   if (ike::parse_sa_init(request)) return ike::is_sa_init_response_to(reply, request);
   if (ike::parse_main_mode(request)) return ike::is_mm2_reply_to(reply, request);
   if (ike::parse_ike_auth(request)) return ike::is_ike_auth_reply_to(reply, request);
-  // Raw pieces: whole IPv4 datagrams both ways.
-  if (esp::parse_ah_ipv4_datagram(request)) return esp::is_ah_reply_to(reply, request);
+  // Raw pieces: whole IPv4 or IPv6 datagrams both ways.
+  if (esp::parse_ah_ipv4_datagram(request) || esp::parse_ah_ipv6_datagram(request))
+    return esp::is_ah_reply_to(reply, request);
+  if (auto ip = ip6::parse(request); ip && ip->next_header == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
+    auto rip = ip6::parse(reply);
+    return rip && rip->next_header == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
+  }
   if (auto ip = esp::parse_ipv4(request); ip && ip->protocol == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
     auto rip = esp::parse_ipv4(reply);
     return rip && rip->protocol == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
@@ -201,7 +217,24 @@ std::optional<ParsedRequest> parse_esp_request(ByteView packet, std::string_view
   return p;
 }
 
+ParsedRequest ah_request(const ProbeToken& token, std::uint32_t spi, std::uint32_t sequence, bool icv_valid) {
+  ParsedRequest p{token, {}, kPieceAh};
+  p.fields[std::string(field::kMessage)] = "ah";
+  p.fields[std::string(field::kSpi)] = spi_hex(spi);
+  p.fields[std::string(field::kSequence)] = std::to_string(sequence);
+  p.fields[std::string(field::kIcvValid)] = yes_no(icv_valid);
+  return p;
+}
+
 std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContext& arrival) {
+  if (arrival.transport == Transport::ip && ip6::looks_like_ipv6(payload)) {
+    auto ip = ip6::parse(payload);
+    if (!ip) return std::nullopt;
+    if (ip->next_header == esp::kProtoEsp) return parse_esp_request(ip->payload, kPieceEsp, "esp");
+    auto ah = esp::parse_ah_ipv6_datagram(payload);
+    if (!ah || ah->role != esp::Role::request) return std::nullopt;
+    return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
+  }
   if (arrival.transport == Transport::ip) {
     auto ip = esp::parse_ipv4(payload);
     if (!ip) return std::nullopt;
@@ -209,12 +242,7 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
     if (ip->protocol != esp::kProtoAh) return std::nullopt;
     auto ah = esp::parse_ah_ipv4_datagram(payload);
     if (!ah || ah->role != esp::Role::request) return std::nullopt;
-    ParsedRequest p{ah->token, {}, kPieceAh};
-    p.fields[std::string(field::kMessage)] = "ah";
-    p.fields[std::string(field::kSpi)] = spi_hex(ah->spi);
-    p.fields[std::string(field::kSequence)] = std::to_string(ah->sequence);
-    p.fields[std::string(field::kIcvValid)] = yes_no(ah->icv_valid);
-    return p;
+    return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
   }
   if (arrival.transport != Transport::udp) return std::nullopt;
   if (is_keepalive(payload)) {
@@ -237,6 +265,21 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
 
 Bytes build_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                   const RandomFill& rnd) {
+  if (arrival.transport == Transport::ip && ip6::looks_like_ipv6(request)) {
+    auto ip = ip6::parse(request);
+    if (!ip) return {};
+    // To the observed source, from the address the request was sent to (no NAT66 to undo here,
+    // but the listener's view wins over the header as over IPv4).
+    auto from = ip6::address_from(arrival.destination.address).value_or(ip->dst);
+    auto to = ip6::address_from(arrival.source.address).value_or(ip->src);
+    if (parsed.piece == kPieceAh) return esp::build_ah_ipv6_reply(request, from, to, kTtl, rnd);
+    if (parsed.piece == kPieceEsp) {
+      Bytes inner = esp::build_esp_reply(ip->payload, rnd);
+      if (inner.empty()) return {};
+      return ip6::datagram(from, to, esp::kProtoEsp, kTtl, 0, inner);
+    }
+    return {};
+  }
   if (arrival.transport == Transport::ip) {
     auto ip = esp::parse_ipv4(request);
     if (!ip) return {};

@@ -236,10 +236,86 @@ Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
 }
 
 bool is_ah_reply_to(ByteView reply, ByteView request) {
+  if (ip6::looks_like_ipv6(request)) {
+    auto rs = parse_ah_ipv6_datagram(reply);
+    auto rq = parse_ah_ipv6_datagram(request);
+    return rs && rq && rs->role == Role::reply && rq->role == Role::request && rs->token == rq->token &&
+           reply.size() <= request.size();
+  }
   auto rs = parse_ah_ipv4_datagram(reply);
   auto rq = parse_ah_ipv4_datagram(request);
   return rs && rq && rs->role == Role::reply && rq->role == Role::request && rs->token == rq->token &&
          reply.size() <= request.size();
+}
+
+// ---- AH over IPv6 ----
+
+namespace {
+
+Bytes build_ah6(const ip6::Address& src, const ip6::Address& dst, std::uint8_t hop_limit, const ProbeToken& token,
+                std::uint32_t spi, const RandomFill& rnd) {
+  ByteWriter inner_payload;
+  inner_payload.bytes(token.encode());
+  std::array<std::uint8_t, 12> tail{};
+  rnd(tail);
+  inner_payload.bytes(tail);
+  Bytes inner = ip6::datagram(src, dst, kProtoNoNextHeader, 64, 0, inner_payload.view());
+  ByteWriter ah;
+  ah.u8(kAhNextHeaderIpv6).u8(kAhPayloadLen).be16(0).be32(spi).be32(1).zeros(kAhIcvSize).bytes(inner);
+  Bytes d = ip6::datagram(src, dst, kProtoAh, hop_limit, 0, ah.view());
+  auto icv = ah_icv_ipv6(d, token);
+  if (!icv) return {};
+  std::copy(icv->begin(), icv->end(), d.begin() + ip6::kHeaderSize + kAhIcvOffset);
+  return d;
+}
+
+}  // namespace
+
+std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv_ipv6(ByteView datagram, const ProbeToken& token) {
+  if (datagram.size() < ip6::kHeaderSize + kAhSize || !ip6::looks_like_ipv6(datagram)) return std::nullopt;
+  Bytes copy = ip6::header_for_icv(datagram);  // RFC 4302 §3.3.3.1.2: mutable fields zeroed
+  copy.insert(copy.end(), datagram.begin() + ip6::kHeaderSize, datagram.end());
+  std::fill_n(copy.begin() + ip6::kHeaderSize + kAhIcvOffset, kAhIcvSize, std::uint8_t{0});
+  auto key = ah_key(token);
+  return hmac_sha1_96(key, copy);
+}
+
+Bytes build_ah_ipv6_datagram(const ip6::Address& src, const ip6::Address& dst, std::uint8_t hop_limit,
+                             const ProbeToken& token, const RandomFill& rnd) {
+  return build_ah6(src, dst, hop_limit, token, request_spi(token, true), rnd);
+}
+
+std::optional<Ah6Packet> parse_ah_ipv6_datagram(ByteView datagram) {
+  if (datagram.size() != kAh6DatagramSize) return std::nullopt;
+  auto ip = ip6::parse(datagram);
+  if (!ip || ip->next_header != kProtoAh) return std::nullopt;
+  ByteView ah = ip->payload;
+  if (ah[0] != kAhNextHeaderIpv6 || ah[1] != kAhPayloadLen) return std::nullopt;
+  Ah6Packet p;
+  p.src = ip->src;
+  p.dst = ip->dst;
+  p.hop_limit = ip->hop_limit;
+  p.traffic_class = ip->traffic_class;
+  p.spi = read_be32(ah, 4);
+  p.sequence = read_be32(ah, 8);
+  if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;
+  if (!ip6::parse(ah.subspan(kAhSize))) return std::nullopt;
+  auto token = ProbeToken::decode(datagram.subspan(kAh6TokenOffset, kProbeTokenSize));
+  if (!token) return std::nullopt;
+  p.token = *token;
+  p.role = role_of(p.spi, p.token, true);
+  auto icv = ah_icv_ipv6(datagram, p.token);
+  p.icv_valid = icv && std::equal(icv->begin(), icv->end(), ah.begin() + kAhIcvOffset);
+  return p;
+}
+
+Bytes build_ah_ipv6_reply(ByteView request, const ip6::Address& reflector, const ip6::Address& observed_source,
+                          std::uint8_t hop_limit, const RandomFill& rnd) {
+  auto rq = parse_ah_ipv6_datagram(request);
+  if (!rq || rq->role != Role::request) return {};
+  Bytes reply = build_ah6(reflector, observed_source, hop_limit, rq->token, reply_spi(rq->token, true), rnd);
+  if (reply.size() > request.size()) return {};
+  return reply;
 }
 
 }  // namespace vpncheck::probes::esp

@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "probes/bytes.h"
+#include "probes/ipv6.h"
 #include "probes/probe.h"  // RandomFill
 #include "probes/token.h"
 
@@ -150,11 +151,54 @@ std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram);
 Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
                           const Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
                           const RandomFill& rnd);
-// Client: reply parses with role reply, the same token, size <= request. The
+// Client: reply parses with role reply, the same token, size <= request, and
+// is of the request's IP version (IPv4 or IPv6, see below). The
 // ICV is deliberately not required: behind NAT the reply's destination is
 // rewritten back to the private address, which breaks it; check
 // parse_ah_ipv4_datagram(reply)->icv_valid separately as evidence. Addresses
 // are not compared for the same reason.
 bool is_ah_reply_to(ByteView reply, ByteView request);
+
+// ---- AH (next header 51) in a whole IPv6 datagram ------------------------------
+//
+// IPv6 (40, next header 51, no extension headers) | AH (24: next header 41,
+// payload len 4, SPI, seq 1, ICV 12; 24 bytes is a multiple of 8 as IPv6
+// requires, RFC 4302 §2.2) | inner IPv6 header (40: next header 59, same
+// addresses) | token 8 | random 12 = 124 bytes. Tunnel mode as over IPv4,
+// with an IPv6 inner header (IPv6-in-IPv6, protocol 41).
+//
+// The ICV (HMAC-SHA1-96, same key as over IPv4) covers the IPv6 header with
+// traffic class, flow label and hop limit zeroed (RFC 4302 §3.3.3.1.2), the AH
+// header with its ICV zeroed, and everything after it. A receiver that only
+// has the payload (a Linux IPv6 raw socket) rebuilds that header exactly from
+// source, destination, payload length and next header (probes/ipv6.h).
+constexpr std::uint8_t kAhNextHeaderIpv6 = 41;
+constexpr std::size_t kAh6TokenOffset = ip6::kHeaderSize + kAhSize + ip6::kHeaderSize;  // 104
+constexpr std::size_t kAh6DatagramSize = kAh6TokenOffset + kProbeTokenSize + 12;         // 124
+
+struct Ah6Packet {
+  ip6::Address src{};
+  ip6::Address dst{};
+  std::uint8_t hop_limit = 0;
+  std::uint8_t traffic_class = 0;
+  std::uint32_t spi = 0;
+  std::uint32_t sequence = 0;
+  ProbeToken token;
+  Role role = Role::unknown;
+  bool icv_valid = false;  // as over IPv4: false when an immutable field changed on the way
+};
+
+// nullopt unless it is an IPv6 datagram of at least header + AH.
+std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv_ipv6(ByteView datagram, const ProbeToken& token);
+// Client: the whole datagram; an IPv6 raw sender sends what follows the header
+// from `src` to `dst` (the kernel's header then matches in every protected field).
+Bytes build_ah_ipv6_datagram(const ip6::Address& src, const ip6::Address& dst, std::uint8_t hop_limit,
+                             const ProbeToken& token, const RandomFill& rnd);
+// Rejects: not IPv6, next header != 51, AH payload len != 4, AH next header
+// != 41, SPI < 0x100, sequence 0, inner header not IPv6, size != kAh6DatagramSize.
+std::optional<Ah6Packet> parse_ah_ipv6_datagram(ByteView datagram);
+// Reflector: as build_ah_ipv4_reply, over IPv6.
+Bytes build_ah_ipv6_reply(ByteView request, const ip6::Address& reflector, const ip6::Address& observed_source,
+                          std::uint8_t hop_limit, const RandomFill& rnd);
 
 }  // namespace vpncheck::probes::esp

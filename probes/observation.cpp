@@ -64,6 +64,7 @@ json to_json(const SessionInfo& info) {
   json caps = {{"udp_ports", info.capabilities.udp_ports},
                {"tcp_ports", info.capabilities.tcp_ports},
                {"raw_protocols", info.capabilities.raw_protocols},
+               {"raw_protocols_v6", info.capabilities.raw_protocols_v6},
                {"nat_ports", info.capabilities.nat_ports},
                {"alternate_address", nullptr},
                {"wireguard_public_key", nullptr}};
@@ -127,6 +128,8 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     info.capabilities.tcp_ports = get_int_array<std::uint16_t>(caps.at("tcp_ports"));
     if (caps.contains("raw_protocols"))
       info.capabilities.raw_protocols = caps.at("raw_protocols").get<std::vector<std::string>>();
+    if (caps.contains("raw_protocols_v6"))
+      info.capabilities.raw_protocols_v6 = caps.at("raw_protocols_v6").get<std::vector<std::string>>();
     if (caps.contains("nat_ports") && caps["nat_ports"].is_array()) {
       info.capabilities.nat_ports = get_int_array<std::uint16_t>(caps.at("nat_ports"));
       if (info.capabilities.nat_ports.size() > 2) info.capabilities.nat_ports.resize(2);

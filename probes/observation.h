@@ -25,7 +25,10 @@ struct Endpoint {
 struct Capabilities {
   std::vector<std::uint16_t> udp_ports;
   std::vector<std::uint16_t> tcp_ports;
-  std::vector<std::string> raw_protocols;        // e.g. "esp", "gre" once raw listeners exist
+  std::vector<std::string> raw_protocols;        // e.g. "esp", "gre" once raw listeners exist (IPv4)
+  // Raw protocols the reflector answers over IPv6 ("esp", "ah", "gre"). Absent from an
+  // older reflector's answer: then no raw probe runs over IPv6.
+  std::vector<std::string> raw_protocols_v6;
   std::optional<std::string> alternate_address;  // RFC 5780-style second address
   std::vector<std::uint16_t> nat_ports;          // NAT test service: primary[, alternate] (IPv4)
   std::optional<std::string> wireguard_public_key_hex;

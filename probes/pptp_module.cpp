@@ -4,6 +4,7 @@
 #include <string>
 
 #include "probes/gre.h"
+#include "probes/ipv6.h"
 #include "probes/pptp.h"
 
 namespace vpncheck::probes::pptp {
@@ -69,7 +70,7 @@ std::optional<ParsedRequest> parse_control(ByteView payload, const ArrivalContex
 }
 
 std::optional<ParsedRequest> parse_gre(ByteView datagram, const ArrivalContext& arrival) {
-  auto payload = ipv4_payload(datagram, gre::kIpProtocol);
+  auto payload = ip_payload(datagram, gre::kIpProtocol);
   if (!payload) return std::nullopt;
   auto probe = gre::parse_probe(*payload);
   if (!probe) return std::nullopt;
@@ -111,7 +112,7 @@ std::uint16_t random_call_id(const RandomFill& rnd) {
 Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                    const RandomFill& rnd) {
   if (parsed.piece == kPieceGre) {
-    auto payload = ipv4_payload(request, gre::kIpProtocol);
+    auto payload = ip_payload(request, gre::kIpProtocol);
     auto probe = payload ? gre::parse_probe(*payload) : std::nullopt;
     if (!probe || !arrival.peer_call_id) return {};
     auto client_call_id = arrival.peer_call_id(probe->gre.header.call_id);
@@ -119,7 +120,7 @@ Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalC
     Bytes gre_reply = gre::build_reply(*payload, *client_call_id);
     if (gre_reply.empty()) return {};
     // From the address the probe was sent to, back to where it came from.
-    return ipv4_datagram(arrival.destination.address, arrival.source.address, gre::kIpProtocol, gre_reply);
+    return ip_datagram(arrival.destination.address, arrival.source.address, gre::kIpProtocol, gre_reply);
   }
   auto message = whole_message(request);
   if (!message) return {};
@@ -142,7 +143,7 @@ bool module_is_reply_to(ByteView reply, ByteView request) {
   }
   // GRE: the module does not know which Call ID is ours (the PPTP exchange
   // checks it with is_gre_reply_datagram); any answer keyed to a Call ID.
-  auto payload = ipv4_payload(reply, gre::kIpProtocol);
+  auto payload = ip_payload(reply, gre::kIpProtocol);
   auto packet = payload ? gre::parse(*payload) : std::nullopt;
   return packet && is_gre_reply_datagram(reply, request, packet->header.call_id);
 }
@@ -189,14 +190,28 @@ std::optional<ByteView> ipv4_payload(ByteView d, std::uint8_t protocol) {
   return d.subspan(header);
 }
 
+Bytes ip_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload) {
+  auto src6 = ip6::address_from(source);
+  auto dst6 = ip6::address_from(destination);
+  if (src6 && dst6) return ip6::datagram(*src6, *dst6, protocol, 64, 0, payload);
+  return ipv4_datagram(source, destination, protocol, payload);
+}
+
+std::optional<ByteView> ip_payload(ByteView d, std::uint8_t protocol) {
+  if (!ip6::looks_like_ipv6(d)) return ipv4_payload(d, protocol);
+  auto ip = ip6::parse(d);
+  if (!ip || ip->next_header != protocol) return std::nullopt;
+  return ip->payload;
+}
+
 Bytes build_gre_datagram(const ProbeToken& token, std::uint16_t peer_call_id, const IpPort& local,
                          const IpPort& remote) {
-  return ipv4_datagram(local.address, remote.address, gre::kIpProtocol, gre::build_probe(token, peer_call_id));
+  return ip_datagram(local.address, remote.address, gre::kIpProtocol, gre::build_probe(token, peer_call_id));
 }
 
 bool is_gre_reply_datagram(ByteView reply, ByteView request, std::uint16_t own_call_id) {
-  auto got = ipv4_payload(reply, gre::kIpProtocol);
-  auto sent = ipv4_payload(request, gre::kIpProtocol);
+  auto got = ip_payload(reply, gre::kIpProtocol);
+  auto sent = ip_payload(request, gre::kIpProtocol);
   return got && sent && gre::is_reply_to(*got, *sent, own_call_id);
 }
 

@@ -44,11 +44,19 @@ Bytes ipv4_datagram(ByteView source, ByteView destination, std::uint8_t protocol
 // length >= 20, total length == the bytes given, not a fragment). nullopt otherwise.
 std::optional<ByteView> ipv4_payload(ByteView datagram, std::uint8_t protocol);
 
-// Client: the GRE probe as a whole IPv4 datagram from `local` to `remote`
-// (addresses only), keyed to the reflector's Call ID `peer_call_id` from the OCRP.
+// The same for either family: an IPv6 datagram (probes/ipv6.h, hop limit 64)
+// when both addresses are 16 bytes, else ipv4_datagram.
+Bytes ip_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload);
+// The payload of a well-formed IPv4 (as ipv4_payload) or IPv6 datagram (no
+// extension headers, next header == `protocol`). nullopt otherwise.
+std::optional<ByteView> ip_payload(ByteView datagram, std::uint8_t protocol);
+
+// Client: the GRE probe as a whole IPv4 or IPv6 datagram from `local` to
+// `remote` (addresses only; the family follows them), keyed to the
+// reflector's Call ID `peer_call_id` from the OCRP.
 Bytes build_gre_datagram(const ProbeToken& token, std::uint16_t peer_call_id, const IpPort& local,
                          const IpPort& remote);
-// Client: is the IPv4 datagram `reply` the reflector's GRE answer to our
+// Client: is the IPv4 or IPv6 datagram `reply` the reflector's GRE answer to our
 // `request` datagram, keyed to our own Call ID?
 bool is_gre_reply_datagram(ByteView reply, ByteView request, std::uint16_t own_call_id);
 

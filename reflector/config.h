@@ -39,7 +39,8 @@ struct Config {
   std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443, 500, 4500, 1701};
   std::vector<std::uint16_t> tcp_ports{1194, 443, 1723};
   // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
-  // skipped with a warning without it. IPv4 only.
+  // skipped with a warning without it. Over IPv4 all three; over IPv6 (when
+  // listening on an IPv6 address) the same, offered separately.
   std::vector<std::string> raw_protocols{"esp", "ah", "gre"};
   // NAT test service (issue #5): UDP primary and alternate port (RFC 5780
   // style); empty disables it. IPv4 only.

@@ -3,14 +3,19 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <span>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "probes/ipv6.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -38,6 +43,105 @@ int send_datagram(int fd, const probes::Bytes& datagram, const std::string& to) 
   return static_cast<std::size_t>(sent) == datagram.size() ? 0 : EMSGSIZE;
 }
 
+std::string v6_text(const probes::ip6::Address& a) {
+  asio::ip::address_v6::bytes_type b{};
+  std::copy(a.begin(), a.end(), b.begin());
+  return asio::ip::address_v6(b).to_string();
+}
+
+// What recvmsg tells about one IPv6 raw datagram.
+struct Raw6Info {
+  probes::ip6::Address source{};
+  std::optional<probes::ip6::Address> destination;
+  int hop_limit = 0;
+  int traffic_class = 0;
+};
+
+template <typename T>
+T cmsg_value(const cmsghdr* c) {
+  T value{};
+  std::memcpy(&value, CMSG_DATA(c), std::min(sizeof(T), static_cast<std::size_t>(c->cmsg_len - CMSG_LEN(0))));
+  return value;
+}
+
+// Reads one payload (after the IPv6 header) into `buffer`; -1 with errno set
+// when nothing could be read.
+ssize_t receive6(int fd, std::span<std::uint8_t> buffer, Raw6Info& info) {
+  sockaddr_in6 from{};
+  iovec iov{buffer.data(), buffer.size()};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo)) + 2 * CMSG_SPACE(sizeof(int))> control{};
+  msghdr msg{};
+  msg.msg_name = &from;
+  msg.msg_namelen = sizeof from;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+  if (n < 0) return n;
+  std::memcpy(info.source.data(), &from.sin6_addr, 16);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != IPPROTO_IPV6) continue;
+    if (c->cmsg_type == IPV6_PKTINFO) {
+      auto pi = cmsg_value<in6_pktinfo>(c);
+      probes::ip6::Address d{};
+      std::memcpy(d.data(), &pi.ipi6_addr, 16);
+      info.destination = d;
+    } else if (c->cmsg_type == IPV6_HOPLIMIT) {
+      info.hop_limit = cmsg_value<int>(c);
+    } else if (c->cmsg_type == IPV6_TCLASS) {
+      info.traffic_class = cmsg_value<int>(c);
+    }
+  }
+  return n;
+}
+
+// Sends a whole IPv6 datagram the module built: its payload, from its source
+// address (IPV6_PKTINFO) to its destination, with its hop limit.
+int send_datagram6(int fd, probes::ByteView datagram) {
+  auto ip = probes::ip6::parse(datagram);
+  if (!ip) return EINVAL;
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  std::memcpy(&to.sin6_addr, ip->dst.data(), 16);
+  iovec iov{const_cast<std::uint8_t*>(ip->payload.data()), ip->payload.size()};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))> control{};
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof to;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo pi{};
+  std::memcpy(&pi.ipi6_addr, ip->src.data(), 16);
+  std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  c = CMSG_NXTHDR(&msg, c);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_HOPLIMIT;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int hop_limit = ip->hop_limit;
+  std::memcpy(CMSG_DATA(c), &hop_limit, sizeof hop_limit);
+  ssize_t sent = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent < 0) return errno;
+  return static_cast<std::size_t>(sent) == ip->payload.size() ? 0 : EMSGSIZE;
+}
+
+std::string open_error(const boost::system::error_code& ec) {
+  return ec == boost::system::errc::operation_not_permitted || ec == asio::error::access_denied
+             ? "needs CAP_NET_RAW (" + ec.message() + ")"
+             : ec.message();
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 std::optional<Ipv4Facts> read_ipv4_header(probes::ByteView d) {
@@ -59,9 +163,7 @@ std::optional<RawSocket> open_raw_socket(asio::io_context& io, std::uint8_t ip_p
   boost::system::error_code ec;
   socket.open(raw(AF_INET, ip_protocol), ec);
   if (ec) {
-    error = ec == boost::system::errc::operation_not_permitted || ec == asio::error::access_denied
-                ? "needs CAP_NET_RAW (" + ec.message() + ")"
-                : ec.message();
+    error = open_error(ec);
     return std::nullopt;
   }
   int on = 1;
@@ -71,6 +173,81 @@ std::optional<RawSocket> open_raw_socket(asio::io_context& io, std::uint8_t ip_p
   }
   socket.non_blocking(true, ec);
   return socket;
+}
+
+std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_protocol, std::string& error) {
+  RawSocket socket(io);
+  boost::system::error_code ec;
+  socket.open(raw(AF_INET6, ip_protocol), ec);
+  if (ec) {
+    error = open_error(ec);
+    return std::nullopt;
+  }
+  int on = 1;
+  for (int option : {IPV6_RECVPKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS}) {
+    if (::setsockopt(socket.native_handle(), IPPROTO_IPV6, option, &on, sizeof on) != 0) {
+      error = std::string("cannot ask for IPv6 arrival facts: ") + std::strerror(errno);
+      return std::nullopt;
+    }
+  }
+  socket.non_blocking(true, ec);
+  return socket;
+}
+
+bool raw_protocol_over_ipv6(std::string_view name) { return name == "esp" || name == "ah" || name == "gre"; }
+
+asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
+  const std::string where = "raw6/" + probes::ip_protocol_name(ip_protocol);
+  std::vector<std::uint8_t> buffer(kReceiveBuffer);
+  while (socket.is_open()) {
+    auto [wec] = co_await socket.async_wait(RawSocket::wait_read, kAwait);
+    if (wec == asio::error::operation_aborted || !socket.is_open()) break;
+    if (wec) {
+      s.log.warn(where + ": wait failed: " + wec.message());
+      break;
+    }
+    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
+      Raw6Info info;
+      ssize_t n = receive6(socket.native_handle(), buffer, info);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (static_cast<std::size_t>(n) > buffer.size() || static_cast<std::size_t>(n) > probes::ip6::kMaxPayload) {
+        s.arrivals.count_drop(DropReason::oversized);
+        continue;
+      }
+      if (!info.destination) {  // asked for on open; without it no AH check and no reply source
+        s.arrivals.count_drop(DropReason::unrecognised);
+        continue;
+      }
+      // The whole datagram as it was on the wire (flow label aside), for the modules.
+      probes::Bytes datagram = probes::ip6::datagram(
+          info.source, *info.destination, ip_protocol, static_cast<std::uint8_t>(info.hop_limit),
+          static_cast<std::uint8_t>(info.traffic_class),
+          probes::ByteView(buffer).first(static_cast<std::size_t>(n)));
+      const std::string source = v6_text(info.source);
+      Arrival arrival;
+      arrival.payload = datagram;
+      arrival.framing = Framing::ip_datagram;
+      arrival.local_port = ip_protocol;
+      arrival.source = probes::Endpoint{source, 0};
+      arrival.destination_address = v6_text(*info.destination);
+      arrival.ttl = info.hop_limit;
+      arrival.tos = info.traffic_class;
+      arrival.received_at_unix_ms = now_unix_ms();
+      ArrivalOutcome outcome = s.arrivals.handle(arrival);
+      if (s.log.enabled(LogLevel::debug))
+        s.log.debug(where + ": " + std::to_string(n) + " B from " + source + " -> " +
+                    (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
+                                     : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
+      if (outcome.dropped || outcome.reply.empty()) continue;
+      if (int err = send_datagram6(socket.native_handle(), outcome.reply); err != 0)
+        s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
+      else
+        s.arrivals.reply_sent(outcome);
+    }
+  }
 }
 
 asio::awaitable<void> run_raw_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
@@ -107,9 +284,7 @@ asio::awaitable<void> run_raw_listener(RawSocket& socket, std::uint8_t ip_protoc
       arrival.destination_address = facts->destination;
       arrival.ttl = facts->ttl;
       arrival.tos = facts->tos;
-      arrival.received_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
+      arrival.received_at_unix_ms = now_unix_ms();
       ArrivalOutcome outcome = s.arrivals.handle(arrival);
       if (s.log.enabled(LogLevel::debug))
         s.log.debug(where + ": " + std::to_string(n) + " B from " + facts->source + " -> " +

@@ -4,6 +4,13 @@
 // replies are whole datagrams too (IP_HDRINCL), addressed to the observed source.
 // Opening them needs CAP_NET_RAW; without it the reflector says so and does
 // not offer raw tests.
+//
+// Over IPv6 (ESP, AH and GRE) the kernel never hands over the header and
+// always writes it itself: the listener rebuilds the whole datagram the probe
+// modules expect (probes/ipv6.h) from the source (recvfrom), the destination
+// (IPV6_PKTINFO), hop limit and traffic class (IPV6_HOPLIMIT / IPV6_TCLASS),
+// and sends a reply's payload from its source address (IPV6_PKTINFO) to its
+// destination, so the header the kernel writes is the one the module signed.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +44,15 @@ std::optional<Ipv4Facts> read_ipv4_header(probes::ByteView datagram);
 // returns nullopt and says why in `error` (EPERM: no CAP_NET_RAW).
 std::optional<RawSocket> open_raw_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
 
+// Opens an IPv6 raw socket for `ip_protocol` that reports destination, hop
+// limit and traffic class of each datagram. Same failure contract.
+std::optional<RawSocket> open_raw6_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
+
+// The raw protocols whose modules speak IPv6: "esp", "ah" (IPsec) and "gre" (PPTP).
+bool raw_protocol_over_ipv6(std::string_view name);
+
 // Receives until the socket is closed.
 boost::asio::awaitable<void> run_raw_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& services);
+boost::asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& services);
 
 }  // namespace vpncheck::reflector

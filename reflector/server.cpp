@@ -49,8 +49,8 @@ std::string join_ports(std::string_view prefix, const std::vector<std::uint16_t>
   return out.empty() ? "none" : out;
 }
 
-std::string join_raw(const std::vector<std::string>& names) {
-  std::string out = "; raw IPv4";
+std::string join_raw(const std::vector<std::string>& names, std::string_view family = "IPv4") {
+  std::string out = "; raw " + std::string(family);
   for (const auto& n : names) out += " " + n;
   return out;
 }
@@ -162,6 +162,7 @@ std::optional<std::string> Server::start() {
     close_listeners();
     udp_sockets_.clear();
     raw_sockets_.clear();
+    raw6_sockets_.clear();
     acceptors_.clear();
     acceptor_roles_.clear();
     ports_ = {};
@@ -227,7 +228,7 @@ std::optional<std::string> Server::start() {
     if (b.role.probe) ports_.tcp.push_back(b.port);
   }
 
-  // Raw IP listeners: optional, IPv4 only, and only with CAP_NET_RAW.
+  // Raw IPv4 listeners: optional, and only with CAP_NET_RAW.
   if (any_v4) {
     for (const auto& name : config_.raw_protocols) {
       std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
@@ -241,6 +242,24 @@ std::optional<std::string> Server::start() {
       ports_.raw.push_back(name);
     }
   }
+  // Raw IPv6 listeners for the protocols whose modules speak IPv6 (ESP, AH, GRE);
+  // offered separately (capabilities.raw_protocols_v6), so a client runs raw
+  // probes over IPv6 only where this reflector can answer them.
+  if (any_v6) {
+    for (const auto& name : config_.raw_protocols) {
+      if (!raw_protocol_over_ipv6(name)) continue;
+      std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
+      std::string error;
+      auto socket = open_raw6_socket(*io_, protocol, error);
+      if (!socket) {
+        log_.warn("raw IPv6 " + name + " listener not opened: " + error + "; " + name +
+                  " probes over IPv6 will be inconclusive");
+        continue;
+      }
+      raw6_sockets_.emplace_back(protocol, std::make_unique<RawSocket>(std::move(*socket)));
+      ports_.raw6.push_back(name);
+    }
+  }
 
   // NAT test service (IPv4 only).
   nat_ = std::make_unique<NatService>(*io_, sessions_, config_.rate_limit > 0 ? &limiter_ : nullptr, log_);
@@ -252,6 +271,7 @@ std::optional<std::string> Server::start() {
 
   ControlApiOptions options;
   options.capabilities.raw_protocols = ports_.raw;
+  options.capabilities.raw_protocols_v6 = ports_.raw6;
   options.capabilities.udp_ports = ports_.udp;
   options.capabilities.tcp_ports = ports_.tcp;
   options.capabilities.nat_ports = ports_.nat;
@@ -268,6 +288,8 @@ std::optional<std::string> Server::start() {
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);
   for (auto& [protocol, socket] : raw_sockets_)
     asio::co_spawn(*io_, run_raw_listener(*socket, protocol, *services_), asio::detached);
+  for (auto& [protocol, socket] : raw6_sockets_)
+    asio::co_spawn(*io_, run_raw6_listener(*socket, protocol, *services_), asio::detached);
   for (std::size_t i = 0; i < acceptors_.size(); ++i)
     asio::co_spawn(*io_, run_tcp_listener(*acceptors_[i], acceptor_roles_[i], *services_), asio::detached);
   nat_->start();
@@ -290,7 +312,8 @@ void Server::log_startup() {
               "; web control API " + join_ports("tcp/", ports_.web_control) + "; probes " +
               join_ports("udp/", ports_.udp) + " " + join_ports("tcp/", ports_.tcp) +
               (shared.empty() ? "" : " (" + join_ports("tcp/", shared) + " shared with the control API)") +
-              (ports_.raw.empty() || address.find(':') != std::string::npos ? "" : join_raw(ports_.raw)));
+              (address.find(':') != std::string::npos ? (ports_.raw6.empty() ? "" : join_raw(ports_.raw6, "IPv6"))
+                                                      : (ports_.raw.empty() ? "" : join_raw(ports_.raw))));
   }
   if (nat_ && nat_->active())
     log_.info("NAT test service: " + join_ports("udp/", ports_.nat) + " (IPv4)" +
@@ -325,6 +348,7 @@ void Server::close_listeners() {
   boost::system::error_code ec;
   for (auto& s : udp_sockets_) s->close(ec);
   for (auto& [protocol, s] : raw_sockets_) s->close(ec);
+  for (auto& [protocol, s] : raw6_sockets_) s->close(ec);
   for (auto& a : acceptors_) a->close(ec);
   if (nat_) nat_->close();
 }

@@ -46,7 +46,8 @@ struct BoundPorts {
   std::vector<std::uint16_t> web_control;  // only those that could be bound
   std::vector<std::uint16_t> udp;
   std::vector<std::uint16_t> tcp;
-  std::vector<std::string> raw;  // raw IP listeners that could be opened ("esp", "ah", "gre")
+  std::vector<std::string> raw;  // raw IPv4 listeners that could be opened ("esp", "ah", "gre")
+  std::vector<std::string> raw6;  // raw IPv6 listeners that could be opened ("esp", "ah", "gre")
   std::vector<std::uint16_t> nat;  // NAT test service: primary[, alternate] (IPv4)
 };
 
@@ -103,6 +104,7 @@ class Server {
   std::unique_ptr<boost::asio::io_context> io_;
   std::vector<std::unique_ptr<boost::asio::ip::udp::socket>> udp_sockets_;
   std::vector<std::pair<std::uint8_t, std::unique_ptr<RawSocket>>> raw_sockets_;
+  std::vector<std::pair<std::uint8_t, std::unique_ptr<RawSocket>>> raw6_sockets_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::vector<TcpRole> acceptor_roles_;
   std::unique_ptr<boost::asio::steady_timer> sweep_;

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,6 +21,7 @@
 #include <boost/asio/write.hpp>
 
 #include "probes/crypto.h"
+#include "probes/ipv6.h"
 
 namespace vpncheck::client {
 namespace {
@@ -81,22 +83,40 @@ void record_sent(probes::ByteView wire, ClientSide& side) {
   side.sent_length = wire.size();
 }
 
-// Raw IP: the digest covers the datagram after its IPv4 header, as on the
-// reflector, because a NAT rewrites the header by design.
-probes::ByteView after_ipv4_header(probes::ByteView datagram) {
+// Raw IP: the digest covers the datagram after its IPv4 or IPv6 header, as on
+// the reflector, because a NAT rewrites the header by design (and an IPv6 raw
+// socket never sees it).
+probes::ByteView after_ip_header(probes::ByteView datagram) {
   if (datagram.empty()) return datagram;
+  if (probes::ip6::looks_like_ipv6(datagram)) return datagram.subspan(probes::ip6::kHeaderSize);
   std::size_t header = std::size_t{datagram[0] & 0x0fU} * 4;
   return header >= 20 && header <= datagram.size() ? datagram.subspan(header) : datagram;
 }
 
+// How a raw IPv6 socket differs from the others: the kernel writes the IPv6
+// header on send and strips it on receive, while the probe modules build and
+// check whole datagrams (probes/ipv6.h). `header` is the header the reflector's
+// replies carry as far as the socket can tell (source = the reflector,
+// destination = our bound address); its payload length is set per reply.
+struct Ipv6RawFraming {
+  probes::ip6::Address reflector{};
+  probes::ip6::Address local{};
+  std::uint8_t protocol = 0;
+};
+
 // Send, retransmit once, and wait for valid answers (step after step) on a
-// connected datagram socket: UDP, or raw IP (whose replies include the IP header).
+// connected datagram socket: UDP, or raw IP (whose replies include the IP
+// header over IPv4; over IPv6 `v6` rebuilds it).
 template <typename Socket>
-asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, ClientSide side) {
+asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, ClientSide side,
+                                                  std::optional<Ipv6RawFraming> v6 = std::nullopt) {
   auto executor = co_await asio::this_coro::executor;
   auto t0 = Clock::now();
+  const std::size_t header = v6 ? probes::ip6::kHeaderSize : 0;
   auto send = [&]() -> asio::awaitable<boost::system::error_code> {
-    auto [send_ec, n] = co_await socket.async_send(asio::buffer(ex.wire), use_tuple);
+    if (ex.wire.size() < header) co_return asio::error::invalid_argument;
+    auto [send_ec, n] = co_await socket.async_send(asio::buffer(ex.wire.data() + header, ex.wire.size() - header),
+                                                   use_tuple);
     ++side.sends;
     co_return send_ec;
   };
@@ -113,7 +133,9 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
   const auto retransmit_gap = ex.retransmit_at ? *ex.retransmit_at - t0 : Clock::duration{};
   while (Clock::now() < ex.deadline) {
     timer.expires_at(retransmitted ? ex.deadline : std::min(*ex.retransmit_at, ex.deadline));
-    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_tuple) || timer.async_wait(use_tuple));
+    auto result = co_await (socket.async_receive(asio::buffer(buffer.data() + header, buffer.size() - header),
+                                                 use_tuple) ||
+                            timer.async_wait(use_tuple));
     if (result.index() == 1) {
       if (!retransmitted && Clock::now() < ex.deadline) {
         retransmitted = true;
@@ -130,7 +152,14 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
       if (side.outcome == Outcome::local_error) break;
       continue;
     }
-    probes::ByteView reply(buffer.data(), n);
+    if (v6) {
+      // Hop limit and traffic class are not asked for: AH's ICV zeroes them
+      // and nothing else on the client compares them.
+      auto rebuilt = probes::ip6::datagram(v6->reflector, v6->local, v6->protocol, 0, 0,
+                                           probes::ByteView(buffer.data() + header, n));
+      std::copy_n(rebuilt.begin(), header, buffer.begin());
+    }
+    probes::ByteView reply(buffer.data(), n + header);
     if (ex.is_reply(reply)) {
       if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
       auto next = advance(ex, side, reply);
@@ -197,15 +226,68 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   co_return co_await datagram_conversation(socket, ex, std::move(side));
 }
 
+// Raw IP over IPv6. The module's datagram carries the IPv6 header the kernel
+// will write (AH signs it); the socket is bound to that source address and
+// connected to the reflector, so the header on the wire matches it in every
+// field AH protects, and replies come only from the reflector to us.
+asio::awaitable<ClientSide> raw6_exchange(Exchange ex) {
+  using raw = asio::generic::raw_protocol;
+  ClientSide side;
+  auto executor = co_await asio::this_coro::executor;
+  boost::system::error_code ec;
+  asio::ip::udp::socket route(executor);
+  route.open(asio::ip::udp::v6(), ec);
+  if (!ec) route.connect({ex.remote, 9}, ec);
+  asio::ip::udp::endpoint local;
+  if (!ec) local = route.local_endpoint(ec);
+  if (ec) {
+    side.outcome = outcome_of(ec) == Outcome::unreachable ? Outcome::unreachable : Outcome::local_error;
+    side.detail = ec.message();
+    co_return side;
+  }
+  const auto local_v6 = local.address().to_v6();
+  side.local = probes::Endpoint{local_v6.to_string(), 0};
+  if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
+  record_sent(after_ip_header(ex.wire), side);
+
+  asio::basic_raw_socket<raw> socket(executor);
+  socket.open(raw(AF_INET6, ex.port), ec);
+  if (ec == asio::error::access_denied || ec == boost::system::errc::operation_not_permitted) {
+    side.outcome = Outcome::not_permitted;
+    side.detail = std::string(kRawPrivilegeHint);
+    co_return side;
+  }
+  auto sockaddr6 = [](const asio::ip::address_v6& a) {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    auto b = a.to_bytes();
+    std::memcpy(&sa.sin6_addr, b.data(), b.size());
+    sa.sin6_scope_id = a.scope_id();
+    return sa;
+  };
+  sockaddr_in6 from = sockaddr6(local_v6);
+  sockaddr_in6 to = sockaddr6(ex.remote.to_v6());
+  if (!ec) socket.bind(raw::endpoint(&from, sizeof from, ex.port), ec);
+  if (!ec) socket.connect(raw::endpoint(&to, sizeof to, ex.port), ec);
+  if (ec) {
+    side.outcome = Outcome::local_error;
+    side.detail = ec.message();
+    co_return side;
+  }
+  Ipv6RawFraming framing;
+  auto remote_bytes = ex.remote.to_v6().to_bytes();
+  auto local_bytes = local_v6.to_bytes();
+  std::copy(remote_bytes.begin(), remote_bytes.end(), framing.reflector.begin());
+  std::copy(local_bytes.begin(), local_bytes.end(), framing.local.begin());
+  framing.protocol = static_cast<std::uint8_t>(ex.port);
+  co_return co_await datagram_conversation(socket, ex, std::move(side), framing);
+}
+
 asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   using raw = asio::generic::raw_protocol;
   ClientSide side;
   auto executor = co_await asio::this_coro::executor;
-  if (!ex.remote.is_v4()) {
-    side.outcome = Outcome::not_run;
-    side.detail = "raw IP probes run over IPv4 only";
-    co_return side;
-  }
+  if (!ex.remote.is_v4()) co_return co_await raw6_exchange(std::move(ex));
   boost::system::error_code ec;
   // Which source address the kernel picks for this destination: a connected
   // UDP socket tells without sending anything.
@@ -221,7 +303,7 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   }
   side.local = probes::Endpoint{local.address().to_string(), 0};
   if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
-  record_sent(after_ipv4_header(ex.wire), side);
+  record_sent(after_ip_header(ex.wire), side);
 
   asio::basic_raw_socket<raw> socket(executor);
   socket.open(raw(AF_INET, ex.port), ec);

@@ -34,6 +34,12 @@ std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
   return out;
 }
 
+bool raw_runs_over_ipv6(const probes::ProbeVariant& variant) {
+  // ESP and AH (IPsec) and PPTP's GRE build and parse whole IPv6 datagrams.
+  const auto name = probes::ip_protocol_name(variant.port);
+  return variant.transport == probes::Transport::ip && (name == "esp" || name == "ah" || name == "gre");
+}
+
 std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,
                                     const probes::Capabilities& reflector, Family family,
                                     std::uint16_t first_index) {
@@ -44,12 +50,12 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
       std::optional<std::string> not_run;
       if (variant.transport == probes::Transport::ip) {
         auto name = probes::ip_protocol_name(variant.port);
-        const auto& raw = reflector.raw_protocols;
-        if (family == Family::ipv6)
-          not_run = "raw IP probes run over IPv4 only";
+        const auto& raw = family == Family::ipv6 ? reflector.raw_protocols_v6 : reflector.raw_protocols;
+        if (family == Family::ipv6 && !raw_runs_over_ipv6(variant))
+          not_run = probes::describe_place(variant) + " is not yet tested over IPv6 (IPv4 only)";
         else if (std::find(raw.begin(), raw.end(), name) == raw.end())
           not_run = "the reflector has no raw " + probes::describe_place(variant) +
-                    " listener (it needs CAP_NET_RAW)";
+                    (family == Family::ipv6 ? " listener over IPv6" : " listener") + " (it needs CAP_NET_RAW)";
       } else {
         const auto& ports = variant.transport == probes::Transport::udp ? reflector.udp_ports : reflector.tcp_ports;
         if (std::find(ports.begin(), ports.end(), variant.port) == ports.end())

@@ -32,6 +32,10 @@ struct PlannedProbe {
   std::string name() const;  // "wireguard/udp/51820" or ".../control"
 };
 
+// Whether a raw IP variant runs over IPv6 (ESP, AH and PPTP's GRE).
+// Over IPv6 it then also needs the reflector to offer it in raw_protocols_v6.
+bool raw_runs_over_ipv6(const probes::ProbeVariant& variant);
+
 // Protocol ids in registry order; nullopt + error when an id is unknown.
 std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
     const std::vector<std::string>& ids, std::string& error);

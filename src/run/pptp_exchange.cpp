@@ -217,7 +217,9 @@ asio::awaitable<PptpSides> run_pptp_exchange(PptpExchange ex) {
         return probes::pptp::is_gre_reply_datagram(datagram, request, own_call_id);
       };
     };
-    set_wire(control.local ? ip_port(local.address(), 0) : probes::IpPort{{0, 0, 0, 0}, 0}, gre);
+    set_wire(control.local ? ip_port(local.address(), 0)
+                           : probes::IpPort{probes::Bytes(ex.remote.is_v6() ? 16 : 4, 0), 0},
+             gre);
     gre.on_local_address = set_wire;
     ClientSide side = co_await ex.gre_exchange(std::move(gre));
     // The digest covers the whole datagram, whose IP header every router

@@ -2,8 +2,18 @@
 // and raw IP without privilege. A tiny UDP responder stands in for the reflector.
 #include "src/run/exchange.h"
 
+#include "probes/ipv6.h"
+
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -159,12 +169,74 @@ TEST(Exchange, RawProbeWithoutCapNetRawIsNotPermittedAndSaysHowToGrantIt) {
   EXPECT_NE(side.detail.find("setcap"), std::string::npos) << side.detail;
 }
 
-TEST(Exchange, RawProbeOverIpv6IsNotRun) {
+TEST(Exchange, RawProbeOverIpv6WithoutCapNetRawIsNotPermitted) {
+  const bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(::seteuid(65534), 0);
+  }
   asio::io_context io;
   Exchange ex = raw_exchange_to_loopback();
   ex.remote = asio::ip::make_address("::1");
+  ex.wire = probes::ip6::datagram({}, {}, 50, 64, 0, probes::Bytes(28, 0));
   ClientSide side = run(io, std::move(ex));
-  EXPECT_EQ(side.outcome, Outcome::not_run);
+  if (root) {
+    ASSERT_EQ(::seteuid(0), 0);
+  }
+  EXPECT_EQ(side.outcome, Outcome::not_permitted) << "never 'blocked' or 'not run'";
+  EXPECT_NE(side.detail.find("CAP_NET_RAW"), std::string::npos) << side.detail;
+}
+
+// Over IPv6 the kernel writes the header: the client sends what follows the
+// module's IPv6 header from the address the module was told (on_local_address),
+// and hands is_reply the answer with its header rebuilt. A raw IPv6 responder
+// on ::1 (IP protocol 253, reserved for experiments by RFC 3692) checks the
+// first half, the reply check the second.
+TEST(Exchange, RawProbeOverIpv6SendsThePayloadAndRebuildsTheAnswersHeader) {
+  if (::geteuid() != 0) GTEST_SKIP() << "raw IPv6 sockets need CAP_NET_RAW (run as root)";
+  constexpr std::uint8_t kProto = 253;
+  int responder = ::socket(AF_INET6, SOCK_RAW, kProto);
+  ASSERT_GE(responder, 0) << std::strerror(errno);
+  const probes::Bytes request_payload{'p', 'r', 'o', 'b', 'e', 0, 1, 2};
+  const probes::Bytes answer_payload{'a', 'n', 's', 'w', 'e', 'r'};
+  probes::Bytes responder_got;
+  std::thread peer([&] {
+    std::array<std::uint8_t, 512> buf{};
+    pollfd p{responder, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0) return;
+    sockaddr_in6 from{};
+    socklen_t len = sizeof from;
+    ssize_t n = ::recvfrom(responder, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0) return;
+    responder_got.assign(buf.begin(), buf.begin() + n);
+    ::sendto(responder, answer_payload.data(), answer_payload.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+  });
+  probes::ip6::Address loopback{};
+  loopback[15] = 1;
+  std::optional<probes::IpPort> told;
+  Exchange ex = raw_exchange_to_loopback();
+  ex.remote = asio::ip::make_address("::1");
+  ex.port = kProto;
+  ex.deadline = Clock::now() + std::chrono::seconds(2);
+  ex.wire = probes::ip6::datagram({}, loopback, kProto, 64, 0, request_payload);  // source not yet known
+  ex.on_local_address = [&](const probes::IpPort& local, Exchange& e) {
+    told = local;
+    e.wire = probes::ip6::datagram(*probes::ip6::address_from(local.address), loopback, kProto, 64, 0,
+                                   request_payload);
+    e.is_reply = [&](probes::ByteView reply) {
+      auto ip = probes::ip6::parse(reply);
+      return ip && ip->src == loopback && ip->dst == loopback && ip->next_header == kProto &&
+             probes::Bytes(ip->payload.begin(), ip->payload.end()) == answer_payload;
+    };
+  };
+  asio::io_context io;
+  ClientSide side = run(io, std::move(ex));
+  peer.join();
+  ::close(responder);
+  ASSERT_TRUE(told.has_value());
+  EXPECT_EQ(told->address, probes::Bytes(loopback.begin(), loopback.end()));
+  EXPECT_EQ(responder_got, request_payload) << "only the payload goes on the socket; the kernel adds the header";
+  EXPECT_EQ(side.outcome, Outcome::reply) << side.detail;
+  EXPECT_EQ(side.sent_length, request_payload.size()) << "digest and length cover what follows the IPv6 header";
 }
 
 }  // namespace

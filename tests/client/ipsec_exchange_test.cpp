@@ -29,8 +29,9 @@ using namespace std::chrono_literals;
 
 class IpsecExchange : public ::testing::Test {
  protected:
-  void start(bool raw) {
+  void start(bool raw, bool with_ipv6 = false) {
     reflector::Config config = reflector::test::loopback_config();
+    if (with_ipv6) config.listen = {"127.0.0.1", "::1"};
     config.raw_protocols = raw ? std::vector<std::string>{"esp", "ah"} : std::vector<std::string>{};
     server_ = std::make_unique<reflector::Server>(config, &log_);
     auto error = server_->start();
@@ -44,6 +45,7 @@ class IpsecExchange : public ::testing::Test {
     ASSERT_TRUE(info) << err;
     session_id_ = info->session_id;
     settings_.reflector = asio::ip::make_address("127.0.0.1");
+    if (with_ipv6) settings_.reflector_v6 = asio::ip::make_address("::1");
     settings_.tag = *probes::tag_from_hex(info->tag_hex);
     settings_.random = reflector::test::counter_fill(9);
   }
@@ -59,9 +61,9 @@ class IpsecExchange : public ::testing::Test {
   }
 
   // One genuine probe of `piece`, sent to the reflector's (ephemeral) UDP port or raw.
-  ProbeResult probe(std::string_view piece, std::uint16_t index) {
+  ProbeResult probe(std::string_view piece, std::uint16_t index, Family family = Family::ipv4) {
     PlannedProbe planned{index, &probes::ipsec::kModule, variant(piece), ProbeKind::genuine, std::nullopt,
-                         Family::ipv4};
+                         family};
     Exchange ex = make_exchange(planned, settings_);
     if (planned.variant.transport == probes::Transport::udp) ex.port = server_->ports().udp.at(0);
     ex.deadline = Clock::now() + 2s;
@@ -185,6 +187,45 @@ TEST_F(IpsecExchange, RawEspAndAhBothWaysOnLoopback) {
   auto a = assess(probes::ipsec::kModule, results, true);
   EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
   EXPECT_TRUE(a.findings.empty());
+}
+
+
+// Raw ESP and AH over IPv6 (::1): the reflector's IPv6 raw listeners rebuild
+// the header, AH's ICV over it holds on both sides, the reflector offers them
+// as raw_protocols_v6, and both sides digest the same bytes.
+TEST_F(IpsecExchange, RawEspAndAhBothWaysOverIpv6OnLoopback) {
+  if (geteuid() != 0) GTEST_SKIP() << "raw ESP/AH need CAP_NET_RAW (run as root)";
+  start(true, true);
+  const auto& raw6 = server_->ports().raw6;
+  if (raw6 != std::vector<std::string>{"esp", "ah"}) GTEST_SKIP() << "no raw IPv6 ESP/AH listeners on this host";
+  auto created = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
+                                                     "/v1/sessions");
+  std::string err;
+  auto info = probes::session_info_from_json(created.body(), err);
+  ASSERT_TRUE(info) << err;
+  EXPECT_EQ(info->capabilities.raw_protocols_v6, (std::vector<std::string>{"esp", "ah"}));
+  EXPECT_EQ(info->capabilities.raw_protocols, (std::vector<std::string>{"esp", "ah"}));
+
+  std::vector<ProbeResult> results;
+  results.push_back(probe("esp", 31, Family::ipv6));
+  results.push_back(probe("ah", 32, Family::ipv6));
+  for (const auto& r : results) {
+    EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name() << " " << r.client.detail;
+    ASSERT_TRUE(r.client.local.has_value());
+    EXPECT_EQ(r.client.local->address, "::1");
+  }
+  attach_observations(results);
+  ASSERT_EQ(results[0].arrivals.size(), 1U);
+  ASSERT_EQ(results[1].arrivals.size(), 1U);
+  const auto& esp = results[0].arrivals.front();
+  EXPECT_EQ(esp.fields.at("piece"), "esp");
+  EXPECT_EQ(esp.source.address, "::1");
+  EXPECT_EQ(esp.payload_sha256, results[0].client.sent_sha256) << "both sides digest what follows the IPv6 header";
+  EXPECT_EQ(esp.ttl, 64) << "hop limit from IPV6_HOPLIMIT";
+  EXPECT_TRUE(esp.reply.sent);
+  const auto& ah = results[1].arrivals.front();
+  EXPECT_EQ(ah.fields.at("icv_valid"), "yes") << "the rebuilt IPv6 header is the one the client signed";
+  EXPECT_EQ(ah.payload_sha256, results[1].client.sent_sha256);
 }
 
 }  // namespace

@@ -235,14 +235,54 @@ TEST(MakePlan, RawPieceIsNotRunWhenTheReflectorHasNoRawListener) {
       << *plan[2].not_run_reason;
 }
 
-TEST(MakePlan, RawPieceIsNotRunOverIpv6) {
+// Over IPv6 a raw piece runs only when the reflector offers it over IPv6
+// (raw_protocols_v6): one that opened a raw IPv4 listener but no IPv6 one
+// must not get IPv6 raw probes.
+TEST(MakePlan, RawPieceRunsOverIpv6OnlyWhereTheReflectorOffersItOverIpv6) {
   probes::Capabilities caps = listening_on({500}, {});
   caps.raw_protocols = {"esp"};
-  auto plan = make_plan({&kTwoPieceModule}, caps, Family::ipv6);
-  ASSERT_EQ(plan.size(), 3U);
-  EXPECT_FALSE(plan[0].not_run_reason);
-  ASSERT_TRUE(plan[2].not_run_reason);
-  EXPECT_NE(plan[2].not_run_reason->find("IPv4 only"), std::string::npos);
+  auto v4_only = make_plan({&kTwoPieceModule}, caps, Family::ipv6);
+  ASSERT_EQ(v4_only.size(), 3U);
+  EXPECT_FALSE(v4_only[0].not_run_reason);
+  ASSERT_TRUE(v4_only[2].not_run_reason);
+  EXPECT_NE(v4_only[2].not_run_reason->find("no raw ESP (IP protocol 50) listener over IPv6"), std::string::npos)
+      << *v4_only[2].not_run_reason;
+
+  caps.raw_protocols_v6 = {"esp"};
+  auto both = make_plan({&kTwoPieceModule}, caps, std::vector<Family>{Family::ipv4, Family::ipv6});
+  ASSERT_EQ(both.size(), 6U);
+  EXPECT_EQ(both[5].family, Family::ipv6);
+  EXPECT_EQ(both[5].name(), "twopiece/esp/ip/50");
+  EXPECT_FALSE(both[5].not_run_reason);
+  EXPECT_FALSE(both[2].not_run_reason);
+
+  caps.raw_protocols.clear();  // IPv6 raw only: IPv4 raw is not run, IPv6 raw is
+  auto v6_only = make_plan({&kTwoPieceModule}, caps, std::vector<Family>{Family::ipv4, Family::ipv6});
+  EXPECT_TRUE(v6_only[2].not_run_reason);
+  EXPECT_FALSE(v6_only[5].not_run_reason);
+}
+
+// PPTP's GRE runs over IPv6 too, where the reflector offers it there.
+TEST(MakePlan, GreRunsOverIpv6OnlyWhereTheReflectorOffersIt) {
+  probes::Capabilities caps;
+  caps.tcp_ports = {1723};
+  caps.raw_protocols = {"gre"};
+  auto pptp = probes::find_protocol("pptp");
+  ASSERT_NE(pptp, nullptr);
+  auto gre_reason = [&](const std::vector<PlannedProbe>& plan) -> std::optional<std::string> {
+    for (const auto& p : plan)
+      if (p.variant.transport == probes::Transport::ip) return p.not_run_reason.value_or("");
+    ADD_FAILURE() << "no GRE probe planned";
+    return std::nullopt;
+  };
+  auto v4_only = gre_reason(make_plan({pptp}, caps, Family::ipv6));
+  ASSERT_TRUE(v4_only.has_value());
+  EXPECT_NE(v4_only->find("listener over IPv6"), std::string::npos) << *v4_only;
+  caps.raw_protocols_v6 = {"gre"};
+  EXPECT_EQ(gre_reason(make_plan({pptp}, caps, Family::ipv6)), std::string{});
+  for (int p : {50, 51, 47}) EXPECT_TRUE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, static_cast<std::uint16_t>(p), true}));
+  EXPECT_FALSE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::ip, 4, true}));
+  EXPECT_FALSE(raw_runs_over_ipv6(probes::ProbeVariant{probes::Transport::udp, 50, true}));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ class PptpLoopback : public ::testing::Test {
  protected:
   void SetUp() override {
     auto config = reflector::test::loopback_config();
+    if (dual_stack_) config.listen = {"127.0.0.1", "::1"};
     config.rate_limit = 0;
     config.raw_protocols = {"gre"};
     server_ = std::make_unique<reflector::Server>(config, &log_);
@@ -97,7 +98,41 @@ class PptpLoopback : public ::testing::Test {
   std::thread io_;
   std::string session_id_;
   probes::SessionTag tag_{};
+  bool dual_stack_ = false;
 };
+
+// The reflector also on ::1, with its IPv6 raw GRE listener.
+class PptpLoopbackDualStack : public PptpLoopback {
+ protected:
+  void SetUp() override {
+    dual_stack_ = true;
+    PptpLoopback::SetUp();
+  }
+};
+
+// PPTP over IPv6: the control connection on TCP 1723 over ::1, then GRE as
+// an IPv6 raw exchange keyed to the negotiated Call IDs, answered by the
+// reflector's IPv6 GRE listener through the call table.
+TEST_F(PptpLoopbackDualStack, ControlConnectionAndGreWorkBothWaysOverIpv6) {
+  const auto& raw6 = server_->ports().raw6;
+  if (::geteuid() != 0 || std::find(raw6.begin(), raw6.end(), "gre") == raw6.end())
+    GTEST_SKIP() << "needs root (raw IPv6 GRE sockets on loopback)";
+  PptpExchange ex = exchange(server_->ports().tcp[0]);
+  ex.remote = asio::ip::make_address("::1");
+  auto sides = run(std::move(ex));
+  EXPECT_EQ(sides.control.outcome, Outcome::reply) << sides.control.detail;
+  ASSERT_TRUE(sides.gre.has_value());
+  EXPECT_EQ(sides.gre->outcome, Outcome::reply) << sides.gre->detail;
+  ASSERT_TRUE(sides.gre->local.has_value());
+  EXPECT_EQ(sides.gre->local->address, "::1");
+  auto list = observations();
+  auto gre = std::find_if(list.begin(), list.end(), [](const auto& o) { return o.probe_index == 2; });
+  ASSERT_NE(gre, list.end());
+  EXPECT_EQ(gre->source.address, "::1");
+  EXPECT_EQ(gre->fields.at("call_known"), "true");
+  EXPECT_EQ(gre->fields.at("answered_call_id"), sides.control.reply_fields.at("client_call_id"));
+  EXPECT_TRUE(gre->reply.sent);
+}
 
 TEST_F(PptpLoopback, ControlConnectionAndGreWorkBothWays) {
   if (!raw_gre()) GTEST_SKIP() << "needs root (raw GRE sockets on loopback)";

@@ -1,7 +1,8 @@
 // libFuzzer target: every IPsec parser that sees network bytes (probes/ike.h,
 // probes/ipsec_esp.h). The input is tried as an IKEv2 IKE_SA_INIT, a large
 // IKE_AUTH, an IKEv1 Main Mode message (each bare as on UDP 500 and after the
-// UDP 4500 demux), an ESP packet, an IPv4 datagram and an AH datagram.
+// UDP 4500 demux), an ESP packet, an IPv4 datagram, an AH datagram, and an
+// IPv6 datagram and AH-over-IPv6 datagram.
 // Invariants: nothing crashes or throws; a reply is never larger than the
 // request that caused it, is recognised as the answer to it, and never parses
 // as a request (two reflectors must not ping-pong).
@@ -114,5 +115,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)esp::is_ah_reply_to(input.first(cut), input.subspan(cut));
   (void)esp::is_ah_reply_to(input, esp::build_ah_ipv4_datagram({192, 168, 1, 10}, {203, 0, 113, 5}, 1, 64,
                                                                token, rnd));
+
+  // Raw IPv6: the header parser and AH over IPv6.
+  if (auto ip = ip6::parse(input)) FUZZ_CHECK(ip6::kHeaderSize + ip->payload.size() == size);
+  const ip6::Address reflector6{0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
+  if (auto ah = esp::parse_ah_ipv6_datagram(input)) {
+    Bytes reply = esp::build_ah_ipv6_reply(input, reflector6, ah->src, 64, rnd);
+    FUZZ_CHECK(reply.size() <= size);
+    if (!reply.empty()) {
+      FUZZ_CHECK(esp::is_ah_reply_to(reply, input));
+      auto parsed = esp::parse_ah_ipv6_datagram(reply);
+      FUZZ_CHECK(parsed && parsed->icv_valid && parsed->role == esp::Role::reply);
+    }
+  }
+  (void)esp::is_ah_reply_to(input, esp::build_ah_ipv6_datagram(ip6::Address{}, reflector6, 64, token, rnd));
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "probes/gre.h"
+#include "probes/ipv6.h"
 #include "probes/pptp.h"
 #include "probes/registry.h"
 #include "test_support.h"
@@ -154,6 +155,51 @@ TEST(PptpModule, TheGreVariantBuildsAWholeIpv4Datagram) {
 TEST(PptpModule, AdviceNamesEachPiece) {
   EXPECT_NE(kModule.advice_use_variant(kModule.variants[0]).find("TCP 1723"), std::string::npos);
   EXPECT_NE(kModule.advice_use_variant(kModule.variants[1]).find("GRE (IP protocol 47)"), std::string::npos);
+}
+
+
+// Over IPv6 the GRE piece is a whole IPv6 datagram (probes/ipv6.h), answered
+// the same way to the observed source from the address it was sent to.
+TEST(PptpModule, GreOverIpv6IsAWholeIpv6DatagramAnsweredToTheCallsClientCallId) {
+  Bytes client6(16, 0), reflector6(16, 0);
+  client6[0] = reflector6[0] = 0x20;
+  client6[1] = reflector6[1] = 0x01;
+  client6[15] = 0x10;
+  reflector6[15] = 0x05;
+  ProbeToken token = make_token(6);
+  Bytes probe = build_gre_datagram(token, 0x4321, IpPort{client6, 0}, IpPort{reflector6, 0});
+  auto ip = ip6::parse(probe);
+  ASSERT_TRUE(ip.has_value());
+  EXPECT_EQ(ip->next_header, 47);
+  EXPECT_EQ(Bytes(ip->src.begin(), ip->src.end()), client6);
+  EXPECT_EQ(Bytes(ip->dst.begin(), ip->dst.end()), reflector6);
+  ASSERT_TRUE(ip_payload(probe, 47).has_value());
+  EXPECT_EQ(gre::parse_probe(*ip_payload(probe, 47))->token, token);
+  EXPECT_FALSE(ip_payload(probe, 50).has_value()) << "another next header";
+  EXPECT_FALSE(ip_payload(ByteView(probe).first(probe.size() - 1), 47).has_value()) << "truncated";
+  EXPECT_FALSE(ipv4_payload(probe, 47).has_value());
+  EXPECT_TRUE(ip_datagram(kClient, reflector6, 47, Bytes{1}).empty()) << "mixed families";
+
+  ArrivalContext arrival;
+  arrival.transport = Transport::ip;
+  arrival.source = IpPort{client6, 0};
+  arrival.destination = IpPort{reflector6, 47};
+  arrival.peer_call_id = [](std::uint16_t) -> std::optional<std::uint16_t> { return 40001; };
+  auto parsed = kModule.parse_request(probe, arrival);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->piece, "gre");
+  EXPECT_EQ(parsed->fields.at("answered_call_id"), "40001");
+  Bytes reply = kModule.build_reply(probe, *parsed, arrival, seeded_fill(1));
+  ASSERT_FALSE(reply.empty());
+  EXPECT_LE(reply.size(), probe.size());
+  auto rip = ip6::parse(reply);
+  ASSERT_TRUE(rip.has_value());
+  EXPECT_EQ(Bytes(rip->src.begin(), rip->src.end()), reflector6);
+  EXPECT_EQ(Bytes(rip->dst.begin(), rip->dst.end()), client6);
+  EXPECT_TRUE(is_gre_reply_datagram(reply, probe, 40001));
+  EXPECT_FALSE(is_gre_reply_datagram(reply, probe, 40002));
+  EXPECT_TRUE(kModule.is_reply_to(reply, probe));
+  EXPECT_FALSE(kModule.parse_request(reply, arrival).has_value()) << "no ping-pong";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "probes/control.h"
+#include "probes/ipv6.h"
 #include "test_support.h"
 
 namespace vpncheck::probes {
@@ -360,6 +361,54 @@ TEST_P(ProtocolContract, EveryVariantRoundTripsWithItsTransport) {
         if (!next) break;
         req = std::move(*next);
       }
+    }
+  }
+}
+
+// Raw variants over IPv6: a whole IPv6 datagram of the variant's protocol
+// between the context's addresses (probes/ipv6.h), answered with one to the
+// observed source, never larger; and every truncation of its payload, as an
+// IPv6 raw listener would rebuild it, is never answered with more.
+TEST_P(ProtocolContract, RawVariantsRoundTripOverIpv6) {
+  const auto& m = module();
+  if (frames_itself(m)) return;  // PPTP's GRE: PptpModule.GreOverIpv6* (its answer needs a call)
+  const Bytes client = fixtures::hex("20010db8000100000000000000000010");
+  const Bytes reflector = fixtures::hex("20010db8000200000000000000000005");
+  for (const auto& v : m.variants) {
+    if (v.transport != Transport::ip) continue;
+    const std::string where = std::string(v.piece) + " over IPv6";
+    ProbeToken token = make_token(0x0304);
+    ProbeContext context = default_context(m, token);
+    context.variant = v;
+    context.local = IpPort{client, 0};
+    context.remote = IpPort{reflector, 0};
+    ArrivalContext arrival = default_arrival({}, Transport::ip);
+    arrival.source = IpPort{client, 0};
+    arrival.destination = IpPort{reflector, 0};
+    Bytes req = m.build_request(context, seed_fill(1));
+    auto ip = ip6::parse(req);
+    ASSERT_TRUE(ip.has_value()) << where;
+    EXPECT_EQ(ip->next_header, v.port) << where;
+    EXPECT_EQ(Bytes(ip->src.begin(), ip->src.end()), client) << where;
+    EXPECT_EQ(Bytes(ip->dst.begin(), ip->dst.end()), reflector) << where;
+    auto parsed = m.parse_request(req, arrival);
+    ASSERT_TRUE(parsed.has_value()) << where;
+    EXPECT_EQ(parsed->token, token) << where;
+    EXPECT_EQ(parsed->piece, v.piece) << where;
+    Bytes reply = m.build_reply(req, *parsed, arrival, seed_fill(2));
+    ASSERT_FALSE(reply.empty()) << where;
+    EXPECT_LE(reply.size(), req.size()) << where;
+    auto rip = ip6::parse(reply);
+    ASSERT_TRUE(rip.has_value()) << where;
+    EXPECT_EQ(Bytes(rip->dst.begin(), rip->dst.end()), client) << where;
+    EXPECT_TRUE(m.is_reply_to(reply, req)) << where;
+    EXPECT_FALSE(m.parse_request(reply, arrival).has_value()) << where << ": the reply parses as a request";
+    const Bytes payload(ip->payload.begin(), ip->payload.end());
+    for (std::size_t n = 0; n < payload.size(); ++n) {
+      Bytes cut = ip6::datagram(ip->src, ip->dst, ip->next_header, 64, 0, ByteView(payload).first(n));
+      auto p = m.parse_request(cut, arrival);
+      if (!p) continue;
+      EXPECT_LE(m.build_reply(cut, *p, arrival, seed_fill(3)).size(), cut.size()) << where << " cut " << n;
     }
   }
 }

@@ -386,5 +386,111 @@ TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
   EXPECT_EQ(o.reply.kind, "ipsec/esp/reply");
 }
 
+
+// Raw ESP and AH over IPv6 as the IPv6 raw listener hands them to the demux:
+// the whole datagram rebuilt from the socket's facts (probes/ipv6.h). Recorded
+// with the piece, the digest covers what follows the IPv6 header (the part
+// the client digests), AH's ICV holds (no NAT66), and the answers go to the
+// observed source from the address the request was sent to.
+TEST_F(ReflectorArrival, RawEspAndAhOverIpv6AreRecordedAndAnswered) {
+  probes::ip6::Address client{}, reflector{};
+  client[0] = reflector[0] = 0x20;
+  client[1] = reflector[1] = 0x01;
+  client[15] = 0x10;
+  reflector[15] = 0x05;
+  auto arrive6 = [&](const Bytes& datagram, std::uint16_t protocol) {
+    Arrival a;
+    a.payload = datagram;
+    a.framing = Framing::ip_datagram;
+    a.local_port = protocol;
+    a.source = {"2001::10", 0};
+    a.destination_address = "2001::5";
+    a.ttl = 63;
+    a.received_at_unix_ms = 1700000000000;
+    return handler_.handle(a);
+  };
+  Bytes esp = probes::esp::build_esp(token_, rnd_);
+  Bytes esp6 = probes::ip6::datagram(client, reflector, probes::esp::kProtoEsp, 63, 0, esp);
+  auto out = arrive6(esp6, 50);
+  ASSERT_FALSE(out.dropped);
+  ASSERT_EQ(out.reply.size(), esp6.size());
+  auto reply_ip = probes::ip6::parse(out.reply);
+  ASSERT_TRUE(reply_ip.has_value());
+  EXPECT_EQ(reply_ip->dst, client);
+  EXPECT_EQ(reply_ip->src, reflector);
+  EXPECT_EQ(reply_ip->next_header, probes::esp::kProtoEsp);
+
+  auto ah_token = token_;
+  ah_token.probe_index = 8;
+  Bytes ah6 = probes::esp::build_ah_ipv6_datagram(client, reflector, 63, ah_token, rnd_);
+  out = arrive6(ah6, 51);
+  ASSERT_FALSE(out.dropped);
+  EXPECT_LE(out.reply.size(), ah6.size());
+  auto reply_ah = probes::esp::parse_ah_ipv6_datagram(out.reply);
+  ASSERT_TRUE(reply_ah.has_value());
+  EXPECT_TRUE(reply_ah->icv_valid);
+  EXPECT_EQ(reply_ah->dst, client);
+
+  ASSERT_EQ(observations().size(), 2u);
+  const auto& e = observations()[0];
+  EXPECT_EQ(e.fields.at("piece"), "esp");
+  EXPECT_EQ(e.source.address, "2001::10");
+  EXPECT_EQ(e.payload_length, esp.size());
+  EXPECT_EQ(e.payload_sha256, probes::to_hex(probes::sha256(esp)));
+  EXPECT_EQ(e.ttl, 63);
+  const auto& h = observations()[1];
+  EXPECT_EQ(h.fields.at("piece"), "ah");
+  EXPECT_EQ(h.fields.at("icv_valid"), "yes");
+  EXPECT_EQ(h.payload_length, ah6.size() - probes::ip6::kHeaderSize);
+}
+
+// No amplification on the IPv6 raw path: every truncation and many mutations
+// of the IPv6 ESP and AH requests, each as the listener would rebuild it (a
+// consistent IPv6 header over what arrived), never get a larger answer.
+TEST_F(ReflectorArrival, RawIpv6ReplyIsNeverLargerThanRequest) {
+  probes::ip6::Address client{}, reflector{};
+  client[0] = reflector[0] = 0x20;
+  client[15] = 0x10;
+  reflector[15] = 0x05;
+  std::size_t answered = 0, tried = 0;
+  for (std::uint8_t protocol : {probes::esp::kProtoEsp, probes::esp::kProtoAh}) {
+    auto token = token_;
+    token.probe_index = static_cast<std::uint16_t>(100 + protocol);
+    Bytes request = protocol == probes::esp::kProtoEsp
+                        ? probes::ip6::datagram(client, reflector, protocol, 64, 0, probes::esp::build_esp(token, rnd_))
+                        : probes::esp::build_ah_ipv6_datagram(client, reflector, 64, token, rnd_);
+    Bytes payload(request.begin() + probes::ip6::kHeaderSize, request.end());
+    std::vector<Bytes> payloads;
+    for (std::size_t n = 0; n <= payload.size(); ++n) payloads.emplace_back(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(n));
+    for (int i = 0; i < 200; ++i) {
+      Bytes mutated = payload;
+      std::array<std::uint8_t, 2> pick{};
+      rnd_(pick);
+      mutated[pick[0] % mutated.size()] = pick[1];
+      payloads.push_back(mutated);
+    }
+    for (const auto& p : payloads) {
+      Bytes datagram = probes::ip6::datagram(client, reflector, protocol, 64, 0, p);
+      Arrival a;
+      a.payload = datagram;
+      a.framing = Framing::ip_datagram;
+      a.local_port = protocol;
+      a.source = {"2000::10", 0};
+      a.destination_address = "2000::5";
+      a.received_at_unix_ms = 1700000000000;
+      auto out = handler_.handle(a);
+      ++tried;
+      EXPECT_LE(out.reply.size(), datagram.size());
+      if (!out.reply.empty()) {
+        ++answered;
+        auto ip = probes::ip6::parse(out.reply);
+        ASSERT_TRUE(ip.has_value()) << "a raw IPv6 answer is a whole IPv6 datagram";
+        EXPECT_LE(ip->payload.size(), p.size()) << "bytes on the wire: payload after the header";
+      }
+    }
+  }
+  EXPECT_GT(answered, 2u) << "not vacuous (of " << tried << ")";
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -7,9 +7,14 @@
 #   IPv6: wireguard restricted (works on UDP 443 only), openvpn not pass.
 # With -6 the control session must use IPv6 too, which this firewall blocks:
 # exit 3 (could not test). With -4 only IPv4 is tested.
+# Raw ESP and AH: over IPv6 the firewall drops them (never reach the
+# reflector, reported blocked per probe, not "not run"); over IPv4 (home NAT)
+# they go both ways. PPTP over IPv6 is blocked (TCP 1723 is dropped).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
+# shellcheck source=lib/ipsec.sh
+source "$(dirname "$0")/lib/ipsec.sh"
 t_init "v6-firewall: IPv6 firewall reported per family"
 t_need_bins
 t_need_python_jsonschema
@@ -41,6 +46,26 @@ t_check "probe indices are unique across families (one probe per name and family
 	t_eq "$(t_json "len({(p['name'], p['family']) for q in r['protocols'] for p in q['probes']}) == sum(len(q['probes']) for q in r['protocols'])")" true
 t_check "text report says where IPv6 disagrees" grep -q "IPv6: restricted" "$T_OUT"
 t_check "client.behind_nat is true (the control session is IPv4)" t_eq "$(t_json "r['client'].get('behind_nat')")" true
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# --- raw ESP and AH per family ----------------------------------------------
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" --protocols ipsec,pptp --timeout 1.5
+t_ipsec_facts
+echo "  facts: ipsec ipv4=$(t_family_verdict ipsec ipv4) ipv6=$(t_family_verdict ipsec ipv6)"
+t_check "ipsec: report validates" t_report_valid
+for piece in esp ah; do
+	t_check "ipv6 raw $piece was run (the reflector offers it over IPv6)" \
+		t_eq "$(t_ipsec_piece_in ipv6 $piece "p.get('outcome') not in ('not_run', 'not_permitted', None)")" true
+	t_check "ipv6 raw $piece never reached the reflector (firewall)" \
+		t_eq "$(t_ipsec_piece_in ipv6 $piece "p.get('outbound')")/$(t_ipsec_piece_in ipv6 $piece "p.get('arrivals')")" "false/0"
+	t_check "ipv4 raw $piece went both ways (home NAT)" \
+		t_eq "$(t_ipsec_piece_in ipv4 $piece "p.get('outbound')")/$(t_ipsec_piece_in ipv4 $piece "p.get('inbound')")" "true/true"
+done
+t_check "ipsec over ipv6 is blocked (IKE, NAT-T and raw ESP all dropped)" t_eq "$(t_family_verdict ipsec ipv6)" blocked
+t_probe_table pptp
+t_check "pptp over ipv6 is blocked (TCP 1723 dropped, so GRE is never keyed)" t_eq "$(t_family_verdict pptp ipv6)" blocked
+t_check "pptp gre over ipv6 never reached the reflector" \
+	t_eq "$(t_json "next((p.get('arrivals') for p in proto('pptp').get('probes', []) if p.get('piece') == 'gre' and p.get('family') == 'ipv6'), '')")" 0
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 # --- -6: the control session too must use IPv6, and the firewall lets no TCP

@@ -28,3 +28,9 @@ t_ipsec_facts() {
 	echo "  facts: advice: $(t_json "proto('ipsec').get('advice', [])" 2>/dev/null)"
 	t_probe_table ipsec
 }
+
+# t_ipsec_piece_in FAMILY PIECE EXPR -> EXPR evaluated with `p` = the genuine
+# probe of the ipsec piece PIECE over FAMILY (ipv4|ipv6).
+t_ipsec_piece_in() {
+	t_json "(lambda p: $3)(next((q for q in proto('ipsec').get('probes', []) if q.get('piece') == '$2' and q.get('kind') == 'genuine' and q.get('family', 'ipv4') == '$1'), {}))" 2>/dev/null || true
+}
