@@ -75,13 +75,13 @@ std::size_t write_source_pin(const DatagramInfo& info, bool reply_is_v4, std::sp
 
 ReceiveBatch::ReceiveBatch(std::size_t slots, std::size_t payload_capacity)
     : capacity_(payload_capacity),
-      payload_(slots * payload_capacity),
-      control_(slots),
+      payload_(std::make_unique_for_overwrite<std::uint8_t[]>(slots * payload_capacity)),
+      control_(std::make_unique_for_overwrite<Control[]>(slots)),
       from_(slots),
       iov_(slots),
       headers_(slots) {
   for (std::size_t i = 0; i < slots; ++i) {
-    iov_[i] = iovec{payload_.data() + i * capacity_, capacity_};
+    iov_[i] = iovec{payload_.get() + i * capacity_, capacity_};
     msghdr& m = headers_[i].msg_hdr;
     m.msg_name = from_[i].data();
     m.msg_iov = &iov_[i];
@@ -114,7 +114,7 @@ ReceivedDatagram ReceiveBatch::datagram(std::size_t i) {
 }
 
 probes::ByteView ReceiveBatch::payload(std::size_t i, std::size_t length) const {
-  return probes::ByteView(payload_).subspan(i * capacity_, std::min(length, capacity_));
+  return probes::ByteView(payload_.get() + i * capacity_, std::min(length, capacity_));
 }
 
 // --- ReplyBatch ---------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -58,8 +59,9 @@ class ReceiveBatch {
     std::array<char, kControlSize> bytes;
   };
   std::size_t capacity_;
-  std::vector<std::uint8_t> payload_;
-  std::vector<Control> control_;
+  // Not zeroed: a page becomes resident when the kernel first writes a datagram to it.
+  std::unique_ptr<std::uint8_t[]> payload_;
+  std::unique_ptr<Control[]> control_;
   std::vector<boost::asio::ip::udp::endpoint> from_;
   std::vector<iovec> iov_;
   std::vector<mmsghdr> headers_;
