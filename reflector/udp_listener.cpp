@@ -176,7 +176,10 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
                                      : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
       if (outcome.dropped || outcome.reply.empty()) continue;
       answered.push_back(std::move(outcome));  // moving keeps the reply's bytes where they are
-      replies.add(answered.back().reply, from, info);
+      if (!replies.add(answered.back().reply, from, info)) {  // cannot happen: a slot per datagram read
+        s.arrivals.reply_failed(answered.back(), "send failed: reply batch full");
+        answered.pop_back();  // `answered` stays parallel to `replies`
+      }
     }
 
     // One sendmmsg for the batch's replies, each from the address its request
