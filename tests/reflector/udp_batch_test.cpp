@@ -426,8 +426,8 @@ TEST_F(UdpBurst, EveryProbeOfABurstGetsExactlyItsOwnReplyFromTheAddressItWasSent
   constexpr std::size_t kPerSocket = 50;  // 200 in all: more than three full batches
   const char* client_address[kSockets] = {"127.0.0.1", "127.0.0.1", "127.0.0.4", "127.0.0.4"};
   const char* reflector_address[] = {"127.0.0.2", "127.0.0.3"};
+  asio::io_context client_io;  // outlives the sockets
   std::vector<std::unique_ptr<udp::socket>> clients;
-  asio::io_context client_io;
   for (const char* a : client_address) {
     clients.push_back(std::make_unique<udp::socket>(client_io, udp::endpoint(asio::ip::make_address(a), 0)));
     timeval tv{10, 0};  // a failure guard only: a missing reply fails the test instead of hanging it
