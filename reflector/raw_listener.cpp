@@ -16,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probes/ipv6.h"
+#include "reflector/udp_batch.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -57,13 +58,6 @@ struct Raw6Info {
   int traffic_class = 0;
 };
 
-template <typename T>
-T cmsg_value(const cmsghdr* c) {
-  T value{};
-  std::memcpy(&value, CMSG_DATA(c), std::min(sizeof(T), static_cast<std::size_t>(c->cmsg_len - CMSG_LEN(0))));
-  return value;
-}
-
 // Reads one payload (after the IPv6 header) into `buffer`; -1 with errno set
 // when nothing could be read.
 ssize_t receive6(int fd, std::span<std::uint8_t> buffer, Raw6Info& info) {
@@ -80,19 +74,15 @@ ssize_t receive6(int fd, std::span<std::uint8_t> buffer, Raw6Info& info) {
   ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
   if (n < 0) return n;
   std::memcpy(info.source.data(), &from.sin6_addr, 16);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != IPPROTO_IPV6) continue;
-    if (c->cmsg_type == IPV6_PKTINFO) {
-      auto pi = cmsg_value<in6_pktinfo>(c);
-      probes::ip6::Address d{};
-      std::memcpy(d.data(), &pi.ipi6_addr, 16);
-      info.destination = d;
-    } else if (c->cmsg_type == IPV6_HOPLIMIT) {
-      info.hop_limit = cmsg_value<int>(c);
-    } else if (c->cmsg_type == IPV6_TCLASS) {
-      info.traffic_class = cmsg_value<int>(c);
-    }
+  // The same control messages as a UDP socket's: one reader for both.
+  const auto facts = read_datagram_info(msg);
+  if (facts.pktinfo6) {
+    probes::ip6::Address d{};
+    std::memcpy(d.data(), &facts.pktinfo6->ipi6_addr, 16);
+    info.destination = d;
   }
+  if (facts.ttl) info.hop_limit = *facts.ttl;
+  if (facts.tos) info.traffic_class = *facts.tos;
   return n;
 }
 

@@ -1,5 +1,7 @@
 #include "reflector/udp_listener.h"
 
+#include "reflector/udp_batch.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -20,79 +22,15 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t kReceiveBuffer = 65536;  // any UDP payload fits: truncation is detectable
-constexpr int kMaxDatagramsPerWakeup = 64;     // then yield to other listeners
-
-template <typename T>
-T cmsg_value(const cmsghdr* c) {
-  T value{};
-  std::memcpy(&value, CMSG_DATA(c), std::min(sizeof(T), static_cast<std::size_t>(c->cmsg_len - CMSG_LEN(0))));
-  return value;
-}
-
-DatagramInfo read_cmsgs(msghdr& msg) {
-  DatagramInfo info;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-      info.ttl = cmsg_value<int>(c);
-    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) {
-      info.tos = cmsg_value<std::uint8_t>(c);  // one byte for IP_TOS (ip(7))
-    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-      info.pktinfo4 = cmsg_value<in_pktinfo>(c);
-    } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVFRAGSIZE) {
-      info.largest_fragment = cmsg_value<int>(c);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) {
-      info.ttl = cmsg_value<int>(c);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS) {
-      info.tos = cmsg_value<int>(c);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-      info.pktinfo6 = cmsg_value<in6_pktinfo>(c);
-    }
-  }
-  return info;
-}
+// One byte more than the demux accepts: a larger datagram is either read whole
+// (and dropped by the demux as oversized) or truncated (MSG_TRUNC, dropped here
+// as oversized), the same count either way, without 64 KiB per batch slot.
+constexpr std::size_t kSlotBuffer = kMaxDatagram + 1;
+constexpr std::size_t kMaxDatagramsPerWakeup = 64;  // one recvmmsg, then yield to other listeners
 
 int set_int(int fd, int level, int option) {
   int on = 1;
   return ::setsockopt(fd, level, option, &on, sizeof on);
-}
-
-// Sends `reply` to `to`. On a wildcard-bound socket the source address is
-// pinned to the one the request arrived on (IP_PKTINFO / IPV6_PKTINFO), or a
-// multi-homed reflector could answer from another address and the client's
-// NAT would drop it. Returns 0 or an errno.
-int send_reply(int fd, const probes::Bytes& reply, udp::endpoint& to, const DatagramInfo& info) {
-  iovec iov{const_cast<std::uint8_t*>(reply.data()), reply.size()};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in6_pktinfo))> control{};
-  msghdr msg{};
-  msg.msg_name = to.data();
-  msg.msg_namelen = static_cast<socklen_t>(to.size());
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (info.pktinfo4 && to.protocol() == udp::v4()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-    in_pktinfo pi{};
-    pi.ipi_spec_dst = info.pktinfo4->ipi_addr;
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  } else if (info.pktinfo6 && !IN6_IS_ADDR_V4MAPPED(&info.pktinfo6->ipi6_addr)) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-    in6_pktinfo pi{};
-    pi.ipi6_addr = info.pktinfo6->ipi6_addr;
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  }
-  ssize_t sent = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (sent < 0) return errno;
-  return static_cast<std::size_t>(sent) == reply.size() ? 0 : EMSGSIZE;
 }
 
 }  // namespace
@@ -139,7 +77,7 @@ std::optional<ReceivedDatagram> receive_datagram(udp::socket& socket, std::span<
   out.from.resize(msg.msg_namelen);
   out.length = static_cast<std::size_t>(n);
   out.truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-  out.info = read_cmsgs(msg);
+  out.info = read_datagram_info(msg);
   return out;
 }
 
@@ -168,8 +106,25 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
   boost::system::error_code ec;
   const std::uint16_t port = socket.local_endpoint(ec).port();
   const std::string where = "udp/" + std::to_string(port);
-  std::vector<std::uint8_t> buffer(kReceiveBuffer);
-  alignas(cmsghdr) std::array<char, 512> control{};
+  const int fd = socket.native_handle();
+  // Bound to one address: that is every datagram's destination, asked once
+  // rather than with a getsockname per datagram. (Wildcard: IP_PKTINFO says.)
+  const std::optional<std::string> bound_address = destination_of(DatagramInfo{}, socket);
+  ReceiveBatch batch(kMaxDatagramsPerWakeup, kSlotBuffer);
+  ReplyBatch replies(kMaxDatagramsPerWakeup);
+  std::vector<ArrivalOutcome> answered;  // parallel to `replies`; owns the reply bytes
+  answered.reserve(kMaxDatagramsPerWakeup);
+  const SendMessages send = [fd](std::span<mmsghdr> rest, int& error) {
+    const int n = ::sendmmsg(fd, rest.data(), static_cast<unsigned>(rest.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+    error = n < 0 ? errno : 0;
+    return n;
+  };
+  const ReplySettled settled = [&s, &answered](std::size_t i, int error) {
+    if (error == 0)
+      s.arrivals.reply_sent(answered[i]);
+    else
+      s.arrivals.reply_failed(answered[i], std::string("send failed: ") + std::strerror(error));
+  };
 
   while (socket.is_open()) {
     auto [wec] = co_await socket.async_wait(udp::socket::wait_read, kAwait);
@@ -178,32 +133,41 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
       s.log.warn(where + ": wait failed: " + wec.message());
       break;
     }
-    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
-      int error = 0;
-      auto received = receive_datagram(socket, buffer, control, error);
-      if (!received) {
-        if (error != EAGAIN && error != EWOULDBLOCK)
-          s.log.debug(where + ": recvmsg: " + std::strerror(error));  // e.g. a queued ICMP error
-        break;
-      }
-      if (received->truncated) {
+    std::span<mmsghdr> headers = batch.arm();
+    int received = 0;
+    do {
+      received = ::recvmmsg(fd, headers.data(), static_cast<unsigned>(headers.size()), MSG_DONTWAIT, nullptr);
+    } while (received < 0 && errno == EINTR);
+    if (received < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        s.log.debug(where + ": recvmmsg: " + std::strerror(errno));  // e.g. a queued ICMP error
+      continue;
+    }
+    // One clock reading per batch: every datagram of it was read by this one call.
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    replies.clear();
+    answered.clear();
+    for (std::size_t i = 0; i < static_cast<std::size_t>(received); ++i) {
+      ReceivedDatagram datagram = batch.datagram(i);
+      if (datagram.truncated) {
         s.arrivals.count_drop(DropReason::oversized);
         continue;
       }
-      udp::endpoint& from = received->from;
-      const DatagramInfo& info = received->info;
-      const std::size_t n = received->length;
+      const udp::endpoint& from = datagram.from;
+      const DatagramInfo& info = datagram.info;
+      const std::size_t n = datagram.length;
       Arrival arrival;
-      arrival.payload = probes::ByteView(buffer).first(n);
+      arrival.payload = batch.payload(i, n);
       arrival.framing = Framing::datagram;
       arrival.local_port = port;
       arrival.source = to_endpoint(from.address(), from.port());
       arrival.ttl = info.ttl;
       arrival.tos = info.tos;
-      arrival.destination_address = destination_of(info, socket);
-      arrival.received_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
+      arrival.destination_address =
+          info.pktinfo4 || info.pktinfo6 ? destination_of(info, socket) : bound_address;
+      arrival.received_at_unix_ms = now_ms;
       ArrivalOutcome outcome = s.arrivals.handle(arrival);
       if (s.log.enabled(LogLevel::debug))
         s.log.debug(where + ": " + std::to_string(n) + " B from " + arrival.source.address + ":" +
@@ -211,10 +175,23 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
                     (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
                                      : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
       if (outcome.dropped || outcome.reply.empty()) continue;
-      if (int err = send_reply(socket.native_handle(), outcome.reply, from, info); err != 0)
-        s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
-      else
-        s.arrivals.reply_sent(outcome);
+      answered.push_back(std::move(outcome));  // moving keeps the reply's bytes where they are
+      if (!replies.add(answered.back().reply, from, info)) {  // cannot happen: a slot per datagram read
+        s.arrivals.reply_failed(answered.back(), "send failed: reply batch full");
+        answered.pop_back();  // `answered` stays parallel to `replies`
+      }
+    }
+
+    // One sendmmsg for the batch's replies, each from the address its request
+    // arrived on. A full send buffer: wait until writable, then send the rest.
+    std::size_t next = 0;
+    while (send_replies(replies.messages(), next, send, settled) == SendProgress::would_block) {
+      auto [writable] = co_await socket.async_wait(udp::socket::wait_write, kAwait);
+      if (writable) {  // closed while waiting (or the wait failed): the rest are not sent
+        const int error = writable == asio::error::operation_aborted ? ECANCELED : EIO;
+        for (; next < replies.size(); ++next) settled(next, error);
+        break;
+      }
     }
   }
 }

@@ -1,8 +1,9 @@
-// UDP listeners: one coroutine per bound (address, port). Each datagram is
-// read with recvmsg so the IP header fields the kernel hands over (TTL/hop
-// limit, TOS/traffic class, destination address) are observed, then goes
-// through the arrival demux; the reply goes back to the observed source from
-// the address the datagram arrived on.
+// UDP listeners: one coroutine per bound (address, port). Each wakeup reads
+// up to 64 waiting datagrams with one recvmmsg (reflector/udp_batch.h), with
+// the IP header fields the kernel hands over (TTL/hop limit, TOS/traffic
+// class, destination address) for each; each goes through the arrival demux,
+// and the replies go back with one sendmmsg, each to its observed source from
+// the address its datagram arrived on.
 #pragma once
 
 #include <netinet/in.h>
