@@ -36,6 +36,11 @@ std::vector<std::uint16_t> ports_of(const char* text) {
   return out;
 }
 
+// Just over the reflector's datagram bound (kMaxDatagram in reflector/arrival.h,
+// 4096 B since IKE_AUTH-sized probes): these must count as oversized.
+constexpr std::size_t kOverBound = 4097;
+constexpr std::size_t kLargestDatagram = kOverBound + 999;
+
 // One datagram: random bytes, or a malformed imitation of a probe (right
 // first byte / size, wrong content), or an oversized or empty one.
 std::size_t fill(std::mt19937_64& rng, std::uint8_t* buf) {
@@ -45,7 +50,7 @@ std::size_t fill(std::mt19937_64& rng, std::uint8_t* buf) {
     case 0: len = 148; break;   // WireGuard initiation size
     case 1: len = 14 + (r >> 8) % 40; break;  // OpenVPN-reset-ish
     case 2: len = 0; break;     // empty
-    case 3: len = 2049 + (r >> 8) % 1000; break;  // over the reflector's bound
+    case 3: len = kOverBound + (r >> 8) % 1000; break;  // over the reflector's bound
     default: len = 1 + (r >> 8) % 1400; break;
   }
   for (std::size_t i = 0; i < len; i += 8) {
@@ -89,7 +94,7 @@ int main(int argc, char** argv) {
     socks.push_back(fd);
   }
   constexpr std::size_t kBatch = 64;
-  std::vector<std::array<std::uint8_t, 3072>> bufs(kBatch);
+  std::vector<std::array<std::uint8_t, kLargestDatagram + 8>> bufs(kBatch);  // + 8: fill() writes whole words
   std::array<sockaddr_in, kBatch> dests{};
   std::array<iovec, kBatch> iov{};
   std::array<mmsghdr, kBatch> msgs{};
