@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <span>
 
 #include <boost/asio/as_tuple.hpp>
@@ -186,9 +188,31 @@ std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_
 
 bool raw_protocol_over_ipv6(std::string_view name) { return name == "esp" || name == "ah" || name == "gre"; }
 
-asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
-  const std::string where = "raw6/" + probes::ip_protocol_name(ip_protocol);
-  std::vector<std::uint8_t> buffer(kReceiveBuffer);
+// One raw datagram through the demux, logged, and its reply sent with
+// `send` (returns 0 or an errno); shared by both families.
+template <typename Send>
+void answer(Services& s, const std::string& where, Arrival& arrival, std::size_t size, Send send) {
+  arrival.framing = Framing::ip_datagram;
+  arrival.received_at_unix_ms = now_unix_ms();
+  ArrivalOutcome outcome = s.arrivals.handle(arrival);
+  if (s.log.enabled(LogLevel::debug))
+    s.log.debug(where + ": " + std::to_string(size) + " B from " + arrival.source.address + " -> " +
+                (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
+                                 : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
+  if (outcome.dropped || outcome.reply.empty()) return;
+  if (int err = send(outcome.reply); err != 0)
+    s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
+  else
+    s.arrivals.reply_sent(outcome);
+}
+
+// The loop both families share: wait until readable, then take up to
+// kMaxDatagramsPerWakeup datagrams (then yield to other listeners). `one`
+// reads and handles one datagram; false when nothing is left to read.
+// (A named std::function by reference: GCC 12 mishandles lambdas passed by
+// value into a coroutine.)
+asio::awaitable<void> raw_loop(RawSocket& socket, const std::string& where, Services& s,
+                               const std::function<bool()>& one) {
   while (socket.is_open()) {
     auto [wec] = co_await socket.async_wait(RawSocket::wait_read, kAwait);
     if (wec == asio::error::operation_aborted || !socket.is_open()) break;
@@ -196,97 +220,72 @@ asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_proto
       s.log.warn(where + ": wait failed: " + wec.message());
       break;
     }
-    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
-      Raw6Info info;
-      ssize_t n = receive6(socket.native_handle(), buffer, info);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (static_cast<std::size_t>(n) > buffer.size() || static_cast<std::size_t>(n) > probes::ip6::kMaxPayload) {
-        s.arrivals.count_drop(DropReason::oversized);
-        continue;
-      }
-      if (!info.destination) {  // asked for on open; without it no AH check and no reply source
-        s.arrivals.count_drop(DropReason::unrecognised);
-        continue;
-      }
-      // The whole datagram as it was on the wire (flow label aside), for the modules.
-      probes::Bytes datagram = probes::ip6::datagram(
-          info.source, *info.destination, ip_protocol, static_cast<std::uint8_t>(info.hop_limit),
-          static_cast<std::uint8_t>(info.traffic_class),
-          probes::ByteView(buffer).first(static_cast<std::size_t>(n)));
-      const std::string source = v6_text(info.source);
-      Arrival arrival;
-      arrival.payload = datagram;
-      arrival.framing = Framing::ip_datagram;
-      arrival.local_port = ip_protocol;
-      arrival.source = probes::Endpoint{source, 0};
-      arrival.destination_address = v6_text(*info.destination);
-      arrival.ttl = info.hop_limit;
-      arrival.tos = info.traffic_class;
-      arrival.received_at_unix_ms = now_unix_ms();
-      ArrivalOutcome outcome = s.arrivals.handle(arrival);
-      if (s.log.enabled(LogLevel::debug))
-        s.log.debug(where + ": " + std::to_string(n) + " B from " + source + " -> " +
-                    (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
-                                     : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
-      if (outcome.dropped || outcome.reply.empty()) continue;
-      if (int err = send_datagram6(socket.native_handle(), outcome.reply); err != 0)
-        s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
-      else
-        s.arrivals.reply_sent(outcome);
-    }
+    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i)
+      if (!one()) break;
   }
+}
+
+asio::awaitable<void> run_raw6_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
+  const std::string where = "raw6/" + probes::ip_protocol_name(ip_protocol);
+  auto buffer = std::make_shared<std::vector<std::uint8_t>>(kReceiveBuffer);
+  const std::function<bool()> one = [&socket, &s, where, ip_protocol, buffer]() {
+    Raw6Info info;
+    ssize_t n = receive6(socket.native_handle(), *buffer, info);
+    if (n < 0) return errno == EINTR;
+    if (static_cast<std::size_t>(n) > buffer->size() || static_cast<std::size_t>(n) > probes::ip6::kMaxPayload) {
+      s.arrivals.count_drop(DropReason::oversized);
+      return true;
+    }
+    if (!info.destination) {  // asked for on open; without it no AH check and no reply source
+      s.arrivals.count_drop(DropReason::unrecognised);
+      return true;
+    }
+    // The whole datagram as it was on the wire (flow label aside), for the modules.
+    probes::Bytes datagram = probes::ip6::datagram(
+        info.source, *info.destination, ip_protocol, static_cast<std::uint8_t>(info.hop_limit),
+        static_cast<std::uint8_t>(info.traffic_class), probes::ByteView(*buffer).first(static_cast<std::size_t>(n)));
+    Arrival arrival;
+    arrival.payload = datagram;
+    arrival.local_port = ip_protocol;
+    arrival.source = probes::Endpoint{v6_text(info.source), 0};
+    arrival.destination_address = v6_text(*info.destination);
+    arrival.ttl = info.hop_limit;
+    arrival.tos = info.traffic_class;
+    answer(s, where, arrival, static_cast<std::size_t>(n),
+           [&](const probes::Bytes& reply) { return send_datagram6(socket.native_handle(), reply); });
+    return true;
+  };
+  co_await raw_loop(socket, where, s, one);
 }
 
 asio::awaitable<void> run_raw_listener(RawSocket& socket, std::uint8_t ip_protocol, Services& s) {
   const std::string where = "raw/" + probes::ip_protocol_name(ip_protocol);
-  std::vector<std::uint8_t> buffer(kReceiveBuffer);
-  while (socket.is_open()) {
-    auto [wec] = co_await socket.async_wait(RawSocket::wait_read, kAwait);
-    if (wec == asio::error::operation_aborted || !socket.is_open()) break;
-    if (wec) {
-      s.log.warn(where + ": wait failed: " + wec.message());
-      break;
+  auto buffer = std::make_shared<std::vector<std::uint8_t>>(kReceiveBuffer);
+  const std::function<bool()> one = [&socket, &s, where, ip_protocol, buffer]() {
+    ssize_t n = ::recv(socket.native_handle(), buffer->data(), buffer->size(), MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) return errno == EINTR;
+    if (static_cast<std::size_t>(n) > buffer->size()) {
+      s.arrivals.count_drop(DropReason::oversized);
+      return true;
     }
-    for (int i = 0; i < kMaxDatagramsPerWakeup; ++i) {
-      ssize_t n = ::recv(socket.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT | MSG_TRUNC);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (static_cast<std::size_t>(n) > buffer.size()) {
-        s.arrivals.count_drop(DropReason::oversized);
-        continue;
-      }
-      probes::ByteView datagram = probes::ByteView(buffer).first(static_cast<std::size_t>(n));
-      auto facts = read_ipv4_header(datagram);
-      if (!facts || facts->protocol != ip_protocol) {
-        s.arrivals.count_drop(DropReason::unrecognised);
-        continue;
-      }
-      Arrival arrival;
-      arrival.payload = datagram;
-      arrival.framing = Framing::ip_datagram;
-      arrival.local_port = ip_protocol;
-      arrival.source = probes::Endpoint{facts->source, 0};
-      arrival.destination_address = facts->destination;
-      arrival.ttl = facts->ttl;
-      arrival.tos = facts->tos;
-      arrival.received_at_unix_ms = now_unix_ms();
-      ArrivalOutcome outcome = s.arrivals.handle(arrival);
-      if (s.log.enabled(LogLevel::debug))
-        s.log.debug(where + ": " + std::to_string(n) + " B from " + facts->source + " -> " +
-                    (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
-                                     : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
-      if (outcome.dropped || outcome.reply.empty()) continue;
-      if (int err = send_datagram(socket.native_handle(), outcome.reply, facts->source); err != 0)
-        s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
-      else
-        s.arrivals.reply_sent(outcome);
+    probes::ByteView datagram = probes::ByteView(*buffer).first(static_cast<std::size_t>(n));
+    auto facts = read_ipv4_header(datagram);
+    if (!facts || facts->protocol != ip_protocol) {
+      s.arrivals.count_drop(DropReason::unrecognised);
+      return true;
     }
-  }
+    Arrival arrival;
+    arrival.payload = datagram;
+    arrival.local_port = ip_protocol;
+    arrival.source = probes::Endpoint{facts->source, 0};
+    arrival.destination_address = facts->destination;
+    arrival.ttl = facts->ttl;
+    arrival.tos = facts->tos;
+    answer(s, where, arrival, static_cast<std::size_t>(n),
+           [&](const probes::Bytes& reply) { return send_datagram(socket.native_handle(), reply, facts->source); });
+    return true;
+  };
+  co_await raw_loop(socket, where, s, one);
 }
 
 }  // namespace vpncheck::reflector

@@ -226,6 +226,29 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   co_return co_await datagram_conversation(socket, ex, std::move(side));
 }
 
+// Which source address the kernel picks towards the reflector: a connected
+// UDP socket tells without sending anything. The raw probe is then built
+// for it (on_local_address) and recorded as sent; nullopt, with the outcome
+// set, when there is no route.
+std::optional<asio::ip::address> raw_source_address(const asio::any_io_executor& executor, Exchange& ex,
+                                                    ClientSide& side) {
+  boost::system::error_code ec;
+  asio::ip::udp::socket route(executor);
+  route.open(ex.remote.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+  if (!ec) route.connect({ex.remote, 9}, ec);
+  asio::ip::udp::endpoint local;
+  if (!ec) local = route.local_endpoint(ec);
+  if (ec) {
+    side.outcome = outcome_of(ec) == Outcome::unreachable ? Outcome::unreachable : Outcome::local_error;
+    side.detail = ec.message();
+    return std::nullopt;
+  }
+  side.local = probes::Endpoint{local.address().to_string(), 0};
+  if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
+  record_sent(after_ip_header(ex.wire), side);
+  return local.address();
+}
+
 // Raw IP over IPv6. The module's datagram carries the IPv6 header the kernel
 // will write (AH signs it); the socket is bound to that source address and
 // connected to the reflector, so the header on the wire matches it in every
@@ -235,20 +258,9 @@ asio::awaitable<ClientSide> raw6_exchange(Exchange ex) {
   ClientSide side;
   auto executor = co_await asio::this_coro::executor;
   boost::system::error_code ec;
-  asio::ip::udp::socket route(executor);
-  route.open(asio::ip::udp::v6(), ec);
-  if (!ec) route.connect({ex.remote, 9}, ec);
-  asio::ip::udp::endpoint local;
-  if (!ec) local = route.local_endpoint(ec);
-  if (ec) {
-    side.outcome = outcome_of(ec) == Outcome::unreachable ? Outcome::unreachable : Outcome::local_error;
-    side.detail = ec.message();
-    co_return side;
-  }
-  const auto local_v6 = local.address().to_v6();
-  side.local = probes::Endpoint{local_v6.to_string(), 0};
-  if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
-  record_sent(after_ip_header(ex.wire), side);
+  auto local = raw_source_address(executor, ex, side);
+  if (!local) co_return side;
+  const auto local_v6 = local->to_v6();
 
   asio::basic_raw_socket<raw> socket(executor);
   socket.open(raw(AF_INET6, ex.port), ec);
@@ -289,21 +301,7 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   auto executor = co_await asio::this_coro::executor;
   if (!ex.remote.is_v4()) co_return co_await raw6_exchange(std::move(ex));
   boost::system::error_code ec;
-  // Which source address the kernel picks for this destination: a connected
-  // UDP socket tells without sending anything.
-  asio::ip::udp::socket route(executor);
-  route.open(asio::ip::udp::v4(), ec);
-  if (!ec) route.connect({ex.remote, 9}, ec);
-  asio::ip::udp::endpoint local;
-  if (!ec) local = route.local_endpoint(ec);
-  if (ec) {
-    side.outcome = outcome_of(ec) == Outcome::unreachable ? Outcome::unreachable : Outcome::local_error;
-    side.detail = ec.message();
-    co_return side;
-  }
-  side.local = probes::Endpoint{local.address().to_string(), 0};
-  if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
-  record_sent(after_ip_header(ex.wire), side);
+  if (!raw_source_address(executor, ex, side)) co_return side;
 
   asio::basic_raw_socket<raw> socket(executor);
   socket.open(raw(AF_INET, ex.port), ec);

@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -365,47 +366,78 @@ TEST_F(NatTestsOnLoopback, AnotherSessionsTagGetsNoAnswer) {
   EXPECT_FALSE(m.mapping.to_primary);
 }
 
-// A fake service that ignores the first request it sees on each socket: the
-// client must retransmit and still get its answers.
-TEST(NatTestsRetransmit, ALostRequestIsSentAgainBeforeANoIsBelieved) {
-  asio::io_context fake_ctx;
-  udp::socket fake(fake_ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
-  const auto port = fake.local_endpoint().port();
-  std::atomic<bool> stop{false};
-  std::atomic<int> received{0};
-  std::thread service([&] {
-    std::set<std::uint16_t> seen;
-    std::array<std::uint8_t, 1024> buf{};
-    while (!stop) {
-      pollfd pfd{fake.native_handle(), POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0) continue;  // wake up now and then to see `stop`
-      udp::endpoint from;
-      boost::system::error_code ec;
-      auto n = fake.receive_from(asio::buffer(buf), from, 0, ec);
-      if (ec) continue;
-      auto q = np::parse_request(probes::ByteView(buf).first(n));
-      if (!q) continue;
-      ++received;
-      if (seen.insert(from.port()).second) continue;  // the first one is "lost"
-      np::Reply r{q->type, np::Origin::primary, q->token, q->nonce, {from.address().to_string(), from.port()}};
-      fake.send_to(asio::buffer(np::build_reply(r)), from, 0, ec);
-    }
-  });
+// A stand-in for the NAT test service on loopback, on a thread of its own:
+// `answer` sees every well-formed request and its source, and says whether to
+// send the direct (primary) answer; nothing else is ever sent.
+class FakeNatService {
+ public:
+  using Answer = std::function<bool(const np::Request&, const udp::endpoint&)>;
+  explicit FakeNatService(Answer answer)
+      : socket_(ctx_, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0)), thread_([this, answer] {
+          std::array<std::uint8_t, 2048> buf{};
+          while (!stop_) {
+            pollfd pfd{socket_.native_handle(), POLLIN, 0};
+            if (::poll(&pfd, 1, 100) <= 0) continue;  // wake up now and then to see `stop_`
+            udp::endpoint from;
+            boost::system::error_code ec;
+            auto n = socket_.receive_from(asio::buffer(buf), from, 0, ec);
+            if (ec) continue;
+            auto q = np::parse_request(probes::ByteView(buf).first(n));
+            if (!q || !answer(*q, from)) continue;
+            np::Reply r{q->type, np::Origin::primary, q->token, q->nonce, {from.address().to_string(), from.port()}};
+            socket_.send_to(asio::buffer(np::build_reply(r)), from, 0, ec);
+          }
+        }) {}
+  ~FakeNatService() {
+    stop_ = true;
+    thread_.join();
+  }
+  std::uint16_t port() const { return socket_.local_endpoint().port(); }
+
+ private:
+  asio::io_context ctx_;
+  udp::socket socket_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+nat::NatTestPlan plan_for(const FakeNatService& fake) {
   nat::NatTestPlan p;
   p.primary = asio::ip::make_address_v4("127.0.0.1");
-  p.port = port;
-  p.timeout = std::chrono::milliseconds(900);
+  p.port = fake.port();
   p.random = counter_random();
+  return p;
+}
+
+nat::NatMeasurements run_against(const nat::NatTestPlan& p) {
   asio::io_context ctx;
   nat::NatMeasurements m;
   asio::co_spawn(ctx, nat::run_nat_tests(p), [&](std::exception_ptr, nat::NatMeasurements got) { m = std::move(got); });
   ctx.run();
-  stop = true;
-  service.join();
+  return m;
+}
+
+// The first request seen on each socket is "lost": the client must
+// retransmit and still get its answers.
+TEST(NatTestsRetransmit, ALostRequestIsSentAgainBeforeANoIsBelieved) {
+  std::mutex mutex;
+  std::set<std::uint16_t> seen;
+  int received = 0;
+  nat::NatMeasurements m;
+  {
+    FakeNatService fake([&](const np::Request&, const udp::endpoint& from) {
+      std::lock_guard lock(mutex);
+      ++received;
+      return !seen.insert(from.port()).second;
+    });
+    auto p = plan_for(fake);
+    p.timeout = std::chrono::milliseconds(900);
+    m = run_against(p);
+  }
   EXPECT_TRUE(m.reached);
   ASSERT_TRUE(m.mapping.to_primary);
   EXPECT_EQ(m.filtering.primary_reply, true);
-  EXPECT_GE(received.load(), 4);  // two sockets, each sent at least twice
+  EXPECT_GE(received, 4);  // two sockets, each sent at least twice
 }
 
 TEST(NatSettleGrace, FourRoundTripsWithinFloorAndBound) {
@@ -417,51 +449,30 @@ TEST(NatSettleGrace, FourRoundTripsWithinFloorAndBound) {
   EXPECT_EQ(nat::settle_grace(microseconds(100), milliseconds(50)), milliseconds(50));
 }
 
-// A fake service that answers every request directly and never from the
-// other port, like a NAT that drops unsolicited packets. Once the direct
-// answer is in, the client must not sit out its whole window for the other
-// one, but it must still ask again once before believing the "no".
+// Every request is answered directly and never from the other port, like a
+// NAT that drops unsolicited packets. Once the direct answer is in, the
+// client must not sit out its whole window for the other one, but it must
+// still ask again once before believing the "no".
 TEST(NatTestsSettle, AMissingUnsolicitedAnswerIsWaitedForAFewRoundTripsNotTheWholeWindow) {
-  asio::io_context fake_ctx;
-  udp::socket fake(fake_ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
-  const auto port = fake.local_endpoint().port();
-  std::atomic<bool> stop{false};
   std::mutex mutex;
   std::map<std::uint16_t, int> requests_with_extra;  // per client socket, requests asking for the other port
-  std::thread service([&] {
-    std::array<std::uint8_t, 1024> buf{};
-    while (!stop) {
-      pollfd pfd{fake.native_handle(), POLLIN, 0};
-      if (::poll(&pfd, 1, 100) <= 0) continue;
-      udp::endpoint from;
-      boost::system::error_code ec;
-      auto n = fake.receive_from(asio::buffer(buf), from, 0, ec);
-      if (ec) continue;
-      auto q = np::parse_request(probes::ByteView(buf).first(n));
-      if (!q) continue;
-      if (q->flags & np::kFlagOtherPort) {
-        std::lock_guard lock(mutex);
-        ++requests_with_extra[from.port()];
-      }
-      np::Reply r{q->type, np::Origin::primary, q->token, q->nonce, {from.address().to_string(), from.port()}};
-      fake.send_to(asio::buffer(np::build_reply(r)), from, 0, ec);
-    }
-  });
-  nat::NatTestPlan p;
-  p.primary = asio::ip::make_address_v4("127.0.0.1");
-  p.port = port;
-  p.other_port = static_cast<std::uint16_t>(port == 65535 ? 1 : port + 1);  // never answers
-  p.timeout = std::chrono::seconds(20);
-  p.random = counter_random();
-  p.path = false;  // the fake has no echo
-  asio::io_context ctx;
   nat::NatMeasurements m;
-  const auto t0 = std::chrono::steady_clock::now();
-  asio::co_spawn(ctx, nat::run_nat_tests(p), [&](std::exception_ptr, nat::NatMeasurements got) { m = std::move(got); });
-  ctx.run();
-  const auto took = std::chrono::steady_clock::now() - t0;
-  stop = true;
-  service.join();
+  nat::NatTestPlan p;
+  std::chrono::steady_clock::duration took{};
+  {
+    FakeNatService fake([&](const np::Request& q, const udp::endpoint& from) {
+      std::lock_guard lock(mutex);
+      if (q.flags & np::kFlagOtherPort) ++requests_with_extra[from.port()];
+      return true;
+    });
+    p = plan_for(fake);
+    p.other_port = static_cast<std::uint16_t>(fake.port() == 65535 ? 1 : fake.port() + 1);  // never answers
+    p.timeout = std::chrono::seconds(20);
+    p.path = false;  // the fake has no echo
+    const auto t0 = std::chrono::steady_clock::now();
+    m = run_against(p);
+    took = std::chrono::steady_clock::now() - t0;
+  }
   EXPECT_EQ(m.filtering.primary_reply, true);
   EXPECT_EQ(m.filtering.from_other_port, false);
   EXPECT_FALSE(m.mapping.to_other_port);
