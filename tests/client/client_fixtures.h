@@ -74,6 +74,11 @@ enum class Fate {
 
 using FateFn = std::function<Fate(const probes::ProbeVariant&, ProbeKind)>;
 
+// Every probe meets the same fate.
+inline FateFn everything(Fate f) {
+  return [f](const probes::ProbeVariant&, ProbeKind) { return f; };
+}
+
 inline bool is(const probes::ProbeVariant& v, probes::Transport transport, std::uint16_t port) {
   return v.transport == transport && v.port == port;
 }

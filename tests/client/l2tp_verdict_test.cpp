@@ -18,15 +18,12 @@ namespace vpncheck::client {
 namespace {
 
 using fixtures::contains;
+using fixtures::everything;
 using fixtures::Fate;
 using fixtures::has_finding;
 using fixtures::joined;
 using fixtures::l2tp;
 using fixtures::scenario;
-
-fixtures::FateFn everything(Fate f) {
-  return [f](const probes::ProbeVariant&, ProbeKind) { return f; };
-}
 
 ProbeResult& genuine_of(std::vector<ProbeResult>& results) {
   for (auto& r : results)

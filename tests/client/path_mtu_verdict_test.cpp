@@ -11,6 +11,7 @@ namespace vpncheck::client {
 namespace {
 
 using fixtures::contains;
+using fixtures::everything;
 using fixtures::Fate;
 using fixtures::has_finding;
 using fixtures::joined;
@@ -18,10 +19,6 @@ using fixtures::openvpn;
 using fixtures::wireguard;
 using probes::ProbeVariant;
 using probes::Transport;
-
-fixtures::FateFn everything(Fate f) {
-  return [f](const ProbeVariant&, ProbeKind) { return f; };
-}
 
 // What the path test says for a 1500-byte path that drops fragments.
 std::vector<nat::ProtocolMtuAdvice> fragments_dropped() { return nat::mtu_advice({false, 1500}); }

@@ -7,11 +7,6 @@
 
 namespace vpncheck::client::fixtures {
 
-// The same fate for every probe.
-inline FateFn everything(Fate f) {
-  return [f](const probes::ProbeVariant&, ProbeKind) { return f; };
-}
-
 // A run on a hotel network with a DPI box: WireGuard blocked by signature,
 // OpenVPN reaching the server on UDP 1194 without answers coming back and
 // working only on TCP 443; the reflector does not listen on UDP 53. Run with

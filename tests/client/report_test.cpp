@@ -8,6 +8,7 @@
 namespace vpncheck::client {
 namespace {
 
+using fixtures::everything;
 using fixtures::Fate;
 using fixtures::is;
 using fixtures::openvpn;
@@ -15,10 +16,6 @@ using fixtures::scenario;
 using fixtures::wireguard;
 using probes::ProbeVariant;
 using probes::Transport;
-
-fixtures::FateFn everything(Fate f) {
-  return [f](const ProbeVariant&, ProbeKind) { return f; };
-}
 
 // WireGuard passes; OpenVPN only works on TCP 443 (restricted).
 Report two_protocols() {

@@ -11,6 +11,7 @@ namespace vpncheck::client {
 namespace {
 
 using fixtures::contains;
+using fixtures::everything;
 using fixtures::Fate;
 using fixtures::has_finding;
 using fixtures::is;
@@ -22,10 +23,6 @@ using probes::ProbeVariant;
 using probes::Transport;
 
 // The same fate for every probe.
-fixtures::FateFn everything(Fate f) {
-  return [f](const ProbeVariant&, ProbeKind) { return f; };
-}
-
 ProtocolAssessment assess_read(const probes::ProtocolModule& m, std::vector<ProbeResult> results) {
   return assess(m, std::move(results), true);
 }
