@@ -30,6 +30,25 @@ std::string ipsec_path(std::optional<bool> behind_nat) {
   return "IPsec passes, and carries the L2TP traffic";
 }
 
+// Without NAT the built-in clients send ESP itself (IP protocol 50); they use
+// NAT-T only when IKE detects a NAT. What did the raw ESP probe show?
+enum class RawEsp { answered, not_tested, lost };
+RawEsp raw_esp(const ProtocolAssessment& ipsec, std::string& why_not_tested) {
+  // The top-level verdict is the first family's (IPv4 when tested): judge ESP there too.
+  const auto& results = ipsec.families.empty() ? ipsec.probes : ipsec.families.front().probes;
+  bool tested = false;
+  for (const auto& r : results) {
+    if (r.probe.kind != ProbeKind::genuine || r.probe.variant.piece != "esp") continue;
+    if (!was_tested(r)) {
+      if (why_not_tested.empty()) why_not_tested = r.probe.not_run_reason.value_or(r.client.detail);
+      continue;
+    }
+    tested = true;
+    if (answered(r)) return RawEsp::answered;
+  }
+  return tested ? RawEsp::lost : RawEsp::not_tested;
+}
+
 void append(std::vector<std::string>& to, const std::vector<std::string>& from) {
   for (const auto& line : from)
     if (std::find(to.begin(), to.end(), line) == to.end()) to.push_back(line);
@@ -57,6 +76,27 @@ ProtocolAssessment assess_l2tp_ipsec(const ProtocolAssessment& l2tp, const Proto
     a.advice.emplace_back(kClientsNeed);
     append(a.advice, ipsec.advice);
     return a;
+  }
+  if (behind_nat == false) {
+    std::string why;
+    const auto esp = raw_esp(ipsec, why);
+    if (esp == RawEsp::not_tested) {
+      a.verdict = Verdict::inconclusive;
+      a.summary = "L2TP/IPsec could not be judged: with no NAT on the way the built-in clients send ESP (IP "
+                  "protocol 50) itself, not NAT-T, and raw ESP was not tested" +
+                  (why.empty() ? std::string(".") : " (" + why + ").");
+      append(a.advice, ipsec.advice);
+      return a;
+    }
+    if (esp == RawEsp::lost) {
+      a.verdict = Verdict::restricted;
+      a.summary = "L2TP/IPsec will likely fail with the built-in clients: IPsec passes only as NAT-T on UDP 4500, "
+                  "but with no NAT on the way they send ESP (IP protocol 50) itself, which does not pass here.";
+      a.advice.emplace_back(
+          "Allow ESP (IP protocol 50) to the VPN server, or use a client that can force UDP encapsulation "
+          "(strongSwan: encap = yes).");
+      return a;
+    }
   }
   if (l2tp.verdict == Verdict::pass) {
     a.verdict = Verdict::pass;

@@ -5,6 +5,8 @@
 // so this is a combination of the two measured verdicts, not a probe of its own:
 //   - IPsec inconclusive                -> inconclusive (says why);
 //   - IPsec not passing                 -> IPsec's verdict (L2TP/IPsec cannot work);
+//   - no NAT on the way, raw ESP lost   -> restricted: without NAT the built-in
+//     clients send ESP itself, never NAT-T (raw ESP untested -> inconclusive);
 //   - both pass                         -> pass;
 //   - IPsec passes, bare L2TP does not  -> inconclusive: inside IPsec the UDP 1701
 //     messages are invisible to the network, so a router dropping bare L2TP

@@ -7,6 +7,7 @@
 
 #include "client_fixtures.h"
 #include "probes/ipsec.h"
+#include "src/verdict/l2tp_ipsec.h"
 
 namespace vpncheck::client {
 namespace {
@@ -255,6 +256,46 @@ TEST(IpsecVerdict, NothingAnsweredAndNoObservationsIsInconclusive) {
   for (auto p : {"ikev2", "ikev1", "nat-t", "ike-large", "esp", "ah"}) net.genuine[p] = net.control[p] = Fate::dropped;
   auto a = judge(net, false);
   EXPECT_EQ(a.verdict, Verdict::inconclusive) << a.summary;
+}
+
+// ---- L2TP/IPsec without NAT: the built-in clients send raw ESP ---------------
+
+ProtocolAssessment l2tp_passing() { return assess(l2tp(), scenario(l2tp(), everything(Fate::answered)), true); }
+
+TEST(L2tpIpsecWithoutNat, RawEspAnsweredPasses) {
+  Network net;
+  net.nat = false;
+  auto ipsec = judge(net);
+  ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;
+  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "ESP then carries")) << a.summary;
+}
+
+TEST(L2tpIpsecWithoutNat, RawEspLostIsRestrictedThoughIpsecPassesViaNatT) {
+  Network net;
+  net.nat = false;
+  net.genuine["esp"] = Fate::dropped;
+  auto ipsec = judge(net);
+  ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;  // a client may force NAT-T
+  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "ESP (IP protocol 50)")) << a.summary;
+  EXPECT_TRUE(contains(joined(a.advice), "encap = yes")) << joined(a.advice);
+  // Behind NAT the clients use NAT-T: raw ESP does not matter.
+  net.nat = true;
+  EXPECT_EQ(assess_l2tp_ipsec(l2tp_passing(), judge(net), true).verdict, Verdict::pass);
+}
+
+TEST(L2tpIpsecWithoutNat, RawEspNotTestedIsInconclusiveAndSaysWhy) {
+  Network net;
+  net.nat = false;
+  net.raw_permitted = false;
+  auto ipsec = judge(net);
+  ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;
+  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  EXPECT_EQ(a.verdict, Verdict::inconclusive) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "raw ESP was not tested (raw IP probes need CAP_NET_RAW)")) << a.summary;
 }
 
 }  // namespace

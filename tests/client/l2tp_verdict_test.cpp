@@ -220,9 +220,11 @@ TEST(L2tpIpsec, BothPassBehindNatNamesNatT) {
   auto a = assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), true);
   EXPECT_EQ(a.verdict, Verdict::pass);
   EXPECT_TRUE(contains(a.summary, "NAT-T on UDP 4500")) << a.summary;
+  // Without NAT it depends on raw ESP, which this hand-built IPsec entry has
+  // no probe of (ipsec_verdict_test has the cases with one).
   auto direct = assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), false);
-  EXPECT_FALSE(contains(direct.summary, "4500")) << direct.summary;
-  EXPECT_TRUE(contains(direct.summary, "ESP")) << direct.summary;
+  EXPECT_EQ(direct.verdict, Verdict::inconclusive) << direct.summary;
+  EXPECT_TRUE(contains(direct.summary, "ESP (IP protocol 50)")) << direct.summary;
 }
 
 TEST(L2tpIpsec, FailingIpsecDecidesWhateverL2tpDoes) {
