@@ -98,9 +98,18 @@ PptpConnection::Step PptpConnection::handle_message(probes::ByteView message, st
     if (ocrp.status != probes::pptp::ParseStatus::complete || ocrq.status != probes::pptp::ParseStatus::complete ||
         !ocrq.message.token)
       return close();
-    reflector_call_id_ = ocrp.message.call_id;
-    arrivals_.pptp_calls().add(client_.address, ocrp.message.call_id,
-                               PptpCalls::Call{*ocrq.message.token, ocrq.message.call_id, now_ms});
+    // The module picks its Call ID at random: it may already name a live call
+    // from this client address (two clients behind one NAT), and the newer
+    // call would then take over the older one's GRE keying. Pick a free one.
+    std::uint16_t own = ocrp.message.call_id;
+    for (int tries = 0; tries < 64 && !arrivals_.pptp_calls().available(client_.address, own, now_ms); ++tries)
+      own = own == 0xffff ? 1 : static_cast<std::uint16_t>(own + 1);
+    if (own != ocrp.message.call_id) {
+      step.reply = probes::pptp::build_ocrp(message, own);  // the same size: the recorded reply stays true
+      if (step.outcome) step.outcome->reply = step.reply;
+    }
+    reflector_call_id_ = own;
+    arrivals_.pptp_calls().add(client_.address, own, PptpCalls::Call{*ocrq.message.token, ocrq.message.call_id, now_ms});
     state_ = State::in_call;
     return step;
   }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <span>
+
 #include "probes/gre.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
@@ -166,6 +169,41 @@ TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCal
   EXPECT_EQ(o.fields.at("call_id"), std::to_string(ocrp.call_id));
   EXPECT_EQ(o.fields.at("call_known"), "true");
   EXPECT_EQ(o.fields.at("answered_call_id"), "40001");
+}
+
+TEST_F(PptpServer, TwoCallsFromOneAddressNeverShareTheReflectorsCallId) {
+  // A random source that always gives the same Call ID: the second call must still get its own.
+  ArrivalHandler same_ids(table_, {}, [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x42); });
+  PptpConnection first(same_ids, 1723, kClient);
+  PptpConnection second(same_ids, 1723, probes::Endpoint{kClient.address, 40002});
+  ASSERT_FALSE(feed(first, pptp::build_sccrq(token_)).reply.empty());
+  ASSERT_FALSE(feed(second, pptp::build_sccrq(token_)).reply.empty());
+  auto ocrp1 = pptp::parse(feed(first, pptp::build_ocrq(token_, 0x1111, 1)).reply).message;
+  auto step2 = feed(second, pptp::build_ocrq(token_, 0x2222, 2));
+  auto ocrp2 = pptp::parse(step2.reply).message;
+  EXPECT_EQ(ocrp1.call_id, 0x4242);
+  EXPECT_NE(ocrp2.call_id, ocrp1.call_id);
+  EXPECT_EQ(ocrp2.peer_call_id, 0x2222);
+  ASSERT_TRUE(step2.outcome.has_value());
+  EXPECT_EQ(step2.outcome->reply, step2.reply);  // what is accounted as sent is what is sent
+  EXPECT_EQ(same_ids.pptp_calls().size(), 2u);
+  // Each call's GRE is answered keyed to its own client's Call ID.
+  auto gre_for = [&](std::uint16_t key) {
+    Arrival a;
+    Bytes probe = gre_probe(key);
+    a.payload = probe;
+    a.framing = Framing::ip_datagram;
+    a.local_port = 47;
+    a.source = {kClient.address, 0};
+    a.destination_address = "203.0.113.5";
+    a.received_at_unix_ms = kNow + 10;
+    auto out = same_ids.handle(a);
+    return std::make_pair(probe, out.reply);
+  };
+  auto [probe1, reply1] = gre_for(ocrp1.call_id);
+  auto [probe2, reply2] = gre_for(ocrp2.call_id);
+  EXPECT_TRUE(pptp::is_gre_reply_datagram(reply1, probe1, 0x1111));
+  EXPECT_TRUE(pptp::is_gre_reply_datagram(reply2, probe2, 0x2222));
 }
 
 TEST_F(PptpServer, GreWithoutAMatchingCallIsRecordedButNotAnswered) {
