@@ -96,6 +96,8 @@ class ProgressLine {
 
 // The NAT behaviour tests and the gateway query (SSDP MX is 1 s) wait at most this long.
 constexpr milliseconds kNatTestWindow{1500};
+// -6 with an IPv4 fallback for the control session: how long IPv6 gets first.
+constexpr milliseconds kControlFallbackAfter{1000};
 
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
@@ -110,6 +112,12 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     if (a.is_v4() && !v4) v4 = a;
     if (a.is_v6() && !v6) v6 = a;
   }
+  // -6 restricts the probes to IPv6. The control session is vpncheck's own
+  // channel, not a probe: it tries IPv6 first, then the host's IPv4 address,
+  // rather than give up on a network that lets no TCP out over IPv6 (its
+  // IPv6 UDP may still be worth testing).
+  std::optional<asio::ip::address> control_fallback;
+  if (o.ipv6_only && v4 && v6) control_fallback = v4;
   if (o.ipv4_only) v6.reset();
   if (o.ipv6_only) v4.reset();
   if (!v4 && !v6) {
@@ -121,14 +129,29 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   if (v4) families.push_back(Family::ipv4);
   if (v6) families.push_back(Family::ipv6);
   // The control session stays on one family: IPv4 unless there is none (or -6).
-  const auto address = v4 ? v4 : v6;
+  auto address = v4 ? v4 : v6;
   report.reflector_address = address->to_string();
   if (v4 && v6) report.reflector_address_v6 = v6->to_string();
 
   std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
   for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
-  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + timeout, o.auth_key);
+  // With a fallback, IPv6 gets a short first say, so both fit in about one timeout.
+  const auto first_try = control_fallback ? std::min(timeout, kControlFallbackAfter) : timeout;
+  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
+  if (!opened.session && control_fallback) {
+    auto retry = co_await open_session(o.reflector_host, *control_fallback, ports, Clock::now() + timeout, o.auth_key);
+    opened.attempts.insert(opened.attempts.end(), retry.attempts.begin(), retry.attempts.end());
+    if (retry.session) {
+      opened.session = std::move(retry.session);
+      address = control_fallback;
+      report.reflector_address = address->to_string();
+      report.reflector_address_v6 = v6->to_string();
+      report.control_fell_back = true;
+    } else {
+      opened.error += "; over IPv4: " + retry.error;
+    }
+  }
   report.control_attempts = opened.attempts;
   if (!opened.session) {
     report.error = opened.error;
@@ -160,7 +183,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   // The NAT behaviour tests (IPv4, reflector with the NAT test service) run alongside the probes.
   std::optional<nat::NatTestPlan> nat_plan;
   const auto& caps = session.info.capabilities;
-  if (address->is_v4() && !caps.nat_ports.empty() && caps.nat_ports.front() != 0) {
+  // (IPv4 tests: not with -6, even when the control session fell back to IPv4.)
+  if (address->is_v4() && !o.ipv6_only && !caps.nat_ports.empty() && caps.nat_ports.front() != 0) {
     nat::NatTestPlan p;
     p.primary = address->to_v4();
     p.port = caps.nat_ports[0];
@@ -186,7 +210,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   progress.update(0, plan.size());
   // The default gateway's port-mapping protocols: IPv4 only, and never for a
   // reflector on this very host (no NAT in between; tests run that way).
-  const bool ask_gateway = o.query_gateway && address->is_v4() && !address->is_loopback();
+  const bool ask_gateway = o.query_gateway && address->is_v4() && !o.ipv6_only && !address->is_loopback();
   std::vector<ProbeResult> results;
   std::optional<nat::NatMeasurements> nat_measured;
   std::optional<nat::GatewayFacts> gateway_facts;
@@ -218,6 +242,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
+  // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
+  if (report.control_fell_back) report.behind_nat.reset();
   if (nat_measured) {
     apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
     apply_path_mtu(report.protocols, report.nat.tests->mtu);

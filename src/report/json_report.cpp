@@ -204,6 +204,7 @@ json to_report_json(const Report& report) {
         {"address_v6", or_null(report.reflector_address_v6)},
         {"control_port", or_null(report.control_port)},
         {"control_attempts", attempts},
+        {"control_fell_back_to_ipv4", report.control_fell_back},
         {"version", or_null(report.reflector_version)}}},
       {"client",
        {{"local_address", or_null(report.local_address)},

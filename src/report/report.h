@@ -52,6 +52,8 @@ struct Report {
   std::optional<std::string> reflector_address_v6;  // set when IPv6 was tested too (dual stack)
   std::optional<std::uint16_t> control_port;  // the one that worked
   std::vector<ControlAttempt> control_attempts;
+  // -6: the control session could not use IPv6 and used the host's IPv4 address (probes stay IPv6).
+  bool control_fell_back = false;
   std::optional<std::string> reflector_version;
   std::optional<std::string> local_address;
   std::optional<std::string> public_address;

@@ -49,6 +49,7 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     out << ")";
   }
   if (r.control_port) out << ", control API on TCP " << *r.control_port;
+  if (r.control_fell_back) out << " over IPv4 (IPv6 let no control connection through; every probe is IPv6)";
   out << "\n";
   if (r.error) {
     out << paint("\033[31m", "Could not test: ") << *r.error << "\n";

@@ -5,8 +5,11 @@
 # both families by default and must report per family:
 #   IPv4: wireguard pass, openvpn pass (top-level verdicts stay the IPv4 ones);
 #   IPv6: wireguard restricted (works on UDP 443 only), openvpn not pass.
-# With -6 the control session must use IPv6 too, which this firewall blocks:
-# exit 3 (could not test). With -4 only IPv4 is tested.
+# With -6 every probe is IPv6; the control session, which this firewall
+# blocks over IPv6, falls back to the name's IPv4 address, and the IPv6
+# verdicts are reported (no NAT claims: the NAT is IPv4's). Against the IPv6
+# literal there is no fallback: exit 3 (could not test), never "all blocked".
+# With -4 only IPv4 is tested.
 # Raw ESP and AH: over IPv6 the firewall drops them (never reach the
 # reflector, reported blocked per probe, not "not run"); over IPv4 (home NAT)
 # they go both ways. PPTP over IPv6 is blocked (TCP 1723 is dropped).
@@ -68,13 +71,30 @@ t_check "pptp gre over ipv6 never reached the reflector" \
 	t_eq "$(t_json "next((p.get('arrivals') for p in proto('pptp').get('probes', []) if p.get('piece') == 'gre' and p.get('family') == 'ipv6'), '')")" 0
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
-# --- -6: the control session too must use IPv6, and the firewall lets no TCP
-# out over IPv6, so this is "could not test" (exit 3), never "all blocked".
+# --- -6 against the name: probes over IPv6 only; the control session falls
+# back to IPv4 because the firewall lets no TCP out over IPv6.
 T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" -6 --protocols wireguard,openvpn --timeout 1
-t_check "-6: exit 3, could not test (got $T_RC)" t_eq "$T_RC" 3
+t_check "-6: exit 0, tested (got $T_RC)" t_eq "$T_RC" 0
 t_check "-6: report validates" t_report_valid
-t_check "-6: no protocol verdicts were made up" t_eq "$(t_json "len(r['protocols'])")" 0
-t_check "-6: the control attempts went to $LAB_REFLECTOR_IP6" t_eq "$(t_json "r['reflector']['address']")" "$LAB_REFLECTOR_IP6"
+t_check "-6: the report says the control session fell back to IPv4" \
+	t_eq "$(t_json "r['reflector']['control_fell_back_to_ipv4']")" true
+t_check "-6: control attempts went to $LAB_REFLECTOR_IP6 first, then $LAB_REFLECTOR_IP" \
+	t_eq "$(t_json "r['reflector']['address']")/$(t_json "r['reflector']['address_v6']")" "$LAB_REFLECTOR_IP/$LAB_REFLECTOR_IP6"
+t_check "-6: only ipv6 probes" t_eq "$(t_json "sorted({p['family'] for q in r['protocols'] for p in q['probes']})")" '["ipv6"]'
+t_check "-6: wireguard restricted (UDP 443 only over IPv6)" t_eq "$(t_verdict wireguard)" restricted
+t_check "-6: no NAT claims from the IPv4 control session" \
+	t_eq "$(t_json "r['client']['behind_nat']")/$(t_json "r['nat']['tests']")" "null/null"
+t_check "-6: the text report says so" grep -q "over IPv4 (IPv6 let no control connection through" "$T_OUT"
+# Bounded: IPv6 gets 1 s for the control session, then the probes one timeout.
+t_check "-6: done within 1 s + one timeout (${T_SECS}s)" awk -v s="$T_SECS" 'BEGIN { exit !(s < 3.5) }'
+[[ $T_FAILS -eq 0 ]] || t_show_run
+
+# --- -6 against the IPv6 literal: no IPv4 to fall back to, so this is "could
+# not test" (exit 3), never "all blocked".
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_IP6" -6 --protocols wireguard,openvpn --timeout 1
+t_check "-6 literal: exit 3, could not test (got $T_RC)" t_eq "$T_RC" 3
+t_check "-6 literal: report validates" t_report_valid
+t_check "-6 literal: no protocol verdicts were made up" t_eq "$(t_json "len(r['protocols'])")" 0
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 # --- -4 against the name: only IPv4 ------------------------------------------
