@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "reflector/services.h"
+#include "reflector/udp_batch.h"
 #include "reflector/udp_listener.h"
 
 namespace vpncheck::reflector {
@@ -217,23 +218,22 @@ bool NatService::send_from(const asio::ip::address_v4& address, std::uint16_t po
   const Socket* use = exact != nullptr ? exact : wildcard;
   if (use == nullptr || payload.empty()) return false;
   iovec iov{const_cast<std::uint8_t*>(payload.data()), payload.size()};
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(in_pktinfo))> control{};
+  alignas(cmsghdr) std::array<char, kReplyControlSize> control{};
   msghdr msg{};
   msg.msg_name = const_cast<sockaddr*>(to.data());
   msg.msg_namelen = static_cast<socklen_t>(to.size());
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   if (use->address.is_unspecified()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+    // A wildcard socket: pin the source to `address`, as the probe listeners
+    // pin theirs to where the request arrived.
+    DatagramInfo pin;
     in_pktinfo pi{};
     auto b = address.to_bytes();
-    std::memcpy(&pi.ipi_spec_dst, b.data(), b.size());
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    std::memcpy(&pi.ipi_addr, b.data(), b.size());
+    pin.pktinfo4 = pi;
+    msg.msg_control = control.data();
+    msg.msg_controllen = write_source_pin(pin, true, control);
   }
   const int fd = use->socket->native_handle();
   // DF is a socket option on Linux, not a per-datagram one: set for this send only.

@@ -25,8 +25,9 @@ namespace np = nat::natprobe;
 
 class NatServiceTest : public ::testing::Test {
  protected:
-  void start(std::optional<std::string> alternate) {
+  void start(std::optional<std::string> alternate, std::vector<std::string> listen = {"127.0.0.1"}) {
     Config config = test::loopback_config();
+    config.listen = std::move(listen);
     config.nat_ports = {0, 0};
     config.alternate_address = std::move(alternate);
     server_ = std::make_unique<Server>(config, &log_);
@@ -131,6 +132,20 @@ TEST_F(NatServiceTest, FilteringRequestsAreAnsweredFromTheOtherPortAndTheAlterna
   }
   EXPECT_EQ(from[np::Origin::primary], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
   EXPECT_EQ(from[np::Origin::other_port], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p2()));
+  EXPECT_EQ(from[np::Origin::other_address], udp::endpoint(asio::ip::make_address_v4("127.0.0.2"), p2()));
+}
+
+TEST_F(NatServiceTest, OnAWildcardAddressEachAnswerLeavesFromTheAddressItClaims) {
+  // One socket per port on 0.0.0.0: the source is pinned per reply (IP_PKTINFO).
+  start("127.0.0.2", {"0.0.0.0"});
+  auto q = request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress);
+  send(q, p1(), "127.0.0.3");  // also a loopback address of this host, and not the alternate
+  auto got = receive_all();
+  ASSERT_EQ(got.size(), 3u);
+  std::map<np::Origin, udp::endpoint> from;
+  for (const auto& g : got) from[g.reply.origin] = g.from;
+  EXPECT_EQ(from[np::Origin::primary], udp::endpoint(asio::ip::make_address_v4("127.0.0.3"), p1()));
+  EXPECT_EQ(from[np::Origin::other_port], udp::endpoint(asio::ip::make_address_v4("127.0.0.3"), p2()));
   EXPECT_EQ(from[np::Origin::other_address], udp::endpoint(asio::ip::make_address_v4("127.0.0.2"), p2()));
 }
 
