@@ -136,7 +136,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
   for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
-  // With a fallback, IPv6 gets a short first say, so both fit in about one timeout.
+  // With a fallback, IPv6 gets a short first say: falling back costs at most that much more.
   const auto first_try = control_fallback ? std::min(timeout, kControlFallbackAfter) : timeout;
   auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
   if (!opened.session && control_fallback) {
