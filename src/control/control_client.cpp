@@ -131,10 +131,10 @@ asio::awaitable<void> connect_candidate(std::shared_ptr<CandidateRace> race, std
 
 }  // namespace
 
-asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages, const asio::ip::address& address,
+asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, asio::ip::address address,
                                                 std::vector<std::uint16_t> ports,
                                                 std::chrono::steady_clock::time_point deadline,
-                                                const std::string& auth_key) {
+                                                std::string auth_key) {
   using Clock = std::chrono::steady_clock;
   // How long a preferred port may lag behind a later one that already connected:
   // as long again as the later one took, but at least this.
@@ -223,9 +223,9 @@ asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_mess
   co_return out;
 }
 
-asio::awaitable<ObservationsResult> fetch_observations(const asio::ip::tcp::endpoint& control,
-                                                       const std::string& session_id,
-                                                       std::chrono::milliseconds timeout, const std::string& auth_key) {
+asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint control,
+                                                       std::string session_id,
+                                                       std::chrono::milliseconds timeout, std::string auth_key) {
   ObservationsResult out;
   auto http = co_await http_call(control, http::verb::get, "/v1/sessions/" + session_id + "/observations", timeout,
                                  auth_key);
@@ -241,8 +241,8 @@ asio::awaitable<ObservationsResult> fetch_observations(const asio::ip::tcp::endp
   co_return out;
 }
 
-asio::awaitable<void> close_session(const asio::ip::tcp::endpoint& control, const std::string& session_id,
-                                    std::chrono::milliseconds timeout, const std::string& auth_key) {
+asio::awaitable<void> close_session(asio::ip::tcp::endpoint control, std::string session_id,
+                                    std::chrono::milliseconds timeout, std::string auth_key) {
   co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout, auth_key);
 }
 

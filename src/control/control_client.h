@@ -35,26 +35,27 @@ struct OpenSessionResult {
   std::string error;  // set when no session: names host and every port tried
 };
 
-// Tries each port in order; the whole search ends by `deadline`.
-boost::asio::awaitable<OpenSessionResult> open_session(const std::string& host_for_messages,
-                                                       const boost::asio::ip::address& address,
+// Tries each port in order; the whole search ends by `deadline`. (Coroutines:
+// every parameter is taken by value, so callers may pass temporaries.)
+boost::asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages,
+                                                       boost::asio::ip::address address,
                                                        std::vector<std::uint16_t> ports,
                                                        std::chrono::steady_clock::time_point deadline,
-                                                       const std::string& auth_key = {});
+                                                       std::string auth_key = {});
 
 struct ObservationsResult {
   std::optional<probes::ObservationList> list;
   std::string error;
 };
 
-boost::asio::awaitable<ObservationsResult> fetch_observations(const boost::asio::ip::tcp::endpoint& control,
-                                                              const std::string& session_id,
+boost::asio::awaitable<ObservationsResult> fetch_observations(boost::asio::ip::tcp::endpoint control,
+                                                              std::string session_id,
                                                               std::chrono::milliseconds timeout,
-                                                              const std::string& auth_key = {});
+                                                              std::string auth_key = {});
 
 // Best effort: the reflector expires sessions on its own anyway.
-boost::asio::awaitable<void> close_session(const boost::asio::ip::tcp::endpoint& control,
-                                           const std::string& session_id, std::chrono::milliseconds timeout,
-                                           const std::string& auth_key = {});
+boost::asio::awaitable<void> close_session(boost::asio::ip::tcp::endpoint control,
+                                           std::string session_id, std::chrono::milliseconds timeout,
+                                           std::string auth_key = {});
 
 }  // namespace vpncheck::client

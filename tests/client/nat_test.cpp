@@ -241,7 +241,9 @@ class NatTestsOnLoopback : public ::testing::Test {
     asio::io_context ctx;
     probes::Endpoint seen;
     std::optional<probes::SessionInfo> info;
-    asio::co_spawn(ctx, open_session("127.0.0.1", asio::ip::make_address("127.0.0.1"), {server_->ports().control},
+    // open_session keeps a reference to the address across its suspensions: it must outlive the run.
+    const auto loopback = asio::ip::make_address("127.0.0.1");
+    asio::co_spawn(ctx, open_session("127.0.0.1", loopback, {server_->ports().control},
                                      std::chrono::steady_clock::now() + std::chrono::seconds(2)),
                    [&](std::exception_ptr, OpenSessionResult r) {
                      if (r.session) info = r.session->info;

@@ -128,7 +128,8 @@ TEST(GreCodec, MagicNumberIsNeverZero) {
   EXPECT_EQ(gre::magic_number_for(make_token(0x0102)), 0x0404a2a6U);
   // And the reflector's answer to a client whose magic is all ones still has a non-zero one.
   ProbeToken all_ones{{0xff, 0xff, 0xff, 0xff, 0, 0}, 0};
-  auto reply = gre::parse(gre::build_reply(gre::build_probe(all_ones, 1), 2));
+  const Bytes reply_bytes = gre::build_reply(gre::build_probe(all_ones, 1), 2);  // parse() views into it
+  auto reply = gre::parse(reply_bytes);
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(gre::parse_lcp(reply->payload)->magic_number, 1U);
 }
