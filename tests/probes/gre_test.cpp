@@ -7,6 +7,7 @@
 namespace vpncheck::probes {
 namespace {
 
+using fixtures::expect_truncations_refused;
 using fixtures::hex;
 using fixtures::make_token;
 
@@ -161,10 +162,8 @@ TEST(GreCodec, ParseRejectsEveryTruncation) {
     EXPECT_FALSE(gre::parse_probe(ByteView(kGoldenProbe).first(len)).has_value()) << len;
     EXPECT_TRUE(gre::build_reply(ByteView(kGoldenProbe).first(len), 1).empty()) << len;
   }
-  for (std::size_t len = 0; len < kGoldenReply.size(); ++len)
-    EXPECT_FALSE(gre::parse(ByteView(kGoldenReply).first(len)).has_value()) << len;
-  for (std::size_t len = 0; len < kGoldenLcp.size(); ++len)
-    EXPECT_FALSE(gre::parse_lcp(ByteView(kGoldenLcp).first(len)).has_value()) << len;
+  expect_truncations_refused(kGoldenReply, [&](ByteView v) { return gre::parse(v).has_value(); });
+  expect_truncations_refused(kGoldenLcp, [&](ByteView v) { return gre::parse_lcp(v).has_value(); });
 }
 
 TEST(GreCodec, ParseRejectsBadHeaders) {

@@ -10,8 +10,10 @@ namespace {
 using fixtures::cat;
 using fixtures::counter_bytes;
 using fixtures::counter_fill;
+using fixtures::expect_truncations_refused;
 using fixtures::hex;
 using fixtures::make_token;
+using fixtures::with_byte;
 
 const ike::IpPort kLocal{{192, 168, 1, 10}, 500};
 const ike::IpPort kRemote{{203, 0, 113, 5}, 500};
@@ -133,8 +135,7 @@ TEST(IkeV2Codec, RoundTripsEveryBoundaryIndex) {
 
 TEST(IkeV2Codec, ParseRejectsEveryTruncationAndExtension) {
   Bytes msg = default_request();
-  for (std::size_t len = 0; len < msg.size(); ++len)
-    EXPECT_FALSE(ike::parse_sa_init(ByteView(msg).first(len)).has_value()) << len;
+  expect_truncations_refused(msg, [&](ByteView v) { return ike::parse_sa_init(v).has_value(); });
   Bytes longer = msg;
   longer.push_back(0);
   EXPECT_FALSE(ike::parse_sa_init(longer).has_value());
@@ -171,9 +172,7 @@ TEST(IkeV2Codec, ParseRejectsCorruptedLengths) {
 TEST(IkeV2Codec, ParseRejectsBrokenChainAndHeaderFields) {
   Bytes msg = default_request();
   auto reject = [&](std::size_t offset, std::uint8_t value, const char* what) {
-    Bytes wrong = msg;
-    wrong[offset] = value;
-    EXPECT_FALSE(ike::parse_sa_init(wrong).has_value()) << what;
+    EXPECT_FALSE(ike::parse_sa_init(with_byte(msg, offset, value)).has_value()) << what;
   };
   reject(596, 41, "last payload claims a successor");
   reject(568, 0, "chain ends early");
@@ -269,8 +268,7 @@ TEST(IkeV2Codec, ClientRecognisesTheResponse) {
   Bytes zero_spi_r = reply;
   std::fill_n(zero_spi_r.begin() + 8, 8, std::uint8_t{0});
   EXPECT_FALSE(ike::is_sa_init_response_to(zero_spi_r, request));
-  for (std::size_t len = 0; len < reply.size(); ++len)
-    EXPECT_FALSE(ike::is_sa_init_response_to(ByteView(reply).first(len), request)) << len;
+  expect_truncations_refused(reply, [&](ByteView v) { return ike::is_sa_init_response_to(v, request); });
 }
 
 TEST(IkeV2Codec, ClientDetectsNat) {
@@ -385,8 +383,7 @@ TEST(IkeAuthCodec, RejectsBadSizesSpisAndTruncation) {
   EXPECT_EQ(ike::build_ike_auth(make_token(1), spi_r, counter_fill(), ike::kIkeAuthMaxSize).size(),
             ike::kIkeAuthMaxSize);
   Bytes msg = ike::build_ike_auth(make_token(1), spi_r, counter_fill(), 200);
-  for (std::size_t len = 0; len < msg.size(); ++len)
-    EXPECT_FALSE(ike::parse_ike_auth(ByteView(msg).first(len)).has_value()) << len;
+  expect_truncations_refused(msg, [&](ByteView v) { return ike::parse_ike_auth(v).has_value(); });
   Bytes wrong = msg;
   wrong[31] ^= 1;  // SK length
   EXPECT_FALSE(ike::parse_ike_auth(wrong).has_value());
@@ -462,8 +459,7 @@ TEST(IkeV1Codec, ParsesMainMode1) {
 
 TEST(IkeV1Codec, ParseRejectsTruncationAndCorruption) {
   Bytes msg = ike::build_main_mode_1(make_token(1));
-  for (std::size_t len = 0; len < msg.size(); ++len)
-    EXPECT_FALSE(ike::parse_main_mode(ByteView(msg).first(len)).has_value()) << len;
+  expect_truncations_refused(msg, [&](ByteView v) { return ike::parse_main_mode(v).has_value(); });
   Bytes longer = msg;
   longer.push_back(0);
   EXPECT_FALSE(ike::parse_main_mode(longer).has_value());
@@ -476,9 +472,7 @@ TEST(IkeV1Codec, ParseRejectsTruncationAndCorruption) {
     }
   }
   auto reject = [&](std::size_t offset, std::uint8_t value, const char* what) {
-    Bytes wrong = msg;
-    wrong[offset] = value;
-    EXPECT_FALSE(ike::parse_main_mode(wrong).has_value()) << what;
+    EXPECT_FALSE(ike::parse_main_mode(with_byte(msg, offset, value)).has_value()) << what;
   };
   reject(17, 0x20, "IKEv2 version");
   reject(18, 4, "aggressive mode");
@@ -510,8 +504,7 @@ TEST(IkeV1Codec, BuildsGoldenMainMode2) {
   ASSERT_TRUE(as_request.has_value());
   EXPECT_FALSE(as_request->is_request());
   EXPECT_TRUE(ike::build_main_mode_2(*as_request, counter_fill()).empty());
-  for (std::size_t len = 0; len < reply.size(); ++len)
-    EXPECT_FALSE(ike::is_mm2_reply_to(ByteView(reply).first(len), request)) << len;
+  expect_truncations_refused(reply, [&](ByteView v) { return ike::is_mm2_reply_to(v, request); });
 }
 
 TEST(IkeV1Codec, Mm2ResponderSpiIsNeverZeroAndFitsSmallRequests) {

@@ -13,9 +13,11 @@ namespace vpncheck::probes {
 namespace {
 
 using fixtures::counter_fill;
+using fixtures::expect_truncations_refused;
 using fixtures::hex;
 using fixtures::make_token;
 using fixtures::seeded_fill;
+using fixtures::with_byte;
 
 ip6::Address addr(std::string_view h) {
   auto b = hex(h);
@@ -47,7 +49,7 @@ TEST(Ipv6Header, BuildsAndParsesTheFixedHeader) {
 
 TEST(Ipv6Header, RejectsWrongVersionLengthAndTruncation) {
   Bytes d = ip6::datagram(kClient, kReflector, 50, 64, 0, hex("0102030405"));
-  for (std::size_t len = 0; len < d.size(); ++len) EXPECT_FALSE(ip6::parse(ByteView(d).first(len))) << len;
+  expect_truncations_refused(d, [&](ByteView v) { return ip6::parse(v); });
   Bytes v4 = d;
   v4[0] = 0x45;
   EXPECT_FALSE(ip6::parse(v4));
@@ -137,16 +139,13 @@ TEST(Ah6Codec, IcvSurvivesMutableFieldsButNotAddressOrPayloadChanges) {
 
 TEST(Ah6Codec, RejectsTruncatedAndMalformedDatagrams) {
   Bytes d = default_ah6();
-  for (std::size_t len = 0; len < d.size(); ++len)
-    EXPECT_FALSE(esp::parse_ah_ipv6_datagram(ByteView(d).first(len)).has_value()) << len;
+  expect_truncations_refused(d, [&](ByteView v) { return esp::parse_ah_ipv6_datagram(v).has_value(); });
   Bytes longer = d;
   longer.push_back(0);
   longer[5] = static_cast<std::uint8_t>(longer.size() - 40);
   EXPECT_FALSE(esp::parse_ah_ipv6_datagram(longer).has_value());
   auto reject = [&](std::size_t offset, std::uint8_t value, const char* what) {
-    Bytes wrong = d;
-    wrong[offset] = value;
-    EXPECT_FALSE(esp::parse_ah_ipv6_datagram(wrong).has_value()) << what;
+    EXPECT_FALSE(esp::parse_ah_ipv6_datagram(with_byte(d, offset, value)).has_value()) << what;
   };
   reject(0, 0x45, "version 4");
   reject(5, 0x53, "payload length");

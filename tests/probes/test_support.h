@@ -40,6 +40,21 @@ inline Bytes cat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
+// Every proper prefix of `good` is refused: `parse` returns something false
+// (nullopt, false) for it. A truncated datagram is never a message.
+template <typename Parse>
+void expect_truncations_refused(ByteView good, Parse parse) {
+  for (std::size_t len = 0; len < good.size(); ++len)
+    EXPECT_FALSE(parse(good.first(len))) << "truncated to " << len << " of " << good.size() << " bytes";
+}
+
+// A copy of `good` with the byte at `offset` set to `value` (one broken field).
+inline Bytes with_byte(const Bytes& good, std::size_t offset, std::uint8_t value) {
+  Bytes wrong = good;
+  wrong[offset] = value;
+  return wrong;
+}
+
 inline RandomFill constant_fill(std::uint8_t value) {
   return [value](std::span<std::uint8_t> out) {
     for (auto& b : out) b = value;

@@ -8,6 +8,7 @@ namespace vpncheck::probes {
 namespace {
 
 using fixtures::counter_fill;
+using fixtures::expect_truncations_refused;
 using fixtures::hex;
 using fixtures::make_token;
 
@@ -113,8 +114,7 @@ TEST(WireguardCodec, RoundTripsEveryBoundaryIndex) {
 
 TEST(WireguardCodec, ParseRejectsEveryTruncation) {
   Bytes msg = wireguard::build_initiation(make_token(1), {}, counter_fill());
-  for (std::size_t len = 0; len < msg.size(); ++len)
-    EXPECT_FALSE(wireguard::parse_initiation(ByteView(msg).first(len), {}).has_value()) << len;
+  expect_truncations_refused(msg, [&](ByteView v) { return wireguard::parse_initiation(v, {}).has_value(); });
 }
 
 TEST(WireguardCodec, ParseRejectsOversized) {
@@ -197,8 +197,7 @@ TEST_F(WireguardReply, RejectsResponseToAnotherInitiation) {
 }
 
 TEST_F(WireguardReply, RejectsTruncatedAndOversizedReplies) {
-  for (std::size_t len = 0; len < response.size(); ++len)
-    EXPECT_FALSE(wireguard::is_response_to(ByteView(response).first(len), initiation)) << len;
+  expect_truncations_refused(response, [&](ByteView v) { return wireguard::is_response_to(v, initiation); });
   Bytes bigger = response;
   bigger.push_back(0);
   EXPECT_FALSE(wireguard::is_response_to(bigger, initiation));
@@ -219,8 +218,7 @@ TEST_F(WireguardReply, RejectsWrongTypeBytes) {
 
 TEST_F(WireguardReply, RejectsTheEchoedInitiationAndTruncatedInitiation) {
   EXPECT_FALSE(wireguard::is_response_to(initiation, initiation));
-  for (std::size_t len = 0; len < initiation.size(); ++len)
-    EXPECT_FALSE(wireguard::is_response_to(response, ByteView(initiation).first(len))) << len;
+  expect_truncations_refused(initiation, [&](ByteView v) { return wireguard::is_response_to(response, v); });
 }
 
 TEST(WireguardModule, DescribesTheStandardVariant) {
