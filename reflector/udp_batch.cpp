@@ -42,33 +42,37 @@ DatagramInfo read_datagram_info(msghdr& msg) {
   return info;
 }
 
-std::size_t write_source_pin(const DatagramInfo& info, bool reply_is_v4, std::span<char> control) {
-  if (control.size() < kReplyControlSize) return 0;
+namespace {
+
+// Writes one control message carrying `value` at the start of `control`;
+// returns its msg_controllen.
+template <typename T>
+std::size_t write_one_cmsg(std::span<char> control, int level, int type, const T& value) {
   msghdr msg{};
   msg.msg_control = control.data();
+  msg.msg_controllen = CMSG_SPACE(sizeof(T));
+  std::fill_n(control.begin(), msg.msg_controllen, '\0');
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof(T));
+  std::memcpy(CMSG_DATA(c), &value, sizeof value);
+  return msg.msg_controllen;
+}
+
+}  // namespace
+
+std::size_t write_source_pin(const DatagramInfo& info, bool reply_is_v4, std::span<char> control) {
+  if (control.size() < kReplyControlSize) return 0;
   if (info.pktinfo4 && reply_is_v4) {
-    msg.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-    std::fill_n(control.begin(), msg.msg_controllen, '\0');
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
     in_pktinfo pi{};
     pi.ipi_spec_dst = info.pktinfo4->ipi_addr;
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-    return msg.msg_controllen;
+    return write_one_cmsg(control, IPPROTO_IP, IP_PKTINFO, pi);
   }
   if (info.pktinfo6 && !IN6_IS_ADDR_V4MAPPED(&info.pktinfo6->ipi6_addr)) {
-    msg.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-    std::fill_n(control.begin(), msg.msg_controllen, '\0');
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
     in6_pktinfo pi{};
     pi.ipi6_addr = info.pktinfo6->ipi6_addr;
-    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-    return msg.msg_controllen;
+    return write_one_cmsg(control, IPPROTO_IPV6, IPV6_PKTINFO, pi);
   }
   return 0;
 }
