@@ -6,6 +6,13 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${VPNCHECK_BUILD_DIR:-$repo/build}
 
 "$repo/packaging/install-deps.sh"
-cmake -S "$repo" -B "$build_dir" -G Ninja "$@" >/dev/null
+# ccache (when installed) makes a rebuild in a fresh clone cheap: paths are
+# hashed relative to the clone, so any clone of the same sources hits.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$repo"
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S "$repo" -B "$build_dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
 cmake --build "$build_dir" --parallel "$(nproc)"
 echo "build: $build_dir/vpncheck and $build_dir/vpncheck-reflector are ready"

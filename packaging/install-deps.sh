@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev        # Asio + Beast; 1.81 for as_tuple and awaitable operators
   libtins-dev             # raw IP packets (ESP/AH/GRE probes)
   libcli11-dev nlohmann-json3-dev libssl-dev
