@@ -1,6 +1,8 @@
 #include "src/run/exchange.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -9,6 +11,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/basic_raw_socket.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/generic/raw_protocol.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +26,7 @@
 
 #include "probes/crypto.h"
 #include "probes/ipv6.h"
+#include "src/run/retry.h"
 
 namespace vpncheck::client {
 namespace {
@@ -104,20 +109,22 @@ struct Ipv6RawFraming {
   std::uint8_t protocol = 0;
 };
 
-// Send, retransmit once, and wait for valid answers (step after step) on a
-// connected datagram socket: UDP, or raw IP (whose replies include the IP
-// header over IPv4; over IPv6 `v6` rebuilds it).
+// Send, retransmit on the retry schedule, and wait for valid answers (step
+// after step) on a connected datagram socket: UDP, or raw IP (whose replies
+// include the IP header over IPv4; over IPv6 `v6` rebuilds it).
 template <typename Socket>
 asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, ClientSide side,
                                                   std::optional<Ipv6RawFraming> v6 = std::nullopt) {
   auto executor = co_await asio::this_coro::executor;
-  auto t0 = Clock::now();
+  const auto t0 = Clock::now();
   const std::size_t header = v6 ? probes::ip6::kHeaderSize : 0;
+  side.attempts.emplace_back();
   auto send = [&]() -> asio::awaitable<boost::system::error_code> {
     if (ex.wire.size() < header) co_return asio::error::invalid_argument;
     auto [send_ec, n] = co_await socket.async_send(asio::buffer(ex.wire.data() + header, ex.wire.size() - header),
                                                    use_tuple);
     ++side.sends;
+    side.attempts.back().sent_ms.push_back(ms_since(t0));
     co_return send_ec;
   };
   if (auto send_ec = co_await send()) {
@@ -129,16 +136,28 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
   asio::steady_timer timer(executor);
   std::array<std::uint8_t, kMaxReply> buffer{};
   side.outcome = Outcome::timeout;
-  bool retransmitted = !ex.retransmit_at.has_value();
-  const auto retransmit_gap = ex.retransmit_at ? *ex.retransmit_at - t0 : Clock::duration{};
+  auto step_start = t0;
+  std::size_t tries = 1;
+  bool answer_waiting = false;
+  // Answers to earlier messages still arrive once the exchange has moved on
+  // (their retransmissions were answered too): duplicates, not invalid answers.
+  std::vector<std::function<bool(probes::ByteView)>> earlier_checks;
   while (Clock::now() < ex.deadline) {
-    timer.expires_at(retransmitted ? ex.deadline : std::min(*ex.retransmit_at, ex.deadline));
+    timer.expires_at(ex.retransmit && !answer_waiting
+                         ? std::min(step_start + retry_offset(tries, ex.retry_unit), ex.deadline)
+                         : ex.deadline);
+    answer_waiting = false;
     auto result = co_await (socket.async_receive(asio::buffer(buffer.data() + header, buffer.size() - header),
                                                  use_tuple) ||
                             timer.async_wait(use_tuple));
     if (result.index() == 1) {
-      if (!retransmitted && Clock::now() < ex.deadline) {
-        retransmitted = true;
+      // An answer already waiting was only read late (a busy machine): read
+      // it rather than send a try it has answered.
+      boost::system::error_code available_ec;
+      answer_waiting = socket.available(available_ec) > 0 && !available_ec;
+      if (answer_waiting) continue;
+      if (ex.retransmit && Clock::now() < ex.deadline) {
+        ++tries;
         if (auto send_ec = co_await send()) side.detail = send_ec.message();
       }
       continue;
@@ -162,26 +181,29 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
     probes::ByteView reply(buffer.data(), n + header);
     if (ex.is_reply(reply)) {
       if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
+      side.attempts.back().answered_ms = ms_since(t0);
       auto next = advance(ex, side, reply);
       if (!next) {
         side.outcome = Outcome::reply;
         break;
       }
-      // The next message of the exchange, retransmitted like the first.
+      // The next message of the exchange, on a retry schedule of its own.
+      earlier_checks.push_back(std::move(ex.is_reply));
       ex.wire = std::move(next->wire);
       ex.is_reply = std::move(next->is_reply);
       side.outcome = Outcome::timeout;
+      side.attempts.emplace_back();
+      step_start = Clock::now();
+      tries = 1;
       if (auto send_ec = co_await send()) {
         side.outcome = outcome_of(send_ec);
         side.detail = send_ec.message();
         break;
       }
-      if (ex.retransmit_at) {
-        retransmitted = false;
-        ex.retransmit_at = std::min(ex.deadline, Clock::now() + retransmit_gap);
-      }
       continue;
     }
+    if (std::any_of(earlier_checks.begin(), earlier_checks.end(), [&](const auto& check) { return check(reply); }))
+      continue;
     side.outcome = Outcome::invalid_reply;
   }
   if (side.outcome == Outcome::timeout && side.steps_answered > 0 && side.detail.empty())
@@ -331,7 +353,6 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
 asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   ClientSide side;
   auto executor = co_await asio::this_coro::executor;
-  asio::ip::tcp::socket socket(executor);
   asio::steady_timer timer(executor);
   timer.expires_at(ex.deadline);
 
@@ -340,17 +361,19 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     side.detail = ec.message();
   };
 
-  auto t0 = Clock::now();
-  auto connected = co_await (socket.async_connect({ex.remote, ex.port}, use_tuple) || timer.async_wait(use_tuple));
-  if (connected.index() == 1) {
+  const auto t0 = Clock::now();
+  auto connected = co_await connect_with_retries({ex.remote, ex.port}, ex.deadline, t0, ex.retry_unit);
+  side.attempts.push_back(std::move(connected.attempts));
+  if (connected.error == asio::error::timed_out) {
     side.outcome = Outcome::timeout;
     side.detail = "TCP connection not established";
     co_return side;
   }
-  if (auto [ec] = std::get<0>(connected); ec) {
-    fail(ec);
+  if (connected.error) {
+    fail(connected.error);
     co_return side;
   }
+  asio::ip::tcp::socket socket = std::move(*connected.socket);
   record_local(socket, side);
   socket.set_option(asio::ip::tcp::no_delay(true));
   if (ex.on_local_address) {
@@ -378,6 +401,7 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   };
 
   for (;;) {
+    side.attempts.push_back(StepAttempts{{ms_since(t0)}, std::nullopt});
     auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(ex.wire), use_tuple);
     ++side.sends;
     if (write_ec) {
@@ -386,6 +410,7 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     }
     auto read = co_await (read_reply() || timer.async_wait(use_tuple));
     if (read.index() == 1) {
+      add_kernel_retransmissions(socket, side.attempts.back(), ms_since(t0));
       side.outcome = Outcome::timeout;
       side.detail = side.steps_answered == 0 ? "connected, but no answer to the probe"
                                              : "connected, but no answer to message " +
@@ -402,6 +427,7 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
       co_return side;
     }
     if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
+    side.attempts.back().answered_ms = ms_since(t0);
     auto next = advance(ex, side, reply);
     if (!next) break;
     ex.wire = std::move(next->wire);
@@ -426,6 +452,97 @@ std::string_view to_string(Outcome o) {
     case Outcome::not_permitted: return "not_permitted";
   }
   return "local_error";
+}
+
+void add_kernel_retransmissions(asio::ip::tcp::socket& socket, StepAttempts& step, double now_ms) {
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return;
+  for (std::uint32_t i = 0; i < info.tcpi_total_retrans && i < 64; ++i) step.sent_ms.push_back(now_ms);
+}
+
+namespace {
+
+// The attempts of one connect_with_retries call, shared with each attempt's coroutine.
+struct ConnectRace {
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> sockets;
+  std::vector<Clock::time_point> started;
+  std::optional<asio::ip::tcp::socket> winner;
+  std::optional<Clock::time_point> won_at;
+  boost::system::error_code answer;  // an error the network answered with (refused, unreachable)
+  asio::steady_timer changed;
+  explicit ConnectRace(asio::any_io_executor ex) : changed(ex) {}
+};
+
+// Whether an attempt has already connected (or failed) and only its handler
+// has not run yet, as on a busy machine: then no new attempt is due.
+bool settled_unread(const ConnectRace& race) {
+  for (const auto& socket : race.sockets) {
+    if (!socket->is_open()) continue;
+    pollfd pfd{socket->native_handle(), POLLOUT, 0};
+    if (::poll(&pfd, 1, 0) > 0) return true;
+  }
+  return false;
+}
+
+asio::awaitable<void> connect_attempt(std::shared_ptr<ConnectRace> race, std::size_t i,
+                                      asio::ip::tcp::endpoint remote) {
+  auto socket = race->sockets[i];
+  auto [ec] = co_await socket->async_connect(remote, use_tuple);
+  if (!ec && !race->winner) {
+    race->winner.emplace(std::move(*socket));
+    race->won_at = Clock::now();
+  } else if (ec && ec != asio::error::operation_aborted && !race->answer) {
+    race->answer = ec;
+  }
+  race->changed.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<TcpConnectResult> connect_with_retries(asio::ip::tcp::endpoint remote, Clock::time_point deadline,
+                                                       Clock::time_point t0, std::chrono::milliseconds retry_unit) {
+  auto executor = co_await asio::this_coro::executor;
+  auto race = std::make_shared<ConnectRace>(executor);
+  const auto start = Clock::now();
+  TcpConnectResult out;
+  for (;;) {
+    const auto now = Clock::now();
+    if (race->winner || race->answer || now >= deadline) break;
+    if (start + retry_offset(race->sockets.size(), retry_unit) <= now && !settled_unread(*race)) {
+      race->sockets.push_back(std::make_shared<asio::ip::tcp::socket>(executor));
+      race->started.push_back(now);
+      asio::co_spawn(executor, connect_attempt(race, race->sockets.size() - 1, remote), asio::detached);
+    }
+    // (When an attempt settled unread, a short wait lets its handler run.)
+    const auto next_attempt = settled_unread(*race) ? Clock::now() + std::chrono::milliseconds(1)
+                                                    : start + retry_offset(race->sockets.size(), retry_unit);
+    race->changed.expires_at(std::min(next_attempt, deadline));
+    co_await race->changed.async_wait(use_tuple);
+  }
+  // The losers are abandoned (closing cancels their connects).
+  for (auto& socket : race->sockets) {
+    boost::system::error_code ignored;
+    if (socket->is_open()) socket->close(ignored);
+  }
+  // One SYN per attempt, plus the kernel's retransmissions of each at 1, 3,
+  // 7 s (initial RTO 1 s, doubled: RFC 6298 §2.1, §5.5) while it was pending.
+  const auto end = race->won_at.value_or(std::min(Clock::now(), deadline));
+  for (auto started : race->started) {
+    for (auto offset : {0, 1000, 3000, 7000}) {
+      const auto at = started + std::chrono::milliseconds(offset);
+      if (offset == 0 || at < end)
+        out.attempts.sent_ms.push_back(std::chrono::duration<double, std::milli>(at - t0).count());
+    }
+  }
+  std::sort(out.attempts.sent_ms.begin(), out.attempts.sent_ms.end());
+  if (race->winner) {
+    out.socket = std::move(race->winner);
+    out.attempts.answered_ms = std::chrono::duration<double, std::milli>(*race->won_at - t0).count();
+  } else {
+    out.error = race->answer ? race->answer : boost::system::error_code(asio::error::timed_out);
+  }
+  co_return out;
 }
 
 asio::awaitable<ClientSide> run_exchange(Exchange exchange) {

@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include "probes/bytes.h"
 #include "src/run/result.h"
@@ -36,9 +37,11 @@ struct Exchange {
   std::function<bool(probes::ByteView)> is_reply;  // sees the unframed reply
   StreamReply stream_reply = StreamReply::length_prefixed;
   Clock::time_point deadline;
-  // UDP only: send once more at this time if no valid answer has come yet,
-  // as real clients retransmit; loss then does not read as blocking.
-  std::optional<Clock::time_point> retransmit_at;
+  // Datagrams (UDP, raw IP): send each message again on the retry schedule
+  // (src/run/retry.h) until it is answered or the deadline passes, as real
+  // clients retransmit; loss then does not read as blocking.
+  bool retransmit = true;
+  std::chrono::milliseconds retry_unit{250};  // see retry_unit() in src/run/retry.h
   // UDP only: send from this local port if it can be bound (IKE from 500, as
   // real clients do: some NATs and ALGs treat it specially); otherwise from
   // an ephemeral port, and ClientSide::detail says so. 0: ephemeral.
@@ -62,5 +65,27 @@ inline constexpr std::string_view kRawPrivilegeHint =
     "'sudo setcap cap_net_raw+ep \"$(command -v vpncheck)\"'";
 
 boost::asio::awaitable<ClientSide> run_exchange(Exchange exchange);
+
+// A TCP connection made as a client that re-dials would: a new attempt (a
+// new source port) on the retry schedule while none has connected, the first
+// to connect wins and the others are abandoned. A lost SYN or SYN-ACK then
+// costs a quarter second, not the kernel's 1 s initial retransmission timeout
+// (RFC 6298 §2.1). Ends with the first error that is an answer (refused,
+// unreachable), or timed_out at the deadline.
+struct TcpConnectResult {
+  boost::system::error_code error;
+  std::optional<boost::asio::ip::tcp::socket> socket;
+  // One try per SYN sent (the kernel's own SYN retransmissions included, at
+  // their RFC 6298 times), in ms from `t0`.
+  StepAttempts attempts;
+};
+// An unanswered message on a TCP connection is retransmitted by the kernel,
+// not by us: its tries are the first send plus the retransmissions TCP_INFO
+// counts, stamped `now_ms` (their own times are not kept).
+void add_kernel_retransmissions(boost::asio::ip::tcp::socket& socket, StepAttempts& step, double now_ms);
+
+boost::asio::awaitable<TcpConnectResult> connect_with_retries(boost::asio::ip::tcp::endpoint remote,
+                                                              Clock::time_point deadline, Clock::time_point t0,
+                                                              std::chrono::milliseconds retry_unit);
 
 }  // namespace vpncheck::client

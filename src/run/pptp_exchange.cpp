@@ -136,19 +136,19 @@ asio::awaitable<PptpSides> run_pptp_exchange(PptpExchange ex) {
     if (ex.gre_token) out.gre = gre_not_run(no_control + ", which failed (" + control.detail + ")");
   };
 
-  auto t0 = Clock::now();
+  const auto t0 = Clock::now();
   {
-    asio::steady_timer timer(executor, ex.deadline);
-    auto connected = co_await (socket.async_connect({ex.remote, ex.control_port}, use_tuple) ||
-                               timer.async_wait(use_tuple));
-    if (connected.index() == 1) {
+    auto connected = co_await connect_with_retries({ex.remote, ex.control_port}, ex.deadline, t0, ex.retry_unit);
+    control.attempts.push_back(std::move(connected.attempts));
+    if (connected.error == asio::error::timed_out) {
       fail(Outcome::timeout, "TCP connection not established");
       co_return out;
     }
-    if (auto [ec] = std::get<0>(connected); ec) {
-      fail(outcome_of(ec), ec.message());
+    if (connected.error) {
+      fail(outcome_of(connected.error), connected.error.message());
       co_return out;
     }
+    socket = std::move(*connected.socket);
   }
   boost::system::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -160,11 +160,14 @@ asio::awaitable<PptpSides> run_pptp_exchange(PptpExchange ex) {
   auto ask = [&](const probes::Bytes& request, auto check, std::string_view what,
                  probes::Bytes& answer) -> asio::awaitable<bool> {
     ++control.sends;
+    control.attempts.push_back(StepAttempts{{ms_since(t0)}, std::nullopt});
     if (auto send_ec = co_await conn.send(request)) {
       fail(outcome_of(send_ec), std::string(what) + ": " + send_ec.message());
       co_return false;
     }
     auto [recv_ec, reply] = co_await conn.receive();
+    if (recv_ec == asio::error::timed_out) add_kernel_retransmissions(socket, control.attempts.back(), ms_since(t0));
+    if (!recv_ec) control.attempts.back().answered_ms = ms_since(t0);
     if (recv_ec) {
       fail(outcome_of(recv_ec), recv_ec == asio::error::timed_out ? "connected, but no answer to the " + std::string(what)
                                                                   : std::string(what) + ": " + recv_ec.message());
@@ -208,7 +211,7 @@ asio::awaitable<PptpSides> run_pptp_exchange(PptpExchange ex) {
     gre.remote = ex.remote;
     gre.port = probes::gre::kIpProtocol;
     gre.deadline = gre_deadline;
-    gre.retransmit_at = Clock::now() + std::min<Clock::duration>(std::chrono::seconds(1), (gre_deadline - Clock::now()) / 2);
+    gre.retry_unit = ex.retry_unit;
     const probes::ProbeToken gre_token = *ex.gre_token;
     const probes::IpPort remote = ip_port(ex.remote, 0);
     auto set_wire = [gre_token, reflector_call_id, own_call_id, remote](const probes::IpPort& from, Exchange& e) {

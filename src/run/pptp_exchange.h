@@ -31,6 +31,7 @@ struct PptpExchange {
   probes::ProbeToken control_token;            // the control piece's probe (SCCRQ Host Name, OCRQ Subaddress)
   std::optional<probes::ProbeToken> gre_token;  // the GRE piece's probe; nullopt: GRE is not run
   Clock::time_point deadline;
+  std::chrono::milliseconds retry_unit{250};  // see retry_unit() in src/run/retry.h
   probes::RandomFill random;
   // Runs the raw GRE part (run_exchange); tests inject their own.
   ExchangeRunner gre_exchange = run_exchange;

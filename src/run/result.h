@@ -25,13 +25,23 @@ enum class Outcome {
 };
 std::string_view to_string(Outcome o);
 
+// What happened to one message of an exchange (a datagram, or a TCP
+// connection attempt): when each try went out and when a valid answer came
+// back, in ms from the exchange's start. The loss evidence
+// (src/verdict/evidence.h) is computed from these.
+struct StepAttempts {
+  std::vector<double> sent_ms;
+  std::optional<double> answered_ms;
+  bool operator==(const StepAttempts&) const = default;
+};
+
 struct ClientSide {
   Outcome outcome = Outcome::not_run;
   std::optional<probes::Endpoint> local;  // our socket's address and port
   std::string sent_sha256;
   std::size_t sent_length = 0;
   std::optional<double> rtt_ms;
-  std::size_t sends = 0;  // including the one retransmission on UDP
+  std::size_t sends = 0;  // every message on the wire, retransmissions included
   std::string detail;     // error text for local_error etc.
   std::size_t steps_answered = 0;  // multi-message exchanges: how many steps got a valid answer
   // Multi-message exchanges: digests of the messages sent after the first
@@ -39,6 +49,10 @@ struct ClientSide {
   // arrived unchanged.
   std::vector<std::string> later_sent_sha256;
   probes::Fields reply_fields;     // facts decoded from the answer (ProtocolModule::inspect_reply)
+  // Datagram exchanges: one entry per message of the exchange, in order (the
+  // unanswered one last). TCP: the connection attempts as entry 0, then one
+  // entry per message whose tries count the kernel's retransmissions.
+  std::vector<StepAttempts> attempts;
 };
 
 struct ProbeResult {

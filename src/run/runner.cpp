@@ -11,6 +11,7 @@
 
 #include "probes/control.h"
 #include "probes/pptp_module.h"
+#include "src/run/retry.h"
 
 // GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
 // inlining: Asio's awaitable frames come from aligned_alloc and go back through
@@ -131,8 +132,6 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
 
   const auto start = Clock::now();
   const auto deadline = start + settings.timeout;
-  // Retransmit like a real client would, once, so a single lost packet does not read as blocking.
-  const auto retransmit_at = start + std::min<Clock::duration>(std::chrono::seconds(1), settings.timeout / 2);
 
   struct Progress {
     std::size_t pending = 0;
@@ -178,6 +177,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
       const bool gre_planned = gre != std::string::npos && !plan[gre].not_run_reason;
       if (gre_planned) pptp.gre_token = probes::ProbeToken{settings.tag, plan[gre].index};
       pptp.deadline = deadline;
+      pptp.retry_unit = retry_unit(settings.timeout);
       pptp.random = settings.random;
       ++progress->pending;
       asio::co_spawn(executor, settings.pptp_exchange(std::move(pptp)),
@@ -195,7 +195,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
     }
     Exchange exchange = make_exchange(probe, settings);
     exchange.deadline = deadline;
-    if (probe.variant.transport != probes::Transport::tcp) exchange.retransmit_at = retransmit_at;
+    exchange.retry_unit = retry_unit(settings.timeout);
     ++progress->pending;
     asio::co_spawn(executor, settings.exchange(std::move(exchange)),
                    [results, progress, i, total = plan.size(), &settings](std::exception_ptr error, ClientSide side) {

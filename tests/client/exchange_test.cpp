@@ -1,6 +1,7 @@
 // The wire layer on loopback: multi-message exchanges, the local-address hook
 // and raw IP without privilege. A tiny UDP responder stands in for the reflector.
 #include "src/run/exchange.h"
+#include "src/run/retry.h"
 
 #include "probes/ipv6.h"
 
@@ -13,6 +14,7 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,6 +33,8 @@ struct Responder {
   udp::socket socket;
   std::vector<probes::Bytes> received;
   std::size_t answer_first = 1000;  // answer only the first N datagrams
+  std::set<std::size_t> lose;        // datagrams (1-based) lost on the way: recorded, never answered
+  bool answer_twice = false;         // each answer sent twice, as for a retransmission that crossed it
 
   explicit Responder(asio::io_context& io) : socket(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     receive();
@@ -43,10 +47,11 @@ struct Responder {
     socket.async_receive_from(asio::buffer(*buffer), *from, [this, buffer, from](auto ec, std::size_t n) {
       if (ec) return;
       received.emplace_back(buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
-      if (received.size() <= answer_first) {
+      if (received.size() <= answer_first && !lose.count(received.size())) {
         probes::Bytes reply{'A'};
         reply.insert(reply.end(), buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
         socket.send_to(asio::buffer(reply), *from);
+        if (answer_twice) socket.send_to(asio::buffer(reply), *from);
       }
       receive();
     });
@@ -102,6 +107,62 @@ TEST(Exchange, MultiMessageExchangeRunsEveryStepOnOneSocket) {
   ASSERT_EQ(responder.received.size(), 3U);
   EXPECT_EQ(responder.received[1], (probes::Bytes{2, 1}));
   EXPECT_EQ(responder.received[2], (probes::Bytes{3, 2}));
+}
+
+TEST(Exchange, AMessageIsRetriedOnTheScheduleUntilItIsAnswered) {
+  asio::io_context io;
+  Responder responder(io);
+  responder.lose = {1, 2, 3};
+  ClientSide side = run(io, udp_exchange_to(responder.port(), {7}));
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  EXPECT_EQ(side.sends, 4U);
+  EXPECT_EQ(responder.received.size(), 4U);
+  ASSERT_EQ(side.attempts.size(), 1U);
+  const auto& tries = side.attempts[0].sent_ms;
+  ASSERT_EQ(tries.size(), 4U);
+  // Sent at 0, 250, 500 and 1000 ms (timers fire late, never early).
+  for (std::size_t i = 0; i < tries.size(); ++i) {
+    EXPECT_GE(tries[i], static_cast<double>(retry_offset(i).count()) - 1) << i;
+    EXPECT_LT(tries[i], static_cast<double>(retry_offset(i).count()) + 150) << i;
+  }
+  ASSERT_TRUE(side.attempts[0].answered_ms.has_value());
+  EXPECT_GE(*side.attempts[0].answered_ms, tries.back());
+}
+
+TEST(Exchange, EachMessageOfAnExchangeIsRetriedOnItsOwn) {
+  asio::io_context io;
+  Responder responder(io);
+  responder.lose = {2, 3};  // the second message's first two tries
+  Exchange ex = udp_exchange_to(responder.port(), {1});
+  ex.next_step = [](std::size_t step, probes::ByteView) -> std::optional<ExchangeStep> {
+    if (step >= 1) return std::nullopt;
+    probes::Bytes next{2};
+    return ExchangeStep{next, answers(next)};
+  };
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  EXPECT_EQ(side.steps_answered, 2U);
+  ASSERT_EQ(side.attempts.size(), 2U);
+  EXPECT_EQ(side.attempts[0].sent_ms.size(), 1U);
+  EXPECT_EQ(side.attempts[1].sent_ms.size(), 3U);
+  // The second message's schedule starts when it is first sent, not with the exchange.
+  EXPECT_LT(side.attempts[1].sent_ms[1] - side.attempts[1].sent_ms[0], 400);
+}
+
+TEST(Exchange, ALateCopyOfAnEarlierAnswerIsNotAnInvalidAnswer) {
+  asio::io_context io;
+  Responder responder(io);
+  responder.answer_first = 1;
+  responder.answer_twice = true;
+  Exchange ex = udp_exchange_to(responder.port(), {1});
+  ex.deadline = Clock::now() + std::chrono::milliseconds(400);
+  ex.next_step = [](std::size_t, probes::ByteView) -> std::optional<ExchangeStep> {
+    probes::Bytes next{9};
+    return ExchangeStep{next, answers(next)};
+  };
+  ClientSide side = run(io, std::move(ex));
+  EXPECT_EQ(side.outcome, Outcome::timeout) << to_string(side.outcome);
+  EXPECT_EQ(side.steps_answered, 1U);
 }
 
 TEST(Exchange, AStepWithoutAnswerTimesOutAndSaysHowFarItGot) {

@@ -67,7 +67,6 @@ class IpsecExchange : public ::testing::Test {
     Exchange ex = make_exchange(planned, settings_);
     if (planned.variant.transport == probes::Transport::udp) ex.port = server_->ports().udp.at(0);
     ex.deadline = Clock::now() + 2s;
-    ex.retransmit_at = Clock::now() + 500ms;
     asio::io_context ctx;
     auto future = asio::co_spawn(ctx, run_exchange(std::move(ex)), asio::use_future);
     ctx.run();
