@@ -24,6 +24,7 @@
 #include "src/report/redact.h"
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
+#include "src/verdict/evidence.h"
 #include "src/verdict/l2tp_ipsec.h"
 #include "src/verdict/path_mtu.h"
 
@@ -99,8 +100,18 @@ constexpr milliseconds kNatTestWindow{1500};
 // -6 with an IPv4 fallback for the control session: how long IPv6 gets first.
 constexpr milliseconds kControlFallbackAfter{1000};
 
+// The whole run, the final read of the observations included, ends this long after --timeout.
+constexpr milliseconds kFinalReadAllowance{500};
+// Of that allowance, what is kept for closing the session.
+constexpr milliseconds kCloseAllowance{50};
+
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
+  // One deadline for the probes, whatever opening the session cost; the
+  // observations are read in the allowance after it.
+  const auto run_start = Clock::now();
+  const auto probes_deadline = run_start + timeout;
+  const auto run_deadline = probes_deadline + kFinalReadAllowance;
   std::string error;
   auto addresses = co_await resolve(o.reflector_host, Clock::now() + timeout, error);
   if (addresses.empty()) {
@@ -177,7 +188,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
       settings.hints.wireguard_public_key = k;
     }
   }
-  settings.timeout = timeout;
+  settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;
   settings.on_progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
   // The NAT behaviour tests (IPv4, reflector with the NAT test service) run alongside the probes.
@@ -197,7 +208,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     p.tag = settings.tag;
     // Lost packets are retransmitted within this window before a "no" is believed;
     // a clean network should not wait the whole probe timeout for the unsolicited tests.
-    p.timeout = std::min(timeout, kNatTestWindow);
+    p.timeout = std::min(settings.timeout, kNatTestWindow);
     p.random = secure_random;
     p.hairpin = o.hairpin;
     // A gap longer than the session lives would read as "expired" for the wrong reason.
@@ -218,14 +229,17 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     if (nat_plan) nat_measured = co_await nat::run_nat_tests(*nat_plan);
   };
   auto gateway = [&]() -> asio::awaitable<void> {
-    if (ask_gateway) gateway_facts = co_await nat::query_gateway(std::min(timeout, kNatTestWindow));
+    if (ask_gateway) gateway_facts = co_await nat::query_gateway(std::min(settings.timeout, kNatTestWindow));
   };
   auto probes = [&]() -> asio::awaitable<void> { results = co_await run_plan(plan, settings); };
   co_await (probes() && nat_tests() && gateway());
   progress.clear();
 
+  auto until = [](Clock::time_point deadline) {
+    return std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  };
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
-                                                  std::max(timeout, milliseconds(2000)), o.auth_key);
+                                                  until(run_deadline - kCloseAllowance), o.auth_key);
   report.observations_read = observations.list.has_value();
   report.observations_error = observations.error;
   if (observations.list) {
@@ -234,12 +248,16 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
       if (obs.probe_index < results.size()) results[obs.probe_index].arrivals.push_back(std::move(obs));
   }
 
+  settle_round_trips(results);
   for (const auto* module : *modules) {
     std::vector<ProbeResult> mine;
     for (const auto& r : results)
       if (r.probe.module == module) mine.push_back(r);
     report.protocols.push_back(assess_families(*module, mine, report.observations_read));
   }
+  report.path_loss = estimate_loss(results);
+  // Before anything builds on the verdicts: a failing one the loss explains is withheld.
+  apply_loss_evidence(report.protocols, report.observations_read);
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
@@ -251,7 +269,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   // Derived, not probed: present only when both l2tp and ipsec were assessed.
   add_l2tp_ipsec(report.protocols, report.behind_nat);
-  co_await close_session(session.control, session.info.session_id, milliseconds(500), o.auth_key);
+  // Best effort (the reflector expires sessions on its own), within the run's deadline.
+  co_await close_session(session.control, session.info.session_id, until(run_deadline), o.auth_key);
 }
 
 // Writes one report form to `path` ("-" = `out`); false, with a line on `err`, if it could not.

@@ -1,5 +1,7 @@
 #include "src/report/json_report.h"
 
+#include <cmath>
+
 #include "src/verdict/translation.h"
 #include "src/version.h"
 
@@ -149,6 +151,7 @@ json probe_json(const ProbeResult& r, bool observations_read) {
           {"outcome", std::string(to_string(r.client.outcome))},
           {"rtt_ms", or_null(r.client.rtt_ms)},
           {"sent_bytes", r.client.sent_length},
+          {"sends", r.client.sends},
           {"arrivals", r.arrivals.size()},
           {"observed_fields", fields},
           {"translation", translation},
@@ -159,12 +162,33 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   const bool multi_step = r.probe.kind == ProbeKind::genuine && r.probe.module && r.probe.module->next_request;
   if (r.client.steps_answered > 1 || (multi_step && was_tested(r))) out["steps_answered"] = r.client.steps_answered;
   if (!r.client.reply_fields.empty()) out["reply_fields"] = r.client.reply_fields;
+  if (!r.client.attempts.empty()) {
+    json attempts = json::array();
+    for (const auto& step : r.client.attempts) {
+      json sent = json::array();
+      for (double t : step.sent_ms) sent.push_back(std::round(t * 10) / 10);
+      attempts.push_back({{"sent_ms", sent},
+                          {"answered_ms", step.answered_ms ? json(std::round(*step.answered_ms * 10) / 10) : json(nullptr)}});
+    }
+    out["attempts"] = std::move(attempts);
+  }
   if (r.arrivals.size() > 1) {
     json messages = json::array();
     for (const auto& arrival : r.arrivals) messages.push_back(arrival.fields);
     out["observed_messages"] = std::move(messages);
   }
   return out;
+}
+
+json loss_json(const LossEstimate& loss) {
+  if (!loss.measured()) return nullptr;
+  return {{"fraction", loss.fraction()},
+          {"outbound", loss.outbound()},
+          {"inbound", loss.inbound()},
+          {"datagrams_sent", loss.datagrams_sent},
+          {"datagrams_arrived", loss.datagrams_arrived},
+          {"round_trips", loss.round_trips},
+          {"round_trips_failed", loss.round_trips_failed}};
 }
 
 }  // namespace
@@ -182,6 +206,14 @@ json to_report_json(const Report& report) {
                          {"findings", a.findings},
                          {"working_variant", a.working_variant ? json(describe(*a.working_variant)) : json(nullptr)},
                          {"probes", probes}};
+    if (a.loss_check) {
+      entry["loss_check"] = {{"loss", a.loss_check->loss},
+                             {"chance", a.loss_check->chance},
+                             {"threshold", kChanceThreshold},
+                             {"withheld_verdict", a.loss_check->withheld
+                                                      ? json(std::string(to_string(*a.loss_check->withheld)))
+                                                      : json(nullptr)}};
+    }
     if (!a.families.empty()) {
       json families = json::object();
       for (const auto& f : a.families)
@@ -231,6 +263,7 @@ json to_report_json(const Report& report) {
        {{"read", report.observations_read},
         {"error", report.observations_error.empty() ? json(nullptr) : json(report.observations_error)},
         {"dropped_by_reflector", report.observations_dropped}}},
+      {"path", {{"loss", loss_json(report.path_loss)}}},
       {"protocols", protocols},
       {"required", report.required},
       {"error", or_null(report.error)},

@@ -126,6 +126,8 @@ void write_junit_report(std::ostream& out, const Report& r) {
   property("reflector.address", r.reflector_address);
   if (r.public_address) property("client.public_address", *r.public_address);
   if (r.behind_nat) property("client.behind_nat", *r.behind_nat ? "true" : "false");
+  if (r.path_loss.measured()) property("path.loss", percent(r.path_loss.fraction()));
+  if (auto loss = loss_line(r.path_loss)) property("path.loss.note", *loss);
   property("redacted", r.redacted ? "true" : "false");
   property("exit_code", std::to_string(static_cast<int>(r.exit_code)));
   out << "  </properties>\n";

@@ -62,6 +62,7 @@ void write_markdown_report(std::ostream& out, const Report& r) {
         << "Nothing was concluded about VPN protocols on this network (exit 3).\n";
     return;
   }
+  if (auto loss = loss_line(r.path_loss)) out << "> **Note:** " << markdown_escape(*loss) << "\n\n";
   if (!r.observations_read)
     out << "> **Note:** the reflector's record of arrivals could not be read ("
         << markdown_escape(r.observations_error) << "); blocked and outbound-only cannot be told apart.\n\n";

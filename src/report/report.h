@@ -9,6 +9,7 @@
 #include "src/control/control_client.h"
 #include "src/nat/gateway.h"
 #include "src/nat/nat_runner.h"
+#include "src/verdict/evidence.h"
 #include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
@@ -63,6 +64,8 @@ struct Report {
   std::string observations_error;
   std::uint64_t observations_dropped = 0;
   std::vector<ProtocolAssessment> protocols;
+  // The path's packet loss as the probes measured it (src/verdict/evidence.h).
+  LossEstimate path_loss;
   std::vector<std::string> required;
   std::optional<std::string> error;  // why nothing could be tested (exit 3)
   bool redacted = false;             // public addresses replaced (--redact, src/report/redact.h)

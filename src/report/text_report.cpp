@@ -74,6 +74,7 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     for (const auto& line : nat_lines) out << "  " << line << "\n";
   }
   if (r.redacted) out << "Public addresses are redacted (same address, same redacted-<hash> token).\n";
+  if (auto loss = loss_line(r.path_loss)) out << *loss << "\n";
   if (!r.observations_read)
     out << "Note: the reflector's record of arrivals could not be read (" << r.observations_error
         << "); blocked and outbound-only cannot be told apart.\n";
@@ -94,10 +95,15 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     }
     for (const auto& advice : a.advice) out << std::string(title_width + 15, ' ') << "→ " << advice << "\n";
     if (!style.verbose) continue;
+    if (a.loss_check)
+      out << std::string(title_width + 2, ' ') << "evidence: at the " << percent(a.loss_check->loss)
+          << " loss measured, chance alone would fail a probe this way " << describe_chance(a.loss_check->chance)
+          << (a.loss_check->withheld ? " (too likely to judge)" : "") << "\n";
     for (const auto& p : a.probes) {
       std::string name = p.probe.name();
       if (a.families.size() > 1) name += " " + std::string(display_name(p.probe.family));
       out << std::string(title_width + 2, ' ') << pad(name, 35) << " " << to_string(p.client.outcome);
+      if (p.client.sends > 1) out << " after " << p.client.sends << " sends";
       if (p.client.rtt_ms) {
         std::ostringstream rtt;  // keep the caller's stream flags untouched
         rtt << std::fixed << std::setprecision(1) << *p.client.rtt_ms;

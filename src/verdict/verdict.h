@@ -34,6 +34,13 @@ inline constexpr std::string_view kAhModified = "ah_modified";
 inline constexpr std::string_view kFullSizePacketsDropped = "full_size_packets_dropped";
 }  // namespace finding
 
+// How a failing verdict stood up to the path's measured loss (src/verdict/evidence.h).
+struct LossCheck {
+  double loss = 0;    // the per-packet loss measured on the path
+  double chance = 0;  // the likeliest failed probe's chance of failing so by loss alone
+  std::optional<Verdict> withheld;  // the failing verdict the evidence was too weak for
+};
+
 struct ProtocolAssessment {
   const probes::ProtocolModule* module = nullptr;
   Verdict verdict = Verdict::inconclusive;
@@ -47,6 +54,8 @@ struct ProtocolAssessment {
   // when IPv4 was tested, else the IPv6 one; `probes` holds every family's.
   std::vector<ProtocolAssessment> families;
   std::optional<Family> family;  // set on the entries of `families`
+  // Set on failing verdicts once checked against the path's loss.
+  std::optional<LossCheck> loss_check;
 };
 
 // Assesses each family's probes on their own and combines them as described at

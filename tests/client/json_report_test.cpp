@@ -449,3 +449,39 @@ TEST(JsonReport, SingleFamilyReportHasOnlyThatFamily) {
 
 }  // namespace
 }  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+// A lossy run: the path's loss and a verdict the loss was too likely to explain.
+Report lossy_report() {
+  Report r = fixtures::realistic_report();
+  r.path_loss.datagrams_sent = 100;
+  r.path_loss.datagrams_arrived = 85;
+  r.path_loss.round_trips = 100;
+  r.path_loss.round_trips_failed = 28;
+  auto& a = r.protocols.front();
+  a.verdict = Verdict::inconclusive;
+  a.loss_check = LossCheck{r.path_loss.fraction(), 0.02, Verdict::blocked};
+  return r;
+}
+
+TEST(JsonReportSchema, LossyReportValidates) { EXPECT_VALID_REPORT(to_report_json(lossy_report())); }
+
+TEST(JsonReport, PathLossAndTheLossCheck) {
+  auto doc = to_report_json(lossy_report());
+  const auto& loss = doc.at("path").at("loss");
+  EXPECT_NEAR(loss.at("outbound").get<double>(), 0.15, 1e-9);
+  EXPECT_NEAR(loss.at("fraction").get<double>(), loss.at("inbound").get<double>(), 1e-9);  // the worse direction
+  EXPECT_GT(loss.at("inbound").get<double>(), 0.15);
+  EXPECT_EQ(loss.at("datagrams_sent"), 100);
+  const auto& check = doc.at("protocols").at(0).at("loss_check");
+  EXPECT_EQ(check.at("withheld_verdict"), "blocked");
+  EXPECT_DOUBLE_EQ(check.at("chance").get<double>(), 0.02);
+  EXPECT_DOUBLE_EQ(check.at("threshold").get<double>(), kChanceThreshold);
+  // Nothing measured: null, never a made-up 0.
+  EXPECT_TRUE(to_report_json(fixtures::realistic_report()).at("path").at("loss").is_null());
+}
+
+}  // namespace
+}  // namespace vpncheck::client

@@ -253,3 +253,25 @@ TEST(TextReport, VerboseNamesTheFamilyOfEachProbe) {
 
 }  // namespace
 }  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+TEST(TextReport, ALossyPathGetsOneLineAndACleanOneNone) {
+  Report r = fixtures::realistic_report();
+  EXPECT_EQ(render(r, {false, false}).find("Lossy path"), std::string::npos);
+  r.path_loss.datagrams_sent = 100;
+  r.path_loss.datagrams_arrived = 86;
+  auto text = render(r, {false, false});
+  EXPECT_NE(text.find("Lossy path: 14 % of packets lost (outbound 14 %, return 0 %)"), std::string::npos) << text;
+}
+
+TEST(TextReport, VerboseSaysHowUnlikelyChanceIs) {
+  Report r = fixtures::realistic_report();
+  r.protocols.front().loss_check = LossCheck{0.01, 3e-9, std::nullopt};
+  auto text = render(r, {false, true});
+  EXPECT_NE(text.find("chance alone would fail a probe this way below 1 in a million"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace vpncheck::client

@@ -1,0 +1,270 @@
+#include "src/verdict/evidence.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+namespace vpncheck::client {
+namespace {
+
+constexpr double kZ = 1.645;  // one-sided 95 %
+// An answer may come this much later than the quickest round trip seen and
+// still be the answer to that try: scheduling and queueing jitter.
+constexpr double kJitterMs = 20;
+// TCP retransmits an unacknowledged segment after at least 200 ms, doubling
+// (RFC 6298 §2.4 allows 1 s; Linux uses TCP_RTO_MIN = 200 ms).
+constexpr double kTcpMinRtoMs = 200;
+
+bool datagram(const ProbeResult& r) { return r.probe.variant.transport != probes::Transport::tcp; }
+
+double ratio(std::size_t part, std::size_t whole) {
+  return whole == 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(whole);
+}
+
+// The path's round trip: the quickest answer to a message counted from its
+// first try. Where a first try was answered (on any path but a very lossy
+// one, some are) that is the round trip itself; tries sent while that answer
+// was on its way do not shorten it. An answer later than about twice this
+// after a try was not that try's.
+std::optional<double> quickest_round_trip(std::span<const ProbeResult> results) {
+  std::optional<double> best;
+  for (const auto& r : results)
+    for (const auto& step : r.client.attempts) {
+      if (!step.answered_ms || step.sent_ms.empty()) continue;
+      const double rtt = *step.answered_ms - step.sent_ms.front();
+      if (!best || rtt < *best) best = rtt;
+    }
+  return best;
+}
+
+// Which message of its exchange a probe stopped at, and that message's tries.
+struct FailedStep {
+  std::size_t index = 0;
+  const StepAttempts* attempts = nullptr;
+};
+
+FailedStep failed_step(const ProbeResult& r) {
+  FailedStep out;
+  out.index = r.client.steps_answered;
+  // TCP: entry 0 is the connection; its messages follow.
+  const std::size_t entry = datagram(r) ? out.index : (r.client.attempts.size() > 1 ? out.index + 1 : 0);
+  if (entry < r.client.attempts.size()) out.attempts = &r.client.attempts[entry];
+  return out;
+}
+
+std::size_t tries(const FailedStep& step) { return step.attempts ? std::max<std::size_t>(1, step.attempts->sent_ms.size()) : 1; }
+
+// What the reflector recorded of the failed message, and how many answers it
+// sent to it; nullopt when its arrivals cannot be told from the earlier
+// messages' (their digests are unknown).
+struct StepArrivals {
+  std::size_t arrived = 0;
+  std::size_t answered = 0;
+};
+
+std::optional<StepArrivals> arrivals_of(const ProbeResult& r, std::size_t step) {
+  std::set<std::string> earlier;
+  if (step > 0) {
+    if (r.client.sent_sha256.empty() || r.client.later_sent_sha256.size() + 1 < step) return std::nullopt;
+    earlier.insert(r.client.sent_sha256);
+    for (std::size_t i = 0; i + 1 < step; ++i) earlier.insert(r.client.later_sent_sha256[i]);
+  }
+  StepArrivals out;
+  for (const auto& a : r.arrivals) {
+    if (earlier.count(a.payload_sha256)) continue;
+    ++out.arrived;
+    if (a.reply.sent) ++out.answered;
+  }
+  return out;
+}
+
+bool failing(Verdict v) { return v == Verdict::blocked || v == Verdict::outbound_only || v == Verdict::restricted; }
+
+}  // namespace
+
+std::string describe_chance(double chance) {
+  if (chance <= 0) return "none";
+  if (chance < 1e-6) return "below 1 in a million";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "about 1 in %.0f", std::max(1.0, 1.0 / chance));
+  return buf;
+}
+
+namespace {
+
+// The worst (likeliest by chance) failed genuine probe of an assessment.
+double worst_chance(const ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {
+  double worst = 0;
+  for (const auto& r : a.probes) {
+    if (r.probe.kind != ProbeKind::genuine || !was_tested(r) || answered(r)) continue;
+    worst = std::max(worst, chance_by_loss(r, loss, observations_read));
+  }
+  return worst;
+}
+
+void check(ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {
+  const std::string title(a.module ? a.module->title : "This protocol");
+  if (failing(a.verdict)) {
+    const double chance = worst_chance(a, loss, observations_read);
+    LossCheck lc;
+    lc.chance = chance;
+    lc.loss = loss.fraction();
+    if (chance >= kChanceThreshold) {
+      lc.withheld = a.verdict;
+      a.verdict = Verdict::inconclusive;
+      a.summary = title + " could not be judged: lossy path: " + percent(loss.fraction()) +
+                  " of packets lost, run again or use a longer --timeout. What came back would read as " +
+                  std::string(to_string(*lc.withheld)) + ", but loss alone explains it (" + describe_chance(chance) +
+                  "): " + a.summary;
+      a.advice.clear();
+      a.advice.push_back("Run vpncheck again, with a longer --timeout (e.g. --timeout 8) so more tries fit in, "
+                         "preferably from a less lossy connection.");
+      a.working_variant.reset();
+    }
+    a.loss_check = lc;
+  } else if (a.verdict == Verdict::pass && loss.fraction() >= kNegligibleLoss) {
+    a.summary += " (" + percent(loss.fraction()) + " of packets were lost on this path; it passed anyway.)";
+  }
+}
+
+}  // namespace
+
+double LossEstimate::outbound() const { return ratio(datagrams_sent - datagrams_arrived, datagrams_sent); }
+double LossEstimate::round_trip() const { return ratio(round_trips_failed, round_trips); }
+double LossEstimate::inbound() const {
+  const double out = outbound();
+  if (out >= 1) return 0;
+  return std::clamp(1 - (1 - round_trip()) / (1 - out), 0.0, 1.0);
+}
+// A round trip is lost at least as often as its outbound half, so its bound
+// bounds the outbound loss too (the only bound when no datagram arrived).
+double LossEstimate::outbound_upper() const {
+  return std::min(upper_bound(datagrams_sent - datagrams_arrived, datagrams_sent), round_trip_upper());
+}
+double LossEstimate::round_trip_upper() const { return upper_bound(round_trips_failed, round_trips); }
+
+double upper_bound(std::size_t hits, std::size_t n) {
+  if (n == 0) return 1;
+  const double nn = static_cast<double>(n);
+  const double p = static_cast<double>(hits) / nn;
+  const double z2 = kZ * kZ;
+  const double centre = p + z2 / (2 * nn);
+  const double spread = kZ * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  return std::min(1.0, (centre + spread) / (1 + z2 / nn));
+}
+
+LossEstimate estimate_loss(std::span<const ProbeResult> results) {
+  LossEstimate out;
+  const auto quickest = quickest_round_trip(results);
+  for (const auto& r : results) {
+    if (datagram(r) && !r.arrivals.empty()) {
+      std::size_t sent = 0;
+      for (const auto& step : r.client.attempts) sent += step.sent_ms.size();
+      out.datagrams_sent += sent;
+      out.datagrams_arrived += std::min(sent, r.arrivals.size());
+    }
+    if (!quickest) continue;
+    // Only tries the client itself timed: datagrams, and TCP connection attempts (entry 0).
+    const std::size_t steps = datagram(r) ? r.client.attempts.size() : std::min<std::size_t>(1, r.client.attempts.size());
+    for (std::size_t i = 0; i < steps; ++i) {
+      const auto& step = r.client.attempts[i];
+      if (!step.answered_ms) continue;  // unanswered messages are what the verdicts judge
+      const double too_late = *step.answered_ms - 2 * *quickest - kJitterMs;
+      const auto failed = static_cast<std::size_t>(
+          std::count_if(step.sent_ms.begin(), step.sent_ms.end(), [&](double t) { return t < too_late; }));
+      out.round_trips += failed + 1;
+      out.round_trips_failed += failed;
+    }
+  }
+  return out;
+}
+
+void settle_round_trips(std::vector<ProbeResult>& results) {
+  const auto quickest = quickest_round_trip(results);
+  if (!quickest) return;
+  for (auto& r : results) {
+    if (!r.client.rtt_ms || r.client.attempts.empty()) continue;
+    // The first answered message, as the exchange's own rtt_ms is measured.
+    const auto first = std::find_if(r.client.attempts.begin(), r.client.attempts.end(),
+                                    [](const StepAttempts& s) { return s.answered_ms.has_value(); });
+    if (first == r.client.attempts.end() || first->sent_ms.size() < 2) continue;
+    const double answered = *first->answered_ms;
+    auto answered_try = std::find_if(first->sent_ms.rbegin(), first->sent_ms.rend(),
+                                     [&](double t) { return answered - t >= *quickest; });
+    if (answered_try != first->sent_ms.rend()) r.client.rtt_ms = answered - *answered_try;
+  }
+}
+
+double chance_by_loss(const ProbeResult& r, const LossEstimate& loss, bool observations_read) {
+  switch (r.client.outcome) {
+    case Outcome::reply: return 0;
+    case Outcome::refused:
+    case Outcome::reset:
+    case Outcome::unreachable:
+    case Outcome::invalid_reply: return 0;  // the network answered
+    case Outcome::not_run:
+    case Outcome::not_permitted:
+    case Outcome::local_error: return 1;
+    case Outcome::timeout: break;
+  }
+  const FailedStep step = failed_step(r);
+  double n = static_cast<double>(tries(step));
+  const bool connecting = !datagram(r) && r.client.attempts.size() <= 1;
+  if (!datagram(r) && !connecting && step.attempts && !step.attempts->sent_ms.empty()) {
+    // On a connection both ends' kernels retransmit, about every doubled RTO:
+    // count the tries that fitted into the time the message had.
+    const double waited = step.attempts->sent_ms.back() - step.attempts->sent_ms.front();
+    n = std::max(n, 1 + std::floor(std::log2(waited / kTcpMinRtoMs + 1)));
+  }
+  // The quickest path to an answer: a try (or its answer) lost on the way.
+  const double round_trip = loss.round_trip_upper();
+  if (!observations_read || connecting) return std::pow(round_trip, n);
+  const auto arrived = arrivals_of(r, step.index);
+  if (!arrived) return std::pow(round_trip, n);
+  if (arrived->arrived == 0) return std::pow(loss.outbound_upper(), n);
+  if (arrived->answered == 0) return 1;  // the reflector sent nothing back: nothing to lose
+  // Answers the reflector sent that never came back; each answer is lost at
+  // most as often as a whole round trip is.
+  return std::pow(round_trip, datagram(r) ? static_cast<double>(arrived->answered) : n);
+}
+
+void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observations_read) {
+  std::vector<ProbeResult> all, v4, v6;
+  for (const auto& a : protocols)
+    for (const auto& r : a.probes) {
+      all.push_back(r);
+      (r.probe.family == Family::ipv6 ? v6 : v4).push_back(r);
+    }
+  const LossEstimate loss_all = estimate_loss(all), loss_v4 = estimate_loss(v4), loss_v6 = estimate_loss(v6);
+  for (auto& a : protocols) {
+    if (a.families.empty()) {
+      check(a, loss_all, observations_read);
+      continue;
+    }
+    for (auto& f : a.families) check(f, f.family == Family::ipv6 ? loss_v6 : loss_v4, observations_read);
+    // The top-level verdict is the first family's (see assess_families).
+    const auto& first = a.families.front();
+    a.verdict = first.verdict;
+    a.summary = first.summary;
+    a.advice = first.advice;
+    a.working_variant = first.working_variant;
+    a.loss_check = first.loss_check;
+  }
+}
+
+std::string percent(double fraction) {
+  char buf[16];
+  const double p = fraction * 100;
+  std::snprintf(buf, sizeof buf, p > 0 && p < 1 ? "%.1f %%" : "%.0f %%", p);
+  return buf;
+}
+
+std::optional<std::string> loss_line(const LossEstimate& loss) {
+  if (loss.fraction() < kNegligibleLoss) return std::nullopt;
+  return "Lossy path: " + percent(loss.fraction()) + " of packets lost (outbound " + percent(loss.outbound()) +
+         ", return " + percent(loss.inbound()) +
+         "); failing verdicts were checked against this loss, and those it could explain are inconclusive.";
+}
+
+}  // namespace vpncheck::client
