@@ -44,6 +44,7 @@
 #   VPNCHECK_BIN, VPNCHECK_REFLECTOR_BIN   exact binary paths (override the build dir)
 #   LAB_KEEP=1           keep the state directory (logs) after lab_down
 #   LAB_STASH_DIR        lab_down copies the lab's logs and captures to DIR/<suffix> first
+#   LAB_LOSS_PERCENT     random loss of a profile with "# lab-loss-percent: N" (default N)
 #   LAB_REFLECTOR_LOG_LEVEL   vpncheck-reflector's --log-level (default debug)
 #   LAB_SUFFIX           (CLI exec/down) which lab to use
 
@@ -87,6 +88,9 @@ LAB_NS_REFLECTOR=""
 LAB_PROFILE=""
 LAB_REFLECTOR_PID=""
 LAB_LAST_PID=""
+# Percent of forwarded packets the router drops at random, in this lab
+# ("" when the profile drops none on purpose); see lab_up.
+LAB_LOSS_PERCENT_IN_FORCE=""
 
 # ---- small helpers ---------------------------------------------------------
 
@@ -154,6 +158,10 @@ lab_attach() {
 	LAB_STATE_DIR="${TMPDIR:-/tmp}/vpnc-lab-$LAB_SUFFIX"
 	if [[ -r "$LAB_STATE_DIR/profile" ]]; then
 		LAB_PROFILE="$(cat "$LAB_STATE_DIR/profile")"
+	fi
+	LAB_LOSS_PERCENT_IN_FORCE=""
+	if [[ -r "$LAB_STATE_DIR/loss_percent" ]]; then
+		LAB_LOSS_PERCENT_IN_FORCE="$(cat "$LAB_STATE_DIR/loss_percent")"
 	fi
 }
 
@@ -243,8 +251,23 @@ lab_up() {
 		ip -n "$f" link set eth0 mtu "$wan_mtu"
 	fi
 
-	ip netns exec "$r" nft -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
-	lab_log "up: profile=$profile suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
+	# A profile may drop a share of the forwarded packets at random ("# lab-loss-percent: N",
+	# the rule using $loss_percent): N is its default, LAB_LOSS_PERCENT overrides it.
+	local loss_default nft_defines=()
+	loss_default="$(sed -n 's/^# lab-loss-percent: *\([0-9][0-9]*\) *$/\1/p' "$nft_file" | head -n 1)"
+	LAB_LOSS_PERCENT_IN_FORCE=""
+	if [[ -n "$loss_default" ]]; then
+		LAB_LOSS_PERCENT_IN_FORCE="${LAB_LOSS_PERCENT:-$loss_default}"
+		if ! [[ "$LAB_LOSS_PERCENT_IN_FORCE" =~ ^[0-9]+$ ]] || ((10#$LAB_LOSS_PERCENT_IN_FORCE > 100)); then
+			lab_die "LAB_LOSS_PERCENT must be a whole number 0..100 (got '$LAB_LOSS_PERCENT_IN_FORCE')"
+			return 1
+		fi
+		nft_defines=(-D "loss_percent=$LAB_LOSS_PERCENT_IN_FORCE")
+		printf '%s\n' "$LAB_LOSS_PERCENT_IN_FORCE" >"$LAB_STATE_DIR/loss_percent"
+	fi
+
+	ip netns exec "$r" nft "${nft_defines[@]}" -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
+	lab_log "up: profile=$profile${LAB_LOSS_PERCENT_IN_FORCE:+ loss=$LAB_LOSS_PERCENT_IN_FORCE%} suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
 }
 
@@ -340,7 +363,7 @@ lab_down() {
 		while IFS= read -r -d '' f; do
 			f="${f#"$LAB_STATE_DIR"/}"
 			cp -p -- "$LAB_STATE_DIR/$f" "$LAB_STASH_DIR/$LAB_SUFFIX/${f//\//_}" 2>/dev/null || true
-		done < <(find "$LAB_STATE_DIR" -maxdepth 3 -type f \( -name '*.log' -o -name '*.pcap' -o -name profile \) -print0 2>/dev/null)
+		done < <(find "$LAB_STATE_DIR" -maxdepth 3 -type f \( -name '*.log' -o -name '*.pcap' -o -name profile -o -name loss_percent \) -print0 2>/dev/null)
 	fi
 	# The client's hosts file (lab_up); only ever our own namespace's directory.
 	if [[ -n "$LAB_NS_CLIENT" && -d "/etc/netns/$LAB_NS_CLIENT" ]]; then
