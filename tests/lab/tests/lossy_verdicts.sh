@@ -16,7 +16,9 @@
 #     through the NAT (pptp_home.sh: outbound_only is right there); never
 #     `pass` nor `blocked`. Over IPv6 (no NAT) as on `home`: `pass` or
 #     `inconclusive`;
-#   - report the loss it measured: `path.loss` with a fraction in [0.02, 0.5].
+#   - report the loss it measured: `path.loss` with a fraction in [0.02, 0.5]
+#     (the key holding the fraction is looked up under the names such a
+#     share goes by: fraction, measured_fraction, measured, rate, ...).
 # One lab and one reflector (with the second address, so the NAT tests run
 # as fully as the lab allows) serve all runs, like a user trying again.
 #
@@ -34,6 +36,7 @@ PROTOCOLS=wireguard,openvpn,ipsec,l2tp,pptp
 t_init "lossy: $RUNS full runs, no failing verdict from random loss, each within --timeout + ${SLACK_S}s"
 t_need_bins
 t_need_python_jsonschema
+# shellcheck disable=SC2034 # read by t_start
 T_REFLECTOR_ARGS=(--alt-address "$LAB_REFLECTOR_ALT_IP")
 t_start lossy
 echo "  facts: loss ${LAB_LOSS_PERCENT_IN_FORCE}% of forwarded packets per direction, $RUNS runs"

@@ -90,7 +90,7 @@ t_evidence() {
 			tail -n 300 "$d/reflector.log" | sed 's/^/    reflector| /' || true
 		fi
 		for f in "$d"/router-lan.pcap "$d"/router-wan.pcap; do
-			[[ -s "$f" ]] && command -v tcpdump >/dev/null 2>&1 || continue
+			if [[ ! -s "$f" ]] || ! command -v tcpdump >/dev/null 2>&1; then continue; fi
 			lines="$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)" || true
 			echo "  capture $(basename "$f" .pcap) ($lines packets; the last 200):"
 			tcpdump -nn -tt -r "$f" 2>/dev/null | tail -n 200 | sed "s/^/    $(basename "$f" .pcap | sed 's/router-//')| /" || true
