@@ -16,6 +16,7 @@ LAB_PACKAGES=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins   # real IPsec (IKEv2, kernel-libipsec ESP over TUN)
   python3 python3-jsonschema                     # lab assertions and report-schema validation
   miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
+  tcpdump                                        # router LAN/WAN captures kept as evidence when a lab test fails
 )
 
 missing=()

@@ -28,7 +28,16 @@ bool has_transport(const probes::ProtocolModule& module, probes::Transport trans
   return false;
 }
 
-std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context, Framing framing) {
+// More than one parser may take a message: tags are random, so another
+// protocol's message can start with bytes this one's parser accepts (an IKE
+// message or ESP-in-UDP packet whose first byte, a tag or SPI byte, is
+// OpenVPN's reset opcode 0x38). The parser whose token names a live session
+// is the right one; when none does, the first that took the message (its
+// token is why it is dropped).
+template <typename Known>
+std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context, Framing framing,
+                                  const Known& known) {
+  std::optional<Match> first;
   for (const auto* module : probes::all_protocols()) {
     // Each parser only sees what its protocol can send that way.
     bool eligible = framing == Framing::length_prefixed ? module->frame_stream != nullptr
@@ -37,9 +46,13 @@ std::optional<Match> match_module(probes::ByteView message, const probes::Arriva
                         ? module->frame_stream == nullptr && has_transport(*module, probes::Transport::tcp)
                         : has_transport(*module, probes::Transport::udp);
     if (!eligible) continue;
-    if (auto parsed = module->parse_request(message, context)) return Match{module, std::move(*parsed)};
+    auto parsed = module->parse_request(message, context);
+    if (!parsed) continue;
+    Match match{module, std::move(*parsed)};
+    if (known(match)) return match;
+    if (!first) first = std::move(match);
   }
-  return std::nullopt;
+  return first;
 }
 
 probes::Transport transport_of(Framing framing) {
@@ -170,15 +183,18 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     if (!call) return std::nullopt;
     return call->client_call_id;
   };
+  const auto known = [this](const Match& m) { return sessions_.find_by_tag(m.parsed.token.tag) != nullptr; };
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing);
-      if (!match) match = match_control(payload);
+      match = match_module(payload, context, arrival.framing, known);
+      if (!match || !known(*match)) {
+        if (auto control = match_control(payload); control && (!match || known(*control))) match = std::move(control);
+      }
       break;
     case Framing::ip_datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing);
+      match = match_module(payload, context, arrival.framing, known);
       break;
     case Framing::length_prefixed: {
       if (payload.size() < kStreamLengthSize) return drop(DropReason::bad_frame);
@@ -186,7 +202,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       if (length == 0 || length > kMaxStreamMessage || payload.size() != kStreamLengthSize + length)
         return drop(DropReason::bad_frame);
       message = payload.subspan(kStreamLengthSize);
-      match = match_module(message, context, arrival.framing);
+      match = match_module(message, context, arrival.framing, known);
       break;
     }
     case Framing::raw_stream:
@@ -195,7 +211,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       break;
     case Framing::self_delimited:
       if (payload.size() > kMaxStreamMessage) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing);
+      match = match_module(payload, context, arrival.framing, known);
       break;
   }
   if (!match) return drop(DropReason::unrecognised);

@@ -14,6 +14,8 @@ set -euo pipefail
 
 # shellcheck source=lab.sh
 source "$(cd "$(dirname "$0")" && pwd)/lab.sh"
+# Timings: the reflector logs at info, not the lab's default debug (a line per datagram).
+export LAB_REFLECTOR_LOG_LEVEL="${LAB_REFLECTOR_LOG_LEVEL:-info}"
 
 N="${1:-5}"
 NOREF_TIMEOUT=2

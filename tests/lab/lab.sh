@@ -43,6 +43,9 @@
 #   VPNCHECK_BUILD_DIR   where vpncheck and vpncheck-reflector live (default <repo>/build)
 #   VPNCHECK_BIN, VPNCHECK_REFLECTOR_BIN   exact binary paths (override the build dir)
 #   LAB_KEEP=1           keep the state directory (logs) after lab_down
+#   LAB_STASH_DIR        lab_down copies the lab's logs and captures to DIR/<suffix> first
+#   LAB_LOSS_PERCENT     random loss of a profile with "# lab-loss-percent: N" (default N)
+#   LAB_REFLECTOR_LOG_LEVEL   vpncheck-reflector's --log-level (default debug)
 #   LAB_SUFFIX           (CLI exec/down) which lab to use
 
 # ---- constants -------------------------------------------------------------
@@ -85,6 +88,9 @@ LAB_NS_REFLECTOR=""
 LAB_PROFILE=""
 LAB_REFLECTOR_PID=""
 LAB_LAST_PID=""
+# Percent of forwarded packets the router drops at random, in this lab
+# ("" when the profile drops none on purpose); see lab_up.
+LAB_LOSS_PERCENT_IN_FORCE=""
 
 # ---- small helpers ---------------------------------------------------------
 
@@ -152,6 +158,10 @@ lab_attach() {
 	LAB_STATE_DIR="${TMPDIR:-/tmp}/vpnc-lab-$LAB_SUFFIX"
 	if [[ -r "$LAB_STATE_DIR/profile" ]]; then
 		LAB_PROFILE="$(cat "$LAB_STATE_DIR/profile")"
+	fi
+	LAB_LOSS_PERCENT_IN_FORCE=""
+	if [[ -r "$LAB_STATE_DIR/loss_percent" ]]; then
+		LAB_LOSS_PERCENT_IN_FORCE="$(cat "$LAB_STATE_DIR/loss_percent")"
 	fi
 }
 
@@ -241,8 +251,23 @@ lab_up() {
 		ip -n "$f" link set eth0 mtu "$wan_mtu"
 	fi
 
-	ip netns exec "$r" nft -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
-	lab_log "up: profile=$profile suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
+	# A profile may drop a share of the forwarded packets at random ("# lab-loss-percent: N",
+	# the rule using $loss_percent): N is its default, LAB_LOSS_PERCENT overrides it.
+	local loss_default nft_defines=()
+	loss_default="$(sed -n 's/^# lab-loss-percent: *\([0-9][0-9]*\) *$/\1/p' "$nft_file" | head -n 1)"
+	LAB_LOSS_PERCENT_IN_FORCE=""
+	if [[ -n "$loss_default" ]]; then
+		LAB_LOSS_PERCENT_IN_FORCE="${LAB_LOSS_PERCENT:-$loss_default}"
+		if ! [[ "$LAB_LOSS_PERCENT_IN_FORCE" =~ ^[0-9]+$ ]] || ((10#$LAB_LOSS_PERCENT_IN_FORCE > 100)); then
+			lab_die "LAB_LOSS_PERCENT must be a whole number 0..100 (got '$LAB_LOSS_PERCENT_IN_FORCE')"
+			return 1
+		fi
+		nft_defines=(-D "loss_percent=$LAB_LOSS_PERCENT_IN_FORCE")
+		printf '%s\n' "$LAB_LOSS_PERCENT_IN_FORCE" >"$LAB_STATE_DIR/loss_percent"
+	fi
+
+	ip netns exec "$r" nft "${nft_defines[@]}" -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
+	lab_log "up: profile=$profile${LAB_LOSS_PERCENT_IN_FORCE:+ loss=$LAB_LOSS_PERCENT_IN_FORCE%} suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
 }
 
@@ -328,6 +353,18 @@ lab_down() {
 	for ns in "$LAB_NS_CLIENT" "$LAB_NS_CLIENT2" "$LAB_NS_ROUTER" "$LAB_NS_REFLECTOR"; do
 		_lab_ns_exists "$ns" && ip netns del "$ns" 2>/dev/null
 	done
+	# 3. Evidence for a failing test: the logs and captures of this lab, copied
+	#    to $LAB_STASH_DIR/<suffix> (set by the tests) now that every writer stopped.
+	if [[ -n "${LAB_STASH_DIR:-}" && -d "$LAB_STATE_DIR" ]]; then
+		mkdir -p "$LAB_STASH_DIR/$LAB_SUFFIX"
+		local f
+		# Sub-directories' logs too (real/strongswan.sh: strongswan/client/charon.log
+		# -> strongswan_client_charon.log).
+		while IFS= read -r -d '' f; do
+			f="${f#"$LAB_STATE_DIR"/}"
+			cp -p -- "$LAB_STATE_DIR/$f" "$LAB_STASH_DIR/$LAB_SUFFIX/${f//\//_}" 2>/dev/null || true
+		done < <(find "$LAB_STATE_DIR" -maxdepth 3 -type f \( -name '*.log' -o -name '*.pcap' -o -name profile -o -name loss_percent \) -print0 2>/dev/null)
+	fi
 	# The client's hosts file (lab_up); only ever our own namespace's directory.
 	if [[ -n "$LAB_NS_CLIENT" && -d "/etc/netns/$LAB_NS_CLIENT" ]]; then
 		rm -f -- "/etc/netns/$LAB_NS_CLIENT/hosts"
@@ -388,8 +425,12 @@ lab_reflector_start() {
 	local bin
 	bin="$(lab_bin vpncheck-reflector)"
 	[[ -x "$bin" ]] || { lab_die "not built: $bin"; return 1; }
+	# Debug level by default: one line per datagram (what arrived, from where,
+	# answered or why dropped) -- the evidence a failing lab test prints.
+	local level=()
+	[[ " $* " == *" --log-level "* ]] || level=(--log-level "${LAB_REFLECTOR_LOG_LEVEL:-debug}")
 	lab_bg reflector reflector "$bin" --listen "$LAB_REFLECTOR_IP" --listen "$LAB_REFLECTOR_IP6" \
-		--control-port "$LAB_CONTROL_PORT" "$@"
+		--control-port "$LAB_CONTROL_PORT" "${level[@]}" "$@"
 	LAB_REFLECTOR_PID="$LAB_LAST_PID"
 	local start
 	start="$(lab_now)"
@@ -411,6 +452,35 @@ lab_reflector_start() {
 		fi
 		sleep 0.05
 	done
+}
+
+# lab_capture_start -> packet capture on the router's LAN and WAN ports
+# ($LAB_STATE_DIR/router-lan.pcap, router-wan.pcap: first 512 bytes of each
+# packet, at most 100000 packets each) while the lab is up; stopped by
+# lab_down. Without tcpdump it says so and returns 0 (the capture is evidence
+# for failures, not a requirement). Waits (bounded, 3 s) until both listen.
+lab_capture_start() {
+	if ! command -v tcpdump >/dev/null 2>&1; then
+		lab_log "capture: tcpdump not installed, no packet capture (packaging/install-deps.sh installs it)"
+		return 0
+	fi
+	local ifc start
+	for ifc in lan wan; do
+		# -Z root: Debian's tcpdump otherwise drops to its own user before
+		# opening the file, which cannot write into the (root's) state dir.
+		lab_bg "capture-$ifc" router tcpdump -i "$ifc" -n -U -s 512 -c 100000 -Z root \
+			-w "$LAB_STATE_DIR/router-$ifc.pcap"
+	done
+	start="$(lab_now)"
+	while awk -v e="$(lab_elapsed "$start")" 'BEGIN { exit !(e < 3) }'; do
+		if grep -q 'listening on' "$LAB_STATE_DIR/capture-lan.log" 2>/dev/null &&
+			grep -q 'listening on' "$LAB_STATE_DIR/capture-wan.log" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	lab_log "capture: tcpdump did not report listening within 3 s (capture may miss the start)"
+	return 0
 }
 
 # lab_reflector_stop -> stop the reflector started by lab_reflector_start.

@@ -4,6 +4,8 @@
 
 #include "probes/control.h"
 #include "probes/crypto.h"
+#include "probes/ike.h"
+#include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
 #include "probes/openvpn.h"
 #include "probes/registry.h"
@@ -490,6 +492,87 @@ TEST_F(ReflectorArrival, RawIpv6ReplyIsNeverLargerThanRequest) {
     }
   }
   EXPECT_GT(answered, 2u) << "not vacuous (of " << tried << ")";
+}
+
+
+// A probe's tag is random, so its first byte is any value. An IKE message
+// starts with the initiator SPI (= the token, RFC 7296 §3.1) and ESP-in-UDP
+// with the SPI (RFC 3948 §2.2); when that byte is 0x38 -- OpenVPN's
+// P_CONTROL_HARD_RESET_CLIENT_V2, key 0 -- the OpenVPN parser, tried first,
+// takes the message too and reads a token shifted by one byte that belongs to
+// no session. The message must still reach the IPsec parser (1 session in 256
+// otherwise lost every IKE probe on UDP 500, and 1 NAT-T flow in 256 its ESP).
+TEST(ReflectorArrivalDemux, MessageOfAnotherProtocolWhoseFirstByteLooksLikeOpenVpnIsStillAttributed) {
+  SessionTable table(SessionLimits{}, test::FakeClock{}.fn());
+  const probes::RandomFill opcode_fill = [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x38); };
+  auto created = table.create({"203.0.113.9", 5555}, opcode_fill);
+  ASSERT_NE(created.session, nullptr);
+  ASSERT_EQ(created.session->tag[0], probes::openvpn::opcode_byte(probes::openvpn::kOpHardResetClientV2));
+  const std::string session_id = created.session->id;
+  ArrivalHandler handler(table, probes::ServerHints{}, counter_fill(42));
+  probes::RandomFill rnd = counter_fill(9);
+
+  auto arrive = [&handler](ByteView payload, std::uint16_t port) {
+    Arrival a;
+    a.payload = payload;
+    a.framing = Framing::datagram;
+    a.local_port = port;
+    a.source = {"198.51.100.7", port};
+    a.destination_address = "203.0.113.5";
+    a.received_at_unix_ms = 1700000000000;
+    return handler.handle(a);
+  };
+  const probes::IpPort local{{192, 168, 1, 10}, 500};
+  const probes::IpPort remote{{203, 0, 113, 5}, 500};
+
+  probes::ProbeToken token{created.session->tag, 1};
+  Bytes sa_init = probes::ike::build_sa_init_request(token, local, remote, rnd);
+  ASSERT_EQ(sa_init[0], 0x38);
+  auto out = arrive(sa_init, 500);
+  EXPECT_FALSE(out.dropped) << to_string(*out.dropped);
+  EXPECT_EQ(out.protocol, "ipsec");
+  EXPECT_FALSE(out.reply.empty());
+
+  token.probe_index = 2;
+  Bytes main_mode = probes::ike::build_main_mode_1(token);
+  out = arrive(main_mode, 500);
+  EXPECT_FALSE(out.dropped) << to_string(*out.dropped);
+  EXPECT_EQ(out.protocol, "ipsec");
+
+  // NAT-T: a probe index whose ESP SPI starts with 0x38, after its IKE_SA_INIT.
+  token.probe_index = 3;
+  while (probes::esp::request_spi(token, false) >> 24 != 0x38) ++token.probe_index;
+  out = arrive(probes::ike::add_non_esp_marker(probes::ike::build_sa_init_request(token, local, remote, rnd)), 4500);
+  EXPECT_FALSE(out.dropped);
+  Bytes esp = probes::esp::build_esp(token, rnd);
+  ASSERT_EQ(esp[0], 0x38);
+  out = arrive(esp, 4500);
+  EXPECT_FALSE(out.dropped) << to_string(*out.dropped);
+  EXPECT_EQ(out.protocol, "ipsec");
+  EXPECT_TRUE(probes::esp::is_esp_reply_to(out.reply, esp));
+
+  const auto& seen = table.find(session_id)->observations;
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0].fields.at("piece"), "ikev2");
+  EXPECT_EQ(seen[1].fields.at("piece"), "ikev1");
+  EXPECT_EQ(seen[3].fields.at("piece"), "nat-t");
+  EXPECT_EQ(handler.drops().get(DropReason::unknown_session), 0u);
+}
+
+// A genuine OpenVPN reset still wins over later parsers, and one whose token
+// is nobody's is still dropped as an unknown session.
+TEST(ReflectorArrivalDemux, UnknownTokensAreStillDroppedAsUnknownSession) {
+  SessionTable table(SessionLimits{}, test::FakeClock{}.fn());
+  ArrivalHandler handler(table, probes::ServerHints{}, counter_fill(42));
+  probes::RandomFill rnd = counter_fill(9);
+  Arrival a;
+  Bytes reset = probes::openvpn::build_client_reset(probes::ProbeToken{{0x38, 1, 2, 3, 4, 5}, 0}, {}, rnd);
+  a.payload = reset;
+  a.framing = Framing::datagram;
+  a.local_port = 1194;
+  a.source = {"198.51.100.7", 40000};
+  auto out = handler.handle(a);
+  EXPECT_EQ(out.dropped, DropReason::unknown_session);
 }
 
 }  // namespace

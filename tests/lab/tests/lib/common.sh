@@ -50,6 +50,9 @@ t_init() {
 	T_NAME="$1"
 	lab_require_root
 	T_WORK="$(mktemp -d "${TMPDIR:-/tmp}/vpnc-test-XXXXXX")"
+	# Every lab this test (or a real/*.sh script it runs) builds leaves its
+	# logs and captures here when it goes down: the evidence t_evidence shows.
+	export LAB_STASH_DIR="$T_WORK/labs"
 	trap _t_cleanup EXIT
 	# Turn SIGINT/SIGTERM into a normal exit so the EXIT trap cleans up.
 	trap 'exit 130' INT
@@ -64,7 +67,45 @@ t_skip() {
 # Setup errors are failures of the test, not skips.
 t_fatal() {
 	echo "FAIL: $T_NAME: $*"
+	t_evidence
 	exit 1
+}
+
+# t_evidence -> after a failure: takes the lab down (which stashes its logs and
+# captures), prints, per lab the test built, the tail of the reflector's debug
+# log and of the router's LAN/WAN captures, and keeps everything (reports
+# included) in $LAB_FAILURE_DIR (default /var/tmp/vpnc-lab-failures; the 30
+# newest are kept). Never fails.
+t_evidence() {
+	lab_down >/dev/null 2>&1 || true
+	[[ -n "$T_WORK" && -d "$T_WORK/labs" ]] || return 0
+	local d f lines
+	echo "  --- evidence (labs this test built) ---"
+	for d in "$T_WORK"/labs/*/; do
+		[[ -d "$d" ]] || continue
+		echo "  lab $(basename "$d") (profile $(cat "$d/profile" 2>/dev/null || echo '?')$([[ -r "$d/loss_percent" ]] && echo ", loss $(cat "$d/loss_percent")%"))"
+		if [[ -s "$d/reflector.log" ]]; then
+			lines="$(wc -l <"$d/reflector.log")"
+			echo "  reflector log ($lines lines; the last 300):"
+			tail -n 300 "$d/reflector.log" | sed 's/^/    reflector| /' || true
+		fi
+		for f in "$d"/router-lan.pcap "$d"/router-wan.pcap; do
+			if [[ ! -s "$f" ]] || ! command -v tcpdump >/dev/null 2>&1; then continue; fi
+			lines="$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)" || true
+			echo "  capture $(basename "$f" .pcap) ($lines packets; the last 200):"
+			tcpdump -nn -tt -r "$f" 2>/dev/null | tail -n 200 | sed "s/^/    $(basename "$f" .pcap | sed 's/router-//')| /" || true
+		done
+	done
+	local root="${LAB_FAILURE_DIR:-/var/tmp/vpnc-lab-failures}" keep
+	keep="$root/$(date +%Y%m%d-%H%M%S)-$(basename "$0" .sh)-$$"
+	if mkdir -p "$keep" 2>/dev/null; then
+		cp -rp "$T_WORK"/labs "$keep"/ 2>/dev/null || true
+		cp -p "$T_WORK"/*.json "$T_WORK"/*.txt "$keep"/ 2>/dev/null || true
+		# shellcheck disable=SC2012 # names are ours: date-test-pid
+		ls -1dt "$root"/*/ 2>/dev/null | tail -n +31 | while read -r f; do rm -rf -- "$f"; done || true
+		echo "  evidence kept in $keep (reflector logs, router captures *.pcap, reports)"
+	fi
+	return 0
 }
 
 t_need_bins() {
@@ -94,7 +135,7 @@ t_finish() {
 		exit 0
 	fi
 	echo "FAIL: $T_NAME ($T_FAILS of $T_CHECKS checks failed)"
-	[[ -n "$LAB_SUFFIX" ]] && lab_reflector_log
+	t_evidence
 	exit 1
 }
 
@@ -237,9 +278,11 @@ t_report_exit_code_matches() {
 	[[ "$(t_json "r.get('exit_code')" 2>/dev/null)" == "$T_RC" ]]
 }
 
-# t_start PROFILE -> lab up + reflector running (fails the test if not).
+# t_start PROFILE -> lab up + router capture (unless LAB_CAPTURE=0) +
+# reflector running (fails the test if not).
 t_start() {
 	lab_up "$1" || t_fatal "could not build the lab with profile $1"
+	[[ "${LAB_CAPTURE:-1}" == 0 ]] || lab_capture_start
 	lab_reflector_start "${T_REFLECTOR_ARGS[@]}" || t_fatal "vpncheck-reflector did not become ready"
 }
 T_REFLECTOR_ARGS=()
@@ -254,4 +297,12 @@ t_pptp_ocrq() {
 # t_pptp_piece PIECE FIELD -> FIELD of the IPv4 genuine probe of PPTP's PIECE (control|gre).
 t_pptp_piece() {
 	t_json "next((p.get('$2') for p in proto('pptp').get('probes', []) if p.get('piece') == '$1' and p.get('kind') == 'genuine' and p.get('family', 'ipv4') == 'ipv4'), '')" 2>/dev/null || true
+}
+
+# t_verdict_in VERDICT ALLOWED... -> VERDICT is one of ALLOWED (for t_check).
+t_verdict_in() {
+	local v="$1" a
+	shift
+	for a in "$@"; do [[ "$v" == "$a" ]] && return 0; done
+	return 1
 }
