@@ -5,6 +5,8 @@
 #       but PPTP (IPsec's raw ESP/AH, L2TP), and the default run (every
 #       protocol: behind `home` PPTP's GRE gets no answer, as there is no
 #       passthrough, so that run waits for the probe deadline);
+#       then the default run again with the router losing 15 % of forwarded
+#       packets each way: it must end within --timeout (3 s) + 0.5 s;
 #   (b) no reflector running, --timeout 2: the client must give up after one
 #       timeout, i.e. within timeout + 0.5 s. Measured twice: "refused"
 #       (nothing listens, TCP RST) and "silent" (a firewall drops everything
@@ -19,6 +21,7 @@ export LAB_REFLECTOR_LOG_LEVEL="${LAB_REFLECTOR_LOG_LEVEL:-info}"
 
 N="${1:-5}"
 NOREF_TIMEOUT=2
+LOSS_PERCENT=15
 
 # time_run RESULT_VAR CMD... -> seconds CMD took (exit status ignored).
 time_run() {
@@ -51,7 +54,7 @@ main() {
 	# shellcheck disable=SC2119 # default reflector arguments
 	lab_reflector_start
 
-	local i t full=() no_pptp=() every=() refused=() silent=()
+	local i t full=() no_pptp=() every=() lossy=() refused=() silent=()
 	for ((i = 0; i < N; i++)); do
 		time_run t vpncheck_in_client --reflector "$LAB_REFLECTOR_IP" --protocols wireguard,openvpn --json /dev/null
 		full+=("$t")
@@ -59,6 +62,12 @@ main() {
 		no_pptp+=("$t")
 		time_run t vpncheck_in_client --reflector "$LAB_REFLECTOR_IP" --json /dev/null
 		every+=("$t")
+	done
+	# The same router losing LOSS_PERCENT of forwarded packets at random, each way.
+	lab_exec router nft insert rule inet filter forward numgen random mod 100 '<' "$LOSS_PERCENT" drop
+	for ((i = 0; i < N; i++)); do
+		time_run t vpncheck_in_client --reflector "$LAB_REFLECTOR_IP" --json /dev/null
+		lossy+=("$t")
 	done
 	lab_reflector_stop
 	for ((i = 0; i < N; i++)); do
@@ -88,6 +97,7 @@ main() {
 	row "home, reflector up, wireguard+openvpn" "${full[*]}" "1.0"
 	row "home, reflector up, all but pptp" "${no_pptp[*]}" "1.0"
 	row "home, reflector up, every protocol" "${every[*]}" ""
+	row "home losing $LOSS_PERCENT %, every protocol (timeout 3)" "${lossy[*]}" "3.5"
 	row "no reflector (refused), --timeout $NOREF_TIMEOUT" "${refused[*]}" "$limit"
 	row "no reflector (silent drop), --timeout $NOREF_TIMEOUT" "${silent[*]}" "$limit"
 }
