@@ -306,6 +306,8 @@ std::optional<KeepaliveAdvice> keepalive_advice(const LifetimeEstimate& e) {
 namespace {
 
 constexpr int kAssumedMtu = 1500;
+// The path test's fragmented datagram (IPv4 packet size, nat_runner's kFragmentedPacketSize).
+constexpr int kFragmentedPacketBytes = 2000;
 // OpenVPN over UDP, tun-mtu 1500: IPv4 20 + UDP 8 + opcode/peer-id 4 + packet id 4 + AEAD tag 16.
 constexpr int kOpenVpnDefaultPacket = 1500 + 52;
 // WireGuard MTU 1420 + IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16 (IPv6 outer: +20 = 1500).
@@ -433,18 +435,26 @@ PathAssessment assess_path(const PathSamples& samples, const LossEstimate& loss)
     }
   }
 
-  // A datagram of kFragmentedPacketSize bytes (2000) crosses as at most three
-  // fragments each way where every link carries 1280 bytes (two at this
-  // host's MTU, one more where a smaller link splits the first), so one try
-  // fails by loss alone at most as often as three round trips do.
-  constexpr int kFragmentWeight = 3;
+  // How many packets one try needs each way. The 2000-byte datagram crosses
+  // links of at least 1280 bytes (the baseline passed) as at most three
+  // fragments: two where it is first fragmented, one more where a smaller
+  // link splits the first again. Two on the way out when that cannot happen:
+  // this host sends it whole (MTU >= 2000), or its fragments are no larger
+  // than what every link carries (its MTU <= the largest DF size that
+  // passed). A try fails by loss alone at most as often as that many round
+  // trips do (its answer, one packet or fragments, is bounded the same way).
+  constexpr int kAnyFragments = 3;
+  const bool split_once =
+      samples.local_mtu && largest_echoed &&
+      (*samples.local_mtu >= kFragmentedPacketBytes || *samples.local_mtu <= *largest_echoed);
   std::string fragments_unknown;
   if (samples.fragments_returned == true) {
     a.facts.fragments_pass = true;
   } else if (samples.fragments_arrived == true || (samples.fragments_arrived == false && largest_echoed)) {
+    // Acknowledged: its echo came back as fragments from the reflector, whose MTU is not known here.
     const bool back = samples.fragments_arrived == true;
     a.evidence.push_back(weigh(back ? "path.fragments.back" : "path.fragments.out", samples.fragment_tries, loss,
-                               kFragmentWeight));
+                               !back && split_once ? 2 : kAnyFragments));
     if (a.evidence.back().concluded) {
       a.facts.fragments_pass = false;
       a.facts.fragments_chance = a.evidence.back().chance;

@@ -206,6 +206,8 @@ struct PathSamples {
   // answer had time to come; acknowledged: the acknowledged tries).
   std::size_t fragment_tries = 0;
   std::optional<int> largest_fragment;     // the reflector reassembled it from fragments of at most this size
+  // This host's MTU towards the reflector (where its datagrams are first fragmented).
+  std::optional<int> local_mtu;
   // A "fragmentation needed" report: from a router (ICMP) or from this host's own interface.
   std::optional<int> reported_mtu;
   std::optional<std::string> reported_by;  // the router's address; nullopt: this host

@@ -546,6 +546,21 @@ void read_mtu_reports(udp::socket& socket, PathSamples& samples) {
   }
 }
 
+// This host's MTU towards `to`: where the kernel fragments a datagram sent
+// without DF (IP_MTU of a connected socket: the route's MTU, or a smaller
+// path MTU learnt from ICMP).
+std::optional<int> local_mtu_towards(const udp::endpoint& to, const asio::any_io_executor& executor) {
+  udp::socket probe(executor);
+  boost::system::error_code ec;
+  probe.open(udp::v4(), ec);
+  if (!ec) probe.connect(to, ec);
+  if (ec) return std::nullopt;
+  int mtu = 0;
+  socklen_t length = sizeof mtu;
+  if (::getsockopt(probe.native_handle(), IPPROTO_IP, IP_MTU, &mtu, &length) != 0 || mtu <= 0) return std::nullopt;
+  return mtu;
+}
+
 // Path MTU and fragments, on one fresh socket. First the smallest DF probe
 // alone: it shows the path works (and nothing large is sent to a service
 // that cannot be reached, or into a burst of first packets). Then, in rounds,
@@ -575,6 +590,7 @@ asio::awaitable<void> path_test(std::shared_ptr<Context> ctx, std::shared_ptr<Na
   };
   auto dont_fragment = [&](int ip_size) { return echoed_ask(static_cast<std::size_t>(ip_size - kIpUdpHeaders), true); };
   PathSamples samples;
+  samples.local_mtu = local_mtu_towards(to, socket.get_executor());
   const int baseline_size = *std::min_element(std::begin(kPathProbeSizes), std::end(kPathProbeSizes));
   std::vector<Ask> first;
   first.push_back(dont_fragment(baseline_size));
@@ -595,7 +611,7 @@ asio::awaitable<void> path_test(std::shared_ptr<Context> ctx, std::shared_ptr<Na
   fragmented.direct = np::Origin::primary;  // the ack: it arrived
   fragmented.copies = kFragmentCopiesPerRound;
   fragmented.loss_sample = false;  // its tries need several packets each
-  fragmented.weight = 3;           // see assess_path
+  fragmented.weight = 3;           // at most; see assess_path
   const std::size_t fragmented_at = rest.size();
   rest.push_back(std::move(fragmented));
   auto control = echoed_ask(np::kMinRequestSize, true);

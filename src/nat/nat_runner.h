@@ -50,9 +50,9 @@ inline constexpr int kPathProbeSizes[] = {1500, 1492, 1480, 1472, 1460, 1440, 14
 inline constexpr int kFragmentedPacketSize = 2000;
 // Copies of a request per round (more tries of a "no" per round, more round
 // trips to measure the loss with); the fragmented datagram, whose tries need
-// several packets each to get through, three.
+// several packets each to get through, six (12 KB a round).
 inline constexpr int kCopiesPerRound = 2;
-inline constexpr int kFragmentCopiesPerRound = 3;
+inline constexpr int kFragmentCopiesPerRound = 6;
 // Requests for an unsolicited packet (filtering) and the hairpin packet:
 // small, and their "no" is the one a lossy path most often leaves open, so four.
 inline constexpr int kUnsolicitedCopiesPerRound = 4;

@@ -408,6 +408,24 @@ TEST(PathUnderLoss, EnoughTriesConvinceEvenOnALossyPath) {
   EXPECT_EQ(a.facts.fragments_pass, true);
 }
 
+TEST(PathUnderLoss, AFragmentedTryNeedsTwoPacketsOutWhereNoLinkSplitsItAgain) {
+  // 20 tries of the fragmented datagram, none acknowledged, on a 1500-byte path.
+  auto s = path_samples(1500, false, false, 20);
+  // This host's MTU unknown: up to three fragments each try, too likely by chance.
+  EXPECT_FALSE(assess_path(s, kLossy).facts.fragments_pass);
+  // It fragments at 1500 and every link carries 1500: two fragments, and 20 tries suffice.
+  s.local_mtu = 1500;
+  auto a = assess_path(s, kLossy);
+  EXPECT_EQ(a.facts.fragments_pass, false);
+  EXPECT_EQ(a.fragments_lost, "out");
+  // A host MTU above what the path carries (a smaller link splits its fragments again): three.
+  s = path_samples(1400, false, false, 20);
+  s.local_mtu = 1500;
+  EXPECT_FALSE(assess_path(s, kLossy).facts.fragments_pass);
+  s.local_mtu = 9000;  // sent whole, split once where it first does not fit
+  EXPECT_EQ(assess_path(s, kLossy).facts.fragments_pass, false);
+}
+
 TEST(FilteringUnderLoss, AnUnsolicitedPacketLostByChanceIsNotBelieved) {
   std::vector<Evidence> evidence;
   // Six requests reached the reflector; none of the unsolicited packets came.
