@@ -73,12 +73,12 @@ struct NatMeasurements {
   // Hairpinning (opt-in): a packet from one of our sockets to another one's
   // external endpoint came back in; nullopt = not run (or no mapping learnt).
   std::optional<bool> hairpinning;
-  std::size_t hairpin_tries = 0;  // not arrived: the tries whose packet had time to arrive
-  // The loss measured on the requests answered in the end (all tests).
-  LossEstimate loss;
   // It arrived from the sender's external endpoint (RFC 4787 REQ-9), when it arrived.
   std::optional<bool> hairpin_source_external;
+  std::size_t hairpin_tries = 0;  // not arrived: the tries whose packet had time to arrive
   std::optional<PathSamples> path;  // nullopt: not run
+  // The loss measured on the requests answered in the end (all tests).
+  LossEstimate loss;
 };
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
