@@ -148,12 +148,17 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
   reply.nonce = request->nonce;
   reply.observed = to_endpoint(from.address(), from.port());
   const std::string source = from.address().to_string();
+  // The rate limit takes all of a request's immediate replies or none: a
+  // direct answer without its companion would read as filtering at the
+  // client, an ack without its echo as fragments lost on the way back.
+  if (limiter_ != nullptr)
+    for (const auto& planned : plan)
+      if (planned.origin != np::Origin::after_gap && !limiter_->allow(source)) return;
   for (const auto& planned : plan) {
     if (planned.origin == np::Origin::after_gap) {
       schedule_late(*request, from, destination, s.port);
       continue;
     }
-    if (limiter_ != nullptr && !limiter_->allow(source)) return;
     reply.origin = planned.origin;
     if (planned.origin == np::Origin::echo) {
       reply.echo_size = static_cast<std::uint16_t>(planned.size);

@@ -105,9 +105,17 @@ Classification classify_mapping(const MappingSamples& s) {
 
 Classification classify_filtering(const FilteringSamples& s) {
   std::vector<std::string> not_run;
+  std::vector<std::string> lossy;
   if (!s.primary_reply) not_run.emplace_back(test_id::kFilteringPrimary);
-  if (!s.from_other_port) not_run.emplace_back(test_id::kFilteringOtherPort);
-  if (!s.from_other_address) not_run.emplace_back(test_id::kFilteringOtherAddress);
+  if (!s.from_other_port) (s.other_port_lossy ? lossy : not_run).emplace_back(test_id::kFilteringOtherPort);
+  if (!s.from_other_address) (s.other_address_lossy ? lossy : not_run).emplace_back(test_id::kFilteringOtherAddress);
+  // Why an unsolicited packet's test says nothing.
+  const std::string port_unknown = s.other_port_lossy
+                                       ? "not determined (no packet came, but on this lossy path that may be chance)"
+                                       : "untested (the reflector has no alternate port)";
+  const std::string addr_unknown = s.other_address_lossy
+                                       ? "not determined (no packet came, but on this lossy path that may be chance)"
+                                       : "untested (the reflector has no second address)";
 
   Classification c;
   const auto& port = s.from_other_port;
@@ -121,7 +129,7 @@ Classification classify_filtering(const FilteringSamples& s) {
   } else if (addr == true) {
     if (port == false)
       c = open({}, "Filtering results contradict each other (a packet from another address got in, one from "
-                   "another port of the same address did not); probably packet loss — repeat the test.");
+                   "another port of the same address did not, although it was sent again and again).");
     else
       c = decided(kEim, "Packets from an address the client never contacted got in: endpoint-independent "
                         "filtering.");
@@ -134,20 +142,40 @@ Classification classify_filtering(const FilteringSamples& s) {
                          "address-and-port-dependent filtering.");
     else
       c = open({kAdm, kApdm}, "Packets from another address were dropped; whether another port of the same "
-                              "address gets in is untested (the reflector has no alternate port).");
+                              "address gets in is " + port_unknown + ".");
   } else {
     if (port == true)
       c = open({kEim, kAdm}, "Packets from another port of a contacted address got in; whether other addresses "
-                             "can reach the client is untested (the reflector has no second address).");
+                             "can reach the client is " + addr_unknown + ".");
     else if (port == false)
       c = decided(kApdm, "Packets from another port of the contacted address were dropped: "
                          "address-and-port-dependent filtering.");
+    else if (!lossy.empty())
+      c = open({kEim, kAdm, kApdm}, "Filtering not classified: no unsolicited packet came, but on this lossy "
+                                    "path that may be chance.");
     else
       c = open({kEim, kAdm, kApdm}, "Filtering not classified: the reflector offered no second port or address "
                                     "to send from.");
   }
   c.not_run = std::move(not_run);
+  c.lossy = std::move(lossy);
   return c;
+}
+
+FilteringSamples weigh_filtering(FilteringSamples s, const FilteringTries& tries, const LossEstimate& loss,
+                                 std::vector<Evidence>& evidence) {
+  // Only with the direct answer do the unsolicited packets say anything (classify_filtering).
+  if (s.primary_reply != true) return s;
+  auto weigh_one = [&](std::optional<bool>& value, bool& lossy, std::string_view id, std::size_t n) {
+    if (value != false) return;
+    evidence.push_back(weigh(std::string(id), n, loss));
+    if (evidence.back().concluded) return;
+    value.reset();
+    lossy = true;
+  };
+  weigh_one(s.from_other_port, s.other_port_lossy, test_id::kFilteringOtherPort, tries.other_port);
+  weigh_one(s.from_other_address, s.other_address_lossy, test_id::kFilteringOtherAddress, tries.other_address);
+  return s;
 }
 
 std::optional<bool> port_preservation(std::span<const PortSample> samples) {
@@ -206,6 +234,48 @@ LifetimeEstimate estimate_lifetime(std::span<const LifetimeTrial> trials) {
   return e;
 }
 
+LifetimeEstimate assess_lifetime(std::span<const LifetimeTrial> trials, const LossEstimate& loss,
+                                 std::vector<Evidence>& evidence) {
+  struct Gap {
+    bool completed = false;
+    bool reached = false;
+    std::size_t tries = 0;
+  };
+  std::map<int, Gap> by_gap;
+  for (const auto& t : trials) {
+    if (!t.reached || t.gap_s < 0) continue;
+    auto& g = by_gap[t.gap_s];
+    g.completed = true;
+    // One packet after the gap that arrived shows the mapping was still there.
+    g.reached = g.reached || *t.reached;
+    if (!*t.reached) g.tries += t.tries;
+  }
+  std::vector<LifetimeTrial> weighed;
+  std::vector<int> lossy;
+  for (const auto& [gap, g] : by_gap) {
+    if (g.reached) {
+      weighed.push_back({gap, true, 0});
+      continue;
+    }
+    evidence.push_back(weigh("lifetime." + std::to_string(gap), g.tries, loss));
+    if (evidence.back().concluded)
+      weighed.push_back({gap, false, g.tries});
+    else
+      lossy.push_back(gap);
+  }
+  auto e = estimate_lifetime(weighed);
+  e.lossy_gaps_s = lossy;
+  if (!lossy.empty()) {
+    std::string gaps;
+    for (std::size_t i = 0; i < lossy.size(); ++i) gaps += (i ? ", " : "") + std::to_string(lossy[i]) + " s";
+    const std::string why = "no packet came after " + std::string(lossy.size() == 1 ? "the gap " : "the gaps ") +
+                            gaps + ", but " + lost_words(loss.per_packet()) + ", so that may be chance";
+    e.explanation = e.measured ? e.explanation + " Not counted: " + why + "."
+                               : "The UDP binding lifetime could not be measured: " + why + ".";
+  }
+  return e;
+}
+
 int safe_keepalive_s(int lifetime_s) {
   const int margin = std::max(lifetime_s / 6, std::min(5, lifetime_s / 2));
   return std::max(1, lifetime_s - margin);
@@ -236,6 +306,8 @@ std::optional<KeepaliveAdvice> keepalive_advice(const LifetimeEstimate& e) {
 namespace {
 
 constexpr int kAssumedMtu = 1500;
+// The path test's fragmented datagram (IPv4 packet size, nat_runner's kFragmentedPacketSize).
+constexpr int kFragmentedPacketBytes = 2000;
 // OpenVPN over UDP, tun-mtu 1500: IPv4 20 + UDP 8 + opcode/peer-id 4 + packet id 4 + AEAD tag 16.
 constexpr int kOpenVpnDefaultPacket = 1500 + 52;
 // WireGuard MTU 1420 + IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16 (IPv6 outer: +20 = 1500).
@@ -247,10 +319,17 @@ constexpr int kOpenVpnAdviceOverhead = 100;  // IP/UDP/OpenVPN overhead with roo
 
 std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   std::vector<ProtocolMtuAdvice> out;
-  const int pmtu = f.path_mtu.value_or(kAssumedMtu);
+  // Known to pass: the path MTU when determined, else the largest size that passed.
+  const std::optional<int> at_least =
+      f.path_mtu && f.mtu_at_least ? std::max(*f.path_mtu, *f.mtu_at_least) : f.path_mtu ? f.path_mtu : f.mtu_at_least;
+  // The size the advice is built on: one that is known to pass.
+  const int pmtu = f.path_mtu.value_or(f.mtu_at_least.value_or(kAssumedMtu));
+  const std::string lost = f.lossy ? lost_words(*f.lossy) : "";
+  const std::string lossy_note = f.lossy ? "Full-size packets could not be checked: " + lost + "." : "";
 
-  ProtocolMtuAdvice ovpn{"openvpn", std::nullopt, {}, {}};
-  if (f.path_mtu && *f.path_mtu >= kOpenVpnDefaultPacket) {
+  ProtocolMtuAdvice ovpn;
+  ovpn.protocol = "openvpn";
+  if (at_least && *at_least >= kOpenVpnDefaultPacket) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
   } else if (f.fragments_pass == true) {
@@ -258,43 +337,57 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 needs IP fragments; they pass here.";
   } else if (f.fragments_pass == false) {
     ovpn.breaks = true;
+    ovpn.chance_by_loss = f.fragments_chance;
     const int tun = pmtu - kOpenVpnAdviceOverhead;
     ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
                   std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.";
     ovpn.advice = {"OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) +
                    " (both ends), or use OpenVPN over TCP"};
+  } else if (f.lossy) {
+    ovpn.reason = "Whether OpenVPN's default full-size packets pass could not be checked: " + lost + ".";
+    ovpn.lossy_note = lossy_note;
   } else {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass is unknown (fragments not tested).";
   }
   out.push_back(std::move(ovpn));
 
-  ProtocolMtuAdvice wg{"wireguard", std::nullopt, {}, {}};
-  if (f.path_mtu && *f.path_mtu >= kWireGuardDefaultPacket) {
+  ProtocolMtuAdvice wg;
+  wg.protocol = "wireguard";
+  if (at_least && *at_least >= kWireGuardDefaultPacket) {
     wg.breaks = false;
-    wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*f.path_mtu) + ").";
+    wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*at_least) + ").";
   } else if (f.fragments_pass == true) {
     wg.breaks = false;
     wg.reason = "WireGuard's packets may need fragments on this path; they pass here.";
   } else if (f.path_mtu && f.fragments_pass == false) {
     wg.breaks = true;
+    // Either "no" could be the chance one (union bound).
+    wg.chance_by_loss = std::min(1.0, f.fragments_chance + f.mtu_chance);
     wg.reason = "The path MTU (" + std::to_string(*f.path_mtu) +
                 ") is below WireGuard's 1480-byte packets and fragments are dropped.";
     wg.advice = {"WireGuard: MTU = " + std::to_string(*f.path_mtu - kWireGuardOverheadV6) + " (in [Interface])"};
+  } else if (f.lossy) {
+    wg.reason = "Whether WireGuard's full-size packets pass could not be checked: " + lost + ".";
+    wg.lossy_note = lossy_note;
   } else {
     wg.reason = "Whether WireGuard's full-size packets pass is unknown (path MTU not measured).";
   }
   out.push_back(std::move(wg));
 
-  ProtocolMtuAdvice ike{"ipsec", std::nullopt, {}, {}};
+  ProtocolMtuAdvice ike;
+  ike.protocol = "ipsec";
   if (f.fragments_pass == true) {
     ike.breaks = false;
     ike.reason = "IKE_AUTH with certificates is larger than one packet; the IP fragments pass here.";
   } else if (f.fragments_pass == false) {
     ike.breaks = true;
+    ike.chance_by_loss = f.fragments_chance;
     ike.reason = "IKE_AUTH with certificates is larger than one packet and this network drops IP fragments: "
                  "the handshake stalls unless IKEv2 fragmentation (RFC 7383) is on.";
     ike.advice = {"strongSwan: fragmentation = yes in swanctl.conf (ipsec.conf: fragmentation=yes) on both ends",
                   "or use smaller (ECDSA) certificates"};
+  } else if (f.lossy) {
+    ike.reason = "Whether IKE_AUTH with certificates passes could not be checked: " + lost + ".";
   } else {
     ike.reason = "Whether IKE_AUTH with certificates passes is unknown (fragments not tested).";
   }
@@ -302,7 +395,7 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   return out;
 }
 
-PathAssessment assess_path(const PathSamples& samples) {
+PathAssessment assess_path(const PathSamples& samples, const LossEstimate& loss) {
   PathAssessment a;
   const auto& probes = samples.dont_fragment;
   const bool any_echo = std::any_of(probes.begin(), probes.end(), [](const auto& p) { return p.echoed; });
@@ -310,26 +403,77 @@ PathAssessment assess_path(const PathSamples& samples) {
   std::optional<int> largest_echoed;
   for (const auto& p : probes)
     if (p.echoed && (!largest_echoed || p.ip_size > *largest_echoed)) largest_echoed = p.ip_size;
-  for (const auto& p : probes)
-    if (!p.echoed && largest_echoed && p.ip_size > *largest_echoed &&
-        (!a.smallest_failed || p.ip_size < *a.smallest_failed))
-      a.smallest_failed = p.ip_size;
-  a.facts.path_mtu = largest_echoed;
-  if (samples.fragments_returned == true) {
-    a.facts.fragments_pass = true;
-  } else if (samples.fragments_arrived == true) {
-    a.facts.fragments_pass = false;
-    a.fragments_lost = "back";
-  } else if (samples.fragments_arrived == false && largest_echoed) {
-    a.facts.fragments_pass = false;
-    a.fragments_lost = "out";
+  a.facts.mtu_at_least = largest_echoed;
+  const auto bytes = [](int v) { return std::to_string(v) + " bytes"; };
+  const auto tries = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " try" : " tries"); };
+  bool lossy = false;
+  std::string mtu_unknown;  // why the path MTU is not determined
+
+  // The sizes above the largest echo that never came back, smallest first:
+  // each bounds the path MTU if it is no chance; the smallest decides it.
+  if (largest_echoed) {
+    std::vector<PathSamples::DontFragmentProbe> failed;
+    for (const auto& p : probes)
+      if (!p.echoed && p.ip_size > *largest_echoed) failed.push_back(p);
+    std::sort(failed.begin(), failed.end(), [](const auto& x, const auto& y) { return x.ip_size < y.ip_size; });
+    for (const auto& p : failed) {
+      const std::string id = "path.size." + std::to_string(p.ip_size);
+      // A "fragmentation needed" report (a router's ICMP, or this host's own interface) is certain.
+      a.evidence.push_back(samples.reported_mtu && p.ip_size > *samples.reported_mtu ? certain(id, p.tries)
+                                                                                     : weigh(id, p.tries, loss));
+    }
+    if (failed.empty()) {
+      a.facts.path_mtu = largest_echoed;
+    } else if (a.evidence.front().concluded) {
+      a.facts.path_mtu = largest_echoed;
+      a.smallest_failed = failed.front().ip_size;
+      a.facts.mtu_chance = a.evidence.front().chance;
+    } else {
+      lossy = true;
+      mtu_unknown = bytes(*largest_echoed) + " passed unfragmented; " + bytes(failed.front().ip_size) +
+                    " got no answer in " + tries(failed.front().tries) + ", which may be chance";
+    }
   }
 
-  const auto bytes = [](int v) { return std::to_string(v) + " bytes"; };
-  if (largest_echoed && !a.smallest_failed && *largest_echoed >= kAssumedMtu) {
-    a.lines.push_back("Full-size packets (" + bytes(*largest_echoed) + ") pass both ways without fragmentation.");
-  } else if (largest_echoed && a.smallest_failed) {
-    std::string l = "The path MTU is below " + bytes(kAssumedMtu) + ": " + bytes(*largest_echoed) +
+  // How many packets one try needs each way. The 2000-byte datagram crosses
+  // links of at least 1280 bytes (the baseline passed) as at most three
+  // fragments: two where it is first fragmented, one more where a smaller
+  // link splits the first again. Two on the way out when that cannot happen:
+  // this host sends it whole (MTU >= 2000), or its fragments are no larger
+  // than what every link carries (its MTU <= the largest DF size that
+  // passed). A try fails by loss alone at most as often as that many round
+  // trips do (its answer, one packet or fragments, is bounded the same way).
+  constexpr int kAnyFragments = 3;
+  const bool split_once =
+      samples.local_mtu && largest_echoed &&
+      (*samples.local_mtu >= kFragmentedPacketBytes || *samples.local_mtu <= *largest_echoed);
+  std::string fragments_unknown;
+  if (samples.fragments_returned == true) {
+    a.facts.fragments_pass = true;
+  } else if (samples.fragments_arrived == true || (samples.fragments_arrived == false && largest_echoed)) {
+    // Acknowledged: its echo came back as fragments from the reflector, whose MTU is not known here.
+    const bool back = samples.fragments_arrived == true;
+    a.evidence.push_back(weigh(back ? "path.fragments.back" : "path.fragments.out", samples.fragment_tries, loss,
+                               !back && split_once ? 2 : kAnyFragments));
+    if (a.evidence.back().concluded) {
+      a.facts.fragments_pass = false;
+      a.facts.fragments_chance = a.evidence.back().chance;
+      a.fragments_lost = back ? "back" : "out";
+    } else {
+      lossy = true;
+      fragments_unknown = back ? "the fragmented datagram arrived, but its fragmented answer did not come back in " +
+                                     tries(samples.fragment_tries) + ", which may be chance"
+                               : "the fragmented datagram got no answer in " + tries(samples.fragment_tries) +
+                                     ", which may be chance";
+    }
+  }
+  if (lossy) a.facts.lossy = loss.per_packet();
+  const std::string lost = lost_words(loss.per_packet());
+
+  if (a.facts.path_mtu && !a.smallest_failed && *a.facts.path_mtu >= kAssumedMtu) {
+    a.lines.push_back("Full-size packets (" + bytes(*a.facts.path_mtu) + ") pass both ways without fragmentation.");
+  } else if (a.facts.path_mtu && a.smallest_failed) {
+    std::string l = "The path MTU is below " + bytes(kAssumedMtu) + ": " + bytes(*a.facts.path_mtu) +
                     " passed unfragmented, " + bytes(*a.smallest_failed) + " did not";
     if (samples.reported_mtu && samples.reported_by)
       l += "; the router " + *samples.reported_by + " reports an MTU of " + std::to_string(*samples.reported_mtu);
@@ -339,6 +483,8 @@ PathAssessment assess_path(const PathSamples& samples) {
       l += ", and no router said why (no ICMP \"fragmentation needed\": path MTU discovery cannot work here, "
            "so tunnels must be configured with a smaller MTU)";
     a.lines.push_back(l + ".");
+  } else if (!mtu_unknown.empty()) {
+    a.lines.push_back("The path MTU could not be measured: " + lost + " (" + mtu_unknown + ").");
   }
   if (a.facts.fragments_pass == true) {
     a.lines.push_back("IP fragments pass both ways.");
@@ -346,6 +492,8 @@ PathAssessment assess_path(const PathSamples& samples) {
     a.lines.push_back(std::string("IP fragments are dropped ") +
                       (a.fragments_lost == "back" ? "on the way back to you" : "on the way out") +
                       ": anything larger than the path MTU is lost, not fragmented.");
+  } else if (!fragments_unknown.empty()) {
+    a.lines.push_back("Whether IP fragments pass could not be measured: " + lost + " (" + fragments_unknown + ").");
   }
   return a;
 }
@@ -365,13 +513,18 @@ std::string mapping_line(const Classification& c) {
   return "NAT mapping: " + join(c.possible, " or ") + " (" + c.explanation + ")";
 }
 
-std::string filtering_line(const Classification& c) {
+std::string filtering_line(const Classification& c, const LossEstimate& loss) {
   if (c.behaviour == kEim)
     return "Your NAT lets anyone reach an open mapping (endpoint-independent filtering).";
   if (c.behaviour)
     return "Your NAT only lets in answers from " +
            std::string(c.behaviour == kAdm ? "addresses" : "the exact address and port") + " you sent to (" +
            std::string(describe(*c.behaviour)) + " filtering): a VPN server behind it needs a port forward.";
+  if (!c.lossy.empty()) {
+    std::string l = "NAT filtering could not be measured: " + lost_words(loss.per_packet());
+    if (c.possible.size() == 2) l += " (it is " + join(c.possible, " or ") + ")";
+    return l + ".";
+  }
   if (c.possible.empty()) return "NAT filtering: " + c.explanation;
   if (c.possible.size() == 3) return {};
   return "NAT filtering: " + join(c.possible, " or ") + " (" + c.explanation + ")";
@@ -386,12 +539,18 @@ std::vector<std::string> nat_summary_lines(const NatFacts& f) {
   };
   if (f.topology && f.topology->topology != NatTopology::unknown) add(f.topology->explanation);
   if (f.mapping) add(mapping_line(*f.mapping));
-  if (f.filtering) add(filtering_line(*f.filtering));
+  if (f.filtering) add(filtering_line(*f.filtering, f.loss));
   if (f.port_preservation == true) add("Your NAT keeps source ports unchanged (port preservation).");
   if (f.port_preservation == false) add("Your NAT rewrites source ports.");
   if (f.hairpinning == true) add("Your NAT supports hairpinning (LAN hosts reach each other via the public address).");
   if (f.hairpinning == false)
     add("Your NAT does not hairpin: LAN hosts cannot reach a local VPN server via its public address.");
+  const auto lossy = [&f](std::string_view test) {
+    return std::any_of(f.evidence.begin(), f.evidence.end(),
+                       [&](const Evidence& e) { return e.test == test && !e.concluded; });
+  };
+  const std::string lost = lost_words(f.loss.per_packet());
+  if (!f.hairpinning && lossy("hairpinning")) add("Hairpinning could not be measured: " + lost + ".");
   if (f.lifetime && f.lifetime->measured) {
     const auto& e = *f.lifetime;
     auto advice = keepalive_advice(e);
@@ -412,6 +571,12 @@ std::vector<std::string> nat_summary_lines(const NatFacts& f) {
     } else {
       add(e.explanation);
     }
+  }
+  if (f.lifetime && !f.lifetime->lossy_gaps_s.empty()) {
+    std::string gaps;
+    for (std::size_t i = 0; i < f.lifetime->lossy_gaps_s.size(); ++i)
+      gaps += (i ? ", " : "") + std::to_string(f.lifetime->lossy_gaps_s[i]) + " s";
+    add("Whether idle UDP mappings last " + gaps + " could not be measured: " + lost + ".");
   }
   if (f.path)
     for (const auto& l : f.path->lines) add(l);

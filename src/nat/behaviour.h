@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "probes/observation.h"
+#include "src/nat/evidence.h"
 #include "src/nat/port_mapping.h"
 
 namespace vpncheck::nat {
@@ -50,6 +51,9 @@ struct Classification {
   // test_id values of the sub-tests that were not run (reflector lacks the
   // second address/port, or the test failed to run), in a fixed order.
   std::vector<std::string> not_run;
+  // test_id values of the sub-tests that ran but decided nothing: their
+  // packet never came, and on this lossy path that could be chance.
+  std::vector<std::string> lossy;
   std::string explanation;  // one sentence
 };
 
@@ -67,13 +71,28 @@ struct MappingSamples {
 Classification classify_mapping(const MappingSamples& samples);
 
 // Which replies reached the client after it sent to (A1,P1) from one fresh socket;
-// nullopt = not run. A false is taken at face value: the runner should retry
-// a lost packet before reporting false.
+// nullopt = not run (or not determined). classify_filtering takes a false at
+// face value: weigh_filtering first turns the ones loss could explain into
+// "not determined".
 struct FilteringSamples {
   std::optional<bool> primary_reply;              // (A1,P1) answered us: the baseline
   std::optional<bool> from_other_port;            // unsolicited from (A1,P2)
   std::optional<bool> from_other_address;         // unsolicited from A2 (any port)
+  // Set by weigh_filtering: that packet never came, but loss could explain it
+  // (the value above is then nullopt).
+  bool other_port_lossy = false;
+  bool other_address_lossy = false;
 };
+// How many requests asking for each unsolicited packet are known to have
+// reached the reflector (their direct answer came): the tries against it.
+struct FilteringTries {
+  std::size_t other_port = 0;
+  std::size_t other_address = 0;
+};
+// Keeps a false only where chance_by_loss is below kChanceThreshold; adds
+// one Evidence per false to `evidence`.
+FilteringSamples weigh_filtering(FilteringSamples samples, const FilteringTries& tries, const LossEstimate& loss,
+                                 std::vector<Evidence>& evidence);
 // Baseline false: nothing comes back at all, so nothing can be classified.
 // Other address reached: endpoint-independent (and other port must have too,
 // else the results contradict each other: behaviour unset, possible empty).
@@ -97,6 +116,9 @@ std::optional<bool> port_preservation(std::span<const PortSample> samples);
 struct LifetimeTrial {
   int gap_s = 0;
   std::optional<bool> reached;
+  // Packets the reflector is known to have sent after the gap (its answer to
+  // the request came): the tries against a false.
+  std::size_t tries = 0;
 };
 
 struct LifetimeEstimate {
@@ -113,6 +135,8 @@ struct LifetimeEstimate {
   // is blocked altogether; the filtering baseline tells which).
   bool none_reached = false;
   bool measured = false;  // at least one trial completed
+  // Gaps whose packets never came, where loss could explain it: not counted.
+  std::vector<int> lossy_gaps_s;
   std::string explanation;
   // The value for the report's nat.udp_binding_lifetime_s: reliable_s (a
   // conservative lower bound); nullopt when not measured or nothing arrived.
@@ -121,6 +145,12 @@ struct LifetimeEstimate {
 // Trials in any order; duplicates of one gap are combined (any failure counts
 // as failure for that gap, which keeps the estimate conservative).
 LifetimeEstimate estimate_lifetime(std::span<const LifetimeTrial> trials);
+// The same from raw trials on a path that may lose packets: per gap, any
+// arrival means the mapping was alive; a gap counts as expired only when
+// its tries all failing by loss is unlikely (else it is left out and listed
+// in lossy_gaps_s). Adds one Evidence per gap without an arrival.
+LifetimeEstimate assess_lifetime(std::span<const LifetimeTrial> trials, const LossEstimate& loss,
+                                 std::vector<Evidence>& evidence);
 
 // Default gaps for --nat-lifetime, seconds (bounded by 120 s).
 constexpr int kDefaultLifetimeGaps[] = {5, 10, 20, 30, 45, 60, 90, 120};
@@ -147,6 +177,17 @@ std::optional<KeepaliveAdvice> keepalive_advice(const LifetimeEstimate& estimate
 struct PathFacts {
   std::optional<bool> fragments_pass;  // IPv4 fragments reach the far end
   std::optional<int> path_mtu;         // largest IP packet that passes unfragmented
+  // The largest size known to pass: a lower bound, also when path_mtu is not
+  // determined (hand-made facts may leave it unset and give path_mtu only).
+  std::optional<int> mtu_at_least;
+  // The chance that the "no" behind fragments_pass == false, or behind
+  // path_mtu (the next size up did not pass), came from loss alone; 0 when
+  // certain (assess_path sets them from the tries).
+  double fragments_chance = 0;
+  double mtu_chance = 0;
+  // Set when a fact was left undetermined because what did not come back
+  // could be chance: the per-packet loss the tests measured.
+  std::optional<double> lossy;
 };
 
 // What the path test measured (nat_runner's path test against the NAT test
@@ -156,11 +197,17 @@ struct PathSamples {
   struct DontFragmentProbe {
     int ip_size = 0;      // the IPv4 packet's size, header included
     bool echoed = false;  // its DF echo of the same size came back
+    std::size_t tries = 0;  // unechoed: the tries whose echo had time to come
   };
   std::vector<DontFragmentProbe> dont_fragment;
   std::optional<bool> fragments_arrived;   // the reflector acknowledged the fragmented datagram; nullopt: not run
   std::optional<bool> fragments_returned;  // its fragmented echo came back
+  // Not returned: the tries against it (not acknowledged: every try whose
+  // answer had time to come; acknowledged: the acknowledged tries).
+  std::size_t fragment_tries = 0;
   std::optional<int> largest_fragment;     // the reflector reassembled it from fragments of at most this size
+  // This host's MTU towards the reflector (where its datagrams are first fragmented).
+  std::optional<int> local_mtu;
   // A "fragmentation needed" report: from a router (ICMP) or from this host's own interface.
   std::optional<int> reported_mtu;
   std::optional<std::string> reported_by;  // the router's address; nullopt: this host
@@ -170,18 +217,27 @@ struct PathAssessment {
   PathFacts facts;                     // fragments_pass; path_mtu = largest DF size that made the round trip
   std::optional<int> smallest_failed;  // the next size tried above path_mtu, which did not
   std::string fragments_lost;          // "out", "back" or "" (not lost, or unknown)
+  std::vector<Evidence> evidence;      // the sizes and the fragmented datagram that never came back
   std::vector<std::string> lines;      // the facts in plain words
 };
 // Never a guess: when nothing came back at all (the service did not answer)
 // nothing about the path is decided, and fragments count as dropped on the
-// way out only when DF packets made the round trip.
-PathAssessment assess_path(const PathSamples& samples);
+// way out only when DF packets made the round trip. A size that never came
+// back bounds the path MTU only when a router (or this host) reported the
+// MTU or its tries all failing by `loss` is unlikely; the same for
+// fragments. Otherwise the fact is left undetermined (facts.lossy).
+PathAssessment assess_path(const PathSamples& samples, const LossEstimate& loss);
 
 struct ProtocolMtuAdvice {
   std::string protocol;         // report id: "openvpn", "wireguard", "ipsec"
   std::optional<bool> breaks;   // default full-size packets would be dropped; nullopt unknown
   std::string reason;           // one sentence
   std::vector<std::string> advice;  // settings that fix it (empty unless breaks)
+  // breaks == true: the chance that loss alone made it look so (the verdict
+  // is changed only below kChanceThreshold).
+  double chance_by_loss = 0;
+  // Unknown because the path lost too much: a short note for the protocol's summary.
+  std::string lossy_note;
 };
 // Defaults assumed: OpenVPN over UDP tun-mtu 1500 (its packets exceed a 1500
 // path MTU, so they rely on IP fragmentation), WireGuard MTU 1420 (1480-byte
@@ -202,6 +258,10 @@ struct NatFacts {
   std::optional<TopologyFinding> topology;
   std::optional<PathAssessment> path;
   std::vector<ProtocolMtuAdvice> mtu;
+  // The loss the NAT tests measured and every "no" they weighed: facts left
+  // undetermined because of loss get a "could not be measured" line.
+  LossEstimate loss;
+  std::vector<Evidence> evidence;
 };
 // A few plain-words lines for the text report's NAT section, e.g.
 // "Your router keeps idle UDP mappings at least 30 s; set PersistentKeepalive = 25."

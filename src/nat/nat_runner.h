@@ -1,10 +1,16 @@
 // The client's NAT behaviour tests (issue #5): thin UDP I/O around the
 // reflector's NAT test service (src/nat/nat_probe.h). Each test runs on a
 // fresh socket of its own so one cannot bias another (a mapping made by one
-// test never serves another), and a missing answer is retransmitted before
-// it is believed. assess_nat() turns the raw measurements into the report's
-// facts with the pure classifiers of behaviour.h; it never guesses: tests the
-// reflector cannot serve (no alternate port / address) are "not run".
+// test never serves another). Every request is sent in rounds on the retry
+// schedule (src/nat/evidence.h), a few copies per round, each copy a request
+// of its own so that its answer says which try it answers; the tries of the
+// requests answered in the end measure the path's loss, and a test stops
+// early once every answer still missing is a strong "no" under that loss
+// (on a clean path: a round or two), else when its window ends.
+// assess_nat() turns the raw measurements into the report's facts with the
+// pure classifiers of behaviour.h; it never guesses: tests the reflector
+// cannot serve (no alternate port / address) are "not run", and a "no" that
+// loss could explain is "not determined".
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -28,8 +34,8 @@ struct NatTestPlan {
   std::uint16_t port = 0;                                  // P1 (capabilities.nat_ports[0])
   std::optional<std::uint16_t> other_port;                 // P2 (capabilities.nat_ports[1])
   probes::SessionTag tag{};
-  std::chrono::milliseconds timeout{3000};  // per test, retransmissions included
-  int attempts = 3;                         // sends per request before a missing answer is believed
+  // Per test: rounds are sent while their answers can still come within it.
+  std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
   std::vector<int> lifetime_gaps;  // seconds; empty: the binding-lifetime test is not run
   bool hairpin = false;            // --hairpin: run the hairpinning test
@@ -42,27 +48,45 @@ struct NatTestPlan {
 inline constexpr int kPathProbeSizes[] = {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280};
 // The fragments test's datagram: an IPv4 packet of 2000 bytes needs fragments on any path.
 inline constexpr int kFragmentedPacketSize = 2000;
+// Copies of a request per round (more tries of a "no" per round, more round
+// trips to measure the loss with); the fragmented datagram, whose tries need
+// several packets each to get through, six (12 KB a round).
+inline constexpr int kCopiesPerRound = 2;
+inline constexpr int kFragmentCopiesPerRound = 6;
+// Requests for an unsolicited packet (filtering) and the hairpin packet:
+// small, and their "no" is the one a lossy path most often leaves open, so four.
+inline constexpr int kUnsolicitedCopiesPerRound = 4;
+// Small DF echoes sent with every round of the path test: loss measured
+// while the large ones are tried.
+inline constexpr int kPathControlsPerRound = 6;
+// Sockets per binding-lifetime gap: each brings one packet after the gap.
+inline constexpr int kLifetimeSocketsPerGap = 4;
 
 // What was measured; nullopt = not run, or no answer at all.
 struct NatMeasurements {
   bool reached = false;  // any answer from the NAT test service at all
   MappingSamples mapping;
   FilteringSamples filtering;
+  FilteringTries filtering_tries;
   std::vector<PortSample> ports;
-  std::vector<LifetimeTrial> lifetime;
+  std::vector<LifetimeTrial> lifetime;  // one per gap, sorted
   // Hairpinning (opt-in): a packet from one of our sockets to another one's
   // external endpoint came back in; nullopt = not run (or no mapping learnt).
   std::optional<bool> hairpinning;
   // It arrived from the sender's external endpoint (RFC 4787 REQ-9), when it arrived.
   std::optional<bool> hairpin_source_external;
+  std::size_t hairpin_tries = 0;  // not arrived: the tries whose packet had time to arrive
   std::optional<PathSamples> path;  // nullopt: not run
+  // The loss measured on the requests answered in the end (all tests).
+  LossEstimate loss;
 };
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
 
-// Once a test's direct answer has come, the answers a NAT may rightly drop
-// (from another port or address) are waited for only this much longer:
-// kSettleRoundTrips round trips, at least kSettleFloor (scheduling jitter,
+// How long an answer may take: a try whose answer has not come this long
+// after it was sent counts as unanswered (and the last round is sent only if
+// its answers can come within the window). kSettleRoundTrips round trips of
+// the test's first direct answer, at least kSettleFloor (scheduling jitter,
 // a reflector whose other socket answers a little later), at most `bound`.
 inline constexpr int kSettleRoundTrips = 4;
 inline constexpr std::chrono::milliseconds kSettleFloor{200};
@@ -79,6 +103,8 @@ struct NatAssessment {
   std::optional<bool> hairpinning;
   std::optional<PathAssessment> path;   // set when the path test ran
   std::vector<ProtocolMtuAdvice> mtu;   // what the path means for each protocol's default packet size
+  LossEstimate loss;                    // what the tests measured
+  std::vector<Evidence> evidence;       // every "no" weighed against it, concluded or not
   std::string note;  // why nothing could be measured, when !ran or !reached
 };
 NatAssessment assess_nat(const NatMeasurements& m);

@@ -30,6 +30,7 @@ json classification_json(const nat::Classification& c) {
   return {{"result", c.behaviour ? json(std::string(nat::to_string(*c.behaviour))) : json(nullptr)},
           {"possible", behaviours(c.possible)},
           {"not_run", c.not_run},
+          {"lossy", c.lossy},
           {"explanation", c.explanation}};
 }
 
@@ -40,12 +41,35 @@ json path_json(const nat::NatAssessment& t) {
   const auto& p = *t.path;
   json advice = json::array();
   for (const auto& m : t.mtu)
-    advice.push_back({{"protocol", m.protocol}, {"breaks", or_null(m.breaks)}, {"reason", m.reason}, {"advice", m.advice}});
+    advice.push_back({{"protocol", m.protocol},
+                      {"breaks", or_null(m.breaks)},
+                      {"reason", m.reason},
+                      {"advice", m.advice},
+                      {"chance_by_loss", m.breaks == true ? json(m.chance_by_loss) : json(nullptr)}});
   return {{"path_mtu", or_null(p.facts.path_mtu)},
+          {"largest_passed", or_null(p.facts.mtu_at_least)},
           {"smallest_failed", or_null(p.smallest_failed)},
           {"fragments_pass", or_null(p.facts.fragments_pass)},
           {"fragments_lost", p.fragments_lost.empty() ? json(nullptr) : json(p.fragments_lost)},
+          {"undetermined_by_loss", p.facts.lossy.has_value()},
           {"protocols", advice}};
+}
+
+// What the NAT tests' own answered requests say about the path's loss.
+json loss_json(const nat::LossEstimate& l) {
+  return {{"round_trips", l.round_trips},
+          {"round_trips_lost", l.lost},
+          {"round_trip_loss", l.fraction()},
+          {"round_trip_loss_upper", l.measured() ? json(l.upper()) : json(nullptr)},
+          {"packet_loss", l.per_packet()}};
+}
+
+// Every "no" (an answer that never came) and how strongly its tries support it.
+json evidence_json(const std::vector<nat::Evidence>& list) {
+  json out = json::array();
+  for (const auto& e : list)
+    out.push_back({{"test", e.test}, {"tries", e.tries}, {"chance", e.chance}, {"concluded", e.concluded}});
+  return out;
 }
 
 // The NAT tests' details: what was decided, what is still possible, what was not run.
@@ -58,6 +82,7 @@ json nat_tests_json(const NatSummary& nat) {
     lifetime = {{"longest_working_s", or_null(e.longest_working_s)},
                 {"shortest_failed_s", or_null(e.shortest_failed_s)},
                 {"consistent", e.consistent},
+                {"lossy_gaps_s", e.lossy_gaps_s},
                 {"explanation", e.explanation}};
   }
   json keepalive = nullptr;
@@ -77,7 +102,9 @@ json nat_tests_json(const NatSummary& nat) {
           {"filtering", classification_json(t.filtering)},
           {"lifetime", lifetime},
           {"keepalive", keepalive},
-          {"path", path_json(t)}};
+          {"path", path_json(t)},
+          {"loss", loss_json(t.loss)},
+          {"evidence", evidence_json(t.evidence)}};
 }
 
 json gateway_answer_json(const nat::GatewayAnswer& a) {

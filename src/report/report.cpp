@@ -109,6 +109,8 @@ std::vector<std::string> nat_section_lines(const NatSummary& nat) {
   facts.hairpinning = t.hairpinning;
   facts.path = t.path;
   facts.mtu = t.mtu;
+  facts.loss = t.loss;
+  facts.evidence = t.evidence;
   auto more = nat::nat_summary_lines(facts);
   lines.insert(lines.end(), more.begin(), more.end());
   std::vector<std::string> not_run = t.mapping.not_run;

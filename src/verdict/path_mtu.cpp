@@ -15,6 +15,10 @@ void restrict(ProtocolAssessment& a, const nat::ProtocolMtuAdvice& m) {
   a.findings.emplace_back(finding::kFullSizePacketsDropped);
 }
 
+void note(ProtocolAssessment& a, const nat::ProtocolMtuAdvice& m) {
+  a.summary += (a.summary.empty() ? "" : " ") + m.lossy_note;
+}
+
 bool passes_over_udp(const ProtocolAssessment& a) {
   return a.verdict == Verdict::pass && a.working_variant && a.working_variant->transport == probes::Transport::udp;
 }
@@ -26,13 +30,17 @@ void apply_path_mtu(std::vector<ProtocolAssessment>& assessments, const std::vec
     if (a.module == nullptr || !sized_by_path(a.module->id)) continue;
     auto m = std::find_if(advice.begin(), advice.end(),
                           [&](const nat::ProtocolMtuAdvice& x) { return x.protocol == a.module->id; });
-    if (m == advice.end() || m->breaks != true) continue;
+    if (m == advice.end()) continue;
+    // Only strong evidence changes a verdict: a "no" that loss could explain leaves it, with a note.
+    const bool breaks = m->breaks == true && m->chance_by_loss < nat::kChanceThreshold;
+    if (!breaks && m->lossy_note.empty()) continue;
+    auto change = breaks ? restrict : note;
     auto v4 = std::find_if(a.families.begin(), a.families.end(),
                            [](const ProtocolAssessment& f) { return f.family == Family::ipv4; });
     // Without families (one family tested) the entry itself is that family's.
     const bool overall_is_v4 = a.families.empty() || v4 != a.families.end();
-    if (v4 != a.families.end() && passes_over_udp(*v4)) restrict(*v4, *m);
-    if (overall_is_v4 && passes_over_udp(a)) restrict(a, *m);
+    if (v4 != a.families.end() && passes_over_udp(*v4)) change(*v4, *m);
+    if (overall_is_v4 && passes_over_udp(a)) change(a, *m);
   }
 }
 

@@ -7,6 +7,10 @@
 // piece already measures fragments for what IKE needs, and ESP tunnels pass
 // full-size packets in the agreement tests here (strongSwan), so a global
 // downgrade would contradict the real software.
+// Only strong evidence changes a verdict (the advice's chance_by_loss below
+// nat::kChanceThreshold); when the path test could not decide because the
+// path lost too much, a passing verdict stays and its summary says that
+// full-size packets could not be checked.
 // Pure; unit-tested with hand-built assessments.
 #pragma once
 

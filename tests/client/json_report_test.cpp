@@ -168,8 +168,10 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   m.reached = true;
   m.mapping = {probes::Endpoint{"203.0.113.1", 40000}, probes::Endpoint{"203.0.113.1", 40000}, std::nullopt};
   m.filtering = {true, false, std::nullopt};
+  m.filtering_tries = {8, 0};
+  m.loss = {40, 0};
   m.ports = {{40000, 40000}};
-  m.lifetime = {{5, true}, {10, false}};
+  m.lifetime = {{5, true}, {10, false, 4}};
   apply_nat_tests(r.nat, nat::assess_nat(m));
   nat::GatewayFacts g;
   g.gateway = nat::Ipv4{192, 168, 1, 1};
@@ -187,6 +189,7 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   for (int size : {1500, 1420, 1400, 1280}) m.path->dont_fragment.push_back({size, size <= 1400});
   m.path->fragments_arrived = false;
   m.path->fragments_returned = false;
+  m.path->fragment_tries = 8;
   m.path->reported_mtu = 1400;
   m.path->reported_by = "192.168.1.1";
   apply_nat_tests(r.nat, nat::assess_nat(m));
@@ -199,6 +202,15 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   for (const auto& p : doc["nat"]["tests"]["path"]["protocols"])
     if (p["protocol"] == "openvpn") openvpn_breaks = p["breaks"] == true;
   EXPECT_TRUE(openvpn_breaks);
+  EXPECT_VALID_REPORT(doc);
+  // Under loss the same samples decide nothing about fragments, and say so.
+  m.loss = {60, 17};
+  apply_nat_tests(r.nat, nat::assess_nat(m));
+  doc = to_report_json(r);
+  EXPECT_TRUE(doc["nat"]["fragments_pass"].is_null());
+  EXPECT_EQ(doc["nat"]["path_mtu"], 1400);  // the router reported it: no statistics needed
+  EXPECT_EQ(doc["nat"]["tests"]["path"]["undetermined_by_loss"], true);
+  EXPECT_FALSE(doc["nat"]["tests"]["evidence"].empty());
   EXPECT_VALID_REPORT(doc);
   nat::NatMeasurements none;
   r.nat = {};

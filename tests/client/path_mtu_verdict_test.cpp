@@ -1,6 +1,7 @@
 // The path test's consequence for verdicts (src/verdict/path_mtu.cpp): a
 // protocol that passes over UDP but whose default full-size packets would be
-// dropped becomes restricted, with the fix, on IPv4 only.
+// dropped becomes restricted, with the fix, on IPv4 only, and only on strong
+// evidence: what loss could explain leaves the verdict, with a note.
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
@@ -20,8 +21,16 @@ using fixtures::wireguard;
 using probes::ProbeVariant;
 using probes::Transport;
 
+// Path facts as the path test would state them (certain: no loss in play).
+nat::PathFacts facts(std::optional<bool> fragments_pass, std::optional<int> path_mtu) {
+  nat::PathFacts f;
+  f.fragments_pass = fragments_pass;
+  f.path_mtu = path_mtu;
+  return f;
+}
+
 // What the path test says for a 1500-byte path that drops fragments.
-std::vector<nat::ProtocolMtuAdvice> fragments_dropped() { return nat::mtu_advice({false, 1500}); }
+std::vector<nat::ProtocolMtuAdvice> fragments_dropped() { return nat::mtu_advice(facts(false, 1500)); }
 
 TEST(PathMtuVerdict, OpenVpnOverUdpThatNeedsFragmentsIsRestrictedWithTheFix) {
   std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true),
@@ -42,13 +51,13 @@ TEST(PathMtuVerdict, OpenVpnOverUdpThatNeedsFragmentsIsRestrictedWithTheFix) {
 
 TEST(PathMtuVerdict, SmallPathWithoutFragmentsRestrictsWireGuardToo) {
   std::vector<ProtocolAssessment> all{assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::answered)), true)};
-  apply_path_mtu(all, nat::mtu_advice({false, 1400}));
+  apply_path_mtu(all, nat::mtu_advice(facts(false, 1400)));
   EXPECT_EQ(all[0].verdict, Verdict::restricted);
   EXPECT_TRUE(contains(joined(all[0].advice), "MTU = 1320")) << joined(all[0].advice);
 }
 
 TEST(PathMtuVerdict, NothingChangesWhenFragmentsPassOrNothingWasMeasured) {
-  for (const auto& advice : {nat::mtu_advice({true, 1400}), nat::mtu_advice({}), std::vector<nat::ProtocolMtuAdvice>{}}) {
+  for (const auto& advice : {nat::mtu_advice(facts(true, 1400)), nat::mtu_advice({}), std::vector<nat::ProtocolMtuAdvice>{}}) {
     std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true)};
     apply_path_mtu(all, advice);
     EXPECT_EQ(all[0].verdict, Verdict::pass);
@@ -64,7 +73,7 @@ TEST(PathMtuVerdict, OpenVpnOverTcpAndVerdictsOtherThanPassAreLeftAlone) {
   std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), tcp_only), true),
                                       assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::dropped)), true)};
   const auto before_ovpn = all[0].verdict;
-  apply_path_mtu(all, nat::mtu_advice({false, 1400}));
+  apply_path_mtu(all, nat::mtu_advice(facts(false, 1400)));
   EXPECT_EQ(all[0].verdict, before_ovpn);
   EXPECT_FALSE(has_finding(all[0], finding::kFullSizePacketsDropped));
   EXPECT_EQ(all[1].verdict, Verdict::blocked);
@@ -80,6 +89,55 @@ TEST(PathMtuVerdict, OnlyTheIPv4VerdictChanges) {
   EXPECT_EQ(all[0].families[0].verdict, Verdict::restricted);
   EXPECT_EQ(all[0].families[1].verdict, Verdict::pass);
   EXPECT_EQ(all[0].verdict, Verdict::restricted);  // the top level is the IPv4 one
+}
+
+TEST(PathMtuVerdict, AWeakNoChangesNoVerdict) {
+  auto advice = fragments_dropped();
+  for (auto& m : advice) m.chance_by_loss = 0.01;  // loss alone would do this once in a hundred runs
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true)};
+  apply_path_mtu(all, advice);
+  EXPECT_EQ(all[0].verdict, Verdict::pass);
+  EXPECT_FALSE(has_finding(all[0], finding::kFullSizePacketsDropped));
+}
+
+// What the path test measures through a router that drops 15 % of packets
+// each way on a 1500-byte path that passes fragments: the 1500-byte probe
+// and the fragmented datagram happened to get no answer in all their tries.
+nat::PathSamples lost_by_chance() {
+  nat::PathSamples s;
+  for (int size : {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280})
+    s.dont_fragment.push_back({size, size < 1500, size < 1500 ? 0u : 8u});
+  s.fragments_arrived = false;
+  s.fragments_returned = false;
+  s.fragment_tries = 12;
+  return s;
+}
+
+TEST(PathMtuVerdict, UnderLossPassStaysPassWithANote) {
+  const nat::LossEstimate lossy{60, 17};  // about 15 % per packet
+  auto path = nat::assess_path(lost_by_chance(), lossy);
+  ASSERT_FALSE(path.facts.fragments_pass.has_value());
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true),
+                                      assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::answered)), true)};
+  apply_path_mtu(all, nat::mtu_advice(path.facts));
+  for (const auto& a : all) {
+    EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
+    EXPECT_FALSE(has_finding(a, finding::kFullSizePacketsDropped));
+  }
+  EXPECT_TRUE(contains(all[0].summary, "Full-size packets could not be checked: 15 % of packets were lost."))
+      << all[0].summary;
+  // WireGuard's 1480-byte packets are known to pass (1492 came back): nothing to note.
+  EXPECT_FALSE(contains(all[1].summary, "could not be checked")) << all[1].summary;
+}
+
+TEST(PathMtuVerdict, TheSamePatternOnACleanPathRestricts) {
+  const nat::LossEstimate clean{40, 0};
+  auto path = nat::assess_path(lost_by_chance(), clean);  // every try lost while everything small passed: real
+  ASSERT_EQ(path.facts.fragments_pass, false);
+  std::vector<ProtocolAssessment> all{assess_families(openvpn(), fixtures::scenario(openvpn(), everything(Fate::answered)), true)};
+  apply_path_mtu(all, nat::mtu_advice(path.facts));
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
 }
 
 }  // namespace

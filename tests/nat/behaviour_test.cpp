@@ -210,6 +210,14 @@ TEST(KeepaliveAdvice, ValuesPerImplementation) {
 
 // ---------------------------------------------------------------- MTU
 
+// Path facts as the path test would state them (certain: no loss in play).
+PathFacts facts(std::optional<bool> fragments_pass, std::optional<int> path_mtu) {
+  PathFacts f;
+  f.fragments_pass = fragments_pass;
+  f.path_mtu = path_mtu;
+  return f;
+}
+
 const ProtocolMtuAdvice& find(const std::vector<ProtocolMtuAdvice>& all, std::string_view id) {
   auto it = std::find_if(all.begin(), all.end(), [id](const auto& a) { return a.protocol == id; });
   EXPECT_NE(it, all.end()) << id;
@@ -217,7 +225,7 @@ const ProtocolMtuAdvice& find(const std::vector<ProtocolMtuAdvice>& all, std::st
 }
 
 TEST(MtuAdvice, FragmentsDroppedOn1500Path) {
-  auto all = mtu_advice({false, 1500});
+  auto all = mtu_advice(facts(false, 1500));
   ASSERT_EQ(all.size(), 3U);
   const auto& ovpn = find(all, "openvpn");
   EXPECT_EQ(ovpn.breaks, true);
@@ -232,14 +240,14 @@ TEST(MtuAdvice, FragmentsDroppedOn1500Path) {
 }
 
 TEST(MtuAdvice, FragmentsPass) {
-  for (const auto& a : mtu_advice({true, 1400})) {
+  for (const auto& a : mtu_advice(facts(true, 1400))) {
     EXPECT_EQ(a.breaks, false) << a.protocol;
     EXPECT_TRUE(a.advice.empty()) << a.protocol;
   }
 }
 
 TEST(MtuAdvice, SmallMtuWithoutFragmentsBreaksWireGuardToo) {
-  auto all = mtu_advice({false, 1400});
+  auto all = mtu_advice(facts(false, 1400));
   EXPECT_EQ(find(all, "openvpn").breaks, true);
   EXPECT_EQ(find(all, "openvpn").advice.front().substr(0, 30), "OpenVPN: tun-mtu 1300 and mssf");
   EXPECT_EQ(find(all, "wireguard").breaks, true);
@@ -249,27 +257,33 @@ TEST(MtuAdvice, SmallMtuWithoutFragmentsBreaksWireGuardToo) {
 TEST(MtuAdvice, UnknownStaysUnknown) {
   for (const auto& a : mtu_advice({})) EXPECT_EQ(a.breaks, std::nullopt) << a.protocol;
   // jumbo path, fragments untested: OpenVPN and WireGuard fit, IKE unknown
-  auto jumbo = mtu_advice({std::nullopt, 9000});
+  auto jumbo = mtu_advice(facts(std::nullopt, 9000));
   EXPECT_EQ(find(jumbo, "openvpn").breaks, false);
   EXPECT_EQ(find(jumbo, "wireguard").breaks, false);
   EXPECT_EQ(find(jumbo, "ipsec").breaks, std::nullopt);
   // fragments dropped, path MTU unknown: WireGuard cannot be judged
-  EXPECT_EQ(find(mtu_advice({false, std::nullopt}), "wireguard").breaks, std::nullopt);
+  EXPECT_EQ(find(mtu_advice(facts(false, std::nullopt)), "wireguard").breaks, std::nullopt);
 }
 
 // ---------------------------------------------------------------- summary
 
-PathSamples path_samples(int mtu, std::optional<bool> arrived, std::optional<bool> returned) {
+// 40 round trips, none lost: the loss is at most 6.3 % (95 %).
+const LossEstimate kClean{40, 0};
+
+// What the path test measured on a path of MTU `mtu`: every size that did
+// not pass and the fragmented datagram (when not returned) tried `tries` times.
+PathSamples path_samples(int mtu, std::optional<bool> arrived, std::optional<bool> returned, std::size_t tries = 8) {
   PathSamples s;
   for (int size : {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280})
-    s.dont_fragment.push_back({size, size <= mtu});
+    s.dont_fragment.push_back({size, size <= mtu, size <= mtu ? 0 : tries});
   s.fragments_arrived = arrived;
   s.fragments_returned = returned;
+  if (returned != true) s.fragment_tries = tries;
   return s;
 }
 
 TEST(PathAssessment, CleanPath) {
-  auto a = assess_path(path_samples(1500, true, true));
+  auto a = assess_path(path_samples(1500, true, true), kClean);
   EXPECT_EQ(a.facts.path_mtu, 1500);
   EXPECT_EQ(a.facts.fragments_pass, true);
   EXPECT_FALSE(a.smallest_failed);
@@ -282,43 +296,213 @@ TEST(PathAssessment, SmallMtuNamesTheRouterOrTheBlackHole) {
   auto s = path_samples(1400, true, true);
   s.reported_mtu = 1400;
   s.reported_by = "192.168.1.1";
-  auto a = assess_path(s);
+  auto a = assess_path(s, kClean);
   EXPECT_EQ(a.facts.path_mtu, 1400);
   EXPECT_EQ(a.smallest_failed, 1420);
   EXPECT_NE(a.lines[0].find("1400 bytes passed unfragmented, 1420 bytes did not; the router 192.168.1.1 reports an MTU of 1400"),
             std::string::npos) << a.lines[0];
   s.reported_by.reset();
-  EXPECT_NE(assess_path(s).lines[0].find("this host's own interface has an MTU of 1400"), std::string::npos);
+  EXPECT_NE(assess_path(s, kClean).lines[0].find("this host's own interface has an MTU of 1400"), std::string::npos);
   s.reported_mtu.reset();
-  EXPECT_NE(assess_path(s).lines[0].find("no router said why"), std::string::npos);
+  EXPECT_NE(assess_path(s, kClean).lines[0].find("no router said why"), std::string::npos);
 }
 
 TEST(PathAssessment, WhichWayFragmentsAreLost) {
-  auto out = assess_path(path_samples(1500, false, false));
+  auto out = assess_path(path_samples(1500, false, false), kClean);
   EXPECT_EQ(out.facts.fragments_pass, false);
   EXPECT_EQ(out.fragments_lost, "out");
   EXPECT_NE(out.lines.back().find("dropped on the way out"), std::string::npos);
-  auto back = assess_path(path_samples(1500, true, false));
+  auto back = assess_path(path_samples(1500, true, false), kClean);
   EXPECT_EQ(back.facts.fragments_pass, false);
   EXPECT_EQ(back.fragments_lost, "back");
   EXPECT_NE(back.lines.back().find("on the way back to you"), std::string::npos);
   // The ack was lost but the echo came: they pass.
-  EXPECT_EQ(assess_path(path_samples(1500, false, true)).facts.fragments_pass, true);
+  EXPECT_EQ(assess_path(path_samples(1500, false, true), kClean).facts.fragments_pass, true);
 }
 
 TEST(PathAssessment, NothingCameBackNothingDecided) {
-  auto a = assess_path(path_samples(0, false, false));
+  auto a = assess_path(path_samples(0, false, false), kClean);
   EXPECT_FALSE(a.facts.path_mtu);
   EXPECT_FALSE(a.facts.fragments_pass);  // not "dropped": nothing at all came back
   EXPECT_TRUE(a.lines.empty());
-  EXPECT_TRUE(assess_path(PathSamples{}).lines.empty());
+  EXPECT_TRUE(assess_path(PathSamples{}, kClean).lines.empty());
 }
 
 TEST(PathAssessment, FeedsTheMtuAdvice) {
-  auto facts = assess_path(path_samples(1500, false, false)).facts;
+  auto facts = assess_path(path_samples(1500, false, false), kClean).facts;
   auto advice = mtu_advice(facts);
   EXPECT_EQ(find(advice, "openvpn").breaks, true);
   EXPECT_EQ(find(advice, "wireguard").breaks, false);
+}
+
+// ---------------------------------------------------------------- evidence under loss
+
+// 15 % lost at random each way: about 28 % of round trips fail; measured on 60.
+const LossEstimate kLossy{60, 17};
+
+TEST(PathUnderLoss, ALostByChancePatternStaysUndetermined) {
+  // 1500-byte path; every 1500-byte DF probe and every fragmented datagram
+  // happened to be lost in 8 tries (chance ~5e-4 at this loss).
+  auto s = path_samples(1492, false, false, 8);
+  auto a = assess_path(s, kLossy);
+  EXPECT_FALSE(a.facts.path_mtu);               // not "below 1500"
+  EXPECT_EQ(a.facts.mtu_at_least, 1492);        // but 1492 is known to pass
+  EXPECT_FALSE(a.smallest_failed);
+  EXPECT_FALSE(a.facts.fragments_pass);         // not "dropped"
+  EXPECT_TRUE(a.fragments_lost.empty());
+  ASSERT_TRUE(a.facts.lossy);
+  EXPECT_NEAR(*a.facts.lossy, kLossy.per_packet(), 1e-12);
+  ASSERT_EQ(a.evidence.size(), 2u);
+  EXPECT_EQ(a.evidence[0].test, "path.size.1500");
+  EXPECT_EQ(a.evidence[0].tries, 8u);
+  EXPECT_FALSE(a.evidence[0].concluded);
+  EXPECT_EQ(a.evidence[1].test, "path.fragments.out");
+  EXPECT_FALSE(a.evidence[1].concluded);
+  ASSERT_EQ(a.lines.size(), 2u);
+  EXPECT_NE(a.lines[0].find("The path MTU could not be measured: 15 % of packets were lost"), std::string::npos)
+      << a.lines[0];
+  EXPECT_NE(a.lines[1].find("Whether IP fragments pass could not be measured: 15 % of packets were lost"),
+            std::string::npos) << a.lines[1];
+  // Nothing breaks, so no verdict changes; the protocols say they could not be checked.
+  for (const auto& m : mtu_advice(a.facts)) EXPECT_NE(m.breaks, true) << m.protocol;
+  EXPECT_EQ(find(mtu_advice(a.facts), "openvpn").lossy_note,
+            "Full-size packets could not be checked: 15 % of packets were lost.");
+  EXPECT_EQ(find(mtu_advice(a.facts), "wireguard").breaks, false);  // 1492 >= 1480: it fits, loss or not
+}
+
+TEST(PathUnderLoss, ABlackHoleOnACleanPathIsStillConcluded) {
+  // Every try above 1400 lost (no ICMP), while everything small came back.
+  auto s = path_samples(1400, false, false, 4);
+  auto a = assess_path(s, kClean);
+  EXPECT_EQ(a.facts.path_mtu, 1400);
+  EXPECT_EQ(a.smallest_failed, 1420);
+  EXPECT_LT(a.facts.mtu_chance, kChanceThreshold);
+  // Four tries of a fragmented datagram (three packets' worth each) are not enough ...
+  EXPECT_FALSE(a.facts.fragments_pass);
+  EXPECT_NE(a.lines.back().find("too few tries were made to rule out chance"), std::string::npos) << a.lines.back();
+  // ... six are.
+  s.fragment_tries = 6;
+  a = assess_path(s, kClean);
+  EXPECT_FALSE(a.facts.lossy);
+  EXPECT_EQ(a.facts.fragments_pass, false);
+  EXPECT_EQ(a.fragments_lost, "out");
+  auto advice = mtu_advice(a.facts);
+  EXPECT_EQ(find(advice, "wireguard").breaks, true);
+  EXPECT_LT(find(advice, "wireguard").chance_by_loss, kChanceThreshold);
+  EXPECT_EQ(find(advice, "openvpn").breaks, true);
+}
+
+TEST(PathUnderLoss, ARoutersReportNeedsNoStatistics) {
+  auto s = path_samples(1400, true, true, 1);
+  s.reported_mtu = 1400;
+  s.reported_by = "192.168.1.1";
+  auto a = assess_path(s, kLossy);
+  EXPECT_EQ(a.facts.path_mtu, 1400);
+  EXPECT_EQ(a.smallest_failed, 1420);
+  EXPECT_EQ(a.facts.mtu_chance, 0.0);
+}
+
+TEST(PathUnderLoss, EnoughTriesConvinceEvenOnALossyPath) {
+  auto a = assess_path(path_samples(1400, true, true, 16), kLossy);
+  EXPECT_EQ(a.facts.path_mtu, 1400);
+  EXPECT_EQ(a.facts.fragments_pass, true);
+}
+
+TEST(PathUnderLoss, AFragmentedTryNeedsTwoPacketsOutWhereNoLinkSplitsItAgain) {
+  // 20 tries of the fragmented datagram, none acknowledged, on a 1500-byte path.
+  auto s = path_samples(1500, false, false, 20);
+  // This host's MTU unknown: up to three fragments each try, too likely by chance.
+  EXPECT_FALSE(assess_path(s, kLossy).facts.fragments_pass);
+  // It fragments at 1500 and every link carries 1500: two fragments, and 20 tries suffice.
+  s.local_mtu = 1500;
+  auto a = assess_path(s, kLossy);
+  EXPECT_EQ(a.facts.fragments_pass, false);
+  EXPECT_EQ(a.fragments_lost, "out");
+  // A host MTU above what the path carries (a smaller link splits its fragments again): three.
+  s = path_samples(1400, false, false, 20);
+  s.local_mtu = 1500;
+  EXPECT_FALSE(assess_path(s, kLossy).facts.fragments_pass);
+  s.local_mtu = 9000;  // sent whole, split once where it first does not fit
+  EXPECT_EQ(assess_path(s, kLossy).facts.fragments_pass, false);
+}
+
+TEST(FilteringUnderLoss, AnUnsolicitedPacketLostByChanceIsNotBelieved) {
+  std::vector<Evidence> evidence;
+  // Six requests reached the reflector; none of the unsolicited packets came.
+  auto s = weigh_filtering({true, false, false}, {6, 6}, kLossy, evidence);
+  EXPECT_FALSE(s.from_other_port);
+  EXPECT_FALSE(s.from_other_address);
+  EXPECT_TRUE(s.other_port_lossy && s.other_address_lossy);
+  auto c = classify_filtering(s);
+  EXPECT_FALSE(c.behaviour);  // not "address-and-port-dependent"
+  EXPECT_EQ(c.lossy, (Strings{"filtering.other_port", "filtering.other_address"}));
+  EXPECT_TRUE(c.not_run.empty());
+  ASSERT_EQ(evidence.size(), 2u);
+  EXPECT_FALSE(evidence[0].concluded);
+  NatFacts f;
+  f.filtering = c;
+  f.loss = kLossy;
+  f.evidence = evidence;
+  auto lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "NAT filtering could not be measured: 15 % of packets were lost.");
+}
+
+TEST(FilteringUnderLoss, OnACleanPathFourTriesDecide) {
+  std::vector<Evidence> evidence;
+  auto c = classify_filtering(weigh_filtering({true, false, false}, {4, 4}, kClean, evidence));
+  EXPECT_EQ(c.behaviour, kApdm);
+  ASSERT_EQ(evidence.size(), 2u);
+  EXPECT_TRUE(evidence[0].concluded && evidence[1].concluded);
+  // What came is never in doubt; one side weak narrows without deciding.
+  evidence.clear();
+  c = classify_filtering(weigh_filtering({true, true, false}, {0, 2}, kClean, evidence));
+  EXPECT_FALSE(c.behaviour);
+  EXPECT_EQ(c.possible, (std::vector<Behaviour>{kEim, kAdm}));
+  EXPECT_EQ(c.lossy, (Strings{"filtering.other_address"}));
+  EXPECT_NE(c.explanation.find("not determined"), std::string::npos) << c.explanation;
+  // Without the direct answer nothing is weighed (nothing is classified anyway).
+  evidence.clear();
+  weigh_filtering({false, false, false}, {0, 0}, kClean, evidence);
+  EXPECT_TRUE(evidence.empty());
+}
+
+TEST(LifetimeUnderLoss, AGapCountsAsExpiredOnlyOnStrongEvidence) {
+  std::vector<Evidence> evidence;
+  // Each gap tried on four sockets: the packets after 2..4 s arrived, after
+  // 6 s none of four (clean path: expired), after 5 s none of one (weak).
+  std::vector<LifetimeTrial> trials{{2, true, 1}, {4, true, 1}, {5, false, 1}, {6, false, 4}, {8, false, 4}};
+  auto e = assess_lifetime(trials, kClean, evidence);
+  EXPECT_EQ(e.longest_working_s, 4);
+  EXPECT_EQ(e.shortest_failed_s, 6);
+  EXPECT_EQ(e.lossy_gaps_s, std::vector<int>{5});
+  EXPECT_NE(e.explanation.find("Not counted"), std::string::npos) << e.explanation;
+  // Under loss none of the failures is believed: only a lower bound is left.
+  evidence.clear();
+  e = assess_lifetime(trials, kLossy, evidence);
+  EXPECT_EQ(e.report_value(), 4);
+  EXPECT_FALSE(e.shortest_failed_s);
+  EXPECT_EQ(e.lossy_gaps_s, (std::vector<int>{5, 6, 8}));
+  NatFacts f;
+  f.lifetime = e;
+  f.loss = kLossy;
+  auto lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("at least 4 s"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[1], "Whether idle UDP mappings last 5 s, 6 s, 8 s could not be measured: 15 % of packets were lost.");
+  // One arrival among the sockets of a gap: alive, whatever the others did.
+  evidence.clear();
+  std::vector<LifetimeTrial> mixed{{10, false, 3}, {10, true, 1}};
+  EXPECT_EQ(assess_lifetime(mixed, kClean, evidence).longest_working_s, 10);
+}
+
+TEST(HairpinningUnderLoss, NotMeasuredIsSaidInPlainWords) {
+  NatFacts f;
+  f.loss = kLossy;
+  f.evidence = {weigh("hairpinning", 6, kLossy)};
+  auto lines = nat_summary_lines(f);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "Hairpinning could not be measured: 15 % of packets were lost.");
 }
 
 TEST(NatSummaryText, PlainWordsFromMeasuredFacts) {
@@ -332,7 +516,7 @@ TEST(NatSummaryText, PlainWordsFromMeasuredFacts) {
   f.filtering = classify_filtering({true, false, false});
   f.port_preservation = false;
   f.topology = classify_topology(Ipv4{100, 72, 3, 4}, Ipv4{203, 0, 113, 5});
-  f.mtu = mtu_advice({false, 1500});
+  f.mtu = mtu_advice(facts(false, 1500));
   lines = nat_summary_lines(f);
   ASSERT_EQ(lines.size(), 7U);
   EXPECT_NE(lines[0].find("carrier-grade NAT"), std::string::npos);

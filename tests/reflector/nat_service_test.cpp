@@ -25,8 +25,10 @@ namespace np = nat::natprobe;
 
 class NatServiceTest : public ::testing::Test {
  protected:
-  void start(std::optional<std::string> alternate, std::vector<std::string> listen = {"127.0.0.1"}) {
+  void start(std::optional<std::string> alternate, std::vector<std::string> listen = {"127.0.0.1"},
+             std::optional<double> rate_limit = std::nullopt) {
     Config config = test::loopback_config();
+    if (rate_limit) config.rate_limit = *rate_limit;
     config.listen = std::move(listen);
     config.nat_ports = {0, 0};
     config.alternate_address = std::move(alternate);
@@ -133,6 +135,18 @@ TEST_F(NatServiceTest, FilteringRequestsAreAnsweredFromTheOtherPortAndTheAlterna
   EXPECT_EQ(from[np::Origin::primary], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
   EXPECT_EQ(from[np::Origin::other_port], udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p2()));
   EXPECT_EQ(from[np::Origin::other_address], udp::endpoint(asio::ip::make_address_v4("127.0.0.2"), p2()));
+}
+
+// A direct answer without the unsolicited one would read as filtering at
+// the client: the rate limit takes all of a request's replies or none.
+TEST_F(NatServiceTest, TheRateLimitNeverSplitsARequestsReplies) {
+  start("127.0.0.2", {"127.0.0.1"}, 2.0);  // 2 replies per second, burst 2
+  send(request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress), p1());
+  EXPECT_TRUE(receive_all().empty());  // three wanted, two allowed: none sent
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto q = request(np::Type::bind, np::kFlagOtherPort);
+  send(q, p1());
+  EXPECT_EQ(receive_all().size(), 2u);  // two wanted, two allowed
 }
 
 TEST_F(NatServiceTest, OnAWildcardAddressEachAnswerLeavesFromTheAddressItClaims) {
