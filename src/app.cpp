@@ -256,8 +256,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     report.protocols.push_back(assess_families(*module, mine, report.observations_read));
   }
   report.path_loss = estimate_loss(results);
+  const nat::LossEstimate nat_loss = nat_measured ? nat_measured->loss : nat::LossEstimate{};
+  report.path_loss += nat_loss;
   // Before anything builds on the verdicts: a failing one the loss explains is withheld.
-  apply_loss_evidence(report.protocols, report.observations_read);
+  apply_loss_evidence(report.protocols, report.observations_read, nat_loss);
   add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.

@@ -26,6 +26,8 @@
 #include <span>
 #include <string>
 
+#include "src/run/retry.h"
+
 namespace vpncheck::nat {
 
 // A "no" stands only when loss alone would explain it less often than this.
@@ -33,15 +35,8 @@ inline constexpr double kChanceThreshold = 1e-4;
 // One-sided 95 % (standard normal quantile).
 inline constexpr double kConfidenceZ = 1.645;
 
-// When a request is sent again: the gap doubles from 250 ms and stays at
-// 500 ms (sends at 0, 0.25, 0.5, 1, 1.5, 2 s, ...), the shape real clients
-// retransmit with, at a scale that fits several tries into a short window.
-// (The probe runner's schedule is the same.)
-constexpr std::chrono::milliseconds retry_offset(std::size_t attempt) {
-  if (attempt == 0) return std::chrono::milliseconds(0);
-  if (attempt <= 2) return std::chrono::milliseconds(250 * static_cast<long>(attempt));
-  return std::chrono::milliseconds(500 * static_cast<long>(attempt - 1));
-}
+// Requests are sent again on the probe runner's schedule (src/run/retry.h).
+using client::retry_offset;
 
 // One-sided upper confidence bound (Wilson score, z = kConfidenceZ) of a
 // proportion seen `hits` times in `n`; 1 when n is 0.

@@ -8,7 +8,6 @@
 namespace vpncheck::client {
 namespace {
 
-constexpr double kZ = 1.645;  // one-sided 95 %
 // An answer may come this much later than the quickest round trip seen and
 // still be the answer to that try: scheduling and queueing jitter.
 constexpr double kJitterMs = 20;
@@ -144,16 +143,6 @@ double LossEstimate::outbound_upper() const {
 }
 double LossEstimate::round_trip_upper() const { return upper_bound(round_trips_failed, round_trips); }
 
-double upper_bound(std::size_t hits, std::size_t n) {
-  if (n == 0) return 1;
-  const double nn = static_cast<double>(n);
-  const double p = static_cast<double>(hits) / nn;
-  const double z2 = kZ * kZ;
-  const double centre = p + z2 / (2 * nn);
-  const double spread = kZ * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
-  return std::min(1.0, (centre + spread) / (1 + z2 / nn));
-}
-
 LossEstimate estimate_loss(std::span<const ProbeResult> results) {
   LossEstimate out;
   const auto quickest = quickest_round_trip(results);
@@ -229,14 +218,24 @@ double chance_by_loss(const ProbeResult& r, const LossEstimate& loss, bool obser
   return std::pow(round_trip, datagram(r) ? static_cast<double>(arrived->answered) : n);
 }
 
-void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observations_read) {
+LossEstimate& LossEstimate::operator+=(const nat::LossEstimate& nat_tests) {
+  round_trips += nat_tests.round_trips;
+  round_trips_failed += nat_tests.lost;
+  return *this;
+}
+
+void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observations_read,
+                         const nat::LossEstimate& ipv4_extra) {
   std::vector<ProbeResult> all, v4, v6;
   for (const auto& a : protocols)
     for (const auto& r : a.probes) {
       all.push_back(r);
       (r.probe.family == Family::ipv6 ? v6 : v4).push_back(r);
     }
-  const LossEstimate loss_all = estimate_loss(all), loss_v4 = estimate_loss(v4), loss_v6 = estimate_loss(v6);
+  LossEstimate loss_all = estimate_loss(all), loss_v4 = estimate_loss(v4);
+  const LossEstimate loss_v6 = estimate_loss(v6);
+  loss_all += ipv4_extra;
+  loss_v4 += ipv4_extra;
   for (auto& a : protocols) {
     if (a.families.empty()) {
       check(a, loss_all, observations_read);
@@ -251,13 +250,6 @@ void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observ
     a.working_variant = first.working_variant;
     a.loss_check = first.loss_check;
   }
-}
-
-std::string percent(double fraction) {
-  char buf[16];
-  const double p = fraction * 100;
-  std::snprintf(buf, sizeof buf, p > 0 && p < 1 ? "%.1f %%" : "%.0f %%", p);
-  return buf;
 }
 
 std::optional<std::string> loss_line(const LossEstimate& loss) {

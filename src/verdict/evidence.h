@@ -16,16 +16,21 @@
 #include <string>
 #include <vector>
 
+#include "src/nat/evidence.h"
 #include "src/run/result.h"
 #include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
 
 // A failing verdict stands only if each failed probe would fail that way by
-// loss alone with a chance below this. About thirty messages are tried per
-// run, so this keeps a wrong failing verdict rarer than 1 run in 300 even
-// where every message is retried only a few times.
-inline constexpr double kChanceThreshold = 1e-4;
+// loss alone with a chance below nat::kChanceThreshold (1e-4), the bar the
+// NAT tests' "no" answers meet too. About thirty messages are tried per run,
+// so this keeps a wrong failing verdict rarer than 1 run in 300 even where
+// every message is retried only a few times.
+using nat::kChanceThreshold;
+// One-sided 95 % upper bound of a proportion (Wilson score), and "14 %".
+using nat::percent;
+using nat::upper_bound;
 // Below this measured loss a run's loss is not worth a line of its own.
 inline constexpr double kNegligibleLoss = 0.02;
 
@@ -49,11 +54,9 @@ struct LossEstimate {
   // The per-packet loss a person reads: the worse direction.
   double fraction() const { return std::max(outbound(), inbound()); }
   bool measured() const { return datagrams_sent > 0 || round_trips > 0; }
+  // The NAT tests' requests are round trips over the same (IPv4) path.
+  LossEstimate& operator+=(const nat::LossEstimate& nat_tests);
 };
-
-// One-sided upper confidence bound (Wilson score, z = 1.645 for 95 %) of a
-// proportion seen `hits` times in `n`; 1 when n is 0.
-double upper_bound(std::size_t hits, std::size_t n);
 
 LossEstimate estimate_loss(std::span<const ProbeResult> results);
 
@@ -74,13 +77,12 @@ double chance_by_loss(const ProbeResult& r, const LossEstimate& loss, bool obser
 // on that family's probes: weak ones become `inconclusive` ("lossy path"),
 // strong ones record how unlikely chance is; passes get a loss note when the
 // loss is not negligible.
-void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observations_read);
+// `ipv4_extra`: round trips measured beside the probes on the IPv4 path (the NAT tests).
+void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observations_read,
+                         const nat::LossEstimate& ipv4_extra = {});
 
 // "about 1 in 250", "below 1 in a million".
 std::string describe_chance(double chance);
-
-// "14 %" style text for a fraction.
-std::string percent(double fraction);
 
 // The report's line about the path's loss; nullopt when it is negligible.
 std::optional<std::string> loss_line(const LossEstimate& loss);

@@ -297,3 +297,21 @@ TEST(SettleRoundTrips, RetriesThatCrossedASlowAnswerDoNotShortenIt) {
 
 }  // namespace
 }  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+TEST(ApplyLossEvidence, TheNatTestsRoundTripsCountForIpv4) {
+  // Too few probes to judge on their own; the NAT tests' clean round trips settle it.
+  auto wg = scenario(wireguard(), everything(Fate::dropped));
+  for (auto& r : wg) tried(r, 7, 0, std::nullopt);
+  std::vector<ProtocolAssessment> alone{assessed(wireguard(), wg)};
+  apply_loss_evidence(alone, true);
+  EXPECT_EQ(alone[0].verdict, Verdict::inconclusive) << alone[0].summary;  // nothing measured the loss
+  std::vector<ProtocolAssessment> with_nat{assessed(wireguard(), wg)};
+  apply_loss_evidence(with_nat, true, nat::LossEstimate{60, 0});
+  EXPECT_EQ(with_nat[0].verdict, Verdict::blocked) << with_nat[0].summary;
+}
+
+}  // namespace
+}  // namespace vpncheck::client
