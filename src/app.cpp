@@ -100,10 +100,13 @@ constexpr milliseconds kNatTestWindow{1500};
 // -6 with an IPv4 fallback for the control session: how long IPv6 gets first.
 constexpr milliseconds kControlFallbackAfter{1000};
 
-// The whole run, the final read of the observations included, ends this long after --timeout.
-constexpr milliseconds kFinalReadAllowance{500};
-// Of that allowance, what is kept for closing the session.
+// The whole run, the final read of the observations included, ends within
+// --timeout + 0.5 s: the read and the session's close get this much after the
+// probes' deadline, and the rest is for starting, reporting and exiting.
+constexpr milliseconds kFinalReadAllowance{350};
+// Of that allowance, what is kept for closing the session, and how long the close may take.
 constexpr milliseconds kCloseAllowance{50};
+constexpr milliseconds kCloseWait{150};
 
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
@@ -271,8 +274,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   // Derived, not probed: present only when both l2tp and ipsec were assessed.
   add_l2tp_ipsec(report.protocols, report.behind_nat);
-  // Best effort (the reflector expires sessions on its own), within the run's deadline.
-  co_await close_session(session.control, session.info.session_id, until(run_deadline), o.auth_key);
+  // Best effort (the reflector expires sessions on its own): one round trip's
+  // worth, within the run's deadline.
+  co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),
+                         o.auth_key);
 }
 
 // Writes one report form to `path` ("-" = `out`); false, with a line on `err`, if it could not.
@@ -335,6 +340,9 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   asio::io_context io;
   std::string internal_error;
   asio::co_spawn(io, run_session(o, report, progress), [&](std::exception_ptr e) {
+    // Requests that lost a race (a second read of the observations, a
+    // connection attempt whose rival won) are not waited for.
+    io.stop();
     if (!e) return;
     try {
       std::rethrow_exception(e);
