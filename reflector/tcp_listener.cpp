@@ -130,7 +130,7 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
   if (co_await reply_and_linger(socket, outcome.reply, s))
     s.arrivals.reply_sent(outcome);
   else
-    s.arrivals.reply_failed(outcome, "tcp write failed");
+    s.arrivals.reply_failed(outcome, probes::reply_code::kWriteFailed, "tcp write failed");
 }
 
 // A PPTP control connection: messages in, answers out, until StopCCRQ, a
@@ -169,7 +169,7 @@ asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, 
       if (ok)
         s.arrivals.reply_sent(*step.outcome);
       else
-        s.arrivals.reply_failed(*step.outcome, "tcp write failed");
+        s.arrivals.reply_failed(*step.outcome, probes::reply_code::kWriteFailed, "tcp write failed");
     }
     if (!ok) break;
   }
