@@ -257,6 +257,10 @@ asio::awaitable<void> run_tcp_listener(tcp::acceptor& acceptor, TcpRole role, Se
     }
     if (s.active_connections >= s.max_connections) {
       s.log.debug("tcp/" + std::to_string(port) + ": connection limit reached, refusing");
+      // Nothing is read, so no session is known: the source address is, and
+      // the sessions from it are told (their observations' `limits`).
+      auto remote = socket.remote_endpoint(ec);
+      if (!ec && s.refusals != nullptr) s.refusals->record(to_endpoint(remote.address(), 0).address, port);
       socket.close(ec);
       continue;
     }
