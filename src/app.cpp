@@ -26,6 +26,7 @@
 #include "src/run/runner.h"
 #include "src/verdict/l2tp_ipsec.h"
 #include "src/verdict/path_mtu.h"
+#include "src/verdict/reflector_limits.h"
 
 namespace vpncheck::client {
 namespace {
@@ -230,6 +231,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   report.observations_error = observations.error;
   if (observations.list) {
     report.observations_dropped = observations.list->dropped;
+    report.reflector_limits = observations.list->limits;
     for (auto& obs : observations.list->observations)
       if (obs.probe_index < results.size()) results[obs.probe_index].arrivals.push_back(std::move(obs));
   }
@@ -241,6 +243,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     report.protocols.push_back(assess_families(*module, mine, report.observations_read));
   }
   add_alternatives(report.protocols);
+  apply_reflector_limits(report.protocols, report.reflector_limits);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();

@@ -62,6 +62,9 @@ struct Report {
   bool observations_read = false;
   std::string observations_error;
   std::uint64_t observations_dropped = 0;
+  // What the reflector refused or limited during this session (its
+  // observations' `limits`); verdicts they explain are inconclusive.
+  std::vector<probes::ReflectorLimit> reflector_limits;
   std::vector<ProtocolAssessment> protocols;
   std::vector<std::string> required;
   std::optional<std::string> error;  // why nothing could be tested (exit 3)
