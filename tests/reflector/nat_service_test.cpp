@@ -25,9 +25,11 @@ namespace np = nat::natprobe;
 
 class NatServiceTest : public ::testing::Test {
  protected:
-  void start(std::optional<std::string> alternate, std::vector<std::string> listen = {"127.0.0.1"}) {
+  void start(std::optional<std::string> alternate, std::vector<std::string> listen = {"127.0.0.1"},
+             double rate_limit = Config{}.rate_limit) {
     Config config = test::loopback_config();
     config.listen = std::move(listen);
+    config.rate_limit = rate_limit;
     config.nat_ports = {0, 0};
     config.alternate_address = std::move(alternate);
     server_ = std::make_unique<Server>(config, &log_);
@@ -117,6 +119,25 @@ TEST_F(NatServiceTest, BindAnswersFromWhereTheRequestWentWithTheObservedSource) 
   got = receive_all();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].from.port(), p2());
+}
+
+// An answer the rate limit withholds leaves no observation: the session's
+// limits count it, so the client does not take it for the NAT's filtering.
+TEST_F(NatServiceTest, RateLimitedAnswersAreCountedInTheSessionsLimits) {
+  start(std::nullopt, {"127.0.0.1"}, 1);  // one answer a second per source address
+  auto q = request(np::Type::bind);
+  for (int i = 0; i < 3; ++i) send(q, p1());
+  const auto answered = receive_all().size();
+  EXPECT_LT(answered, 3u);
+  auto res = test::blocking_http_call(server_->ports().control, http::verb::get,
+                                      "/v1/sessions/" + info_->session_id + "/observations");
+  std::string error;
+  auto list = probes::observations_from_json(res.body(), error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->limits.size(), 1u) << res.body();
+  EXPECT_EQ(list->limits[0].limit, "rate_limit");
+  EXPECT_EQ(answered + list->limits[0].count, 3u) << res.body();
+  EXPECT_EQ(list->limits[0].ports, std::vector<std::uint16_t>{p1()});
 }
 
 TEST_F(NatServiceTest, FilteringRequestsAreAnsweredFromTheOtherPortAndTheAlternateAddress) {
