@@ -58,7 +58,31 @@ std::optional<T> parse_guarded(const std::string& body, std::string& error, Fn&&
   }
 }
 
+json limit_json(const ReflectorLimit& l) {
+  return {{"limit", l.limit}, {"count", l.count}, {"ports", l.ports}, {"detail", l.detail}};
+}
+
+ReflectorLimit limit_from(const json& j) {
+  ReflectorLimit l;
+  l.limit = j.at("limit").get<std::string>();
+  l.count = get_int<std::uint64_t>(j.at("count"));
+  if (j.contains("ports")) {
+    l.ports = get_int_array<std::uint16_t>(j.at("ports"));
+    if (l.ports.size() > kMaxLimitPorts) l.ports.resize(kMaxLimitPorts);
+  }
+  l.detail = j.value("detail", std::string{});
+  return l;
+}
+
+// Answers of reflectors from before reply codes carried only this text.
+constexpr std::string_view kOldRateLimitedReason = "rate limited";
+
 }  // namespace
+
+bool withheld_by_reflector(std::string_view code) {
+  return code == reply_code::kRateLimited || code == reply_code::kBatchFull || code == reply_code::kSendFailed ||
+         code == reply_code::kAmplification;
+}
 
 json to_json(const SessionInfo& info) {
   json caps = {{"udp_ports", info.capabilities.udp_ports},
@@ -93,7 +117,7 @@ json to_json(const Observation& o) {
             {"received_at_unix_ms", o.received_at_unix_ms},
             {"reply",
              {{"sent", o.reply.sent}, {"kind", o.reply.kind}, {"length", o.reply.length},
-              {"reason", o.reply.reason}}}};
+              {"reason", o.reply.reason}, {"code", o.reply.code}}}};
   if (o.ttl) j["ip"]["ttl"] = *o.ttl;
   if (o.tos) j["ip"]["tos"] = *o.tos;
   return j;
@@ -102,7 +126,9 @@ json to_json(const Observation& o) {
 json to_json(const ObservationList& list) {
   json arr = json::array();
   for (const auto& o : list.observations) arr.push_back(to_json(o));
-  return {{"observations", arr}, {"dropped", list.dropped}};
+  json limits = json::array();
+  for (const auto& l : list.limits) limits.push_back(limit_json(l));
+  return {{"observations", arr}, {"dropped", list.dropped}, {"limits", limits}};
 }
 
 std::optional<SessionInfo> session_info_from_json(const std::string& body, std::string& error) {
@@ -148,6 +174,19 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
   return parse_guarded<ObservationList>(body, error, [&](const json& j) -> std::optional<ObservationList> {
     ObservationList list;
     list.dropped = get_int_or<std::uint64_t>(j, "dropped", 0);
+    // Optional (older reflectors); present but malformed rejects the answer:
+    // a client that ignored it could blame the network for the reflector's limits.
+    if (j.contains("limits")) {
+      const json& limits = j.at("limits");
+      if (!limits.is_array()) {
+        error = "\"limits\" is not an array";
+        return std::nullopt;
+      }
+      for (const json& item : limits) {
+        if (list.limits.size() == kMaxReflectorLimits) break;
+        list.limits.push_back(limit_from(item));
+      }
+    }
     const json& items = j.at("observations");
     if (!items.is_array()) {
       error = "\"observations\" is not an array";
@@ -184,6 +223,9 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
       o.reply.kind = reply.value("kind", std::string{});
       o.reply.length = get_int_or<std::size_t>(reply, "length", 0);
       o.reply.reason = reply.value("reason", std::string{});
+      o.reply.code = reply.value("code", std::string{});
+      if (o.reply.code.empty() && !o.reply.sent && o.reply.reason == kOldRateLimitedReason)
+        o.reply.code = reply_code::kRateLimited;
       list.observations.push_back(std::move(o));
     }
     return list;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -44,12 +45,55 @@ struct SessionInfo {
   std::string reflector_version;
 };
 
+// Why the reflector sent no answer (ReplyRecord::code): stable machine codes.
+// Kept under 16 characters so they fit std::string's small buffer (no
+// allocation per arrival on the UDP path).
+namespace reply_code {
+inline constexpr std::string_view kRateLimited = "rate_limited";  // over --rate-limit for its source address
+inline constexpr std::string_view kBatchFull = "batch_full";      // the reflector's reply queue was full
+inline constexpr std::string_view kSendFailed = "send_failed";    // the reflector's own UDP/raw send failed
+inline constexpr std::string_view kAmplification = "amplification";  // the answer would be larger than the request
+inline constexpr std::string_view kTooSmall = "too_small";        // the protocol has no answer that fits
+inline constexpr std::string_view kWriteFailed = "write_failed";  // a TCP write failed (often the path, not the reflector)
+}  // namespace reply_code
+
+// Was the answer withheld for a reason of the reflector's own (a limit, a
+// full queue, its own send failing), rather than lost on the way or not due
+// at all? Then a missing answer says nothing about the network.
+bool withheld_by_reflector(std::string_view code);
+
 struct ReplyRecord {
   bool sent = false;
   std::string kind;  // e.g. "wireguard/handshake-response", "control/echo"
   std::size_t length = 0;
-  std::string reason;  // why nothing was sent, when sent == false
+  std::string reason;  // why nothing was sent, when sent == false (plain words)
+  std::string code;    // the same as a reply_code (empty: an older reflector, or sent)
 };
+
+// A limit of the reflector's that hit a session (Contract 2: what the
+// reflector refused or limited is part of its observations). Session-level,
+// for what no single observation can carry: connections refused before any
+// byte was read, arrivals not recorded, table entries forgotten.
+namespace limit_kind {
+inline constexpr std::string_view kRateLimit = "rate_limit";                // answers withheld (probes and NAT tests)
+inline constexpr std::string_view kConnectionSlots = "connection_slots";    // TCP connections refused: --max-connections
+inline constexpr std::string_view kObservationLimit = "observation_limit";  // arrivals not recorded: --max-observations
+inline constexpr std::string_view kFlowTable = "flow_table";    // flows forgotten: follow-ups may go unattributed
+inline constexpr std::string_view kPptpCalls = "pptp_calls";    // PPTP calls forgotten: their GRE goes unanswered
+inline constexpr std::string_view kNatPending = "nat_pending";  // NAT lifetime answers not scheduled
+}  // namespace limit_kind
+
+struct ReflectorLimit {
+  std::string limit;  // a limit_kind; a newer reflector may send others
+  std::uint64_t count = 0;
+  std::vector<std::uint16_t> ports;  // the reflector's local ports it hit, when known
+  std::string detail;                // plain words
+  bool operator==(const ReflectorLimit&) const = default;
+};
+
+// Bounds on what a client keeps of a reflector's `limits` (more is truncated).
+constexpr std::size_t kMaxReflectorLimits = 16;
+constexpr std::size_t kMaxLimitPorts = 16;
 
 // One record per arrival (GET /v1/sessions/{id}/observations).
 struct Observation {
@@ -72,6 +116,9 @@ struct Observation {
 struct ObservationList {
   std::vector<Observation> observations;
   std::uint64_t dropped = 0;  // records the reflector could not keep (buffer bound)
+  // The reflector's limits that hit this session; absent from an older
+  // reflector's answer (then empty).
+  std::vector<ReflectorLimit> limits;
 };
 
 nlohmann::json to_json(const SessionInfo& info);

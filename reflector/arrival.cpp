@@ -15,6 +15,7 @@ namespace {
 
 constexpr std::string_view kNoReplySmall = "request too small to answer without amplification";
 constexpr std::string_view kNoReplyLarger = "reply larger than request refused (no amplification)";
+// Reflectors before reply codes sent only this text; clients still read it so.
 constexpr std::string_view kNoReplyRateLimited = "rate limited";
 
 struct Match {
@@ -100,27 +101,36 @@ probes::Bytes address_bytes(std::string_view address) {
   return {b.begin(), b.end()};
 }
 
-void FlowMemory::remember(probes::Transport transport, std::uint16_t local_port, const probes::Endpoint& source,
-                          const probes::ProbeToken& token, std::int64_t now_ms) {
+std::optional<FlowMemory::Forgotten> FlowMemory::remember(probes::Transport transport, std::uint16_t local_port,
+                                                          const probes::Endpoint& source,
+                                                          const probes::ProbeToken& token, std::int64_t now_ms) {
   Key key{transport, local_port, source.address, source.port};
+  std::optional<Forgotten> forgotten;
   if (flows_.size() >= kMaxFlows && !flows_.contains(key)) {
     auto oldest = std::min_element(flows_.begin(), flows_.end(), [](const auto& a, const auto& b) {
       return a.second.last_ms < b.second.last_ms;
     });
+    if (now_ms - oldest->second.last_ms <= kFlowLifetimeMs)
+      forgotten = Forgotten{oldest->second.token, std::get<1>(oldest->first)};
     flows_.erase(oldest);
   }
   flows_[key] = Entry{token, now_ms};
+  return forgotten;
 }
 
-void PptpCalls::add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call) {
+std::optional<PptpCalls::Call> PptpCalls::add(const std::string& client_address, std::uint16_t reflector_call_id,
+                                              const Call& call, std::int64_t now_ms) {
   Key key{client_address, reflector_call_id};
+  std::optional<Call> forgotten;
   if (calls_.size() >= kMaxCalls && !calls_.contains(key)) {
     auto oldest = std::min_element(calls_.begin(), calls_.end(), [](const auto& a, const auto& b) {
       return a.second.created_ms < b.second.created_ms;
     });
+    if (now_ms - oldest->second.created_ms <= kCallLifetimeMs) forgotten = oldest->second;
     calls_.erase(oldest);
   }
   calls_[key] = call;
+  return forgotten;
 }
 
 std::optional<PptpCalls::Call> PptpCalls::find(const std::string& client_address, std::uint16_t reflector_call_id,
@@ -225,9 +235,11 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   out.tag = session->tag;
   out.protocol = genuine ? std::string(match->module->id) : std::string("control");
 
-  if (genuine && match->parsed.opens_flow)
-    flows_.remember(context.transport, arrival.local_port, arrival.source, match->parsed.token,
-                    arrival.received_at_unix_ms);
+  if (genuine && match->parsed.opens_flow) {
+    auto forgotten = flows_.remember(context.transport, arrival.local_port, arrival.source, match->parsed.token,
+                                     arrival.received_at_unix_ms);
+    if (forgotten) sessions_.count_limit(forgotten->token.tag, SessionLimit::flow_table, forgotten->local_port);
+  }
 
   if (genuine) {
     out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
@@ -240,14 +252,19 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   probes::ReplyRecord reply;
   if (out.reply.empty()) {
     reply.reason = kNoReplySmall;
+    reply.code = probes::reply_code::kTooSmall;
   } else if (!reply_within_request(out.reply, payload)) {
     out.reply.clear();
     reply.reason = kNoReplyLarger;
+    reply.code = probes::reply_code::kAmplification;
   } else if (limiter_ != nullptr && !limiter_->allow(arrival.source.address)) {
-    // Recorded (the client learns it got through) but not answered.
+    // Recorded (the client learns it got through) but not answered; the
+    // code tells the client the missing answer is not the network's doing.
     out.reply.clear();
     reply.reason = kNoReplyRateLimited;
+    reply.code = probes::reply_code::kRateLimited;
     metrics_->drops.add(DropReason::rate_limited);
+    session->tally(SessionLimit::rate_limit).add(arrival.local_port);
   } else {
     reply.sent = true;
     reply.kind = !genuine                    ? std::string("control/echo")
@@ -279,11 +296,12 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
 
 void ArrivalHandler::reply_sent(const ArrivalOutcome& /*outcome*/) { ++metrics_->replies_sent; }
 
-void ArrivalHandler::reply_failed(const ArrivalOutcome& outcome, std::string reason) {
+void ArrivalHandler::reply_failed(const ArrivalOutcome& outcome, std::string_view code, std::string reason) {
   ++metrics_->replies_failed;
   if (outcome.sequence == 0) return;
   probes::ReplyRecord reply;
   reply.reason = std::move(reason);
+  reply.code = code;
   sessions_.update_reply(outcome.tag, outcome.sequence, std::move(reply));
 }
 

@@ -72,8 +72,15 @@ class FlowMemory {
   static constexpr std::size_t kMaxFlows = 4096;
   static constexpr std::int64_t kFlowLifetimeMs = 120'000;
 
-  void remember(probes::Transport transport, std::uint16_t local_port, const probes::Endpoint& source,
-                const probes::ProbeToken& token, std::int64_t now_ms);
+  struct Forgotten {
+    probes::ProbeToken token;
+    std::uint16_t local_port = 0;
+  };
+  // Returns the flow it forgot to make room, if that one was still live (its
+  // session is told: its follow-ups will not be attributed).
+  std::optional<Forgotten> remember(probes::Transport transport, std::uint16_t local_port,
+                                    const probes::Endpoint& source, const probes::ProbeToken& token,
+                                    std::int64_t now_ms);
   std::optional<probes::ProbeToken> find(probes::Transport transport, std::uint16_t local_port,
                                          const probes::Endpoint& source, std::int64_t now_ms) const;
   std::size_t size() const { return flows_.size(); }
@@ -103,7 +110,9 @@ class PptpCalls {
     std::int64_t created_ms = 0;
   };
 
-  void add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call);
+  // Returns the call it forgot to make room, if that one was still live.
+  std::optional<Call> add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call,
+                          std::int64_t now_ms);
   std::optional<Call> find(const std::string& client_address, std::uint16_t reflector_call_id,
                            std::int64_t now_ms) const;
   // Is this Call ID free for a new call from `client_address`?
@@ -131,8 +140,13 @@ class ArrivalHandler {
   ArrivalOutcome handle(const Arrival& arrival);
   // The listener sent `outcome.reply` in full.
   void reply_sent(const ArrivalOutcome& outcome);
-  // The listener could not send `outcome.reply`: correct the observation.
-  void reply_failed(const ArrivalOutcome& outcome, std::string reason);
+  // The listener could not send `outcome.reply`: correct the observation
+  // (`code` a probes::reply_code, `reason` in plain words).
+  void reply_failed(const ArrivalOutcome& outcome, std::string_view code, std::string reason);
+  // One more hit of a limit for the session holding `tag` (e.g. its PPTP call was forgotten).
+  void count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port) {
+    sessions_.count_limit(tag, limit, port);
+  }
 
   // For drops decided before the demux (e.g. HTTP on a probe-only port).
   void count_drop(DropReason reason) { metrics_->drops.add(reason); }

@@ -99,6 +99,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--max-observations", config.max_observations, "observations kept per session")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
       ->capture_default_str();
+  app.add_option("--max-connections", config.max_connections,
+                 "TCP connections served at once (control API and probes); beyond, new ones are closed\n"
+                 "and counted per source address, and that address's sessions are told")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--rate-limit", config.rate_limit,
                  "replies per second per source address (burst: one second's worth); 0 = no limit.\n"
                  "Over the limit, probes are still recorded but not answered")

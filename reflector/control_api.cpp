@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <set>
 
 #include "probes/crypto.h"
 
@@ -127,7 +128,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
       if (method != http::verb::get) return method_not_allowed(request, "GET");
       const Session* session = is_session_id(id) ? sessions_.find(id) : nullptr;
       if (session == nullptr) return error_for(http::status::not_found, "unknown session", request);
-      return json_response(http::status::ok, probes::to_json(sessions_.observations(*session)), request);
+      return json_response(http::status::ok, probes::to_json(observations(*session)), request);
     }
     if (sub.empty()) {
       if (method != http::verb::delete_) return method_not_allowed(request, "DELETE");
@@ -139,6 +140,28 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
     }
   }
   return error_for(http::status::not_found, "no such resource: " + std::string(target), request);
+}
+
+// The session's record plus the TCP connections refused for want of a slot
+// from its addresses since it began: the control connection's source and
+// every source its probes arrived from (another family, another NAT address).
+probes::ObservationList ControlApi::observations(const Session& session) const {
+  probes::ObservationList list = sessions_.observations(session);
+  if (options_.refusals == nullptr) return list;
+  std::set<std::string> addresses{session.client.address};
+  for (const auto& o : session.observations) addresses.insert(o.source.address);
+  LimitTally refused;
+  for (const auto& address : addresses) {
+    const auto* tally = options_.refusals->find(address, session.created_at);
+    if (tally == nullptr) continue;
+    refused.count += tally->refused.count;
+    for (auto port : tally->refused.port_list()) refused.note_port(port);
+  }
+  if (refused.count > 0)
+    list.limits.push_back({std::string(probes::limit_kind::kConnectionSlots), refused.count, refused.port_list(),
+                           "TCP connections refused: all " + std::to_string(options_.max_connections) +
+                               " of the reflector's connection slots were in use (--max-connections)"});
+  return list;
 }
 
 HttpResponse ControlApi::create_session(const HttpRequest& request, const probes::Endpoint& client) {

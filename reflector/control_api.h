@@ -20,6 +20,7 @@
 
 #include "probes/observation.h"
 #include "reflector/metrics.h"
+#include "reflector/refusals.h"
 #include "reflector/session_table.h"
 
 namespace vpncheck::reflector {
@@ -41,6 +42,9 @@ struct ControlApiOptions {
   std::optional<std::string> auth_key;
   // The server's counters, read by GET /metrics; nullptr: a Metrics of its own.
   Metrics* metrics = nullptr;
+  // TCP connections refused for want of a slot; nullptr: none are reported.
+  const ConnectionRefusals* refusals = nullptr;
+  std::size_t max_connections = 0;  // named in what the refusals' report says
 };
 
 class ControlApi {
@@ -55,6 +59,7 @@ class ControlApi {
 
  private:
   HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client);
+  probes::ObservationList observations(const Session& session) const;
   bool authorized(const HttpRequest& request) const;
 
   SessionTable& sessions_;

@@ -153,7 +153,11 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
   // client, an ack without its echo as fragments lost on the way back.
   if (limiter_ != nullptr)
     for (const auto& planned : plan)
-      if (planned.origin != np::Origin::after_gap && !limiter_->allow(source)) return;
+      if (planned.origin != np::Origin::after_gap && !limiter_->allow(source)) {
+        // Answers to NAT tests leave no observation: the session's limits say it.
+        sessions_.count_limit(request->token.tag, SessionLimit::rate_limit, s.port);
+        return;
+      }
   for (const auto& planned : plan) {
     if (planned.origin == np::Origin::after_gap) {
       schedule_late(*request, from, destination, s.port);
@@ -192,7 +196,10 @@ void NatService::schedule_late(const np::Request& request, const udp::endpoint& 
     it->second->cancel();  // a retransmission: the gap starts again
     late_.erase(it);
   }
-  if (late_.size() >= kMaxPendingLate) return;
+  if (late_.size() >= kMaxPendingLate) {
+    sessions_.count_limit(request.token.tag, SessionLimit::nat_pending, port);
+    return;
+  }
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(request.gap_s));
   late_[key] = timer;
   timer->async_wait([this, timer, key, request, to, address, port](const boost::system::error_code& ec) {
@@ -200,7 +207,10 @@ void NatService::schedule_late(const np::Request& request, const udp::endpoint& 
     auto it = late_.find(key);
     if (it != late_.end() && it->second == timer) late_.erase(it);
     if (sessions_.find_by_tag(request.token.tag) == nullptr) return;  // the session ended meanwhile
-    if (limiter_ != nullptr && !limiter_->allow(to.address().to_string())) return;
+    if (limiter_ != nullptr && !limiter_->allow(to.address().to_string())) {
+      sessions_.count_limit(request.token.tag, SessionLimit::rate_limit, port);
+      return;
+    }
     np::Reply reply;
     reply.type = request.type;
     reply.origin = np::Origin::after_gap;

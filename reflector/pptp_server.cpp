@@ -109,7 +109,9 @@ PptpConnection::Step PptpConnection::handle_message(probes::ByteView message, st
       if (step.outcome) step.outcome->reply = step.reply;
     }
     reflector_call_id_ = own;
-    arrivals_.pptp_calls().add(client_.address, own, PptpCalls::Call{*ocrq.message.token, ocrq.message.call_id, now_ms});
+    if (auto forgotten = arrivals_.pptp_calls().add(
+            client_.address, own, PptpCalls::Call{*ocrq.message.token, ocrq.message.call_id, now_ms}, now_ms))
+      arrivals_.count_limit(forgotten->token.tag, SessionLimit::pptp_calls, local_port_);
     state_ = State::in_call;
     return step;
   }

@@ -201,7 +201,7 @@ void answer(Services& s, const std::string& where, Arrival& arrival, std::size_t
                                  : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
   if (outcome.dropped || outcome.reply.empty()) return;
   if (int err = send(outcome.reply); err != 0)
-    s.arrivals.reply_failed(outcome, std::string("send failed: ") + std::strerror(err));
+    s.arrivals.reply_failed(outcome, probes::reply_code::kSendFailed, std::string("send failed: ") + std::strerror(err));
   else
     s.arrivals.reply_sent(outcome);
 }

@@ -281,8 +281,11 @@ std::optional<std::string> Server::start() {
   options.rnd = csprng();
   options.auth_key = config_.auth_key;
   options.metrics = &metrics_;
+  options.refusals = &refusals_;
+  options.max_connections = config_.max_connections;
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
-  services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0});
+  services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
+                               &refusals_});
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);

@@ -34,6 +34,7 @@
 #include "reflector/metrics.h"
 #include "reflector/nat_service.h"
 #include "reflector/rate_limit.h"
+#include "reflector/refusals.h"
 #include "reflector/services.h"
 #include "reflector/session_table.h"
 #include "reflector/tcp_listener.h"
@@ -92,6 +93,7 @@ class Server {
   std::string wireguard_key_hex_;
   Metrics metrics_;  // every counter, one place (GET /metrics)
   RateLimiter limiter_;
+  ConnectionRefusals refusals_;  // TCP connections refused for want of a slot, by source address
   SessionTable sessions_;
   ArrivalHandler arrivals_;
   std::unique_ptr<ControlApi> control_;

@@ -11,6 +11,7 @@
 #include "reflector/config.h"
 #include "reflector/control_api.h"
 #include "reflector/log.h"
+#include "reflector/refusals.h"
 #include "reflector/session_table.h"
 
 namespace vpncheck::reflector {
@@ -23,6 +24,9 @@ struct Services {
   ControlApi& control;
   std::size_t max_connections = 1024;
   std::size_t active_connections = 0;
+  // Connections refused for want of a slot, by source address (reported to
+  // the sessions from there); nullptr: not recorded.
+  ConnectionRefusals* refusals = nullptr;
 };
 
 // Counts one TCP connection for as long as it lives.

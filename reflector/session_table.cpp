@@ -4,6 +4,42 @@
 #include <array>
 
 namespace vpncheck::reflector {
+namespace {
+
+std::string_view limit_name(SessionLimit limit) {
+  switch (limit) {
+    case SessionLimit::rate_limit: return probes::limit_kind::kRateLimit;
+    case SessionLimit::flow_table: return probes::limit_kind::kFlowTable;
+    case SessionLimit::pptp_calls: return probes::limit_kind::kPptpCalls;
+    case SessionLimit::nat_pending: return probes::limit_kind::kNatPending;
+    case SessionLimit::count_: break;
+  }
+  return "unknown";
+}
+
+std::string limit_detail(SessionLimit limit) {
+  switch (limit) {
+    case SessionLimit::rate_limit:
+      return "answers withheld: this source address was over the reflector's --rate-limit";
+    case SessionLimit::flow_table:
+      return "flows forgotten: the reflector's flow table was full, so follow-up messages may have gone unrecorded";
+    case SessionLimit::pptp_calls:
+      return "PPTP calls forgotten: the reflector's call table was full, so their GRE may have gone unanswered";
+    case SessionLimit::nat_pending:
+      return "NAT lifetime answers not scheduled: the reflector's table of pending answers was full";
+    case SessionLimit::count_: break;
+  }
+  return {};
+}
+
+}  // namespace
+
+void LimitTally::note_port(std::uint16_t port) {
+  if (port == 0) return;
+  for (std::size_t i = 0; i < port_count; ++i)
+    if (ports[i] == port) return;
+  if (port_count < kMaxPorts) ports[port_count++] = port;
+}
 
 SessionTable::SessionTable(SessionLimits limits, SteadyClock clock)
     : limits_(limits), clock_(std::move(clock)) {}
@@ -28,7 +64,8 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
     session.id = probes::to_hex(id);
   } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
-  session.expires_at = clock_() + limits_.ttl;
+  session.created_at = clock_();
+  session.expires_at = session.created_at + limits_.ttl;
 
   by_tag_.emplace(session.tag, session.id);
   if (metrics_ != nullptr) ++metrics_->sessions_created;
@@ -84,8 +121,23 @@ void SessionTable::update_reply(const probes::SessionTag& tag, std::uint64_t seq
   session->observations[sequence - 1].reply = std::move(reply);
 }
 
+void SessionTable::count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port) {
+  if (Session* session = find_by_tag(tag)) session->tally(limit).add(port);
+}
+
 probes::ObservationList SessionTable::observations(const Session& session) const {
-  return {session.observations, session.dropped};
+  probes::ObservationList list{session.observations, session.dropped, {}};
+  if (session.dropped > 0)
+    list.limits.push_back({std::string(probes::limit_kind::kObservationLimit), session.dropped, {},
+                           "arrivals not recorded (nor answered): the session already held its " +
+                               std::to_string(limits_.max_observations) + " observations (--max-observations)"});
+  for (std::size_t i = 0; i < session.limits.size(); ++i) {
+    const LimitTally& t = session.limits[i];
+    if (t.count == 0) continue;
+    const auto limit = static_cast<SessionLimit>(i);
+    list.limits.push_back({std::string(limit_name(limit)), t.count, t.port_list(), limit_detail(limit)});
+  }
+  return list;
 }
 
 std::size_t SessionTable::purge_expired() {

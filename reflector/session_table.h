@@ -3,6 +3,7 @@
 // touches it from its single I/O thread only.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,34 @@ struct SessionLimits {
 
 constexpr std::size_t kSessionIdBytes = 8;  // rendered as 16 hex characters
 
+// How often one of the reflector's limits hit a session (or an address), and
+// on which of the reflector's local ports. Fixed size: counting never
+// allocates, so it is cheap on the UDP path.
+struct LimitTally {
+  static constexpr std::size_t kMaxPorts = 16;  // more than the reflector listens on by default
+  std::uint64_t count = 0;
+  std::array<std::uint16_t, kMaxPorts> ports{};
+  std::size_t port_count = 0;
+
+  void add(std::uint16_t port) {  // one more hit; port 0: none (raw IP, or not known)
+    ++count;
+    note_port(port);
+  }
+  void note_port(std::uint16_t port);  // keeps `port` (if new and there is room), counts nothing
+  std::vector<std::uint16_t> port_list() const {
+    return {ports.begin(), ports.begin() + static_cast<std::ptrdiff_t>(port_count)};
+  }
+};
+
+// The limits a session's own state counts; the index into Session::limits.
+enum class SessionLimit : std::size_t {
+  rate_limit,   // answers withheld: over --rate-limit (probe answers and NAT test answers)
+  flow_table,   // flows of this session forgotten: the flow table was full
+  pptp_calls,   // PPTP calls of this session forgotten: the call table was full
+  nat_pending,  // NAT lifetime answers not scheduled: the pending table was full
+  count_,
+};
+
 struct Session {
   std::string id;
   probes::SessionTag tag{};
@@ -38,6 +67,10 @@ struct Session {
   std::chrono::steady_clock::time_point expires_at;
   std::vector<probes::Observation> observations;
   std::uint64_t dropped = 0;  // arrivals beyond max_observations
+  std::array<LimitTally, static_cast<std::size_t>(SessionLimit::count_)> limits{};
+  std::chrono::steady_clock::time_point created_at;
+
+  LimitTally& tally(SessionLimit limit) { return limits[static_cast<std::size_t>(limit)]; }
 };
 
 enum class CreateError { table_full, client_limit };
@@ -72,7 +105,10 @@ class SessionTable {
   std::uint64_t record(Session& session, probes::Observation obs);
   // Rewrites the reply record of an observation (e.g. the send failed).
   void update_reply(const probes::SessionTag& tag, std::uint64_t sequence, probes::ReplyRecord reply);
+  // One more hit of `limit` for the session holding `tag` (if it is live).
+  void count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port);
 
+  // The observations, and as `limits` every limit that hit the session.
   probes::ObservationList observations(const Session& session) const;
 
   std::size_t purge_expired();

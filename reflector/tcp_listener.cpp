@@ -130,7 +130,7 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
   if (co_await reply_and_linger(socket, outcome.reply, s))
     s.arrivals.reply_sent(outcome);
   else
-    s.arrivals.reply_failed(outcome, "tcp write failed");
+    s.arrivals.reply_failed(outcome, probes::reply_code::kWriteFailed, "tcp write failed");
 }
 
 // A PPTP control connection: messages in, answers out, until StopCCRQ, a
@@ -169,7 +169,7 @@ asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, 
       if (ok)
         s.arrivals.reply_sent(*step.outcome);
       else
-        s.arrivals.reply_failed(*step.outcome, "tcp write failed");
+        s.arrivals.reply_failed(*step.outcome, probes::reply_code::kWriteFailed, "tcp write failed");
     }
     if (!ok) break;
   }
@@ -257,6 +257,10 @@ asio::awaitable<void> run_tcp_listener(tcp::acceptor& acceptor, TcpRole role, Se
     }
     if (s.active_connections >= s.max_connections) {
       s.log.debug("tcp/" + std::to_string(port) + ": connection limit reached, refusing");
+      // Nothing is read, so no session is known: the source address is, and
+      // the sessions from it are told (their observations' `limits`).
+      auto remote = socket.remote_endpoint(ec);
+      if (!ec && s.refusals != nullptr) s.refusals->record(to_endpoint(remote.address(), 0).address, port);
       socket.close(ec);
       continue;
     }

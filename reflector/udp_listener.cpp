@@ -123,7 +123,7 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
     if (error == 0)
       s.arrivals.reply_sent(answered[i]);
     else
-      s.arrivals.reply_failed(answered[i], std::string("send failed: ") + std::strerror(error));
+      s.arrivals.reply_failed(answered[i], probes::reply_code::kSendFailed, std::string("send failed: ") + std::strerror(error));
   };
 
   while (socket.is_open()) {
@@ -177,7 +177,7 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
       if (outcome.dropped || outcome.reply.empty()) continue;
       answered.push_back(std::move(outcome));  // moving keeps the reply's bytes where they are
       if (!replies.add(answered.back().reply, from, info)) {  // cannot happen: a slot per datagram read
-        s.arrivals.reply_failed(answered.back(), "send failed: reply batch full");
+        s.arrivals.reply_failed(answered.back(), probes::reply_code::kBatchFull, "send failed: reply batch full");
         answered.pop_back();  // `answered` stays parallel to `replies`
       }
     }

@@ -27,6 +27,7 @@
 #include "src/verdict/evidence.h"
 #include "src/verdict/l2tp_ipsec.h"
 #include "src/verdict/path_mtu.h"
+#include "src/verdict/reflector_limits.h"
 
 namespace vpncheck::client {
 namespace {
@@ -247,6 +248,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   report.observations_error = observations.error;
   if (observations.list) {
     report.observations_dropped = observations.list->dropped;
+    report.reflector_limits = observations.list->limits;
     for (auto& obs : observations.list->observations)
       if (obs.probe_index < results.size()) results[obs.probe_index].arrivals.push_back(std::move(obs));
   }
@@ -264,6 +266,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   // Before anything builds on the verdicts: a failing one the loss explains is withheld.
   apply_loss_evidence(report.protocols, report.observations_read, nat_loss);
   add_alternatives(report.protocols);
+  apply_reflector_limits(report.protocols, report.reflector_limits);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();

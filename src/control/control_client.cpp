@@ -11,6 +11,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -94,6 +96,20 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
   co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, auth_key);
 }
 
+// Why a reflector said it is busy: its JSON {"error": "..."}, reduced to a
+// short line of printable ASCII (it comes from the network and goes to a terminal).
+std::string busy_reason(const std::string& body) {
+  constexpr std::size_t kMaxReason = 160;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("error") || !j["error"].is_string()) return "no reason given";
+  std::string reason;
+  for (char c : j["error"].get<std::string>()) {
+    if (reason.size() == kMaxReason) break;
+    reason += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  return reason.empty() ? "no reason given" : reason;
+}
+
 // Control-port candidates are connected to all at once, so a port that a
 // network silently drops costs no more than a short grace, not a timeout.
 struct Candidate {
@@ -153,6 +169,7 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
 
   OpenSessionResult out;
   std::optional<Clock::time_point> grace_until;
+  std::string busy;  // the first "reflector busy" answer, which then is the error
   auto finish = [&](std::optional<OpenedSession> session) {
     for (auto& c : race->candidates) {
       c.connect_deadline->cancel();  // ends connects still in flight
@@ -202,6 +219,16 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
                                         : "refused: wrong auth key";
       continue;
     }
+    if (http.status == 503 || http.status == 429) {
+      // A reflector, but full (session table, sessions per address): not a
+      // reason to doubt it is one, and nothing about the network.
+      const std::string reason = busy_reason(http.body);
+      chosen->result = "reflector busy: " + reason + " (HTTP " + std::to_string(http.status) + ")";
+      if (busy.empty())
+        busy = "reflector busy: " + reason + " (" + host_for_messages + " TCP " + std::to_string(chosen->port) +
+               ", HTTP " + std::to_string(http.status) + ")";
+      continue;
+    }
     if (http.status != 201 && http.status != 200) {
       chosen->result = "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")";
       continue;
@@ -217,6 +244,10 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
     co_return out;
   }
   finish(std::nullopt);
+  if (!busy.empty()) {
+    out.error = busy;
+    co_return out;
+  }
   out.error = "could not open a session with the reflector at " + host_for_messages + ":";
   for (const auto& a : out.attempts) out.error += " TCP " + std::to_string(a.port) + " " + a.result + ";";
   out.error.back() = '.';

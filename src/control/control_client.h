@@ -20,7 +20,7 @@ constexpr std::uint16_t kDefaultControlPort = 8780;
 
 struct ControlAttempt {
   std::uint16_t port = 0;
-  std::string result;  // "ok", "timed out", "connection refused", "not a vpncheck reflector: ..."
+  std::string result;  // "ok", "timed out", "connection refused", "not a vpncheck reflector: ...", "reflector busy: ..."
 };
 
 struct OpenedSession {

@@ -250,6 +250,9 @@ json to_report_json(const Report& report) {
     }
     protocols.push_back(std::move(entry));
   }
+  json limits = json::array();
+  for (const auto& l : report.reflector_limits)
+    limits.push_back({{"limit", l.limit}, {"count", l.count}, {"ports", l.ports}, {"detail", l.detail}});
   json attempts = json::array();
   for (const auto& at : report.control_attempts) attempts.push_back({{"port", at.port}, {"result", at.result}});
   return {
@@ -264,7 +267,8 @@ json to_report_json(const Report& report) {
         {"control_port", or_null(report.control_port)},
         {"control_attempts", attempts},
         {"control_fell_back_to_ipv4", report.control_fell_back},
-        {"version", or_null(report.reflector_version)}}},
+        {"version", or_null(report.reflector_version)},
+        {"limits", limits}}},
       {"client",
        {{"local_address", or_null(report.local_address)},
         {"public_address", or_null(report.public_address)},

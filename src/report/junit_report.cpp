@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "src/verdict/reflector_limits.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -56,10 +57,11 @@ std::string family_lines(const ProtocolAssessment& a) {
   return text;
 }
 
-std::string failure_text(const ProtocolAssessment& a, bool required) {
+std::string failure_text(const ProtocolAssessment& a, bool required, const std::string& reflector_limits) {
   std::string text = a.summary + "\n" + family_lines(a);
   for (const auto& line : a.advice) text += "advice: " + line + "\n";
   for (const auto& f : a.findings) text += "finding: " + f + "\n";
+  if (!reflector_limits.empty()) text += "reflector limited its answers: " + reflector_limits + "\n";
   if (required) text += "required: this protocol was --require'd, so the run exits 1\n";
   return text;
 }
@@ -128,6 +130,8 @@ void write_junit_report(std::ostream& out, const Report& r) {
   if (r.behind_nat) property("client.behind_nat", *r.behind_nat ? "true" : "false");
   if (r.path_loss.measured()) property("path.loss", percent(r.path_loss.fraction()));
   if (auto loss = loss_line(r.path_loss)) property("path.loss.note", *loss);
+  const std::string limits = describe_reflector_limits(r.reflector_limits);
+  if (!limits.empty()) property("reflector.limits", limits);
   property("redacted", r.redacted ? "true" : "false");
   property("exit_code", std::to_string(static_cast<int>(r.exit_code)));
   out << "  </properties>\n";
@@ -163,7 +167,7 @@ void write_junit_report(std::ostream& out, const Report& r) {
       const std::string element = a.verdict == Verdict::inconclusive ? "skipped" : "failure";
       out << ">\n    <" << element << " message=\"" << xml_escape(verdict + ": " + a.summary) << "\"";
       if (element == "failure") out << " type=\"" << verdict << "\"";
-      out << ">" << xml_escape(failure_text(a, required), XmlContext::text) << "</" << element << ">\n  </testcase>\n";
+      out << ">" << xml_escape(failure_text(a, required, limits), XmlContext::text) << "</" << element << ">\n  </testcase>\n";
     }
   }
   out << "</testsuite>\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "src/verdict/reflector_limits.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -63,6 +64,9 @@ void write_markdown_report(std::ostream& out, const Report& r) {
     return;
   }
   if (auto loss = loss_line(r.path_loss)) out << "> **Note:** " << markdown_escape(*loss) << "\n\n";
+  if (auto limits = describe_reflector_limits(r.reflector_limits); !limits.empty())
+    out << "> **Note:** the reflector limited its answers (" << markdown_escape(limits)
+        << "); verdicts that depend on them are inconclusive.\n\n";
   if (!r.observations_read)
     out << "> **Note:** the reflector's record of arrivals could not be read ("
         << markdown_escape(r.observations_error) << "); blocked and outbound-only cannot be told apart.\n\n";

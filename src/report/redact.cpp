@@ -133,6 +133,7 @@ Report redact(Report r) {
   if (r.local_address) r.local_address = redact_address(*r.local_address);
   if (r.public_address) r.public_address = redact_address(*r.public_address);
   r.observations_error = redact_text(r.observations_error);
+  for (auto& limit : r.reflector_limits) limit.detail = redact_text(limit.detail);
   if (r.error) r.error = redact_text(*r.error);
   if (r.reflector_address_v6) r.reflector_address_v6 = redact_address(*r.reflector_address_v6);
   for (auto& protocol : r.protocols) redact_protocol(protocol);

@@ -63,6 +63,9 @@ struct Report {
   bool observations_read = false;
   std::string observations_error;
   std::uint64_t observations_dropped = 0;
+  // What the reflector refused or limited during this session (its
+  // observations' `limits`); verdicts they explain are inconclusive.
+  std::vector<probes::ReflectorLimit> reflector_limits;
   std::vector<ProtocolAssessment> protocols;
   // The path's packet loss as the probes measured it (src/verdict/evidence.h).
   LossEstimate path_loss;

@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "src/verdict/reflector_limits.h"
 #include "src/verdict/translation.h"
 #include "src/version.h"
 
@@ -62,6 +63,8 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     for (const auto& a : r.control_attempts) out << " TCP " << a.port << " " << a.result << ";";
     out << "\n";
   }
+  if (auto limits = describe_reflector_limits(r.reflector_limits); !limits.empty())
+    out << paint("\033[33m", "The reflector limited its answers: ") << limits << ".\n";
   if (r.local_address && r.public_address) {
     out << "This machine: " << *r.local_address << ", seen by the reflector as " << *r.public_address;
     if (r.behind_nat) out << (*r.behind_nat ? " (behind NAT" : " (no NAT");

@@ -32,6 +32,9 @@ inline constexpr std::string_view kAhModified = "ah_modified";
 // The handshake passes, but the protocol's default full-size packets would be
 // dropped on this path (fragments dropped, or the path MTU too small).
 inline constexpr std::string_view kFullSizePacketsDropped = "full_size_packets_dropped";
+// The reflector limited its answers (rate limit, full tables, connection
+// slots): the failures say nothing about the network (src/verdict/reflector_limits.h).
+inline constexpr std::string_view kReflectorLimited = "reflector_limited";
 }  // namespace finding
 
 // How a failing verdict stood up to the path's measured loss (src/verdict/evidence.h).

@@ -107,7 +107,7 @@ inline probes::Observation arrival_for(const ProbeResult& r, const std::string& 
   if (genuine) o.fields = {{"probe", std::string(r.probe.module->id)}};
   o.received_at_unix_ms = 1'700'000'000'000;
   o.reply = probes::ReplyRecord{true, genuine ? std::string(r.probe.module->id) + "/reply" : "control/echo",
-                                r.client.sent_length, ""};
+                                r.client.sent_length, "", ""};
   return o;
 }
 

@@ -1,5 +1,6 @@
 // Garbage from the control API must end the run with exit 3 and a message
-// that says the peer is not a vpncheck reflector (loopback only).
+// that says the peer is not a vpncheck reflector; a reflector that is full
+// (HTTP 503 / 429) is named busy instead (loopback only).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,6 +13,8 @@
 #include <thread>
 
 #include "client_fixtures.h"
+#include "reflector/log.h"
+#include "reflector/server.h"
 #include "src/app.h"
 
 namespace vpncheck::client {
@@ -59,8 +62,9 @@ class GarbageServer {
   std::atomic<int> connections_{0};
 };
 
-std::string http_answer(const std::string& content_type, const std::string& body) {
-  return "HTTP/1.1 201 Created\r\nContent-Type: " + content_type + "\r\nContent-Length: " +
+std::string http_answer(const std::string& content_type, const std::string& body,
+                        const std::string& status = "201 Created") {
+  return "HTTP/1.1 " + status + "\r\nContent-Type: " + content_type + "\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
 }
 
@@ -110,6 +114,59 @@ TEST(ControlApiGarbage, JsonWithAHostileSessionIdIsRejected) {
   if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
   EXPECT_EQ(r.code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "session id")) << r.err;
+}
+
+TEST(ControlApiBusy, A503IsReflectorBusyWithItsReasonNotNotAReflector) {
+  GarbageServer server(http_answer("application/json", R"({"error":"session table full, try again later"})",
+                                   "503 Service Unavailable"));
+  auto r = run_against(server.port());
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "reflector busy: session table full, try again later")) << r.err;
+  EXPECT_TRUE(contains(r.err, "TCP " + std::to_string(server.port()) + ", HTTP 503")) << r.err;
+  EXPECT_FALSE(contains(r.err, "not a vpncheck reflector")) << r.err;
+  EXPECT_FALSE(contains(r.out, "blocked")) << r.out;
+}
+
+TEST(ControlApiBusy, TheReasonFromTheNetworkIsShortAndPrintable) {
+  GarbageServer server(http_answer("application/json",
+                                   R"({"error":"full\u001b[31m\r\nX)" + std::string(400, 'y') + R"("})",
+                                   "429 Too Many Requests"));
+  auto r = run_against(server.port());
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "reflector busy: full?[31m??X")) << r.err;
+  EXPECT_FALSE(contains(r.err, "\x1b")) << r.err;
+  EXPECT_FALSE(contains(r.err, std::string(200, 'y'))) << r.err;
+  // Without a readable reason it is still busy.
+  GarbageServer bare("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  r = run_against(bare.port());
+  EXPECT_TRUE(contains(r.err, "reflector busy: no reason given")) << r.err;
+}
+
+// The real reflector with a full session table answers 503.
+TEST(ControlApiBusy, RealReflectorWithAFullSessionTableIsBusyAndExit3) {
+  reflector::Config config;
+  config.listen = {"127.0.0.1"};
+  config.control_port = 0;
+  config.web_control_ports = {};
+  config.udp_ports = {0};
+  config.tcp_ports = {0};
+  config.nat_ports = {};
+  config.raw_protocols = {};
+  config.max_sessions = 0;  // every session open finds the table full
+  std::ostringstream quiet;
+  reflector::Logger log(reflector::LogLevel::error, &quiet);
+  reflector::Server server(config, &log);
+  ASSERT_FALSE(server.start().has_value());
+  std::thread io([&] { server.run(); });
+  auto r = run_against(server.ports().control);
+  server.stop();
+  io.join();
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "reflector busy: session table full")) << r.err;
+  EXPECT_TRUE(contains(r.out, "Could not test")) << r.out;
 }
 
 }  // namespace

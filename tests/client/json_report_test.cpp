@@ -112,6 +112,26 @@ TEST(JsonReportSchema, RealisticFullReportValidates) { EXPECT_VALID_REPORT(to_re
 
 TEST(JsonReportSchema, ErrorOnlyReportValidates) { EXPECT_VALID_REPORT(to_report_json(error_report())); }
 
+TEST(JsonReportSchema, ReportWithReflectorLimitsValidates) {
+  EXPECT_VALID_REPORT(to_report_json(fixtures::rate_limited_report()));
+}
+
+TEST(JsonReport, ReflectorLimitsAndTheVerdictsTheyExplain) {
+  json doc = to_report_json(fixtures::rate_limited_report());
+  const json& limits = doc.at("reflector").at("limits");
+  ASSERT_EQ(limits.size(), 2U) << limits;
+  EXPECT_EQ(limits[0], json({{"limit", "rate_limit"}, {"count", 6}, {"ports", {51820, 443}},
+                             {"detail", "answers withheld: over --rate-limit"}}));
+  EXPECT_EQ(limits[1].at("limit"), "connection_slots");
+  const json& wireguard = doc.at("protocols").at(0);
+  EXPECT_EQ(wireguard.at("verdict"), "inconclusive");
+  EXPECT_EQ(wireguard.at("findings"), json::array({"reflector_limited"}));
+  EXPECT_NE(wireguard.at("summary").get<std::string>().find("rate limit: 3 answers withheld"), std::string::npos);
+  EXPECT_EQ(doc.at("protocols").at(1).at("verdict"), "pass");
+  // Without limits the field is there, empty.
+  EXPECT_EQ(to_report_json(realistic_report()).at("reflector").at("limits"), json::array());
+}
+
 TEST(JsonReportSchema, EveryVerdictValidates) {
   Report r = realistic_report();
   for (auto v : {Verdict::pass, Verdict::restricted, Verdict::outbound_only, Verdict::blocked, Verdict::modified,

@@ -282,6 +282,26 @@ TEST(JunitReport, PropertiesNameTheReflectorAndNat) {
   EXPECT_EQ(values["redacted"], "false");
 }
 
+TEST(JunitReport, ReflectorLimitsAreAPropertyAndInTheTestcasesText) {
+  const Report r = fixtures::rate_limited_report();
+  PARSE_JUNIT(suite, r);
+  std::map<std::string, std::string> values;
+  for (const auto& p : children_tagged(children_tagged(suite, "properties").at(0), "property"))
+    values[p.at("attrib").at("name")] = p.at("attrib").at("value");
+  EXPECT_TRUE(values["reflector.limits"].starts_with("rate limit: 6 answers withheld")) << values["reflector.limits"];
+  auto cases = children_tagged(suite, "testcase");
+  ASSERT_EQ(cases.size(), 2U);
+  auto skipped = children_tagged(cases[0], "skipped");
+  ASSERT_EQ(skipped.size(), 1U) << cases[0];
+  const std::string message = skipped[0].at("attrib").at("message");
+  EXPECT_TRUE(message.starts_with("inconclusive: ")) << message;
+  EXPECT_TRUE(fixtures::contains(message, "the reflector limited its answers (rate limit: 3 answers withheld)"))
+      << message;
+  const std::string text = skipped[0].at("text");
+  EXPECT_TRUE(fixtures::contains(text, "finding: reflector_limited")) << text;
+  EXPECT_TRUE(fixtures::contains(text, "reflector limited its answers: rate limit: 6 answers withheld")) << text;
+}
+
 TEST(JunitReport, DualStackNamesEachFamilysVerdict) {
   // IPv4 passes (the testcase passes, as the exit code does) but IPv6 is
   // restricted: the testcase's output says so instead of hiding it.

@@ -23,6 +23,18 @@ std::string render(const Report& r) {
   return out.str();
 }
 
+std::vector<std::string> lines_of(const std::string& text);
+
+TEST(MarkdownReport, NotesTheReflectorsLimits) {
+  auto md = render(fixtures::rate_limited_report());
+  EXPECT_TRUE(contains(md, "> **Note:** the reflector limited its answers (rate limit: 6 answers withheld (ports "
+                           "51820, 443); connection slots full: 2 TCP connections refused (port 1723)); verdicts "
+                           "that depend on them are inconclusive."))
+      << md;
+  EXPECT_TRUE(contains(md, "`inconclusive`")) << md;
+  EXPECT_FALSE(contains(render(realistic_report()), "limited its answers"));
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);

@@ -43,6 +43,7 @@ Report report_with_addresses_everywhere() {
   r.reflector_host = kReflector;
   r.control_attempts = {{8780, "ok"}, {443, "answered from " + kReflector + ":443"}};
   r.observations_error = "partial read from [" + kPublicV6 + "]:8780";
+  r.reflector_limits = {{"connection_slots", 1, {1723}, "refused from " + kPublic}};
   auto& wg = r.protocols.at(0);
   wg.summary = "Blocked between " + kPublic + " and " + kReflector + ".";
   wg.advice.push_back("Ask the admin of " + kPublic + " to open UDP 51820.");

@@ -4,6 +4,7 @@
 
 #include "client_fixtures.h"
 #include "src/report/report.h"
+#include "src/verdict/reflector_limits.h"
 
 namespace vpncheck::client::fixtures {
 
@@ -84,6 +85,35 @@ inline Report dual_stack_report() {
   add_alternatives(r.protocols);
   summarise_client(r, probes::Endpoint{std::string(kLocalAddress), 50000},
                    probes::Endpoint{std::string(kPublicAddress), 50000});
+  r.exit_code = exit_code_for(r);
+  return r;
+}
+
+// A neighbour behind the same NAT had drained the reflector's rate limit:
+// WireGuard's probes all arrived, their answers were held back (reply code
+// rate_limited); OpenVPN on UDP 1194 was answered and works.
+inline Report rate_limited_report() {
+  Report r;
+  r.started_at = "2024-05-01T12:00:00Z";
+  r.duration_ms = 1500;
+  r.reflector_host = "reflector.example.net";
+  r.reflector_address = "198.51.100.20";
+  r.control_port = 8780;
+  r.control_attempts = {{8780, "ok"}};
+  r.observations_read = true;
+  r.reflector_limits = {{"rate_limit", 6, {51820, 443}, "answers withheld: over --rate-limit"},
+                        {"connection_slots", 2, {1723}, "TCP connections refused"}};
+  auto caps = listening_on({51820, 443, 53, 1194}, {});
+  auto wg = scenario(wireguard(), caps, everything(Fate::arrived_only));
+  for (auto& p : wg)
+    for (auto& a : p.arrivals) a.reply = {false, "", 0, "rate limited", std::string(probes::reply_code::kRateLimited)};
+  r.protocols.push_back(assess(wireguard(), wg, true));
+  r.protocols.push_back(assess(openvpn(), scenario(openvpn(), caps, everything(Fate::answered)), true));
+  add_alternatives(r.protocols);
+  apply_reflector_limits(r.protocols, r.reflector_limits);
+  summarise_client(r, probes::Endpoint{std::string(kLocalAddress), 50000},
+                   probes::Endpoint{std::string(kPublicAddress), 50000});
+  r.required = {"wireguard"};
   r.exit_code = exit_code_for(r);
   return r;
 }

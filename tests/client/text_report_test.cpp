@@ -35,6 +35,16 @@ Report colourful_report() {
   return r;
 }
 
+TEST(TextReport, OneLineNamesTheReflectorsLimits) {
+  auto text = render(fixtures::rate_limited_report(), {false, false});
+  EXPECT_TRUE(contains(text, "The reflector limited its answers: rate limit: 6 answers withheld (ports 51820, 443); "
+                             "connection slots full: 2 TCP connections refused (port 1723).\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "could not be judged: the reflector limited its answers")) << text;
+  EXPECT_FALSE(contains(text, "outbound_only")) << text;
+  EXPECT_FALSE(contains(render(realistic_report(), {false, false}), "limited its answers"));
+}
+
 TEST(TextReport, NoEscapesWithoutColour) {
   for (bool verbose : {false, true}) {
     auto text = render(colourful_report(), {false, verbose});

@@ -41,7 +41,7 @@ ObservationList sample_observations() {
   a.payload_sha256 = std::string(64, 'f');
   a.fields = {{"mac1", "unchecked"}, {"sender_index", "117835012"}};
   a.received_at_unix_ms = 1700000000123;
-  a.reply = {true, "wireguard/handshake-response", 92, ""};
+  a.reply = {true, "wireguard/handshake-response", 92, "", ""};
 
   Observation b;
   b.sequence = 18446744073709551615ULL;
@@ -55,8 +55,12 @@ ObservationList sample_observations() {
   b.payload_length = 44;
   b.payload_sha256 = std::string(64, '0');
   b.received_at_unix_ms = -1;
-  b.reply = {false, "", 0, "would amplify"};
-  return {{a, b}, 3};
+  b.reply = {false, "", 0, "would amplify", "amplification"};
+  ObservationList list{{a, b}, 3, {}};
+  list.limits = {{"rate_limit", 7, {51820, 443}, "answers withheld"},
+                 {"connection_slots", 2, {1723}, "TCP connections refused"},
+                 {"observation_limit", 3, {}, ""}};
+  return list;
 }
 
 void expect_same(const Observation& got, const Observation& want) {
@@ -77,6 +81,7 @@ void expect_same(const Observation& got, const Observation& want) {
   EXPECT_EQ(got.reply.kind, want.reply.kind);
   EXPECT_EQ(got.reply.length, want.reply.length);
   EXPECT_EQ(got.reply.reason, want.reply.reason);
+  EXPECT_EQ(got.reply.code, want.reply.code);
 }
 
 // Runs a parser that must never throw; returns whether it accepted `body`.
@@ -267,6 +272,7 @@ TEST(ObservationsJson, RoundTrips) {
     SCOPED_TRACE(i);
     expect_same(got->observations[i], want.observations[i]);
   }
+  EXPECT_EQ(got->limits, want.limits);
 }
 
 TEST(ObservationsJson, ParsesAHandWrittenBody) {
@@ -287,6 +293,8 @@ TEST(ObservationsJson, ParsesAHandWrittenBody) {
   EXPECT_TRUE(o.fields.empty());
   EXPECT_FALSE(o.reply.sent);
   EXPECT_EQ(o.reply.reason, "");
+  EXPECT_EQ(o.reply.code, "");
+  EXPECT_TRUE(got->limits.empty()) << "an older reflector's answer has no limits";
 }
 
 TEST(ObservationsJson, AcceptsAnEmptyList) {
@@ -367,6 +375,85 @@ TEST(ObservationsJson, RejectsOutOfRangeNumbers) {
     SCOPED_TRACE(edit.first + " = " + edit.second.dump());
     expect_rejected_observations(observations_with([&](json& j) { j[json::json_pointer(edit.first)] = edit.second; }));
   }
+}
+
+// ---- The reflector's limits ---------------------------------------------
+
+TEST(ObservationsJson, WritesLimitsAndReplyCodes) {
+  json j = to_json(sample_observations());
+  EXPECT_EQ(j.at("limits").at(0), json({{"limit", "rate_limit"}, {"count", 7}, {"ports", {51820, 443}},
+                                        {"detail", "answers withheld"}}));
+  EXPECT_EQ(j.at("observations").at(1).at("reply").at("code"), "amplification");
+}
+
+// Reflectors from before reply codes said only "rate limited": still a rate limit.
+TEST(ObservationsJson, AnOlderReflectorsRateLimitedReasonReadsAsTheCode) {
+  std::string error;
+  auto got = observations_from_json(observations_with([](json& j) {
+                                      json& reply = j["observations"][1]["reply"];
+                                      reply.erase("code");
+                                      reply["reason"] = "rate limited";
+                                    }),
+                                    error);
+  ASSERT_TRUE(got) << error;
+  EXPECT_EQ(got->observations[1].reply.code, reply_code::kRateLimited);
+  EXPECT_TRUE(withheld_by_reflector(got->observations[1].reply.code));
+}
+
+TEST(ObservationsJson, WhatCountsAsWithheldByTheReflector) {
+  for (auto code : {reply_code::kRateLimited, reply_code::kBatchFull, reply_code::kSendFailed,
+                    reply_code::kAmplification})
+    EXPECT_TRUE(withheld_by_reflector(code)) << code;
+  // No answer is due (too small), or the path may have broken the connection (write failed).
+  for (std::string_view code :
+       std::initializer_list<std::string_view>{reply_code::kTooSmall, reply_code::kWriteFailed, "", "other"})
+    EXPECT_FALSE(withheld_by_reflector(code)) << code;
+}
+
+// Reply codes are stored per arrival on the UDP path: they must fit std::string's small buffer.
+TEST(ObservationsJson, ReplyCodesAreShortStrings) {
+  for (auto code : {reply_code::kRateLimited, reply_code::kBatchFull, reply_code::kSendFailed,
+                    reply_code::kAmplification, reply_code::kTooSmall, reply_code::kWriteFailed})
+    EXPECT_LE(code.size(), 15u) << code;
+}
+
+// A malformed `limits` rejects the answer: ignoring it could blame the network for the reflector's limits.
+TEST(ObservationsJson, RejectsMalformedLimits) {
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"/limits", json::object()},      {"/limits", "rate_limit"},   {"/limits", 3},
+      {"/limits/0", "rate_limit"},      {"/limits/0", json::array()}, {"/limits/0/count", -1},
+      {"/limits/0/count", "7"},         {"/limits/0/count", 1e300},  {"/limits/0/limit", 5},
+      {"/limits/0/ports", 51820},       {"/limits/0/ports/0", 70000}, {"/limits/0/ports/0", "443"},
+      {"/limits/0/detail", json::array()},
+  };
+  for (const auto& edit : cases) {
+    SCOPED_TRACE(edit.first + " = " + edit.second.dump());
+    expect_rejected_observations(observations_with([&](json& j) { j[json::json_pointer(edit.first)] = edit.second; }));
+  }
+  expect_rejected_observations(observations_with([](json& j) { j["limits"][0].erase("limit"); }));
+  expect_rejected_observations(observations_with([](json& j) { j["limits"][0].erase("count"); }));
+}
+
+TEST(ObservationsJson, LimitsMayLackPortsAndDetailAndNameNewKinds) {
+  std::string error;
+  auto got = observations_from_json(R"({"observations":[],"limits":[{"limit":"future_table","count":2}]})", error);
+  ASSERT_TRUE(got) << error;
+  ASSERT_EQ(got->limits.size(), 1u);
+  EXPECT_EQ(got->limits[0], (ReflectorLimit{"future_table", 2, {}, ""}));
+}
+
+TEST(ObservationsJson, KeepsABoundedNumberOfLimitsAndPorts) {
+  ObservationList many;
+  for (std::size_t i = 0; i < kMaxReflectorLimits + 5; ++i) {
+    ReflectorLimit l{"rate_limit", i, {}, ""};
+    for (std::uint16_t p = 1; p <= kMaxLimitPorts + 5; ++p) l.ports.push_back(p);
+    many.limits.push_back(l);
+  }
+  std::string error;
+  auto got = observations_from_json(to_json(many).dump(), error);
+  ASSERT_TRUE(got) << error;
+  EXPECT_EQ(got->limits.size(), kMaxReflectorLimits);
+  EXPECT_EQ(got->limits.front().ports.size(), kMaxLimitPorts);
 }
 
 }  // namespace

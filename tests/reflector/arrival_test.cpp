@@ -152,6 +152,9 @@ TEST_F(ReflectorArrival, PlainOpenVpnResetIsRecordedButNotAnswered) {
   EXPECT_EQ(o.fields.at("wrapping"), "none");
   EXPECT_FALSE(o.reply.sent);
   EXPECT_NE(o.reply.reason.find("amplification"), std::string::npos);
+  // Not answering what has no answer that fits is by design, not a limit.
+  EXPECT_EQ(o.reply.code, "too_small");
+  EXPECT_FALSE(probes::withheld_by_reflector(o.reply.code));
 }
 
 TEST_F(ReflectorArrival, ControlProbesOverUdpAndTcp) {
@@ -238,9 +241,10 @@ TEST_F(ReflectorArrival, ObservationLimitDropsAndCounts) {
 
 TEST_F(ReflectorArrival, ReplyFailedRewritesTheRecord) {
   auto out = arrive(probes::control::build_request(token_, 64, rnd_));
-  handler_.reply_failed(out, "send failed: Network is unreachable");
+  handler_.reply_failed(out, probes::reply_code::kSendFailed, "send failed: Network is unreachable");
   EXPECT_FALSE(observations().at(0).reply.sent);
   EXPECT_EQ(observations().at(0).reply.reason, "send failed: Network is unreachable");
+  EXPECT_EQ(observations().at(0).reply.code, "send_failed");
 }
 
 // The no-amplification contract over every registered probe, every framing it
@@ -298,6 +302,7 @@ TEST_F(ReflectorArrival, OverTheRateLimitIsRecordedButNotAnswered) {
   auto from = [&](std::string address) {
     Arrival a;
     a.source = {std::move(address), 4000};
+    a.local_port = 4500;
     return a;
   };
   Bytes request = probes::control::build_request(token_, 64, rnd_);
@@ -311,6 +316,16 @@ TEST_F(ReflectorArrival, OverTheRateLimitIsRecordedButNotAnswered) {
   ASSERT_EQ(observations().size(), 3u);
   EXPECT_FALSE(observations()[2].reply.sent);
   EXPECT_EQ(observations()[2].reply.reason, "rate limited");
+  // A stable code for the client (a missing answer is then not the network's doing),
+  // and a count in the session's limits.
+  EXPECT_EQ(observations()[2].reply.code, "rate_limited");
+  EXPECT_TRUE(probes::withheld_by_reflector(observations()[2].reply.code));
+  auto limits = table_.observations(*table_.find(session_id_)).limits;
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].limit, "rate_limit");
+  EXPECT_EQ(limits[0].count, 1u);
+  EXPECT_EQ(limits[0].ports, std::vector<std::uint16_t>{4500});
+  EXPECT_NE(limits[0].detail.find("--rate-limit"), std::string::npos) << limits[0].detail;
   EXPECT_EQ(metrics.drops.get(DropReason::rate_limited), 1u);
   EXPECT_EQ((metrics.probes_recorded[{"control", "control"}]), 3u);
 
@@ -340,7 +355,7 @@ TEST_F(ReflectorArrival, CountsRecordedProbesAndSentReplies) {
   Bytes request = probes::control::build_request(token_, 64, rnd_);
   a.payload = request;
   out = handler.handle(a);
-  handler.reply_failed(out, "send failed");
+  handler.reply_failed(out, probes::reply_code::kSendFailed, "send failed");
   EXPECT_EQ((metrics.probes_recorded[{"wireguard", "genuine"}]), 1u);
   EXPECT_EQ((metrics.probes_recorded[{"control", "control"}]), 1u);
   EXPECT_EQ(metrics.replies_sent, 1u);

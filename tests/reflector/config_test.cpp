@@ -143,5 +143,14 @@ TEST(ReflectorConfig, RateLimitAndAuthKey) {
   EXPECT_NE(parse_args({"--help"}).message.find("--auth-key"), std::string::npos);
 }
 
+TEST(ReflectorConfig, MaxConnections) {
+  EXPECT_EQ(parse_args({}).config->max_connections, 1024u);
+  auto out = parse_args({"--max-connections", "3"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->max_connections, 3u);
+  for (const auto* bad : {"0", "-1", "many"}) EXPECT_EQ(parse_args({"--max-connections", bad}).exit_code, 2) << bad;
+  EXPECT_NE(parse_args({"--help"}).message.find("--max-connections"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -162,6 +162,53 @@ TEST_F(ReflectorControlApi, FullTableIs503) {
   EXPECT_FALSE(error_of(res).empty());
 }
 
+// Connections refused for want of a slot carry no tag: the session hears of
+// those from its own addresses (the control connection's, its probes' sources)
+// made since it began, and of no one else's.
+TEST(ReflectorControlApiLimits, ObservationsNameConnectionsRefusedFromTheSessionsAddresses) {
+  test::FakeClock clock;
+  SessionTable table({}, clock.fn());
+  ConnectionRefusals refusals(clock.fn());
+  ControlApiOptions options;
+  options.rnd = test::counter_fill();
+  options.refusals = &refusals;
+  options.max_connections = 8;
+  ControlApi api(table, options);
+  auto call = [&](http::verb verb, const std::string& target) {
+    HttpRequest req{verb, target, 11};
+    req.prepare_payload();
+    return api.handle(req, {"198.51.100.7", 40000});
+  };
+  std::string error;
+  auto info = probes::session_info_from_json(call(http::verb::post, "/v1/sessions").body(), error);
+  ASSERT_TRUE(info) << error;
+  auto read_limits = [&] {
+    auto list = probes::observations_from_json(call(http::verb::get, "/v1/sessions/" + info->session_id +
+                                                                         "/observations")
+                                                   .body(),
+                                               error);
+    EXPECT_TRUE(list) << error;
+    return list ? list->limits : std::vector<probes::ReflectorLimit>{};
+  };
+  EXPECT_TRUE(read_limits().empty());
+
+  // A probe of this session arrived from a second address (IPv6 here).
+  probes::Observation from_v6;
+  from_v6.source = {"2001:db8::7", 5000};
+  table.record(*table.find_by_tag(*probes::tag_from_hex(info->tag_hex)), from_v6);
+  clock.advance(std::chrono::seconds(1));
+  refusals.record("198.51.100.7", 1723);
+  refusals.record("198.51.100.7", 1723);
+  refusals.record("2001:db8::7", 443);
+  refusals.record("203.0.113.99", 1194);  // somebody else
+  auto limits = read_limits();
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].limit, "connection_slots");
+  EXPECT_EQ(limits[0].count, 3u);
+  EXPECT_EQ(limits[0].ports, (std::vector<std::uint16_t>{1723, 443}));
+  EXPECT_NE(limits[0].detail.find("all 8 "), std::string::npos) << limits[0].detail;
+}
+
 TEST(ReflectorControlApiAuth, BearerMatching) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
   EXPECT_TRUE(bearer_matches("bearer s3cret", "s3cret"));  // the scheme is case-insensitive

@@ -51,6 +51,23 @@ TEST(FlowMemory, IsBoundedAndForgetsTheOldestFirst) {
                          100));
 }
 
+// A live flow forgotten to make room is returned, so its session can be told;
+// an expired one is no loss.
+TEST(FlowMemory, SaysWhichLiveFlowItForgot) {
+  FlowMemory flows;
+  const probes::ProbeToken other{{9, 9, 9, 9, 9, 9}, 3};
+  EXPECT_FALSE(flows.remember(Transport::udp, 500, kSource, other, 0));
+  for (std::size_t i = 1; i < FlowMemory::kMaxFlows; ++i)
+    EXPECT_FALSE(flows.remember(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(i)}, kToken,
+                                static_cast<std::int64_t>(i)));
+  auto forgotten = flows.remember(Transport::udp, 4500, {"10.0.0.2", 1}, kToken, 5000);
+  ASSERT_TRUE(forgotten);
+  EXPECT_EQ(forgotten->token, other);
+  EXPECT_EQ(forgotten->local_port, 500);
+  EXPECT_FALSE(flows.remember(Transport::udp, 4500, {"10.0.0.2", 2}, kToken, 10 + 2 * FlowMemory::kFlowLifetimeMs))
+      << "the flow forgotten now had expired";
+}
+
 TEST(AddressBytes, ParsesBothFamiliesAndUnmapsV4MappedAddresses) {
   EXPECT_EQ(address_bytes("192.0.2.1"), (Bytes{192, 0, 2, 1}));
   EXPECT_EQ(address_bytes("::ffff:192.0.2.1"), (Bytes{192, 0, 2, 1}));

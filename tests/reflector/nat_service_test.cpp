@@ -121,6 +121,25 @@ TEST_F(NatServiceTest, BindAnswersFromWhereTheRequestWentWithTheObservedSource) 
   EXPECT_EQ(got[0].from.port(), p2());
 }
 
+// An answer the rate limit withholds leaves no observation: the session's
+// limits count it, so the client does not take it for the NAT's filtering.
+TEST_F(NatServiceTest, RateLimitedAnswersAreCountedInTheSessionsLimits) {
+  start(std::nullopt, {"127.0.0.1"}, 1);  // one answer a second per source address
+  auto q = request(np::Type::bind);
+  for (int i = 0; i < 3; ++i) send(q, p1());
+  const auto answered = receive_all().size();
+  EXPECT_LT(answered, 3u);
+  auto res = test::blocking_http_call(server_->ports().control, http::verb::get,
+                                      "/v1/sessions/" + info_->session_id + "/observations");
+  std::string error;
+  auto list = probes::observations_from_json(res.body(), error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->limits.size(), 1u) << res.body();
+  EXPECT_EQ(list->limits[0].limit, "rate_limit");
+  EXPECT_EQ(answered + list->limits[0].count, 3u) << res.body();
+  EXPECT_EQ(list->limits[0].ports, std::vector<std::uint16_t>{p1()});
+}
+
 TEST_F(NatServiceTest, FilteringRequestsAreAnsweredFromTheOtherPortAndTheAlternateAddress) {
   start("127.0.0.2");
   auto q = request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress);

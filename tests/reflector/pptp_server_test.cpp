@@ -303,9 +303,12 @@ TEST(PptpSniff, TellsPptpFromOpenVpnAndHttp) {
 
 TEST(PptpCallTable, IsBoundedAndExpires) {
   PptpCalls calls;
+  std::size_t forgotten = 0;
   for (std::size_t i = 0; i < PptpCalls::kMaxCalls + 10; ++i)
-    calls.add("198.51.100.7", static_cast<std::uint16_t>(i + 1),
-              PptpCalls::Call{{}, 1, static_cast<std::int64_t>(i)});
+    if (calls.add("198.51.100.7", static_cast<std::uint16_t>(i + 1), PptpCalls::Call{{}, 1, static_cast<std::int64_t>(i)},
+                  static_cast<std::int64_t>(i)))
+      ++forgotten;
+  EXPECT_EQ(forgotten, 10u) << "every live call forgotten is named (its session is told)";
   EXPECT_EQ(calls.size(), PptpCalls::kMaxCalls);
   EXPECT_FALSE(calls.find("198.51.100.7", 1, 100).has_value()) << "the oldest went first";
   EXPECT_TRUE(calls.find("198.51.100.7", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), 100).has_value());

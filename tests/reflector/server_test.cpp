@@ -364,3 +364,74 @@ TEST(ReflectorServerDefaults, DefaultListensOnBothFamiliesOnTheSamePorts) {
 
 }  // namespace
 }  // namespace vpncheck::reflector
+
+namespace vpncheck::reflector {
+namespace {
+
+// Every TCP slot held by another party: a probe connection the reflector
+// closes unread is counted for its source address and shows in the
+// observations of that address's session, so its client does not blame the
+// network. Somebody else's refusals are not this session's.
+TEST(ReflectorServerLimits, ConnectionsRefusedForWantOfASlotReachTheSessionsLimits) {
+  Config config = test::loopback_config();
+  config.max_connections = 2;
+  config.timeouts.probe_first_bytes = 3s;  // how long a silent connection holds its slot
+  std::ostringstream quiet;
+  Logger log(LogLevel::error, &quiet);
+  Server server(config, &log);
+  ASSERT_FALSE(server.start());
+  std::thread io([&] { server.run(); });
+  struct Stop {
+    Server& server;
+    std::thread& io;
+    ~Stop() {
+      server.stop();
+      io.join();
+    }
+  } stop{server, io};
+  const BoundPorts ports = server.ports();
+  // A connection takes its slot once its coroutine runs, a moment after the accept.
+  auto settle = [] { std::this_thread::sleep_for(200ms); };
+
+  auto created = test::blocking_http_call(ports.control, http::verb::post, "/v1/sessions");
+  std::string error;
+  auto info = probes::session_info_from_json(created.body(), error);
+  ASSERT_TRUE(info) << error << created.body();
+  settle();
+
+  asio::io_context ctx;
+  std::vector<tcp::socket> held;  // connected and silent: the reflector waits for their first bytes
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
+    held.back().connect({kLoopback, ports.tcp[0]});
+  }
+  settle();
+  auto closed_unread = [&](const char* from) {
+    tcp::socket s(ctx, tcp::endpoint(asio::ip::make_address(from), 0));
+    s.connect({kLoopback, ports.tcp[0]});
+    std::array<char, 16> buffer{};
+    boost::system::error_code ec;
+    const auto start = std::chrono::steady_clock::now();
+    s.read_some(asio::buffer(buffer), ec);
+    // Served, a silent connection would be closed only after probe_first_bytes.
+    return (ec == asio::error::eof || ec == asio::error::connection_reset) &&
+           std::chrono::steady_clock::now() - start < 1s;
+  };
+  EXPECT_TRUE(closed_unread("127.0.0.1"));  // this session's address
+  EXPECT_TRUE(closed_unread("127.0.0.4"));  // somebody else's
+  for (auto& s : held) s.close();
+  settle();
+
+  auto read = test::blocking_http_call(ports.control, http::verb::get,
+                                       "/v1/sessions/" + info->session_id + "/observations");
+  ASSERT_EQ(read.result(), http::status::ok) << read.body();
+  auto list = probes::observations_from_json(read.body(), error);
+  ASSERT_TRUE(list) << error;
+  ASSERT_EQ(list->limits.size(), 1u) << read.body();
+  EXPECT_EQ(list->limits[0].limit, "connection_slots");
+  EXPECT_EQ(list->limits[0].count, 1u) << read.body();
+  EXPECT_EQ(list->limits[0].ports, std::vector<std::uint16_t>{ports.tcp[0]});
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

@@ -124,6 +124,40 @@ TEST(ReflectorSessionTable, BoundedInObservationsCountingDrops) {
   EXPECT_EQ(list.observations[0].sequence, 1u);
   EXPECT_EQ(list.observations[1].sequence, 2u);
   EXPECT_EQ(list.dropped, 3u);
+  // The client learns it as a limit, not only as a number it may not look at.
+  ASSERT_EQ(list.limits.size(), 1u);
+  EXPECT_EQ(list.limits[0].limit, "observation_limit");
+  EXPECT_EQ(list.limits[0].count, 3u);
+  EXPECT_NE(list.limits[0].detail.find("--max-observations"), std::string::npos) << list.limits[0].detail;
+}
+
+TEST(ReflectorSessionTable, CountsLimitsPerSessionWithTheirPorts) {
+  SessionTable table({}, FakeClock{}.fn());
+  auto a = table.create(kClient, counter_fill(1));
+  auto tag_a = a.session->tag;
+  auto b = table.create(kClient, counter_fill(2));
+  EXPECT_TRUE(table.observations(*b.session).limits.empty());
+  table.count_limit(tag_a, SessionLimit::flow_table, 4500);
+  table.count_limit(tag_a, SessionLimit::flow_table, 4500);
+  table.count_limit(tag_a, SessionLimit::pptp_calls, 1723);
+  table.count_limit(tag_a, SessionLimit::nat_pending, 0);  // no port: counted, none listed
+  table.count_limit(probes::SessionTag{7, 7, 7, 7, 7, 7}, SessionLimit::flow_table, 1);  // no such session
+  auto limits = table.observations(*table.find_by_tag(tag_a)).limits;
+  ASSERT_EQ(limits.size(), 3u);
+  EXPECT_EQ(limits[0], (probes::ReflectorLimit{"flow_table", 2, {4500}, limits[0].detail}));
+  EXPECT_EQ(limits[1], (probes::ReflectorLimit{"pptp_calls", 1, {1723}, limits[1].detail}));
+  EXPECT_EQ(limits[2], (probes::ReflectorLimit{"nat_pending", 1, {}, limits[2].detail}));
+  for (const auto& l : limits) EXPECT_FALSE(l.detail.empty()) << l.limit;
+  EXPECT_TRUE(table.observations(*b.session).limits.empty()) << "one session's limits are not another's";
+}
+
+TEST(ReflectorSessionTable, ALimitTallyKeepsAFewPortsAndCountsEveryHit) {
+  LimitTally tally;
+  for (std::uint16_t port = 1; port <= 20; ++port) tally.add(port);
+  tally.add(1);
+  EXPECT_EQ(tally.count, 21u);
+  EXPECT_EQ(tally.port_list().size(), LimitTally::kMaxPorts);
+  EXPECT_EQ(tally.port_list().front(), 1);
 }
 
 TEST(ReflectorSessionTable, RemoveAndUpdateReply) {
@@ -132,7 +166,7 @@ TEST(ReflectorSessionTable, RemoveAndUpdateReply) {
   const std::string id = created.session->id;
   Session* s = table.find_by_tag(created.session->tag);
   auto seq = table.record(*s, probes::Observation{});
-  table.update_reply(s->tag, seq, probes::ReplyRecord{false, "", 0, "send failed"});
+  table.update_reply(s->tag, seq, probes::ReplyRecord{false, "", 0, "send failed", "send_failed"});
   EXPECT_EQ(s->observations[0].reply.reason, "send failed");
   table.update_reply(s->tag, 99, {});  // unknown sequence: ignored
   EXPECT_TRUE(table.remove(id));
