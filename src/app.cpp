@@ -263,10 +263,12 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   report.path_loss = estimate_loss(results);
   const nat::LossEstimate nat_loss = nat_measured ? nat_measured->loss : nat::LossEstimate{};
   report.path_loss += nat_loss;
-  // Before anything builds on the verdicts: a failing one the loss explains is withheld.
+  // Before anything builds on the verdicts, failing ones are checked against
+  // what else explains them: the reflector's own limits first (a reason it
+  // knows), then the path's loss (a chance it measured).
+  apply_reflector_limits(report.protocols, report.reflector_limits);
   apply_loss_evidence(report.protocols, report.observations_read, nat_loss);
   add_alternatives(report.protocols);
-  apply_reflector_limits(report.protocols, report.reflector_limits);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();
