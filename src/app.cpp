@@ -114,8 +114,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   // One deadline for the probes, whatever opening the session cost; the
   // observations are read in the allowance after it.
   const auto run_start = Clock::now();
-  const auto probes_deadline = run_start + timeout;
-  const auto run_deadline = probes_deadline + kFinalReadAllowance;
+  auto probes_deadline = run_start + timeout;
+  auto run_deadline = probes_deadline + kFinalReadAllowance;
   std::string error;
   auto addresses = co_await resolve(o.reflector_host, Clock::now() + timeout, error);
   if (addresses.empty()) {
@@ -155,6 +155,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   const auto first_try = control_fallback ? std::min(timeout, kControlFallbackAfter) : timeout;
   auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
   if (!opened.session && control_fallback) {
+    // The time IPv6 got first is what falling back costs (see kControlFallbackAfter):
+    // the run's deadlines start again here.
+    probes_deadline = Clock::now() + timeout;
+    run_deadline = probes_deadline + kFinalReadAllowance;
     auto retry = co_await open_session(o.reflector_host, *control_fallback, ports, Clock::now() + timeout, o.auth_key);
     opened.attempts.insert(opened.attempts.end(), retry.attempts.begin(), retry.attempts.end());
     if (retry.session) {

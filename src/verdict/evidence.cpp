@@ -11,6 +11,8 @@ namespace {
 // An answer may come this much later than the quickest round trip seen and
 // still be the answer to that try: scheduling and queueing jitter.
 constexpr double kJitterMs = 20;
+// Round trips a family must have measured to be judged on its own loss.
+constexpr std::size_t kFamilySample = 20;
 // TCP retransmits an unacknowledged segment after at least 200 ms, doubling
 // (RFC 6298 §2.4 allows 1 s; Linux uses TCP_RTO_MIN = 200 ms).
 constexpr double kTcpMinRtoMs = 200;
@@ -92,12 +94,19 @@ std::string describe_chance(double chance) {
 
 namespace {
 
-// The worst (likeliest by chance) failed genuine probe of an assessment.
+// The worst (likeliest by chance) failed genuine probe of an assessment. A
+// protocol that worked on a port would have let its same-size control probe
+// through too, so where that failed as well, both had to fail by chance.
 double worst_chance(const ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {
   double worst = 0;
   for (const auto& r : a.probes) {
     if (r.probe.kind != ProbeKind::genuine || !was_tested(r) || answered(r)) continue;
-    worst = std::max(worst, chance_by_loss(r, loss, observations_read));
+    double chance = chance_by_loss(r, loss, observations_read);
+    for (const auto& c : a.probes)
+      if (c.probe.kind == ProbeKind::control && c.probe.family == r.probe.family &&
+          c.probe.variant.same_place(r.probe.variant) && was_tested(c) && !answered(c))
+        chance *= chance_by_loss(c, loss, observations_read);
+    worst = std::max(worst, chance);
   }
   return worst;
 }
@@ -112,8 +121,11 @@ void check(ProtocolAssessment& a, const LossEstimate& loss, bool observations_re
     if (chance >= kChanceThreshold) {
       lc.withheld = a.verdict;
       a.verdict = Verdict::inconclusive;
-      a.summary = title + " could not be judged: lossy path: " + percent(loss.fraction()) +
-                  " of packets lost, run again or use a longer --timeout. What came back would read as " +
+      const std::string why = loss.fraction() > 0
+                                  ? "lossy path: " + percent(loss.fraction()) + " of packets lost"
+                                  : "too few answers came back to measure the path's loss";
+      a.summary = title + " could not be judged: " + why +
+                  ", run again or use a longer --timeout. What came back would read as " +
                   std::string(to_string(*lc.withheld)) + ", but loss alone explains it (" + describe_chance(chance) +
                   "): " + a.summary;
       a.advice.clear();
@@ -241,7 +253,13 @@ void apply_loss_evidence(std::vector<ProtocolAssessment>& protocols, bool observ
       check(a, loss_all, observations_read);
       continue;
     }
-    for (auto& f : a.families) check(f, f.family == Family::ipv6 ? loss_v6 : loss_v4, observations_read);
+    for (auto& f : a.families) {
+      // A family that measured little on its own (an IPv6 firewall that lets
+      // one port through) is judged on the whole run's loss: both families
+      // cross the same access link, where loss mostly happens.
+      const LossEstimate& own = f.family == Family::ipv6 ? loss_v6 : loss_v4;
+      check(f, own.round_trips < kFamilySample ? loss_all : own, observations_read);
+    }
     // The top-level verdict is the first family's (see assess_families).
     const auto& first = a.families.front();
     a.verdict = first.verdict;

@@ -174,12 +174,13 @@ TEST(ApplyLossEvidence, ABlockOnACleanPathStandsWithItsChance) {
 }
 
 TEST(ApplyLossEvidence, AFailureLossExplainsIsInconclusive) {
-  // The standard port failed after 7 tries, the others worked: restricted, unless loss explains it.
-  auto wg = scenario(wireguard(), [](const probes::ProbeVariant& v, ProbeKind) {
-    return v.standard ? Fate::dropped : Fate::answered;
+  // The standard port's genuine probe failed after 7 tries (its control
+  // probe passed), the others worked: restricted, unless loss explains it.
+  auto wg = scenario(wireguard(), [](const probes::ProbeVariant& v, ProbeKind k) {
+    return v.standard && k == ProbeKind::genuine ? Fate::dropped : Fate::answered;
   });
   for (auto& r : wg) {
-    if (r.probe.variant.standard) {
+    if (r.probe.variant.standard && r.probe.kind == ProbeKind::genuine) {
       tried(r, 7, 0, std::nullopt);
     } else {
       tried(r, 1, 1, 0);
@@ -208,8 +209,15 @@ TEST(ApplyLossEvidence, APassOnALossyPathSaysSo) {
 
 TEST(ApplyLossEvidence, EachFamilyIsJudgedOnItsOwnLoss) {
   probes::Capabilities caps = fixtures::listening_everywhere();
+  // Genuine probes dropped everywhere, their control probes answered (a signature block).
   auto wg = fixtures::dual_stack_scenario(wireguard(), caps, everything(Fate::dropped), everything(Fate::dropped));
-  for (auto& r : wg) tried(r, 7, 0, std::nullopt);
+  for (auto& r : wg) {
+    if (r.probe.kind == ProbeKind::genuine) {
+      tried(r, 7, 0, std::nullopt);
+    } else {
+      tried(r, 1, 1, 0);
+    }
+  }
   auto v4 = background(40, 0);
   auto v6 = background(40, 2);
   for (auto& r : v6) r.probe.family = Family::ipv6;
@@ -311,6 +319,36 @@ TEST(ApplyLossEvidence, TheNatTestsRoundTripsCountForIpv4) {
   std::vector<ProtocolAssessment> with_nat{assessed(wireguard(), wg)};
   apply_loss_evidence(with_nat, true, nat::LossEstimate{60, 0});
   EXPECT_EQ(with_nat[0].verdict, Verdict::blocked) << with_nat[0].summary;
+}
+
+}  // namespace
+}  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+TEST(ApplyLossEvidence, APortWhoseControlProbeFailedTooNeedsBothLostByChance) {
+  // A web-only network: few round trips measure the loss, but the standard
+  // port lost its genuine and its control probe, seven tries each.
+  auto wg = scenario(wireguard(), [](const probes::ProbeVariant& v, ProbeKind) {
+    return v.standard ? Fate::dropped : Fate::answered;
+  });
+  for (auto& r : wg) {
+    if (r.probe.variant.standard) {
+      tried(r, 7, 0, std::nullopt);
+    } else {
+      tried(r, 1, 1, 0);
+    }
+  }
+  std::vector<ProtocolAssessment> out{assessed(wireguard(), wg)};
+  apply_loss_evidence(out, true);
+  EXPECT_EQ(out[0].verdict, Verdict::restricted) << out[0].summary;
+  // The same with the control probe answered (signature blocking): seven tries are not enough here.
+  for (auto& r : wg)
+    if (r.probe.variant.standard && r.probe.kind == ProbeKind::control) tried(r, 1, 1, 0);
+  std::vector<ProtocolAssessment> signature{assessed(wireguard(), wg)};
+  apply_loss_evidence(signature, true);
+  EXPECT_EQ(signature[0].verdict, Verdict::inconclusive) << signature[0].summary;
 }
 
 }  // namespace
