@@ -104,7 +104,7 @@ constexpr milliseconds kControlFallbackAfter{1000};
 // The whole run, the final read of the observations included, ends within
 // --timeout + 0.5 s: the read and the session's close get this much after the
 // probes' deadline, and the rest is for starting, reporting and exiting.
-constexpr milliseconds kFinalReadAllowance{350};
+constexpr milliseconds kFinalReadAllowance{300};
 // Of that allowance, what is kept for closing the session, and how long the close may take.
 constexpr milliseconds kCloseAllowance{50};
 constexpr milliseconds kCloseWait{150};
