@@ -13,21 +13,21 @@
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-# agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
-# If the test defines agreement_extra_checks, it is called after the common
-# checks with VERDICT TUNNEL as arguments and the vpncheck report in $T_JSON.
-agreement_main() {
-	local proto="$1" profile="$2" expected="$3"
-	# real/<script>.sh runs the real software (tool) for PROTO.
-	local tool real="$proto" missing
-	case "$proto" in
-	openvpn) tool=openvpn ;;
-	wireguard) tool=wireguard-go ;;
-	ipsec) tool=strongswan real=strongswan ;;
+# agreement_tool PROTO -> the real software agreement runs for PROTO.
+agreement_tool() {
+	case "$1" in
+	openvpn) echo openvpn ;;
+	wireguard) echo wireguard-go ;;
+	ipsec) echo strongswan ;;
 	esac
-	t_init "agreement $proto/$profile: vpncheck verdict vs real $tool"
+}
+
+# agreement_need_real PROTO TOOL -> skips the test (exit 77) unless the real
+# software and /dev/net/tun are usable here; after t_init.
+agreement_need_real() {
+	local proto="$1" tool="$2" missing
 	t_need_bins
-	if [[ $real == strongswan ]]; then
+	if [[ $proto == ipsec ]]; then
 		# charon + swanctl + the kernel-libipsec plugin (and the crypto
 		# plugins it needs); the script knows the exact list.
 		missing="$(bash "$LAB_DIR/real/strongswan.sh" --missing 2>/dev/null)" ||
@@ -37,6 +37,19 @@ agreement_main() {
 		command -v "$tool" >/dev/null || t_skip "$tool is not installed"
 	fi
 	[[ -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
+}
+
+# agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
+# If the test defines agreement_extra_checks, it is called after the common
+# checks with VERDICT TUNNEL as arguments and the vpncheck report in $T_JSON.
+agreement_main() {
+	local proto="$1" profile="$2" expected="$3"
+	# real/<script>.sh runs the real software (tool) for PROTO.
+	local tool real="$proto"
+	tool="$(agreement_tool "$proto")"
+	[[ $proto == ipsec ]] && real=strongswan
+	t_init "agreement $proto/$profile: vpncheck verdict vs real $tool"
+	agreement_need_real "$proto" "$tool"
 
 	# 1. vpncheck through the profile, reflector running.
 	t_start "$profile"
@@ -91,22 +104,11 @@ agreement_main() {
 # exchange 3 times: ~1 % of attempts fail), and a user reconnects; two failed
 # attempts in a row are not chance. Bounded: vpncheck 20 s, each attempt 40 s.
 agreement_lossy_main() {
-	local proto="$1" profile="$2" tool missing real="$1"
-	case "$proto" in
-	openvpn) tool=openvpn ;;
-	wireguard) tool=wireguard-go ;;
-	ipsec) tool=strongswan real=strongswan ;;
-	esac
+	local proto="$1" profile="$2" tool real="$1"
+	tool="$(agreement_tool "$proto")"
+	[[ $proto == ipsec ]] && real=strongswan
 	t_init "agreement $proto/$profile (random loss): vpncheck verdict vs real $tool"
-	t_need_bins
-	if [[ $real == strongswan ]]; then
-		missing="$(bash "$LAB_DIR/real/strongswan.sh" --missing 2>/dev/null)" ||
-			t_fatal "real/strongswan.sh --missing failed"
-		[[ -z "$missing" ]] || t_skip "strongSwan is not usable here, missing: $(sed ":a;N;\$!ba;s/\n/; /g" <<<"$missing") (packaging/install-deps.sh installs it)"
-	else
-		command -v "$tool" >/dev/null || t_skip "$tool is not installed"
-	fi
-	[[ -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
+	agreement_need_real "$proto" "$tool"
 
 	# 1. vpncheck through the profile.
 	t_start "$profile"
