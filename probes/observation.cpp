@@ -91,7 +91,8 @@ json to_json(const SessionInfo& info) {
                {"raw_protocols_v6", info.capabilities.raw_protocols_v6},
                {"nat_ports", info.capabilities.nat_ports},
                {"alternate_address", nullptr},
-               {"wireguard_public_key", nullptr}};
+               {"wireguard_public_key", nullptr},
+               {"portal_challenge", info.capabilities.portal_challenge}};
   if (info.capabilities.alternate_address) caps["alternate_address"] = *info.capabilities.alternate_address;
   if (info.capabilities.wireguard_public_key_hex)
     caps["wireguard_public_key"] = *info.capabilities.wireguard_public_key_hex;
@@ -164,6 +165,7 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
       info.capabilities.alternate_address = caps["alternate_address"].get<std::string>();
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
       info.capabilities.wireguard_public_key_hex = caps["wireguard_public_key"].get<std::string>();
+    info.capabilities.portal_challenge = caps.value("portal_challenge", false) == true;
     info.expires_in_s = get_int_or<int>(j, "expires_in_s", 0);
     info.reflector_version = j.value("reflector_version", std::string{});
     return info;

@@ -33,6 +33,8 @@ struct Capabilities {
   std::optional<std::string> alternate_address;  // RFC 5780-style second address
   std::vector<std::uint16_t> nat_ports;          // NAT test service: primary[, alternate] (IPv4)
   std::optional<std::string> wireguard_public_key_hex;
+  // GET /v1/challenge/{token} is served (captive-portal detection); false from an older reflector.
+  bool portal_challenge = false;
 };
 
 // POST /v1/sessions

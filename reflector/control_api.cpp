@@ -42,6 +42,15 @@ bool is_session_id(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// The client's one-time token, echoed so that only this reflector can answer
+// it: an interception (a captive portal) cannot know it. Bounded, so the
+// answer is never much larger than the request.
+constexpr std::string_view kChallengePrefix = "/v1/challenge/";
+bool is_challenge_token(std::string_view token) {
+  return token.size() >= 16 && token.size() <= 64 &&
+         std::all_of(token.begin(), token.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
@@ -98,7 +107,15 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
     if (method != http::verb::get) return method_not_allowed(request, "GET");
     return json_response(http::status::ok, {{"status", "ok"}, {"version", options_.version}}, request);
   }
-  // Health stays open (load balancers, systemd watchdogs); the rest needs the key.
+  if (target.starts_with(kChallengePrefix)) {
+    if (method != http::verb::get) return method_not_allowed(request, "GET");
+    const std::string_view token = target.substr(kChallengePrefix.size());
+    if (!is_challenge_token(token))
+      return error_for(http::status::bad_request, "the challenge is 16 to 64 lowercase hex digits", request);
+    return json_response(http::status::ok, {{"challenge", std::string(token)}}, request);
+  }
+  // Health and the challenge stay open (load balancers, systemd watchdogs, a
+  // client that has not opened a session yet); the rest needs the key.
   if (!authorized(request)) {
     auto res = error_for(http::status::unauthorized, "missing or wrong bearer token", request);
     res.set(http::field::www_authenticate, "Bearer realm=\"vpncheck-reflector\"");

@@ -5,10 +5,11 @@
 //   GET    /v1/sessions/{id}/observations  200 ObservationList
 //   DELETE /v1/sessions/{id}               204
 //   GET    /v1/health                      200 {"status":"ok","version":...}
+//   GET    /v1/challenge/{token}           200 {"challenge":"<token>"} (captive-portal check)
 //   GET    /metrics                        200 Prometheus text format
 //
 // Errors are JSON {"error": "..."} with a 4xx/5xx status. With an auth key,
-// everything but /v1/health needs "Authorization: Bearer <key>" (else 401).
+// everything but /v1/health and the challenge needs "Authorization: Bearer <key>" (else 401).
 #pragma once
 
 #include <boost/beast/http/message.hpp>

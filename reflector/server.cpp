@@ -277,6 +277,7 @@ std::optional<std::string> Server::start() {
   options.capabilities.nat_ports = ports_.nat;
   options.capabilities.alternate_address = nat_->alternate_address();
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
+  options.capabilities.portal_challenge = true;
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;

@@ -5,6 +5,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -109,6 +110,53 @@ constexpr milliseconds kFinalReadAllowance{300};
 constexpr milliseconds kCloseAllowance{50};
 constexpr milliseconds kCloseWait{150};
 
+// The captive-portal check: one plain HTTP request on TCP 80 beside the rest
+// of the run, so it costs a clean run nothing. Shared with the coroutine that
+// runs it, which may outlive the wait for it.
+struct PortalCheck {
+  std::string token;
+  std::string url;  // what was asked for
+  std::optional<WebAnswer> answer;
+  asio::steady_timer done;  // cancelled when the answer is in
+  explicit PortalCheck(asio::any_io_executor ex) : done(ex, Clock::time_point::max()) {}
+};
+
+asio::awaitable<void> ask_for_portal(std::shared_ptr<PortalCheck> check, asio::ip::tcp::endpoint web,
+                                     std::string target, milliseconds timeout) {
+  check->answer = co_await ask_challenge(web, std::move(target), timeout);
+  check->done.cancel();
+}
+
+std::shared_ptr<PortalCheck> start_portal_check(asio::any_io_executor executor, const asio::ip::address& reflector,
+                                                Clock::time_point deadline) {
+  auto check = std::make_shared<PortalCheck>(executor);
+  std::array<std::uint8_t, 16> token{};
+  secure_random(token);
+  check->token = probes::to_hex(token);
+  const std::string target = challenge_target(check->token);
+  const std::string host = reflector.is_v6() ? "[" + reflector.to_string() + "]" : reflector.to_string();
+  check->url = "http://" + host + target;
+  const auto timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  asio::co_spawn(executor, ask_for_portal(check, {reflector, 80}, target, timeout), asio::detached);
+  return check;
+}
+
+// The check's answer, waiting for it until `deadline` at most.
+asio::awaitable<CaptivePortal> portal_verdict(PortalCheck& check, Clock::time_point deadline,
+                                              ChallengeSupport support) {
+  if (!check.answer && Clock::now() < deadline) {
+    check.done.expires_at(deadline);
+    co_await check.done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  WebAnswer answer;
+  if (check.answer) {
+    answer = *check.answer;
+  } else {
+    answer.failure = "no answer before the run's deadline";
+  }
+  co_return classify_web_answer(answer, check.token, check.url, support);
+}
+
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
   // One deadline for the probes, whatever opening the session cost; the
@@ -153,6 +201,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
   // With a fallback, IPv6 gets a short first say: falling back costs at most that much more.
   const auto first_try = control_fallback ? std::min(timeout, kControlFallbackAfter) : timeout;
+  auto portal = start_portal_check(co_await asio::this_coro::executor, *address, probes_deadline);
   auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
   if (!opened.session && control_fallback) {
     // The time IPv6 got first is what falling back costs (see kControlFallbackAfter):
@@ -173,7 +222,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   report.control_attempts = opened.attempts;
   if (!opened.session) {
-    report.error = opened.error;
+    // A portal explains a failed session better than the ports' answers do.
+    report.captive_portal = co_await portal_verdict(*portal, probes_deadline, ChallengeSupport::unknown);
+    report.error = report.captive_portal->detected.value_or(false) ? captive_portal_error(*report.captive_portal)
+                                                                   : opened.error;
     co_return;
   }
   const auto& session = *opened.session;
@@ -242,6 +294,9 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   auto probes = [&]() -> asio::awaitable<void> { results = co_await run_plan(plan, settings); };
   co_await (probes() && nat_tests() && gateway());
   progress.clear();
+  // Not waited for: an answer still missing when the probes are done is no evidence either way.
+  report.captive_portal = co_await portal_verdict(
+      *portal, Clock::now(), caps.portal_challenge ? ChallengeSupport::yes : ChallengeSupport::no);
 
   auto until = [](Clock::time_point deadline) {
     return std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));

@@ -31,6 +31,8 @@ struct HttpResult {
   unsigned status = 0;
   std::string body;
   std::optional<probes::Endpoint> local;
+  std::string location;      // the Location header, if any
+  std::string content_type;  // the Content-Type header, if any
 };
 
 std::string describe_error(const boost::system::error_code& ec) {
@@ -79,6 +81,8 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
   result.transport_ok = true;
   result.status = parser.get().result_int();
   result.body = parser.get().body();
+  result.location = std::string(parser.get()[http::field::location]);
+  result.content_type = std::string(parser.get()[http::field::content_type]);
   boost::system::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   co_return result;
@@ -318,6 +322,19 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
     co_return out;
   }
   out.list = probes::observations_from_json(http.body, out.error);
+  co_return out;
+}
+
+asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::string target,
+                                         std::chrono::milliseconds timeout) {
+  auto http = co_await http_call(web, http::verb::get, target, timeout, {});
+  WebAnswer out;
+  out.answered = http.transport_ok;
+  out.failure = http.error;
+  out.status = http.status;
+  out.location = std::move(http.location);
+  out.content_type = std::move(http.content_type);
+  out.body = std::move(http.body);
   co_return out;
 }
 

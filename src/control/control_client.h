@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "probes/observation.h"
+#include "src/verdict/captive_portal.h"
 
 namespace vpncheck::client {
 
@@ -52,6 +53,11 @@ boost::asio::awaitable<ObservationsResult> fetch_observations(boost::asio::ip::t
                                                               std::string session_id,
                                                               std::chrono::milliseconds timeout,
                                                               std::string auth_key = {});
+
+// One plain GET of `target` (the captive-portal challenge) on `web`, without
+// credentials: what a portal intercepting port 80 would answer comes back as is.
+boost::asio::awaitable<WebAnswer> ask_challenge(boost::asio::ip::tcp::endpoint web, std::string target,
+                                                std::chrono::milliseconds timeout);
 
 // Best effort: the reflector expires sessions on its own anyway.
 boost::asio::awaitable<void> close_session(boost::asio::ip::tcp::endpoint control,

@@ -295,6 +295,10 @@ json to_report_json(const Report& report) {
         {"error", report.observations_error.empty() ? json(nullptr) : json(report.observations_error)},
         {"dropped_by_reflector", report.observations_dropped}}},
       {"path", {{"loss", loss_json(report.path_loss)}}},
+      {"captive_portal", report.captive_portal ? json{{"detected", or_null(report.captive_portal->detected)},
+                                                      {"login_url", or_null(report.captive_portal->login_url)},
+                                                      {"evidence", report.captive_portal->evidence}}
+                                               : json(nullptr)},
       {"protocols", protocols},
       {"required", report.required},
       {"error", or_null(report.error)},

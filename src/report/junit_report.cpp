@@ -130,6 +130,12 @@ void write_junit_report(std::ostream& out, const Report& r) {
   if (r.behind_nat) property("client.behind_nat", *r.behind_nat ? "true" : "false");
   if (r.path_loss.measured()) property("path.loss", percent(r.path_loss.fraction()));
   if (auto loss = loss_line(r.path_loss)) property("path.loss.note", *loss);
+  if (r.captive_portal) {
+    const auto& portal = *r.captive_portal;
+    property("captive_portal.detected", portal.detected ? (*portal.detected ? "true" : "false") : "unknown");
+    if (portal.login_url) property("captive_portal.login_url", *portal.login_url);
+    property("captive_portal.evidence", portal.evidence);
+  }
   const std::string limits = describe_reflector_limits(r.reflector_limits);
   if (!limits.empty()) property("reflector.limits", limits);
   property("redacted", r.redacted ? "true" : "false");

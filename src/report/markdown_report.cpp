@@ -59,10 +59,12 @@ void write_markdown_report(std::ostream& out, const Report& r) {
   out << "\n\n";
 
   if (r.error) {
-    out << "**Could not test:** " << markdown_escape(*r.error) << "\n\n"
-        << "Nothing was concluded about VPN protocols on this network (exit 3).\n";
+    out << "**Could not test:** " << markdown_escape(*r.error) << "\n\n";
+    if (auto portal = captive_portal_line(r)) out << markdown_escape(*portal) << "\n\n";
+    out << "Nothing was concluded about VPN protocols on this network (exit 3).\n";
     return;
   }
+  if (auto portal = captive_portal_line(r)) out << "> **Note:** " << markdown_escape(*portal) << "\n\n";
   if (auto loss = loss_line(r.path_loss)) out << "> **Note:** " << markdown_escape(*loss) << "\n\n";
   if (auto limits = describe_reflector_limits(r.reflector_limits); !limits.empty())
     out << "> **Note:** the reflector limited its answers (" << markdown_escape(limits)

@@ -90,6 +90,16 @@ std::string gateway_line(const nat::GatewayFacts& g) {
   return l + "; vpncheck created no mapping.";
 }
 
+std::optional<std::string> captive_portal_line(const Report& report) {
+  const auto& portal = report.captive_portal;
+  if (!portal || !portal->detected.value_or(false)) return std::nullopt;
+  std::string line = "Captive portal: " + portal->evidence;
+  if (report.error) return line;
+  line += portal->login_url ? " Its login page is " + *portal->login_url + "." : "";
+  return line + " The verdicts below were measured through it; after logging in the network may let more through,"
+                " so run vpncheck again then.";
+}
+
 std::vector<std::string> nat_section_lines(const NatSummary& nat) {
   std::vector<std::string> lines;
   if (nat.gateway && nat.gateway->gateway) lines.push_back(gateway_line(*nat.gateway));

@@ -9,6 +9,7 @@
 #include "src/control/control_client.h"
 #include "src/nat/gateway.h"
 #include "src/nat/nat_runner.h"
+#include "src/verdict/captive_portal.h"
 #include "src/verdict/evidence.h"
 #include "src/verdict/verdict.h"
 
@@ -70,10 +71,17 @@ struct Report {
   // The path's packet loss as the probes measured it (src/verdict/evidence.h).
   LossEstimate path_loss;
   std::vector<std::string> required;
+  // Whether a captive portal answered plain web traffic in the reflector's
+  // place (src/verdict/captive_portal.h); unset when the check did not run.
+  std::optional<CaptivePortal> captive_portal;
   std::optional<std::string> error;  // why nothing could be tested (exit 3)
   bool redacted = false;             // public addresses replaced (--redact, src/report/redact.h)
   ExitCode exit_code = ExitCode::ok;
 };
+
+// One line for people when a captive portal was seen (the error says it
+// instead when it stopped the run); nothing otherwise.
+std::optional<std::string> captive_portal_line(const Report& report);
 
 // Exit code for a finished run: 1 if any required protocol did not pass.
 ExitCode exit_code_for(const Report& report);

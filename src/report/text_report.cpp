@@ -54,6 +54,7 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
   out << "\n";
   if (r.error) {
     out << paint("\033[31m", "Could not test: ") << *r.error << "\n";
+    if (auto portal = captive_portal_line(r)) out << *portal << "\n";
     out << "Nothing was concluded about VPN protocols on this network.\n";
     return;
   }
@@ -63,6 +64,7 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     for (const auto& a : r.control_attempts) out << " TCP " << a.port << " " << a.result << ";";
     out << "\n";
   }
+  if (auto portal = captive_portal_line(r)) out << paint("\033[33m", "Note: ") << *portal << "\n";
   if (auto limits = describe_reflector_limits(r.reflector_limits); !limits.empty())
     out << paint("\033[33m", "The reflector limited its answers: ") << limits << ".\n";
   if (r.local_address && r.public_address) {

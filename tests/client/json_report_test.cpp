@@ -112,6 +112,26 @@ TEST(JsonReportSchema, RealisticFullReportValidates) { EXPECT_VALID_REPORT(to_re
 
 TEST(JsonReportSchema, ErrorOnlyReportValidates) { EXPECT_VALID_REPORT(to_report_json(error_report())); }
 
+TEST(JsonReportSchema, ReportsWithACaptivePortalValidate) {
+  Report stopped = error_report();
+  stopped.captive_portal = CaptivePortal{true, "http://192.168.1.1:8081/login", "redirected."};
+  EXPECT_VALID_REPORT(to_report_json(stopped));
+  Report unknown = realistic_report();
+  unknown.captive_portal = CaptivePortal{std::nullopt, std::nullopt, "no answer on TCP 80."};
+  EXPECT_VALID_REPORT(to_report_json(unknown));
+}
+
+TEST(JsonReport, CaptivePortalIsNullUntilChecked) {
+  EXPECT_TRUE(to_report_json(realistic_report()).at("captive_portal").is_null());
+  Report r = realistic_report();
+  r.captive_portal = CaptivePortal{true, "http://192.168.1.1:8081/login", "redirected."};
+  EXPECT_EQ(to_report_json(r).at("captive_portal"),
+            (json{{"detected", true}, {"login_url", "http://192.168.1.1:8081/login"}, {"evidence", "redirected."}}));
+  r.captive_portal = CaptivePortal{false, std::nullopt, "echoed."};
+  EXPECT_EQ(to_report_json(r).at("captive_portal").at("login_url"), nullptr);
+  EXPECT_EQ(to_report_json(r).at("captive_portal").at("detected"), false);
+}
+
 TEST(JsonReportSchema, ReportWithReflectorLimitsValidates) {
   EXPECT_VALID_REPORT(to_report_json(fixtures::rate_limited_report()));
 }

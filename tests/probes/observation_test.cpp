@@ -22,6 +22,7 @@ SessionInfo sample_session() {
   info.capabilities.raw_protocols = {"esp"};
   info.capabilities.alternate_address = "203.0.113.6";
   info.capabilities.wireguard_public_key_hex = std::string(64, 'a');
+  info.capabilities.portal_challenge = true;
   info.expires_in_s = 300;
   info.reflector_version = "0.1.0";
   return info;
@@ -148,6 +149,7 @@ TEST(SessionInfoJson, RoundTrips) {
   EXPECT_EQ(got->capabilities.raw_protocols, want.capabilities.raw_protocols);
   EXPECT_EQ(got->capabilities.alternate_address, want.capabilities.alternate_address);
   EXPECT_EQ(got->capabilities.wireguard_public_key_hex, want.capabilities.wireguard_public_key_hex);
+  EXPECT_TRUE(got->capabilities.portal_challenge);
   EXPECT_EQ(got->expires_in_s, want.expires_in_s);
   EXPECT_EQ(got->reflector_version, want.reflector_version);
 }
@@ -171,6 +173,7 @@ TEST(SessionInfoJson, ParsesAHandWrittenMinimalBody) {
       "client":{"address":"192.0.2.1","port":1},"capabilities":{"udp_ports":[],"tcp_ports":[443]}})",
                                     error);
   ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_FALSE(got->capabilities.portal_challenge) << "an older reflector offers no challenge";
   EXPECT_EQ(got->tag_hex, "0011223344ff");
   EXPECT_EQ(got->client.port, 1);
   EXPECT_EQ(got->capabilities.tcp_ports, std::vector<std::uint16_t>{443});

@@ -25,6 +25,7 @@ class ReflectorControlApi : public ::testing::Test {
     o.capabilities.udp_ports = {51820, 1194};
     o.capabilities.tcp_ports = {443};
     o.capabilities.wireguard_public_key_hex = std::string(64, 'a');
+    o.capabilities.portal_challenge = true;
     o.version = "9.9.9";
     o.rnd = test::counter_fill();
     return o;
@@ -131,6 +132,27 @@ TEST_F(ReflectorControlApi, Health) {
   auto j = json::parse(res.body());
   EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["version"], "9.9.9");
+}
+
+TEST_F(ReflectorControlApi, ChallengeEchoesTheTokenAndNothingElse) {
+  const std::string token = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+  auto res = call(http::verb::get, "/v1/challenge/" + token);
+  ASSERT_EQ(res.result(), http::status::ok);
+  EXPECT_EQ(res[http::field::cache_control], "no-store") << "a cache must not answer a later challenge";
+  EXPECT_EQ(json::parse(res.body()), (json{{"challenge", token}}));
+  EXPECT_LT(res.body().size(), 32 + token.size()) << "the answer stays about as small as the request";
+  EXPECT_EQ(table_.size(), 0u) << "a challenge opens no session";
+  for (std::string bad : {"", "abc", "9F8E7D6C5B4A39281706F5E4D3C2B1A0", std::string(65, 'a'),
+                          "9f8e7d6c5b4a3928/1706f5e4d3c2b1a0", "9f8e7d6c5b4a39281706f5e4d3c2b1a0%00"}) {
+    auto r = call(http::verb::get, "/v1/challenge/" + bad);
+    EXPECT_EQ(r.result(), http::status::bad_request) << bad;
+    EXPECT_EQ(r.body().find(bad.empty() ? "\x01" : bad), std::string::npos) << "a refused token is not echoed";
+  }
+  EXPECT_EQ(call(http::verb::post, "/v1/challenge/" + token).result(), http::status::method_not_allowed);
+}
+
+TEST_F(ReflectorControlApi, SessionsOfferTheChallenge) {
+  EXPECT_TRUE(open_session().capabilities.portal_challenge);
 }
 
 TEST_F(ReflectorControlApi, WrongMethodIs405WithAllow) {
@@ -251,6 +273,8 @@ TEST(ReflectorControlApiAuth, KeyRequiredEverywhereButHealth) {
   }
   EXPECT_EQ(table.size(), 0u);
   EXPECT_EQ(call(http::verb::get, "/v1/health", std::nullopt).result(), http::status::ok);
+  EXPECT_EQ(call(http::verb::get, "/v1/challenge/0123456789abcdef", std::nullopt).result(), http::status::ok)
+      << "a portal check comes before any session, so it needs no key";
 
   const std::string good = "Bearer k3y-with-enough-entropy";
   auto created = call(http::verb::post, "/v1/sessions", good);
