@@ -343,6 +343,15 @@ std::string black_hole_words(int pmtu) {
          "black hole).";
 }
 
+// The protocol's full-size data packets are lost: a passing verdict becomes restricted.
+void data_lost(ProtocolMtuAdvice& m, double chance, std::string reason, std::vector<std::string> advice) {
+  m.breaks = true;
+  m.restricts = true;
+  m.chance_by_loss = chance;
+  m.reason = std::move(reason);
+  m.advice = std::move(advice);
+}
+
 std::string openvpn_tun_advice(int pmtu) {
   const int tun = pmtu - kOpenVpnAdviceOverhead;
   return "OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) + " (both ends)";
@@ -377,26 +386,22 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
   } else if (black_hole_below(kOpenVpnMssfixPacket)) {
-    ovpn.breaks = true;
-    ovpn.restricts = true;
-    ovpn.chance_by_loss = f.mtu_chance;
-    ovpn.reason = black_hole_words(pmtu) +
+    data_lost(ovpn, f.mtu_chance,
+              black_hole_words(pmtu) +
                   " OpenVPN over UDP sends its tunnel packets up to 1500 bytes with DF set on Linux (without "
                   "mtu-disc it keeps the system's path MTU discovery), among them all full-size TCP (up to 1492 "
-                  "bytes with its default mssfix): they are lost while the handshake works.";
-    ovpn.advice = {openvpn_tun_advice(pmtu)};
+                  "bytes with its default mssfix): they are lost while the handshake works.",
+              {openvpn_tun_advice(pmtu)});
     if (f.fragments_pass == true)
       ovpn.advice.push_back("or OpenVPN: mtu-disc no (never DF: routers then fragment, and fragments pass here)");
   } else if (f.fragments_pass == true) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 needs IP fragments; they pass here.";
   } else if (f.fragments_pass == false) {
-    ovpn.breaks = true;
-    ovpn.restricts = true;
-    ovpn.chance_by_loss = f.fragments_chance;
-    ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
-                  std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.";
-    ovpn.advice = {openvpn_tun_advice(pmtu) + ", or use OpenVPN over TCP"};
+    data_lost(ovpn, f.fragments_chance,
+              "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
+                  std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.",
+              {openvpn_tun_advice(pmtu) + ", or use OpenVPN over TCP"});
   } else if (f.lossy) {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass could not be checked: " + lost + ".";
     ovpn.lossy_note = lossy_note;
@@ -411,27 +416,23 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     wg.breaks = false;
     wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*at_least) + ").";
   } else if (black_hole_below(kWireGuardDefaultPacket)) {
-    wg.breaks = true;
-    wg.restricts = true;
-    wg.chance_by_loss = f.mtu_chance;
-    wg.reason = black_hole_words(pmtu) +
-                " WireGuard's full-size packets (1480 bytes at its default MTU 1420) are larger, and wireguard-go "
-                "sends them with DF set on Linux, so nothing fragments them: they are lost while the handshake "
-                "works (the Linux kernel module leaves DF clear and relies on fragments" + fragments_fate + ").";
-    wg.advice = {wireguard_mtu_advice(pmtu)};
+    data_lost(wg, f.mtu_chance,
+              black_hole_words(pmtu) +
+                  " WireGuard's full-size packets (1480 bytes at its default MTU 1420) are larger, and wireguard-go "
+                  "sends them with DF set on Linux, so nothing fragments them: they are lost while the handshake "
+                  "works (the Linux kernel module leaves DF clear and relies on fragments" + fragments_fate + ").",
+              {wireguard_mtu_advice(pmtu)});
   } else if (f.fragments_pass == true && f.black_hole == false) {
     wg.breaks = false;
     wg.reason = "WireGuard's 1480-byte packets exceed the path MTU (" + std::to_string(pmtu) +
                 "), but a router reports it (ICMP \"fragmentation needed\"), so senders fragment them; the "
                 "fragments pass here.";
   } else if (f.path_mtu && f.fragments_pass == false) {
-    wg.breaks = true;
-    wg.restricts = true;
     // Either "no" could be the chance one (union bound).
-    wg.chance_by_loss = std::min(1.0, f.fragments_chance + f.mtu_chance);
-    wg.reason = "The path MTU (" + std::to_string(*f.path_mtu) +
-                ") is below WireGuard's 1480-byte packets and fragments are dropped.";
-    wg.advice = {wireguard_mtu_advice(*f.path_mtu)};
+    data_lost(wg, std::min(1.0, f.fragments_chance + f.mtu_chance),
+              "The path MTU (" + std::to_string(*f.path_mtu) +
+                  ") is below WireGuard's 1480-byte packets and fragments are dropped.",
+              {wireguard_mtu_advice(*f.path_mtu)});
   } else if (f.fragments_pass == true) {
     wg.breaks = false;
     wg.reason = "WireGuard's packets may need fragments on this path; they pass here.";
@@ -446,16 +447,14 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   ProtocolMtuAdvice ike;
   ike.protocol = "ipsec";
   if (black_hole_below(kAssumedMtu)) {
-    ike.breaks = true;
-    ike.restricts = true;
-    ike.chance_by_loss = f.mtu_chance;
-    ike.reason = black_hole_words(pmtu) +
-                 " IPsec's full-size ESP packets are larger and carry DF on Linux (strongSwan's kernel IPsec copies "
-                 "it from the inner packet; its userspace ESP keeps the system default), so they are lost while "
-                 "IKE works.";
-    ike.advice = {"IPsec: keep ESP packets within " + std::to_string(pmtu) + " bytes: an inner MTU of " +
-                  std::to_string(pmtu - kEspOverhead) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
-                  std::to_string(pmtu - kEspOverhead - 40) + " on the tunnel"};
+    data_lost(ike, f.mtu_chance,
+              black_hole_words(pmtu) +
+                  " IPsec's full-size ESP packets are larger and carry DF on Linux (strongSwan's kernel IPsec copies "
+                  "it from the inner packet; its userspace ESP keeps the system default), so they are lost while "
+                  "IKE works.",
+              {"IPsec: keep ESP packets within " + std::to_string(pmtu) + " bytes: an inner MTU of " +
+               std::to_string(pmtu - kEspOverhead) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
+               std::to_string(pmtu - kEspOverhead - 40) + " on the tunnel"});
     if (f.fragments_pass == true)
       ike.advice.push_back("or strongSwan: copy_df = no in the CHILD_SA (swanctl.conf): ESP then leaves DF clear "
                            "and routers fragment it (fragments pass here)");
