@@ -338,9 +338,8 @@ constexpr int kEspOverhead = 88;
 //   userspace ESP (kernel-libipsec) goes out of charon's UDP socket, which
 //   keeps the system default too.
 std::string black_hole_words(int pmtu) {
-  return "Packets over " + std::to_string(pmtu) +
-         " bytes are dropped on this path and no router says so (no ICMP \"fragmentation needed\": a path-MTU "
-         "black hole).";
+  return "this path-MTU black hole (" + std::to_string(pmtu) +
+         " bytes pass; larger DF packets vanish without an ICMP \"fragmentation needed\")";
 }
 
 // The protocol's full-size data packets are lost: a passing verdict becomes restricted.
@@ -387,10 +386,9 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
   } else if (black_hole_below(kOpenVpnMssfixPacket)) {
     data_lost(ovpn, f.mtu_chance,
-              black_hole_words(pmtu) +
-                  " OpenVPN over UDP sends its tunnel packets up to 1500 bytes with DF set on Linux (without "
-                  "mtu-disc it keeps the system's path MTU discovery), among them all full-size TCP (up to 1492 "
-                  "bytes with its default mssfix): they are lost while the handshake works.",
+              "OpenVPN over UDP sends its tunnel packets up to 1500 bytes with DF set on Linux (without mtu-disc "
+              "it keeps the system's path MTU discovery), among them all full-size TCP (up to 1492 bytes with its "
+              "default mssfix): through " + black_hole_words(pmtu) + " they are lost while the handshake works.",
               {openvpn_tun_advice(pmtu)});
     if (f.fragments_pass == true)
       ovpn.advice.push_back("or OpenVPN: mtu-disc no (never DF: routers then fragment, and fragments pass here)");
@@ -417,10 +415,10 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*at_least) + ").";
   } else if (black_hole_below(kWireGuardDefaultPacket)) {
     data_lost(wg, f.mtu_chance,
-              black_hole_words(pmtu) +
-                  " WireGuard's full-size packets (1480 bytes at its default MTU 1420) are larger, and wireguard-go "
-                  "sends them with DF set on Linux, so nothing fragments them: they are lost while the handshake "
-                  "works (the Linux kernel module leaves DF clear and relies on fragments" + fragments_fate + ").",
+              "WireGuard's full-size packets (1480 bytes at its default MTU 1420) exceed " + black_hole_words(pmtu) +
+                  ", and wireguard-go sends them with DF set on Linux, so nothing fragments them: they are lost "
+                  "while the handshake works (the Linux kernel module leaves DF clear and relies on fragments" +
+                  fragments_fate + ").",
               {wireguard_mtu_advice(pmtu)});
   } else if (f.fragments_pass == true && f.black_hole == false) {
     wg.breaks = false;
@@ -448,10 +446,9 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   ike.protocol = "ipsec";
   if (black_hole_below(kAssumedMtu)) {
     data_lost(ike, f.mtu_chance,
-              black_hole_words(pmtu) +
-                  " IPsec's full-size ESP packets are larger and carry DF on Linux (strongSwan's kernel IPsec copies "
-                  "it from the inner packet; its userspace ESP keeps the system default), so they are lost while "
-                  "IKE works.",
+              "IPsec's full-size ESP packets exceed " + black_hole_words(pmtu) +
+                  " and carry DF on Linux (strongSwan's kernel IPsec copies it from the inner packet; its userspace "
+                  "ESP keeps the system default), so they are lost while IKE works.",
               {"IPsec: keep ESP packets within " + std::to_string(pmtu) + " bytes: an inner MTU of " +
                std::to_string(pmtu - kEspOverhead) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
                std::to_string(pmtu - kEspOverhead - 40) + " on the tunnel"});
