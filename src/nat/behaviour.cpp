@@ -331,7 +331,8 @@ constexpr int kEspOverhead = 88;
 //   mtu_discover_type = -1; src/openvpn/mtu.c set_mtu_discover_type skips
 //   negative values), so its UDP socket has the same default: its tunnel
 //   packets up to 1500 bytes, TCP sized by mssfix included, carry DF; only
-//   larger ones are fragmented, by the sending host, without DF.
+//   larger ones are fragmented, by the sending host, without DF. (Its Linux
+//   kernel data channel, DCO, sends with DF clear: linux drivers/net/ovpn/udp.c.)
 // - strongSwan's kernel IPsec copies DF from the inner packet to ESP
 //   (swanctl.opt copy_df = yes; kernel_netlink_ipsec.c sets
 //   XFRM_STATE_NOPMTUDISC only for copy_df = no), and inner TCP has DF; its
