@@ -310,10 +310,58 @@ constexpr int kAssumedMtu = 1500;
 constexpr int kFragmentedPacketBytes = 2000;
 // OpenVPN over UDP, tun-mtu 1500: IPv4 20 + UDP 8 + opcode/peer-id 4 + packet id 4 + AEAD tag 16.
 constexpr int kOpenVpnDefaultPacket = 1500 + 52;
+// OpenVPN's default "mssfix 1492 mtu" sizes TCP in the tunnel so that its
+// packets are at most this, IP and UDP headers included (openvpn
+// src/openvpn/mtu.h MSSFIX_DEFAULT, doc/man-sections/link-options.rst).
+constexpr int kOpenVpnMssfixPacket = 1492;
 // WireGuard MTU 1420 + IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16 (IPv6 outer: +20 = 1500).
 constexpr int kWireGuardDefaultPacket = 1420 + 60;
-constexpr int kWireGuardOverheadV6 = 80;
+constexpr int kWireGuardOverheadV4 = 60;
 constexpr int kOpenVpnAdviceOverhead = 100;  // IP/UDP/OpenVPN overhead with room for IPv6 and options
+// ESP in UDP over IPv4: IP 20 + UDP 8 + SPI/sequence 8 + IV up to 16 + padding
+// up to 15 + pad length/next header 2 + ICV 16, rounded up.
+constexpr int kEspOverhead = 88;
+
+// Who sets DF, on Linux, where vpncheck runs:
+// - wireguard-go never sets IP_MTU_DISCOVER (wireguard-go conn/controlfns_linux.go
+//   sets only IP_PKTINFO/IPV6_RECVPKTINFO/IPV6_V6ONLY), so the system default
+//   applies: DF on every packet that fits this host's MTU. The kernel module
+//   sends with DF clear (linux drivers/net/wireguard/socket.c, send4: df 0).
+// - OpenVPN touches it only with --mtu-disc (openvpn src/openvpn/options.c:
+//   mtu_discover_type = -1; src/openvpn/mtu.c set_mtu_discover_type skips
+//   negative values), so its UDP socket has the same default: its tunnel
+//   packets up to 1500 bytes, TCP sized by mssfix included, carry DF; only
+//   larger ones are fragmented, by the sending host, without DF. (Its Linux
+//   kernel data channel, DCO, sends with DF clear: linux drivers/net/ovpn/udp.c.)
+// - strongSwan's kernel IPsec copies DF from the inner packet to ESP
+//   (swanctl.opt copy_df = yes; kernel_netlink_ipsec.c sets
+//   XFRM_STATE_NOPMTUDISC only for copy_df = no), and inner TCP has DF; its
+//   userspace ESP (kernel-libipsec) goes out of charon's UDP socket, which
+//   keeps the system default too.
+std::string black_hole_words(int pmtu) {
+  return "this path-MTU black hole (" + std::to_string(pmtu) +
+         " bytes pass; larger DF packets vanish without an ICMP \"fragmentation needed\")";
+}
+
+// The protocol's full-size data packets are lost: a passing verdict becomes restricted.
+void data_lost(ProtocolMtuAdvice& m, double chance, std::string reason, std::vector<std::string> advice) {
+  m.breaks = true;
+  m.restricts = true;
+  m.chance_by_loss = chance;
+  m.reason = std::move(reason);
+  m.advice = std::move(advice);
+}
+
+std::string openvpn_tun_advice(int pmtu) {
+  const int tun = pmtu - kOpenVpnAdviceOverhead;
+  return "OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) + " (both ends)";
+}
+
+std::string wireguard_mtu_advice(int pmtu) {
+  return "WireGuard: MTU = " + std::to_string(pmtu - kWireGuardOverheadV4) + " (in [Interface]: the path MTU " +
+         std::to_string(pmtu) + " less " + std::to_string(kWireGuardOverheadV4) +
+         " bytes of IPv4, UDP and WireGuard headers)";
+}
 
 }  // namespace
 
@@ -326,23 +374,33 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   const int pmtu = f.path_mtu.value_or(f.mtu_at_least.value_or(kAssumedMtu));
   const std::string lost = f.lossy ? lost_words(*f.lossy) : "";
   const std::string lossy_note = f.lossy ? "Full-size packets could not be checked: " + lost + "." : "";
+  // A black hole below `size`: DF packets of that size are lost for certain enough.
+  const auto black_hole_below = [&](int size) { return f.black_hole == true && f.path_mtu && *f.path_mtu < size; };
+  const std::string fragments_fate = f.fragments_pass == true    ? ", which pass here"
+                                     : f.fragments_pass == false ? ", which are dropped here"
+                                                                 : "";
 
   ProtocolMtuAdvice ovpn;
   ovpn.protocol = "openvpn";
   if (at_least && *at_least >= kOpenVpnDefaultPacket) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
+  } else if (black_hole_below(kOpenVpnMssfixPacket)) {
+    data_lost(ovpn, f.mtu_chance,
+              "OpenVPN over UDP sends its tunnel packets up to 1500 bytes with DF set on Linux (without mtu-disc "
+              "it keeps the system's path MTU discovery), among them all full-size TCP (up to 1492 bytes with its "
+              "default mssfix): through " + black_hole_words(pmtu) + " they are lost while the handshake works.",
+              {openvpn_tun_advice(pmtu)});
+    if (f.fragments_pass == true)
+      ovpn.advice.push_back("or OpenVPN: mtu-disc no (never DF: routers then fragment, and fragments pass here)");
   } else if (f.fragments_pass == true) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 needs IP fragments; they pass here.";
   } else if (f.fragments_pass == false) {
-    ovpn.breaks = true;
-    ovpn.chance_by_loss = f.fragments_chance;
-    const int tun = pmtu - kOpenVpnAdviceOverhead;
-    ovpn.reason = "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
-                  std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.";
-    ovpn.advice = {"OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) +
-                   " (both ends), or use OpenVPN over TCP"};
+    data_lost(ovpn, f.fragments_chance,
+              "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
+                  std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.",
+              {openvpn_tun_advice(pmtu) + ", or use OpenVPN over TCP"});
   } else if (f.lossy) {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass could not be checked: " + lost + ".";
     ovpn.lossy_note = lossy_note;
@@ -356,16 +414,27 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   if (at_least && *at_least >= kWireGuardDefaultPacket) {
     wg.breaks = false;
     wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*at_least) + ").";
+  } else if (black_hole_below(kWireGuardDefaultPacket)) {
+    data_lost(wg, f.mtu_chance,
+              "WireGuard's full-size packets (1480 bytes at its default MTU 1420) exceed " + black_hole_words(pmtu) +
+                  ", and wireguard-go sends them with DF set on Linux, so nothing fragments them: they are lost "
+                  "while the handshake works (the Linux kernel module leaves DF clear and relies on fragments" +
+                  fragments_fate + ").",
+              {wireguard_mtu_advice(pmtu)});
+  } else if (f.fragments_pass == true && f.black_hole == false) {
+    wg.breaks = false;
+    wg.reason = "WireGuard's 1480-byte packets exceed the path MTU (" + std::to_string(pmtu) +
+                "), but a router reports it (ICMP \"fragmentation needed\"), so senders fragment them; the "
+                "fragments pass here.";
+  } else if (f.path_mtu && f.fragments_pass == false) {
+    // Either "no" could be the chance one (union bound).
+    data_lost(wg, std::min(1.0, f.fragments_chance + f.mtu_chance),
+              "The path MTU (" + std::to_string(*f.path_mtu) +
+                  ") is below WireGuard's 1480-byte packets and fragments are dropped.",
+              {wireguard_mtu_advice(*f.path_mtu)});
   } else if (f.fragments_pass == true) {
     wg.breaks = false;
     wg.reason = "WireGuard's packets may need fragments on this path; they pass here.";
-  } else if (f.path_mtu && f.fragments_pass == false) {
-    wg.breaks = true;
-    // Either "no" could be the chance one (union bound).
-    wg.chance_by_loss = std::min(1.0, f.fragments_chance + f.mtu_chance);
-    wg.reason = "The path MTU (" + std::to_string(*f.path_mtu) +
-                ") is below WireGuard's 1480-byte packets and fragments are dropped.";
-    wg.advice = {"WireGuard: MTU = " + std::to_string(*f.path_mtu - kWireGuardOverheadV6) + " (in [Interface])"};
   } else if (f.lossy) {
     wg.reason = "Whether WireGuard's full-size packets pass could not be checked: " + lost + ".";
     wg.lossy_note = lossy_note;
@@ -376,7 +445,18 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
 
   ProtocolMtuAdvice ike;
   ike.protocol = "ipsec";
-  if (f.fragments_pass == true) {
+  if (black_hole_below(kAssumedMtu)) {
+    data_lost(ike, f.mtu_chance,
+              "IPsec's full-size ESP packets exceed " + black_hole_words(pmtu) +
+                  " and carry DF on Linux (strongSwan's kernel IPsec copies it from the inner packet; its userspace "
+                  "ESP keeps the system default), so they are lost while IKE works.",
+              {"IPsec: keep ESP packets within " + std::to_string(pmtu) + " bytes: an inner MTU of " +
+               std::to_string(pmtu - kEspOverhead) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
+               std::to_string(pmtu - kEspOverhead - 40) + " on the tunnel"});
+    if (f.fragments_pass == true)
+      ike.advice.push_back("or strongSwan: copy_df = no in the CHILD_SA (swanctl.conf): ESP then leaves DF clear "
+                           "and routers fragment it (fragments pass here)");
+  } else if (f.fragments_pass == true) {
     ike.breaks = false;
     ike.reason = "IKE_AUTH with certificates is larger than one packet; the IP fragments pass here.";
   } else if (f.fragments_pass == false) {
@@ -392,6 +472,17 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     ike.reason = "Whether IKE_AUTH with certificates passes is unknown (fragments not tested).";
   }
   out.push_back(std::move(ike));
+
+  // The path MTU could not be measured for loss, and the largest size known
+  // to pass is below what a protocol sends with DF: a black hole may be
+  // hiding, so it is not "fine" but "could not be checked" (never a verdict change).
+  for (auto& m : out) {
+    const int df_size = m.protocol == "openvpn"     ? kOpenVpnMssfixPacket
+                        : m.protocol == "wireguard" ? kWireGuardDefaultPacket
+                                                    : kAssumedMtu;
+    if (m.breaks != true && m.lossy_note.empty() && f.lossy && !f.path_mtu && !(at_least && *at_least >= df_size))
+      m.lossy_note = lossy_note;
+  }
   return out;
 }
 
@@ -428,6 +519,8 @@ PathAssessment assess_path(const PathSamples& samples, const LossEstimate& loss)
       a.facts.path_mtu = largest_echoed;
       a.smallest_failed = failed.front().ip_size;
       a.facts.mtu_chance = a.evidence.front().chance;
+      // Reported or not: whether senders can learn the path MTU.
+      a.facts.black_hole = !(samples.reported_mtu && failed.front().ip_size > *samples.reported_mtu);
     } else {
       lossy = true;
       mtu_unknown = bytes(*largest_echoed) + " passed unfragmented; " + bytes(failed.front().ip_size) +

@@ -185,6 +185,12 @@ struct PathFacts {
   // certain (assess_path sets them from the tries).
   double fragments_chance = 0;
   double mtu_chance = 0;
+  // Sizes above path_mtu were lost and nobody said why: no router's ICMP
+  // "fragmentation needed" and no interface of this host below them (a
+  // path-MTU black hole; its chance is mtu_chance). false: such a report
+  // came, so senders learn the path MTU and fragment for it. nullopt: no
+  // size above path_mtu failed, or not known (hand-made facts).
+  std::optional<bool> black_hole;
   // Set when a fact was left undetermined because what did not come back
   // could be chance: the per-packet loss the tests measured.
   std::optional<double> lossy;
@@ -238,13 +244,24 @@ struct ProtocolMtuAdvice {
   double chance_by_loss = 0;
   // Unknown because the path lost too much: a short note for the protocol's summary.
   std::string lossy_note;
+  // breaks == true means the tunnel's own data packets are lost, so a
+  // passing verdict becomes `restricted` (apply_path_mtu). IKE_AUTH needing
+  // fragments does not: IPsec's own large-IKE probe weighs that.
+  bool restricts = false;
 };
 // Defaults assumed: OpenVPN over UDP tun-mtu 1500 (its packets exceed a 1500
-// path MTU, so they rely on IP fragmentation), WireGuard MTU 1420 (1480-byte
-// IPv4 / 1500-byte IPv6 packets), IKE_AUTH with certificates larger than one
-// packet (needs fragments unless IKEv2 fragmentation, RFC 7383, is on).
-// A protocol whose handshake passes but for which breaks == true should be
-// reported `restricted` with this advice (issue #5).
+// path MTU, so they rely on IP fragmentation) and mssfix 1492 mtu, WireGuard
+// MTU 1420 (1480-byte IPv4 / 1500-byte IPv6 packets), IPsec ESP filling the
+// host's 1500-byte MTU, IKE_AUTH with certificates larger than one packet
+// (needs fragments unless IKEv2 fragmentation, RFC 7383, is on).
+// Whether a sender sets DF decides what a path-MTU black hole does to it:
+// on Linux a UDP socket left at the system default (IP_PMTUDISC_WANT) sends
+// DF on every packet that fits this host's MTU and fragments only larger
+// ones itself; routers never fragment DF packets, and in a black hole no
+// ICMP tells the sender to shrink them. With working ICMP the sender learns
+// the path MTU and fragments, so only the fragments rule applies.
+// A protocol whose handshake passes but for which restricts is set should be
+// reported `restricted` with this advice.
 std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& facts);
 
 // ---------------------------------------------------------------- summary

@@ -51,6 +51,7 @@ json path_json(const nat::NatAssessment& t) {
           {"smallest_failed", or_null(p.smallest_failed)},
           {"fragments_pass", or_null(p.facts.fragments_pass)},
           {"fragments_lost", p.fragments_lost.empty() ? json(nullptr) : json(p.fragments_lost)},
+          {"black_hole", or_null(p.facts.black_hole)},
           {"undetermined_by_loss", p.facts.lossy.has_value()},
           {"protocols", advice}};
 }

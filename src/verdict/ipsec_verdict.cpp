@@ -2,9 +2,10 @@
 //   pass      IKE works (UDP 500) and the data path a real client would use
 //             works: behind NAT that is NAT-T on UDP 4500 (raw ESP is then not
 //             needed: clients switch to 4500 once IKE detects the NAT);
-//             without NAT, raw ESP or NAT-T.
-//   otherwise restricted (IKE only on 4500), outbound_only, blocked, modified
-//             or inconclusive, with advice naming the missing piece.
+//             without NAT, raw ESP both ways (clients do not switch).
+//   otherwise restricted (IKE only on 4500; without NAT, only NAT-T),
+//             outbound_only, blocked, modified or inconclusive (without NAT,
+//             raw ESP untested), with advice naming the missing piece.
 // Not part of the verdict, reported as findings and in the summary:
 //   - AH through NAT arrives with a broken ICV (AH cannot cross NAT; it is
 //     rarely used, so it does not fail IPsec on its own);
@@ -253,32 +254,57 @@ ProtocolAssessment assess_ipsec(const probes::ProtocolModule& module, std::vecto
                                                           "(RFC 3948), so no tunnel can come up.");
   }
 
-  // No NAT: raw ESP or NAT-T.
-  if (esp.works() || natt.works()) {
-    std::string how = esp.works() && natt.works() ? "raw ESP and NAT-T both work"
-                      : esp.works()              ? "raw ESP (IP protocol 50) works both ways"
-                                                 : natt_text;
-    return finish(Verdict::pass, ike_text + " and no NAT is on the path; " + how + ".");
-  }
+  // No NAT: IKE never moves to UDP 4500 and ESP is not put in UDP, since
+  // both happen only once IKE's NAT detection sees a NAT (RFC 7296 §2.23,
+  // RFC 3947 §4-5); standard clients (Windows, macOS, iOS, Linux kernel
+  // IPsec) then send raw ESP. NAT-T alone serves only clients forced to
+  // encapsulate. What stops ESP here is a firewall, not a NAT.
+  const std::string routed = ike_text + " and no NAT is on the path (routed), so clients send raw ESP (IP protocol 50)";
+  const std::string force_encap =
+      "Force UDP encapsulation where the client has a setting for it: strongSwan encap = yes (in the connection in "
+      "swanctl.conf; it fakes IKE's NAT detection so ESP goes over UDP 4500). The built-in Windows, macOS and iOS "
+      "clients have none: for them the firewall must let ESP (IP protocol 50) through both ways.";
+  if (esp.works())
+    return finish(Verdict::pass, routed + ", which works both ways" +
+                                     (natt.works() ? " (NAT-T on UDP 4500 works too)." : "."));
   if (!esp.tested() && !natt.tested()) {
     a.advice.push_back("Run vpncheck with CAP_NET_RAW against a reflector with raw listeners and UDP 4500.");
     return finish(Verdict::inconclusive, ike_text + " and no NAT is on the path, but neither raw ESP nor NAT-T "
                                                     "could be tested.");
   }
   if (!esp.tested()) {
+    if (natt.works()) {
+      a.advice.push_back("Run vpncheck with CAP_NET_RAW against a reflector with raw listeners to test raw ESP.");
+      a.advice.push_back(force_encap);
+      return finish(Verdict::inconclusive, routed + ", which could not be tested (" + untested_reason(esp) +
+                                               "); NAT-T on UDP 4500 works, but without a NAT only clients forced "
+                                               "to encapsulate use it.");
+    }
     a.advice.push_back(module.advice_use_variant(natt.variant));
     return finish(Verdict::inconclusive, ike_text + " and no NAT is on the path; UDP 4500 does not work and raw ESP "
                                                     "could not be tested, so whether ESP passes is unknown.");
+  }
+  if (esp.arrived()) add_unique(a.findings, finding::kReturnPathBlocked);
+  const std::string firewall_does = esp.arrived() ? "a stateful firewall on this routed path lets out but does not "
+                                                    "let its answers back in"
+                                                  : "a firewall on this routed path drops";
+  if (natt.works()) {
+    a.working_variant = natt.variant;
+    a.advice.push_back(force_encap);
+    return finish(Verdict::restricted, routed + ", which " + firewall_does + ". Only NAT-T on UDP 4500 works: " +
+                                           "the tunnel comes up but carries nothing unless the client is forced to "
+                                           "encapsulate ESP in UDP.");
   }
   a.advice.push_back(module.advice_use_variant(esp.variant));
   a.advice.push_back(module.advice_use_variant(natt.variant));
   if (esp.arrived() || natt.arrived()) {
     add_unique(a.findings, finding::kReturnPathBlocked);
-    return finish(Verdict::outbound_only, ike_text + ", but ESP (raw or on UDP 4500) gets no answer back: no "
-                                                     "IPsec traffic can flow.");
+    return finish(Verdict::outbound_only, ike_text + " and no NAT is on the path, but ESP (raw or on UDP 4500) gets "
+                                                     "no answer back: a stateful firewall on this routed path drops "
+                                                     "the answers, so no IPsec traffic can flow.");
   }
-  return finish(Verdict::blocked, ike_text + ", but both raw ESP (IP protocol 50) and UDP 4500 are blocked: no "
-                                             "IPsec traffic can flow.");
+  return finish(Verdict::blocked, ike_text + " and no NAT is on the path, but both raw ESP (IP protocol 50) and UDP "
+                                             "4500 are blocked by a firewall on the way: no IPsec traffic can flow.");
 }
 
 }  // namespace vpncheck::client

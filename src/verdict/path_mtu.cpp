@@ -5,9 +5,6 @@
 namespace vpncheck::client {
 namespace {
 
-// Protocols whose data packets size the path test speaks for.
-bool sized_by_path(std::string_view id) { return id == "openvpn" || id == "wireguard"; }
-
 void restrict(ProtocolAssessment& a, const nat::ProtocolMtuAdvice& m) {
   a.verdict = Verdict::restricted;
   a.summary += (a.summary.empty() ? "" : " ") + std::string("However: ") + m.reason;
@@ -27,12 +24,12 @@ bool passes_over_udp(const ProtocolAssessment& a) {
 
 void apply_path_mtu(std::vector<ProtocolAssessment>& assessments, const std::vector<nat::ProtocolMtuAdvice>& advice) {
   for (auto& a : assessments) {
-    if (a.module == nullptr || !sized_by_path(a.module->id)) continue;
+    if (a.module == nullptr) continue;
     auto m = std::find_if(advice.begin(), advice.end(),
                           [&](const nat::ProtocolMtuAdvice& x) { return x.protocol == a.module->id; });
     if (m == advice.end()) continue;
     // Only strong evidence changes a verdict: a "no" that loss could explain leaves it, with a note.
-    const bool breaks = m->breaks == true && m->chance_by_loss < nat::kChanceThreshold;
+    const bool breaks = m->restricts && m->breaks == true && m->chance_by_loss < nat::kChanceThreshold;
     if (!breaks && m->lossy_note.empty()) continue;
     auto change = breaks ? restrict : note;
     auto v4 = std::find_if(a.families.begin(), a.families.end(),

@@ -1,12 +1,13 @@
-// The path test's consequence for verdicts (issue #5): a protocol whose
-// handshake passes over UDP but whose default full-size packets would be
-// dropped on this path (they need IP fragments, which the path drops, or
-// exceed its MTU) is not `pass` but `restricted`, with the setting that fixes
-// it (OpenVPN tun-mtu/mssfix, WireGuard MTU). The path test runs over IPv4,
-// so only IPv4 verdicts change. IPsec is left to its own rule: its large-IKE
-// piece already measures fragments for what IKE needs, and ESP tunnels pass
-// full-size packets in the agreement tests here (strongSwan), so a global
-// downgrade would contradict the real software.
+// The path test's consequence for verdicts: a protocol whose handshake
+// passes over UDP but whose default full-size packets would be dropped on
+// this path is not `pass` but `restricted`, with the setting that fixes it
+// (OpenVPN tun-mtu/mssfix, WireGuard MTU, IPsec's inner MTU). Dropped means:
+// they need IP fragments, which the path drops, or they exceed the path MTU
+// of a path-MTU black hole (no ICMP "fragmentation needed") and their sender
+// sets DF (nat::mtu_advice says which do). A path whose routers report its
+// MTU penalises no one for its size. The path test runs over IPv4, so only
+// IPv4 verdicts change. IKE_AUTH needing fragments is left to IPsec's own
+// rule (its large-IKE piece measures that).
 // Only strong evidence changes a verdict (the advice's chance_by_loss below
 // nat::kChanceThreshold); when the path test could not decide because the
 // path lost too much, a passing verdict stays and its summary says that

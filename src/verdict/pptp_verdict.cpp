@@ -5,6 +5,7 @@
 
 #include "probes/pptp_module.h"
 #include "src/run/exchange.h"
+#include "src/verdict/translation.h"
 
 namespace vpncheck::client {
 namespace {
@@ -164,11 +165,26 @@ ProtocolAssessment assess_pptp(const probes::ProtocolModule& module, std::vector
   }
   if (reached_reflector(*gre)) {
     add_unique(a.findings, finding::kReturnPathBlocked);
-    a.advice.push_back(passthrough_advice);
+    // Name the middlebox that is there: what the reflector saw of the control
+    // connection's source says whether a NAT is on the way.
+    const auto t = translate(*control);
+    const std::optional<bool> nat =
+        t && t->sent_from ? std::optional<bool>(t->address_translated || t->port_translated) : std::nullopt;
+    std::string why;
+    if (nat == false) {
+      why = "a stateful firewall on this routed path (no NAT was seen) does not let it in: it does not relate the "
+            "server's GRE to the PPTP control connection.";
+      a.advice.emplace_back("Let GRE (IP protocol 47) from the VPN server back in through the firewall (e.g. an "
+                            "nftables rule accepting 'meta l4proto gre' from the server's address).");
+    } else {
+      why = nat == true ? "the NAT has no PPTP passthrough (no PPTP helper/ALG maps the answer's Call ID back to "
+                          "this computer)."
+                        : "the router or firewall on the way has no PPTP passthrough (nothing relates the "
+                          "server's GRE to the control connection).";
+      a.advice.push_back(passthrough_advice);
+    }
     return finish(Verdict::outbound_only,
-                  control_ok + " GRE reaches the server, but the server's GRE never comes back: the NAT has no "
-                               "PPTP passthrough (no PPTP helper/ALG maps the answer's Call ID back to this "
-                               "computer)." + call_note);
+                  control_ok + " GRE reaches the server, but the server's GRE never comes back: " + why + call_note);
   }
   if (!observations_read) {
     a.advice.emplace_back("Run vpncheck again; if this persists, check that the reflector's control port is "

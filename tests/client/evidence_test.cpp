@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
+#include "probes/ipsec.h"
 #include "src/run/retry.h"
 
 namespace vpncheck::client {
@@ -349,6 +350,39 @@ TEST(ApplyLossEvidence, APortWhoseControlProbeFailedTooNeedsBothLostByChance) {
   std::vector<ProtocolAssessment> signature{assessed(wireguard(), wg)};
   apply_loss_evidence(signature, true);
   EXPECT_EQ(signature[0].verdict, Verdict::inconclusive) << signature[0].summary;
+}
+
+// IPsec on a routed path (no NAT) whose raw ESP got no answer in `esp_tries`
+// tries: NAT-T alone is restricted only if loss cannot explain the lost ESP.
+std::vector<ProtocolAssessment> ipsec_without_nat_esp_lost(std::size_t esp_tries, std::vector<ProbeResult> others) {
+  const auto& ipsec = probes::ipsec::kModule;
+  auto results = scenario(ipsec, [](const probes::ProbeVariant& v, ProbeKind k) {
+    return v.piece == "esp" && k == ProbeKind::genuine ? Fate::dropped : Fate::answered;
+  });
+  for (auto& r : results) {
+    for (auto& a : r.arrivals) a.source.address = std::string(fixtures::kLocalAddress);
+    if (r.probe.kind != ProbeKind::genuine) continue;
+    if (r.probe.variant.piece == "ikev2") r.client.reply_fields["behind_nat"] = "no";
+    if (r.probe.variant.piece == "esp") tried(r, esp_tries, 0, std::nullopt);
+  }
+  std::vector<ProtocolAssessment> out;
+  out.push_back(assessed(ipsec, std::move(results)));
+  ProtocolAssessment bg;
+  bg.module = &openvpn();
+  bg.verdict = Verdict::pass;
+  bg.probes = std::move(others);
+  out.push_back(std::move(bg));
+  apply_loss_evidence(out, true);
+  return out;
+}
+
+TEST(ApplyLossEvidence, IpsecWithoutNatRestrictedOnlyWhenLossCannotExplainTheLostEsp) {
+  auto clean = ipsec_without_nat_esp_lost(7, background(40, 0));
+  EXPECT_EQ(clean[0].verdict, Verdict::restricted) << clean[0].summary;
+  auto lossy = ipsec_without_nat_esp_lost(2, background(40, 1));
+  EXPECT_EQ(lossy[0].verdict, Verdict::inconclusive) << lossy[0].summary;
+  ASSERT_TRUE(lossy[0].loss_check.has_value());
+  EXPECT_EQ(lossy[0].loss_check->withheld, Verdict::restricted);
 }
 
 }  // namespace

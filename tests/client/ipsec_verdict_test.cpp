@@ -160,9 +160,44 @@ TEST(IpsecVerdict, NoNatRawEspIsEnough) {
   EXPECT_TRUE(contains(a.summary, "raw ESP")) << a.summary;
 }
 
-TEST(IpsecVerdict, NoNatNatTIsEnough) {
+TEST(IpsecVerdict, NoNatNatTAloneIsRestrictedAndNamesTheFirewall) {
+  // Without NAT IKE stays on UDP 500 and clients send raw ESP, which is dropped.
   Network net;
   net.nat = false;
+  net.genuine["esp"] = Fate::dropped;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "firewall on this routed path drops")) << a.summary;
+  EXPECT_FALSE(contains(a.summary, "the NAT")) << a.summary;
+  EXPECT_TRUE(contains(joined(a.advice), "encap = yes")) << joined(a.advice);
+  EXPECT_TRUE(contains(joined(a.advice), "Windows, macOS and iOS")) << joined(a.advice);
+  EXPECT_FALSE(has_finding(a, finding::kReturnPathBlocked));
+  ASSERT_TRUE(a.working_variant);
+  EXPECT_EQ(a.working_variant->piece, "nat-t");
+}
+
+TEST(IpsecVerdict, NoNatEspWhoseAnswersDoNotComeBackIsRestrictedToo) {
+  Network net;
+  net.nat = false;
+  net.genuine["esp"] = Fate::arrived_only;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "stateful firewall")) << a.summary;
+  EXPECT_TRUE(has_finding(a, finding::kReturnPathBlocked));
+}
+
+TEST(IpsecVerdict, NoNatNatTWorksButRawEspUntestedIsInconclusive) {
+  Network net;
+  net.nat = false;
+  net.raw_permitted = false;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::inconclusive) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "could not be tested")) << a.summary;
+  EXPECT_TRUE(contains(joined(a.advice), "CAP_NET_RAW")) << joined(a.advice);
+}
+
+TEST(IpsecVerdict, BehindNatRawEspDoesNotMatter) {
+  Network net;
   net.genuine["esp"] = Fate::dropped;
   EXPECT_EQ(judge(net).verdict, Verdict::pass);
 }
@@ -272,12 +307,12 @@ TEST(L2tpIpsecWithoutNat, RawEspAnsweredPasses) {
   EXPECT_TRUE(contains(a.summary, "ESP then carries")) << a.summary;
 }
 
-TEST(L2tpIpsecWithoutNat, RawEspLostIsRestrictedThoughIpsecPassesViaNatT) {
+TEST(L2tpIpsecWithoutNat, RawEspLostIsRestrictedLikeIpsec) {
   Network net;
   net.nat = false;
   net.genuine["esp"] = Fate::dropped;
   auto ipsec = judge(net);
-  ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;  // a client may force NAT-T
+  ASSERT_EQ(ipsec.verdict, Verdict::restricted) << ipsec.summary;  // only a client forced to NAT-T works
   auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
   EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
   EXPECT_TRUE(contains(a.summary, "ESP (IP protocol 50)")) << a.summary;
@@ -292,10 +327,10 @@ TEST(L2tpIpsecWithoutNat, RawEspNotTestedIsInconclusiveAndSaysWhy) {
   net.nat = false;
   net.raw_permitted = false;
   auto ipsec = judge(net);
-  ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;
+  ASSERT_EQ(ipsec.verdict, Verdict::inconclusive) << ipsec.summary;
   auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
   EXPECT_EQ(a.verdict, Verdict::inconclusive) << a.summary;
-  EXPECT_TRUE(contains(a.summary, "raw ESP was not tested (raw IP probes need CAP_NET_RAW)")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "CAP_NET_RAW")) << a.summary;
 }
 
 }  // namespace

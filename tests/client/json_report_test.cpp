@@ -226,7 +226,7 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   EXPECT_VALID_REPORT(doc);
   // With the path test: a 1400-byte path that drops fragments on the way out.
   m.path = nat::PathSamples{};
-  for (int size : {1500, 1420, 1400, 1280}) m.path->dont_fragment.push_back({size, size <= 1400});
+  for (int size : {1500, 1420, 1400, 1280}) m.path->dont_fragment.push_back({size, size <= 1400, size <= 1400 ? 0u : 8u});
   m.path->fragments_arrived = false;
   m.path->fragments_returned = false;
   m.path->fragment_tries = 8;
@@ -238,11 +238,22 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   EXPECT_EQ(doc["nat"]["fragments_pass"], false);
   EXPECT_EQ(doc["nat"]["tests"]["path"]["smallest_failed"], 1420);
   EXPECT_EQ(doc["nat"]["tests"]["path"]["fragments_lost"], "out");
+  EXPECT_EQ(doc["nat"]["tests"]["path"]["black_hole"], false);  // the router reported its MTU
   bool openvpn_breaks = false;
   for (const auto& p : doc["nat"]["tests"]["path"]["protocols"])
     if (p["protocol"] == "openvpn") openvpn_breaks = p["breaks"] == true;
   EXPECT_TRUE(openvpn_breaks);
   EXPECT_VALID_REPORT(doc);
+  // Nobody reports it, and 8 tries each on a clean path: a black hole.
+  m.path->reported_mtu.reset();
+  m.path->reported_by.reset();
+  m.loss = {40, 0};
+  apply_nat_tests(r.nat, nat::assess_nat(m));
+  doc = to_report_json(r);
+  EXPECT_EQ(doc["nat"]["tests"]["path"]["black_hole"], true);
+  EXPECT_VALID_REPORT(doc);
+  m.path->reported_mtu = 1400;
+  m.path->reported_by = "192.168.1.1";
   // Under loss the same samples decide nothing about fragments, and say so.
   m.loss = {60, 17};
   apply_nat_tests(r.nat, nat::assess_nat(m));

@@ -6,6 +6,7 @@
 
 #include "client_fixtures.h"
 #include "src/nat/behaviour.h"
+#include "probes/ipsec.h"
 #include "src/verdict/path_mtu.h"
 
 namespace vpncheck::client {
@@ -53,7 +54,81 @@ TEST(PathMtuVerdict, SmallPathWithoutFragmentsRestrictsWireGuardToo) {
   std::vector<ProtocolAssessment> all{assess_families(wireguard(), fixtures::scenario(wireguard(), everything(Fate::answered)), true)};
   apply_path_mtu(all, nat::mtu_advice(facts(false, 1400)));
   EXPECT_EQ(all[0].verdict, Verdict::restricted);
-  EXPECT_TRUE(contains(joined(all[0].advice), "MTU = 1320")) << joined(all[0].advice);
+  EXPECT_TRUE(contains(joined(all[0].advice), "MTU = 1340")) << joined(all[0].advice);
+}
+
+const probes::ProtocolModule& ipsec() { return probes::ipsec::kModule; }
+
+std::vector<ProtocolAssessment> all_passing() {
+  std::vector<ProtocolAssessment> all;
+  for (const auto* m : {&wireguard(), &openvpn(), &ipsec()})
+    all.push_back(assess_families(*m, fixtures::scenario(*m, everything(Fate::answered)), true));
+  return all;
+}
+
+// What the path test measures through a router with a 1280-byte uplink, on a
+// clean path: every DF size above 1280 lost in 8 tries, fragments pass.
+nat::PathAssessment through_1280(bool router_reports) {
+  nat::PathSamples s;
+  for (int size : {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280})
+    s.dont_fragment.push_back({size, size <= 1280, size <= 1280 ? 0u : 8u});
+  s.fragments_arrived = s.fragments_returned = true;
+  if (router_reports) {
+    s.reported_mtu = 1280;
+    s.reported_by = "192.168.1.1";
+  }
+  return nat::assess_path(s, nat::LossEstimate{40, 0});
+}
+
+TEST(PathMtuVerdict, ABlackHoleRestrictsEveryDfSenderWithTheMtuToSet) {
+  auto all = all_passing();
+  for (const auto& a : all) ASSERT_EQ(a.verdict, Verdict::pass) << a.module->id << ": " << a.summary;
+  auto path = through_1280(false);
+  ASSERT_EQ(path.facts.black_hole, true);
+  apply_path_mtu(all, nat::mtu_advice(path.facts));
+  for (const auto& a : all) {
+    EXPECT_EQ(a.verdict, Verdict::restricted) << a.module->id << ": " << a.summary;
+    EXPECT_TRUE(has_finding(a, finding::kFullSizePacketsDropped)) << a.module->id;
+    EXPECT_TRUE(contains(a.summary, "black hole")) << a.summary;
+  }
+  EXPECT_TRUE(contains(joined(all[0].advice), "WireGuard: MTU = 1220")) << joined(all[0].advice);
+  EXPECT_TRUE(contains(joined(all[1].advice), "tun-mtu 1180")) << joined(all[1].advice);
+  EXPECT_TRUE(contains(joined(all[2].advice), "inner MTU of 1192")) << joined(all[2].advice);
+}
+
+TEST(PathMtuVerdict, TheSamePathWithWorkingIcmpRestrictsNoOne) {
+  auto all = all_passing();
+  auto path = through_1280(true);
+  ASSERT_EQ(path.facts.path_mtu, 1280);
+  ASSERT_EQ(path.facts.black_hole, false);
+  apply_path_mtu(all, nat::mtu_advice(path.facts));
+  for (const auto& a : all) {
+    EXPECT_EQ(a.verdict, Verdict::pass) << a.module->id << ": " << a.summary;
+    EXPECT_TRUE(a.findings.empty()) << a.module->id;
+  }
+}
+
+TEST(PathMtuVerdict, IkeNeedingFragmentsLeavesIpsecToItsOwnRule) {
+  auto all = all_passing();
+  apply_path_mtu(all, fragments_dropped());
+  EXPECT_EQ(all[2].verdict, Verdict::pass) << all[2].summary;
+  EXPECT_FALSE(has_finding(all[2], finding::kFullSizePacketsDropped));
+}
+
+TEST(PathMtuVerdict, ABlackHoleSeenOnALossyPathIsANoteNotARestriction) {
+  // 15 % loss: 8 lost tries of each larger size could be chance, so the path MTU stays unknown.
+  nat::PathSamples s;
+  for (int size : {1500, 1492, 1480, 1472, 1460, 1440, 1420, 1400, 1380, 1360, 1320, 1280})
+    s.dont_fragment.push_back({size, size <= 1280, size <= 1280 ? 0u : 8u});
+  s.fragments_arrived = s.fragments_returned = true;
+  auto path = nat::assess_path(s, nat::LossEstimate{60, 17});
+  ASSERT_FALSE(path.facts.path_mtu);
+  auto all = all_passing();
+  apply_path_mtu(all, nat::mtu_advice(path.facts));
+  for (const auto& a : all) {
+    EXPECT_EQ(a.verdict, Verdict::pass) << a.module->id << ": " << a.summary;
+    EXPECT_TRUE(contains(a.summary, "Full-size packets could not be checked")) << a.summary;
+  }
 }
 
 TEST(PathMtuVerdict, NothingChangesWhenFragmentsPassOrNothingWasMeasured) {

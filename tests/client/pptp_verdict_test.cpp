@@ -99,6 +99,20 @@ TEST(AssessPptp, OutboundOnlyWhenGreArrivesButTheAnswerNeverComesBack) {
   EXPECT_TRUE(mentions_security(a)) << joined(a.advice);
 }
 
+TEST(AssessPptp, OutboundOnlyOnARoutedPathNamesTheFirewallNotANat) {
+  auto results = run(Fate::answered, Fate::arrived_only);
+  // The reflector saw the control connection from this host's own address and port: no NAT.
+  auto& control = piece(results, "control");
+  for (auto& o : control.arrivals) o.source = *control.client.local;
+  auto a = assess_pptp_read(std::move(results));
+  EXPECT_EQ(a.verdict, Verdict::outbound_only) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "stateful firewall on this routed path")) << a.summary;
+  EXPECT_FALSE(contains(a.summary, "NAT has")) << a.summary;
+  EXPECT_TRUE(contains(joined(a.advice), "GRE (IP protocol 47) from the VPN server")) << joined(a.advice);
+  EXPECT_FALSE(advises_passthrough(a)) << joined(a.advice);
+  EXPECT_TRUE(has_finding(a, finding::kReturnPathBlocked));
+}
+
 TEST(AssessPptp, BlockedWhenTcp1723Fails) {
   auto a = assess_pptp_read(run(Fate::dropped, Fate::dropped, Fate::dropped));
   EXPECT_EQ(a.verdict, Verdict::blocked) << a.summary;

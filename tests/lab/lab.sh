@@ -103,6 +103,22 @@ lab_now() { date +%s.%N; }
 # lab_elapsed START -> seconds since START, 3 decimals.
 lab_elapsed() { awk -v s="$1" -v e="$(lab_now)" 'BEGIN { printf "%.3f", e - s }'; }
 
+# lab_ping_sizes ADDRESS SIZE... -> pings ADDRESS from the client ns once per
+# ICMP payload size (3 tries, 1 s each) and prints "ping size=N ok" when one
+# came back, else "ping size=N lost": what a path does to a tunnel's larger
+# packets once its handshake is done.
+lab_ping_sizes() {
+	local address="$1" size
+	shift
+	for size in "$@"; do
+		if lab_exec client ping -c3 -i0.2 -W1 -q -s "$size" "$address" >/dev/null 2>&1; then
+			echo "ping size=$size ok"
+		else
+			echo "ping size=$size lost"
+		fi
+	done
+}
+
 lab_build_dir() { printf '%s\n' "${VPNCHECK_BUILD_DIR:-$LAB_REPO/build}"; }
 
 # lab_bin NAME -> path of a vpncheck binary: $VPNCHECK_BIN /

@@ -251,7 +251,97 @@ TEST(MtuAdvice, SmallMtuWithoutFragmentsBreaksWireGuardToo) {
   EXPECT_EQ(find(all, "openvpn").breaks, true);
   EXPECT_EQ(find(all, "openvpn").advice.front().substr(0, 30), "OpenVPN: tun-mtu 1300 and mssf");
   EXPECT_EQ(find(all, "wireguard").breaks, true);
-  EXPECT_EQ(find(all, "wireguard").advice, (Strings{"WireGuard: MTU = 1320 (in [Interface])"}));
+  EXPECT_EQ(find(all, "wireguard").advice,
+            (Strings{"WireGuard: MTU = 1340 (in [Interface]: the path MTU 1400 less 60 bytes of IPv4, UDP and "
+                     "WireGuard headers)"}));
+}
+
+// A path-MTU black hole as the path test states it: sizes above `mtu` lost
+// for certain enough, no "fragmentation needed" from anyone.
+PathFacts black_hole(int mtu, std::optional<bool> fragments_pass) {
+  PathFacts f = facts(fragments_pass, mtu);
+  f.black_hole = true;
+  f.mtu_chance = 1e-6;
+  return f;
+}
+
+TEST(MtuAdvice, ABlackHoleBreaksTheSendersThatSetDf) {
+  auto all = mtu_advice(black_hole(1280, true));
+  const auto& wg = find(all, "wireguard");
+  EXPECT_EQ(wg.breaks, true);
+  EXPECT_TRUE(wg.restricts);
+  EXPECT_EQ(wg.chance_by_loss, 1e-6);
+  EXPECT_NE(wg.reason.find("black hole"), std::string::npos) << wg.reason;
+  EXPECT_NE(wg.reason.find("DF"), std::string::npos) << wg.reason;
+  ASSERT_EQ(wg.advice.size(), 1u);
+  EXPECT_EQ(wg.advice.front().substr(0, 22), "WireGuard: MTU = 1220 ");  // 1280 - 60 (IPv4 + UDP + WireGuard)
+  // OpenVPN's full-size packets are fragmented by the sending host (DF clear),
+  // but TCP sized by its default mssfix fits the host's MTU and carries DF.
+  const auto& ovpn = find(all, "openvpn");
+  EXPECT_EQ(ovpn.breaks, true);
+  EXPECT_TRUE(ovpn.restricts);
+  EXPECT_NE(ovpn.reason.find("mssfix"), std::string::npos) << ovpn.reason;
+  EXPECT_EQ(ovpn.advice, (Strings{"OpenVPN: tun-mtu 1180 and mssfix 1140 (both ends)",
+                                  "or OpenVPN: mtu-disc no (never DF: routers then fragment, and fragments pass here)"}));
+  const auto& ipsec = find(all, "ipsec");
+  EXPECT_EQ(ipsec.breaks, true);
+  EXPECT_TRUE(ipsec.restricts);
+  ASSERT_EQ(ipsec.advice.size(), 2u);
+  EXPECT_NE(ipsec.advice[0].find("inner MTU of 1192"), std::string::npos) << ipsec.advice[0];
+  EXPECT_NE(ipsec.advice[1].find("copy_df = no"), std::string::npos) << ipsec.advice[1];
+}
+
+TEST(MtuAdvice, ABlackHoleWithoutFragmentsOffersNoFragmentingFix) {
+  auto all = mtu_advice(black_hole(1280, false));
+  EXPECT_EQ(find(all, "openvpn").advice, (Strings{"OpenVPN: tun-mtu 1180 and mssfix 1140 (both ends)"}));
+  EXPECT_EQ(find(all, "ipsec").advice.size(), 1u);
+  EXPECT_TRUE(find(all, "wireguard").restricts);
+}
+
+TEST(MtuAdvice, ABlackHoleOnlyBreaksWhatIsLargerThanThePathMtu) {
+  // 1492 (PPPoE): WireGuard's 1480 bytes and OpenVPN's mssfix 1492 fit; IPsec fills 1500.
+  auto all = mtu_advice(black_hole(1492, true));
+  EXPECT_EQ(find(all, "wireguard").breaks, false);
+  EXPECT_EQ(find(all, "openvpn").breaks, false);
+  EXPECT_EQ(find(all, "ipsec").breaks, true);
+  EXPECT_TRUE(find(all, "ipsec").restricts);
+}
+
+TEST(MtuAdvice, WorkingIcmpPenalisesNoOne) {
+  PathFacts f = facts(true, 1280);
+  f.black_hole = false;  // a router reported the MTU: senders learn it and fragment
+  for (const auto& a : mtu_advice(f)) {
+    EXPECT_EQ(a.breaks, false) << a.protocol;
+    EXPECT_FALSE(a.restricts) << a.protocol;
+  }
+  EXPECT_NE(find(mtu_advice(f), "wireguard").reason.find("a router reports it"), std::string::npos);
+}
+
+TEST(MtuAdvice, IkeNeedingFragmentsIsNotARestriction) {
+  // IPsec's own large-IKE probe weighs that; only the data packets restrict.
+  auto all = mtu_advice(facts(false, 1500));
+  EXPECT_EQ(find(all, "ipsec").breaks, true);
+  EXPECT_FALSE(find(all, "ipsec").restricts);
+  EXPECT_TRUE(find(all, "openvpn").restricts);
+}
+
+TEST(MtuAdvice, AnUnmeasuredPathMtuInventsNoBlackHole) {
+  // Fragments pass, but the sizes above 1280 got no answer on a lossy path:
+  // nothing breaks, and the DF senders say they could not be checked.
+  PathFacts f;
+  f.fragments_pass = true;
+  f.mtu_at_least = 1280;
+  f.lossy = 0.15;
+  for (const auto& a : mtu_advice(f)) {
+    EXPECT_NE(a.breaks, true) << a.protocol;
+    EXPECT_EQ(a.lossy_note, "Full-size packets could not be checked: 15 % of packets were lost.") << a.protocol;
+  }
+  // 1492 came back: WireGuard and OpenVPN's DF packets are known to fit, IPsec's 1500 not.
+  f.mtu_at_least = 1492;
+  auto all = mtu_advice(f);
+  EXPECT_TRUE(find(all, "wireguard").lossy_note.empty());
+  EXPECT_TRUE(find(all, "openvpn").lossy_note.empty());
+  EXPECT_FALSE(find(all, "ipsec").lossy_note.empty());
 }
 
 TEST(MtuAdvice, UnknownStaysUnknown) {
@@ -303,8 +393,15 @@ TEST(PathAssessment, SmallMtuNamesTheRouterOrTheBlackHole) {
             std::string::npos) << a.lines[0];
   s.reported_by.reset();
   EXPECT_NE(assess_path(s, kClean).lines[0].find("this host's own interface has an MTU of 1400"), std::string::npos);
+  EXPECT_EQ(assess_path(s, kClean).facts.black_hole, false);
   s.reported_mtu.reset();
   EXPECT_NE(assess_path(s, kClean).lines[0].find("no router said why"), std::string::npos);
+  EXPECT_EQ(assess_path(s, kClean).facts.black_hole, true);
+  // A report of a larger MTU does not explain the loss of 1420 bytes.
+  s.reported_mtu = 1450;
+  EXPECT_EQ(assess_path(s, kClean).facts.black_hole, true);
+  // Nothing failed: no black hole to speak of.
+  EXPECT_EQ(assess_path(path_samples(1500, true, true), kClean).facts.black_hole, std::nullopt);
 }
 
 TEST(PathAssessment, WhichWayFragmentsAreLost) {

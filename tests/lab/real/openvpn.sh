@@ -15,6 +15,7 @@
 # `dh none` (ECDHE only), deleted with the lab.
 #
 # Env: REAL_TUNNEL_WAIT  seconds to wait for the ping through the tunnel (default 10)
+#      REAL_PING_SIZES   then ping these ICMP payload sizes through it ("ping size=N ok|lost")
 #      LAB_KEEP=1        keep logs/configs (printed path) for debugging
 set -eEuo pipefail
 
@@ -145,6 +146,11 @@ while awk -v e="$(lab_elapsed "$START")" -v l="$WAIT" 'BEGIN { exit !(e < l) }';
 	sleep 0.2
 done
 
+# REAL_PING_SIZES: ICMP payload sizes to ping through the working tunnel.
+if [[ $result == TUNNEL_UP && -n "${REAL_PING_SIZES:-}" ]]; then
+	# shellcheck disable=SC2086 # a list of sizes
+	lab_ping_sizes "$SERVER_TUN_IP" $REAL_PING_SIZES
+fi
 echo "openvpn: profile=$PROFILE transport=udp/1194 result=$result after $(lab_elapsed "$START")s"
 if [[ $result == TUNNEL_DOWN || "${REAL_VERBOSE:-0}" == 1 ]]; then
 	# Short evidence for the log: what the client saw last.

@@ -15,6 +15,8 @@
 # suffix (wgs<suffix>/wgc<suffix>, <= 15 chars) to let labs run in parallel.
 #
 # Env: REAL_TUNNEL_WAIT  seconds to wait for the ping through the tunnel (default 10)
+#      REAL_PING_SIZES   then ping these ICMP payload sizes through it ("ping size=N ok|lost")
+#      REAL_WG_MTU       the tunnel interfaces' MTU (wireguard-go's default: 1420)
 #      LAB_KEEP=1        keep logs/keys for debugging
 set -eEuo pipefail
 
@@ -93,6 +95,10 @@ lab_exec client wg set "$WG_C" private-key "$D/client.key" \
 	peer "$(cat "$D/server.pub")" endpoint "$LAB_REFLECTOR_IP:$WG_PORT" allowed-ips "$SERVER_TUN_IP/32"
 lab_exec client ip addr add "$CLIENT_TUN_IP/24" dev "$WG_C"
 lab_exec client ip link set "$WG_C" up
+if [[ -n "${REAL_WG_MTU:-}" ]]; then
+	lab_exec reflector ip link set "$WG_S" mtu "$REAL_WG_MTU"
+	lab_exec client ip link set "$WG_C" mtu "$REAL_WG_MTU"
+fi
 
 # Poll with pings until one comes back or WAIT seconds pass. The first ping
 # triggers the handshake initiation; wireguard-go retransmits it every 5 s,
@@ -107,8 +113,13 @@ while awk -v e="$(lab_elapsed "$START")" -v l="$WAIT" 'BEGIN { exit !(e < l) }';
 	sleep 0.1 # in case ping fails fast (e.g. tun not ready), do not spin
 done
 
+# REAL_PING_SIZES: ICMP payload sizes to ping through the working tunnel.
+if [[ $result == TUNNEL_UP && -n "${REAL_PING_SIZES:-}" ]]; then
+	# shellcheck disable=SC2086 # a list of sizes
+	lab_ping_sizes "$SERVER_TUN_IP" $REAL_PING_SIZES
+fi
 HS="$(lab_exec client wg show "$WG_C" latest-handshakes | awk '{ print $2 }')"
-echo "wireguard: profile=$PROFILE transport=udp/$WG_PORT result=$result after $(lab_elapsed "$START")s (client latest-handshake=${HS:-none})"
+echo "wireguard: profile=$PROFILE transport=udp/$WG_PORT mtu=$(lab_exec client cat "/sys/class/net/$WG_C/mtu") result=$result after $(lab_elapsed "$START")s (client latest-handshake=${HS:-none})"
 [[ "${LAB_KEEP:-0}" == 1 ]] && echo "logs kept in $LAB_STATE_DIR" >&2
 echo "$result"
 exit 0

@@ -3,8 +3,9 @@
 # the path test finds 1400 (1420 does not pass with DF) and names the router
 # that reported it (ICMP "fragmentation needed"); fragments are re-fragmented
 # by the router and pass, so OpenVPN and WireGuard still pass. Then the router
-# stops sending ICMP errors (a black hole): the same MTU is found, and the
-# report says no router said why.
+# stops sending ICMP errors (a black hole): the same MTU is found, the report
+# says no router said why, and both are restricted (their Linux clients send
+# packets that fit this host's MTU with DF set), with the MTU to set.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -29,6 +30,11 @@ lab_exec router nft add rule inet filter output icmp type destination-unreachabl
 t_vpncheck --protocols wireguard,openvpn
 t_check "black hole: nat.path_mtu is still 1400" t_eq "$(t_json "r['nat']['path_mtu']")" 1400
 t_check "black hole: the report says no router said why" grep -q "no router said why" "$T_OUT"
+t_check "black hole: wireguard restricted (wireguard-go sets DF on its 1480-byte packets)" \
+	t_eq "$(t_verdict wireguard)" restricted
+t_check "black hole: openvpn restricted (DF on its 1492-byte mssfix-sized TCP packets)" t_eq "$(t_verdict openvpn)" restricted
+t_check "black hole: wireguard advice is MTU = 1340" \
+	t_eq "$(t_json "any('WireGuard: MTU = 1340 ' in a for a in proto('wireguard')['advice'])")" true
 t_check "black hole: the router really dropped its ICMP errors" \
 	test "$(lab_exec router nft list chain inet filter output | sed -n 's/.*packets \([0-9]*\).*/\1/p' | head -n 1)" -gt 0
 [[ $T_FAILS -eq 0 ]] || t_show_run
