@@ -142,7 +142,7 @@ TEST_F(ReflectorControlApi, ChallengeEchoesTheTokenAndNothingElse) {
   EXPECT_EQ(json::parse(res.body()), (json{{"challenge", token}}));
   EXPECT_LT(res.body().size(), 32 + token.size()) << "the answer stays about as small as the request";
   EXPECT_EQ(table_.size(), 0u) << "a challenge opens no session";
-  for (std::string bad : {"", "abc", "9F8E7D6C5B4A39281706F5E4D3C2B1A0", std::string(65, 'a'),
+  for (const std::string& bad : std::vector<std::string>{"", "abc", "9F8E7D6C5B4A39281706F5E4D3C2B1A0", std::string(65, 'a'),
                           "9f8e7d6c5b4a3928/1706f5e4d3c2b1a0", "9f8e7d6c5b4a39281706f5e4d3c2b1a0%00"}) {
     auto r = call(http::verb::get, "/v1/challenge/" + bad);
     EXPECT_EQ(r.result(), http::status::bad_request) << bad;
