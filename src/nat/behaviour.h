@@ -152,8 +152,11 @@ LifetimeEstimate estimate_lifetime(std::span<const LifetimeTrial> trials);
 LifetimeEstimate assess_lifetime(std::span<const LifetimeTrial> trials, const LossEstimate& loss,
                                  std::vector<Evidence>& evidence);
 
-// Default gaps for --nat-lifetime, seconds (bounded by 120 s).
-constexpr int kDefaultLifetimeGaps[] = {5, 10, 20, 30, 45, 60, 90, 120};
+// Default gaps for --nat-lifetime, seconds (bounded by 120 s). Every second
+// up to 5 s: some NATs (mobile carriers, short conntrack policies) forget an
+// idle mapping within seconds, and a keepalive below their lifetime can only
+// be derived from a shorter gap that survived.
+constexpr int kDefaultLifetimeGaps[] = {1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120};
 
 // A keepalive interval safely below a lifetime of `lifetime_s` seconds that
 // is known to survive: lifetime minus max(lifetime/6, min(5, lifetime/2)),

@@ -297,11 +297,11 @@ TEST(ParseArgs, NatLifetimeIsOptInAndBounded) {
 
   outcome = parse({"--reflector", "r", "--nat-lifetime"});
   ASSERT_TRUE(outcome.options) << outcome.message;
-  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{5, 10, 20, 30, 45, 60, 90, 120}));
+  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120}));
 
   outcome = parse({"--reflector", "r", "--nat-lifetime", "--nat-lifetime-max", "50"});
   ASSERT_TRUE(outcome.options) << outcome.message;
-  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{5, 10, 20, 30, 45, 50}));
+  EXPECT_EQ(outcome.options->nat_lifetime_gaps, (std::vector<int>{1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 45, 50}));
 
   outcome = parse({"--reflector", "r", "--nat-lifetime-gaps", "8,2,4,4"});
   ASSERT_TRUE(outcome.options) << outcome.message;
