@@ -5,8 +5,9 @@
 #                                           fuzz replays, benchmarks (tests/run-all.sh)
 #   build.sh --programs [CMAKE ARGS...]  -> only vpncheck and vpncheck-reflector
 #                                           (packaging/try-vpncheck.sh)
-# Extra arguments go to cmake's configure step. VPNCHECK_BUILD_DRY_RUN=1: configure,
-# then list what would be built without building it (packaging/test-setup.sh).
+# Extra arguments go to cmake's configure step. VPNCHECK_BUILD_DRY_RUN=1: install
+# nothing, configure, then list what would be built without building it
+# (packaging/test-setup.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${VPNCHECK_BUILD_DIR:-$repo/build}
@@ -19,12 +20,13 @@ fi
 
 # The options are given every time, not left to the cache: one build directory
 # serves both commands, and each must get what it asks for whatever ran before.
+dry_run=${VPNCHECK_BUILD_DRY_RUN:-0}
 if $programs_only; then
-  "$repo/packaging/install-deps.sh" --programs
+  [[ $dry_run == 1 ]] || "$repo/packaging/install-deps.sh" --programs
   options=(-DVPNCHECK_BUILD_TESTS=OFF -DVPNCHECK_BUILD_BENCHMARKS=OFF)
   targets=(--target vpncheck vpncheck-reflector)
 else
-  "$repo/packaging/install-deps.sh"
+  [[ $dry_run == 1 ]] || "$repo/packaging/install-deps.sh"
   options=(-DVPNCHECK_BUILD_TESTS=ON -DVPNCHECK_BUILD_BENCHMARKS=ON)
   targets=()
 fi
@@ -37,7 +39,7 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S "$repo" -B "$build_dir" -G Ninja "${launcher[@]}" "${options[@]}" "$@" >/dev/null
-if [[ "${VPNCHECK_BUILD_DRY_RUN:-0}" == 1 ]]; then
+if [[ $dry_run == 1 ]]; then
   exec cmake --build "$build_dir" "${targets[@]}" -- -n
 fi
 cmake --build "$build_dir" --parallel "$(nproc)" "${targets[@]}"
