@@ -1,44 +1,84 @@
 #!/usr/bin/env bash
-# Installs every Debian package vpncheck needs to build, test and run its lab.
-# Idempotent: only missing packages are installed (apt-get update first).
+# Installs the Debian packages vpncheck needs (apt-get update first), only those
+# that are missing.
+#   install-deps.sh            -> everything: build, unit tests, benchmarks, the lab
+#                                 with its real VPN software, the HTML report's
+#                                 browser test (chromium, optional: skipped if it
+#                                 cannot be installed)
+#   install-deps.sh --programs -> only what building vpncheck and vpncheck-reflector
+#                                 and running the lab demo need (packaging/try-vpncheck.sh)
 set -euo pipefail
 
-BUILD_PACKAGES=(
+mode=all
+case "${1:-}" in
+  --programs) mode=programs ;;
+  "") ;;
+  *) echo "usage: $0 [--programs]" >&2; exit 2 ;;
+esac
+
+PROGRAM_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libboost1.81-dev        # Asio + Beast; 1.81 for as_tuple and awaitable operators
   libtins-dev             # raw IP packets (ESP/AH/GRE probes)
   libcli11-dev nlohmann-json3-dev libssl-dev
-  libgtest-dev libbenchmark-dev
 )
-LAB_PACKAGES=(
-  iproute2 nftables conntrack iputils-ping procps
+DEMO_PACKAGES=(
+  iproute2 nftables procps   # the lab's namespaces, router rulesets, sysctls
+)
+TEST_PACKAGES=(
+  libgtest-dev libbenchmark-dev
+  conntrack iputils-ping
   openvpn wireguard-go wireguard-tools openssl   # real software the verdicts are checked against
   strongswan-charon strongswan-swanctl libcharon-extra-plugins   # real IPsec (IKEv2, kernel-libipsec ESP over TUN)
   python3 python3-jsonschema                     # lab assertions and report-schema validation
   miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
   tcpdump                                        # router LAN/WAN captures kept as evidence when a lab test fails
 )
+# Large and not needed to build anything: the HTML report's rendering test
+# skips without it, so a failure to install it is not fatal.
+OPTIONAL_TEST_PACKAGES=(chromium)
 
-missing=()
-for pkg in "${BUILD_PACKAGES[@]}" "${LAB_PACKAGES[@]}"; do
-  [[ "$pkg" == \#* ]] && continue
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$pkg")
-  fi
+wanted=("${PROGRAM_PACKAGES[@]}" "${DEMO_PACKAGES[@]}")
+optional=()
+if [[ $mode == all ]]; then
+  wanted+=("${TEST_PACKAGES[@]}")
+  optional+=("${OPTIONAL_TEST_PACKAGES[@]}")
+fi
+
+is_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+missing=() missing_optional=()
+for pkg in "${wanted[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+for pkg in "${optional[@]}"; do
+  is_installed "$pkg" || missing_optional+=("$pkg")
 done
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0 && ${#missing_optional[@]} == 0)); then
   echo "install-deps: all packages present"
   exit 0
 fi
 
 if [[ $EUID -ne 0 ]]; then
-  echo "install-deps: missing packages: ${missing[*]}" >&2
-  echo "install-deps: run as root (sudo $0) to install them" >&2
+  if ((${#missing[@]} == 0)); then
+    echo "install-deps: optional packages missing (their tests skip): ${missing_optional[*]}" >&2
+    exit 0
+  fi
+  echo "install-deps: missing packages: ${missing[*]} ${missing_optional[*]}" >&2
+  echo "install-deps: run this as root to install them: $0 $*" >&2
   exit 1
 fi
 
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}"
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if ((${#missing_optional[@]} > 0)); then
+  echo "install-deps: installing ${missing_optional[*]} (optional)"
+  apt-get install -y -q --no-install-recommends "${missing_optional[@]}" ||
+    echo "install-deps: could not install ${missing_optional[*]}; the tests that need them skip" >&2
+fi

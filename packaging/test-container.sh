@@ -3,7 +3,7 @@
 # engine): builds the image with podman, runs it, checks the control API and
 # gets a real vpncheck report through it, then removes what it made.
 #
-#   sudo packaging/test-container.sh        # needs root, podman and build/vpncheck
+#   packaging/test-container.sh             # as root; needs podman and build/vpncheck
 #
 # The client runs on the host but inside the container's own network namespace
 # (--network=none: loopback only, via nsenter), so the reflector keeps its

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and show vpncheck working.
+# The main job, as root (no sudo needed; a fresh Debian has none): install what
+# is missing, build only vpncheck and vpncheck-reflector, and show vpncheck working.
 #   packaging/try-vpncheck.sh                    -> through the lab: a client behind an emulated
 #                                                   home router, a reflector on the far side
 #   packaging/try-vpncheck.sh --reflector HOST   -> against your own reflector
@@ -8,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${VPNCHECK_BUILD_DIR:-$repo/build}
 
-"$repo/packaging/build.sh"
+"$repo/packaging/build.sh" --programs
 
 for arg in "$@"; do
   if [[ "$arg" == --reflector || "$arg" == --reflector=* || "$arg" == -r ]]; then
@@ -17,7 +18,7 @@ for arg in "$@"; do
 done
 
 if [[ $EUID -ne 0 ]]; then
-  echo "try-vpncheck: the lab needs root (network namespaces); run: sudo $0" >&2
+  echo "try-vpncheck: the lab needs root (network namespaces); run this as root: $0" >&2
   echo "try-vpncheck: or test a real network: $0 --reflector HOST" >&2
   exit 1
 fi

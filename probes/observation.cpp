@@ -96,6 +96,10 @@ json to_json(const SessionInfo& info) {
   if (info.capabilities.alternate_address) caps["alternate_address"] = *info.capabilities.alternate_address;
   if (info.capabilities.wireguard_public_key_hex)
     caps["wireguard_public_key"] = *info.capabilities.wireguard_public_key_hex;
+  json unavailable = json::array();
+  for (const auto& u : info.capabilities.unavailable_ports)
+    unavailable.push_back({{"transport", std::string(to_string(u.transport))}, {"port", u.port}, {"reason", u.reason}});
+  caps["unavailable_ports"] = unavailable;
   return {{"session_id", info.session_id},
           {"tag", info.tag_hex},
           {"client", endpoint_json(info.client)},
@@ -166,6 +170,25 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
       info.capabilities.wireguard_public_key_hex = caps["wireguard_public_key"].get<std::string>();
     info.capabilities.portal_challenge = caps.value("portal_challenge", false) == true;
+    // Optional; entries that are not well-formed are skipped (they only improve
+    // the wording of "not run", never a verdict). The reason is shown to the
+    // user: bounded, and printable ASCII only.
+    if (caps.contains("unavailable_ports") && caps["unavailable_ports"].is_array()) {
+      for (const json& item : caps["unavailable_ports"]) {
+        if (!item.is_object() || !item.contains("port") || !item["port"].is_number_unsigned() ||
+            !item.contains("transport") || !item["transport"].is_string())
+          continue;
+        const auto port = item["port"].get<std::uint64_t>();
+        const auto transport = item["transport"].get<std::string>();
+        if (port == 0 || port > 65535 || (transport != "udp" && transport != "tcp")) continue;
+        std::string reason = item.contains("reason") && item["reason"].is_string() ? item["reason"].get<std::string>() : "";
+        if (reason.size() > 160) reason.resize(160);
+        for (auto& c : reason)
+          if (c < 0x20 || c > 0x7e) c = '?';
+        info.capabilities.unavailable_ports.push_back(
+            {transport == "udp" ? Transport::udp : Transport::tcp, static_cast<std::uint16_t>(port), reason});
+      }
+    }
     info.expires_in_s = get_int_or<int>(j, "expires_in_s", 0);
     info.reflector_version = j.value("reflector_version", std::string{});
     return info;

@@ -23,6 +23,16 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// A probe port the reflector was configured for but could not listen on (e.g.
+// UDP 53 held by a local DNS resolver): its probes cannot run, which says
+// nothing about the network.
+struct UnavailablePort {
+  Transport transport = Transport::udp;
+  std::uint16_t port = 0;
+  std::string reason;  // e.g. "address in use (another program listens there)"
+  bool operator==(const UnavailablePort&) const = default;
+};
+
 struct Capabilities {
   std::vector<std::uint16_t> udp_ports;
   std::vector<std::uint16_t> tcp_ports;
@@ -35,6 +45,9 @@ struct Capabilities {
   std::optional<std::string> wireguard_public_key_hex;
   // GET /v1/challenge/{token} is served (captive-portal detection); false from an older reflector.
   bool portal_challenge = false;
+  // Absent from an older reflector's answer (its probes on missing ports are
+  // then "does not listen there").
+  std::vector<UnavailablePort> unavailable_ports;
 };
 
 // POST /v1/sessions

@@ -96,8 +96,22 @@ Server::~Server() {
   io_.reset();
 }
 
+namespace {
+
+// Why a probe port could not be bound, in words for the operator's log and the
+// client's report (the errno text alone does not say what to do).
+std::string explain_bind_error(const boost::system::error_code& ec, std::uint16_t port) {
+  if (ec == boost::asio::error::address_in_use) return "address in use: another program listens there";
+  if (ec == boost::asio::error::access_denied && port < 1024)
+    return "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE";
+  if (ec == boost::system::errc::address_not_available) return "address not available on this host";
+  return ec ? ec.message() : "could not listen";
+}
+
+}  // namespace
+
 std::optional<std::string> Server::bind_udp(const std::string& address, std::uint16_t port, bool v6_only,
-                                            std::uint16_t& bound) {
+                                            std::uint16_t& bound, boost::system::error_code* why) {
   boost::system::error_code ec;
   udp::endpoint endpoint(asio::ip::make_address(address, ec), port);
   auto socket = std::make_unique<udp::socket>(*io_);
@@ -106,7 +120,10 @@ std::optional<std::string> Server::bind_udp(const std::string& address, std::uin
   };
   if (socket->open(endpoint.protocol(), ec); ec) return fail(ec.message());
   if (endpoint.address().is_v6()) socket->set_option(asio::ip::v6_only(v6_only), ec);
-  if (socket->bind(endpoint, ec); ec) return fail(ec.message());
+  if (socket->bind(endpoint, ec); ec) {
+    if (why) *why = ec;
+    return fail(ec.message());
+  }
   if (auto err = enable_arrival_info(*socket); !err.empty()) return fail(err);
   bound = socket->local_endpoint(ec).port();
   udp_sockets_.push_back(std::move(socket));
@@ -114,7 +131,8 @@ std::optional<std::string> Server::bind_udp(const std::string& address, std::uin
 }
 
 std::optional<std::string> Server::bind_tcp(const std::string& address, std::uint16_t port, bool v6_only,
-                                            std::uint16_t& bound, tcp::acceptor*& out) {
+                                            std::uint16_t& bound, tcp::acceptor*& out,
+                                            boost::system::error_code* why) {
   boost::system::error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(address, ec), port);
   auto acceptor = std::make_unique<tcp::acceptor>(*io_);
@@ -124,8 +142,14 @@ std::optional<std::string> Server::bind_tcp(const std::string& address, std::uin
   if (acceptor->open(endpoint.protocol(), ec); ec) return fail(ec.message());
   acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (endpoint.address().is_v6()) acceptor->set_option(asio::ip::v6_only(v6_only), ec);
-  if (acceptor->bind(endpoint, ec); ec) return fail(ec.message());
-  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) return fail(ec.message());
+  if (acceptor->bind(endpoint, ec); ec) {
+    if (why) *why = ec;
+    return fail(ec.message());
+  }
+  if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    if (why) *why = ec;
+    return fail(ec.message());
+  }
   bound = acceptor->local_endpoint(ec).port();
   out = acceptor.get();
   acceptors_.push_back(std::move(acceptor));
@@ -170,12 +194,27 @@ std::optional<std::string> Server::start() {
   };
 
   // UDP probe ports. Port 0 resolves on the first address and is reused on the others.
+  // A port another program holds (or one below 1024 without the privilege) is
+  // left out, on every address so that no family answers where the other
+  // cannot, and the rest are served: the client reports its probes as not run.
   for (std::uint16_t configured : config_.udp_ports) {
     std::uint16_t port = configured;
+    const std::size_t first_socket = udp_sockets_.size();
+    std::optional<std::string> unavailable;
     for (const auto& address : listen_) {
       std::uint16_t bound = 0;
-      if (auto err = bind_udp(address, port, v6_only, bound)) return failed(*err);
+      boost::system::error_code why;
+      if (auto err = bind_udp(address, port, v6_only, bound, &why)) {
+        log_.warn(*err + ": UDP " + std::to_string(port) + " probes will not run (" + explain_bind_error(why, port) + ")");
+        unavailable = explain_bind_error(why, port);
+        break;
+      }
       port = bound;
+    }
+    if (unavailable) {
+      udp_sockets_.erase(udp_sockets_.begin() + static_cast<std::ptrdiff_t>(first_socket), udp_sockets_.end());
+      if (configured != 0) ports_.unavailable.push_back({probes::Transport::udp, configured, *unavailable});
+      continue;
     }
     if (std::find(ports_.udp.begin(), ports_.udp.end(), port) == ports_.udp.end()) ports_.udp.push_back(port);
   }
@@ -203,18 +242,34 @@ std::optional<std::string> Server::start() {
     same->is_control_port |= control_port;
     same->is_web |= web;
   };
-  for (auto p : config_.tcp_ports) add(p, {true, false}, true, false, false);  // first: keeps their order
+  // Only the control port is required; a probe port that cannot be bound is
+  // left out as for UDP, a web control port skipped where it cannot be bound.
+  for (auto p : config_.tcp_ports) add(p, {true, false}, false, false, false);  // first: keeps their order
   add(config_.control_port, {false, true}, true, true, false);
   for (auto p : config_.web_control_ports) add(p, {false, true}, false, false, true);
 
   for (auto& b : bindings) {
+    const std::size_t first_acceptor = acceptors_.size();
+    const std::uint16_t configured = b.port;
     for (const auto& address : listen_) {
       std::uint16_t bound = 0;
       tcp::acceptor* acceptor = nullptr;
-      if (auto err = bind_tcp(address, b.port, v6_only, bound, acceptor)) {
+      boost::system::error_code why;
+      if (auto err = bind_tcp(address, b.port, v6_only, bound, acceptor, &why)) {
         if (b.required) return failed(*err);
-        log_.warn(*err + " (web control port skipped)");
-        continue;
+        if (!b.role.probe) {
+          log_.warn(*err + " (web control port skipped)");
+          continue;
+        }
+        log_.warn(*err + ": TCP " + std::to_string(configured) + " probes will not run" +
+                  (b.is_web ? " and it is no web control port" : "") + " (" + explain_bind_error(why, configured) + ")");
+        acceptors_.erase(acceptors_.begin() + static_cast<std::ptrdiff_t>(first_acceptor), acceptors_.end());
+        acceptor_roles_.erase(acceptor_roles_.begin() + static_cast<std::ptrdiff_t>(first_acceptor),
+                              acceptor_roles_.end());
+        b.bound_somewhere = false;
+        if (configured != 0)
+          ports_.unavailable.push_back({probes::Transport::tcp, configured, explain_bind_error(why, configured)});
+        break;
       }
       acceptor_roles_.push_back(b.role);
       b.port = bound;
@@ -278,6 +333,7 @@ std::optional<std::string> Server::start() {
   options.capabilities.alternate_address = nat_->alternate_address();
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
   options.capabilities.portal_challenge = true;
+  options.capabilities.unavailable_ports = ports_.unavailable;
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;

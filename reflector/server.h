@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "reflector/raw_listener.h"
+#include "probes/observation.h"
 #include "reflector/arrival.h"
 #include "reflector/config.h"
 #include "reflector/control_api.h"
@@ -50,6 +51,9 @@ struct BoundPorts {
   std::vector<std::string> raw;  // raw IPv4 listeners that could be opened ("esp", "ah", "gre")
   std::vector<std::string> raw6;  // raw IPv6 listeners that could be opened ("esp", "ah", "gre")
   std::vector<std::uint16_t> nat;  // NAT test service: primary[, alternate] (IPv4)
+  // Probe ports that could not be bound on every listen address, with why:
+  // left out everywhere, served nowhere, offered to clients as unavailable.
+  std::vector<probes::UnavailablePort> unavailable;
 };
 
 class Server {
@@ -78,10 +82,12 @@ class Server {
   const SessionTable& sessions() const { return sessions_; }
 
  private:
+  // `why`, when given, receives the error of a failed bind (or listen).
   std::optional<std::string> bind_udp(const std::string& address, std::uint16_t port, bool v6_only,
-                                      std::uint16_t& bound);
+                                      std::uint16_t& bound, boost::system::error_code* why = nullptr);
   std::optional<std::string> bind_tcp(const std::string& address, std::uint16_t port, bool v6_only,
-                                      std::uint16_t& bound, boost::asio::ip::tcp::acceptor*& out);
+                                      std::uint16_t& bound, boost::asio::ip::tcp::acceptor*& out,
+                                      boost::system::error_code* why = nullptr);
   void close_listeners();
   void log_startup();
 

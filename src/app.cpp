@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -19,6 +20,8 @@
 #include <sstream>
 
 #include "probes/registry.h"
+#include "src/progress.h"
+#include "src/report/html_report.h"
 #include "src/report/json_report.h"
 #include "src/report/junit_report.h"
 #include "src/report/markdown_report.h"
@@ -77,25 +80,6 @@ asio::awaitable<std::vector<asio::ip::address>> resolve(const std::string& host,
   }
   co_return out;
 }
-
-class ProgressLine {
- public:
-  ProgressLine(std::ostream& err, bool enabled) : err_(err), enabled_(enabled) {}
-  void update(std::size_t done, std::size_t total) {
-    if (enabled_) err_ << "\r\033[Kprobing: " << done << "/" << total << " finished" << std::flush;
-  }
-  void note(const std::string& text) {
-    if (enabled_) err_ << text << "\n" << std::flush;
-  }
-  bool enabled() const { return enabled_; }
-  void clear() {
-    if (enabled_) err_ << "\r\033[K" << std::flush;
-  }
-
- private:
-  std::ostream& err_;
-  bool enabled_;
-};
 
 // The NAT behaviour tests and the gateway query (SSDP MX is 1 s) wait at most this long.
 constexpr milliseconds kNatTestWindow{1500};
@@ -157,7 +141,7 @@ asio::awaitable<CaptivePortal> portal_verdict(PortalCheck& check, Clock::time_po
   co_return classify_web_answer(answer, check.token, check.url, support);
 }
 
-asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine& progress) {
+asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoard& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
   // One deadline for the probes, whatever opening the session cost; the
   // observations are read in the allowance after it.
@@ -250,7 +234,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;
-  settings.on_progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+  settings.on_progress = [&](std::size_t position, std::size_t, std::size_t) { progress.probe_finished(position); };
   // The NAT behaviour tests (IPv4, reflector with the NAT test service) run alongside the probes.
   std::optional<nat::NatTestPlan> nat_plan;
   const auto& caps = session.info.capabilities;
@@ -278,7 +262,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   }
   if (nat_plan && !nat_plan->lifetime_gaps.empty() && progress.enabled())
     progress.note("measuring the UDP binding lifetime: up to " + std::to_string(nat_plan->lifetime_gaps.back()) + " s");
-  progress.update(0, plan.size());
+  progress.start(plan);
   // The default gateway's port-mapping protocols: IPv4 only, and never for a
   // reflector on this very host (no NAT in between; tests run that way).
   const bool ask_gateway = o.query_gateway && address->is_v4() && !o.ipv6_only && !address->is_loopback();
@@ -362,7 +346,7 @@ bool write_output(const std::string& what, const std::string& path, const std::s
 }
 
 bool any_to_stdout(const Options& o) {
-  for (const auto* path : {&o.json_path, &o.junit_path, &o.markdown_path})
+  for (const auto* path : {&o.json_path, &o.junit_path, &o.markdown_path, &o.html_path})
     if (*path && **path == "-") return true;
   return false;
 }
@@ -398,7 +382,10 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   report.required = o.required;
   // A report on stdout is then the only thing there (e.g. --markdown - >> "$GITHUB_STEP_SUMMARY").
   const bool report_to_stdout = any_to_stdout(o);
-  ProgressLine progress(err, !report_to_stdout && ::isatty(2) == 1);
+  // The board moves the cursor: only on a terminal that can (stderr; TERM not "dumb").
+  const char* term = std::getenv("TERM");
+  const bool board = !report_to_stdout && ::isatty(2) == 1 && !(term && std::string_view(term) == "dumb");
+  ProgressBoard progress(err, board, board ? terminal_width(2) : 0);
 
   const auto t0 = Clock::now();
   asio::io_context io;
@@ -424,7 +411,10 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   if (shown.error) err << "vpncheck: " << *shown.error << "\n";
   if (!report_to_stdout) write_text_report(out, shown, detect_text_style(o.no_color, o.verbose, 1));
   bool written = true;
-  if (o.json_path) written = write_output("JSON", *o.json_path, to_report_json(shown).dump(2) + "\n", out, err) && written;
+  const auto document = to_report_json(shown);
+  if (o.json_path) written = write_output("JSON", *o.json_path, document.dump(2) + "\n", out, err) && written;
+  // From the same document as the JSON report, so the two cannot disagree.
+  if (o.html_path) written = write_output("HTML", *o.html_path, render_html_report(document), out, err) && written;
   if (o.junit_path) {
     std::ostringstream xml;
     write_junit_report(xml, shown);

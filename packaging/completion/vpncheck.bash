@@ -34,6 +34,10 @@ _vpncheck() {
             _filedir md
             return
             ;;
+        --html)
+            _filedir html
+            return
+            ;;
         --auth-key)
             return
             ;;
@@ -44,7 +48,7 @@ _vpncheck() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
-            --markdown --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
+            --markdown --html --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
             --nat-lifetime --nat-lifetime-max --nat-lifetime-gaps --no-gateway-query --hairpin --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck

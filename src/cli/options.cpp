@@ -80,6 +80,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--junit", o.junit_path, "write a JUnit XML report (one testcase per protocol) to FILE, or - for stdout");
   app.add_option("--markdown", o.markdown_path,
                  "write a Markdown summary (e.g. for $GITHUB_STEP_SUMMARY) to FILE, or - for stdout");
+  app.add_option("--html", o.html_path,
+                 "write an HTML page (self-contained, fetches nothing) drawing the path each protocol took, to FILE");
   app.add_flag("--redact", o.redact,
                "replace public IP addresses by stable tokens (redacted-<hash>) in every report form");
   app.add_option("--require", required, "comma-separated protocols that must pass (exit 1 otherwise)");
@@ -169,7 +171,7 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   // Each report form gets a destination of its own: two on stdout would be one
   // unreadable stream, two in one file would overwrite each other.
   const std::vector<std::pair<std::string, const std::optional<std::string>*>> outputs{
-      {"--json", &o.json_path}, {"--junit", &o.junit_path}, {"--markdown", &o.markdown_path}};
+      {"--json", &o.json_path}, {"--junit", &o.junit_path}, {"--markdown", &o.markdown_path}, {"--html", &o.html_path}};
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const auto& [flag, path] = outputs[i];
     if (*path && (*path)->empty()) return usage_error(flag + " needs a FILE or -");
@@ -201,7 +203,7 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   o.query_gateway = !no_gateway_query;
 
   if (o.list_probes) return {o, 0, {}};
-  if (reflector.empty()) return usage_error("--reflector HOST is required");
+  if (reflector.empty()) return {std::nullopt, 2, std::string(kNoReflectorHelp)};
   auto host_port = split_host_port(reflector);
   if (!host_port) return usage_error("cannot read reflector '" + reflector + "' as HOST[:PORT]");
   o.reflector_host = host_port->first;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vpncheck::client {
@@ -18,6 +19,7 @@ struct Options {
   std::optional<std::string> json_path;      // "-" = stdout
   std::optional<std::string> junit_path;     // JUnit XML; "-" = stdout
   std::optional<std::string> markdown_path;  // GitHub-flavoured Markdown; "-" = stdout
+  std::optional<std::string> html_path;      // one self-contained HTML page; "-" = stdout
   bool redact = false;                       // public addresses replaced in every report form
   bool verbose = false;
   bool no_color = false;
@@ -47,6 +49,22 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_args(const std::vector<std::string>& args);
+
+// What `vpncheck` without --reflector says (exit 2): what a reflector is, how
+// to run one and how to see vpncheck work without one.
+inline constexpr std::string_view kNoReflectorHelp =
+    "vpncheck: no reflector given: vpncheck --reflector HOST[:PORT]\n"
+    "A reflector is vpncheck's other end: vpncheck-reflector, a small server on a\n"
+    "host with a public address. It records how each protocol's packets arrived\n"
+    "(and how NAT changed them) and answers in-protocol, so both ways are tested.\n"
+    "Run one there:\n"
+    "  vpncheck-reflector                      (from the source or the .deb)\n"
+    "  systemctl enable --now vpncheck-reflector    (the .deb's systemd unit)\n"
+    "  podman build -f packaging/Containerfile -t vpncheck-reflector .\n"
+    "                                          (a container; podman run: its header)\n"
+    "See a whole run without a server, as root in the source tree (a lab of\n"
+    "network namespaces with its own reflector): packaging/try-vpncheck.sh\n"
+    "Run with --help for every option.";
 
 // "host", "host:port", "[v6]:port", "v6" -> host and optional port; nullopt if malformed.
 std::optional<std::pair<std::string, std::optional<std::uint16_t>>> split_host_port(const std::string& text);

@@ -58,9 +58,18 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
                     (family == Family::ipv6 ? " listener over IPv6" : " listener") + " (it needs CAP_NET_RAW)";
       } else {
         const auto& ports = variant.transport == probes::Transport::udp ? reflector.udp_ports : reflector.tcp_ports;
-        if (std::find(ports.begin(), ports.end(), variant.port) == ports.end())
-          not_run = "the reflector does not listen on " + std::string(probes::to_string(variant.transport)) + " " +
-                    std::to_string(variant.port);
+        if (std::find(ports.begin(), ports.end(), variant.port) == ports.end()) {
+          auto unavailable = std::find_if(reflector.unavailable_ports.begin(), reflector.unavailable_ports.end(),
+                                          [&](const probes::UnavailablePort& u) {
+                                            return u.transport == variant.transport && u.port == variant.port;
+                                          });
+          if (unavailable != reflector.unavailable_ports.end())
+            not_run = "the reflector could not listen on " + probes::describe_place(variant) +
+                      (unavailable->reason.empty() ? "" : ": " + unavailable->reason);
+          else
+            not_run = "the reflector does not listen on " + std::string(probes::to_string(variant.transport)) + " " +
+                      std::to_string(variant.port);
+        }
       }
       // Raw IP protocols are told apart by their protocol number alone, so a
       // same-size random control probe would prove nothing there.

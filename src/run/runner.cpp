@@ -152,7 +152,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
   auto finish = [results, progress, total = plan.size(), &settings](std::size_t i, ClientSide side) {
     (*results)[i].client = std::move(side);
     ++progress->done;
-    if (settings.on_progress) settings.on_progress(progress->done, total);
+    if (settings.on_progress) settings.on_progress(i, progress->done, total);
   };
 
   for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -206,7 +206,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
                      }
                      (*results)[i].client = std::move(side);
                      ++progress->done;
-                     if (settings.on_progress) settings.on_progress(progress->done, total);
+                     if (settings.on_progress) settings.on_progress(i, progress->done, total);
                      if (--progress->pending == 0) progress->all_done.cancel();
                    });
   }

@@ -31,7 +31,8 @@ struct RunSettings {
   ExchangeFn exchange = run_exchange;
   // PPTP's two pieces run as one conversation (src/run/pptp_exchange.h).
   std::function<boost::asio::awaitable<PptpSides>(PptpExchange)> pptp_exchange = run_pptp_exchange;
-  std::function<void(std::size_t done, std::size_t total)> on_progress;
+  // After each probe finishes: its position in the plan, how many have finished, of how many.
+  std::function<void(std::size_t position, std::size_t done, std::size_t total)> on_progress;
 };
 
 // The exchange a planned probe runs: its bytes (framed for TCP), the reply

@@ -170,6 +170,16 @@ ProtocolAssessment assess_ipsec(const probes::ProtocolModule& module, std::vecto
 
   // ---- IKE ----
   if (!ikev2.tested() && !ikev1.tested() && !natt.tested()) {
+    // Ports the reflector could not bind (another program holds them) have their own reason.
+    std::string why;
+    for (const Piece* p : {&ikev2, &natt})
+      if (p->genuine && reflector_could_not_listen(*p->genuine) &&
+          why.find(p->genuine->client.detail) == std::string::npos)
+        why += (why.empty() ? "" : "; ") + p->genuine->client.detail;
+    if (!why.empty()) {
+      a.advice.emplace_back(kFreeReflectorPortAdvice);
+      return finish(Verdict::inconclusive, "IPsec could not be tested: " + why + ".");
+    }
     a.advice.push_back("Run a reflector that listens on UDP 500 and UDP 4500 (vpncheck-reflector's defaults).");
     return finish(Verdict::inconclusive, "IPsec could not be tested: the reflector does not listen on UDP 500 or "
                                          "UDP 4500.");

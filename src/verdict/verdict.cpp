@@ -76,6 +76,11 @@ bool was_tested(const ProbeResult& r) {
   return r.client.outcome != Outcome::not_run && r.client.outcome != Outcome::not_permitted;
 }
 
+bool reflector_could_not_listen(const ProbeResult& r) {
+  // The plan's wording (src/run/plan.cpp) for a port in the reflector's unavailable_ports.
+  return r.client.outcome == Outcome::not_run && r.client.detail.starts_with("the reflector could not listen");
+}
+
 std::string describe(const probes::ProbeVariant& v) { return probes::describe_place(v); }
 
 bool stopped_midway(const ProbeResult& r) {
@@ -134,6 +139,18 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
 
   if (tested.empty()) {
     a.verdict = Verdict::inconclusive;
+    // A port the reflector could not bind has its own reason (another program holds it).
+    std::vector<std::string> could_not_listen;
+    for (const auto& v : views)
+      if (v.genuine && reflector_could_not_listen(*v.genuine))
+        could_not_listen.push_back(v.genuine->client.detail);
+    if (!could_not_listen.empty()) {
+      std::string why;
+      for (const auto& d : could_not_listen) why += (why.empty() ? "" : "; ") + d;
+      a.summary = title + " could not be tested: " + why + ".";
+      a.advice.emplace_back(kFreeReflectorPortAdvice);
+      return a;
+    }
     a.summary = title + " could not be tested: the reflector does not listen on " + join_variants(views) + ".";
     a.advice.push_back("Run a reflector that listens on " + join_variants(views) + " (vpncheck-reflector's defaults).");
     return a;

@@ -71,6 +71,10 @@ ProtocolAssessment assess_families(const probes::ProtocolModule& module, const s
 bool reached_reflector(const ProbeResult& r);
 bool answered(const ProbeResult& r);
 bool was_tested(const ProbeResult& r);  // sent at all (not skipped, not refused a privilege)
+// Not run because the reflector could not bind the port (another program holds it).
+bool reflector_could_not_listen(const ProbeResult& r);
+inline constexpr std::string_view kFreeReflectorPortAdvice =
+    "Free that port on the reflector's host (or run the reflector on another host) and test again.";
 std::string describe(const probes::ProbeVariant& v);  // "UDP 51820"
 // Multi-message exchanges: some steps were answered, then one was not.
 bool stopped_midway(const ProbeResult& r);

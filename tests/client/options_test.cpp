@@ -97,6 +97,32 @@ TEST(ParseArgs, MissingReflectorIsAUsageError) {
   expect_usage_error(parse({"--protocols", "wireguard"}), "--reflector");
 }
 
+// Without --reflector a new user learns what a reflector is, the three ways to
+// run one and how to see a run without one, in a few lines that fit 80 columns.
+TEST(ParseArgs, MissingReflectorExplainsReflectors) {
+  auto outcome = parse({});
+  EXPECT_EQ(outcome.exit_code, 2);
+  const auto& text = outcome.message;
+  EXPECT_EQ(text, kNoReflectorHelp);
+  for (const char* needed : {"--reflector HOST", "public address", "vpncheck-reflector", ".deb",
+                             "systemctl enable --now vpncheck-reflector", "packaging/Containerfile",
+                             "packaging/try-vpncheck.sh", "as root"})
+    EXPECT_TRUE(contains(text, needed)) << needed << " missing from:\n" << text;
+  std::size_t lines = 0;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    std::size_t columns = 0;
+    for (char c : line) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    EXPECT_LE(columns, 80U) << line;
+    ++lines;
+    start = end + 1;
+  }
+  EXPECT_LE(lines, 12U);
+}
+
 TEST(ParseArgs, UnknownProtocolIsAUsageErrorNamingTheKnownOnes) {
   auto outcome = parse({"-r", "h", "--protocols", "wireguard,pptpp"});
   expect_usage_error(outcome, "pptpp");

@@ -99,6 +99,32 @@ TEST(MakePlan, ListeningIsPerTransportNotJustPerPort) {
   EXPECT_FALSE(tcp->not_run_reason.has_value());
 }
 
+// A port the reflector could not bind: not run, with the reflector's reason,
+// and a protocol left with nothing to test is inconclusive saying so.
+TEST(MakePlan, APortTheReflectorCouldNotBindIsNotRunWithItsReason) {
+  auto caps = listening_on({51820, 443, 1194}, {1194, 443});
+  caps.unavailable_ports = {{Transport::udp, 53, "address in use: another program listens there"},
+                            {Transport::udp, 1701, "address in use: another program listens there"}};
+  auto plan = make_plan(registered(), caps);
+  const auto* wg53 = find_probe(plan, "wireguard", Transport::udp, 53, ProbeKind::genuine);
+  ASSERT_NE(wg53, nullptr);
+  ASSERT_TRUE(wg53->not_run_reason.has_value());
+  EXPECT_EQ(*wg53->not_run_reason,
+            "the reflector could not listen on UDP 53: address in use: another program listens there");
+  const auto* l2tp = find_probe(plan, "l2tp", Transport::udp, 1701, ProbeKind::genuine);
+  ASSERT_NE(l2tp, nullptr);
+  ASSERT_TRUE(l2tp->not_run_reason.has_value());
+
+
+  // L2TP has one port: with it unavailable nothing is tested, and the verdict says why.
+  auto a = assess(fixtures::l2tp(), fixtures::scenario(fixtures::l2tp(), caps, [](const probes::ProbeVariant&, ProbeKind) {
+                    return fixtures::Fate::answered;
+                  }),
+                  true);
+  EXPECT_EQ(a.verdict, Verdict::inconclusive);
+  EXPECT_TRUE(contains(a.summary, "could not listen on UDP 1701: address in use")) << a.summary;
+}
+
 TEST(MakePlan, NoCapabilitiesMeansNothingRuns) {
   auto plan = make_plan(registered(), probes::Capabilities{});
   ASSERT_FALSE(plan.empty());

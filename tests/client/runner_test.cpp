@@ -389,7 +389,7 @@ TEST_F(RunnerTest, AFailingExchangeIsALocalErrorForThatProbeOnly) {
 
 TEST_F(RunnerTest, ProgressCountsEveryFinishedProbe) {
   std::vector<std::pair<std::size_t, std::size_t>> calls;
-  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  settings_.on_progress = [&](std::size_t, std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
   auto plan = full_plan();
   run(plan);
   ASSERT_EQ(calls.size(), plan.size());
@@ -403,7 +403,7 @@ TEST_F(RunnerTest, ProgressCountsEveryFinishedProbe) {
 // total: probes that never run must not be counted as outstanding.
 TEST_F(RunnerTest, ProgressReachesItsTotalWhenSomeProbesDoNotRun) {
   std::vector<std::pair<std::size_t, std::size_t>> calls;
-  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  settings_.on_progress = [&](std::size_t, std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
   auto plan = make_plan({&fixtures::wireguard()}, listening_on({51820, 443}, {}));
   ASSERT_LT(runnable(plan), plan.size());
   run(plan);
@@ -456,7 +456,7 @@ TEST_F(RunnerTest, PptpGreIsNotRunWhenTheControlConnectionCannotBe) {
   auto caps = listening_everywhere();
   caps.tcp_ports.clear();
   std::vector<std::size_t> progress;
-  settings_.on_progress = [&](std::size_t done, std::size_t) { progress.push_back(done); };
+  settings_.on_progress = [&](std::size_t, std::size_t done, std::size_t) { progress.push_back(done); };
   auto plan = pptp_plan(caps);
   auto results = run(plan);
   EXPECT_TRUE(pptp_->calls.empty());
@@ -469,7 +469,7 @@ TEST_F(RunnerTest, PptpGreIsNotRunWhenTheControlConnectionCannotBe) {
 
 TEST_F(RunnerTest, PptpProgressCountsBothPieces) {
   std::vector<std::pair<std::size_t, std::size_t>> calls;
-  settings_.on_progress = [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
+  settings_.on_progress = [&](std::size_t, std::size_t done, std::size_t total) { calls.emplace_back(done, total); };
   auto plan = pptp_plan();
   run(plan);
   ASSERT_FALSE(calls.empty());

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <optional>
@@ -169,26 +171,32 @@ TEST(TextReport, ErrorReportWinsOverProtocolResults) {
 
 // ---- detect_text_style --------------------------------------------------
 
-class ScopedNoColor {
+class ScopedEnv {
  public:
-  explicit ScopedNoColor(const char* value) {
-    if (const char* old = std::getenv("NO_COLOR")) saved_ = old;
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) saved_ = old;
     if (value)
-      ::setenv("NO_COLOR", value, 1);
+      ::setenv(name, value, 1);
     else
-      ::unsetenv("NO_COLOR");
+      ::unsetenv(name);
   }
-  ~ScopedNoColor() {
+  ~ScopedEnv() {
     if (saved_)
-      ::setenv("NO_COLOR", saved_->c_str(), 1);
+      ::setenv(name_, saved_->c_str(), 1);
     else
-      ::unsetenv("NO_COLOR");
+      ::unsetenv(name_);
   }
-  ScopedNoColor(const ScopedNoColor&) = delete;
-  ScopedNoColor& operator=(const ScopedNoColor&) = delete;
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
 
  private:
+  const char* name_;
   std::optional<std::string> saved_;
+};
+
+class ScopedNoColor : public ScopedEnv {
+ public:
+  explicit ScopedNoColor(const char* value) : ScopedEnv("NO_COLOR", value) {}
 };
 
 // A pseudo-terminal's follower side: isatty() is true for it.
@@ -207,6 +215,12 @@ class PseudoTerminal {
   PseudoTerminal(const PseudoTerminal&) = delete;
   PseudoTerminal& operator=(const PseudoTerminal&) = delete;
   int fd() const { return follower_; }
+  void set_columns(unsigned short columns) {
+    winsize size{};
+    size.ws_row = 24;
+    size.ws_col = columns;
+    ::ioctl(follower_, TIOCSWINSZ, &size);
+  }
 
  private:
   int leader_ = -1;
@@ -226,6 +240,7 @@ TEST(DetectTextStyle, NoColourWhenNotATerminal) {
 TEST(DetectTextStyle, ColourOnATerminalUnlessNoColor) {
   PseudoTerminal tty;
   if (tty.fd() < 0) GTEST_SKIP() << "no pseudo-terminal available here";
+  ScopedEnv term("TERM", "xterm-256color");
   {
     ScopedNoColor env(nullptr);
     EXPECT_TRUE(detect_text_style(false, false, tty.fd()).color);
@@ -239,6 +254,135 @@ TEST(DetectTextStyle, ColourOnATerminalUnlessNoColor) {
     ScopedNoColor env("");  // no-color.org: an empty NO_COLOR does not count
     EXPECT_TRUE(detect_text_style(false, false, tty.fd()).color);
   }
+}
+
+// The colour decision itself: every input that turns it off.
+TEST(UseColour, OnlyOnAColourCapableTerminalNotOptedOut) {
+  EXPECT_TRUE(use_colour(false, nullptr, "xterm", true));
+  EXPECT_TRUE(use_colour(false, nullptr, nullptr, true));
+  EXPECT_TRUE(use_colour(false, "", "xterm", true));     // an empty NO_COLOR does not count
+  EXPECT_FALSE(use_colour(false, nullptr, "xterm", false));  // piped or a file: never
+  EXPECT_FALSE(use_colour(true, nullptr, "xterm", true));    // --no-color
+  EXPECT_FALSE(use_colour(false, "1", "xterm", true));       // NO_COLOR
+  EXPECT_FALSE(use_colour(false, "0", "xterm", true));       // any non-empty value
+  EXPECT_FALSE(use_colour(false, nullptr, "dumb", true));    // a terminal without escapes
+}
+
+TEST(DetectTextStyle, WrapsAtTheTerminalsWidthAndNotWhenPiped) {
+  ScopedNoColor env(nullptr);
+  int fd = ::open("/dev/null", O_WRONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(detect_text_style(false, false, fd).width, 0U);  // a file: one line per sentence
+  ::close(fd);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  EXPECT_EQ(detect_text_style(false, false, fds[1]).width, 0U);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  PseudoTerminal tty;
+  if (tty.fd() < 0) GTEST_SKIP() << "no pseudo-terminal available here";
+  tty.set_columns(120);
+  EXPECT_EQ(detect_text_style(false, false, tty.fd()).width, 120U);
+  tty.set_columns(0);  // a terminal that reports no size
+  EXPECT_EQ(detect_text_style(false, false, tty.fd()).width, kDefaultTerminalWidth);
+}
+
+// Columns a rendered line takes on screen: escapes take none.
+std::size_t screen_columns(const std::string& line) {
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\033') {
+      while (i < line.size() && line[i] != 'm') ++i;
+      continue;
+    }
+    columns += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+  }
+  return columns;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Whitespace runs (line breaks and the indents after them) as one space.
+std::string collapsed(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n';
+    if (space && !out.empty() && out.back() == ' ') continue;
+    out += space ? ' ' : c;
+  }
+  return out;
+}
+
+Report report_with_long_texts() {
+  Report r = fixtures::dual_stack_report();
+  r.protocols[0].summary =
+      "WireGuard's handshake initiation reached the reflector on UDP 51820 but its answer never came back, while a "
+      "random packet of the same size on the same port went through both ways: something on the path recognises "
+      "WireGuard by its signature (deep packet inspection) and drops the replies.";
+  r.protocols[0].advice.push_back(
+      "Try a transport that looks like web traffic: https://example.invalid/a-very-long-address-that-cannot-be-broken-"
+      "at-any-space-because-it-has-none-at-all-and-runs-past-the-column");
+  r.protocols[0].advice.push_back("Käse über Brücken → überall — Grüße " + std::string(30, 'x'));
+  return r;
+}
+
+TEST(TextReport, FitsEightyColumnsWithNothingCut) {
+  const Report r = report_with_long_texts();
+  for (bool verbose : {false, true})
+    for (bool colour : {false, true}) {
+      auto text = render(r, {colour, verbose, 80});
+      for (const auto& line : lines_of(text)) EXPECT_LE(screen_columns(line), 80U) << line << "\n" << text;
+      const auto flat = collapsed(text);
+      for (const auto& a : r.protocols) {
+        for (const auto& advice : a.advice)
+          if (advice.find("https://") == std::string::npos)  // the unbreakable word is checked below
+            EXPECT_TRUE(contains(flat, "→ " + advice)) << advice << "\n" << text;
+        EXPECT_TRUE(contains(flat, a.summary)) << a.summary << "\n" << text;
+      }
+      // The word too long for its column is split, every character kept, in order.
+      std::string no_spaces;
+      for (char c : text)
+        if (c != ' ' && c != '\n') no_spaces += c;
+      EXPECT_TRUE(contains(no_spaces, "https://example.invalid/a-very-long-address-that-cannot-be-broken-at-any-space-"
+                                      "because-it-has-none-at-all-and-runs-past-the-column"))
+          << text;
+    }
+}
+
+TEST(TextReport, SummariesAndAdviceStayInsideTheirColumn) {
+  const Report r = report_with_long_texts();
+  auto text = render(r, {false, false, 80});
+  std::size_t title_width = 9;
+  for (const auto& a : r.protocols) title_width = std::max(title_width, a.module->title.size() + 2);
+  const std::size_t summary_column = title_width + 15;
+  auto lines = lines_of(text);
+  auto header = std::find_if(lines.begin(), lines.end(), [](const auto& l) { return l.rfind("PROTOCOL", 0) == 0; });
+  ASSERT_NE(header, lines.end()) << text;
+  std::size_t continuation = 0;
+  for (auto it = header + 1; it != lines.end(); ++it) {
+    const auto& line = *it;
+    if (line.empty() || line.rfind("Required:", 0) == 0) continue;
+    const bool starts_row = std::any_of(r.protocols.begin(), r.protocols.end(),
+                                        [&](const auto& a) { return line.rfind(a.module->title, 0) == 0; });
+    const bool family_line = line.find("IPv6: ") == title_width;
+    if (starts_row || family_line) continue;
+    // Every other line continues a summary or an advice: it starts in the summary column.
+    ++continuation;
+    EXPECT_GE(line.find_first_not_of(' '), summary_column) << line << "\n" << text;
+  }
+  EXPECT_GE(continuation, 4U) << text;
+}
+
+TEST(TextReport, UnwrappedWithoutAWidth) {
+  const Report r = report_with_long_texts();
+  auto text = render(r, {false, false, 0});
+  EXPECT_TRUE(contains(text, r.protocols[0].summary + "\n")) << text;
+  for (const auto& advice : r.protocols[0].advice) EXPECT_TRUE(contains(text, "→ " + advice + "\n")) << text;
 }
 
 TEST(TextReport, SaysWhereIPv6Disagrees) {

@@ -5,9 +5,12 @@
 # terminal, so colours/progress behave as for a user), then tears down.
 # Exits with vpncheck's exit code.
 #
-#   sudo tests/lab/demo.sh                   # default protocols
-#   sudo tests/lab/demo.sh -v --protocols wireguard
-#   LAB_PROFILE=web-only sudo -E tests/lab/demo.sh   # another profile
+# The reflector gets the lab's second address (--alt-address), so every NAT
+# mapping/filtering test runs, as it does on a reflector set up for them.
+#
+#   tests/lab/demo.sh                        # as root; default protocols
+#   tests/lab/demo.sh -v --protocols wireguard
+#   LAB_PROFILE=web-only tests/lab/demo.sh   # another profile
 set -euo pipefail
 
 # Read before sourcing lab.sh, which (re)sets its own LAB_* state variables.
@@ -23,11 +26,11 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	lab_up "$PROFILE"
-	# shellcheck disable=SC2119 # default reflector arguments
-	lab_reflector_start
+	lab_reflector_start --alt-address "$LAB_REFLECTOR_ALT_IP"
 	local rc=0
 	lab_exec client timeout -k 5 120 "$(lab_bin vpncheck)" --reflector "$LAB_REFLECTOR_IP" "$@" || rc=$?
 	echo "(vpncheck exit code $rc; profile $PROFILE)" >&2
+	echo "To test a real network: run vpncheck-reflector on a server with a public address, then packaging/try-vpncheck.sh --reflector THAT-SERVER"
 	exit "$rc"
 }
 

@@ -154,6 +154,32 @@ TEST(SessionInfoJson, RoundTrips) {
   EXPECT_EQ(got->reflector_version, want.reflector_version);
 }
 
+// Ports the reflector could not bind travel with their reason; what is not
+// well-formed is skipped, and the reason (shown to the user) is bounded and printable.
+TEST(SessionInfoJson, UnavailablePortsRoundTripAndAreSanitised) {
+  SessionInfo want = sample_session();
+  want.capabilities.unavailable_ports = {{Transport::udp, 53, "address in use: another program listens there"},
+                                         {Transport::tcp, 443, ""}};
+  json j = to_json(want);
+  EXPECT_EQ(j.at("capabilities").at("unavailable_ports").at(0),
+            json({{"transport", "udp"}, {"port", 53}, {"reason", "address in use: another program listens there"}}));
+  std::string error;
+  auto got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->capabilities.unavailable_ports, want.capabilities.unavailable_ports);
+
+  j["capabilities"]["unavailable_ports"] = json::array(
+      {json({{"transport", "udp"}, {"port", 0}}), json({{"transport", "ip"}, {"port", 50}}),
+       json({{"transport", "udp"}, {"port", 70000}}), json({{"transport", "tcp"}, {"port", "443"}}), json(5),
+       json({{"transport", "udp"}, {"port", 1701}, {"reason", "in\x1b[31m use" + std::string(300, 'x')}})});
+  got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  ASSERT_EQ(got->capabilities.unavailable_ports.size(), 1U);
+  EXPECT_EQ(got->capabilities.unavailable_ports[0].port, 1701);
+  EXPECT_EQ(got->capabilities.unavailable_ports[0].reason.substr(0, 10), "in?[31m us");
+  EXPECT_EQ(got->capabilities.unavailable_ports[0].reason.size(), 160U);
+}
+
 TEST(SessionInfoJson, NullOptionalCapabilitiesStayAbsent) {
   SessionInfo want = sample_session();
   want.capabilities.alternate_address.reset();

@@ -206,16 +206,46 @@ TEST_F(ReflectorServer, LoopbackSessionProbesAndObservations) {
   EXPECT_EQ(log_stream_.str().find("error"), std::string::npos) << log_stream_.str();
 }
 
-TEST_F(ReflectorServer, RefusesAPortInUseNamingIt) {
+// A probe port another program holds (here: the first server's) is left out
+// with a warning naming it and why; the reflector starts and serves the rest,
+// and offers the port to clients as unavailable.
+TEST_F(ReflectorServer, AProbePortInUseIsLeftOutNamingItAndWhy) {
+  const std::uint16_t taken_udp = server_->ports().udp[0];
+  const std::uint16_t taken_tcp = server_->ports().tcp[0];
   Config config = test::loopback_config();
-  config.udp_ports = {server_->ports().udp[0]};
-  config.tcp_ports = {};
+  config.udp_ports = {taken_udp, 0};
+  config.tcp_ports = {taken_tcp, 0};
+  std::ostringstream warnings;
+  Logger log(LogLevel::warn, &warnings);
+  Server second(config, &log);
+  auto error = second.start();
+  ASSERT_FALSE(error) << *error;
+  const auto& ports = second.ports();
+  ASSERT_EQ(ports.udp.size(), 1U);
+  EXPECT_NE(ports.udp[0], taken_udp);
+  ASSERT_EQ(ports.tcp.size(), 1U);
+  EXPECT_NE(ports.tcp[0], taken_tcp);
+  ASSERT_EQ(ports.unavailable.size(), 2U);
+  EXPECT_EQ(ports.unavailable[0].transport, probes::Transport::udp);
+  EXPECT_EQ(ports.unavailable[0].port, taken_udp);
+  EXPECT_EQ(ports.unavailable[0].reason, "address in use: another program listens there");
+  EXPECT_EQ(ports.unavailable[1].transport, probes::Transport::tcp);
+  EXPECT_EQ(ports.unavailable[1].port, taken_tcp);
+  const std::string udp_text = "UDP " + std::to_string(taken_udp) + " probes will not run (address in use";
+  const std::string tcp_text = "TCP " + std::to_string(taken_tcp) + " probes will not run (address in use";
+  EXPECT_NE(warnings.str().find(udp_text), std::string::npos) << warnings.str();
+  EXPECT_NE(warnings.str().find(tcp_text), std::string::npos) << warnings.str();
+}
+
+TEST_F(ReflectorServer, RefusesAControlPortInUseNamingIt) {
+  Config config = test::loopback_config();
+  config.control_port = server_->ports().control;
   std::ostringstream quiet;
   Logger log(LogLevel::error, &quiet);
   Server second(config, &log);
   auto error = second.start();
   ASSERT_TRUE(error);
-  EXPECT_NE(error->find("UDP 127.0.0.1:" + std::to_string(server_->ports().udp[0])), std::string::npos) << *error;
+  EXPECT_NE(error->find("TCP 127.0.0.1:" + std::to_string(server_->ports().control)), std::string::npos) << *error;
 }
 
 TEST_F(ReflectorServer, WebControlPortInUseOnlyWarns) {
