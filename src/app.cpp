@@ -248,6 +248,13 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   };
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
                                                   until(run_deadline - kCloseAllowance), o.auth_key);
+  if (observations.invalid) {
+    // A reflector that answers garbage has told nothing about the network.
+    report.error = observations.error;
+    co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),
+                           o.auth_key);
+    co_return;
+  }
   report.observations_read = observations.list.has_value();
   report.observations_error = observations.error;
   if (observations.list) {
@@ -369,7 +376,11 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   if (shown.error) err << "vpncheck: " << *shown.error << "\n";
   if (!report_to_stdout) write_text_report(out, shown, detect_text_style(o.no_color, o.verbose, 1));
   bool written = true;
-  if (o.json_path) written = write_output("JSON", *o.json_path, to_report_json(shown).dump(2) + "\n", out, err) && written;
+  if (o.json_path) {
+    // Replaced, not thrown: a byte that is not UTF-8 must never abort the report.
+    const std::string json = to_report_json(shown).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    written = write_output("JSON", *o.json_path, json + "\n", out, err) && written;
+  }
   if (o.junit_path) {
     std::ostringstream xml;
     write_junit_report(xml, shown);

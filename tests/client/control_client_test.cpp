@@ -11,8 +11,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client_fixtures.h"
+#include "loopback_fixtures.h"
 #include "reflector/log.h"
 #include "reflector/server.h"
 #include "src/app.h"
@@ -24,42 +26,10 @@ using fixtures::contains;
 namespace asio = boost::asio;
 
 // Answers every connection with `answer` after reading what the client sent, then closes.
-class GarbageServer {
+class GarbageServer : public fixtures::FakeHttpServer {
  public:
   explicit GarbageServer(std::string answer)
-      : answer_(std::move(answer)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    accept();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~GarbageServer() {
-    io_.stop();
-    thread_.join();
-  }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  int connections() const { return connections_; }
-
- private:
-  void accept() {
-    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
-      if (ec) return;
-      ++connections_;
-      auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-      auto buffer = std::make_shared<std::array<char, 4096>>();
-      s->async_read_some(asio::buffer(*buffer), [this, s, buffer](boost::system::error_code, std::size_t) {
-        asio::async_write(*s, asio::buffer(answer_), [s](boost::system::error_code, std::size_t) {
-          boost::system::error_code ignored;
-          s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        });
-      });
-      accept();
-    });
-  }
-
-  std::string answer_;
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::atomic<int> connections_{0};
+      : FakeHttpServer([answer = std::move(answer)](std::string_view) { return answer; }) {}
 };
 
 std::string http_answer(const std::string& content_type, const std::string& body,
@@ -146,14 +116,7 @@ TEST(ControlApiBusy, TheReasonFromTheNetworkIsShortAndPrintable) {
 
 // The real reflector with a full session table answers 503.
 TEST(ControlApiBusy, RealReflectorWithAFullSessionTableIsBusyAndExit3) {
-  reflector::Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
-  config.web_control_ports = {};
-  config.udp_ports = {0};
-  config.tcp_ports = {0};
-  config.nat_ports = {};
-  config.raw_protocols = {};
+  reflector::Config config = fixtures::loopback_reflector_config();
   config.max_sessions = 0;  // every session open finds the table full
   std::ostringstream quiet;
   reflector::Logger log(reflector::LogLevel::error, &quiet);
