@@ -140,6 +140,14 @@ probes::ObservationList SessionTable::observations(const Session& session) const
   return list;
 }
 
+bool SessionTable::in_use(const std::string& address, const Session& except) const {
+  return std::any_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
+    const Session& s = kv.second;
+    return &s != &except && !expired(s) &&
+           (s.client.address == address || std::find(s.sources.begin(), s.sources.end(), address) != s.sources.end());
+  });
+}
+
 std::size_t SessionTable::purge_expired() {
   std::size_t purged = 0;
   for (auto it = by_id_.begin(); it != by_id_.end();) {
@@ -155,6 +163,7 @@ std::size_t SessionTable::purge_expired() {
 
 void SessionTable::erase(std::unordered_map<std::string, Session>::iterator it, Why why) {
   if (metrics_ != nullptr) ++(why == Why::expired ? metrics_->sessions_expired : metrics_->sessions_closed);
+  if (on_erase_) on_erase_(it->second);
   by_tag_.erase(it->second.tag);
   by_id_.erase(it);  // the Session, its observations (client addresses) with it
 }

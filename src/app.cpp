@@ -284,6 +284,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressLine
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();
   if (nat_measured) {
+    nat::discount_unvalidated(*nat_measured, session.info.client.address);
     apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
     apply_path_mtu(report.protocols, report.nat.tests->mtu);
   }
