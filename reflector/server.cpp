@@ -299,7 +299,7 @@ std::optional<std::string> Server::start() {
   options.max_connections = config_.max_connections;
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
-                               &refusals_});
+                               &refusals_, config_.max_connections / 8, config_.max_connections_per_client, {}});
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);

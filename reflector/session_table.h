@@ -24,6 +24,11 @@ namespace vpncheck::reflector {
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
 
+// The unit per-client limits count by: an IPv4 address, or an IPv6 /64 (one
+// subscriber's usual allocation, RFC 6177 §2), so the addresses one party
+// holds in its /64 count as one client. "2001:db8:1:2::5" -> "2001:db8:1:2::/64".
+std::string client_key(const std::string& address);
+
 struct SessionLimits {
   std::chrono::seconds ttl{300};
   std::size_t max_sessions = 4096;

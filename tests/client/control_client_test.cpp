@@ -132,5 +132,31 @@ TEST(ControlApiBusy, RealReflectorWithAFullSessionTableIsBusyAndExit3) {
   EXPECT_TRUE(contains(r.out, "Could not test")) << r.out;
 }
 
+// Every connection slot taken: the control port still answers, with a 503
+// the client reads as "reflector busy", not as a network failure.
+TEST(ControlApiBusy, ARealReflectorWithEveryConnectionSlotTakenIsBusy) {
+  reflector::Config config = fixtures::loopback_reflector_config();
+  config.max_connections = 4;
+  std::ostringstream quiet;
+  reflector::Logger log(reflector::LogLevel::error, &quiet);
+  reflector::Server server(config, &log);
+  ASSERT_FALSE(server.start().has_value());
+  std::thread io([&] { server.run(); });
+  asio::io_context ctx;
+  std::vector<asio::ip::tcp::socket> held;
+  for (int i = 0; i < 4; ++i) {
+    held.emplace_back(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
+    held.back().connect({asio::ip::make_address("127.0.0.1"), server.ports().control});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = run_against(server.ports().control);
+  for (auto& s : held) s.close();
+  server.stop();
+  io.join();
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "reflector busy: all connection slots in use")) << r.err;
+}
+
 }  // namespace
 }  // namespace vpncheck::client
