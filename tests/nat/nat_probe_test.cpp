@@ -265,7 +265,9 @@ TEST(NatProbe, AnUnvalidatedSourceGetsOneReplyNoLargerThanItsRequest) {
     for (std::size_t size = 0; size <= kMaxSizeRequest + 100; ++size) {
       auto plan = plan_replies(q, size, true, true, false);
       ASSERT_LE(plan.size(), 1u) << size;
-      if (!plan.empty()) EXPECT_LE(plan[0].size, size);
+      if (!plan.empty()) {
+        EXPECT_LE(plan[0].size, size);
+      }
     }
   }
   EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), kMinRequestSize, true, true, false),
