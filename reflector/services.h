@@ -36,7 +36,7 @@ struct Services {
   std::size_t control_reserve = 0;
   // Connections at once from one client_key (IPv4 address, IPv6 /64).
   std::size_t max_connections_per_client = 64;
-  std::unordered_map<std::string, std::size_t> connections_by_client;
+  std::unordered_map<std::string, std::size_t> connections_by_client{};
 };
 
 // Counts one TCP connection, in the total and for its client, for as long as it lives.
