@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <cctype>
 
+#include <arpa/inet.h>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <utility>
+
+#include "probes/bytes.h"
+#include "probes/untrusted.h"
 
 namespace vpncheck::probes {
 namespace {
@@ -37,23 +42,97 @@ std::vector<T> get_int_array(const json& j) {
   return out;
 }
 
-json endpoint_json(const Endpoint& e) { return {{"address", e.address}, {"port", e.port}}; }
+// An answer rejected for what it says rather than its JSON types.
+struct Invalid {
+  std::string what;
+};
 
-Endpoint endpoint_from(const json& j) {
-  return {j.at("address").get<std::string>(), get_int<std::uint16_t>(j.at("port"))};
+// A string from the reflector, safe to print anywhere. The backslash is kept:
+// the reflector's own escapes (\xNN) then read the same.
+std::string text(const json& j) { return escape_bytes(j.get<std::string>(), true); }
+
+std::string text_or(const json& j, const char* key) { return j.contains(key) ? text(j.at(key)) : std::string(); }
+
+std::vector<std::string> text_array(const json& j) {
+  if (!j.is_array()) throw json::type_error::create(302, "expected an array", &j);
+  std::vector<std::string> out;
+  for (const json& item : j) out.push_back(text(item));
+  return out;
 }
 
+// An IPv4 or IPv6 literal (with an IPv6 zone such as %eth0), or the answer is invalid.
+std::string address_from(const json& j) {
+  const std::string a = j.get<std::string>();
+  const auto percent = a.find('%');
+  const std::string bare = a.substr(0, percent);
+  std::array<std::uint8_t, 16> buf{};
+  bool ok = inet_pton(AF_INET, bare.c_str(), buf.data()) == 1 || inet_pton(AF_INET6, bare.c_str(), buf.data()) == 1;
+  if (ok && percent != std::string::npos) {
+    const std::string_view zone = std::string_view(a).substr(percent + 1);
+    const auto zone_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    };
+    ok = !zone.empty() && zone.size() <= 16 && bare.find(':') != std::string::npos &&
+         std::all_of(zone.begin(), zone.end(), zone_char);
+  }
+  if (!ok) throw Invalid{"an address is not an IP address: \"" + escape_bytes(a.substr(0, 64)) + "\""};
+  return a;
+}
+
+json endpoint_json(const Endpoint& e) { return {{"address", e.address}, {"port", e.port}}; }
+
+Endpoint endpoint_from(const json& j) { return {address_from(j.at("address")), get_int<std::uint16_t>(j.at("port"))}; }
+
+// nlohmann's messages quote the input they stopped at, which may be any bytes
+// and up to the whole answer long.
+std::string describe_json_error(const json::exception& e) {
+  constexpr std::size_t kMaxMessage = 200;
+  std::string_view what = e.what();
+  if (auto close = what.find("] "); what.starts_with("[json.exception.") && close != std::string_view::npos)
+    what.remove_prefix(close + 2);
+  std::string out = escape_bytes(what.substr(0, kMaxMessage));
+  if (what.size() > kMaxMessage) out += "...";
+  return out;
+}
+
+// Parses within kMaxAnswerBytes / kMaxAnswerDepth / kMaxAnswerValues: the
+// callback sees every value before it is stored and stops the parse at the
+// first one over a bound, so deep or numerous values are never built.
+json parse_bounded(const std::string& body) {
+  if (body.size() > kMaxAnswerBytes)
+    throw Invalid{"larger than " + std::to_string(kMaxAnswerBytes) + " bytes"};
+  std::size_t values = 0;
+  return json::parse(body, [&](int depth, json::parse_event_t event, json&) {
+    using E = json::parse_event_t;
+    const bool starts = event == E::object_start || event == E::array_start;
+    if (starts || event == E::value) {
+      if (++values > kMaxAnswerValues)
+        throw Invalid{"more than " + std::to_string(kMaxAnswerValues) + " JSON values"};
+      if (starts && depth >= static_cast<int>(kMaxAnswerDepth))
+        throw Invalid{"nested deeper than " + std::to_string(kMaxAnswerDepth) + " levels"};
+    }
+    return true;
+  });
+}
+
+// Never throws: on failure `error` says what was wrong, in printable ASCII
+// and bounded. Addresses must be IP literals; every other string is kept with
+// bytes outside printable ASCII escaped, so nothing the reflector says can
+// reach a terminal or a report as a control character.
 template <typename T, typename Fn>
 std::optional<T> parse_guarded(const std::string& body, std::string& error, Fn&& fn) {
   try {
-    json j = json::parse(body);
+    json j = parse_bounded(body);
     if (!j.is_object()) {
       error = "expected a JSON object";
       return std::nullopt;
     }
     return fn(j);
   } catch (const json::exception& e) {
-    error = e.what();
+    error = describe_json_error(e);
+    return std::nullopt;
+  } catch (const Invalid& e) {
+    error = e.what;
     return std::nullopt;
   }
 }
@@ -64,13 +143,13 @@ json limit_json(const ReflectorLimit& l) {
 
 ReflectorLimit limit_from(const json& j) {
   ReflectorLimit l;
-  l.limit = j.at("limit").get<std::string>();
+  l.limit = text(j.at("limit"));
   l.count = get_int<std::uint64_t>(j.at("count"));
   if (j.contains("ports")) {
     l.ports = get_int_array<std::uint16_t>(j.at("ports"));
     if (l.ports.size() > kMaxLimitPorts) l.ports.resize(kMaxLimitPorts);
   }
-  l.detail = j.value("detail", std::string{});
+  l.detail = text_or(j, "detail");
   return l;
 }
 
@@ -78,6 +157,23 @@ ReflectorLimit limit_from(const json& j) {
 constexpr std::string_view kOldRateLimitedReason = "rate limited";
 
 }  // namespace
+
+std::string escape_bytes(std::string_view raw, bool keep_backslash) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size());
+  for (char c : raw) {
+    auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f && (c != '\\' || keep_backslash)) {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[b >> 4]);
+      out.push_back(kDigits[b & 0x0f]);
+    }
+  }
+  return out;
+}
 
 bool withheld_by_reflector(std::string_view code) {
   return code == reply_code::kRateLimited || code == reply_code::kBatchFull || code == reply_code::kSendFailed ||
@@ -148,7 +244,7 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
       error = "session id is not a short alphanumeric token";
       return std::nullopt;
     }
-    info.tag_hex = j.at("tag").get<std::string>();
+    info.tag_hex = text(j.at("tag"));
     if (!tag_from_hex(info.tag_hex)) {
       error = "session tag is not " + std::to_string(kSessionTagSize) + " hex-encoded bytes";
       return std::nullopt;
@@ -158,17 +254,17 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     info.capabilities.udp_ports = get_int_array<std::uint16_t>(caps.at("udp_ports"));
     info.capabilities.tcp_ports = get_int_array<std::uint16_t>(caps.at("tcp_ports"));
     if (caps.contains("raw_protocols"))
-      info.capabilities.raw_protocols = caps.at("raw_protocols").get<std::vector<std::string>>();
+      info.capabilities.raw_protocols = text_array(caps.at("raw_protocols"));
     if (caps.contains("raw_protocols_v6"))
-      info.capabilities.raw_protocols_v6 = caps.at("raw_protocols_v6").get<std::vector<std::string>>();
+      info.capabilities.raw_protocols_v6 = text_array(caps.at("raw_protocols_v6"));
     if (caps.contains("nat_ports") && caps["nat_ports"].is_array()) {
       info.capabilities.nat_ports = get_int_array<std::uint16_t>(caps.at("nat_ports"));
       if (info.capabilities.nat_ports.size() > 2) info.capabilities.nat_ports.resize(2);
     }
     if (caps.contains("alternate_address") && caps["alternate_address"].is_string())
-      info.capabilities.alternate_address = caps["alternate_address"].get<std::string>();
+      info.capabilities.alternate_address = address_from(caps["alternate_address"]);
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
-      info.capabilities.wireguard_public_key_hex = caps["wireguard_public_key"].get<std::string>();
+      info.capabilities.wireguard_public_key_hex = text(caps["wireguard_public_key"]);
     info.capabilities.portal_challenge = caps.value("portal_challenge", false) == true;
     // Optional; entries that are not well-formed are skipped (they only improve
     // the wording of "not run", never a verdict). The reason is shown to the
@@ -190,7 +286,7 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
       }
     }
     info.expires_in_s = get_int_or<int>(j, "expires_in_s", 0);
-    info.reflector_version = j.value("reflector_version", std::string{});
+    info.reflector_version = text_or(j, "reflector_version");
     return info;
   });
 }
@@ -221,8 +317,8 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
       Observation o;
       o.sequence = get_int<std::uint64_t>(item.at("sequence"));
       o.probe_index = get_int<std::uint16_t>(item.at("probe_index"));
-      o.protocol = item.at("protocol").get<std::string>();
-      o.kind = item.at("kind").get<std::string>();
+      o.protocol = text(item.at("protocol"));
+      o.kind = text(item.at("kind"));
       auto transport = transport_from_string(item.at("transport").get<std::string>());
       if (!transport) {
         error = "unknown transport in observation";
@@ -240,15 +336,19 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
       if (ip.contains("ttl") && !ip["ttl"].is_null()) o.ttl = get_int<std::uint8_t>(ip["ttl"]);
       if (ip.contains("tos") && !ip["tos"].is_null()) o.tos = get_int<std::uint8_t>(ip["tos"]);
       o.payload_length = get_int<std::size_t>(item.at("payload").at("length"));
-      o.payload_sha256 = item.at("payload").at("sha256").get<std::string>();
-      o.fields = item.value("fields", Fields{});
+      o.payload_sha256 = text(item.at("payload").at("sha256"));
+      if (item.contains("fields")) {
+        const json& fields = item.at("fields");
+        if (!fields.is_object()) throw json::type_error::create(302, "\"fields\" is not an object", &fields);
+        for (const auto& [key, value] : fields.items()) o.fields[escape_bytes(key, true)] = text(value);
+      }
       o.received_at_unix_ms = get_int_or<std::int64_t>(item, "received_at_unix_ms", 0);
       const json& reply = item.at("reply");
       o.reply.sent = reply.at("sent").get<bool>();
-      o.reply.kind = reply.value("kind", std::string{});
+      o.reply.kind = text_or(reply, "kind");
       o.reply.length = get_int_or<std::size_t>(reply, "length", 0);
-      o.reply.reason = reply.value("reason", std::string{});
-      o.reply.code = reply.value("code", std::string{});
+      o.reply.reason = text_or(reply, "reason");
+      o.reply.code = text_or(reply, "code");
       if (o.reply.code.empty() && !o.reply.sent && o.reply.reason == kOldRateLimitedReason)
         o.reply.code = reply_code::kRateLimited;
       list.observations.push_back(std::move(o));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "probes/untrusted.h"
+
 namespace vpncheck::probes::pptp {
 namespace {
 
@@ -221,21 +223,7 @@ ParseResult parse(ByteView buffered) {
   return result;
 }
 
-std::string escape_text(std::string_view raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : raw) {
-    auto b = static_cast<unsigned char>(c);
-    if (b >= 0x20 && b < 0x7f && c != '\\') {
-      out.push_back(c);
-    } else {
-      out += "\\x";
-      out.push_back(kDigits[b >> 4]);
-      out.push_back(kDigits[b & 0x0f]);
-    }
-  }
-  return out;
-}
+std::string escape_text(std::string_view raw) { return escape_bytes(raw); }
 
 std::map<std::string, std::string> describe(const Message& m) {
   std::map<std::string, std::string> f;

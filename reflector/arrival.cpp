@@ -144,6 +144,22 @@ void PptpCalls::remove(const std::string& client_address, std::uint16_t reflecto
   calls_.erase(Key{client_address, reflector_call_id});
 }
 
+void FlowMemory::forget(const probes::SessionTag& tag) {
+  std::erase_if(flows_, [&](const auto& kv) { return kv.second.token.tag == tag; });
+}
+
+void PptpCalls::forget(const probes::SessionTag& tag) {
+  std::erase_if(calls_, [&](const auto& kv) { return kv.second.token.tag == tag; });
+}
+
+void ArrivalHandler::forget_session(const Session& session) {
+  flows_.forget(session.tag);
+  pptp_calls_.forget(session.tag);
+  if (limiter_ == nullptr) return;
+  limiter_->forget(session.client.address);
+  for (const auto& address : session.sources) limiter_->forget(address);
+}
+
 std::optional<probes::ProbeToken> FlowMemory::find(probes::Transport transport, std::uint16_t local_port,
                                                    const probes::Endpoint& source, std::int64_t now_ms) const {
   auto it = flows_.find(Key{transport, local_port, source.address, source.port});
@@ -249,6 +265,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     out.reply = probes::control::build_reply(payload, rnd_);
   }
 
+  session->note_source(arrival.source.address);  // its state is forgotten with the session
   probes::ReplyRecord reply;
   if (out.reply.empty()) {
     reply.reason = kNoReplySmall;

@@ -83,6 +83,8 @@ class FlowMemory {
                                     std::int64_t now_ms);
   std::optional<probes::ProbeToken> find(probes::Transport transport, std::uint16_t local_port,
                                          const probes::Endpoint& source, std::int64_t now_ms) const;
+  // Forgets every flow of the session holding `tag` (it ended).
+  void forget(const probes::SessionTag& tag);
   std::size_t size() const { return flows_.size(); }
 
  private:
@@ -120,6 +122,8 @@ class PptpCalls {
     return !find(client_address, reflector_call_id, now_ms).has_value();
   }
   void remove(const std::string& client_address, std::uint16_t reflector_call_id);
+  // Forgets every call of the session holding `tag` (it ended).
+  void forget(const probes::SessionTag& tag);
   std::size_t size() const { return calls_.size(); }
 
  private:
@@ -154,6 +158,11 @@ class ArrivalHandler {
   const Metrics& metrics() const { return *metrics_; }
   // The PPTP control connections' calls; GRE arrivals are answered through them.
   PptpCalls& pptp_calls() { return pptp_calls_; }
+  const PptpCalls& pptp_calls() const { return pptp_calls_; }
+  const FlowMemory& flows() const { return flows_; }
+  // Erases what this handler keeps about `session`, which is ending: its
+  // flows, its PPTP calls, and the rate-limit buckets of its addresses.
+  void forget_session(const Session& session);
 
  private:
   ArrivalOutcome drop(DropReason reason);

@@ -104,6 +104,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
                  "and counted per source address, and that address's sessions are told")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
+  app.add_option("--max-connections-per-client", config.max_connections_per_client,
+                 "TCP connections served at once from one IPv4 address or IPv6 /64; an eighth of\n"
+                 "--max-connections is kept for the control API's own ports either way")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--rate-limit", config.rate_limit,
                  "replies per second per source address (burst: one second's worth); 0 = no limit.\n"
                  "Over the limit, probes are still recorded but not answered")

@@ -50,8 +50,11 @@ struct Config {
   int session_ttl_s = 300;
   std::size_t max_sessions = 4096;
   std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped
-  std::size_t max_sessions_per_client = 64;  // per client address (CGNAT shares addresses)
+  std::size_t max_sessions_per_client = 64;  // per client address or IPv6 /64 (CGNAT shares addresses)
   std::size_t max_connections = 1024;      // concurrent TCP connections, control and probe
+  // ... from one client (IPv4 address, IPv6 /64). An eighth of max_connections
+  // is kept for the control API's own ports.
+  std::size_t max_connections_per_client = 64;
   // Replies per second per source address (token bucket, burst = one second's
   // worth); 0 = no limit. Over it, arrivals are recorded but not answered.
   double rate_limit = 200;

@@ -186,7 +186,8 @@ HttpResponse ControlApi::create_session(const HttpRequest& request, const probes
   if (created.error == CreateError::table_full)
     return error_for(http::status::service_unavailable, "session table full, try again later", request);
   if (created.error == CreateError::client_limit)
-    return error_for(http::status::too_many_requests, "too many open sessions from this address", request);
+    return error_for(http::status::too_many_requests, "too many open sessions from this address (or its IPv6 /64)",
+                     request);
 
   const Session& session = *created.session;
   probes::SessionInfo info;

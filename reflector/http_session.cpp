@@ -57,11 +57,14 @@ asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer bu
       services.log.debug("control: " + std::string(request.method_string()) + " " +
                          std::string(request.target()) + " -> " + std::to_string(res.result_int()) +
                          " from " + client.address + ":" + std::to_string(client.port));
+    // Session ids only at debug: with the log, an id ties a client's requests together.
+    const bool debug = services.log.enabled(LogLevel::debug);
+    auto id_from = [&](const std::string& path) { return debug ? path.substr(kSessionsPrefix.size()) + " " : ""; };
     if (res.result() == http::status::created)
-      services.log.info("session " + std::string(res[http::field::location]).substr(kSessionsPrefix.size()) + " opened (" +
+      services.log.info("session " + id_from(std::string(res[http::field::location])) + "opened (" +
                         std::to_string(services.sessions.size()) + " live)");
     else if (res.result() == http::status::no_content)
-      services.log.info("session " + std::string(request.target()).substr(kSessionsPrefix.size()) + " closed by client");
+      services.log.info("session " + id_from(std::string(request.target())) + "closed by client");
 
     stream.expires_after(services.timeouts.http);
     auto [wec, wn] = co_await http::async_write(stream, res, kAwait);

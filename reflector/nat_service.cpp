@@ -107,6 +107,15 @@ void NatService::close() {
   for (auto& [key, timer] : late_) timer->cancel();
 }
 
+void NatService::forget_session(const probes::SessionTag& tag) {
+  std::erase_if(late_, [&](const auto& kv) {
+    const auto& token = std::get<0>(kv.first);
+    if (!std::equal(tag.begin(), tag.end(), token.begin())) return false;
+    kv.second->cancel();
+    return true;
+  });
+}
+
 asio::awaitable<void> NatService::listen(Socket& s) {
   std::vector<std::uint8_t> buffer(2048);
   alignas(cmsghdr) std::array<char, 256> control{};
@@ -135,11 +144,16 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
   auto request = np::parse_request(datagram);
   if (!request || !from.address().is_v4()) return;
   // Authenticated by session: only live sessions' tags are answered.
-  if (sessions_.find_by_tag(request->token.tag) == nullptr) return;
+  Session* session = sessions_.find_by_tag(request->token.tag);
+  if (session == nullptr) return;
+  const std::string source = from.address().to_string();
+  session->note_source(source);  // its state is forgotten with the session
   const bool at_alternate = alternate_ && destination.to_string() == *alternate_;
   const bool have_other_port = ports_.size() > 1;
   const bool have_other_address = alternate_.has_value() && !at_alternate;
-  const auto plan = np::plan_replies(*request, datagram.size(), have_other_port, have_other_address);
+  // More than one reply only to the address the control connection proved.
+  const auto plan = np::plan_replies(*request, datagram.size(), have_other_port, have_other_address,
+                                     source == session->client.address);
   const std::uint16_t other_port =
       ports_.size() > 1 ? (s.port == ports_[0] ? ports_[1] : ports_[0]) : s.port;
   np::Reply reply;
@@ -147,7 +161,6 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
   reply.token = request->token;
   reply.nonce = request->nonce;
   reply.observed = to_endpoint(from.address(), from.port());
-  const std::string source = from.address().to_string();
   // The rate limit takes all of a request's immediate replies or none: a
   // direct answer without its companion would read as filtering at the
   // client, an ack without its echo as fragments lost on the way back.

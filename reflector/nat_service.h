@@ -48,6 +48,8 @@ class NatService {
                                   const std::vector<std::uint16_t>& ports);
   void start();
   void close();
+  // The session holding `tag` ended: its pending lifetime answers are cancelled.
+  void forget_session(const probes::SessionTag& tag);
 
   const std::vector<std::uint16_t>& ports() const { return ports_; }  // as bound
   const std::optional<std::string>& alternate_address() const { return alternate_; }

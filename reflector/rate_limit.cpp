@@ -23,6 +23,13 @@ void RateLimiter::forget_full_buckets(std::chrono::steady_clock::time_point now)
   }
 }
 
+void RateLimiter::forget(const std::string& source) {
+  auto it = buckets_.find(source);
+  if (it == buckets_.end()) return;
+  refill(it->second, clock_());
+  if (it->second.tokens >= limit_.burst) buckets_.erase(it);
+}
+
 bool RateLimiter::allow(const std::string& source) {
   if (!enabled()) return true;
   const auto now = clock_();

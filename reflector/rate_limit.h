@@ -31,6 +31,16 @@ class RateLimiter {
   // bucket could be kept for it). Always true when the limit is off.
   bool allow(const std::string& source);
 
+  // The session that `source` belonged to ended: its bucket goes now if it
+  // holds nothing a fresh one would not (it refilled), else once it has
+  // refilled, at the next forget_refilled(). Dropping a depleted bucket at
+  // once would let anyone who can close a session reset a source's limit.
+  void forget(const std::string& source);
+  // Drops every bucket that has refilled (the server calls it periodically),
+  // so no address outlives its last answer by more than burst / per_second
+  // seconds plus that period.
+  void forget_refilled() { forget_full_buckets(clock_()); }
+
   bool enabled() const { return limit_.per_second > 0; }
   std::size_t tracked() const { return buckets_.size(); }
 

@@ -36,6 +36,7 @@ class ConnectionRefusals {
   // The tally of `address`, if one of its refusals happened at or after
   // `since` (its count may include earlier refusals of the same run).
   const Tally* find(const std::string& address, std::chrono::steady_clock::time_point since) const;
+  void forget(const std::string& address) { tallies_.erase(address); }
   std::size_t size() const { return tallies_.size(); }
 
  private:

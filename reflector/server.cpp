@@ -57,12 +57,13 @@ std::string join_raw(const std::vector<std::string>& names, std::string_view fam
 
 // Expired sessions are also purged lazily; this bounds memory when nobody asks.
 asio::awaitable<void> sweep_loop(asio::steady_timer& timer, SessionTable& sessions, ArrivalHandler& arrivals,
-                                 Logger& log) {
+                                 RateLimiter& limiter, Logger& log) {
   while (true) {
     timer.expires_after(kSweepInterval);
     auto [ec] = co_await timer.async_wait(kAwait);
     if (ec) break;
     std::size_t purged = sessions.purge_expired();
+    limiter.forget_refilled();
     if (purged > 0 || log.enabled(LogLevel::debug))
       log.debug("sessions: " + std::to_string(sessions.size()) + " live, " + std::to_string(purged) +
                 " expired; drops: " + arrivals.drops().summary());
@@ -82,6 +83,19 @@ Server::Server(Config config, Logger* log)
       arrivals_(sessions_, hints_for(wireguard_key_), csprng(), &metrics_, &limiter_),
       io_(std::make_unique<asio::io_context>(1)) {
   sessions_.count_into(&metrics_);
+  // Nothing about a client outlives its session: its flows, PPTP calls,
+  // rate-limit buckets and pending NAT answers go with it.
+  sessions_.on_erase([this](const Session& session) {
+    arrivals_.forget_session(session);
+    if (nat_) nat_->forget_session(session.tag);
+    // Refusals are tallied per address, so one still in use by another
+    // session (CGNAT) keeps its tally for that session's report.
+    auto forget_refusals = [&](const std::string& address) {
+      if (!sessions_.in_use(address, session)) refusals_.forget(address);
+    };
+    forget_refusals(session.client.address);
+    for (const auto& address : session.sources) forget_refusals(address);
+  });
 }
 
 Server::~Server() {
@@ -342,7 +356,7 @@ std::optional<std::string> Server::start() {
   options.max_connections = config_.max_connections;
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
-                               &refusals_});
+                               &refusals_, config_.max_connections / 8, config_.max_connections_per_client, {}});
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);
@@ -354,7 +368,7 @@ std::optional<std::string> Server::start() {
     asio::co_spawn(*io_, run_tcp_listener(*acceptors_[i], acceptor_roles_[i], *services_), asio::detached);
   nat_->start();
   sweep_ = std::make_unique<asio::steady_timer>(*io_);
-  asio::co_spawn(*io_, sweep_loop(*sweep_, sessions_, arrivals_, log_), asio::detached);
+  asio::co_spawn(*io_, sweep_loop(*sweep_, sessions_, arrivals_, limiter_, log_), asio::detached);
 
   log_startup();
   return std::nullopt;

@@ -80,6 +80,9 @@ class Server {
   const DropCounters& drops() const { return metrics_.drops; }
   const Metrics& metrics() const { return metrics_; }
   const SessionTable& sessions() const { return sessions_; }
+  const ArrivalHandler& arrivals() const { return arrivals_; }
+  const RateLimiter& limiter() const { return limiter_; }
+  const ConnectionRefusals& refusals() const { return refusals_; }
 
  private:
   // `why`, when given, receives the error of a failed bind (or listen).

@@ -5,6 +5,9 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <cstddef>
+#include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "probes/observation.h"
 #include "reflector/arrival.h"
@@ -27,18 +30,37 @@ struct Services {
   // Connections refused for want of a slot, by source address (reported to
   // the sessions from there); nullptr: not recorded.
   ConnectionRefusals* refusals = nullptr;
+  // Of max_connections, the slots only the control API's own listeners (not
+  // a port shared with probes) may take: however many probe connections are
+  // held open, an honest client can still open a session.
+  std::size_t control_reserve = 0;
+  // Connections at once from one client_key (IPv4 address, IPv6 /64).
+  std::size_t max_connections_per_client = 64;
+  std::unordered_map<std::string, std::size_t> connections_by_client{};
 };
 
-// Counts one TCP connection for as long as it lives.
+// Counts one TCP connection, in the total and for its client, for as long as it lives.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(Services& s) : services_(s) { ++services_.active_connections; }
-  ~ConnectionSlot() { --services_.active_connections; }
+  ConnectionSlot(Services& s, std::string client) : services_(&s), client_(std::move(client)) {
+    ++services_->active_connections;
+    ++services_->connections_by_client[client_];
+  }
+  ~ConnectionSlot() {
+    if (services_ == nullptr) return;
+    --services_->active_connections;
+    auto it = services_->connections_by_client.find(client_);
+    if (it != services_->connections_by_client.end() && --it->second == 0) services_->connections_by_client.erase(it);
+  }
+  ConnectionSlot(ConnectionSlot&& other) noexcept
+      : services_(std::exchange(other.services_, nullptr)), client_(std::move(other.client_)) {}
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
 
  private:
-  Services& services_;
+  Services* services_;
+  std::string client_;
 };
 
 // An address as a client would write it: IPv4-mapped IPv6 shown as IPv4.

@@ -1,5 +1,7 @@
 #include "reflector/session_table.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 
@@ -34,6 +36,15 @@ std::string limit_detail(SessionLimit limit) {
 
 }  // namespace
 
+std::string client_key(const std::string& address) {
+  std::array<std::uint8_t, 16> bytes{};
+  if (inet_pton(AF_INET6, address.substr(0, address.find('%')).c_str(), bytes.data()) != 1) return address;
+  std::fill(bytes.begin() + 8, bytes.end(), std::uint8_t{0});
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (inet_ntop(AF_INET6, bytes.data(), text.data(), text.size()) == nullptr) return address;
+  return std::string(text.data()) + "/64";
+}
+
 void LimitTally::note_port(std::uint16_t port) {
   if (port == 0) return;
   for (std::size_t i = 0; i < port_count; ++i)
@@ -47,8 +58,9 @@ SessionTable::SessionTable(SessionLimits limits, SteadyClock clock)
 CreateResult SessionTable::create(const probes::Endpoint& client, const probes::RandomFill& rnd) {
   purge_expired();
   if (by_id_.size() >= limits_.max_sessions) return {nullptr, CreateError::table_full};
+  const std::string key = client_key(client.address);
   auto same_client = std::count_if(by_id_.begin(), by_id_.end(),
-                                   [&](const auto& kv) { return kv.second.client.address == client.address; });
+                                   [&](const auto& kv) { return client_key(kv.second.client.address) == key; });
   if (static_cast<std::size_t>(same_client) >= limits_.max_sessions_per_client)
     return {nullptr, CreateError::client_limit};
 
@@ -140,6 +152,14 @@ probes::ObservationList SessionTable::observations(const Session& session) const
   return list;
 }
 
+bool SessionTable::in_use(const std::string& address, const Session& except) const {
+  return std::any_of(by_id_.begin(), by_id_.end(), [&](const auto& kv) {
+    const Session& s = kv.second;
+    return &s != &except && !expired(s) &&
+           (s.client.address == address || std::find(s.sources.begin(), s.sources.end(), address) != s.sources.end());
+  });
+}
+
 std::size_t SessionTable::purge_expired() {
   std::size_t purged = 0;
   for (auto it = by_id_.begin(); it != by_id_.end();) {
@@ -155,6 +175,7 @@ std::size_t SessionTable::purge_expired() {
 
 void SessionTable::erase(std::unordered_map<std::string, Session>::iterator it, Why why) {
   if (metrics_ != nullptr) ++(why == Why::expired ? metrics_->sessions_expired : metrics_->sessions_closed);
+  if (on_erase_) on_erase_(it->second);
   by_tag_.erase(it->second.tag);
   by_id_.erase(it);  // the Session, its observations (client addresses) with it
 }

@@ -3,6 +3,7 @@
 // touches it from its single I/O thread only.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +23,11 @@
 namespace vpncheck::reflector {
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+
+// The unit per-client limits count by: an IPv4 address, or an IPv6 /64 (one
+// subscriber's usual allocation, RFC 6177 §2), so the addresses one party
+// holds in its /64 count as one client. "2001:db8:1:2::5" -> "2001:db8:1:2::/64".
+std::string client_key(const std::string& address);
 
 struct SessionLimits {
   std::chrono::seconds ttl{300};
@@ -69,8 +75,16 @@ struct Session {
   std::uint64_t dropped = 0;  // arrivals beyond max_observations
   std::array<LimitTally, static_cast<std::size_t>(SessionLimit::count_)> limits{};
   std::chrono::steady_clock::time_point created_at;
+  // Source addresses its probes and NAT tests came from (bounded): what other
+  // tables keep per address (rate-limit buckets, refusals) goes with it.
+  static constexpr std::size_t kMaxSources = 8;
+  std::vector<std::string> sources;
 
   LimitTally& tally(SessionLimit limit) { return limits[static_cast<std::size_t>(limit)]; }
+  void note_source(const std::string& address) {
+    if (sources.size() < kMaxSources && std::find(sources.begin(), sources.end(), address) == sources.end())
+      sources.push_back(address);
+  }
 };
 
 enum class CreateError { table_full, client_limit };
@@ -87,6 +101,9 @@ class SessionTable {
   // Count sessions created, expired and closed into `metrics` (the server's
   // one Metrics); without it they are not counted.
   void count_into(Metrics* metrics) { metrics_ = metrics; }
+  // Called with every session about to be erased (expired or closed), so the
+  // state other tables keep about it goes with it.
+  void on_erase(std::function<void(const Session&)> hook) { on_erase_ = std::move(hook); }
 
   // A new session with a random id and tag (drawn from `rnd`, which in
   // production is the CSPRNG). Expired sessions are purged first.
@@ -111,6 +128,9 @@ class SessionTable {
   // The observations, and as `limits` every limit that hit the session.
   probes::ObservationList observations(const Session& session) const;
 
+  // Does a live session other than `except` have `address` as its client or a source?
+  bool in_use(const std::string& address, const Session& except) const;
+
   std::size_t purge_expired();
   std::size_t size() const { return by_id_.size(); }
   const SessionLimits& limits() const { return limits_; }
@@ -125,6 +145,7 @@ class SessionTable {
   std::unordered_map<std::string, Session> by_id_;
   std::map<probes::SessionTag, std::string> by_tag_;
   Metrics* metrics_ = nullptr;
+  std::function<void(const Session&)> on_erase_;
 };
 
 }  // namespace vpncheck::reflector

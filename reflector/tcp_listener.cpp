@@ -136,7 +136,7 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
 // A PPTP control connection: messages in, answers out, until StopCCRQ, a
 // protocol error, the idle limit or the connection's lifetime ends it.
 asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
-                                 probes::Endpoint client, Services& s) {
+                                 probes::Endpoint client, Clock::time_point sccrq_deadline, Services& s) {
   boost::system::error_code ec;
   auto local = socket.local_endpoint(ec);
   PptpConnection connection(s.arrivals, local_port, client,
@@ -151,7 +151,12 @@ asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, 
                                                       .count());
     close = step.close;
     if (step.consumed == 0 && !step.close) {
-      auto wait = std::min<Clock::duration>(s.timeouts.pptp_idle, left(end));
+      // Until its SCCRQ (the message that names a session) the peer is
+      // nobody: it gets what any probe gets for its first bytes, not the
+      // idle allowance of a call in progress.
+      const auto limit = connection.state() == PptpConnection::State::wait_sccrq ? sccrq_deadline : end;
+      auto wait = std::min<Clock::duration>(s.timeouts.pptp_idle, left(std::min(limit, end)));
+      if (wait <= Clock::duration::zero()) break;
       if (co_await read_some_for(socket, buffer, 512, wait) != ReadStatus::data) break;
       continue;
     }
@@ -187,8 +192,8 @@ asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, 
   socket.close(ec);
 }
 
-asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s) {
-  ConnectionSlot slot(s);
+asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s,
+                                       [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) co_return;
@@ -220,7 +225,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
     co_return;
   }
   if (looks_like_pptp(head)) {
-    co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, s);
+    co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, deadline, s);
     co_return;
   }
   if (head.size() < kStreamLengthSize) {
@@ -231,6 +236,12 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
 }
 
 }  // namespace
+
+// What a control API connection refused for want of a slot gets (a fixed
+// 503 with the API's {"error": ...} body).
+constexpr std::string_view kBusyAnswer =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 40\r\n"
+    "Connection: close\r\n\r\n{\"error\":\"all connection slots in use\"}\n";
 
 bool looks_like_http(probes::ByteView head) {
   static constexpr std::array<std::string_view, 6> kMethods{"GET ", "POST", "HEAD", "PUT ", "DELE", "OPTI"};
@@ -255,16 +266,33 @@ asio::awaitable<void> run_tcp_listener(tcp::acceptor& acceptor, TcpRole role, Se
       co_await pause.async_wait(kAwait);
       continue;
     }
-    if (s.active_connections >= s.max_connections) {
-      s.log.debug("tcp/" + std::to_string(port) + ": connection limit reached, refusing");
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) continue;  // gone already
+    const std::string address = to_endpoint(remote.address(), 0).address;
+    std::string client = client_key(address);
+    const bool control_only = role.control && !role.probe;
+    const std::size_t pool =
+        control_only ? s.max_connections : s.max_connections - std::min(s.control_reserve, s.max_connections);
+    auto mine = s.connections_by_client.find(client);
+    const bool client_full = mine != s.connections_by_client.end() && mine->second >= s.max_connections_per_client;
+    if (s.active_connections >= pool || client_full) {
+      s.log.debug("tcp/" + std::to_string(port) + ": " + (client_full ? "per-client" : "connection") +
+                  " limit reached, refusing");
       // Nothing is read, so no session is known: the source address is, and
       // the sessions from it are told (their observations' `limits`).
-      auto remote = socket.remote_endpoint(ec);
-      if (!ec && s.refusals != nullptr) s.refusals->record(to_endpoint(remote.address(), 0).address, port);
+      if (s.refusals != nullptr) s.refusals->record(address, port);
+      // A control API client is told in words it understands (vpncheck:
+      // "reflector busy"); best effort, the socket's buffer is empty. Not on
+      // a port shared with probes: a probe must not take HTTP for an answer.
+      if (control_only) {
+        socket.non_blocking(true, ec);
+        socket.write_some(asio::buffer(kBusyAnswer), ec);
+      }
       socket.close(ec);
       continue;
     }
-    asio::co_spawn(executor, serve_connection(std::move(socket), port, role, s), asio::detached);
+    asio::co_spawn(executor, serve_connection(std::move(socket), port, role, s, ConnectionSlot(s, std::move(client))),
+                   asio::detached);
   }
 }
 

@@ -287,6 +287,13 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   };
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
                                                   until(run_deadline - kCloseAllowance), o.auth_key);
+  if (observations.invalid) {
+    // A reflector that answers garbage has told nothing about the network.
+    report.error = observations.error;
+    co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),
+                           o.auth_key);
+    co_return;
+  }
   report.observations_read = observations.list.has_value();
   report.observations_error = observations.error;
   if (observations.list) {
@@ -316,6 +323,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();
   if (nat_measured) {
+    nat::discount_unvalidated(*nat_measured, session.info.client.address);
     apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
     apply_path_mtu(report.protocols, report.nat.tests->mtu);
   }
@@ -412,7 +420,11 @@ int run_vpncheck(const Options& o, std::ostream& out, std::ostream& err) {
   if (!report_to_stdout) write_text_report(out, shown, detect_text_style(o.no_color, o.verbose, 1));
   bool written = true;
   const auto document = to_report_json(shown);
-  if (o.json_path) written = write_output("JSON", *o.json_path, document.dump(2) + "\n", out, err) && written;
+  if (o.json_path) {
+    // Replaced, not thrown: a byte that is not UTF-8 must never abort the report.
+    const std::string json = document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    written = write_output("JSON", *o.json_path, json + "\n", out, err) && written;
+  }
   // From the same document as the JSON report, so the two cannot disagree.
   if (o.html_path) written = write_output("HTML", *o.html_path, render_html_report(document), out, err) && written;
   if (o.junit_path) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "probes/untrusted.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -23,11 +24,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kMaxResponseBody = 4 * 1024 * 1024;
 
 struct HttpResult {
   bool transport_ok = false;
   std::string error;  // transport-level failure, phrased for people
+  // Set when what came is not a usable HTTP answer (over a bound, malformed):
+  // what was wrong, without the "not a vpncheck reflector" frame of `error`.
+  std::string invalid;
   unsigned status = 0;
   std::string body;
   std::optional<probes::Endpoint> local;
@@ -71,11 +74,15 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxResponseBody);
+  parser.body_limit(probes::kMaxAnswerBytes);
   if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple); ec) {
-    result.error = std::string_view(ec.category().name()) == "beast.http"
-                       ? "not a vpncheck reflector (the answer is not HTTP: " + ec.message() + ")"
-                       : describe_error(ec);
+    const bool cut_short = ec == http::error::end_of_stream || ec == http::error::partial_message;
+    if (ec == http::error::body_limit)
+      result.invalid = "larger than " + std::to_string(probes::kMaxAnswerBytes) + " bytes";
+    else if (std::string_view(ec.category().name()) == "beast.http" && !cut_short)
+      result.invalid = "not HTTP: " + ec.message();
+    result.error = result.invalid.empty() ? describe_error(ec)
+                                          : "not a vpncheck reflector (the answer is " + result.invalid + ")";
     co_return result;
   }
   result.transport_ok = true;
@@ -95,8 +102,15 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
   asio::ip::tcp::socket socket(executor);
   asio::steady_timer timer(executor, timeout);
   auto connected = co_await (socket.async_connect(endpoint, use_tuple) || timer.async_wait(use_tuple));
-  if (connected.index() == 1) co_return HttpResult{false, "timed out", 0, {}, {}};
-  if (auto [ec] = std::get<0>(connected); ec) co_return HttpResult{false, describe_error(ec), 0, {}, {}};
+  HttpResult failed;
+  if (connected.index() == 1) {
+    failed.error = "timed out";
+    co_return failed;
+  }
+  if (auto [ec] = std::get<0>(connected); ec) {
+    failed.error = describe_error(ec);
+    co_return failed;
+  }
   co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, auth_key);
 }
 
@@ -313,7 +327,9 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
   }
   ObservationsResult out;
   if (!race->answer) {
-    out.error = race->last_failure.error.empty() ? "timed out" : race->last_failure.error;
+    out.invalid = !race->last_failure.invalid.empty();
+    out.error = out.invalid ? "the reflector's answer is not valid: " + race->last_failure.invalid
+                : race->last_failure.error.empty() ? "timed out" : race->last_failure.error;
     co_return out;
   }
   const HttpResult& http = *race->answer;
@@ -321,7 +337,12 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
     out.error = "reflector answered HTTP " + std::to_string(http.status);
     co_return out;
   }
-  out.list = probes::observations_from_json(http.body, out.error);
+  std::string why;
+  out.list = probes::observations_from_json(http.body, why);
+  if (!out.list) {
+    out.invalid = true;
+    out.error = "the reflector's answer is not valid: " + why;
+  }
   co_return out;
 }
 

@@ -47,6 +47,9 @@ boost::asio::awaitable<OpenSessionResult> open_session(std::string host_for_mess
 struct ObservationsResult {
   std::optional<probes::ObservationList> list;
   std::string error;
+  // An answer came but is not valid (not JSON, over the parser's bounds, a
+  // wrong type or value): the reflector, not the network, failed.
+  bool invalid = false;
 };
 
 boost::asio::awaitable<ObservationsResult> fetch_observations(boost::asio::ip::tcp::endpoint control,

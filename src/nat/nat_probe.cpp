@@ -133,12 +133,12 @@ bool answers(const Reply& reply, const Request& request) {
 }
 
 std::vector<PlannedReply> plan_replies(const Request& request, std::size_t request_size, bool have_other_port,
-                                       bool have_other_address) {
+                                       bool have_other_address, bool validated_source) {
   if (request.type == Type::size) {
     // The echo takes what the request brought, less the ack if one was asked for.
     std::vector<PlannedReply> planned;
     std::size_t left = std::min(request_size, kMaxSizeRequest);
-    if ((request.flags & kFlagAck) != 0 && left >= kReplySize + kEchoHeaderSize) {
+    if ((request.flags & kFlagAck) != 0 && validated_source && left >= kReplySize + kEchoHeaderSize) {
       planned.push_back({Origin::primary, 0, kReplySize});
       left -= kReplySize;
     }
@@ -152,7 +152,7 @@ std::vector<PlannedReply> plan_replies(const Request& request, std::size_t reque
     if ((request.flags & kFlagOtherPort) != 0 && have_other_port) wanted.push_back({Origin::other_port, 0});
     if ((request.flags & kFlagOtherAddress) != 0 && have_other_address) wanted.push_back({Origin::other_address, 0});
   }
-  const std::size_t fit = request_size / kReplySize;
+  const std::size_t fit = std::min<std::size_t>(request_size / kReplySize, validated_source ? wanted.size() : 1);
   if (wanted.size() > fit) wanted.resize(fit);
   return wanted;
 }

@@ -22,7 +22,11 @@
 // port, other address), two (lifetime: at once, and after the gap; size: the
 // ack and the echo), and kMinRequestSize is large enough that all replies
 // together are never larger than the request (plan_replies enforces it for
-// any size).
+// any size). Those extra replies go only to a validated source: the address
+// of the session's control connection, which a TCP handshake proved is
+// really there. Any other source (a spoofed one, or a NAT that gives UDP
+// another address than TCP) gets one reply per request, no larger than the
+// request, so not more packets nor more wire bytes than it sent.
 #pragma once
 
 #include <cstdint>
@@ -114,6 +118,8 @@ bool answers(const Reply& reply, const Request& request);
 // lifetime trial the delay. Only origins the reflector can serve
 // (have_other_port / have_other_address) are planned, and the total size of
 // the planned replies never exceeds request_size (the rest are left out).
+// Not `validated_source`: only the first reply (primary; for a size request
+// the echo, as large as the request).
 struct PlannedReply {
   Origin origin = Origin::primary;
   std::uint16_t delay_s = 0;
@@ -121,6 +127,6 @@ struct PlannedReply {
   bool operator==(const PlannedReply&) const = default;
 };
 std::vector<PlannedReply> plan_replies(const Request& request, std::size_t request_size, bool have_other_port,
-                                       bool have_other_address);
+                                       bool have_other_address, bool validated_source);
 
 }  // namespace vpncheck::nat::natprobe

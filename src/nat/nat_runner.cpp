@@ -707,6 +707,20 @@ asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan) {
   co_return *m;
 }
 
+bool discount_unvalidated(NatMeasurements& m, const std::string& control_seen_as) {
+  if (!m.mapping.to_primary || m.mapping.to_primary->address == control_seen_as) return false;
+  m.filtering.from_other_port.reset();
+  m.filtering.from_other_address.reset();
+  m.filtering_tries = {};
+  m.lifetime.clear();
+  if (m.path) {
+    m.path->fragments_arrived.reset();
+    m.path->fragments_returned.reset();
+    m.path->fragment_tries = 0;
+  }
+  return true;
+}
+
 NatAssessment assess_nat(const NatMeasurements& m) {
   NatAssessment a;
   a.ran = true;

@@ -83,6 +83,15 @@ struct NatMeasurements {
 
 boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
 
+// The reflector sends more than one reply per request (the unsolicited
+// filtering packets, the lifetime trial's late answer, the fragments test's
+// acknowledgement) only to the address its control connection came from
+// (src/nat/nat_probe.h). When the NAT tests' source, as the reflector saw it,
+// is another address (a NAT that maps UDP and TCP to different addresses),
+// their absence says nothing about the NAT: those tests become "not run".
+// True if they did.
+bool discount_unvalidated(NatMeasurements& m, const std::string& control_seen_as);
+
 // How long an answer may take: a try whose answer has not come this long
 // after it was sent counts as unanswered (and the last round is sent only if
 // its answers can come within the window). kSettleRoundTrips round trips of

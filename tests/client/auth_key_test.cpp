@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "client_fixtures.h"
+#include "loopback_fixtures.h"
 #include "reflector/log.h"
 #include "reflector/server.h"
 #include "src/app.h"
@@ -20,13 +21,7 @@ using fixtures::contains;
 class PrivateReflector : public ::testing::Test {
  protected:
   void SetUp() override {
-    reflector::Config config;
-    config.listen = {"127.0.0.1"};
-    config.control_port = 0;
-    config.web_control_ports = {};
-    config.udp_ports = {0};
-    config.tcp_ports = {0};
-    config.nat_ports = {};
+    reflector::Config config = fixtures::loopback_reflector_config();
     config.auth_key = "correct horse";
     server_ = std::make_unique<reflector::Server>(config, &log_);
     auto error = server_->start();

@@ -11,8 +11,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client_fixtures.h"
+#include "loopback_fixtures.h"
 #include "reflector/log.h"
 #include "reflector/server.h"
 #include "src/app.h"
@@ -24,42 +26,10 @@ using fixtures::contains;
 namespace asio = boost::asio;
 
 // Answers every connection with `answer` after reading what the client sent, then closes.
-class GarbageServer {
+class GarbageServer : public fixtures::FakeHttpServer {
  public:
   explicit GarbageServer(std::string answer)
-      : answer_(std::move(answer)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    accept();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~GarbageServer() {
-    io_.stop();
-    thread_.join();
-  }
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  int connections() const { return connections_; }
-
- private:
-  void accept() {
-    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
-      if (ec) return;
-      ++connections_;
-      auto s = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
-      auto buffer = std::make_shared<std::array<char, 4096>>();
-      s->async_read_some(asio::buffer(*buffer), [this, s, buffer](boost::system::error_code, std::size_t) {
-        asio::async_write(*s, asio::buffer(answer_), [s](boost::system::error_code, std::size_t) {
-          boost::system::error_code ignored;
-          s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        });
-      });
-      accept();
-    });
-  }
-
-  std::string answer_;
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::thread thread_;
-  std::atomic<int> connections_{0};
+      : FakeHttpServer([answer = std::move(answer)](std::string_view) { return answer; }) {}
 };
 
 std::string http_answer(const std::string& content_type, const std::string& body,
@@ -146,14 +116,7 @@ TEST(ControlApiBusy, TheReasonFromTheNetworkIsShortAndPrintable) {
 
 // The real reflector with a full session table answers 503.
 TEST(ControlApiBusy, RealReflectorWithAFullSessionTableIsBusyAndExit3) {
-  reflector::Config config;
-  config.listen = {"127.0.0.1"};
-  config.control_port = 0;
-  config.web_control_ports = {};
-  config.udp_ports = {0};
-  config.tcp_ports = {0};
-  config.nat_ports = {};
-  config.raw_protocols = {};
+  reflector::Config config = fixtures::loopback_reflector_config();
   config.max_sessions = 0;  // every session open finds the table full
   std::ostringstream quiet;
   reflector::Logger log(reflector::LogLevel::error, &quiet);
@@ -167,6 +130,32 @@ TEST(ControlApiBusy, RealReflectorWithAFullSessionTableIsBusyAndExit3) {
   EXPECT_EQ(r.code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "reflector busy: session table full")) << r.err;
   EXPECT_TRUE(contains(r.out, "Could not test")) << r.out;
+}
+
+// Every connection slot taken: the control port still answers, with a 503
+// the client reads as "reflector busy", not as a network failure.
+TEST(ControlApiBusy, ARealReflectorWithEveryConnectionSlotTakenIsBusy) {
+  reflector::Config config = fixtures::loopback_reflector_config();
+  config.max_connections = 4;
+  std::ostringstream quiet;
+  reflector::Logger log(reflector::LogLevel::error, &quiet);
+  reflector::Server server(config, &log);
+  ASSERT_FALSE(server.start().has_value());
+  std::thread io([&] { server.run(); });
+  asio::io_context ctx;
+  std::vector<asio::ip::tcp::socket> held;
+  for (int i = 0; i < 4; ++i) {
+    held.emplace_back(ctx, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
+    held.back().connect({asio::ip::make_address("127.0.0.1"), server.ports().control});
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = run_against(server.ports().control);
+  for (auto& s : held) s.close();
+  server.stop();
+  io.join();
+  if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "reflector busy: all connection slots in use")) << r.err;
 }
 
 }  // namespace

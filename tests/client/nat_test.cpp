@@ -72,6 +72,24 @@ TEST(NatAssessment, DecidedClassesGoToTheReport) {
   EXPECT_TRUE(nat.tests->filtering.not_run.empty());
 }
 
+// The control connection came from another address than the NAT tests (a NAT
+// with non-paired pooling): the reflector withheld the unsolicited packets
+// and the late answer, so their absence decides no filtering or lifetime.
+TEST(NatAssessment, TestsTheReflectorAnswersOnlyAValidatedSourceAreNotRunFromAnother) {
+  auto m = full_rfc5780_apdf();
+  m.lifetime = {{3, false, 4}};
+  EXPECT_FALSE(nat::discount_unvalidated(m, kM1.address));
+  EXPECT_EQ(nat::assess_nat(m).filtering.behaviour, nat::Behaviour::address_and_port_dependent);
+  EXPECT_TRUE(nat::discount_unvalidated(m, "198.51.100.1"));
+  NatSummary nat;
+  apply_nat_tests(nat, nat::assess_nat(m));
+  EXPECT_EQ(nat.mapping, "endpoint_independent");  // its requests each got their one answer
+  EXPECT_FALSE(nat.filtering);
+  ASSERT_TRUE(nat.tests);
+  EXPECT_FALSE(nat.tests->lifetime);
+  EXPECT_EQ(nat.tests->filtering.not_run.size(), 2u);
+}
+
 TEST(NatAssessment, SymmetricMappingIsAddressAndPortDependent) {
   auto m = full_rfc5780_apdf();
   m.mapping = {kM1, kM2, probes::Endpoint{"203.0.113.1", 40002}};

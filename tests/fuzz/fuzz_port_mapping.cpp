@@ -30,8 +30,11 @@ void check_binary(ByteView input) {
     FUZZ_CHECK(natprobe::build_request(*q, input.size()) == vpncheck::probes::Bytes(input.begin(), input.end()));
     // No amplification: all the planned replies together are never larger than the request.
     std::size_t planned = 0;
-    for (const auto& p : natprobe::plan_replies(*q, input.size(), true, true)) planned += p.size;
+    for (const auto& p : natprobe::plan_replies(*q, input.size(), true, true, true)) planned += p.size;
     FUZZ_CHECK(planned <= input.size());
+    // An unvalidated source: one reply at most, no larger than the request.
+    const auto single = natprobe::plan_replies(*q, input.size(), true, true, false);
+    FUZZ_CHECK(single.size() <= 1 && (single.empty() || single.front().size <= input.size()));
   }
   if (auto r = natprobe::parse_reply(input))
     FUZZ_CHECK(natprobe::build_reply(*r) == vpncheck::probes::Bytes(input.begin(), input.end()));

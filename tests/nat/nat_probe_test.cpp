@@ -159,29 +159,29 @@ TEST(NatProbe, AnswersMatchesTypeTokenAndNonce) {
 TEST(NatProbe, PlanRepliesServesOnlyWhatWasAskedAndIsAvailable) {
   using V = std::vector<PlannedReply>;
   const V primary{{Origin::primary, 0}};
-  EXPECT_EQ(plan_replies(bind_request(), kMinRequestSize, true, true), primary);
-  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort), kMinRequestSize, true, true),
+  EXPECT_EQ(plan_replies(bind_request(), kMinRequestSize, true, true, true), primary);
+  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort), kMinRequestSize, true, true, true),
             (V{{Origin::primary, 0}, {Origin::other_port, 0}}));
-  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort), kMinRequestSize, false, true), primary);
-  EXPECT_EQ(plan_replies(bind_request(kFlagOtherAddress), kMinRequestSize, true, false), primary);
-  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), kMinRequestSize, true, true),
+  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort), kMinRequestSize, false, true, true), primary);
+  EXPECT_EQ(plan_replies(bind_request(kFlagOtherAddress), kMinRequestSize, true, false, true), primary);
+  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), kMinRequestSize, true, true, true),
             (V{{Origin::primary, 0}, {Origin::other_port, 0}, {Origin::other_address, 0}}));
   Request life = bind_request();
   life.type = Type::lifetime;
   life.gap_s = 30;
-  EXPECT_EQ(plan_replies(life, kMinRequestSize, true, true), (V{{Origin::primary, 0}, {Origin::after_gap, 30}}));
+  EXPECT_EQ(plan_replies(life, kMinRequestSize, true, true, true), (V{{Origin::primary, 0}, {Origin::after_gap, 30}}));
 }
 
 TEST(NatProbe, PlannedRepliesNeverOutweighTheRequest) {
   for (std::size_t size = 0; size <= kMaxRequestSize; ++size) {
-    auto plan = plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), size, true, true);
+    auto plan = plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), size, true, true, true);
     EXPECT_LE(plan.size() * kReplySize, size) << size;
   }
   EXPECT_GE(kMinRequestSize, 3 * kReplySize);
   for (std::uint8_t flags : {std::uint8_t{0}, kFlagAck, kFlagEchoDontFragment, std::uint8_t(kFlagAck | kFlagEchoDontFragment)}) {
     for (std::size_t size = 0; size <= kMaxSizeRequest + 100; ++size) {
       std::size_t out = 0;
-      for (const auto& p : plan_replies(size_request(flags), size, true, true)) {
+      for (const auto& p : plan_replies(size_request(flags), size, true, true, true)) {
         // What build_reply really sends for that plan.
         Reply r{Type::size, p.origin, token(), 1, {"192.0.2.1", 1}};
         if (p.origin == Origin::echo) r.echo_size = static_cast<std::uint16_t>(p.size);
@@ -252,13 +252,37 @@ TEST(NatProbe, EchoGoldenBytesAndStrictParsing) {
   EXPECT_EQ(build_reply(echo).size(), kMaxSizeRequest);
 }
 
+// A source other than the control connection's address may be spoofed: one
+// reply per request, never larger, whatever the request asks for.
+TEST(NatProbe, AnUnvalidatedSourceGetsOneReplyNoLargerThanItsRequest) {
+  using V = std::vector<PlannedReply>;
+  Request life = bind_request();
+  life.type = Type::lifetime;
+  life.gap_s = 30;
+  const std::vector<Request> requests{bind_request(kFlagOtherPort | kFlagOtherAddress), life, size_request(kFlagAck),
+                                      size_request(kFlagAck | kFlagEchoDontFragment), size_request(0)};
+  for (const auto& q : requests) {
+    for (std::size_t size = 0; size <= kMaxSizeRequest + 100; ++size) {
+      auto plan = plan_replies(q, size, true, true, false);
+      ASSERT_LE(plan.size(), 1u) << size;
+      if (!plan.empty()) {
+        EXPECT_LE(plan[0].size, size);
+      }
+    }
+  }
+  EXPECT_EQ(plan_replies(bind_request(kFlagOtherPort | kFlagOtherAddress), kMinRequestSize, true, true, false),
+            (V{{Origin::primary, 0}}));
+  EXPECT_EQ(plan_replies(life, kMinRequestSize, true, true, false), (V{{Origin::primary, 0}}));
+  EXPECT_EQ(plan_replies(size_request(kFlagAck), 1972, true, true, false), (V{{Origin::echo, 0, 1972}}));
+}
+
 TEST(NatProbe, PlanForASizeRequestIsOneEchoOrAnAckAndAShorterEcho) {
   using V = std::vector<PlannedReply>;
-  EXPECT_EQ(plan_replies(size_request(kFlagEchoDontFragment), 1472, true, true), (V{{Origin::echo, 0, 1472}}));
-  EXPECT_EQ(plan_replies(size_request(kFlagAck), 1972, true, true),
+  EXPECT_EQ(plan_replies(size_request(kFlagEchoDontFragment), 1472, true, true, true), (V{{Origin::echo, 0, 1472}}));
+  EXPECT_EQ(plan_replies(size_request(kFlagAck), 1972, true, true, true),
             (V{{Origin::primary, 0, kReplySize}, {Origin::echo, 0, 1972 - kReplySize}}));
   // The other-port / other-address answers are for bind requests only.
-  EXPECT_EQ(plan_replies(size_request(0), 500, true, true), (V{{Origin::echo, 0, 500}}));
+  EXPECT_EQ(plan_replies(size_request(0), 500, true, true, true), (V{{Origin::echo, 0, 500}}));
 }
 
 }  // namespace

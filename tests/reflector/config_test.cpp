@@ -152,5 +152,14 @@ TEST(ReflectorConfig, MaxConnections) {
   EXPECT_NE(parse_args({"--help"}).message.find("--max-connections"), std::string::npos);
 }
 
+TEST(ReflectorConfig, MaxConnectionsPerClient) {
+  EXPECT_EQ(parse_args({}).config->max_connections_per_client, 64u);
+  auto out = parse_args({"--max-connections-per-client", "5"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->max_connections_per_client, 5u);
+  for (const auto* bad : {"0", "-1", "many"})
+    EXPECT_EQ(parse_args({"--max-connections-per-client", bad}).exit_code, 2) << bad;
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -8,6 +8,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -258,6 +259,49 @@ TEST_F(NatServiceTest, SizeRequestsAreEchoedAtTheirOwnSizeNeverLarger) {
     else EXPECT_EQ(reply.origin, np::Origin::primary);
   }
   EXPECT_LE(total, 1972u);
+}
+
+// The session was opened from 127.0.0.1; requests from 127.0.0.9 could be a
+// spoofer aiming at 127.0.0.9. Each kind of request that gets several replies
+// from the control connection's address (three for a bind with both flags,
+// 1.31x the wire bytes) gets one there, and never more packets or wire bytes
+// (UDP payload + 28 bytes of IPv4 and UDP header) than it sent. Its session's
+// own address still gets every reply (see the tests above).
+TEST_F(NatServiceTest, AnUnvalidatedSourceNeverGetsMorePacketsOrWireBytesThanItSent) {
+  start("127.0.0.2");
+  constexpr std::size_t kHeaders = 28;
+  udp::socket spoofed(ctx_, udp::endpoint(asio::ip::make_address_v4("127.0.0.9"), 0));
+  struct Case {
+    np::Request request;
+    std::size_t size;
+  };
+  const std::vector<Case> cases{
+      {request(np::Type::bind, np::kFlagOtherPort | np::kFlagOtherAddress), np::kMinRequestSize},
+      {request(np::Type::lifetime, 0, 1), np::kMinRequestSize},
+      {request(np::Type::size, np::kFlagAck), 1972}};
+  std::size_t packets_in = 0, packets_out = 0, wire_in = 0, wire_out = 0;
+  for (const auto& c : cases) {
+    spoofed.send_to(asio::buffer(np::build_request(c.request, c.size)),
+                    udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), p1()));
+    ++packets_in;
+    wire_in += c.size + kHeaders;
+  }
+  // Long enough for the lifetime request's second answer (1 s gap), if it came.
+  std::vector<std::uint8_t> buf(4096);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1800);
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{spoofed.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    udp::endpoint from;
+    auto n = spoofed.receive_from(asio::buffer(buf), from);
+    ++packets_out;
+    wire_out += n + kHeaders;
+  }
+  std::cout << "unvalidated source: " << packets_in << " packets / " << wire_in << " wire bytes in, " << packets_out
+            << " / " << wire_out << " out\n";
+  EXPECT_EQ(packets_out, cases.size());  // each request still learns its mapping
+  EXPECT_LE(packets_out, packets_in);
+  EXPECT_LE(wire_out, wire_in);
 }
 
 TEST_F(NatServiceTest, AnAlternateAddressThatIsNotLocalIsRefused) {

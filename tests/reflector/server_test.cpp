@@ -21,6 +21,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -398,6 +402,23 @@ TEST(ReflectorServerDefaults, DefaultListensOnBothFamiliesOnTheSamePorts) {
 namespace vpncheck::reflector {
 namespace {
 
+// A Server running on its own thread for the length of a test, its log discarded.
+struct QuietServer {
+  std::ostringstream quiet;
+  Logger log{LogLevel::error, &quiet};
+  Server server;
+  std::optional<std::string> error;
+  bool started = false;
+  std::thread io;
+  explicit QuietServer(const Config& config) : server(config, &log), error(server.start()), started(!error) {
+    if (started) io = std::thread([this] { server.run(); });
+  }
+  ~QuietServer() {
+    server.stop();
+    if (io.joinable()) io.join();
+  }
+};
+
 // Every TCP slot held by another party: a probe connection the reflector
 // closes unread is counted for its source address and shows in the
 // observations of that address's session, so its client does not blame the
@@ -406,20 +427,9 @@ TEST(ReflectorServerLimits, ConnectionsRefusedForWantOfASlotReachTheSessionsLimi
   Config config = test::loopback_config();
   config.max_connections = 2;
   config.timeouts.probe_first_bytes = 3s;  // how long a silent connection holds its slot
-  std::ostringstream quiet;
-  Logger log(LogLevel::error, &quiet);
-  Server server(config, &log);
-  ASSERT_FALSE(server.start());
-  std::thread io([&] { server.run(); });
-  struct Stop {
-    Server& server;
-    std::thread& io;
-    ~Stop() {
-      server.stop();
-      io.join();
-    }
-  } stop{server, io};
-  const BoundPorts ports = server.ports();
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  const BoundPorts ports = running.server.ports();
   // A connection takes its slot once its coroutine runs, a moment after the accept.
   auto settle = [] { std::this_thread::sleep_for(200ms); };
 
@@ -461,6 +471,66 @@ TEST(ReflectorServerLimits, ConnectionsRefusedForWantOfASlotReachTheSessionsLimi
   EXPECT_EQ(list->limits[0].limit, "connection_slots");
   EXPECT_EQ(list->limits[0].count, 1u) << read.body();
   EXPECT_EQ(list->limits[0].ports, std::vector<std::uint16_t>{ports.tcp[0]});
+}
+
+// Probe connections held open take at most max_connections less the control
+// reserve (an eighth): the control API still opens sessions for others. One
+// client (address) holds at most --max-connections-per-client.
+TEST(ReflectorServerLimits, HeldProbeConnectionsLeaveTheControlApiItsReservedSlots) {
+  Config config = test::loopback_config();
+  config.max_connections = 16;  // 2 reserved for the control API
+  config.max_connections_per_client = 10;
+  config.timeouts.probe_first_bytes = 5s;
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  const BoundPorts ports = running.server.ports();
+  asio::io_context ctx;
+  // Served: waits for its first bytes; refused: closed at once.
+  auto refused = [&](tcp::socket& s) {
+    pollfd p{s.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) return false;  // still open: served
+    std::array<char, 16> buffer{};
+    return ::recv(s.native_handle(), buffer.data(), buffer.size(), 0) <= 0;
+  };
+  std::vector<tcp::socket> held;
+  auto hold = [&](const char* from) {
+    held.emplace_back(ctx, tcp::endpoint(asio::ip::make_address(from), 0));
+    held.back().connect({kLoopback, ports.tcp[0]});
+    std::this_thread::sleep_for(20ms);  // its slot is taken at the accept
+  };
+  for (int i = 0; i < 10; ++i) hold("127.0.0.3");
+  hold("127.0.0.3");
+  EXPECT_TRUE(refused(held.back())) << "an 11th connection from one client";
+  held.pop_back();
+  for (int i = 0; i < 4; ++i) hold("127.0.0.4");
+  hold("127.0.0.5");
+  EXPECT_TRUE(refused(held.back())) << "a 15th probe connection (14 = 16 - 2 reserved)";
+  held.pop_back();
+  auto created = test::blocking_http_call(ports.control, http::verb::post, "/v1/sessions",
+                                          asio::ip::make_address("127.0.0.6"));
+  EXPECT_EQ(created.result(), http::status::created) << created.body();
+}
+
+// Until its SCCRQ a PPTP peer is nobody: it gets probe_first_bytes to send
+// one, not the 30 s a call in progress may idle.
+TEST(ReflectorServerLimits, APptpPeerThatNeverSendsItsSccrqIsClosedSoon) {
+  Config config = test::loopback_config();
+  config.timeouts.probe_first_bytes = 500ms;
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  asio::io_context ctx;
+  tcp::socket s(ctx);
+  s.connect({kLoopback, running.server.ports().tcp[0]});
+  // The start of a PPTP control message (length 156, type 1, the magic cookie), then nothing.
+  const std::array<std::uint8_t, 8> head{0x00, 0x9c, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d};
+  asio::write(s, asio::buffer(head));
+  const auto start = std::chrono::steady_clock::now();
+  std::array<char, 16> buffer{};
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(buffer), ec);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_LT(took, 3s);
 }
 
 }  // namespace

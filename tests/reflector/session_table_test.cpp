@@ -15,6 +15,25 @@ using test::FakeClock;
 
 const probes::Endpoint kClient{"198.51.100.7", 40000};
 
+TEST(ReflectorSessionTable, ClientKeyIsTheIpv4AddressOrTheIpv6Slash64) {
+  EXPECT_EQ(client_key("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_key("2001:db8:1:2::5"), client_key("2001:db8:1:2:ffff::9"));
+  EXPECT_NE(client_key("2001:db8:1:2::5"), client_key("2001:db8:1:3::5"));
+  EXPECT_EQ(client_key("fe80::1%eth0"), "fe80::/64");
+}
+
+// One party holding a /64 has as many sessions as one IPv4 address, not one per /128.
+TEST(ReflectorSessionTable, SessionsPerClientCountAnIpv6Slash64AsOne) {
+  FakeClock clock;
+  SessionTable table({std::chrono::seconds(300), 4096, 512, 3}, clock.fn());
+  auto rnd = counter_fill();
+  for (const char* a : {"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:dead::3"})
+    EXPECT_TRUE(table.create({a, 1}, rnd).session) << a;
+  EXPECT_EQ(table.create({"2001:db8:1:2::4", 1}, rnd).error, CreateError::client_limit);
+  EXPECT_TRUE(table.create({"2001:db8:1:3::1", 1}, rnd).session);  // the next /64 is somebody else
+}
+
 TEST(ReflectorSessionTable, CreatesUniqueSessionsFoundByIdAndTag) {
   FakeClock clock;
   SessionTable table({}, clock.fn());
