@@ -185,7 +185,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
   // With a fallback, IPv6 gets a short first say: falling back costs at most that much more.
   const auto first_try = control_fallback ? std::min(timeout, kControlFallbackAfter) : timeout;
-  auto portal = start_portal_check(co_await asio::this_coro::executor, *address, probes_deadline);
+  // No portal sits between this host and itself: a web server of its own on
+  // port 80 would only be mistaken for one.
+  std::shared_ptr<PortalCheck> portal;
+  if (!address->is_loopback()) portal = start_portal_check(co_await asio::this_coro::executor, *address, probes_deadline);
   auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
   if (!opened.session && control_fallback) {
     // The time IPv6 got first is what falling back costs (see kControlFallbackAfter):
@@ -207,9 +210,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   report.control_attempts = opened.attempts;
   if (!opened.session) {
     // A portal explains a failed session better than the ports' answers do.
-    report.captive_portal = co_await portal_verdict(*portal, probes_deadline, ChallengeSupport::unknown);
-    report.error = report.captive_portal->detected.value_or(false) ? captive_portal_error(*report.captive_portal)
-                                                                   : opened.error;
+    if (portal) report.captive_portal = co_await portal_verdict(*portal, probes_deadline, ChallengeSupport::unknown);
+    report.error = report.captive_portal && report.captive_portal->detected.value_or(false)
+                       ? captive_portal_error(*report.captive_portal)
+                       : opened.error;
     co_return;
   }
   const auto& session = *opened.session;
@@ -279,8 +283,9 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   co_await (probes() && nat_tests() && gateway());
   progress.clear();
   // Not waited for: an answer still missing when the probes are done is no evidence either way.
-  report.captive_portal = co_await portal_verdict(
-      *portal, Clock::now(), caps.portal_challenge ? ChallengeSupport::yes : ChallengeSupport::no);
+  if (portal)
+    report.captive_portal = co_await portal_verdict(
+        *portal, Clock::now(), caps.portal_challenge ? ChallengeSupport::yes : ChallengeSupport::no);
 
   auto until = [](Clock::time_point deadline) {
     return std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
