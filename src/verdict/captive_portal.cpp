@@ -30,6 +30,16 @@ std::string origin_of(std::string_view url) {
   return std::string(url.substr(0, path));
 }
 
+// Does a URL that is not http(s) start with a scheme of its own (RFC 3986
+// §3.1: a letter, then letters, digits, '+', '-' or '.', then ':')?
+bool has_other_scheme(std::string_view url) {
+  auto colon = url.find(':');
+  if (colon == std::string_view::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(url[0]))) return false;
+  return std::all_of(url.begin(), url.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
+}
+
 // A URL from the network, made safe to print and resolved against `base`:
 // printable ASCII only, bounded, http(s) only; "" if nothing usable is left.
 std::string usable_url(std::string_view raw, std::string_view base) {
@@ -46,7 +56,7 @@ std::string usable_url(std::string_view raw, std::string_view base) {
   if (url.starts_with("//")) {
     url = "http:" + url;
   } else if (!starts_with_ci(url, "http://") && !starts_with_ci(url, "https://")) {
-    if (url.find(':') != std::string::npos && url.find(':') < url.find('/')) return {};  // javascript:, data:, ...
+    if (has_other_scheme(url)) return {};  // javascript:, data:, ...
     if (origin.empty()) return {};
     url = origin + (url.starts_with("/") ? "" : "/") + url;
   }

@@ -48,6 +48,9 @@ TEST(CaptivePortal, ARedirectNamesItsTargetAsTheLoginPage) {
 TEST(CaptivePortal, ARelativeRedirectIsResolvedAgainstTheRequestedHost) {
   auto p = classify(answer(307, "", "", "/portal/login"));
   EXPECT_EQ(p.login_url, std::optional<std::string>("http://198.51.100.7/portal/login"));
+  p = classify(answer(302, "", "", "login?next=http://198.51.100.7/"));
+  EXPECT_EQ(p.login_url, std::optional<std::string>("http://198.51.100.7/login?next=http://198.51.100.7/"))
+      << "a colon in the query is no scheme";
   p = classify(answer(301, "", "", "//portal.example/x"));
   EXPECT_EQ(p.login_url, std::optional<std::string>("http://portal.example/x"));
 }
