@@ -26,11 +26,12 @@
 #include <vector>
 
 #include "probes/bytes.h"
+#include "probes/ip.h"
 #include "probes/token.h"
 
 namespace vpncheck::probes::gre {
 
-constexpr std::uint8_t kIpProtocol = 47;
+constexpr std::uint8_t kIpProtocol = ip::kGre;
 constexpr std::uint16_t kProtocolPpp = 0x880B;
 
 // First 16 bits of the GRE header.

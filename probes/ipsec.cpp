@@ -5,6 +5,7 @@
 #include <string>
 
 #include "probes/ike.h"
+#include "probes/ip.h"
 #include "probes/ipsec_esp.h"
 
 namespace vpncheck::probes::ipsec {
@@ -18,8 +19,8 @@ constexpr std::array kVariants{
     ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkev2, ike::kPortIke},
     ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkev1},
     ProbeVariant{Transport::udp, ike::kPortNatT, true, kPieceNatT},
-    ProbeVariant{Transport::ip, esp::kProtoEsp, true, kPieceEsp},
-    ProbeVariant{Transport::ip, esp::kProtoAh, true, kPieceAh},
+    ProbeVariant{Transport::ip, ip::kEsp, true, kPieceEsp},
+    ProbeVariant{Transport::ip, ip::kAh, true, kPieceAh},
     ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkeLarge},
 };
 
@@ -45,10 +46,8 @@ ip6::Address v6(const IpPort& endpoint) {
   return ip6::address_from(endpoint.address).value_or(ip6::Address{});
 }
 
-esp::Ipv4Address v4(const IpPort& endpoint) {
-  esp::Ipv4Address a{};
-  if (endpoint.address.size() == 4) std::copy(endpoint.address.begin(), endpoint.address.end(), a.begin());
-  return a;
+ip::Ipv4Address v4(const IpPort& endpoint) {
+  return ip::ipv4_address_from(endpoint.address).value_or(ip::Ipv4Address{});
 }
 
 std::uint16_t random_u16(const RandomFill& rnd) {
@@ -79,16 +78,16 @@ Bytes build_request(const ProbeContext& context, const RandomFill& rnd) {
   if (piece == kPieceIkev1) return ike::build_main_mode_1(context.token);
   if (piece == kPieceNatT) return ike::add_non_esp_marker(sa_init_request(context, rnd));
   if (piece == kPieceIkeLarge) return ike::build_ike_auth(context.token, nonzero_spi(rnd), rnd);
-  // Raw pieces over IPv6: whole IPv6 datagrams (probes/ipv6.h), as whole IPv4 ones over IPv4.
+  // Raw pieces over IPv6: whole IPv6 datagrams (probes/ip.h), as whole IPv4 ones over IPv4.
   const bool over_ipv6 = context.remote.address.size() == 16;
   if (piece == kPieceEsp && over_ipv6)
-    return ip6::datagram(v6(context.local), v6(context.remote), esp::kProtoEsp, kTtl, 0,
+    return ip6::datagram(v6(context.local), v6(context.remote), ip::kEsp, kTtl, 0,
                          esp::build_esp(context.token, rnd));
   if (piece == kPieceAh && over_ipv6)
     return esp::build_ah_ipv6_datagram(v6(context.local), v6(context.remote), kTtl, context.token, rnd);
   if (piece == kPieceEsp)
-    return esp::build_ipv4_datagram(v4(context.local), v4(context.remote), random_u16(rnd), kTtl, esp::kProtoEsp,
-                                    esp::build_esp(context.token, rnd));
+    return ip::ipv4_datagram(v4(context.local), v4(context.remote), ip::kEsp, esp::build_esp(context.token, rnd),
+                             random_u16(rnd), kTtl);
   if (piece == kPieceAh)
     return esp::build_ah_ipv4_datagram(v4(context.local), v4(context.remote), random_u16(rnd), kTtl, context.token,
                                        rnd);
@@ -126,13 +125,9 @@ bool is_reply_to(ByteView reply, ByteView request) {
   // Raw pieces: whole IPv4 or IPv6 datagrams both ways.
   if (esp::parse_ah_ipv4_datagram(request) || esp::parse_ah_ipv6_datagram(request))
     return esp::is_ah_reply_to(reply, request);
-  if (auto ip = ip6::parse(request); ip && ip->next_header == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
-    auto rip = ip6::parse(reply);
-    return rip && rip->next_header == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
-  }
-  if (auto ip = esp::parse_ipv4(request); ip && ip->protocol == esp::kProtoEsp && esp::parse_esp(ip->payload)) {
-    auto rip = esp::parse_ipv4(reply);
-    return rip && rip->protocol == esp::kProtoEsp && esp::is_esp_reply_to(rip->payload, ip->payload);
+  if (auto sent = ip::payload(request, ip::kEsp); sent && esp::parse_esp(*sent)) {
+    auto got = ip::payload(reply, ip::kEsp);
+    return got && esp::is_esp_reply_to(*got, *sent);
   }
   return esp::is_esp_reply_to(reply, request);  // ESP-in-UDP
 }
@@ -228,18 +223,18 @@ ParsedRequest ah_request(const ProbeToken& token, std::uint32_t spi, std::uint32
 
 std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContext& arrival) {
   if (arrival.transport == Transport::ip && ip6::looks_like_ipv6(payload)) {
-    auto ip = ip6::parse(payload);
-    if (!ip) return std::nullopt;
-    if (ip->next_header == esp::kProtoEsp) return parse_esp_request(ip->payload, kPieceEsp, "esp");
+    auto packet = ip6::parse(payload);
+    if (!packet) return std::nullopt;
+    if (packet->next_header == ip::kEsp) return parse_esp_request(packet->payload, kPieceEsp, "esp");
     auto ah = esp::parse_ah_ipv6_datagram(payload);
     if (!ah || ah->role != esp::Role::request) return std::nullopt;
     return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
   }
   if (arrival.transport == Transport::ip) {
-    auto ip = esp::parse_ipv4(payload);
-    if (!ip) return std::nullopt;
-    if (ip->protocol == esp::kProtoEsp) return parse_esp_request(ip->payload, kPieceEsp, "esp");
-    if (ip->protocol != esp::kProtoAh) return std::nullopt;
+    auto packet = ip::parse_ipv4(payload);
+    if (!packet) return std::nullopt;
+    if (packet->protocol == ip::kEsp) return parse_esp_request(packet->payload, kPieceEsp, "esp");
+    if (packet->protocol != ip::kAh) return std::nullopt;
     auto ah = esp::parse_ah_ipv4_datagram(payload);
     if (!ah || ah->role != esp::Role::request) return std::nullopt;
     return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
@@ -266,33 +261,31 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
 Bytes build_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                   const RandomFill& rnd) {
   if (arrival.transport == Transport::ip && ip6::looks_like_ipv6(request)) {
-    auto ip = ip6::parse(request);
-    if (!ip) return {};
+    auto packet = ip6::parse(request);
+    if (!packet) return {};
     // To the observed source, from the address the request was sent to (no NAT66 to undo here,
     // but the listener's view wins over the header as over IPv4).
-    auto from = ip6::address_from(arrival.destination.address).value_or(ip->dst);
-    auto to = ip6::address_from(arrival.source.address).value_or(ip->src);
+    auto from = ip6::address_from(arrival.destination.address).value_or(packet->dst);
+    auto to = ip6::address_from(arrival.source.address).value_or(packet->src);
     if (parsed.piece == kPieceAh) return esp::build_ah_ipv6_reply(request, from, to, kTtl, rnd);
     if (parsed.piece == kPieceEsp) {
-      Bytes inner = esp::build_esp_reply(ip->payload, rnd);
+      Bytes inner = esp::build_esp_reply(packet->payload, rnd);
       if (inner.empty()) return {};
-      return ip6::datagram(from, to, esp::kProtoEsp, kTtl, 0, inner);
+      return ip6::datagram(from, to, ip::kEsp, kTtl, 0, inner);
     }
     return {};
   }
   if (arrival.transport == Transport::ip) {
-    auto ip = esp::parse_ipv4(request);
-    if (!ip) return {};
+    auto packet = ip::parse_ipv4(request);
+    if (!packet) return {};
     // To the observed (post-NAT) source, from the address the request was sent to.
-    auto from = ip->dst;
-    if (arrival.destination.address.size() == 4) from = v4(arrival.destination);
-    auto to = ip->src;
-    if (arrival.source.address.size() == 4) to = v4(arrival.source);
+    auto from = ip::ipv4_address_from(arrival.destination.address).value_or(packet->dst);
+    auto to = ip::ipv4_address_from(arrival.source.address).value_or(packet->src);
     if (parsed.piece == kPieceAh) return esp::build_ah_ipv4_reply(request, from, to, random_u16(rnd), kTtl, rnd);
     if (parsed.piece == kPieceEsp) {
-      Bytes inner = esp::build_esp_reply(ip->payload, rnd);
+      Bytes inner = esp::build_esp_reply(packet->payload, rnd);
       if (inner.empty()) return {};
-      return esp::build_ipv4_datagram(from, to, random_u16(rnd), kTtl, esp::kProtoEsp, inner);
+      return ip::ipv4_datagram(from, to, ip::kEsp, inner, random_u16(rnd), kTtl);
     }
     return {};
   }

@@ -28,41 +28,24 @@ std::uint32_t read_be32(ByteView v, std::size_t offset) {
          (std::uint32_t{v[offset + 2]} << 8) | std::uint32_t{v[offset + 3]};
 }
 
-void put_be16(Bytes& b, std::size_t offset, std::uint16_t v) {
-  b[offset] = static_cast<std::uint8_t>(v >> 8);
-  b[offset + 1] = static_cast<std::uint8_t>(v);
-}
-
 constexpr std::uint8_t kProtoNoNextHeader = 59;  // RFC 8200 §4.7 / IANA
 constexpr std::uint8_t kAhPayloadLen = 4;        // (24 bytes / 4) - 2, RFC 4302 §2.2
-constexpr std::size_t kAhInnerSize = kIpv4HeaderSize + kProbeTokenSize + 12;
-
-// A 20-byte IPv4 header with a correct checksum.
-Bytes ipv4_header(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t total_length,
-                  std::uint16_t id, std::uint8_t ttl, std::uint8_t protocol) {
-  ByteWriter w;
-  w.u8(0x45).u8(0).be16(total_length).be16(id).be16(0).u8(ttl).u8(protocol).be16(0);
-  w.bytes(src).bytes(dst);
-  Bytes h = w.take();
-  put_be16(h, 10, ipv4_checksum(h));
-  return h;
-}
 
 // The AH datagram with the ICV filled in.
-Bytes build_ah(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id, std::uint8_t ttl,
+Bytes build_ah(const ip::Ipv4Address& src, const ip::Ipv4Address& dst, std::uint16_t ip_id, std::uint8_t ttl,
                const ProbeToken& token, std::uint32_t spi, const RandomFill& rnd) {
-  ByteWriter w;
-  w.bytes(ipv4_header(src, dst, static_cast<std::uint16_t>(kAhDatagramSize), ip_id, ttl, kProtoAh));
-  w.u8(kAhNextHeaderIpip).u8(kAhPayloadLen).be16(0).be32(spi).be32(1).zeros(kAhIcvSize);
-  w.bytes(ipv4_header(src, dst, static_cast<std::uint16_t>(kAhInnerSize), ip_id, 64, kProtoNoNextHeader));
-  w.bytes(token.encode());
+  ByteWriter inner_payload;
+  inner_payload.bytes(token.encode());
   std::array<std::uint8_t, 12> tail{};
   rnd(tail);
-  w.bytes(tail);
-  Bytes d = w.take();
+  inner_payload.bytes(tail);
+  ByteWriter ah;
+  ah.u8(kAhNextHeaderIpip).u8(kAhPayloadLen).be16(0).be32(spi).be32(1).zeros(kAhIcvSize);
+  ah.bytes(ip::ipv4_datagram(src, dst, kProtoNoNextHeader, inner_payload.view(), ip_id, 64));
+  Bytes d = ip::ipv4_datagram(src, dst, ip::kAh, ah.view(), ip_id, ttl);
   auto icv = ah_icv(d, token);
   if (!icv) return {};
-  std::copy(icv->begin(), icv->end(), d.begin() + kIpv4HeaderSize + kAhIcvOffset);
+  std::copy(icv->begin(), icv->end(), d.begin() + ip::kIpv4HeaderSize + kAhIcvOffset);
   return d;
 }
 
@@ -123,50 +106,6 @@ bool is_esp_reply_to(ByteView reply, ByteView request) {
          rs->sequence == 1 && reply.size() == request.size();
 }
 
-// ---- IPv4 ----
-
-Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
-                          std::uint8_t protocol, ByteView payload) {
-  if (payload.size() > 0xffff - kIpv4HeaderSize) return {};
-  Bytes d = ipv4_header(src, dst, static_cast<std::uint16_t>(kIpv4HeaderSize + payload.size()), id, ttl, protocol);
-  d.insert(d.end(), payload.begin(), payload.end());
-  return d;
-}
-
-std::uint16_t ipv4_checksum(ByteView header) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < header.size(); i += 2)
-    sum += (std::uint32_t{header[i]} << 8) | header[i + 1];
-  if (header.size() % 2 != 0) sum += std::uint32_t{header.back()} << 8;
-  while ((sum >> 16) != 0) sum = (sum & 0xffffU) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum & 0xffffU);
-}
-
-std::optional<Ipv4Packet> parse_ipv4(ByteView datagram) {
-  if (datagram.size() < kIpv4HeaderSize || (datagram[0] >> 4) != 4) return std::nullopt;
-  Ipv4Packet p;
-  p.header_length = static_cast<std::uint8_t>((datagram[0] & 0x0f) * 4);
-  if (p.header_length < kIpv4HeaderSize || p.header_length > datagram.size()) return std::nullopt;
-  ByteReader r(datagram);
-  r.skip(1);
-  p.tos = *r.u8();
-  p.total_length = *r.be16();
-  p.id = *r.be16();
-  p.flags_fragment = *r.be16();
-  p.ttl = *r.u8();
-  p.protocol = *r.u8();
-  p.checksum = *r.be16();
-  auto src = r.take(4);
-  auto dst = r.take(4);
-  if (!r.ok() || p.total_length != datagram.size()) return std::nullopt;
-  std::copy(src->begin(), src->end(), p.src.begin());
-  std::copy(dst->begin(), dst->end(), p.dst.begin());
-  p.checksum_valid = ipv4_checksum(datagram.first(p.header_length)) == 0;
-  p.options = datagram.subspan(kIpv4HeaderSize, p.header_length - kIpv4HeaderSize);
-  p.payload = datagram.subspan(p.header_length);
-  return p;
-}
-
 // ---- AH ----
 
 std::array<std::uint8_t, 20> ah_key(const ProbeToken& token) {
@@ -179,43 +118,43 @@ std::array<std::uint8_t, 20> ah_key(const ProbeToken& token) {
 }
 
 std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv(ByteView datagram, const ProbeToken& token) {
-  if (datagram.size() < kIpv4HeaderSize + kAhSize || datagram[0] != 0x45) return std::nullopt;
+  if (datagram.size() < ip::kIpv4HeaderSize + kAhSize || datagram[0] != 0x45) return std::nullopt;
   Bytes copy(datagram.begin(), datagram.end());
   // RFC 4302 §3.3.3.1.1.1: mutable IPv4 fields are zeroed for the computation.
   copy[1] = 0;                            // TOS / DSCP+ECN
   copy[6] = copy[7] = 0;                  // flags + fragment offset
   copy[8] = 0;                            // TTL
   copy[10] = copy[11] = 0;                // header checksum
-  std::fill_n(copy.begin() + kIpv4HeaderSize + kAhIcvOffset, kAhIcvSize, std::uint8_t{0});
+  std::fill_n(copy.begin() + ip::kIpv4HeaderSize + kAhIcvOffset, kAhIcvSize, std::uint8_t{0});
   auto key = ah_key(token);
   return hmac_sha1_96(key, copy);
 }
 
-Bytes build_ah_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id,
+Bytes build_ah_ipv4_datagram(const ip::Ipv4Address& src, const ip::Ipv4Address& dst, std::uint16_t ip_id,
                              std::uint8_t ttl, const ProbeToken& token, const RandomFill& rnd) {
   return build_ah(src, dst, ip_id, ttl, token, request_spi(token, true), rnd);
 }
 
 std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
   if (datagram.size() != kAhDatagramSize) return std::nullopt;
-  auto ip = parse_ipv4(datagram);
-  if (!ip || ip->header_length != kIpv4HeaderSize || ip->protocol != kProtoAh ||
-      (ip->flags_fragment & 0x3fff) != 0)  // MF or a fragment offset
+  auto outer = ip::parse_ipv4(datagram);
+  if (!outer || outer->header_length != ip::kIpv4HeaderSize || outer->protocol != ip::kAh ||
+      outer->is_fragment())
     return std::nullopt;
-  ByteView ah = ip->payload;
+  ByteView ah = outer->payload;
   if (ah[1] != kAhPayloadLen || ah[0] != kAhNextHeaderIpip) return std::nullopt;
   AhPacket p;
-  p.src = ip->src;
-  p.dst = ip->dst;
-  p.ttl = ip->ttl;
-  p.tos = ip->tos;
-  p.ip_id = ip->id;
+  p.src = outer->src;
+  p.dst = outer->dst;
+  p.ttl = outer->ttl;
+  p.tos = outer->tos;
+  p.ip_id = outer->id;
   p.next_header = ah[0];
   p.spi = read_be32(ah, 4);
   p.sequence = read_be32(ah, 8);
   if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;
-  auto inner = parse_ipv4(ah.subspan(kAhSize));
-  if (!inner || inner->header_length != kIpv4HeaderSize) return std::nullopt;
+  auto inner = ip::parse_ipv4(ah.subspan(kAhSize));
+  if (!inner || inner->header_length != ip::kIpv4HeaderSize) return std::nullopt;
   auto token = ProbeToken::decode(datagram.subspan(kAhTokenOffset, kProbeTokenSize));
   if (!token) return std::nullopt;
   p.token = *token;
@@ -225,8 +164,8 @@ std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
   return p;
 }
 
-Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
-                          const Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+Bytes build_ah_ipv4_reply(ByteView request, const ip::Ipv4Address& reflector,
+                          const ip::Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
                           const RandomFill& rnd) {
   auto rq = parse_ah_ipv4_datagram(request);
   if (!rq || rq->role != Role::request) return {};
@@ -262,7 +201,7 @@ Bytes build_ah6(const ip6::Address& src, const ip6::Address& dst, std::uint8_t h
   Bytes inner = ip6::datagram(src, dst, kProtoNoNextHeader, 64, 0, inner_payload.view());
   ByteWriter ah;
   ah.u8(kAhNextHeaderIpv6).u8(kAhPayloadLen).be16(0).be32(spi).be32(1).zeros(kAhIcvSize).bytes(inner);
-  Bytes d = ip6::datagram(src, dst, kProtoAh, hop_limit, 0, ah.view());
+  Bytes d = ip6::datagram(src, dst, ip::kAh, hop_limit, 0, ah.view());
   auto icv = ah_icv_ipv6(d, token);
   if (!icv) return {};
   std::copy(icv->begin(), icv->end(), d.begin() + ip6::kHeaderSize + kAhIcvOffset);
@@ -287,15 +226,15 @@ Bytes build_ah_ipv6_datagram(const ip6::Address& src, const ip6::Address& dst, s
 
 std::optional<Ah6Packet> parse_ah_ipv6_datagram(ByteView datagram) {
   if (datagram.size() != kAh6DatagramSize) return std::nullopt;
-  auto ip = ip6::parse(datagram);
-  if (!ip || ip->next_header != kProtoAh) return std::nullopt;
-  ByteView ah = ip->payload;
+  auto outer = ip6::parse(datagram);
+  if (!outer || outer->next_header != ip::kAh) return std::nullopt;
+  ByteView ah = outer->payload;
   if (ah[0] != kAhNextHeaderIpv6 || ah[1] != kAhPayloadLen) return std::nullopt;
   Ah6Packet p;
-  p.src = ip->src;
-  p.dst = ip->dst;
-  p.hop_limit = ip->hop_limit;
-  p.traffic_class = ip->traffic_class;
+  p.src = outer->src;
+  p.dst = outer->dst;
+  p.hop_limit = outer->hop_limit;
+  p.traffic_class = outer->traffic_class;
   p.spi = read_be32(ah, 4);
   p.sequence = read_be32(ah, 8);
   if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;

@@ -22,7 +22,7 @@
 #include <optional>
 
 #include "probes/bytes.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "probes/probe.h"  // RandomFill
 #include "probes/token.h"
 
@@ -62,41 +62,6 @@ Bytes build_esp_reply(ByteView request, const RandomFill& rnd);
 // Client: reply parses with role reply, same token and size, sequence 1.
 bool is_esp_reply_to(ByteView reply, ByteView request);
 
-// ---- IPv4 header (for raw-socket senders and receivers) ---------------------
-
-using Ipv4Address = std::array<std::uint8_t, 4>;
-
-constexpr std::uint8_t kProtoEsp = 50;
-constexpr std::uint8_t kProtoAh = 51;
-constexpr std::size_t kIpv4HeaderSize = 20;
-
-struct Ipv4Packet {
-  std::uint8_t header_length = 0;   // bytes (IHL * 4)
-  std::uint8_t tos = 0;
-  std::uint16_t total_length = 0;
-  std::uint16_t id = 0;
-  std::uint16_t flags_fragment = 0; // DF 0x4000, MF 0x2000, offset in 8-byte units
-  std::uint8_t ttl = 0;
-  std::uint8_t protocol = 0;
-  std::uint16_t checksum = 0;
-  bool checksum_valid = false;
-  Ipv4Address src{};
-  Ipv4Address dst{};
-  ByteView options;
-  ByteView payload;                 // points into the parsed datagram
-};
-
-// Version 4, IHL >= 5, header fits, total length == datagram size (as a Linux
-// raw socket delivers it). A bad header checksum is reported, not rejected.
-std::optional<Ipv4Packet> parse_ipv4(ByteView datagram);
-// A whole IPv4 datagram: 20-byte header (no options, DF clear, correct
-// checksum) + payload. Empty if the result would exceed 65535 bytes.
-Bytes build_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t id, std::uint8_t ttl,
-                          std::uint8_t protocol, ByteView payload);
-// RFC 791 / RFC 1071 one's-complement sum over `header` (checksum field included:
-// returns 0 for a correct header; with the field zeroed it returns the value to put there).
-std::uint16_t ipv4_checksum(ByteView header);
-
 // ---- AH (IP protocol 51) in a whole IPv4 datagram -----------------------------
 
 // IPv4 (20, no options, proto 51, DF clear) | AH (24: next header 4, payload len 4,
@@ -111,12 +76,12 @@ constexpr std::size_t kAhSize = 24;
 constexpr std::size_t kAhIcvSize = 12;                 // HMAC-SHA1-96, RFC 2404
 constexpr std::size_t kAhIcvOffset = 12;               // within the AH header
 constexpr std::uint8_t kAhNextHeaderIpip = 4;
-constexpr std::size_t kAhTokenOffset = kIpv4HeaderSize + kAhSize + kIpv4HeaderSize;  // 64
+constexpr std::size_t kAhTokenOffset = ip::kIpv4HeaderSize + kAhSize + ip::kIpv4HeaderSize;  // 64
 constexpr std::size_t kAhDatagramSize = kAhTokenOffset + kProbeTokenSize + 12;        // 84
 
 struct AhPacket {
-  Ipv4Address src{};
-  Ipv4Address dst{};
+  ip::Ipv4Address src{};
+  ip::Ipv4Address dst{};
   std::uint8_t ttl = 0;
   std::uint8_t tos = 0;
   std::uint16_t ip_id = 0;
@@ -139,7 +104,7 @@ std::array<std::uint8_t, 20> ah_key(const ProbeToken& token);
 std::optional<std::array<std::uint8_t, kAhIcvSize>> ah_icv(ByteView datagram, const ProbeToken& token);
 
 // Client: the whole datagram to send with IP_HDRINCL (the caller owns the IP ID and TTL).
-Bytes build_ah_ipv4_datagram(const Ipv4Address& src, const Ipv4Address& dst, std::uint16_t ip_id,
+Bytes build_ah_ipv4_datagram(const ip::Ipv4Address& src, const ip::Ipv4Address& dst, std::uint16_t ip_id,
                              std::uint8_t ttl, const ProbeToken& token, const RandomFill& rnd);
 // Rejects: not IPv4, IP options, fragments, protocol != 51, AH payload len != 4,
 // SPI < 0x100, next header != 4, inner header not IPv4, size != kAhDatagramSize.
@@ -148,8 +113,8 @@ std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram);
 // Reflector: AH datagram from `reflector` to `observed_source` (the post-NAT
 // address the request came from), reply SPI, sequence 1, valid ICV, same token,
 // same size. Empty unless `request` parses with role request.
-Bytes build_ah_ipv4_reply(ByteView request, const Ipv4Address& reflector,
-                          const Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+Bytes build_ah_ipv4_reply(ByteView request, const ip::Ipv4Address& reflector,
+                          const ip::Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
                           const RandomFill& rnd);
 // Client: reply parses with role reply, the same token, size <= request, and
 // is of the request's IP version (IPv4 or IPv6, see below). The
@@ -171,7 +136,7 @@ bool is_ah_reply_to(ByteView reply, ByteView request);
 // traffic class, flow label and hop limit zeroed (RFC 4302 §3.3.3.1.2), the AH
 // header with its ICV zeroed, and everything after it. A receiver that only
 // has the payload (a Linux IPv6 raw socket) rebuilds that header exactly from
-// source, destination, payload length and next header (probes/ipv6.h).
+// source, destination, payload length and next header (probes/ip.h).
 constexpr std::uint8_t kAhNextHeaderIpv6 = 41;
 constexpr std::size_t kAh6TokenOffset = ip6::kHeaderSize + kAhSize + ip6::kHeaderSize;  // 104
 constexpr std::size_t kAh6DatagramSize = kAh6TokenOffset + kProbeTokenSize + 12;         // 124

@@ -4,25 +4,16 @@
 #include <string>
 
 #include "probes/gre.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "probes/pptp.h"
 
 namespace vpncheck::probes::pptp {
 namespace {
 
-constexpr std::size_t kIpv4HeaderSize = 20;
-
 constexpr std::array kVariants{
     ProbeVariant{Transport::tcp, kControlPort, true, kPieceControl},
     ProbeVariant{Transport::ip, gre::kIpProtocol, true, kPieceGre},
 };
-
-std::uint16_t ipv4_checksum(ByteView header) {
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i + 1 < header.size(); i += 2) sum += static_cast<std::uint32_t>(header[i] << 8 | header[i + 1]);
-  while (sum >> 16) sum = (sum & 0xffffU) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
 
 // One whole control message (nothing before or after it).
 std::optional<Message> whole_message(ByteView bytes) {
@@ -70,7 +61,7 @@ std::optional<ParsedRequest> parse_control(ByteView payload, const ArrivalContex
 }
 
 std::optional<ParsedRequest> parse_gre(ByteView datagram, const ArrivalContext& arrival) {
-  auto payload = ip_payload(datagram, gre::kIpProtocol);
+  auto payload = ip::payload(datagram, gre::kIpProtocol);
   if (!payload) return std::nullopt;
   auto probe = gre::parse_probe(*payload);
   if (!probe) return std::nullopt;
@@ -112,7 +103,7 @@ std::uint16_t random_call_id(const RandomFill& rnd) {
 Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                    const RandomFill& rnd) {
   if (parsed.piece == kPieceGre) {
-    auto payload = ip_payload(request, gre::kIpProtocol);
+    auto payload = ip::payload(request, gre::kIpProtocol);
     auto probe = payload ? gre::parse_probe(*payload) : std::nullopt;
     if (!probe || !arrival.peer_call_id) return {};
     auto client_call_id = arrival.peer_call_id(probe->gre.header.call_id);
@@ -120,7 +111,7 @@ Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalC
     Bytes gre_reply = gre::build_reply(*payload, *client_call_id);
     if (gre_reply.empty()) return {};
     // From the address the probe was sent to, back to where it came from.
-    return ip_datagram(arrival.destination.address, arrival.source.address, gre::kIpProtocol, gre_reply);
+    return ip::datagram(arrival.destination.address, arrival.source.address, gre::kIpProtocol, gre_reply);
   }
   auto message = whole_message(request);
   if (!message) return {};
@@ -143,7 +134,7 @@ bool module_is_reply_to(ByteView reply, ByteView request) {
   }
   // GRE: the module does not know which Call ID is ours (the PPTP exchange
   // checks it with is_gre_reply_datagram); any answer keyed to a Call ID.
-  auto payload = ip_payload(reply, gre::kIpProtocol);
+  auto payload = ip::payload(reply, gre::kIpProtocol);
   auto packet = payload ? gre::parse(*payload) : std::nullopt;
   return packet && is_gre_reply_datagram(reply, request, packet->header.call_id);
 }
@@ -158,60 +149,14 @@ std::string advice_use_variant(const ProbeVariant& variant) {
 
 }  // namespace
 
-Bytes ipv4_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload,
-                    std::uint8_t ttl) {
-  if (source.size() != 4 || destination.size() != 4 || payload.size() > 0xffff - kIpv4HeaderSize) return {};
-  ByteWriter w;
-  w.u8(0x45)
-      .u8(0)
-      .be16(static_cast<std::uint16_t>(kIpv4HeaderSize + payload.size()))
-      .be16(0)  // identification: the kernel fills it in (IP_HDRINCL)
-      .be16(0)  // flags, fragment offset
-      .u8(ttl)
-      .u8(protocol)
-      .be16(0)  // checksum, below
-      .bytes(source)
-      .bytes(destination);
-  Bytes out = w.take();
-  std::uint16_t sum = ipv4_checksum(out);
-  out[10] = static_cast<std::uint8_t>(sum >> 8);
-  out[11] = static_cast<std::uint8_t>(sum);
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
-
-std::optional<ByteView> ipv4_payload(ByteView d, std::uint8_t protocol) {
-  if (d.size() < kIpv4HeaderSize || (d[0] >> 4) != 4) return std::nullopt;
-  const std::size_t header = std::size_t{d[0] & 0x0fU} * 4;
-  const std::size_t total = std::size_t{d[2]} << 8 | d[3];
-  const bool fragment = (d[6] & 0x20U) != 0 || ((d[6] & 0x1fU) << 8 | d[7]) != 0;
-  if (header < kIpv4HeaderSize || header > d.size() || total != d.size() || d[9] != protocol || fragment)
-    return std::nullopt;
-  return d.subspan(header);
-}
-
-Bytes ip_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload) {
-  auto src6 = ip6::address_from(source);
-  auto dst6 = ip6::address_from(destination);
-  if (src6 && dst6) return ip6::datagram(*src6, *dst6, protocol, 64, 0, payload);
-  return ipv4_datagram(source, destination, protocol, payload);
-}
-
-std::optional<ByteView> ip_payload(ByteView d, std::uint8_t protocol) {
-  if (!ip6::looks_like_ipv6(d)) return ipv4_payload(d, protocol);
-  auto ip = ip6::parse(d);
-  if (!ip || ip->next_header != protocol) return std::nullopt;
-  return ip->payload;
-}
-
 Bytes build_gre_datagram(const ProbeToken& token, std::uint16_t peer_call_id, const IpPort& local,
                          const IpPort& remote) {
-  return ip_datagram(local.address, remote.address, gre::kIpProtocol, gre::build_probe(token, peer_call_id));
+  return ip::datagram(local.address, remote.address, gre::kIpProtocol, gre::build_probe(token, peer_call_id));
 }
 
 bool is_gre_reply_datagram(ByteView reply, ByteView request, std::uint16_t own_call_id) {
-  auto got = ip_payload(reply, gre::kIpProtocol);
-  auto sent = ip_payload(request, gre::kIpProtocol);
+  auto got = ip::payload(reply, gre::kIpProtocol);
+  auto sent = ip::payload(request, gre::kIpProtocol);
   return got && sent && gre::is_reply_to(*got, *sent, own_call_id);
 }
 

@@ -35,22 +35,6 @@ inline constexpr std::string_view kFieldSourcePort = "tcp_source_port";        /
 inline constexpr std::string_view kFieldCallKnown = "call_known";
 inline constexpr std::string_view kFieldAnsweredCallId = "answered_call_id";
 
-// A minimal IPv4 datagram (20-byte header, DF clear, checksum filled in):
-// `source`/`destination` are 4-byte addresses. Empty when an address is not
-// 4 bytes or the datagram would exceed 65535 bytes.
-Bytes ipv4_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload,
-                    std::uint8_t ttl = 64);
-// The payload of a well-formed IPv4 datagram of `protocol` (version 4, header
-// length >= 20, total length == the bytes given, not a fragment). nullopt otherwise.
-std::optional<ByteView> ipv4_payload(ByteView datagram, std::uint8_t protocol);
-
-// The same for either family: an IPv6 datagram (probes/ipv6.h, hop limit 64)
-// when both addresses are 16 bytes, else ipv4_datagram.
-Bytes ip_datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload);
-// The payload of a well-formed IPv4 (as ipv4_payload) or IPv6 datagram (no
-// extension headers, next header == `protocol`). nullopt otherwise.
-std::optional<ByteView> ip_payload(ByteView datagram, std::uint8_t protocol);
-
 // Client: the GRE probe as a whole IPv4 or IPv6 datagram from `local` to
 // `remote` (addresses only; the family follows them), keyed to the
 // reflector's Call ID `peer_call_id` from the OCRP.

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "probes/ip.h"
 #include "probes/ipsec.h"
 #include "probes/l2tp.h"
 #include "probes/openvpn.h"
@@ -51,17 +52,13 @@ std::string describe_place(const ProbeVariant& v) {
     case Transport::tcp: return "TCP " + std::to_string(v.port);
     case Transport::ip: break;
   }
-  std::string_view name = v.port == 50 ? "ESP" : v.port == 51 ? "AH" : v.port == 47 ? "GRE" : "IP";
-  return std::string(name) + " (IP protocol " + std::to_string(v.port) + ")";
+  const auto* raw = ip::raw_protocol(v.port);
+  return std::string(raw ? raw->display : "IP") + " (IP protocol " + std::to_string(v.port) + ")";
 }
 
 std::string ip_protocol_name(std::uint16_t protocol) {
-  switch (protocol) {
-    case 50: return "esp";
-    case 51: return "ah";
-    case 47: return "gre";
-    default: return "ip";
-  }
+  const auto* raw = ip::raw_protocol(protocol);
+  return std::string(raw ? raw->name : "ip");
 }
 
 ProbeContext default_context(const ProtocolModule& module, const ProbeToken& token, const ServerHints& hints) {

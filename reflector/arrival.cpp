@@ -7,7 +7,7 @@
 
 #include "probes/control.h"
 #include "probes/crypto.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "probes/registry.h"
 
 namespace vpncheck::reflector {
@@ -71,10 +71,7 @@ probes::Transport transport_of(Framing framing) {
 // IPv6 header, which a NAT rewrites by design and which an IPv6 raw socket
 // never sees (the client digests the same part).
 probes::ByteView digested_part(probes::ByteView payload, Framing framing) {
-  if (framing != Framing::ip_datagram || payload.empty()) return payload;
-  if (probes::ip6::looks_like_ipv6(payload)) return payload.subspan(probes::ip6::kHeaderSize);
-  std::size_t header = std::size_t{payload[0] & 0x0fU} * 4;
-  return header >= 20 && header <= payload.size() ? payload.subspan(header) : payload;
+  return framing == Framing::ip_datagram ? probes::ip::digest_scope(payload) : payload;
 }
 
 std::optional<Match> match_control(probes::ByteView payload) {

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "probes/ip.h"
+
 namespace vpncheck::reflector {
 namespace {
 
@@ -14,6 +16,12 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+std::string name_list_text(const std::vector<std::string>& names, std::string_view separator) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : std::string(separator)) + name;
+  return out;
 }
 
 std::string port_list_text(const std::vector<std::uint16_t>& ports) {
@@ -54,8 +62,7 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   std::string nat_ports = port_list_text(config.nat_ports);
   std::string alternate_address;
   std::string log_level{to_string(config.log_level)};
-  std::string raw_protocols;
-  for (const auto& name : config.raw_protocols) raw_protocols += (raw_protocols.empty() ? "" : ",") + name;
+  std::string raw_protocols = name_list_text(config.raw_protocols, ",");
 
   CLI::App app{
       "vpncheck-reflector: the cooperating server vpncheck probes. It records what arrives\n"
@@ -77,7 +84,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   app.add_option("--udp-ports", udp_ports, "UDP probe ports")->type_name("LIST")->capture_default_str();
   app.add_option("--tcp-ports", tcp_ports, "TCP probe ports")->type_name("LIST")->capture_default_str();
   app.add_option("--raw-protocols", raw_protocols,
-                 "raw IPv4 listeners among esp,ah,gre (need CAP_NET_RAW); empty disables")
+                 "raw IPv4 listeners among " + name_list_text(probes::ip::raw_protocol_names(), ",") +
+                     " (need CAP_NET_RAW); empty disables")
       ->type_name("LIST")
       ->capture_default_str();
   app.add_option("--nat-ports", nat_ports,
@@ -179,8 +187,9 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   for (std::string_view rest = raw_protocols; !rest.empty();) {
     auto comma = rest.find(',');
     std::string name(rest.substr(0, comma));
-    if (name != "esp" && name != "ah" && name != "gre")
-      return usage_error("--raw-protocols: '" + name + "' is not one of esp, ah, gre");
+    if (!probes::ip::raw_protocol(name))
+      return usage_error("--raw-protocols: '" + name + "' is not one of " +
+                         name_list_text(probes::ip::raw_protocol_names(), ", "));
     if (std::find(config.raw_protocols.begin(), config.raw_protocols.end(), name) == config.raw_protocols.end())
       config.raw_protocols.push_back(name);
     if (comma == std::string_view::npos) break;

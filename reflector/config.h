@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "probes/ip.h"
 #include "reflector/log.h"
 
 namespace vpncheck::reflector {
@@ -38,10 +39,11 @@ struct Config {
   std::vector<std::uint16_t> web_control_ports{80, 443};
   std::vector<std::uint16_t> udp_ports{51820, 1194, 53, 443, 500, 4500, 1701};
   std::vector<std::uint16_t> tcp_ports{1194, 443, 1723};
-  // Raw IP listeners ("esp", "ah", "gre"); they need CAP_NET_RAW and are
-  // skipped with a warning without it. Over IPv4 all three; over IPv6 (when
-  // listening on an IPv6 address) the same, offered separately.
-  std::vector<std::string> raw_protocols{"esp", "ah", "gre"};
+  // Raw IP listeners, by name in the raw-protocol table (probes/ip.h: "esp",
+  // "ah", "gre"); they need CAP_NET_RAW and are skipped with a warning without
+  // it. Over IPv4 all of them; over IPv6 (when listening on an IPv6 address)
+  // those that speak IPv6, offered separately.
+  std::vector<std::string> raw_protocols = probes::ip::raw_protocol_names();
   // NAT test service (issue #5): UDP primary and alternate port (RFC 5780
   // style); empty disables it. IPv4 only.
   std::vector<std::uint16_t> nat_ports{8781, 8782};

@@ -17,7 +17,7 @@
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "reflector/udp_batch.h"
 
 namespace vpncheck::reflector {
@@ -137,16 +137,14 @@ std::int64_t now_unix_ms() {
 }  // namespace
 
 std::optional<Ipv4Facts> read_ipv4_header(probes::ByteView d) {
-  if (d.size() < 20 || (d[0] >> 4) != 4) return std::nullopt;
-  const std::size_t header = std::size_t{d[0] & 0x0fU} * 4;
-  const std::size_t total = std::size_t{d[2]} << 8 | d[3];
-  if (header < 20 || header > d.size() || total != d.size()) return std::nullopt;
+  auto packet = probes::ip::parse_ipv4(d);
+  if (!packet) return std::nullopt;
   Ipv4Facts facts;
-  facts.tos = d[1];
-  facts.ttl = d[8];
-  facts.protocol = d[9];
-  facts.source = v4_text(d.subspan(12, 4));
-  facts.destination = v4_text(d.subspan(16, 4));
+  facts.tos = packet->tos;
+  facts.ttl = packet->ttl;
+  facts.protocol = packet->protocol;
+  facts.source = v4_text(packet->src);
+  facts.destination = v4_text(packet->dst);
   return facts;
 }
 
@@ -186,7 +184,10 @@ std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_
   return socket;
 }
 
-bool raw_protocol_over_ipv6(std::string_view name) { return name == "esp" || name == "ah" || name == "gre"; }
+bool raw_protocol_over_ipv6(std::string_view name) {
+  const auto* raw = probes::ip::raw_protocol(name);
+  return raw && raw->over_ipv6;
+}
 
 // One raw datagram through the demux, logged, and its reply sent with
 // `send` (returns 0 or an errno); shared by both families.

@@ -7,7 +7,7 @@
 //
 // Over IPv6 (ESP, AH and GRE) the kernel never hands over the header and
 // always writes it itself: the listener rebuilds the whole datagram the probe
-// modules expect (probes/ipv6.h) from the source (recvfrom), the destination
+// modules expect (probes/ip.h) from the source (recvfrom), the destination
 // (IPV6_PKTINFO), hop limit and traffic class (IPV6_HOPLIMIT / IPV6_TCLASS),
 // and sends a reply's payload from its source address (IPV6_PKTINFO) to its
 // destination, so the header the kernel writes is the one the module signed.
@@ -48,7 +48,8 @@ std::optional<RawSocket> open_raw_socket(boost::asio::io_context& io, std::uint8
 // limit and traffic class of each datagram. Same failure contract.
 std::optional<RawSocket> open_raw6_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
 
-// The raw protocols whose modules speak IPv6: "esp", "ah" (IPsec) and "gre" (PPTP).
+// Whether the modules behind the raw protocol `name` ("esp", ...) speak IPv6
+// (the raw-protocol table, probes/ip.h).
 bool raw_protocol_over_ipv6(std::string_view name);
 
 // Receives until the socket is closed.

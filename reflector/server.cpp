@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "probes/bytes.h"
+#include "probes/ip.h"
 #include "reflector/random.h"
 #include "reflector/udp_listener.h"
 
@@ -300,7 +301,9 @@ std::optional<std::string> Server::start() {
   // Raw IPv4 listeners: optional, and only with CAP_NET_RAW.
   if (any_v4) {
     for (const auto& name : config_.raw_protocols) {
-      std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
+      const auto* raw = probes::ip::raw_protocol(name);
+      if (!raw) continue;  // config.cpp admits only the table's names
+      const std::uint8_t protocol = raw->number;
       std::string error;
       auto socket = open_raw_socket(*io_, protocol, error);
       if (!socket) {
@@ -317,7 +320,9 @@ std::optional<std::string> Server::start() {
   if (any_v6) {
     for (const auto& name : config_.raw_protocols) {
       if (!raw_protocol_over_ipv6(name)) continue;
-      std::uint8_t protocol = name == "esp" ? 50 : name == "ah" ? 51 : 47;
+      const auto* raw = probes::ip::raw_protocol(name);
+      if (!raw) continue;  // config.cpp admits only the table's names
+      const std::uint8_t protocol = raw->number;
       std::string error;
       auto socket = open_raw6_socket(*io_, protocol, error);
       if (!socket) {

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "probes/ip.h"
 #include "src/report/junit_report.h"
 
 namespace vpncheck::client {
@@ -157,10 +158,12 @@ std::string probe_label(const json& probe) {
   std::transform(transport.begin(), transport.end(), transport.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   const auto port = probe.contains("port") && probe["port"].is_number_integer() ? probe["port"].get<int>() : 0;
-  if (transport == "IP")
-    label += port == 50 ? "ESP" : port == 51 ? "AH" : port == 47 ? "GRE" : "IP " + std::to_string(port);
-  else
+  if (transport == "IP") {
+    const auto* raw = port >= 0 && port <= 0xff ? probes::ip::raw_protocol(static_cast<std::uint16_t>(port)) : nullptr;
+    label += raw ? std::string(raw->display) : "IP " + std::to_string(port);
+  } else {
     label += transport + " " + std::to_string(port);
+  }
   if (auto family = str(probe, "family"); family == "ipv6") label += " · IPv6";
   else label += " · IPv4";
   return label;

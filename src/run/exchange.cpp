@@ -25,7 +25,8 @@
 #include <boost/asio/write.hpp>
 
 #include "probes/crypto.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
+#include "src/run/ip_port.h"
 #include "src/run/retry.h"
 
 namespace vpncheck::client {
@@ -56,19 +57,6 @@ void record_local(const Socket& socket, ClientSide& side) {
   if (!ec) side.local = probes::Endpoint{local.address().to_string(), local.port()};
 }
 
-probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
-  probes::IpPort out;
-  out.port = port;
-  if (address.is_v4()) {
-    auto b = address.to_v4().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  } else {
-    auto b = address.to_v6().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  }
-  return out;
-}
-
 // Moves an exchange on after a valid answer: the next step's bytes, or
 // nullopt when done (then the answer's facts are recorded).
 std::optional<ExchangeStep> advance(Exchange& ex, ClientSide& side, probes::ByteView reply) {
@@ -88,19 +76,9 @@ void record_sent(probes::ByteView wire, ClientSide& side) {
   side.sent_length = wire.size();
 }
 
-// Raw IP: the digest covers the datagram after its IPv4 or IPv6 header, as on
-// the reflector, because a NAT rewrites the header by design (and an IPv6 raw
-// socket never sees it).
-probes::ByteView after_ip_header(probes::ByteView datagram) {
-  if (datagram.empty()) return datagram;
-  if (probes::ip6::looks_like_ipv6(datagram)) return datagram.subspan(probes::ip6::kHeaderSize);
-  std::size_t header = std::size_t{datagram[0] & 0x0fU} * 4;
-  return header >= 20 && header <= datagram.size() ? datagram.subspan(header) : datagram;
-}
-
 // How a raw IPv6 socket differs from the others: the kernel writes the IPv6
 // header on send and strips it on receive, while the probe modules build and
-// check whole datagrams (probes/ipv6.h). `header` is the header the reflector's
+// check whole datagrams (probes/ip.h). `header` is the header the reflector's
 // replies carry as far as the socket can tell (source = the reflector,
 // destination = our bound address); its payload length is set per reply.
 struct Ipv6RawFraming {
@@ -267,7 +245,7 @@ std::optional<asio::ip::address> raw_source_address(const asio::any_io_executor&
   }
   side.local = probes::Endpoint{local.address().to_string(), 0};
   if (ex.on_local_address) ex.on_local_address(ip_port(local.address(), 0), ex);
-  record_sent(after_ip_header(ex.wire), side);
+  record_sent(probes::ip::digest_scope(ex.wire), side);
   return local.address();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "probes/ip.h"
 #include "probes/registry.h"
 
 namespace vpncheck::client {
@@ -35,9 +36,9 @@ std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
 }
 
 bool raw_runs_over_ipv6(const probes::ProbeVariant& variant) {
-  // ESP and AH (IPsec) and PPTP's GRE build and parse whole IPv6 datagrams.
-  const auto name = probes::ip_protocol_name(variant.port);
-  return variant.transport == probes::Transport::ip && (name == "esp" || name == "ah" || name == "gre");
+  if (variant.transport != probes::Transport::ip) return false;
+  const auto* raw = probes::ip::raw_protocol(variant.port);
+  return raw && raw->over_ipv6;
 }
 
 std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModule*>& protocols,

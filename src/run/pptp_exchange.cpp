@@ -14,6 +14,7 @@
 #include "probes/gre.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
+#include "src/run/ip_port.h"
 
 // GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
 // inlining: Asio's awaitable frames come from aligned_alloc and go back through
@@ -40,18 +41,6 @@ Outcome outcome_of(const boost::system::error_code& ec) {
   if (ec == err::host_unreachable || ec == err::network_unreachable) return Outcome::unreachable;
   if (ec == err::timed_out || ec == err::operation_aborted) return Outcome::timeout;
   return Outcome::local_error;
-}
-
-probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
-  probes::IpPort out{{}, port};
-  if (address.is_v4()) {
-    auto b = address.to_v4().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  } else {
-    auto b = address.to_v6().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  }
-  return out;
 }
 
 std::uint16_t random_u16(const probes::RandomFill& rnd) {

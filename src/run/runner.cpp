@@ -11,6 +11,7 @@
 
 #include "probes/control.h"
 #include "probes/pptp_module.h"
+#include "src/run/ip_port.h"
 #include "src/run/retry.h"
 
 // GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
@@ -25,18 +26,6 @@ namespace vpncheck::client {
 namespace asio = boost::asio;
 
 namespace {
-
-probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
-  probes::IpPort out{{}, port};
-  if (address.is_v4()) {
-    auto b = address.to_v4().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  } else {
-    auto b = address.to_v6().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  }
-  return out;
-}
 
 // What a genuine probe's hooks share: the module, the context it was built
 // in, and the message most recently sent (the one a reply must answer).

@@ -3,7 +3,7 @@
 #include "src/run/exchange.h"
 #include "src/run/retry.h"
 
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>

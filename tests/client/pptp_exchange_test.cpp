@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "probes/gre.h"
+#include "probes/ip.h"
 #include "probes/observation.h"
 #include "probes/pptp_module.h"
 #include "reflector/log.h"
@@ -202,7 +203,7 @@ TEST_F(PptpLoopback, TheGreProbeIsKeyedToTheReflectorsCallId) {
   const auto& gre = **seen;
   EXPECT_EQ(gre.transport, probes::Transport::ip);
   EXPECT_EQ(gre.port, 47);
-  auto payload = probes::pptp::ipv4_payload(gre.wire, 47);
+  auto payload = probes::ip::payload(gre.wire, 47);
   ASSERT_TRUE(payload.has_value());
   auto probe = probes::gre::parse_probe(*payload);
   ASSERT_TRUE(probe.has_value());

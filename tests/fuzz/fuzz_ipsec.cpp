@@ -11,6 +11,7 @@
 
 #include "fuzz_check.h"
 #include "probes/ike.h"
+#include "probes/ip.h"
 #include "probes/ipsec_esp.h"
 
 namespace {
@@ -102,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)esp::is_esp_reply_to(input, esp::build_esp(token, rnd));
 
   // Raw IP: the IPv4 header parser and AH.
-  if (auto ip = esp::parse_ipv4(input)) FUZZ_CHECK(ip->header_length + ip->payload.size() == size);
+  if (auto ip = ip::parse_ipv4(input)) FUZZ_CHECK(ip->header_length + ip->payload.size() == size);
   if (auto ah = esp::parse_ah_ipv4_datagram(input)) {
     Bytes reply = esp::build_ah_ipv4_reply(input, {203, 0, 113, 5}, ah->src, 1, 64, rnd);
     FUZZ_CHECK(reply.size() <= size);

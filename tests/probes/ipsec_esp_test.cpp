@@ -16,9 +16,9 @@ using fixtures::expect_truncations_refused;
 using fixtures::hex;
 using fixtures::make_token;
 
-const esp::Ipv4Address kClient{192, 168, 1, 10};
-const esp::Ipv4Address kReflector{203, 0, 113, 5};
-const esp::Ipv4Address kPublic{198, 51, 100, 7};
+const ip::Ipv4Address kClient{192, 168, 1, 10};
+const ip::Ipv4Address kReflector{203, 0, 113, 5};
+const ip::Ipv4Address kPublic{198, 51, 100, 7};
 
 // ---- SPI derivation ------------------------------------------------------------
 
@@ -113,54 +113,6 @@ TEST(EspCodec, SizesAndTruncatedReplies) {
     EXPECT_FALSE(esp::is_esp_reply_to(ByteView(reply).first(len), big)) << len;
 }
 
-// ---- IPv4 ----------------------------------------------------------------------
-
-// RFC 1071-style example header (Wikipedia "IPv4 header checksum"): checksum b861.
-TEST(Ipv4Codec, ChecksumKnownVector) {
-  Bytes h = hex("450000730000400040110000c0a80001c0a800c7");
-  EXPECT_EQ(esp::ipv4_checksum(h), 0xb861);
-  h[10] = 0xb8;
-  h[11] = 0x61;
-  EXPECT_EQ(esp::ipv4_checksum(h), 0);
-}
-
-TEST(Ipv4Codec, ParsesHeaderFieldsAndRejectsBadOnes) {
-  Bytes d = cat({hex("46b8001c" "abcd" "4000" "3f32" "0000" "0a000001" "0a000002" "01020304"),
-                 hex("deadbeef")});
-  std::uint16_t c = esp::ipv4_checksum(ByteView(d).first(24));
-  d[10] = static_cast<std::uint8_t>(c >> 8);
-  d[11] = static_cast<std::uint8_t>(c);
-  auto p = esp::parse_ipv4(d);
-  ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->header_length, 24);
-  EXPECT_EQ(p->tos, 0xb8);
-  EXPECT_EQ(p->total_length, 28);
-  EXPECT_EQ(p->id, 0xabcd);
-  EXPECT_EQ(p->flags_fragment, 0x4000);
-  EXPECT_EQ(p->ttl, 0x3f);
-  EXPECT_EQ(p->protocol, esp::kProtoEsp);
-  EXPECT_TRUE(p->checksum_valid);
-  EXPECT_EQ((esp::Ipv4Address{10, 0, 0, 1}), p->src);
-  EXPECT_EQ((esp::Ipv4Address{10, 0, 0, 2}), p->dst);
-  EXPECT_EQ(Bytes(p->options.begin(), p->options.end()), hex("01020304"));
-  EXPECT_EQ(Bytes(p->payload.begin(), p->payload.end()), hex("deadbeef"));
-
-  expect_truncations_refused(d, [&](ByteView v) { return esp::parse_ipv4(v).has_value(); });
-  Bytes v6 = d;
-  v6[0] = 0x66;
-  EXPECT_FALSE(esp::parse_ipv4(v6).has_value());
-  Bytes ihl4 = d;
-  ihl4[0] = 0x44;
-  EXPECT_FALSE(esp::parse_ipv4(ihl4).has_value());
-  Bytes ihl_too_big = d;
-  ihl_too_big[0] = 0x4f;
-  EXPECT_FALSE(esp::parse_ipv4(ihl_too_big).has_value());
-  Bytes bad_checksum = d;
-  bad_checksum[11] ^= 1;
-  ASSERT_TRUE(esp::parse_ipv4(bad_checksum).has_value());
-  EXPECT_FALSE(esp::parse_ipv4(bad_checksum)->checksum_valid);
-}
-
 // ---- AH ------------------------------------------------------------------------
 
 Bytes default_ah() {
@@ -170,7 +122,7 @@ Bytes default_ah() {
 // Recomputes the header checksum after a test edits the IPv4 header.
 void fix_ip_checksum(Bytes& d) {
   d[10] = d[11] = 0;
-  std::uint16_t c = esp::ipv4_checksum(ByteView(d).first(20));
+  std::uint16_t c = ip::ipv4_checksum(ByteView(d).first(20));
   d[10] = static_cast<std::uint8_t>(c >> 8);
   d[11] = static_cast<std::uint8_t>(c);
 }

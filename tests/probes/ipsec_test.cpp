@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "probes/ike.h"
+#include "probes/ip.h"
 #include "probes/ipsec_esp.h"
 #include "test_support.h"
 
@@ -77,7 +78,7 @@ TEST(IpsecModule, EachPieceBuildsItsMessage) {
   EXPECT_EQ(large.size(), ike::kIkeAuthDefaultSize);
   EXPECT_TRUE(ike::parse_ike_auth(large).has_value());
   auto esp_datagram = build("esp");
-  auto ip = esp::parse_ipv4(esp_datagram);
+  auto ip = ip::parse_ipv4(esp_datagram);
   ASSERT_TRUE(ip.has_value());
   EXPECT_EQ(ip->protocol, 50);
   EXPECT_TRUE(ip->checksum_valid);
@@ -209,7 +210,7 @@ TEST(IpsecModule, NatTConversationIkeThenEspThenKeepalive) {
 Bytes nat_rewrite(Bytes datagram, const IpPort& public_address) {
   std::copy(public_address.address.begin(), public_address.address.end(), datagram.begin() + 12);
   datagram[10] = datagram[11] = 0;
-  auto sum = esp::ipv4_checksum(ByteView(datagram).first(20));
+  auto sum = ip::ipv4_checksum(ByteView(datagram).first(20));
   datagram[10] = static_cast<std::uint8_t>(sum >> 8);
   datagram[11] = static_cast<std::uint8_t>(sum & 0xff);
   return datagram;
@@ -247,7 +248,7 @@ TEST(IpsecModule, RawEspAnsweredToTheObservedAddress) {
   EXPECT_EQ(parsed->fields.at("spi").size(), 8U);
   Bytes reply = m.build_reply(translated, *parsed, raw, seeded_fill(3));
   ASSERT_EQ(reply.size(), request.size());
-  auto ip = esp::parse_ipv4(reply);
+  auto ip = ip::parse_ipv4(reply);
   ASSERT_TRUE(ip.has_value());
   EXPECT_TRUE(ip->checksum_valid);
   EXPECT_EQ(ip->protocol, 50);

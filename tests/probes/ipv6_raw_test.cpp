@@ -1,7 +1,7 @@
 // Raw ESP and AH over IPv6: the IPv6 header codec, AH's ICV over the IPv6
 // header with its mutable fields zeroed (RFC 4302 §3.3.3.1.2), and the ipsec
-// module's raw pieces over IPv6 (whole IPv6 datagrams, probes/ipv6.h).
-#include "probes/ipv6.h"
+// module's raw pieces over IPv6 (whole IPv6 datagrams, probes/ip.h).
+#include "probes/ip.h"
 
 #include <gtest/gtest.h>
 
@@ -208,7 +208,7 @@ TEST(IpsecModuleOverIpv6, EspIsAWholeIpv6DatagramAnsweredToTheObservedSource) {
   Bytes request = m.build_request(context6("esp"), seeded_fill(1));
   auto ip = ip6::parse(request);
   ASSERT_TRUE(ip.has_value());
-  EXPECT_EQ(ip->next_header, esp::kProtoEsp);
+  EXPECT_EQ(ip->next_header, ip::kEsp);
   EXPECT_EQ(ip->src, kClient);
   EXPECT_EQ(ip->dst, kReflector);
   EXPECT_EQ(esp::parse_esp(ip->payload)->role, esp::Role::request);
@@ -225,14 +225,14 @@ TEST(IpsecModuleOverIpv6, EspIsAWholeIpv6DatagramAnsweredToTheObservedSource) {
   ASSERT_TRUE(rip.has_value());
   EXPECT_EQ(rip->src, kReflector);
   EXPECT_EQ(rip->dst, kClient);
-  EXPECT_EQ(rip->next_header, esp::kProtoEsp);
+  EXPECT_EQ(rip->next_header, ip::kEsp);
   EXPECT_TRUE(m.is_reply_to(reply, request));
   EXPECT_FALSE(m.is_reply_to(request, request));
   EXPECT_FALSE(m.parse_request(reply, raw_arrival6(kReflector)).has_value()) << "a reply is never a request";
 
   // The same ESP bytes behind another next header are not ESP.
   Bytes relabelled = request;
-  relabelled[6] = esp::kProtoAh;
+  relabelled[6] = ip::kAh;
   EXPECT_FALSE(m.parse_request(relabelled, raw_arrival6(kClient)).has_value());
   Bytes reply_relabelled = reply;
   reply_relabelled[6] = 47;

@@ -10,6 +10,7 @@
 #include <tins/rawpdu.h>
 
 #include "probes/gre.h"
+#include "probes/ip.h"
 #include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
 #include "test_support.h"
@@ -58,7 +59,7 @@ TEST(LibtinsCrossCheck, AhProbeHasTheHeaderLibtinsExpects) {
   EXPECT_EQ(ip.protocol(), 51);
   EXPECT_EQ(ip.tot_len(), datagram.size());
   // The header checksum we wrote is the one libtins reads and ours verifies.
-  EXPECT_EQ(esp::ipv4_checksum(ByteView(datagram).first(20)), 0);
+  EXPECT_EQ(ip::ipv4_checksum(ByteView(datagram).first(20)), 0);
   EXPECT_EQ(ip.checksum(), static_cast<std::uint16_t>(datagram[10] << 8 | datagram[11]));
   const auto* ah = ip.find_pdu<Tins::IPSecAH>();
   ASSERT_NE(ah, nullptr);
@@ -74,7 +75,7 @@ TEST(LibtinsCrossCheck, AhProbeHasTheHeaderLibtinsExpects) {
 
 TEST(LibtinsCrossCheck, GreProbeWrappedInIpv4CarriesTheGreBytesUnchanged) {
   Bytes gre = gre::build_probe(kToken, 0x4242);
-  Bytes datagram = esp::build_ipv4_datagram({192, 168, 1, 10}, {203, 0, 113, 5}, 7, 64, 47, gre);
+  Bytes datagram = ip::ipv4_datagram({192, 168, 1, 10}, {203, 0, 113, 5}, ip::kGre, gre, 7, 64);
   Tins::IP ip = parse_with_libtins(datagram);
   EXPECT_EQ(ip.protocol(), 47);
   EXPECT_EQ(ip.id(), 7);

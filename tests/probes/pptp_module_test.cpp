@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "probes/gre.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "probes/pptp.h"
 #include "probes/registry.h"
 #include "test_support.h"
@@ -47,26 +47,6 @@ TEST(PptpModule, IsRegisteredWithTwoPieces) {
   EXPECT_EQ(kModule.variants[1].transport, Transport::ip);
   EXPECT_EQ(kModule.variants[1].port, 47);
   EXPECT_EQ(kModule.frame_stream, nullptr) << "PPTP frames itself by its Length field";
-}
-
-TEST(PptpModule, Ipv4DatagramGoldenHeader) {
-  Bytes d = ipv4_datagram(kClient, kReflector, 47, Bytes{1, 2, 3});
-  // 45 00 | total 23 | id 0 | flags 0 | ttl 64 | proto 47 | checksum | src | dst
-  EXPECT_EQ(Bytes(d.begin(), d.begin() + 10), (Bytes{0x45, 0, 0, 23, 0, 0, 0, 0, 64, 47}));
-  // The header checksum sums to 0xffff.
-  std::uint32_t sum = 0;
-  for (std::size_t i = 0; i < 20; i += 2) sum += static_cast<std::uint32_t>(d[i] << 8 | d[i + 1]);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  EXPECT_EQ(sum, 0xffffu);
-  auto payload = ipv4_payload(d, 47);
-  ASSERT_TRUE(payload.has_value());
-  EXPECT_EQ(Bytes(payload->begin(), payload->end()), (Bytes{1, 2, 3}));
-  EXPECT_FALSE(ipv4_payload(d, 50).has_value()) << "another protocol";
-  EXPECT_FALSE(ipv4_payload(ByteView(d).first(22), 47).has_value()) << "truncated";
-  Bytes fragment = d;
-  fragment[6] = 0x20;  // more fragments
-  EXPECT_FALSE(ipv4_payload(fragment, 47).has_value());
-  EXPECT_TRUE(ipv4_datagram(Bytes{1, 2, 3}, kReflector, 47, {}).empty()) << "not an IPv4 address";
 }
 
 TEST(PptpModule, OcrqFieldsSayWhetherTheCallIdWasRewritten) {
@@ -145,9 +125,10 @@ TEST(PptpModule, TheGreVariantBuildsAWholeIpv4Datagram) {
   context.local = IpPort{kClient, 0};
   context.remote = IpPort{kReflector, 0};
   Bytes d = kModule.build_request(context, seeded_fill(1));
-  auto payload = ipv4_payload(d, 47);
-  ASSERT_TRUE(payload.has_value());
-  auto probe = gre::parse_probe(*payload);
+  auto v4 = ip::parse_ipv4(d);
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->protocol, 47);
+  auto probe = gre::parse_probe(v4->payload);
   ASSERT_TRUE(probe.has_value());
   EXPECT_EQ(probe->token, make_token(5));
 }
@@ -158,7 +139,7 @@ TEST(PptpModule, AdviceNamesEachPiece) {
 }
 
 
-// Over IPv6 the GRE piece is a whole IPv6 datagram (probes/ipv6.h), answered
+// Over IPv6 the GRE piece is a whole IPv6 datagram (probes/ip.h), answered
 // the same way to the observed source from the address it was sent to.
 TEST(PptpModule, GreOverIpv6IsAWholeIpv6DatagramAnsweredToTheCallsClientCallId) {
   Bytes client6(16, 0), reflector6(16, 0);
@@ -168,17 +149,17 @@ TEST(PptpModule, GreOverIpv6IsAWholeIpv6DatagramAnsweredToTheCallsClientCallId) 
   reflector6[15] = 0x05;
   ProbeToken token = make_token(6);
   Bytes probe = build_gre_datagram(token, 0x4321, IpPort{client6, 0}, IpPort{reflector6, 0});
-  auto ip = ip6::parse(probe);
-  ASSERT_TRUE(ip.has_value());
-  EXPECT_EQ(ip->next_header, 47);
-  EXPECT_EQ(Bytes(ip->src.begin(), ip->src.end()), client6);
-  EXPECT_EQ(Bytes(ip->dst.begin(), ip->dst.end()), reflector6);
-  ASSERT_TRUE(ip_payload(probe, 47).has_value());
-  EXPECT_EQ(gre::parse_probe(*ip_payload(probe, 47))->token, token);
-  EXPECT_FALSE(ip_payload(probe, 50).has_value()) << "another next header";
-  EXPECT_FALSE(ip_payload(ByteView(probe).first(probe.size() - 1), 47).has_value()) << "truncated";
-  EXPECT_FALSE(ipv4_payload(probe, 47).has_value());
-  EXPECT_TRUE(ip_datagram(kClient, reflector6, 47, Bytes{1}).empty()) << "mixed families";
+  auto v6 = ip6::parse(probe);
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->next_header, 47);
+  EXPECT_EQ(Bytes(v6->src.begin(), v6->src.end()), client6);
+  EXPECT_EQ(Bytes(v6->dst.begin(), v6->dst.end()), reflector6);
+  ASSERT_TRUE(ip::payload(probe, 47).has_value());
+  EXPECT_EQ(gre::parse_probe(*ip::payload(probe, 47))->token, token);
+  EXPECT_FALSE(ip::payload(probe, 50).has_value()) << "another next header";
+  EXPECT_FALSE(ip::payload(ByteView(probe).first(probe.size() - 1), 47).has_value()) << "truncated";
+  EXPECT_FALSE(ip::parse_ipv4(probe).has_value());
+  EXPECT_TRUE(ip::datagram(kClient, reflector6, 47, Bytes{1}).empty()) << "mixed families";
 
   ArrivalContext arrival;
   arrival.transport = Transport::ip;

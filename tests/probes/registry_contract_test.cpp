@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "probes/control.h"
-#include "probes/ipv6.h"
+#include "probes/ip.h"
 #include "test_support.h"
 
 namespace vpncheck::probes {
@@ -366,7 +366,7 @@ TEST_P(ProtocolContract, EveryVariantRoundTripsWithItsTransport) {
 }
 
 // Raw variants over IPv6: a whole IPv6 datagram of the variant's protocol
-// between the context's addresses (probes/ipv6.h), answered with one to the
+// between the context's addresses (probes/ip.h), answered with one to the
 // observed source, never larger; and every truncation of its payload, as an
 // IPv6 raw listener would rebuild it, is never answered with more.
 TEST_P(ProtocolContract, RawVariantsRoundTripOverIpv6) {

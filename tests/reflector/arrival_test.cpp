@@ -5,6 +5,7 @@
 #include "probes/control.h"
 #include "probes/crypto.h"
 #include "probes/ike.h"
+#include "probes/ip.h"
 #include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
 #include "probes/openvpn.h"
@@ -374,10 +375,10 @@ namespace {
 // follows the IPv4 header (a NAT rewrites the header by design), and the
 // answer is an ESP datagram of the same size to the observed source.
 TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
-  probes::esp::Ipv4Address client{198, 51, 100, 7};
-  probes::esp::Ipv4Address reflector{203, 0, 113, 5};
+  probes::ip::Ipv4Address client{198, 51, 100, 7};
+  probes::ip::Ipv4Address reflector{203, 0, 113, 5};
   Bytes esp = probes::esp::build_esp(token_, rnd_);
-  Bytes datagram = probes::esp::build_ipv4_datagram(client, reflector, 0x1234, 64, probes::esp::kProtoEsp, esp);
+  Bytes datagram = probes::ip::ipv4_datagram(client, reflector, probes::ip::kEsp, esp, 0x1234, 64);
   Arrival a;
   a.payload = datagram;
   a.framing = Framing::ip_datagram;
@@ -389,7 +390,7 @@ TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
   ASSERT_FALSE(out.dropped);
   EXPECT_EQ(out.protocol, "ipsec");
   ASSERT_EQ(out.reply.size(), datagram.size());
-  auto reply_ip = probes::esp::parse_ipv4(out.reply);
+  auto reply_ip = probes::ip::parse_ipv4(out.reply);
   ASSERT_TRUE(reply_ip.has_value());
   EXPECT_EQ(reply_ip->dst, client);
   EXPECT_EQ(reply_ip->src, reflector);
@@ -405,7 +406,7 @@ TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
 
 
 // Raw ESP and AH over IPv6 as the IPv6 raw listener hands them to the demux:
-// the whole datagram rebuilt from the socket's facts (probes/ipv6.h). Recorded
+// the whole datagram rebuilt from the socket's facts (probes/ip.h). Recorded
 // with the piece, the digest covers what follows the IPv6 header (the part
 // the client digests), AH's ICV holds (no NAT66), and the answers go to the
 // observed source from the address the request was sent to.
@@ -427,7 +428,7 @@ TEST_F(ReflectorArrival, RawEspAndAhOverIpv6AreRecordedAndAnswered) {
     return handler_.handle(a);
   };
   Bytes esp = probes::esp::build_esp(token_, rnd_);
-  Bytes esp6 = probes::ip6::datagram(client, reflector, probes::esp::kProtoEsp, 63, 0, esp);
+  Bytes esp6 = probes::ip6::datagram(client, reflector, probes::ip::kEsp, 63, 0, esp);
   auto out = arrive6(esp6, 50);
   ASSERT_FALSE(out.dropped);
   ASSERT_EQ(out.reply.size(), esp6.size());
@@ -435,7 +436,7 @@ TEST_F(ReflectorArrival, RawEspAndAhOverIpv6AreRecordedAndAnswered) {
   ASSERT_TRUE(reply_ip.has_value());
   EXPECT_EQ(reply_ip->dst, client);
   EXPECT_EQ(reply_ip->src, reflector);
-  EXPECT_EQ(reply_ip->next_header, probes::esp::kProtoEsp);
+  EXPECT_EQ(reply_ip->next_header, probes::ip::kEsp);
 
   auto ah_token = token_;
   ah_token.probe_index = 8;
@@ -470,10 +471,10 @@ TEST_F(ReflectorArrival, RawIpv6ReplyIsNeverLargerThanRequest) {
   client[15] = 0x10;
   reflector[15] = 0x05;
   std::size_t answered = 0, tried = 0;
-  for (std::uint8_t protocol : {probes::esp::kProtoEsp, probes::esp::kProtoAh}) {
+  for (std::uint8_t protocol : {probes::ip::kEsp, probes::ip::kAh}) {
     auto token = token_;
     token.probe_index = static_cast<std::uint16_t>(100 + protocol);
-    Bytes request = protocol == probes::esp::kProtoEsp
+    Bytes request = protocol == probes::ip::kEsp
                         ? probes::ip6::datagram(client, reflector, protocol, 64, 0, probes::esp::build_esp(token, rnd_))
                         : probes::esp::build_ah_ipv6_datagram(client, reflector, 64, token, rnd_);
     Bytes payload(request.begin() + probes::ip6::kHeaderSize, request.end());

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "probes/gre.h"
+#include "probes/ip.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
 #include "test_util.h"
@@ -156,7 +157,7 @@ TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCal
   ASSERT_FALSE(out.reply.empty());
   EXPECT_LE(out.reply.size(), probe.size());
   // A whole IPv4 datagram from the reflector's address to the observed source.
-  auto gre = pptp::ipv4_payload(out.reply, 47);
+  auto gre = probes::ip::payload(out.reply, 47);
   ASSERT_TRUE(gre.has_value());
   EXPECT_EQ(Bytes(out.reply.begin() + 12, out.reply.begin() + 16), (Bytes{203, 0, 113, 5}));
   EXPECT_EQ(Bytes(out.reply.begin() + 16, out.reply.begin() + 20), (Bytes{198, 51, 100, 7}));
