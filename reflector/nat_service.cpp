@@ -21,7 +21,7 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-namespace np = nat::natprobe;
+namespace np = probes::natprobe;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The NAT test service (issue #5, PROTOCOLS.md §10.2): UDP sockets on the
 // primary and alternate NAT test ports, on every IPv4 listen address and on
 // the optional alternate address (--alt-address). It answers "nat probe"
-// requests (src/nat/nat_probe.h) of live sessions only, with the observed
+// requests (probes/nat_probe.h) of live sessions only, with the observed
 // source, from where the request went and, when asked, also from the other
 // port or the other address (filtering tests); lifetime requests get a second
 // answer after their idle gap. Every reply is rate limited per source and all
@@ -28,7 +28,7 @@
 #include "reflector/log.h"
 #include "reflector/rate_limit.h"
 #include "reflector/session_table.h"
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 
 namespace vpncheck::reflector {
 
@@ -71,7 +71,7 @@ class NatService {
   bool send_from(const boost::asio::ip::address_v4& address, std::uint16_t port,
                  const boost::asio::ip::udp::endpoint& to, const probes::Bytes& payload,
                  std::optional<bool> dont_fragment = std::nullopt);
-  void schedule_late(const nat::natprobe::Request& request, const boost::asio::ip::udp::endpoint& to,
+  void schedule_late(const probes::natprobe::Request& request, const boost::asio::ip::udp::endpoint& to,
                      const boost::asio::ip::address_v4& address, std::uint16_t port);
 
   boost::asio::io_context& io_;

@@ -21,7 +21,7 @@
 #include <map>
 #include <memory>
 
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 
 namespace vpncheck::nat {
 namespace {
@@ -30,7 +30,7 @@ namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
 using asio::ip::udp;
 using Clock = std::chrono::steady_clock;
-namespace np = natprobe;
+namespace np = probes::natprobe;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 // DF is a per-socket option on Linux: set it for the next send. PROBE sets DF

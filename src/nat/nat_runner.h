@@ -1,5 +1,5 @@
 // The client's NAT behaviour tests (issue #5): thin UDP I/O around the
-// reflector's NAT test service (src/nat/nat_probe.h). Each test runs on a
+// reflector's NAT test service (probes/nat_probe.h). Each test runs on a
 // fresh socket of its own so one cannot bias another (a mapping made by one
 // test never serves another). Every request is sent in rounds on the retry
 // schedule (src/nat/evidence.h), a few copies per round, each copy a request
@@ -86,7 +86,7 @@ boost::asio::awaitable<NatMeasurements> run_nat_tests(NatTestPlan plan);
 // The reflector sends more than one reply per request (the unsolicited
 // filtering packets, the lifetime trial's late answer, the fragments test's
 // acknowledgement) only to the address its control connection came from
-// (src/nat/nat_probe.h). When the NAT tests' source, as the reflector saw it,
+// (probes/nat_probe.h). When the NAT tests' source, as the reflector saw it,
 // is another address (a NAT that maps UDP and TCP to different addresses),
 // their absence says nothing about the NAT: those tests become "not run".
 // True if they did.

@@ -22,7 +22,7 @@
 #include "reflector/log.h"
 #include "reflector/server.h"
 #include "report_fixtures.h"
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 #include "src/nat/nat_runner.h"
 #include "src/report/json_report.h"
 #include "src/report/redact.h"
@@ -36,7 +36,7 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 using fixtures::contains;
 using fixtures::realistic_report;
-namespace np = nat::natprobe;
+namespace np = probes::natprobe;
 
 probes::RandomFill counter_random() {
   auto state = std::make_shared<std::uint32_t>(7);

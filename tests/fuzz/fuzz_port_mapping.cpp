@@ -14,13 +14,14 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "probes/nat_probe.h"
 #include "src/nat/behaviour.h"
-#include "src/nat/nat_probe.h"
 #include "src/nat/port_mapping.h"
 
 namespace {
 
 using namespace vpncheck::nat;
+namespace natprobe = vpncheck::probes::natprobe;
 
 void check_binary(ByteView input) {
   // The NAT test service's messages (what reaches the reflector, and what a

@@ -14,7 +14,7 @@
 
 #include "probes/observation.h"
 #include "reflector/server.h"
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 #include "test_util.h"
 
 namespace vpncheck::reflector {
@@ -22,7 +22,7 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::udp;
-namespace np = nat::natprobe;
+namespace np = probes::natprobe;
 
 class NatServiceTest : public ::testing::Test {
  protected:

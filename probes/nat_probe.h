@@ -37,10 +37,7 @@
 #include "probes/observation.h"
 #include "probes/token.h"
 
-namespace vpncheck::nat::natprobe {
-
-using probes::Bytes;
-using probes::ByteView;
+namespace vpncheck::probes::natprobe {
 
 constexpr std::uint8_t kMagic[4] = {'V', 'C', 'N', 'T'};
 constexpr std::uint8_t kVersion = 1;
@@ -129,4 +126,4 @@ struct PlannedReply {
 std::vector<PlannedReply> plan_replies(const Request& request, std::size_t request_size, bool have_other_port,
                                        bool have_other_address, bool validated_source);
 
-}  // namespace vpncheck::nat::natprobe
+}  // namespace vpncheck::probes::natprobe

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 
-namespace vpncheck::nat::natprobe {
+namespace vpncheck::probes::natprobe {
 namespace {
 
 probes::ProbeToken token() {
@@ -286,4 +286,4 @@ TEST(NatProbe, PlanForASizeRequestIsOneEchoOrAnAckAndAShorterEcho) {
 }
 
 }  // namespace
-}  // namespace vpncheck::nat::natprobe
+}  // namespace vpncheck::probes::natprobe

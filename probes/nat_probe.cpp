@@ -1,4 +1,4 @@
-#include "src/nat/nat_probe.h"
+#include "probes/nat_probe.h"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 #include <array>
 #include <cstring>
 
-namespace vpncheck::nat::natprobe {
+namespace vpncheck::probes::natprobe {
 namespace {
 
 constexpr std::size_t kHeaderSize = 22;  // magic .. gap_s
@@ -157,4 +157,4 @@ std::vector<PlannedReply> plan_replies(const Request& request, std::size_t reque
   return wanted;
 }
 
-}  // namespace vpncheck::nat::natprobe
+}  // namespace vpncheck::probes::natprobe
