@@ -17,6 +17,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/nat/natpmp.h"
+#include "src/nat/pcp.h"
+#include "src/nat/upnp.h"
+
 namespace vpncheck::nat {
 namespace {
 

@@ -1,11 +1,13 @@
-// Gateway port-mapping protocols (issue #5): pure codecs for NAT-PMP
-// (RFC 6886), PCP (RFC 6887) and UPnP IGD over SSDP + SOAP, and the
-// classification of what the gateway says about its external address
-// (CGNAT, double NAT). No sockets and no I/O: builders return bytes or text,
-// parsers take bytes or text and return a value or a ParseError — nothing here
-// throws on bad input.
+// Gateway port-mapping protocols (issue #5), the parts they share: IPv4 and
+// IPv6 address text, the parse result type, the mapping protocol, the server
+// port of NAT-PMP and PCP, and the classification of what the gateway says
+// about its external address (CGNAT, double NAT). The codecs themselves are
+// one file per protocol: natpmp.h (RFC 6886), pcp.h (RFC 6887) and upnp.h
+// (UPnP IGD over SSDP + SOAP). No sockets and no I/O: builders return bytes
+// or text, parsers take bytes or text and return a value or a ParseError —
+// nothing here throws on bad input.
 //
-// How the runner is meant to use it ("never leave a mapping behind"):
+// How the runner is meant to use them ("never leave a mapping behind"):
 //   1. NAT-PMP: send natpmp_external_address_request() to gateway:5351, parse
 //      with parse_natpmp_external_address_response().
 //   2. PCP: send pcp_announce_request() or a MAP to gateway:5351; a gateway
@@ -28,10 +30,8 @@
 #include <string_view>
 #include <utility>
 #include <variant>
-#include <vector>
 
 #include "probes/bytes.h"
-#include "probes/probe.h"
 
 namespace vpncheck::nat {
 
@@ -84,223 +84,11 @@ class Parsed {
   std::variant<T, ParseError> v_;
 };
 
+// NAT-PMP and PCP share the gateway's UDP port.
+constexpr std::uint16_t kPortMappingServerPort = 5351;  // RFC 6886 §3.1, RFC 6887 §19.1
+
 enum class MappingProtocol { udp, tcp };
 std::string_view to_string(MappingProtocol p);  // "UDP" / "TCP" (UPnP spelling)
-
-// ---------------------------------------------------------------- NAT-PMP
-// RFC 6886. Client sends to the default gateway, UDP 5351; all fields big-endian.
-constexpr std::uint16_t kPortMappingServerPort = 5351;  // RFC 6886 §3.1, RFC 6887 §19.1 (shared)
-constexpr std::uint8_t kNatPmpVersion = 0;              // RFC 6886 §3.2
-constexpr std::uint8_t kNatPmpOpExternalAddress = 0;    // RFC 6886 §3.2
-constexpr std::uint8_t kNatPmpOpMapUdp = 1;             // RFC 6886 §3.3
-constexpr std::uint8_t kNatPmpOpMapTcp = 2;
-constexpr std::uint8_t kNatPmpResponseBit = 128;        // response opcode = 128 + request opcode
-// version 1 | opcode 1 | result 2 | epoch 4 | external IPv4 4
-constexpr std::size_t kNatPmpExternalAddressResponseSize = 12;
-// version 1 | opcode 1 | reserved 2 | internal port 2 | suggested external port 2 | lifetime 4
-constexpr std::size_t kNatPmpMappingRequestSize = 12;
-// version 1 | opcode 1 | result 2 | epoch 4 | internal port 2 | mapped external port 2 | lifetime 4
-constexpr std::size_t kNatPmpMappingResponseSize = 16;
-// version 1 | opcode 1 | result 2 | epoch 4: what every NAT-PMP response starts with; an
-// error response may stop there (RFC 6886 §3.5: other fields undefined on error).
-constexpr std::size_t kNatPmpMinResponseSize = 8;
-
-// RFC 6886 §3.5 result codes.
-enum class NatPmpResult : std::uint16_t {
-  success = 0,
-  unsupported_version = 1,
-  not_authorized = 2,  // "Not Authorized/Refused" (e.g. the box has it switched off)
-  network_failure = 3,  // e.g. no external address yet
-  out_of_resources = 4,
-  unsupported_opcode = 5,
-};
-std::string_view describe(NatPmpResult r);  // unknown codes: "unknown result code"
-
-struct NatPmpExternalAddress {
-  std::uint16_t result_code = 0;            // NatPmpResult; kept raw so unknown codes survive
-  std::uint32_t seconds_since_epoch = 0;    // the gateway's mapping-table age
-  std::optional<Ipv4> external_address;     // only when result_code == 0
-  bool operator==(const NatPmpExternalAddress&) const = default;
-};
-
-struct NatPmpMappingRequest {
-  MappingProtocol protocol = MappingProtocol::udp;
-  std::uint16_t internal_port = 0;
-  std::uint16_t suggested_external_port = 0;
-  std::uint32_t lifetime_s = 0;  // RFC 6886 §3.3 recommends 7200 for a real mapping
-};
-
-struct NatPmpMapping {
-  std::uint16_t result_code = 0;
-  std::uint32_t seconds_since_epoch = 0;
-  std::uint16_t internal_port = 0;
-  std::uint16_t external_port = 0;  // 0 on error
-  std::uint32_t lifetime_s = 0;     // granted; 0 after a delete
-  bool operator==(const NatPmpMapping&) const = default;
-};
-
-// 2 bytes: 00 00.
-Bytes natpmp_external_address_request();
-// Accepts a 12-byte success answer or an error answer of >= 8 bytes; trailing bytes ignored.
-Parsed<NatPmpExternalAddress> parse_natpmp_external_address_response(ByteView reply);
-Bytes natpmp_mapping_request(const NatPmpMappingRequest& request);
-// RFC 6886 §3.4: same opcode and internal port, suggested external port 0, lifetime 0.
-Bytes natpmp_delete_request(MappingProtocol protocol, std::uint16_t internal_port);
-// Checks the opcode against request.protocol and, on success, the internal port.
-Parsed<NatPmpMapping> parse_natpmp_mapping_response(ByteView reply, const NatPmpMappingRequest& request);
-
-// ---------------------------------------------------------------- PCP
-// RFC 6887. Same server port as NAT-PMP (5351).
-constexpr std::uint8_t kPcpVersion = 2;            // RFC 6887 §7 / §9
-constexpr std::uint8_t kPcpOpAnnounce = 0;         // RFC 6887 §14.1
-constexpr std::uint8_t kPcpOpMap = 1;              // RFC 6887 §11
-constexpr std::uint8_t kPcpResponseBit = 0x80;     // R bit in the opcode byte
-constexpr std::size_t kPcpHeaderSize = 24;         // common request / response header
-constexpr std::size_t kPcpMapDataSize = 36;        // nonce 12 | proto 1 | reserved 3 | ports 2+2 | address 16
-constexpr std::size_t kPcpMapMessageSize = kPcpHeaderSize + kPcpMapDataSize;  // 60
-constexpr std::size_t kPcpMaxMessageSize = 1100;   // RFC 6887 §7
-constexpr std::size_t kPcpNonceSize = 12;
-constexpr std::uint8_t kIpProtoTcp = 6;
-constexpr std::uint8_t kIpProtoUdp = 17;
-
-using PcpNonce = std::array<std::uint8_t, kPcpNonceSize>;
-PcpNonce make_pcp_nonce(const probes::RandomFill& rnd);
-
-// RFC 6887 §7.4 result codes.
-enum class PcpResult : std::uint8_t {
-  success = 0,
-  unsupp_version = 1,
-  not_authorized = 2,
-  malformed_request = 3,
-  unsupp_opcode = 4,
-  unsupp_option = 5,
-  malformed_option = 6,
-  network_failure = 7,
-  no_resources = 8,
-  unsupp_protocol = 9,
-  user_ex_quota = 10,
-  cannot_provide_external = 11,
-  address_mismatch = 12,  // the client address in the request is not what the server saw: a NAT in between
-  excessive_remote_peers = 13,
-};
-std::string_view describe(PcpResult r);
-
-struct PcpMapRequest {
-  PcpNonce nonce{};
-  MappingProtocol protocol = MappingProtocol::udp;
-  Ipv4 client_address{};  // our LAN address (the source address of the request)
-  std::uint16_t internal_port = 0;
-  std::uint16_t suggested_external_port = 0;
-  std::optional<Ipv4> suggested_external_address;  // none: ::ffff:0.0.0.0 (RFC 6887 §11.1)
-  std::uint32_t lifetime_s = 0;
-};
-
-struct PcpResponseHeader {
-  std::uint8_t opcode = 0;  // without the R bit
-  std::uint8_t result_code = 0;
-  std::uint32_t lifetime_s = 0;
-  std::uint32_t epoch_s = 0;
-  bool operator==(const PcpResponseHeader&) const = default;
-};
-
-struct PcpMapResponse {
-  PcpResponseHeader header;
-  // Present on success (and on errors whose reply carries the MAP data).
-  std::uint16_t internal_port = 0;
-  std::uint16_t external_port = 0;
-  Ipv6 external_address{};  // IPv4-mapped for an IPv4 NAT; see from_ipv4_mapped()
-  bool operator==(const PcpMapResponse&) const = default;
-};
-
-// 24 bytes, lifetime 0, no opcode data: cheapest "is there a PCP server" probe.
-Bytes pcp_announce_request(const Ipv4& client_address);
-Parsed<PcpResponseHeader> parse_pcp_announce_response(ByteView reply);
-Bytes pcp_map_request(const PcpMapRequest& request);
-// RFC 6887 §15: the same MAP (same nonce, protocol, internal port) with lifetime 0.
-Bytes pcp_delete_request(const PcpMapRequest& original);
-// Verifies version, R bit, opcode, the nonce (always, when MAP data is present),
-// protocol and internal port; a success answer must carry the MAP data.
-// Options after the MAP data are ignored. A NAT-PMP answer (version 0) is wrong_version.
-Parsed<PcpMapResponse> parse_pcp_map_response(ByteView reply, const PcpMapRequest& request);
-
-// ---------------------------------------------------------------- UPnP IGD
-constexpr std::string_view kSsdpMulticastAddress = "239.255.255.250";  // UPnP DA 1.1 §1.1.2
-constexpr std::uint16_t kSsdpPort = 1900;
-constexpr std::string_view kIgdDeviceType = "urn:schemas-upnp-org:device:InternetGatewayDevice:1";
-constexpr std::size_t kMaxSsdpResponseSize = 8192;
-constexpr std::size_t kMaxXmlSize = 256 * 1024;  // device descriptions and SOAP answers
-
-// The M-SEARCH datagram (ssdp:discover, MX 1, ST InternetGatewayDevice:1).
-std::string ssdp_msearch_request();
-
-struct SsdpResponse {
-  std::string location;  // absolute http:// URL of the device description
-  std::string st;        // search target echoed (may be empty if the device omitted it)
-  std::string server;    // e.g. "Debian/12 UPnP/1.1 MiniUPnPd/2.3.1"
-  std::string usn;
-  bool operator==(const SsdpResponse&) const = default;
-};
-// "HTTP/1.x 200" then headers (names case-insensitive, CRLF or LF); LOCATION
-// must be an http:// URL. Any other status is http_status.
-Parsed<SsdpResponse> parse_ssdp_response(std::string_view datagram);
-
-struct HttpUrl {
-  std::string host;  // as written, without brackets for IPv6 literals
-  std::uint16_t port = 80;
-  std::string path;  // "/" at least; includes any query
-  bool operator==(const HttpUrl&) const = default;
-};
-std::optional<HttpUrl> parse_http_url(std::string_view url);
-
-struct IgdService {
-  std::string service_type;  // e.g. urn:schemas-upnp-org:service:WANIPConnection:2
-  std::string control_url;   // absolute http:// URL (resolved against URLBase / LOCATION)
-  bool operator==(const IgdService&) const = default;
-};
-// Scans a device description for WANIPConnection:2, WANIPConnection:1 and
-// WANPPPConnection:1 services (in that order of preference; document order
-// within one type). String scanning, not an XML parser: tags are matched by
-// local name so "<ns:serviceType>" works too; the five predefined entities are
-// decoded. `location` is the SSDP LOCATION the description came from.
-Parsed<std::vector<IgdService>> parse_igd_description(std::string_view xml, std::string_view location);
-// RFC 3986-lite: absolute http:// URLs as they are, "/path" against the base's
-// host:port, "path" against the base's directory. Other schemes, "//host"
-// references and anything whose result parse_http_url would refuse: nullopt.
-std::optional<std::string> resolve_url(std::string_view base, std::string_view reference);
-
-struct SoapRequest {
-  std::string service_type;
-  std::string action;       // "GetExternalIPAddress"
-  std::string soap_action;  // the SOAPAction header value, quotes included
-  std::string body;         // the XML envelope
-};
-SoapRequest soap_get_external_ip_address(std::string_view service_type);
-struct UpnpPortMapping {
-  std::uint16_t external_port = 0;
-  MappingProtocol protocol = MappingProtocol::udp;
-  std::uint16_t internal_port = 0;
-  std::string internal_client;  // our LAN address, dotted quad
-  std::string description = "vpncheck";
-  std::uint32_t lease_duration_s = 60;  // short lease: expires on its own should the delete be lost
-};
-SoapRequest soap_add_port_mapping(std::string_view service_type, const UpnpPortMapping& mapping);
-SoapRequest soap_delete_port_mapping(std::string_view service_type, std::uint16_t external_port,
-                                     MappingProtocol protocol);
-// The whole HTTP/1.1 POST (Connection: close) for a control URL.
-std::string build_soap_http_request(const HttpUrl& control_url, const SoapRequest& request);
-
-// A SOAP answer body (after the HTTP headers). A UPnP fault yields ok == false
-// with its errorCode / errorDescription when present.
-struct SoapStatus {
-  bool ok = false;
-  std::optional<int> upnp_error_code;  // e.g. 718 ConflictInMappingEntry, 714 NoSuchEntryInArray
-  std::string error_description;
-  bool operator==(const SoapStatus&) const = default;
-};
-SoapStatus parse_soap_status(std::string_view body, std::string_view action);
-// NewExternalIPAddress from a GetExternalIPAddressResponse. A fault is
-// http_status-free: it is not_found; an empty or non-IPv4 value is malformed.
-Parsed<Ipv4> parse_get_external_ip_address_response(std::string_view body);
 
 // ---------------------------------------------------------------- classification
 bool is_cgnat_address(const Ipv4& a);    // 100.64.0.0/10 (RFC 6598)

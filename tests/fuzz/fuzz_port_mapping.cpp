@@ -16,7 +16,10 @@
 #include "fuzz_check.h"
 #include "probes/nat_probe.h"
 #include "src/nat/behaviour.h"
+#include "src/nat/natpmp.h"
+#include "src/nat/pcp.h"
 #include "src/nat/port_mapping.h"
+#include "src/nat/upnp.h"
 
 namespace {
 

@@ -2,6 +2,8 @@
 // the RFC layouts field by field, and every way an answer can be wrong.
 #include <gtest/gtest.h>
 
+#include "src/nat/natpmp.h"
+#include "src/nat/pcp.h"
 #include "src/nat/port_mapping.h"
 #include "tests/probes/test_support.h"
 

@@ -2,7 +2,7 @@
 // over sample text written in the shape miniupnpd produces.
 #include <gtest/gtest.h>
 
-#include "src/nat/port_mapping.h"
+#include "src/nat/upnp.h"
 
 namespace vpncheck::nat {
 namespace {
