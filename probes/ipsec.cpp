@@ -339,6 +339,7 @@ const ProtocolModule kModule{
         "use a VPN protocol that passes here or one wrapped in TLS.",
     .inspect_reply = inspect_reply,
     .next_request = next_request,
+    .assess = assess,
 };
 
 }  // namespace vpncheck::probes::ipsec

@@ -53,4 +53,8 @@ inline constexpr std::size_t kNatTSteps = 3;
 
 extern const ProtocolModule kModule;
 
+// IPsec's verdict rule (ProtocolModule::assess), in ipsec_assess.cpp.
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule alternatives);
+
 }  // namespace vpncheck::probes::ipsec

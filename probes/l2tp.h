@@ -173,6 +173,10 @@ bool is_zlb_ack_for(ByteView reply, ByteView message);
 // Both tunnel ids are derived from the token, so the reflector can address
 // its ZLB to the client's tunnel without keeping state.
 extern const ProtocolModule kModule;
+// Its verdict rule (ProtocolModule::assess, l2tp_assess.cpp): the alternatives
+// rule plus the advice only L2TP needs.
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule alternatives);
 
 // The Assigned Tunnel ID our SCCRQ carries for `token`; never 0.
 std::uint16_t client_tunnel_id(const ProbeToken& token);

@@ -123,6 +123,7 @@ const ProtocolModule kModule{
         "or OpenVPN.",
     .inspect_reply = nullptr,
     .next_request = module_next,
+    .assess = assess,
 };
 
 }  // namespace vpncheck::probes::l2tp

@@ -174,6 +174,7 @@ const ProtocolModule kModule{
     .advice_signature_blocked =
         "PPTP's control messages carry a fixed magic cookie that DPI matches on any port, and PPTP cannot be "
         "disguised; use WireGuard, OpenVPN or IKEv2 instead (PPTP's security is broken anyway).",
+    .assess = assess,
 };
 
 }  // namespace vpncheck::probes::pptp

@@ -22,6 +22,14 @@ namespace vpncheck::probes::pptp {
 
 extern const ProtocolModule kModule;
 
+// PPTP's verdict rule (ProtocolModule::assess), in pptp_assess.cpp.
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule alternatives);
+// Always part of PPTP's advice, whatever the verdict.
+inline constexpr std::string_view kSecurityAdvice =
+    "PPTP's security is broken (MS-CHAPv2 logins can be cracked offline and its MPPE encryption is weak): "
+    "even where PPTP works, prefer WireGuard, OpenVPN or IKEv2.";
+
 inline constexpr std::string_view kPieceControl = "control";
 inline constexpr std::string_view kPieceGre = "gre";
 

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "probes/bytes.h"
 #include "probes/token.h"
@@ -104,6 +105,14 @@ struct ParsedRequest {
   bool opens_flow = false;
 };
 
+struct ProbeResult;         // probes/assessment.h
+struct ProtocolAssessment;  // probes/assessment.h
+struct ProtocolModule;
+// The rule for protocols whose variants are alternatives to one standard form
+// (src/verdict/verdict.h, assess_alternatives), handed to ProtocolModule::assess.
+using AlternativesRule = ProtocolAssessment (*)(const ProtocolModule& module, std::vector<ProbeResult> results,
+                                                bool observations_read);
+
 struct ProtocolModule {
   std::string_view id;           // stable report name: "wireguard"
   std::string_view title;        // "WireGuard"
@@ -137,6 +146,12 @@ struct ProtocolModule {
   // one request, one reply.
   std::optional<Bytes> (*next_request)(const ProbeContext& context, std::size_t step, ByteView last_request,
                                        ByteView last_reply, const RandomFill& rnd) = nullptr;
+  // Optional. Client: the verdict rule of a protocol made of pieces that must
+  // all work (IPsec, PPTP), or one that adds to the alternatives rule (L2TP),
+  // from this protocol's results (genuine and control, every variant);
+  // `alternatives` is the generic rule. nullptr: the alternatives rule.
+  ProtocolAssessment (*assess)(const ProtocolModule& module, std::vector<ProbeResult> results,
+                               bool observations_read, AlternativesRule alternatives) = nullptr;
 };
 
 // Convenience for callers that have no addresses to hand (tests, fuzzers):

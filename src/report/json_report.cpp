@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 #include "src/version.h"
 
 namespace vpncheck::client {

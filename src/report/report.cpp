@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 namespace vpncheck::client {
 

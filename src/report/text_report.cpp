@@ -10,7 +10,7 @@
 
 #include "src/report/wrap.h"
 #include "src/verdict/reflector_limits.h"
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 #include "src/version.h"
 
 namespace vpncheck::client {

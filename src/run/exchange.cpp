@@ -417,21 +417,6 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
 
 }  // namespace
 
-std::string_view to_string(Outcome o) {
-  switch (o) {
-    case Outcome::reply: return "reply";
-    case Outcome::invalid_reply: return "invalid_reply";
-    case Outcome::timeout: return "timeout";
-    case Outcome::refused: return "refused";
-    case Outcome::reset: return "reset";
-    case Outcome::unreachable: return "unreachable";
-    case Outcome::not_run: return "not_run";
-    case Outcome::local_error: return "local_error";
-    case Outcome::not_permitted: return "not_permitted";
-  }
-  return "local_error";
-}
-
 void add_kernel_retransmissions(asio::ip::tcp::socket& socket, StepAttempts& step, double now_ms) {
   tcp_info info{};
   socklen_t size = sizeof info;

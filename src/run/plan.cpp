@@ -7,19 +7,6 @@
 
 namespace vpncheck::client {
 
-std::string_view to_string(ProbeKind kind) { return kind == ProbeKind::genuine ? "genuine" : "control"; }
-
-std::string_view to_string(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
-std::string_view display_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
-
-std::string PlannedProbe::name() const {
-  std::string out = std::string(module->id) + "/";
-  if (!variant.piece.empty()) out += std::string(variant.piece) + "/";
-  out += std::string(probes::to_string(variant.transport)) + "/" + std::to_string(variant.port);
-  if (kind == ProbeKind::control) out += "/control";
-  return out;
-}
-
 std::optional<std::vector<const probes::ProtocolModule*>> select_protocols(
     const std::vector<std::string>& ids, std::string& error) {
   std::vector<const probes::ProtocolModule*> out;

@@ -7,30 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "probes/assessment.h"
 #include "probes/observation.h"
 #include "probes/probe.h"
 
 namespace vpncheck::client {
 
-enum class ProbeKind { genuine, control };
-std::string_view to_string(ProbeKind kind);
-
-// The IP family a probe travels over; the plan runs once per tested family.
-enum class Family { ipv4, ipv6 };
-std::string_view to_string(Family f);   // "ipv4" / "ipv6" (report field values)
-std::string_view display_name(Family f);  // "IPv4" / "IPv6"
-
-struct PlannedProbe {
-  std::uint16_t index = 0;
-  const probes::ProtocolModule* module = nullptr;
-  probes::ProbeVariant variant{};
-  ProbeKind kind = ProbeKind::genuine;
-  // Set when the probe cannot run (e.g. the reflector does not listen there).
-  std::optional<std::string> not_run_reason;
-  Family family = Family::ipv4;
-
-  std::string name() const;  // "wireguard/udp/51820" or ".../control"
-};
+// The plan's unit and its vocabulary live with the verdict vocabulary (probes/assessment.h).
+using probes::display_name;
+using probes::Family;
+using probes::PlannedProbe;
+using probes::ProbeKind;
+using probes::to_string;
 
 // Whether a raw IP variant runs over IPv6 (ESP, AH and PPTP's GRE).
 // Over IPv6 it then also needs the reflector to offer it in raw_protocols_v6.

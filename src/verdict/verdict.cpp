@@ -1,10 +1,8 @@
 #include "src/verdict/verdict.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <set>
 
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 namespace vpncheck::client {
 namespace {
@@ -44,58 +42,11 @@ std::string join_variants(const std::vector<VariantView>& views) {
   return out;
 }
 
-std::string format_ms(double ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
-  return buf;
-}
-
-void add_unique(std::vector<std::string>& list, std::string_view item) {
-  if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
-}
-
 }  // namespace
-
-std::string_view to_string(Verdict v) {
-  switch (v) {
-    case Verdict::pass: return "pass";
-    case Verdict::restricted: return "restricted";
-    case Verdict::outbound_only: return "outbound_only";
-    case Verdict::blocked: return "blocked";
-    case Verdict::modified: return "modified";
-    case Verdict::inconclusive: return "inconclusive";
-  }
-  return "inconclusive";
-}
-
-bool answered(const ProbeResult& r) { return r.client.outcome == Outcome::reply; }
-
-bool reached_reflector(const ProbeResult& r) { return !r.arrivals.empty() || answered(r); }
-
-bool was_tested(const ProbeResult& r) {
-  return r.client.outcome != Outcome::not_run && r.client.outcome != Outcome::not_permitted;
-}
-
-bool reflector_could_not_listen(const ProbeResult& r) {
-  // The plan's wording (src/run/plan.cpp) for a port in the reflector's unavailable_ports.
-  return r.client.outcome == Outcome::not_run && r.client.detail.starts_with("the reflector could not listen");
-}
-
-std::string describe(const probes::ProbeVariant& v) { return probes::describe_place(v); }
-
-bool stopped_midway(const ProbeResult& r) {
-  return was_tested(r) && !answered(r) && r.client.steps_answered > 0;
-}
-
-std::size_t messages_arrived(const ProbeResult& r) {
-  std::set<std::string> digests;
-  for (const auto& arrival : r.arrivals) digests.insert(arrival.payload_sha256);
-  return digests.size();
-}
 
 ProtocolAssessment assess(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
                           bool observations_read) {
-  if (auto custom = find_piecewise_assessor(module.id)) return custom(module, std::move(results), observations_read);
+  if (module.assess) return module.assess(module, std::move(results), observations_read, assess_alternatives);
   return assess_alternatives(module, std::move(results), observations_read);
 }
 

@@ -23,14 +23,14 @@
 #include "src/run/result.h"
 #include "src/verdict/verdict.h"
 
-namespace vpncheck::client {
+namespace vpncheck::probes {
 
 // Failure messages name enum values instead of printing their bytes.
 inline void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
 inline void PrintTo(Verdict v, std::ostream* os) { *os << to_string(v); }
 inline void PrintTo(ProbeKind k, std::ostream* os) { *os << to_string(k); }
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes
 
 namespace vpncheck::client::fixtures {
 

@@ -1,4 +1,4 @@
-// The IPsec verdict rule (src/verdict/ipsec_verdict.cpp): one test per
+// The IPsec verdict rule (probes/ipsec_assess.cpp): one test per
 // outcome, on results built with the real plan (client_fixtures.h).
 #include <gtest/gtest.h>
 
@@ -65,8 +65,8 @@ ProtocolAssessment judge(const Network& net, bool observations_read = true) {
   return assess(ipsec_module(), std::move(results), observations_read);
 }
 
-TEST(IpsecVerdict, IsRegisteredAsPiecewise) {
-  EXPECT_NE(find_piecewise_assessor("ipsec"), nullptr);
+TEST(IpsecVerdict, IsTheModulesOwnRule) {
+  EXPECT_EQ(ipsec_module().assess, &probes::ipsec::assess);
 }
 
 TEST(IpsecVerdict, EverythingWorksBehindNatPasses) {

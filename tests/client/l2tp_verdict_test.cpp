@@ -12,7 +12,7 @@
 #include "src/report/markdown_report.h"
 #include "src/report/text_report.h"
 #include "src/verdict/l2tp_ipsec.h"
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 namespace vpncheck::client {
 namespace {

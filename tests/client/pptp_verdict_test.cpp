@@ -1,7 +1,5 @@
-// The PPTP verdict rule (src/verdict/pptp_verdict.cpp): every outcome, from
+// The PPTP verdict rule (probes/pptp_assess.cpp): every outcome, from
 // hand-built probe results of the pptp module's two pieces.
-#include "src/verdict/pptp_verdict.h"
-
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
@@ -47,7 +45,7 @@ void add_ocrq(std::vector<ProbeResult>& results, std::string seen, std::string o
 }
 
 bool mentions_security(const ProtocolAssessment& a) {
-  return std::find(a.advice.begin(), a.advice.end(), kPptpSecurityAdvice) != a.advice.end();
+  return std::find(a.advice.begin(), a.advice.end(), probes::pptp::kSecurityAdvice) != a.advice.end();
 }
 bool advises_passthrough(const ProtocolAssessment& a) { return contains(joined(a.advice), "PPTP passthrough"); }
 
@@ -55,7 +53,7 @@ ProtocolAssessment assess_pptp_read(std::vector<ProbeResult> results) {
   return assess(pptp_module(), std::move(results), true);
 }
 
-TEST(AssessPptp, IsTheRegisteredRuleForPptp) { EXPECT_EQ(find_piecewise_assessor("pptp"), &assess_pptp); }
+TEST(AssessPptp, IsTheRegisteredRuleForPptp) { EXPECT_EQ(pptp_module().assess, &probes::pptp::assess); }
 
 TEST(AssessPptp, PassWhenControlAndGreWorkBothWays) {
   auto a = assess_pptp_read(run(Fate::answered, Fate::answered));

@@ -14,7 +14,7 @@
 #include "src/report/junit_report.h"
 #include "src/report/markdown_report.h"
 #include "src/report/text_report.h"
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 namespace vpncheck::client {
 namespace {

@@ -1,4 +1,4 @@
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 #include <gtest/gtest.h>
 

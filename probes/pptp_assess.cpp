@@ -1,16 +1,13 @@
-#include "src/verdict/pptp_verdict.h"
-
+// PPTP's verdict rule (ProtocolModule::assess): both pieces, the control
+// connection on TCP 1723 and GRE both ways, must work.
 #include <algorithm>
-#include <cstdio>
 
+#include "probes/assessment.h"
 #include "probes/pptp_module.h"
-#include "src/run/exchange.h"
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
-namespace vpncheck::client {
+namespace vpncheck::probes::pptp {
 namespace {
-
-namespace pptp = probes::pptp;
 
 const ProbeResult* find_probe(const std::vector<ProbeResult>& results, std::string_view piece, ProbeKind kind) {
   for (const auto& r : results)
@@ -18,27 +15,17 @@ const ProbeResult* find_probe(const std::vector<ProbeResult>& results, std::stri
   return nullptr;
 }
 
-std::string field(const probes::Observation& o, std::string_view name) {
+std::string field(const Observation& o, std::string_view name) {
   auto it = o.fields.find(std::string(name));
   return it == o.fields.end() ? std::string() : it->second;
 }
 
 // What the reflector saw in the OCRQ, if it saw one.
-const probes::Observation* ocrq_observation(const ProbeResult* control) {
+const Observation* ocrq_observation(const ProbeResult* control) {
   if (!control) return nullptr;
   for (const auto& o : control->arrivals)
     if (field(o, "message_type") == "OCRQ") return &o;
   return nullptr;
-}
-
-std::string format_ms(double ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, ms < 10 ? "%.1f ms" : "%.0f ms", ms);
-  return buf;
-}
-
-void add_unique(std::vector<std::string>& list, std::string_view item) {
-  if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
 }
 
 std::string outcome_text(const ProbeResult& r) {
@@ -49,14 +36,14 @@ std::string outcome_text(const ProbeResult& r) {
 
 }  // namespace
 
-ProtocolAssessment assess_pptp(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
-                               bool observations_read) {
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule) {
   ProtocolAssessment a;
   a.module = &module;
   a.probes = std::move(results);
-  const ProbeResult* control = find_probe(a.probes, pptp::kPieceControl, ProbeKind::genuine);
-  const ProbeResult* random = find_probe(a.probes, pptp::kPieceControl, ProbeKind::control);
-  const ProbeResult* gre = find_probe(a.probes, pptp::kPieceGre, ProbeKind::genuine);
+  const ProbeResult* control = find_probe(a.probes, kPieceControl, ProbeKind::genuine);
+  const ProbeResult* random = find_probe(a.probes, kPieceControl, ProbeKind::control);
+  const ProbeResult* gre = find_probe(a.probes, kPieceGre, ProbeKind::genuine);
   const bool ipv6 = control && control->probe.family == Family::ipv6;
 
   const std::string passthrough_advice =
@@ -67,14 +54,14 @@ ProtocolAssessment assess_pptp(const probes::ProtocolModule& module, std::vector
   // The Call ID facts the reflector recorded from the OCRQ.
   std::string call_note;
   if (const auto* ocrq = ocrq_observation(control)) {
-    if (field(*ocrq, pptp::kFieldCallIdRewritten) == "true") {
-      call_note = " A PPTP ALG on the way rewrote the OCRQ's Call ID (" + field(*ocrq, pptp::kFieldOriginalCallId) +
-                  " -> " + field(*ocrq, pptp::kFieldCallId) + ")";
-      call_note += field(*ocrq, pptp::kFieldLinuxHelper) == "true"
+    if (field(*ocrq, kFieldCallIdRewritten) == "true") {
+      call_note = " A PPTP ALG on the way rewrote the OCRQ's Call ID (" + field(*ocrq, kFieldOriginalCallId) +
+                  " -> " + field(*ocrq, kFieldCallId) + ")";
+      call_note += field(*ocrq, kFieldLinuxHelper) == "true"
                        ? ", to the NATed TCP source port: the Linux PPTP conntrack helper (nf_nat_pptp), which "
                          "handles IPv4 only."
                        : ".";
-    } else if (field(*ocrq, pptp::kFieldCallIdRewritten) == "false") {
+    } else if (field(*ocrq, kFieldCallIdRewritten) == "false") {
       call_note = " The Call ID arrived unchanged (no PPTP ALG on the way).";
     }
   }
@@ -84,7 +71,7 @@ ProtocolAssessment assess_pptp(const probes::ProtocolModule& module, std::vector
     if (ipv6 && v != Verdict::pass)
       a.advice.emplace_back("Over IPv6 PPTP gets no help from routers: the Linux PPTP passthrough helper is "
                             "IPv4-only.");
-    a.advice.emplace_back(kPptpSecurityAdvice);
+    a.advice.emplace_back(kSecurityAdvice);
     return a;
   };
 
@@ -199,4 +186,4 @@ ProtocolAssessment assess_pptp(const probes::ProtocolModule& module, std::vector
                                                "it, so PPTP cannot carry data." + call_note);
 }
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes::pptp

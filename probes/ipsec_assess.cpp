@@ -1,4 +1,4 @@
-// The verdict rule for IPsec (issue #3), whose pieces must work together:
+// The verdict rule for IPsec (ProtocolModule::assess), whose pieces must work together:
 //   pass      IKE works (UDP 500) and the data path a real client would use
 //             works: behind NAT that is NAT-T on UDP 4500 (raw ESP is then not
 //             needed: clients switch to 4500 once IKE detects the NAT);
@@ -14,23 +14,20 @@
 //   - whether UDP source port 500 was kept or rewritten.
 // Raw ESP/AH without CAP_NET_RAW or without the reflector's raw listener are
 // inconclusive pieces; the rest still decides.
-#include "src/verdict/ipsec_verdict.h"
-
 #include <algorithm>
 #include <string>
 
+#include "probes/assessment.h"
 #include "probes/ipsec.h"
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
-namespace vpncheck::client {
+namespace vpncheck::probes::ipsec {
 namespace {
-
-namespace ipsec = probes::ipsec;
 
 struct Piece {
   const ProbeResult* genuine = nullptr;
   const ProbeResult* control = nullptr;
-  probes::ProbeVariant variant{probes::Transport::udp, 0, true};
+  ProbeVariant variant{Transport::udp, 0, true};
 
   bool present() const { return genuine != nullptr; }
   bool tested() const { return genuine && was_tested(*genuine); }
@@ -49,7 +46,7 @@ struct Piece {
   }
 };
 
-Piece piece_of(const probes::ProtocolModule& module, const std::vector<ProbeResult>& results, std::string_view name) {
+Piece piece_of(const ProtocolModule& module, const std::vector<ProbeResult>& results, std::string_view name) {
   Piece p;
   for (const auto& v : module.variants)
     if (v.piece == name) p.variant = v;
@@ -58,10 +55,6 @@ Piece piece_of(const probes::ProtocolModule& module, const std::vector<ProbeResu
     (r.probe.kind == ProbeKind::genuine ? p.genuine : p.control) = &r;
   }
   return p;
-}
-
-void add_unique(std::vector<std::string>& list, std::string_view item) {
-  if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
 }
 
 // Why a piece was not tested, in words ("the reflector has no raw ... listener").
@@ -101,7 +94,7 @@ std::optional<bool> behind_nat(const std::vector<const Piece*>& pieces) {
     if (!v.empty()) return v == "yes";
   }
   for (const Piece* p : pieces) {
-    if (!p->tested() || p->variant.transport != probes::Transport::udp) continue;
+    if (!p->tested() || p->variant.transport != Transport::udp) continue;
     if (auto t = translate(*p->genuine)) return t->address_translated || t->port_translated;
   }
   return std::nullopt;
@@ -109,8 +102,8 @@ std::optional<bool> behind_nat(const std::vector<const Piece*>& pieces) {
 
 }  // namespace
 
-ProtocolAssessment assess_ipsec(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
-                                bool observations_read) {
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule) {
   ProtocolAssessment a;
   a.module = &module;
   a.probes = std::move(results);
@@ -317,4 +310,4 @@ ProtocolAssessment assess_ipsec(const probes::ProtocolModule& module, std::vecto
                                              "4500 are blocked by a firewall on the way: no IPsec traffic can flow.");
 }
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes::ipsec

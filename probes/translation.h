@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "src/run/result.h"
+#include "probes/assessment.h"
 
-namespace vpncheck::client {
+namespace vpncheck::probes {
 
 struct Translation {
-  std::optional<probes::Endpoint> sent_from;    // local socket
-  std::optional<probes::Endpoint> observed_as;  // source at the reflector
+  std::optional<Endpoint> sent_from;    // local socket
+  std::optional<Endpoint> observed_as;  // source at the reflector
   bool address_translated = false;
   bool port_translated = false;
   bool payload_modified = false;
@@ -24,4 +24,4 @@ struct Translation {
 // nullopt when the reflector saw nothing for this probe.
 std::optional<Translation> translate(const ProbeResult& result);
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes

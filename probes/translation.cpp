@@ -1,8 +1,8 @@
-#include "src/verdict/translation.h"
+#include "probes/translation.h"
 
 #include <algorithm>
 
-namespace vpncheck::client {
+namespace vpncheck::probes {
 
 std::optional<Translation> translate(const ProbeResult& result) {
   if (result.arrivals.empty()) return std::nullopt;
@@ -26,7 +26,7 @@ std::optional<Translation> translate(const ProbeResult& result) {
   // Each message of a multi-message exchange arrives as its own record; one
   // is unchanged when it matches any message this probe sent.
   const auto& later = result.client.later_sent_sha256;
-  auto sent_as_is = [&](const probes::Observation& arrival) {
+  auto sent_as_is = [&](const Observation& arrival) {
     return arrival.payload_sha256 == result.client.sent_sha256 ||
            std::find(later.begin(), later.end(), arrival.payload_sha256) != later.end();
   };
@@ -41,4 +41,4 @@ std::optional<Translation> translate(const ProbeResult& result) {
   return t;
 }
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes

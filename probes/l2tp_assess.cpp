@@ -1,10 +1,15 @@
-#include "src/verdict/l2tp_verdict.h"
+// L2TP's verdict: the alternatives rule (one standard form, UDP 1701; a
+// multi-step exchange answered only part way is said so by that rule), plus
+// the advice only L2TP needs: the router's 'L2TP passthrough' toggle, and that
+// bare L2TP is unencrypted and normally runs inside IPsec.
+#include "probes/assessment.h"
+#include "probes/l2tp.h"
 
-namespace vpncheck::client {
+namespace vpncheck::probes::l2tp {
 
-ProtocolAssessment assess_l2tp(const probes::ProtocolModule& module, std::vector<ProbeResult> results,
-                               bool observations_read) {
-  auto a = assess_alternatives(module, std::move(results), observations_read);
+ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult> results, bool observations_read,
+                          AlternativesRule alternatives) {
+  auto a = alternatives(module, std::move(results), observations_read);
   if (a.verdict == Verdict::inconclusive) return a;
   // Routers' "L2TP passthrough" off = drop UDP 1701 towards the WAN (PROTOCOLS.md §3.5, §8).
   if (a.verdict == Verdict::blocked)
@@ -18,4 +23,4 @@ ProtocolAssessment assess_l2tp(const probes::ProtocolModule& module, std::vector
   return a;
 }
 
-}  // namespace vpncheck::client
+}  // namespace vpncheck::probes::l2tp
