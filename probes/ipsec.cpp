@@ -332,7 +332,6 @@ const ProtocolModule kModule{
     .parse_request = parse_request,
     .build_reply = build_reply,
     .is_reply_to = is_reply_to,
-    .frame_stream = nullptr,
     .advice_use_variant = advice_use_variant,
     .advice_signature_blocked =
         "IKE's cleartext header is recognised by DPI on any port, so IPsec cannot be hidden by moving ports; "

@@ -115,7 +115,6 @@ const ProtocolModule kModule{
     .parse_request = module_parse,
     .build_reply = module_reply,
     .is_reply_to = module_is_reply_to,
-    .frame_stream = nullptr,
     .advice_use_variant = advice_use_variant,
     .advice_signature_blocked =
         "L2TP's control header is cleartext and easy to match; carry it inside IPsec (L2TP/IPsec, as the "

@@ -9,11 +9,35 @@ namespace {
 
 constexpr std::array kVariants{
     ProbeVariant{Transport::udp, 1194, true},
-    ProbeVariant{Transport::tcp, 1194, false},
-    ProbeVariant{Transport::tcp, 443, false},
+    ProbeVariant{Transport::tcp, 1194, false, {}, 0, &kTcpFraming},
+    ProbeVariant{Transport::tcp, 443, false, {}, 0, &kTcpFraming},
 };
 
+constexpr std::size_t kPlainResetSize = 14;  // the smallest client reset
+
+Bytes frame(ByteView packet) { return frame_be16(packet, false); }
+MessageLength message_length(ByteView head) { return be16_message_length(head, false); }
+
+Sniff sniff(ByteView head) {
+  if (head.size() < 2) return Sniff::need_more;
+  const std::size_t length = std::size_t{head[0]} << 8 | head[1];
+  if (length < kPlainResetSize || length > kMaxControlPacket) return Sniff::not_mine;
+  if (head.size() < 3) return Sniff::need_more;
+  return head[2] == opcode_byte(kOpHardResetClientV2) || head[2] == opcode_byte(kOpHardResetClientV3)
+             ? Sniff::mine
+             : Sniff::not_mine;
+}
+
 }  // namespace
+
+const StreamFraming kTcpFraming{
+    .name = "openvpn-tcp",
+    .preamble = {},
+    .header_size = 2,
+    .frame = frame,
+    .message_length = message_length,
+    .sniff = sniff,
+};
 
 Bytes build_client_reset(const ProbeToken& token, const ServerHints& /*hints*/, const RandomFill& rnd) {
   std::array<std::uint8_t, kTlsAuthSha1HmacSize> hmac{};
@@ -31,7 +55,6 @@ Bytes build_client_reset(const ProbeToken& token, const ServerHints& /*hints*/, 
 
 std::optional<ParsedRequest> parse_client_reset(ByteView payload, const ServerHints& /*hints*/) {
   // Accept the plain 14-byte form and wrapped forms up to the control packet limit.
-  constexpr std::size_t kPlainResetSize = 14;
   if (payload.size() < kPlainResetSize || payload.size() > kMaxControlPacket) return std::nullopt;
   if (payload[0] != opcode_byte(kOpHardResetClientV2)) return std::nullopt;
   auto token = ProbeToken::decode(payload.subspan(1));
@@ -76,12 +99,6 @@ bool is_server_reset_for(ByteView reply, ByteView request) {
          std::equal(remote->begin(), remote->end(), request.begin() + 1);
 }
 
-Bytes frame(ByteView packet) {
-  ByteWriter w;
-  w.be16(static_cast<std::uint16_t>(packet.size())).bytes(packet);
-  return w.take();
-}
-
 std::string advice_use_variant(const ProbeVariant& variant) {
   auto port = std::to_string(variant.port);
   if (variant.transport == Transport::tcp)
@@ -115,7 +132,6 @@ const ProtocolModule kModule{
     .parse_request = module_parse,
     .build_reply = module_reply,
     .is_reply_to = is_server_reset_for,
-    .frame_stream = frame,
     .advice_use_variant = advice_use_variant,
     .advice_signature_blocked =
         "OpenVPN's handshake opcodes are recognisable; enable tls-crypt (or tls-crypt-v2) so the "

@@ -9,12 +9,14 @@
 // session id: exactly the bidirectional match nDPI keys on.
 #pragma once
 
+#include "probes/framing.h"
 #include "probes/probe.h"
 
 namespace vpncheck::probes::openvpn {
 
 constexpr std::uint8_t kOpHardResetClientV2 = 7;
 constexpr std::uint8_t kOpHardResetServerV2 = 8;
+constexpr std::uint8_t kOpHardResetClientV3 = 10;  // tls-crypt-v2's first packet
 constexpr std::size_t kSessionIdSize = 8;
 constexpr std::size_t kTlsAuthSha1HmacSize = 20;
 // opcode 1 | session id 8 | hmac 20 | replay packet-id 4 | net time 4 | ack count 1 | message packet-id 4
@@ -31,8 +33,11 @@ Bytes build_client_reset(const ProbeToken& token, const ServerHints& hints, cons
 std::optional<ParsedRequest> parse_client_reset(ByteView payload, const ServerHints& hints);
 Bytes build_server_reset(ByteView request, const ParsedRequest& parsed, const RandomFill& rnd);
 bool is_server_reset_for(ByteView reply, ByteView request);
-// TCP framing: a 16-bit big-endian length before each packet.
-Bytes frame(ByteView packet);
+// OpenVPN over TCP: a 16-bit big-endian length (of the packet after it)
+// before each packet, no preamble. A stream is OpenVPN's when its first packet
+// is a client hard reset of plausible size, as OpenVPN's own port-share decides
+// (OpenVPN src/openvpn/ps.c, is_openvpn_protocol).
+extern const StreamFraming kTcpFraming;
 
 extern const ProtocolModule kModule;
 

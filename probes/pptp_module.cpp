@@ -169,7 +169,6 @@ const ProtocolModule kModule{
     .parse_request = module_parse,
     .build_reply = module_reply,
     .is_reply_to = module_is_reply_to,
-    .frame_stream = nullptr,  // PPTP frames itself (its Length field); see the top of pptp_module.h
     .advice_use_variant = advice_use_variant,
     .advice_signature_blocked =
         "PPTP's control messages carry a fixed magic cookie that DPI matches on any port, and PPTP cannot be "

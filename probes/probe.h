@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "probes/bytes.h"
+#include "probes/framing.h"
 #include "probes/token.h"
 
 namespace vpncheck::probes {
@@ -45,6 +46,10 @@ struct ProbeVariant {
   // The local port a real client sends from (IKE: 500, RFC 7296 §2.11), tried
   // first by the client; 0 = any ephemeral port. Reports say which was used.
   std::uint16_t source_port = 0;
+  // TCP: how messages are delimited on the stream (probes/framing.h), per
+  // variant because one protocol may frame its pieces differently. nullptr on
+  // TCP: the protocol delimits itself and has a conversation of its own (PPTP).
+  const StreamFraming* framing = nullptr;
 
   bool same_place(const ProbeVariant& o) const {
     return transport == o.transport && port == o.port && piece == o.piece;
@@ -119,7 +124,7 @@ struct ProtocolModule {
   std::string_view description;  // one line for --list-probes
   std::span<const ProbeVariant> variants;
 
-  // Client: the probe payload (unframed; stream framing is applied by frame_stream).
+  // Client: the probe payload (unframed; on TCP the variant's framing is applied around it).
   Bytes (*build_request)(const ProbeContext& context, const RandomFill& rnd);
   // Reflector: recognise this protocol's request and recover the token.
   std::optional<ParsedRequest> (*parse_request)(ByteView payload, const ArrivalContext& arrival);
@@ -129,8 +134,6 @@ struct ProtocolModule {
                        const RandomFill& rnd);
   // Client: is `reply` a valid answer to the `request` we sent?
   bool (*is_reply_to)(ByteView reply, ByteView request);
-  // How the protocol frames messages on a byte stream (TCP); nullptr if it has no stream form.
-  Bytes (*frame_stream)(ByteView message);
 
   // Advice text lives with the protocol because only it knows its configuration
   // syntax: how to move to `variant`, and what to do when its signature is blocked.

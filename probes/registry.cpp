@@ -1,5 +1,6 @@
 #include "probes/registry.h"
 
+#include <algorithm>
 #include <array>
 
 #include "probes/ip.h"
@@ -28,6 +29,28 @@ const ProtocolModule* find_protocol(std::string_view id) {
   for (const auto* module : kProtocols)
     if (module->id == id) return module;
   return nullptr;
+}
+
+std::span<const StreamFraming* const> stream_framings() {
+  static const std::vector<const StreamFraming*> framings = [] {
+    std::vector<const StreamFraming*> out;
+    for (const auto* module : kProtocols)
+      for (const auto& v : module->variants)
+        if (v.framing != nullptr && std::find(out.begin(), out.end(), v.framing) == out.end())
+          out.push_back(v.framing);
+    return out;
+  }();
+  return framings;
+}
+
+std::vector<std::uint16_t> variant_ports(Transport transport) {
+  std::vector<std::uint16_t> ports;
+  for (const auto* module : kProtocols)
+    for (const auto& v : module->variants)
+      if (v.transport == transport) ports.push_back(v.port);
+  std::sort(ports.begin(), ports.end());
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  return ports;
 }
 
 std::string_view to_string(Transport t) {

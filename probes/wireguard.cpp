@@ -118,7 +118,6 @@ const ProtocolModule kModule{
     .parse_request = module_parse,
     .build_reply = module_reply,
     .is_reply_to = is_response_to,
-    .frame_stream = nullptr,
     .advice_use_variant = advice_use_variant,
     .advice_signature_blocked =
         "WireGuard's handshake has a fixed size and cleartext header that DPI matches on any port; "

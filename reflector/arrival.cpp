@@ -29,6 +29,13 @@ bool has_transport(const probes::ProtocolModule& module, probes::Transport trans
   return false;
 }
 
+// A TCP variant of `module` framed by `framing` (nullptr: one that frames itself).
+bool frames_tcp_with(const probes::ProtocolModule& module, const probes::StreamFraming* framing) {
+  for (const auto& v : module.variants)
+    if (v.transport == probes::Transport::tcp && v.framing == framing) return true;
+  return false;
+}
+
 // More than one parser may take a message: tags are random, so another
 // protocol's message can start with bytes this one's parser accepts (an IKE
 // message or ESP-in-UDP packet whose first byte, a tag or SPI byte, is
@@ -36,16 +43,17 @@ bool has_transport(const probes::ProtocolModule& module, probes::Transport trans
 // is the right one; when none does, the first that took the message (its
 // token is why it is dropped).
 template <typename Known>
-std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context, Framing framing,
-                                  const Known& known) {
+std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context,
+                                  const Arrival& arrival, const Known& known) {
   std::optional<Match> first;
+  const Framing framing = arrival.framing;
   for (const auto* module : probes::all_protocols()) {
     // Each parser only sees what its protocol can send that way.
-    bool eligible = framing == Framing::length_prefixed ? module->frame_stream != nullptr
-                    : framing == Framing::ip_datagram   ? has_transport(*module, probes::Transport::ip)
-                    : framing == Framing::self_delimited
-                        ? module->frame_stream == nullptr && has_transport(*module, probes::Transport::tcp)
-                        : has_transport(*module, probes::Transport::udp);
+    bool eligible = framing == Framing::framed_stream
+                        ? arrival.stream_framing != nullptr && frames_tcp_with(*module, arrival.stream_framing)
+                    : framing == Framing::ip_datagram    ? has_transport(*module, probes::Transport::ip)
+                    : framing == Framing::self_delimited ? frames_tcp_with(*module, nullptr)
+                                                         : has_transport(*module, probes::Transport::udp);
     if (!eligible) continue;
     auto parsed = module->parse_request(message, context);
     if (!parsed) continue;
@@ -60,7 +68,7 @@ probes::Transport transport_of(Framing framing) {
   switch (framing) {
     case Framing::datagram: return probes::Transport::udp;
     case Framing::ip_datagram: return probes::Transport::ip;
-    case Framing::length_prefixed:
+    case Framing::framed_stream:
     case Framing::raw_stream:
     case Framing::self_delimited: break;
   }
@@ -210,22 +218,21 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing, known);
+      match = match_module(payload, context, arrival, known);
       if (!match || !known(*match)) {
         if (auto control = match_control(payload); control && (!match || known(*control))) match = std::move(control);
       }
       break;
     case Framing::ip_datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing, known);
+      match = match_module(payload, context, arrival, known);
       break;
-    case Framing::length_prefixed: {
-      if (payload.size() < kStreamLengthSize) return drop(DropReason::bad_frame);
-      std::size_t length = std::size_t{payload[0]} << 8 | payload[1];
-      if (length == 0 || length > kMaxStreamMessage || payload.size() != kStreamLengthSize + length)
-        return drop(DropReason::bad_frame);
-      message = payload.subspan(kStreamLengthSize);
-      match = match_module(message, context, arrival.framing, known);
+    case Framing::framed_stream: {
+      if (arrival.stream_framing == nullptr) return drop(DropReason::bad_frame);
+      auto inner = probes::unframe(*arrival.stream_framing, payload, true);
+      if (!inner || inner->size() > kMaxStreamMessage) return drop(DropReason::bad_frame);
+      message = *inner;
+      match = match_module(message, context, arrival, known);
       break;
     }
     case Framing::raw_stream:
@@ -234,7 +241,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       break;
     case Framing::self_delimited:
       if (payload.size() > kMaxStreamMessage) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival.framing, known);
+      match = match_module(payload, context, arrival, known);
       break;
   }
   if (!match) return drop(DropReason::unrecognised);
@@ -256,8 +263,9 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
 
   if (genuine) {
     out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
-    if (!out.reply.empty() && arrival.framing == Framing::length_prefixed)
-      out.reply = match->module->frame_stream(out.reply);
+    // Answers carry no preamble: only a stream's initiator sends one (probes/framing.h).
+    if (!out.reply.empty() && arrival.framing == Framing::framed_stream)
+      out.reply = arrival.stream_framing->frame(out.reply);
   } else {
     out.reply = probes::control::build_reply(payload, rnd_);
   }

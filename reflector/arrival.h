@@ -28,23 +28,24 @@ namespace vpncheck::reflector {
 // How the bytes were delimited, which decides which parsers may claim them.
 enum class Framing {
   datagram,         // UDP: one datagram; every protocol module, then control probes
-  length_prefixed,  // TCP: 2-byte big-endian length + message; modules with frame_stream
+  framed_stream,    // TCP: the first message of a stream in Arrival::stream_framing, its preamble and
+                    // frame header included; modules whose TCP variants name that framing
   raw_stream,       // TCP control probe: the bytes as they arrived (first byte 0xFF)
   ip_datagram,      // raw socket: a whole IPv4 datagram (header included); modules with Transport::ip variants
   self_delimited,   // TCP: one whole message of a protocol that frames itself (PPTP, delimited by
-                    // reflector/pptp_server); modules with a TCP variant and no frame_stream
+                    // reflector/pptp_server); modules with a TCP variant that names no framing
 };
 
 // Large enough for an IKE_AUTH-sized message (2-3 KB, IP-fragmented on the way):
 // finding networks that drop fragments is one of the tests.
 constexpr std::size_t kMaxDatagram = 4096;     // larger UDP payloads are dropped as oversized
 constexpr std::size_t kMaxRawStream = 2048;    // TCP control probe read bound
-constexpr std::size_t kStreamLengthSize = 2;   // OpenVPN-style TCP framing: u16 length
-constexpr std::size_t kMaxStreamMessage = 1500;  // frame lengths above are rejected
+constexpr std::size_t kMaxStreamMessage = 1500;  // longer framed TCP messages are rejected
 
 struct Arrival {
-  probes::ByteView payload;  // for length_prefixed: the whole frame, length included
+  probes::ByteView payload;  // for framed_stream: the whole first frame, preamble and header included
   Framing framing = Framing::datagram;
+  const probes::StreamFraming* stream_framing = nullptr;  // framed_stream: the framing that claimed the stream
   std::uint16_t local_port = 0;
   probes::Endpoint source;  // as observed, i.e. after NAT
   // The reflector's own address the packet was sent to, when the listener

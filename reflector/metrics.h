@@ -19,7 +19,7 @@ namespace vpncheck::reflector {
 enum class DropReason : std::size_t {
   empty,              // zero-length payload
   oversized,          // above the bound for its framing (or truncated by the kernel)
-  bad_frame,          // TCP frame length 0, > kMaxStreamMessage, or not what arrived
+  bad_frame,          // TCP: a frame its framing calls invalid, > kMaxStreamMessage, or not what arrived
   unrecognised,       // no protocol module and no control probe claims the bytes
   unknown_session,    // a well-formed probe whose tag matches no live session
   observation_limit,  // the session already holds max_observations

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "probes/control.h"
+#include "probes/registry.h"
 #include "reflector/http_session.h"
 #include "reflector/pptp_server.h"
 
@@ -31,7 +32,7 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / a frame length
+constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / PPTP's message type
 
 enum class ReadStatus { data, timeout, closed };
 
@@ -85,45 +86,18 @@ asio::awaitable<bool> reply_and_linger(tcp::socket& socket, const probes::Bytes&
   co_return ok;
 }
 
-asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
-                                  probes::Endpoint client, Clock::time_point deadline, Services& s) {
-  probes::ByteView head = view(buffer);
-  Arrival arrival;
-  arrival.local_port = local_port;
-  arrival.source = client;
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
-  if (head[0] == probes::control::kRequestMarker) {
-    // A TCP control probe has no length of its own: take what arrives until a
-    // short idle gap, bounded in size and time.
-    arrival.framing = Framing::raw_stream;
-    auto control_deadline = Clock::now() + s.timeouts.control_total;
-    while (buffer.size() < kMaxRawStream && left(control_deadline) > Clock::duration::zero()) {
-      auto wait = std::min<Clock::duration>(s.timeouts.control_idle, left(control_deadline));
-      if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), wait) != ReadStatus::data) break;
-    }
-    arrival.payload = view(buffer);
-  } else {
-    arrival.framing = Framing::length_prefixed;
-    std::size_t length = std::size_t{head[0]} << 8 | head[1];
-    if (length == 0 || length > kMaxStreamMessage) {
-      s.arrivals.count_drop(DropReason::bad_frame);
-      s.log.debug("tcp/" + std::to_string(local_port) + ": frame length " + std::to_string(length) +
-                  " -> dropped (bad_frame)");
-      co_return;
-    }
-    const std::size_t frame = kStreamLengthSize + length;
-    while (buffer.size() < frame && left(deadline) > Clock::duration::zero())
-      if (co_await read_some_for(socket, buffer, frame - buffer.size(), left(deadline)) != ReadStatus::data) break;
-    arrival.payload = view(buffer).first(std::min(frame, buffer.size()));
-  }
-
-  arrival.received_at_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+// One probe arrived whole: through the demux, and its answer back.
+asio::awaitable<void> answer_probe(tcp::socket& socket, Arrival arrival, Services& s) {
+  arrival.received_at_unix_ms = now_unix_ms();
   ArrivalOutcome outcome = s.arrivals.handle(arrival);
   if (s.log.enabled(LogLevel::debug))
-    s.log.debug("tcp/" + std::to_string(local_port) + ": " + std::to_string(arrival.payload.size()) +
-                " B from " + client.address + ":" + std::to_string(client.port) + " -> " +
+    s.log.debug("tcp/" + std::to_string(arrival.local_port) + ": " + std::to_string(arrival.payload.size()) +
+                " B from " + arrival.source.address + ":" + std::to_string(arrival.source.port) + " -> " +
                 (outcome.dropped ? "dropped (" + std::string(to_string(*outcome.dropped)) + ")"
                                  : outcome.protocol + ", reply " + std::to_string(outcome.reply.size()) + " B"));
   if (outcome.dropped || outcome.reply.empty()) co_return;
@@ -131,6 +105,58 @@ asio::awaitable<void> serve_probe(tcp::socket socket, beast::flat_buffer buffer,
     s.arrivals.reply_sent(outcome);
   else
     s.arrivals.reply_failed(outcome, probes::reply_code::kWriteFailed, "tcp write failed");
+}
+
+// A TCP control probe has no length of its own: take what arrives until a
+// short idle gap, bounded in size and time.
+asio::awaitable<void> serve_control_probe(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
+                                          probes::Endpoint client, Services& s) {
+  Arrival arrival;
+  arrival.local_port = local_port;
+  arrival.source = client;
+  arrival.framing = Framing::raw_stream;
+  auto control_deadline = Clock::now() + s.timeouts.control_total;
+  while (buffer.size() < kMaxRawStream && left(control_deadline) > Clock::duration::zero()) {
+    auto wait = std::min<Clock::duration>(s.timeouts.control_idle, left(control_deadline));
+    if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), wait) != ReadStatus::data) break;
+  }
+  arrival.payload = view(buffer);
+  co_await answer_probe(socket, arrival, s);
+}
+
+// A stream `framing` claimed: its first message, delimited by that framing
+// (bounded by kMaxStreamMessage and the first-bytes deadline), answered in the
+// same framing through the demux.
+asio::awaitable<void> serve_framed_probe(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
+                                         probes::Endpoint client, Clock::time_point deadline,
+                                         const probes::StreamFraming& framing, Services& s) {
+  const std::string where = "tcp/" + std::to_string(local_port) + " " + std::string(framing.name);
+  const std::size_t limit = framing.preamble.size() + framing.header_size + kMaxStreamMessage;
+  probes::MessageLength length = probes::first_message_length(framing, view(buffer));
+  while (left(deadline) > Clock::duration::zero()) {
+    if (length.status == probes::MessageLength::Status::invalid || length.length > limit) break;
+    if (length.status == probes::MessageLength::Status::length && buffer.size() >= length.length) break;
+    if (buffer.size() >= limit) break;
+    const std::size_t want = length.status == probes::MessageLength::Status::length ? length.length - buffer.size()
+                                                                                      : limit - buffer.size();
+    if (want == 0 || co_await read_some_for(socket, buffer, want, left(deadline)) != ReadStatus::data) break;
+    length = probes::first_message_length(framing, view(buffer));
+  }
+  if (length.status != probes::MessageLength::Status::length || length.length > limit) {
+    s.arrivals.count_drop(DropReason::bad_frame);
+    s.log.debug(where + ": " + (length.status == probes::MessageLength::Status::need_more
+                                    ? std::string("frame incomplete")
+                                    : "frame of " + std::to_string(length.length) + " B") +
+                " -> dropped (bad_frame)");
+    co_return;
+  }
+  Arrival arrival;
+  arrival.local_port = local_port;
+  arrival.source = client;
+  arrival.framing = Framing::framed_stream;
+  arrival.stream_framing = &framing;
+  arrival.payload = view(buffer).first(std::min(length.length, buffer.size()));
+  co_await answer_probe(socket, arrival, s);
 }
 
 // A PPTP control connection: messages in, answers out, until StopCCRQ, a
@@ -192,6 +218,29 @@ asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, 
   socket.close(ec);
 }
 
+// ---- which framing claims a stream ----
+// A stream the modules' framings (probes::stream_framings) recognise goes to
+// the handler for that framing. serve_framed_probe answers one framed message
+// and closes, which is all a probe needs; a framing whose streams need more
+// than that (a handshake before the first frame) gets a handler of its own in
+// claim_framed_stream, chosen by a property of the framing, never by protocol.
+using StreamHandler = asio::awaitable<void> (*)(tcp::socket, beast::flat_buffer, std::uint16_t local_port,
+                                                probes::Endpoint client, Clock::time_point deadline,
+                                                const probes::StreamFraming& framing, Services& s);
+
+struct FramedStreamClaim {
+  probes::Sniff sniff = probes::Sniff::not_mine;
+  const probes::StreamFraming* framing = nullptr;  // set when sniff == mine
+  StreamHandler handler = nullptr;                 // set when sniff == mine
+};
+
+FramedStreamClaim claim_framed_stream(probes::ByteView head) {
+  const auto claim = probes::claim_stream(head, probes::stream_framings());
+  FramedStreamClaim out{claim.sniff, claim.framing, nullptr};
+  if (claim.sniff == probes::Sniff::mine) out.handler = serve_framed_probe;
+  return out;
+}
+
 asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_port, TcpRole role, Services& s,
                                        [[maybe_unused]] ConnectionSlot slot) {
   boost::system::error_code ec;
@@ -205,34 +254,48 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
     co_return;
   }
 
-  // Sniff: enough bytes to tell HTTP from a frame length, or the control marker.
+  // Which protocol is this stream? The generic kinds first (control probe,
+  // HTTP, PPTP), then the protocols' own framings decide, reading until one
+  // claims the stream or all have refused it.
   auto deadline = Clock::now() + s.timeouts.probe_first_bytes;
-  while (buffer.size() < kSniffBytes && left(deadline) > Clock::duration::zero()) {
-    if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), left(deadline)) != ReadStatus::data)
-      break;
-    if (view(buffer)[0] == probes::control::kRequestMarker) break;
-  }
-  probes::ByteView head = view(buffer);
-  if (head.empty()) co_return;  // connected and said nothing (or port scan)
-
-  if (head[0] != probes::control::kRequestMarker && looks_like_http(head)) {
-    if (!role.control) {
-      s.arrivals.count_drop(DropReason::unrecognised);
-      s.log.debug("tcp/" + std::to_string(local_port) + ": HTTP on a probe-only port -> dropped (unrecognised)");
+  for (;;) {
+    probes::ByteView head = view(buffer);
+    if (!head.empty() && head[0] == probes::control::kRequestMarker) {
+      co_await serve_control_probe(std::move(socket), std::move(buffer), local_port, client, s);
       co_return;
     }
-    co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
-    co_return;
+    if (head.size() >= kSniffBytes && looks_like_http(head)) {
+      if (!role.control) {
+        s.arrivals.count_drop(DropReason::unrecognised);
+        s.log.debug("tcp/" + std::to_string(local_port) + ": HTTP on a probe-only port -> dropped (unrecognised)");
+        co_return;
+      }
+      co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
+      co_return;
+    }
+    if (head.size() >= kSniffBytes && looks_like_pptp(head)) {
+      co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, deadline, s);
+      co_return;
+    }
+    const auto claim = claim_framed_stream(head);
+    if (claim.sniff == probes::Sniff::mine) {
+      co_await claim.handler(std::move(socket), std::move(buffer), local_port, client, deadline, *claim.framing, s);
+      co_return;
+    }
+    // Refused by every framing, and enough bytes that HTTP and PPTP were asked too.
+    if (claim.sniff == probes::Sniff::not_mine && head.size() >= kSniffBytes) break;
+    if (buffer.size() >= kMaxRawStream || left(deadline) <= Clock::duration::zero()) break;
+    if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), left(deadline)) != ReadStatus::data)
+      break;
   }
-  if (looks_like_pptp(head)) {
-    co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, deadline, s);
-    co_return;
+  if (buffer.size() == 0) co_return;  // connected and said nothing (or port scan)
+  s.arrivals.count_drop(DropReason::unrecognised);
+  if (s.log.enabled(LogLevel::debug)) {
+    const auto head = view(buffer);
+    s.log.debug("tcp/" + std::to_string(local_port) + ": stream starting " +
+                probes::to_hex(head.first(std::min<std::size_t>(head.size(), 8))) +
+                " claimed by no protocol -> dropped (unrecognised)");
   }
-  if (head.size() < kStreamLengthSize) {
-    s.arrivals.count_drop(DropReason::bad_frame);
-    co_return;
-  }
-  co_await serve_probe(std::move(socket), std::move(buffer), local_port, client, deadline, s);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // TCP listeners: one accept loop per bound (address, port), one coroutine per
 // connection. A port can carry probes, the control API, or both (443 by
-// default): then the first bytes decide, as OpenVPN's port-share does.
+// default): then the first bytes decide, as OpenVPN's port-share does: the
+// control probe's marker, HTTP, PPTP, then the protocol modules' stream
+// framings (probes/framing.h), each asked whether the stream is its own.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,7 +13,7 @@
 namespace vpncheck::reflector {
 
 struct TcpRole {
-  bool probe = false;    // OpenVPN-style framed probes and TCP control probes
+  bool probe = false;    // probes in a module's stream framing, and TCP control probes
   bool control = false;  // the HTTP control API
 };
 

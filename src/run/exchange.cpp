@@ -361,21 +361,39 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   }
   record_sent(ex.wire, side);
 
+  probes::Bytes stream_buffer;  // bytes read past the last whole message
   auto read_reply = [&]() -> asio::awaitable<std::pair<boost::system::error_code, probes::Bytes>> {
     probes::Bytes reply;
-    if (ex.stream_reply == StreamReply::same_size_raw) {
+    if (ex.stream_framing == nullptr) {
       reply.resize(ex.wire.size());
       auto [ec, n] = co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
       co_return std::pair{ec, reply};
     }
-    std::array<std::uint8_t, 2> length{};
-    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(length), use_tuple);
-    if (ec) co_return std::pair{ec, reply};
-    std::size_t size = (std::size_t{length[0]} << 8) | length[1];
-    if (size == 0 || size > kMaxReply) co_return std::pair{boost::system::error_code{}, probes::Bytes{0xff}};
-    reply.resize(size);
-    auto [body_ec, m] = co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
-    co_return std::pair{body_ec, reply};
+    // Read until the framing knows the whole message's length, then the rest
+    // of it. Bytes the framing calls invalid (or too long) are an invalid
+    // reply, reported as such (a single 0xff fails every reply check).
+    const probes::StreamFraming& framing = *ex.stream_framing;
+    const probes::Bytes invalid{0xff};
+    for (;;) {
+      auto length = framing.message_length(stream_buffer);
+      if (length.status == probes::MessageLength::Status::invalid || length.length > kMaxReply)
+        co_return std::pair{boost::system::error_code{}, invalid};
+      if (length.status == probes::MessageLength::Status::length && stream_buffer.size() >= length.length) {
+        auto message = probes::unframe(framing, probes::ByteView(stream_buffer).first(length.length));
+        if (!message) co_return std::pair{boost::system::error_code{}, invalid};
+        reply.assign(message->begin(), message->end());
+        stream_buffer.erase(stream_buffer.begin(), stream_buffer.begin() + static_cast<std::ptrdiff_t>(length.length));
+        co_return std::pair{boost::system::error_code{}, reply};
+      }
+      const std::size_t want = length.status == probes::MessageLength::Status::length
+                                   ? length.length - stream_buffer.size()
+                                   : std::size_t{1};
+      const std::size_t had = stream_buffer.size();
+      stream_buffer.resize(had + want);
+      auto [ec, n] = co_await asio::async_read(socket, asio::buffer(stream_buffer.data() + had, want), use_tuple);
+      stream_buffer.resize(had + n);
+      if (ec) co_return std::pair{ec, reply};
+    }
   };
 
   for (;;) {

@@ -12,16 +12,12 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "probes/bytes.h"
+#include "probes/framing.h"
 #include "src/run/result.h"
 
 namespace vpncheck::client {
 
 using Clock = std::chrono::steady_clock;
-
-enum class StreamReply {
-  length_prefixed,  // 2-byte big-endian length then the message (OpenVPN over TCP)
-  same_size_raw,    // exactly as many bytes as were sent (control probes)
-};
 
 // One message of a multi-message exchange and the check its answer must pass.
 struct ExchangeStep {
@@ -35,7 +31,9 @@ struct Exchange {
   std::uint16_t port = 0;
   probes::Bytes wire;  // exactly what goes on the socket (framed on TCP)
   std::function<bool(probes::ByteView)> is_reply;  // sees the unframed reply
-  StreamReply stream_reply = StreamReply::length_prefixed;
+  // TCP: the framing the reply comes in (the variant's, probes/framing.h);
+  // nullptr: exactly as many raw bytes as were sent (control probes).
+  const probes::StreamFraming* stream_framing = nullptr;
   Clock::time_point deadline;
   // Datagrams (UDP, raw IP): send each message again on the retry schedule
   // (src/run/retry.h) until it is answered or the deadline passes, as real

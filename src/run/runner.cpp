@@ -33,10 +33,14 @@ struct GenuineProbe {
   const probes::ProtocolModule* module = nullptr;
   probes::ProbeContext context;
   probes::RandomFill random;
-  bool stream = false;
+  const probes::StreamFraming* framing = nullptr;  // TCP: the variant's stream framing
   probes::Bytes request;
+  bool first = true;  // `request` is the stream's first message (it carries the framing's preamble)
 
-  probes::Bytes wire() const { return stream ? module->frame_stream(request) : request; }
+  probes::Bytes wire() const {
+    if (framing == nullptr) return request;
+    return first ? probes::frame_first(*framing, request) : framing->frame(request);
+  }
   std::function<bool(probes::ByteView)> reply_check() const {
     return [module = module, request = request](probes::ByteView reply) { return module->is_reply_to(reply, request); };
   }
@@ -74,7 +78,7 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
   genuine->context.hints = settings.hints;
   genuine->context.remote = ip_port(remote, raw ? std::uint16_t{0} : probe.variant.port);
   genuine->random = settings.random;
-  genuine->stream = probe.variant.transport == probes::Transport::tcp && module.frame_stream;
+  genuine->framing = probe.variant.transport == probes::Transport::tcp ? probe.variant.framing : nullptr;
   genuine->request = module.build_request(genuine->context, settings.random);
 
   Exchange out;
@@ -86,9 +90,9 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
     // Same size as the genuine probe's wire bytes, on the same port.
     out.wire = probes::control::build_request(genuine->context.token, out.wire.size(), settings.random);
     out.is_reply = [request = out.wire](probes::ByteView reply) { return probes::control::is_reply_to(reply, request); };
-    out.stream_reply = StreamReply::same_size_raw;
     return out;
   }
+  out.stream_framing = genuine->framing;
   out.is_reply = genuine->reply_check();
   out.source_port = probe.variant.transport == probes::Transport::udp ? probe.variant.source_port : std::uint16_t{0};
   out.on_local_address = [genuine](const probes::IpPort& local, Exchange& ex) {
@@ -102,6 +106,7 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
       auto next = genuine->module->next_request(genuine->context, step, genuine->request, reply, genuine->random);
       if (!next) return std::nullopt;
       genuine->request = std::move(*next);
+      genuine->first = false;
       return ExchangeStep{genuine->wire(), genuine->reply_check()};
     };
   }

@@ -175,7 +175,7 @@ TEST(JsonReportSchema, L2tpStoppedMidwayAndTheL2tpIpsecEntryValidate) {
   r.protocols.push_back(assess(fixtures::l2tp(), std::move(results), true));
   static const probes::ProtocolModule ipsec{.id = "ipsec", .title = "IPsec", .description = "stand-in",
                                             .variants = {}, .build_request = nullptr, .parse_request = nullptr,
-                                            .build_reply = nullptr, .is_reply_to = nullptr, .frame_stream = nullptr,
+                                            .build_reply = nullptr, .is_reply_to = nullptr,
                                             .advice_use_variant = nullptr, .advice_signature_blocked = ""};
   ProtocolAssessment ipsec_pass;
   ipsec_pass.module = &ipsec;

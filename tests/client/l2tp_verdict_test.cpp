@@ -185,7 +185,7 @@ TEST(TextReport, VerboseProbeLinesSayHowFarAnExchangeGot) {
 // Stand-in for the IPsec module (not written yet): only its id and title matter here.
 const probes::ProtocolModule kFakeIpsec{
     .id = "ipsec", .title = "IPsec", .description = "test stand-in", .variants = {}, .build_request = nullptr,
-    .parse_request = nullptr, .build_reply = nullptr, .is_reply_to = nullptr, .frame_stream = nullptr,
+    .parse_request = nullptr, .build_reply = nullptr, .is_reply_to = nullptr,
     .advice_use_variant = nullptr, .advice_signature_blocked = ""};
 
 ProtocolAssessment hand_built(const probes::ProtocolModule& m, Verdict v, std::string summary,

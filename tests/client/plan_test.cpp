@@ -234,7 +234,6 @@ const probes::ProtocolModule kTwoPieceModule{
     .build_reply = [](probes::ByteView, const probes::ParsedRequest&, const probes::ArrivalContext&,
                       const probes::RandomFill&) { return probes::Bytes{}; },
     .is_reply_to = [](probes::ByteView, probes::ByteView) { return false; },
-    .frame_stream = nullptr,
     .advice_use_variant = [](const probes::ProbeVariant&) { return std::string(); },
     .advice_signature_blocked = "",
 };

@@ -225,7 +225,8 @@ TEST_F(RunnerTest, GenuineProbesCarryTheProtocolsWireBytes) {
       EXPECT_EQ(wire.size(), 44U) << p->name();
       EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 3), (Bytes{0x00, 0x2a, 0x38})) << p->name();
     }
-    EXPECT_EQ(s.exchange.stream_reply, StreamReply::length_prefixed) << p->name();
+    EXPECT_EQ(s.exchange.stream_framing, p->variant.transport == Transport::tcp ? p->variant.framing : nullptr)
+        << p->name();
   }
   EXPECT_EQ(genuine, static_cast<std::size_t>(std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) {
               return p.kind == ProbeKind::genuine;
@@ -250,7 +251,7 @@ TEST_F(RunnerTest, ControlProbesAreSameSizeBytesMarkedFF) {
     EXPECT_EQ(s.exchange.wire.size(), genuine_size[genuine_name]) << p->name();
     EXPECT_EQ(s.exchange.wire.front(), 0xFF) << p->name();
     EXPECT_EQ(s.module, nullptr) << p->name() << " looks like " << (s.module ? s.module->id : "");
-    EXPECT_EQ(s.exchange.stream_reply, StreamReply::same_size_raw) << p->name();
+    EXPECT_EQ(s.exchange.stream_framing, nullptr) << p->name() << ": the same size back, raw";
   }
   EXPECT_EQ(controls, static_cast<std::size_t>(std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) {
               return p.kind == ProbeKind::control;

@@ -89,7 +89,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)m->is_reply_to(input, ours);
     (void)m->is_reply_to(input.first(cut), input.subspan(cut));
     (void)m->is_reply_to(input, input);
-    if (m->frame_stream != nullptr) FUZZ_CHECK(m->frame_stream(input).size() == size + 2);
+  }
+  for (const auto* framing : stream_framings()) {
+    (void)framing->sniff(input);
+    auto length = framing->message_length(input);
+    if (length.status == MessageLength::Status::length) FUZZ_CHECK(length.length > framing->header_size);
+    (void)first_message_length(*framing, input);
+    for (bool first : {false, true})
+      if (auto inner = unframe(*framing, input, first)) FUZZ_CHECK(inner->size() < size);
+    Bytes framed = framing->frame(input);
+    if (!framed.empty()) FUZZ_CHECK(framing->message_length(framed) == MessageLength::of(framed.size()));
   }
 
   if (control::parse_request(input)) {

@@ -119,17 +119,68 @@ TEST(OpenvpnCodec, NoServerResetForRequestsSmallerThanIt) {
   }
 }
 
-TEST(OpenvpnCodec, FramesWithBigEndianLength) {
-  EXPECT_EQ(openvpn::frame(kSpecPlainReset), hex("000e" "38a1a2a3a4a5a6a7a800" "00000000"));  // §6.2 TCP, 16 B
-  Bytes framed = openvpn::frame(kGoldenClientReset);
+TEST(OpenvpnFraming, FramesWithBigEndianLength) {
+  const auto& f = openvpn::kTcpFraming;
+  EXPECT_EQ(f.frame(kSpecPlainReset), hex("000e" "38a1a2a3a4a5a6a7a800" "00000000"));  // §6.2 TCP, 16 B
+  Bytes framed = f.frame(kGoldenClientReset);
   ASSERT_EQ(framed.size(), 44U);
   EXPECT_EQ(framed[0], 0x00);
   EXPECT_EQ(framed[1], 0x2a);
   EXPECT_TRUE(std::equal(kGoldenClientReset.begin(), kGoldenClientReset.end(), framed.begin() + 2));
   Bytes big(0x1234, 0x38);
-  Bytes framed_big = openvpn::frame(big);
+  Bytes framed_big = f.frame(big);
   EXPECT_EQ(framed_big[0], 0x12);
   EXPECT_EQ(framed_big[1], 0x34);
+  EXPECT_TRUE(f.preamble.empty()) << "OpenVPN over TCP has no stream prefix";
+  EXPECT_EQ(frame_first(f, kGoldenClientReset), framed);
+  EXPECT_TRUE(f.frame(Bytes{}).empty()) << "nothing to frame";
+  EXPECT_TRUE(f.frame(Bytes(0x10000, 0x38)).empty()) << "too long for the length field";
+}
+
+TEST(OpenvpnFraming, MessageLengthCountsTheFieldOnlyOnce) {
+  const auto& f = openvpn::kTcpFraming;
+  EXPECT_EQ(f.message_length(Bytes{}), MessageLength::more());
+  EXPECT_EQ(f.message_length(Bytes{0x00}), MessageLength::more());
+  EXPECT_EQ(f.message_length(Bytes{0x00, 0x2a}), MessageLength::of(44));
+  EXPECT_EQ(f.message_length(hex("002a38")), MessageLength::of(44));
+  EXPECT_EQ(f.message_length(Bytes{0x00, 0x00}), MessageLength::bad()) << "an empty packet";
+  EXPECT_EQ(f.message_length(Bytes{0xff, 0xff}), MessageLength::of(0x10001));  // the listener bounds it
+}
+
+TEST(OpenvpnFraming, SniffsAClientResetStreamAsPortShareDoes) {
+  const auto& f = openvpn::kTcpFraming;
+  const Bytes framed = f.frame(kGoldenClientReset);
+  EXPECT_EQ(f.sniff(framed), Sniff::mine);
+  EXPECT_EQ(f.sniff(ByteView(framed).first(3)), Sniff::mine);
+  EXPECT_EQ(f.sniff(ByteView(framed).first(2)), Sniff::need_more);
+  EXPECT_EQ(f.sniff(ByteView(framed).first(1)), Sniff::need_more);
+  EXPECT_EQ(f.sniff(Bytes{}), Sniff::need_more);
+  EXPECT_EQ(f.sniff(f.frame(kSpecPlainReset)), Sniff::mine);
+  // tls-crypt-v2's first packet, P_CONTROL_HARD_RESET_CLIENT_V3.
+  EXPECT_EQ(f.sniff(hex("0150" "50")), Sniff::mine);
+  // Another opcode (the server's reset, data), key id not 0, implausible lengths.
+  EXPECT_EQ(f.sniff(hex("001a" "40")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(hex("002a" "48")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(hex("002a" "39")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(hex("000d" "38")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(hex("04b1" "38")), Sniff::not_mine);
+  // Streams of other kinds are refused from their first two bytes.
+  EXPECT_EQ(f.sniff(hex("1603")), Sniff::not_mine) << "a TLS record";
+  EXPECT_EQ(f.sniff(as_bytes("IKETCP")), Sniff::not_mine) << "RFC 8229's stream prefix";
+  EXPECT_EQ(f.sniff(as_bytes("GET ")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(Bytes{0xff, 0x00, 0x2a}), Sniff::not_mine) << "a control probe";
+}
+
+TEST(OpenvpnFraming, UnframesExactlyOneWholeFrame) {
+  const auto& f = openvpn::kTcpFraming;
+  Bytes framed = f.frame(kGoldenClientReset);
+  auto inner = unframe(f, framed);
+  ASSERT_TRUE(inner.has_value());
+  EXPECT_TRUE(std::equal(inner->begin(), inner->end(), kGoldenClientReset.begin(), kGoldenClientReset.end()));
+  EXPECT_FALSE(unframe(f, ByteView(framed).first(framed.size() - 1)).has_value()) << "torn";
+  Bytes longer = framed;
+  longer.push_back(0);
+  EXPECT_FALSE(unframe(f, longer).has_value()) << "a byte past the frame";
 }
 
 class OpenvpnReply : public ::testing::Test {
@@ -196,7 +247,6 @@ TEST_F(OpenvpnReply, RejectsTheEchoedRequestAndATruncatedRequest) {
 TEST(OpenvpnModule, DescribesTheStandardVariant) {
   const auto& m = openvpn::kModule;
   EXPECT_EQ(m.id, "openvpn");
-  EXPECT_NE(m.frame_stream, nullptr);
   ASSERT_FALSE(m.variants.empty());
   EXPECT_EQ(m.variants[0].transport, Transport::udp);
   EXPECT_EQ(m.variants[0].port, 1194);  // PROTOCOLS.md §6.1

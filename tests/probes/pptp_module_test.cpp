@@ -46,7 +46,7 @@ TEST(PptpModule, IsRegisteredWithTwoPieces) {
   EXPECT_EQ(kModule.variants[1].piece, "gre");
   EXPECT_EQ(kModule.variants[1].transport, Transport::ip);
   EXPECT_EQ(kModule.variants[1].port, 47);
-  EXPECT_EQ(kModule.frame_stream, nullptr) << "PPTP frames itself by its Length field";
+  EXPECT_EQ(kModule.variants[0].framing, nullptr) << "PPTP frames itself by its Length field";
 }
 
 TEST(PptpModule, OcrqFieldsSayWhetherTheCallIdWasRewritten) {

@@ -56,7 +56,7 @@ std::size_t token_offset(ByteView request, const ProbeToken& token) { return tok
 
 // Protocols that frame messages on TCP by a length field of their own and run
 // a dedicated conversation there (PPTP: src/run/pptp_exchange and
-// reflector/pptp_server), so they have no 2-byte-prefix frame_stream.
+// reflector/pptp_server), so their TCP variant names no StreamFraming.
 bool frames_itself(const ProtocolModule& m) { return m.id == "pptp"; }
 
 class ProtocolContract : public ::testing::TestWithParam<const ProtocolModule*> {
@@ -413,20 +413,68 @@ TEST_P(ProtocolContract, RawVariantsRoundTripOverIpv6) {
   }
 }
 
-TEST_P(ProtocolContract, FrameStreamPrefixesATwoByteLength) {
+// Every TCP variant names the framing its messages travel in (or the module
+// frames itself, PPTP). Client and reflector use that one object, so: the
+// request framed as the first message of a stream is claimed by that framing
+// among all the registry's framings, has exactly its own length, unframes to
+// the request; the reply framed the same way is one whole frame too.
+TEST_P(ProtocolContract, TcpVariantsRoundTripThroughTheirFraming) {
   const auto& m = module();
-  bool has_tcp = std::any_of(m.variants.begin(), m.variants.end(),
-                             [](const ProbeVariant& v) { return v.transport == Transport::tcp; });
-  if (m.frame_stream == nullptr) {
-    EXPECT_FALSE(has_tcp && !frames_itself(m)) << "a TCP variant needs stream framing";
-    return;
+  const auto framings = stream_framings();
+  for (const auto& v : m.variants) {
+    if (v.transport != Transport::tcp) {
+      EXPECT_EQ(v.framing, nullptr) << "only TCP variants are framed";
+      continue;
+    }
+    if (v.framing == nullptr) {
+      EXPECT_TRUE(frames_itself(m)) << "TCP " << v.port << " needs a stream framing";
+      continue;
+    }
+    const StreamFraming& f = *v.framing;
+    EXPECT_NE(std::find(framings.begin(), framings.end(), &f), framings.end()) << f.name;
+    const std::string where = std::string(f.name) + " on TCP " + std::to_string(v.port);
+    ProbeContext context = default_context(m, make_token(9));
+    context.variant = v;
+    const Bytes req = m.build_request(context, seed_fill(1));
+    const Bytes wire = frame_first(f, req);
+    ASSERT_FALSE(wire.empty()) << where;
+    EXPECT_EQ(first_message_length(f, wire), MessageLength::of(wire.size())) << where;
+    for (std::size_t n = 0; n < wire.size(); ++n) {
+      // A torn frame: more is needed, or its whole length is already known.
+      auto torn = first_message_length(f, ByteView(wire).first(n));
+      EXPECT_TRUE(torn == MessageLength::more() || torn == MessageLength::of(wire.size())) << where << " cut " << n;
+      EXPECT_FALSE(unframe(f, ByteView(wire).first(n), true).has_value()) << where << " cut " << n;
+    }
+    auto inner = unframe(f, wire, true);
+    ASSERT_TRUE(inner.has_value()) << where;
+    EXPECT_TRUE(std::equal(inner->begin(), inner->end(), req.begin(), req.end())) << where;
+    auto claim = claim_stream(wire, framings);
+    EXPECT_EQ(claim.sniff, Sniff::mine) << where;
+    EXPECT_EQ(claim.framing, &f) << where << ": claimed by " << (claim.framing ? claim.framing->name : "none");
+
+    ArrivalContext arrival = default_arrival({}, Transport::tcp);
+    auto parsed = m.parse_request(req, arrival);
+    ASSERT_TRUE(parsed.has_value()) << where;
+    const Bytes reply = f.frame(m.build_reply(req, *parsed, arrival, seed_fill(2)));
+    ASSERT_FALSE(reply.empty()) << where;
+    EXPECT_LE(reply.size(), wire.size()) << where;
+    EXPECT_EQ(f.message_length(reply), MessageLength::of(reply.size())) << where;
+    auto reply_inner = unframe(f, reply);
+    ASSERT_TRUE(reply_inner.has_value()) << where;
+    EXPECT_TRUE(m.is_reply_to(*reply_inner, req)) << where;
   }
-  for (const Bytes& msg : {request(make_token(9)), Bytes{}, Bytes(300, 0x5a)}) {
-    Bytes framed = m.frame_stream(msg);
-    ASSERT_EQ(framed.size(), msg.size() + 2);
-    ByteReader r(framed);
-    EXPECT_EQ(r.be16(), msg.size());
-    EXPECT_TRUE(std::equal(msg.begin(), msg.end(), framed.begin() + 2));
+}
+
+// The control probe (first byte 0xFF, same size as the framed request) is
+// told apart before any framing is asked; no framing may claim it either.
+TEST_P(ProtocolContract, NoFramingClaimsAControlProbe) {
+  for (const auto& v : module().variants) {
+    if (v.framing == nullptr) continue;
+    ProbeContext context = default_context(module(), make_token(9));
+    context.variant = v;
+    const Bytes wire = frame_first(*v.framing, module().build_request(context, seed_fill(1)));
+    const Bytes control = control::build_request(make_token(9), wire.size(), seed_fill(4));
+    EXPECT_NE(claim_stream(control, stream_framings()).sniff, Sniff::mine) << v.framing->name;
   }
 }
 

@@ -224,7 +224,7 @@ TEST_F(WireguardReply, RejectsTheEchoedInitiationAndTruncatedInitiation) {
 TEST(WireguardModule, DescribesTheStandardVariant) {
   const auto& m = wireguard::kModule;
   EXPECT_EQ(m.id, "wireguard");
-  EXPECT_EQ(m.frame_stream, nullptr);  // WireGuard has no TCP form
+  for (const auto& v : m.variants) EXPECT_EQ(v.transport, Transport::udp);  // WireGuard has no TCP form
   ASSERT_FALSE(m.variants.empty());
   EXPECT_EQ(m.variants[0].transport, Transport::udp);
   EXPECT_EQ(m.variants[0].port, 51820);  // PROTOCOLS.md §5.1

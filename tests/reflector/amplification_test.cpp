@@ -277,20 +277,25 @@ TEST_F(ReflectorAmplification, NoSourceGetsMoreBytesThanItSent) {
   // TCP: framed genuine probes, framed and torn truncations, control probes, garbage.
   std::vector<Bytes> tcp_inputs;
   for (const auto* m : probes::all_protocols()) {
-    if (m->frame_stream == nullptr) continue;
-    Bytes request = probes::build_request(*m, next_token(), hints_, rnd_);
-    Bytes frame = m->frame_stream(request);
-    tcp_inputs.push_back(frame);
-    for (std::size_t n = 1; n < request.size(); n += 3) {
-      tcp_inputs.push_back(m->frame_stream(probes::ByteView(request).first(n)));  // consistent frame, short message
-      tcp_inputs.emplace_back(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(n));  // torn frame
+    for (const auto& v : m->variants) {
+      if (v.transport != probes::Transport::tcp || v.framing == nullptr) continue;
+      probes::ProbeContext context = probes::default_context(*m, next_token(), hints_);
+      context.variant = v;
+      Bytes request = m->build_request(context, rnd_);
+      Bytes frame = probes::frame_first(*v.framing, request);
+      tcp_inputs.push_back(frame);
+      for (std::size_t n = 1; n < request.size(); n += 3) {
+        // consistent frame, short message
+        tcp_inputs.push_back(probes::frame_first(*v.framing, probes::ByteView(request).first(n)));
+        tcp_inputs.emplace_back(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(n));  // torn frame
+      }
     }
   }
   // Protocols that frame themselves on TCP (PPTP): their messages as they are, and torn.
   for (const auto* m : probes::all_protocols()) {
-    if (m->frame_stream != nullptr ||
-        std::none_of(m->variants.begin(), m->variants.end(),
-                     [](const auto& v) { return v.transport == probes::Transport::tcp; }))
+    if (std::none_of(m->variants.begin(), m->variants.end(), [](const auto& v) {
+          return v.transport == probes::Transport::tcp && v.framing == nullptr;
+        }))
       continue;
     Bytes request = probes::build_request(*m, next_token(), hints_, rnd_);
     tcp_inputs.push_back(request);

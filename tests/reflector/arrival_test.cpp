@@ -51,6 +51,7 @@ class ReflectorArrival : public ::testing::Test {
     Arrival a;
     a.payload = payload;
     a.framing = framing;
+    if (framing == Framing::framed_stream) a.stream_framing = &probes::openvpn::kTcpFraming;
     a.local_port = port;
     a.source = {"198.51.100.7", 40001};
     a.ttl = 57;
@@ -127,8 +128,8 @@ TEST_F(ReflectorArrival, OpenVpnResetOverUdp) {
 
 TEST_F(ReflectorArrival, OpenVpnFramedResetOverTcp) {
   Bytes reset = probes::openvpn::build_client_reset(token_, {}, rnd_);
-  Bytes frame = probes::openvpn::frame(reset);
-  auto out = arrive(frame, Framing::length_prefixed, 443);
+  Bytes frame = probes::openvpn::kTcpFraming.frame(reset);
+  auto out = arrive(frame, Framing::framed_stream, 443);
   ASSERT_FALSE(out.dropped);
   ASSERT_EQ(out.reply.size(), 2 + probes::openvpn::kServerResetSize);
   EXPECT_EQ(out.reply[0], 0);
@@ -204,18 +205,23 @@ TEST_F(ReflectorArrival, GarbageAndTruncatedAreDropped) {
   EXPECT_EQ(arrive(noise).dropped, DropReason::unrecognised);
 
   // TCP framing: zero, too long, or not what arrived.
-  EXPECT_EQ(arrive(Bytes{0, 0}, Framing::length_prefixed).dropped, DropReason::bad_frame);
-  EXPECT_EQ(arrive(Bytes{0x07}, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  EXPECT_EQ(arrive(Bytes{0, 0}, Framing::framed_stream).dropped, DropReason::bad_frame);
+  EXPECT_EQ(arrive(Bytes{0x07}, Framing::framed_stream).dropped, DropReason::bad_frame);
   Bytes too_long(2 + 1501);
   too_long[0] = 0x05;
   too_long[1] = 0xDD;
-  EXPECT_EQ(arrive(too_long, Framing::length_prefixed).dropped, DropReason::bad_frame);
-  Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token_, {}, rnd_));
+  EXPECT_EQ(arrive(too_long, Framing::framed_stream).dropped, DropReason::bad_frame);
+  Bytes frame = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token_, {}, rnd_));
   frame.pop_back();
-  EXPECT_EQ(arrive(frame, Framing::length_prefixed).dropped, DropReason::bad_frame);
+  EXPECT_EQ(arrive(frame, Framing::framed_stream).dropped, DropReason::bad_frame);
+  // A stream without the framing that claimed it cannot be delimited.
+  Arrival unclaimed;
+  unclaimed.payload = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token_, {}, rnd_));
+  unclaimed.framing = Framing::framed_stream;
+  EXPECT_EQ(handler_.handle(unclaimed).dropped, DropReason::bad_frame);
   // A WireGuard message framed for TCP: WireGuard has no stream form.
-  Bytes wg_framed = probes::openvpn::frame(init);
-  EXPECT_EQ(arrive(wg_framed, Framing::length_prefixed).dropped, DropReason::unrecognised);
+  Bytes wg_framed = probes::openvpn::kTcpFraming.frame(init);
+  EXPECT_EQ(arrive(wg_framed, Framing::framed_stream).dropped, DropReason::unrecognised);
   // A genuine probe on the raw control path is not a control probe.
   EXPECT_EQ(arrive(init, Framing::raw_stream).dropped, DropReason::unrecognised);
 
@@ -258,7 +264,9 @@ TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
     for (std::size_t n = 0; n <= request.size(); ++n) {
       Bytes cut(request.begin(), request.begin() + static_cast<std::ptrdiff_t>(n));
       inputs.emplace_back(cut, Framing::datagram);
-      if (module->frame_stream) inputs.emplace_back(module->frame_stream(cut), Framing::length_prefixed);
+      if (std::any_of(module->variants.begin(), module->variants.end(),
+                      [](const auto& v) { return v.framing == &probes::openvpn::kTcpFraming; }))
+        inputs.emplace_back(probes::openvpn::kTcpFraming.frame(cut), Framing::framed_stream);
     }
     for (int i = 0; i < 64; ++i) {
       Bytes mutated = request;

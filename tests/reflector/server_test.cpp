@@ -164,7 +164,7 @@ TEST_F(ReflectorServer, LoopbackSessionProbesAndObservations) {
 
   // OpenVPN framed reset over TCP.
   token.probe_index = 4;
-  probes::Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token, hints, rnd));
+  probes::Bytes frame = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token, hints, rnd));
   auto ovpn = run_bounded(client_, tcp_exchange(ports.tcp[0], frame));
   ASSERT_TRUE(ovpn) << "no OpenVPN reply within the deadline";
   ASSERT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
@@ -290,6 +290,7 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   config.tcp_ports = {shared};
   config.timeouts.control_idle = 20ms;
   config.timeouts.linger = 300ms;
+  config.timeouts.probe_first_bytes = 500ms;  // the torn frame below waits this long
   std::ostringstream quiet;
   Logger log(LogLevel::error, &quiet);
   Server server(config, &log);
@@ -315,15 +316,20 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   EXPECT_TRUE(probes::control::is_reply_to(control_reply->reply, control));
 
   token.probe_index = 2;
-  probes::Bytes frame = probes::openvpn::frame(probes::openvpn::build_client_reset(token, {}, rnd));
+  probes::Bytes frame = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token, {}, rnd));
   auto ovpn = run_bounded(client, tcp_exchange(shared, frame));
   ASSERT_TRUE(ovpn);
   EXPECT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
 
-  // A TLS ClientHello (a browser) reads as a frame length above 1500: closed, no answer.
+  // A TLS ClientHello (a browser) is claimed by no protocol's framing (it was
+  // once read as an OpenVPN length of 5633): closed, no answer, unrecognised.
   auto tls = run_bounded(client, tcp_exchange(shared, {0x16, 0x03, 0x01, 0x02, 0x00, 0x01}));
   ASSERT_TRUE(tls);
   EXPECT_TRUE(tls->reply.empty());
+  // An OpenVPN-looking stream whose frame never completes is a bad frame.
+  auto torn = run_bounded(client, tcp_exchange(shared, probes::Bytes(frame.begin(), frame.begin() + 10)));
+  ASSERT_TRUE(torn);
+  EXPECT_TRUE(torn->reply.empty());
 
   auto read = run_bounded(client, http_call(server.ports().control, http::verb::get,
                                             "/v1/sessions/" + info->session_id + "/observations"));
@@ -339,6 +345,7 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
 
   server.stop();
   io.join();
+  EXPECT_EQ(server.drops().get(DropReason::unrecognised), 1u);
   EXPECT_EQ(server.drops().get(DropReason::bad_frame), 1u);
 }
 
