@@ -6,23 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "probes/conversation.h"
 #include "probes/observation.h"
 #include "src/run/plan.h"
 
 namespace vpncheck::client {
 
-// Network results are data, not exceptions (a closed set of outcomes).
-enum class Outcome {
-  reply,            // a valid in-protocol answer came back
-  invalid_reply,    // something came back, but not a valid answer to this probe
-  timeout,          // nothing came back before the deadline
-  refused,          // TCP RST to our SYN / ICMP port unreachable
-  reset,            // TCP connection reset after we sent the probe
-  unreachable,      // ICMP host/network unreachable, no route
-  not_run,          // never sent (see PlannedProbe::not_run_reason)
-  local_error,      // could not even send (socket error)
-  not_permitted,    // needs a privilege this process lacks (CAP_NET_RAW for raw IP)
-};
+// Network results are data, not exceptions: probes::Outcome, shared with the
+// modules' conversations.
+using Outcome = probes::Outcome;
 std::string_view to_string(Outcome o);
 
 // What happened to one message of an exchange (a datagram, or a TCP
