@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "probes/observation.h"
+#include "probes/outcome.h"
 #include "probes/probe.h"
 
 namespace vpncheck::probes {
@@ -44,19 +45,6 @@ struct PlannedProbe {
 
 // ---------------------------------------------------------------- what happened to it
 
-// Network results are data, not exceptions (a closed set of outcomes).
-enum class Outcome {
-  reply,            // a valid in-protocol answer came back
-  invalid_reply,    // something came back, but not a valid answer to this probe
-  timeout,          // nothing came back before the deadline
-  refused,          // TCP RST to our SYN / ICMP port unreachable
-  reset,            // TCP connection reset after we sent the probe
-  unreachable,      // ICMP host/network unreachable, no route
-  not_run,          // never sent (see PlannedProbe::not_run_reason)
-  local_error,      // could not even send (socket error)
-  not_permitted,    // needs a privilege this process lacks (CAP_NET_RAW for raw IP)
-};
-std::string_view to_string(Outcome o);
 
 // Raw probes need CAP_NET_RAW; without it the outcome is not_permitted and
 // this is its detail.

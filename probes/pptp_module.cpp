@@ -5,7 +5,10 @@
 
 #include "probes/gre.h"
 #include "probes/ip.h"
+#include "probes/observation.h"
 #include "probes/pptp.h"
+#include "probes/pptp_client.h"
+#include "probes/pptp_server.h"
 
 namespace vpncheck::probes::pptp {
 namespace {
@@ -60,6 +63,34 @@ std::optional<ParsedRequest> parse_control(ByteView payload, const ArrivalContex
   }
 }
 
+// The client's Call ID (as its OCRQ arrived) of the call the reflector
+// numbered `own_call_id` for this source; nullopt: no such call.
+std::optional<std::uint16_t> client_call_id(const ArrivalContext& arrival, std::uint16_t own_call_id) {
+  const auto* calls = dynamic_cast<const CallTable*>(arrival.state);
+  if (calls == nullptr) return std::nullopt;
+  auto call = calls->find(arrival.source.address, own_call_id, arrival.now_ms);
+  if (!call) return std::nullopt;
+  return call->client_call_id;
+}
+
+// The OCRP for `ocrq`, with a Call ID no live call from this client address
+// has (two clients behind one NAT would otherwise share GRE keying), entered
+// in the call table.
+Bytes answer_ocrq(ByteView ocrq, const Message& message, const ParsedRequest& parsed, const ArrivalContext& arrival,
+                  std::uint16_t own) {
+  auto* calls = dynamic_cast<CallTable*>(arrival.state);
+  if (calls == nullptr) return build_ocrp(ocrq, own);
+  for (int tries = 0; tries < 64 && !calls->available(arrival.source.address, own, arrival.now_ms); ++tries)
+    own = own == 0xffff ? 1 : static_cast<std::uint16_t>(own + 1);
+  Bytes ocrp = build_ocrp(ocrq, own);
+  if (ocrp.empty()) return ocrp;
+  auto forgotten = calls->add(arrival.source.address, own,
+                              CallTable::Call{parsed.token, message.call_id, arrival.now_ms, arrival.source.port},
+                              arrival.now_ms);
+  if (forgotten && arrival.evicted != nullptr) arrival.evicted->push_back(forgotten->token);
+  return ocrp;
+}
+
 std::optional<ParsedRequest> parse_gre(ByteView datagram, const ArrivalContext& arrival) {
   auto payload = ip::payload(datagram, gre::kIpProtocol);
   if (!payload) return std::nullopt;
@@ -70,8 +101,7 @@ std::optional<ParsedRequest> parse_gre(ByteView datagram, const ArrivalContext& 
   parsed.piece = kPieceGre;
   parsed.fields = gre::describe(*probe);
   parsed.fields["piece"] = std::string(kPieceGre);
-  std::optional<std::uint16_t> peer;
-  if (arrival.peer_call_id) peer = arrival.peer_call_id(probe->gre.header.call_id);
+  std::optional<std::uint16_t> peer = client_call_id(arrival, probe->gre.header.call_id);
   parsed.fields[std::string(kFieldCallKnown)] = yes_no(peer.has_value());
   if (peer) parsed.fields[std::string(kFieldAnsweredCallId)] = std::to_string(*peer);
   return parsed;
@@ -90,25 +120,15 @@ std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext
   return parse_gre(payload, arrival);
 }
 
-std::uint16_t random_call_id(const RandomFill& rnd) {
-  std::array<std::uint8_t, 2> b{};
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    if (rnd) rnd(b);
-    auto id = static_cast<std::uint16_t>(b[0] << 8 | b[1]);
-    if (id != 0) return id;
-  }
-  return 1;
-}
-
 Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                    const RandomFill& rnd) {
   if (parsed.piece == kPieceGre) {
     auto payload = ip::payload(request, gre::kIpProtocol);
     auto probe = payload ? gre::parse_probe(*payload) : std::nullopt;
-    if (!probe || !arrival.peer_call_id) return {};
-    auto client_call_id = arrival.peer_call_id(probe->gre.header.call_id);
-    if (!client_call_id) return {};  // no call of ours: nothing to answer to
-    Bytes gre_reply = gre::build_reply(*payload, *client_call_id);
+    if (!probe) return {};
+    auto peer = client_call_id(arrival, probe->gre.header.call_id);
+    if (!peer) return {};  // no call of ours: nothing to answer to
+    Bytes gre_reply = gre::build_reply(*payload, *peer);
     if (gre_reply.empty()) return {};
     // From the address the probe was sent to, back to where it came from.
     return ip::datagram(arrival.destination.address, arrival.source.address, gre::kIpProtocol, gre_reply);
@@ -117,8 +137,11 @@ Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalC
   if (!message) return {};
   switch (static_cast<MessageType>(message->type)) {
     case MessageType::start_control_connection_request: return build_sccrp(request);
-    case MessageType::outgoing_call_request: return build_ocrp(request, random_call_id(rnd));
-    case MessageType::stop_control_connection_request: return build_stop_ccrp(request);
+    case MessageType::outgoing_call_request: return answer_ocrq(request, *message, parsed, arrival, random_call_id(rnd));
+    case MessageType::stop_control_connection_request:
+      if (auto* calls = dynamic_cast<CallTable*>(arrival.state))
+        calls->end_control(arrival.source.address, arrival.source.port);
+      return build_stop_ccrp(request);
     default: return {};  // Set-Link-Info has no reply
   }
 }
@@ -174,6 +197,10 @@ const ProtocolModule kModule{
         "PPTP's control messages carry a fixed magic cookie that DPI matches on any port, and PPTP cannot be "
         "disguised; use WireGuard, OpenVPN or IKEv2 instead (PPTP's security is broken anyway).",
     .assess = assess,
+    .client_conversation = start_client,
+    .server_stream = &kServerStream,
+    .make_server_state = make_call_table,
+    .state_limit = limit_kind::kPptpCalls,
 };
 
 }  // namespace vpncheck::probes::pptp

@@ -1,15 +1,16 @@
 // The PPTP protocol module: two pieces that must both work.
 //  * "control": the control connection on TCP 1723 (pptp.h). Its probe is the
 //    SCCRQ; the whole conversation (SCCRQ/SCCRP, OCRQ/OCRP, Set-Link-Info,
-//    StopCCRQ/StopCCRP) is run by the client's PPTP exchange
-//    (src/run/pptp_exchange) and served by the reflector's PPTP server
-//    (reflector/pptp_server), because PPTP frames itself by its own Length
-//    field rather than by the 2-byte prefix the generic TCP path uses.
+//    StopCCRQ/StopCCRP) is the module's client conversation (pptp_client.h)
+//    and server conversation (pptp_server.h), because PPTP frames itself by
+//    its own Length field rather than by the 2-byte prefix the generic TCP
+//    path uses.
 //  * "gre": enhanced GRE (IP protocol 47, gre.h) keyed to the Call IDs the
-//    control connection negotiated, as whole IPv4 datagrams.
+//    control connection negotiated, as whole IPv4 or IPv6 datagrams; the
+//    client conversation runs it while the control connection is open.
 //
-// Pure: no sockets. The reflector's Call ID table is reached through
-// ArrivalContext::peer_call_id.
+// Pure: no sockets. The reflector's Call ID table is the module's server
+// state (pptp::CallTable, reached through ArrivalContext::state).
 #pragma once
 
 #include <cstdint>

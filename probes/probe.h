@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +21,13 @@
 #include "probes/token.h"
 
 namespace vpncheck::probes {
+
+class ServerState;
+namespace conversation {
+struct Setup;
+class ClientConversation;
+struct ServerStream;
+}  // namespace conversation
 
 // ip: a raw IP datagram of its own IP protocol (ESP, AH, GRE); the probe's
 // `port` then holds the IP protocol number.
@@ -94,11 +102,25 @@ struct ArrivalContext {
   // port and observed source), for follow-ups that cannot carry the tag
   // (NAT-T keepalive, L2TP SCCCN). nullopt when there was none.
   std::optional<ProbeToken> flow_token;
-  // Data channels keyed by an id the reflector handed out on a control
-  // connection (PPTP: the GRE key is the reflector's own Call ID from its
-  // OCRP): the peer's id to answer to, i.e. the client's Call ID as the OCRQ
-  // arrived from this same source. Empty function or nullopt: no such call.
-  std::function<std::optional<std::uint16_t>(std::uint16_t own_call_id)> peer_call_id;
+  // The module's own server state (ProtocolModule::make_server_state), for
+  // messages that refer to earlier ones (a data channel keyed by an id the
+  // reflector handed out on a control connection); nullptr when it has none.
+  ServerState* state = nullptr;
+  std::int64_t now_ms = 0;  // arrival time (Unix ms), for lifetimes in `state`
+  // Where a reply builder names the sessions whose state it forgot to make
+  // room in a bounded table (their observations say so); may be nullptr.
+  std::vector<ProbeToken>* evicted = nullptr;
+};
+
+// What a module keeps between arrivals on the reflector, opaque to everything
+// but the module's own parse and reply functions. Bounded by the module; the
+// demux erases a session's part when the session ends (nothing about a client
+// outlives its session).
+class ServerState {
+ public:
+  virtual ~ServerState() = default;
+  virtual void forget(const SessionTag& tag) = 0;
+  virtual std::size_t size() const = 0;
 };
 
 // What a request parser recovers from an arrived probe.
@@ -155,6 +177,22 @@ struct ProtocolModule {
   // `alternatives` is the generic rule. nullptr: the alternatives rule.
   ProtocolAssessment (*assess)(const ProtocolModule& module, std::vector<ProbeResult> results,
                                bool observations_read, AlternativesRule alternatives) = nullptr;
+
+  // Optional. Client: a protocol whose pieces are tested together in one
+  // conversation (probes/conversation.h), e.g. because one piece is keyed to
+  // ids another negotiates. The runner hands it every genuine piece of one
+  // address family. nullptr: each probe is its own exchange.
+  std::unique_ptr<conversation::ClientConversation> (*client_conversation)(const conversation::Setup& setup) =
+      nullptr;
+  // Optional. Reflector: TCP streams this protocol frames and converses on
+  // itself, claimed by their first bytes. nullptr: none.
+  const conversation::ServerStream* server_stream = nullptr;
+  // Optional. Reflector: the state the module keeps between arrivals, one per
+  // reflector, handed to its parse/reply functions (ArrivalContext::state).
+  std::unique_ptr<ServerState> (*make_server_state)() = nullptr;
+  // The limit (a probes::limit_kind) a session hits when the module forgets
+  // its state to make room (ArrivalContext::evicted).
+  std::string_view state_limit = {};
 };
 
 // Convenience for callers that have no addresses to hand (tests, fuzzers):

@@ -42,9 +42,9 @@ bool frames_tcp_with(const probes::ProtocolModule& module, const probes::StreamF
 // OpenVPN's reset opcode 0x38). The parser whose token names a live session
 // is the right one; when none does, the first that took the message (its
 // token is why it is dropped).
-template <typename Known>
-std::optional<Match> match_module(probes::ByteView message, const probes::ArrivalContext& context,
-                                  const Arrival& arrival, const Known& known) {
+template <typename Known, typename StateOf>
+std::optional<Match> match_module(probes::ByteView message, probes::ArrivalContext& context,
+                                  const Arrival& arrival, const Known& known, const StateOf& state_of) {
   std::optional<Match> first;
   const Framing framing = arrival.framing;
   for (const auto* module : probes::all_protocols()) {
@@ -55,6 +55,7 @@ std::optional<Match> match_module(probes::ByteView message, const probes::Arriva
                     : framing == Framing::self_delimited ? frames_tcp_with(*module, nullptr)
                                                          : has_transport(*module, probes::Transport::udp);
     if (!eligible) continue;
+    context.state = state_of(module);
     auto parsed = module->parse_request(message, context);
     if (!parsed) continue;
     Match match{module, std::move(*parsed)};
@@ -123,43 +124,13 @@ std::optional<FlowMemory::Forgotten> FlowMemory::remember(probes::Transport tran
   return forgotten;
 }
 
-std::optional<PptpCalls::Call> PptpCalls::add(const std::string& client_address, std::uint16_t reflector_call_id,
-                                              const Call& call, std::int64_t now_ms) {
-  Key key{client_address, reflector_call_id};
-  std::optional<Call> forgotten;
-  if (calls_.size() >= kMaxCalls && !calls_.contains(key)) {
-    auto oldest = std::min_element(calls_.begin(), calls_.end(), [](const auto& a, const auto& b) {
-      return a.second.created_ms < b.second.created_ms;
-    });
-    if (now_ms - oldest->second.created_ms <= kCallLifetimeMs) forgotten = oldest->second;
-    calls_.erase(oldest);
-  }
-  calls_[key] = call;
-  return forgotten;
-}
-
-std::optional<PptpCalls::Call> PptpCalls::find(const std::string& client_address, std::uint16_t reflector_call_id,
-                                               std::int64_t now_ms) const {
-  auto it = calls_.find(Key{client_address, reflector_call_id});
-  if (it == calls_.end() || now_ms - it->second.created_ms > kCallLifetimeMs) return std::nullopt;
-  return it->second;
-}
-
-void PptpCalls::remove(const std::string& client_address, std::uint16_t reflector_call_id) {
-  calls_.erase(Key{client_address, reflector_call_id});
-}
-
 void FlowMemory::forget(const probes::SessionTag& tag) {
   std::erase_if(flows_, [&](const auto& kv) { return kv.second.token.tag == tag; });
 }
 
-void PptpCalls::forget(const probes::SessionTag& tag) {
-  std::erase_if(calls_, [&](const auto& kv) { return kv.second.token.tag == tag; });
-}
-
 void ArrivalHandler::forget_session(const Session& session) {
   flows_.forget(session.tag);
-  pptp_calls_.forget(session.tag);
+  for (auto& [module, state] : states_) state->forget(session.tag);
   if (limiter_ == nullptr) return;
   limiter_->forget(session.client.address);
   for (const auto& address : session.sources) limiter_->forget(address);
@@ -184,7 +155,16 @@ ArrivalHandler::ArrivalHandler(SessionTable& sessions, probes::ServerHints hints
       hints_(std::move(hints)),
       rnd_(std::move(rnd)),
       metrics_(metrics != nullptr ? metrics : &own_metrics_),
-      limiter_(limiter) {}
+      limiter_(limiter) {
+  for (const auto* module : probes::all_protocols())
+    if (module->make_server_state != nullptr) states_.emplace_back(module, module->make_server_state());
+}
+
+const probes::ServerState* ArrivalHandler::server_state(const probes::ProtocolModule& module) const {
+  for (const auto& [owner, state] : states_)
+    if (owner == &module) return state.get();
+  return nullptr;
+}
 
 ArrivalOutcome ArrivalHandler::drop(DropReason reason) {
   metrics_->drops.add(reason);
@@ -209,30 +189,32 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       arrival.local_port};
   context.flow_token =
       flows_.find(context.transport, arrival.local_port, arrival.source, arrival.received_at_unix_ms);
-  context.peer_call_id = [this, &arrival](std::uint16_t own_call_id) -> std::optional<std::uint16_t> {
-    auto call = pptp_calls_.find(arrival.source.address, own_call_id, arrival.received_at_unix_ms);
-    if (!call) return std::nullopt;
-    return call->client_call_id;
+  context.now_ms = arrival.received_at_unix_ms;
+  // Each module's functions see its own state only.
+  auto state_of = [this](const probes::ProtocolModule* module) -> probes::ServerState* {
+    for (auto& [owner, state] : states_)
+      if (owner == module) return state.get();
+    return nullptr;
   };
   const auto known = [this](const Match& m) { return sessions_.find_by_tag(m.parsed.token.tag) != nullptr; };
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival, known);
+      match = match_module(payload, context, arrival, known, state_of);
       if (!match || !known(*match)) {
         if (auto control = match_control(payload); control && (!match || known(*control))) match = std::move(control);
       }
       break;
     case Framing::ip_datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival, known);
+      match = match_module(payload, context, arrival, known, state_of);
       break;
     case Framing::framed_stream: {
       if (arrival.stream_framing == nullptr) return drop(DropReason::bad_frame);
       auto inner = probes::unframe(*arrival.stream_framing, payload, true);
       if (!inner || inner->size() > kMaxStreamMessage) return drop(DropReason::bad_frame);
       message = *inner;
-      match = match_module(message, context, arrival, known);
+      match = match_module(message, context, arrival, known, state_of);
       break;
     }
     case Framing::raw_stream:
@@ -241,7 +223,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       break;
     case Framing::self_delimited:
       if (payload.size() > kMaxStreamMessage) return drop(DropReason::oversized);
-      match = match_module(payload, context, arrival, known);
+      match = match_module(payload, context, arrival, known, state_of);
       break;
   }
   if (!match) return drop(DropReason::unrecognised);
@@ -262,7 +244,14 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
 
   if (genuine) {
+    std::vector<probes::ProbeToken> evicted;
+    context.state = state_of(match->module);
+    context.evicted = &evicted;
     out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
+    // State forgotten to make room: its sessions are told (their `limits`).
+    const auto limit = limit_from_kind(match->module->state_limit);
+    for (const auto& token : evicted)
+      if (limit) sessions_.count_limit(token.tag, *limit, arrival.local_port);
     // Answers carry no preamble: only a stream's initiator sends one (probes/framing.h).
     if (!out.reply.empty() && arrival.framing == Framing::framed_stream)
       out.reply = arrival.stream_framing->frame(out.reply);

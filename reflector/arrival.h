@@ -11,11 +11,13 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "probes/observation.h"
 #include "probes/probe.h"
@@ -32,8 +34,9 @@ enum class Framing {
                     // frame header included; modules whose TCP variants name that framing
   raw_stream,       // TCP control probe: the bytes as they arrived (first byte 0xFF)
   ip_datagram,      // raw socket: a whole IPv4 datagram (header included); modules with Transport::ip variants
-  self_delimited,   // TCP: one whole message of a protocol that frames itself (PPTP, delimited by
-                    // reflector/pptp_server); modules with a TCP variant that names no framing
+  self_delimited,   // TCP: one whole message of a protocol that frames itself, delimited by its
+                    // server conversation (ProtocolModule::server_stream); modules with a TCP
+                    // variant that names no framing
 };
 
 // Large enough for an IKE_AUTH-sized message (2-3 KB, IP-fragmented on the way):
@@ -97,41 +100,6 @@ class FlowMemory {
   std::map<Key, Entry> flows_;
 };
 
-// PPTP calls the reflector's control connections set up: the reflector's own
-// Call ID (from its OCRP; the key of the GRE the client sends) -> the client's
-// Call ID as the OCRQ arrived (the key the reflector's GRE must carry), per
-// observed client address. Bounded: the oldest call is forgotten first; a call
-// lives kCallLifetimeMs.
-class PptpCalls {
- public:
-  static constexpr std::size_t kMaxCalls = 4096;
-  static constexpr std::int64_t kCallLifetimeMs = 600'000;
-
-  struct Call {
-    probes::ProbeToken token;  // the control connection's probe
-    std::uint16_t client_call_id = 0;
-    std::int64_t created_ms = 0;
-  };
-
-  // Returns the call it forgot to make room, if that one was still live.
-  std::optional<Call> add(const std::string& client_address, std::uint16_t reflector_call_id, const Call& call,
-                          std::int64_t now_ms);
-  std::optional<Call> find(const std::string& client_address, std::uint16_t reflector_call_id,
-                           std::int64_t now_ms) const;
-  // Is this Call ID free for a new call from `client_address`?
-  bool available(const std::string& client_address, std::uint16_t reflector_call_id, std::int64_t now_ms) const {
-    return !find(client_address, reflector_call_id, now_ms).has_value();
-  }
-  void remove(const std::string& client_address, std::uint16_t reflector_call_id);
-  // Forgets every call of the session holding `tag` (it ended).
-  void forget(const probes::SessionTag& tag);
-  std::size_t size() const { return calls_.size(); }
-
- private:
-  using Key = std::pair<std::string, std::uint16_t>;
-  std::map<Key, Call> calls_;
-};
-
 class ArrivalHandler {
  public:
   // `hints` carries the reflector's WireGuard key, so mac1 is verified.
@@ -148,7 +116,7 @@ class ArrivalHandler {
   // The listener could not send `outcome.reply`: correct the observation
   // (`code` a probes::reply_code, `reason` in plain words).
   void reply_failed(const ArrivalOutcome& outcome, std::string_view code, std::string reason);
-  // One more hit of a limit for the session holding `tag` (e.g. its PPTP call was forgotten).
+  // One more hit of a limit for the session holding `tag`.
   void count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port) {
     sessions_.count_limit(tag, limit, port);
   }
@@ -157,12 +125,12 @@ class ArrivalHandler {
   void count_drop(DropReason reason) { metrics_->drops.add(reason); }
   const DropCounters& drops() const { return metrics_->drops; }
   const Metrics& metrics() const { return *metrics_; }
-  // The PPTP control connections' calls; GRE arrivals are answered through them.
-  PptpCalls& pptp_calls() { return pptp_calls_; }
-  const PptpCalls& pptp_calls() const { return pptp_calls_; }
   const FlowMemory& flows() const { return flows_; }
+  // The state `module` keeps between arrivals (ProtocolModule::make_server_state); nullptr: none.
+  const probes::ServerState* server_state(const probes::ProtocolModule& module) const;
   // Erases what this handler keeps about `session`, which is ending: its
-  // flows, its PPTP calls, and the rate-limit buckets of its addresses.
+  // flows, its part of every module's state, and the rate-limit buckets of
+  // its addresses.
   void forget_session(const Session& session);
 
  private:
@@ -175,7 +143,8 @@ class ArrivalHandler {
   Metrics* metrics_;
   RateLimiter* limiter_;
   FlowMemory flows_;
-  PptpCalls pptp_calls_;
+  // One per module that declares server state, in registry order.
+  std::vector<std::pair<const probes::ProtocolModule*, std::unique_ptr<probes::ServerState>>> states_;
 };
 
 // "192.0.2.1" -> 4 bytes, "2001:db8::1" -> 16 bytes; empty when unparsable.

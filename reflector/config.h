@@ -22,10 +22,12 @@ struct Timeouts {
   std::chrono::milliseconds control_idle{100};      // TCP control probe: idle gap ending the read
   std::chrono::milliseconds control_total{1'000};   // TCP control probe: whole read
   std::chrono::milliseconds linger{1'000};          // TCP probe: wait for the peer's FIN after replying
-  // PPTP control connection: the client keeps it open while it tests GRE, so
-  // the wait for its next message is longer; the whole connection is bounded.
-  std::chrono::milliseconds pptp_idle{30'000};
-  std::chrono::milliseconds pptp_total{120'000};
+  // A stream a module converses on (ProtocolModule::server_stream, e.g. a
+  // control connection the client keeps open while it tests a data channel
+  // keyed to it): the wait for its next message is longer; the whole
+  // connection is bounded.
+  std::chrono::milliseconds conversation_idle{30'000};
+  std::chrono::milliseconds conversation_total{120'000};
 };
 
 struct Config {

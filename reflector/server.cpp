@@ -84,8 +84,9 @@ Server::Server(Config config, Logger* log)
       arrivals_(sessions_, hints_for(wireguard_key_), csprng(), &metrics_, &limiter_),
       io_(std::make_unique<asio::io_context>(1)) {
   sessions_.count_into(&metrics_);
-  // Nothing about a client outlives its session: its flows, PPTP calls,
-  // rate-limit buckets and pending NAT answers go with it.
+  // Nothing about a client outlives its session: its flows, its part of the
+  // modules' server state (PPTP's calls), rate-limit buckets and pending NAT
+  // answers go with it.
   sessions_.on_erase([this](const Session& session) {
     arrivals_.forget_session(session);
     if (nat_) nat_->forget_session(session.tag);

@@ -36,6 +36,12 @@ std::string limit_detail(SessionLimit limit) {
 
 }  // namespace
 
+std::optional<SessionLimit> limit_from_kind(std::string_view kind) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(SessionLimit::count_); ++i)
+    if (limit_name(static_cast<SessionLimit>(i)) == kind) return static_cast<SessionLimit>(i);
+  return std::nullopt;
+}
+
 std::string client_key(const std::string& address) {
   std::array<std::uint8_t, 16> bytes{};
   if (inet_pton(AF_INET6, address.substr(0, address.find('%')).c_str(), bytes.data()) != 1) return address;

@@ -65,6 +65,8 @@ enum class SessionLimit : std::size_t {
   nat_pending,  // NAT lifetime answers not scheduled: the pending table was full
   count_,
 };
+// The limit reported as `kind` (a probes::limit_kind); nullopt for another.
+std::optional<SessionLimit> limit_from_kind(std::string_view kind);
 
 struct Session {
   std::string id;

@@ -20,7 +20,7 @@
 #include "probes/control.h"
 #include "probes/registry.h"
 #include "reflector/http_session.h"
-#include "reflector/pptp_server.h"
+#include "reflector/stream_conversation.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -32,7 +32,7 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / PPTP's message type
+constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / a conversation's sniff
 
 enum class ReadStatus { data, timeout, closed };
 
@@ -159,37 +159,40 @@ asio::awaitable<void> serve_framed_probe(tcp::socket socket, beast::flat_buffer 
   co_await answer_probe(socket, arrival, s);
 }
 
-// A PPTP control connection: messages in, answers out, until StopCCRQ, a
-// protocol error, the idle limit or the connection's lifetime ends it.
-asio::awaitable<void> serve_pptp(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
-                                 probes::Endpoint client, Clock::time_point sccrq_deadline, Services& s) {
+// A stream a module converses on (ProtocolModule::server_stream): messages
+// in, answers out, until the conversation ends it, or the idle limit or the
+// connection's lifetime does.
+asio::awaitable<void> serve_conversation(tcp::socket socket, beast::flat_buffer buffer, std::uint16_t local_port,
+                                         probes::Endpoint client, Clock::time_point first_message_deadline,
+                                         const probes::ProtocolModule& module, Services& s) {
   boost::system::error_code ec;
   auto local = socket.local_endpoint(ec);
-  PptpConnection connection(s.arrivals, local_port, client,
-                            ec ? std::nullopt : std::optional<std::string>(to_endpoint(local.address(), 0).address));
-  const auto end = Clock::now() + s.timeouts.pptp_total;
-  const std::string where = "tcp/" + std::to_string(local_port) + " pptp " + client.address + ":" +
-                            std::to_string(client.port);
+  StreamConversation conversation(
+      module, [&s](const Arrival& arrival) { return s.arrivals.handle(arrival); }, local_port, client,
+      ec ? std::nullopt : std::optional<std::string>(to_endpoint(local.address(), 0).address));
+  const auto end = Clock::now() + s.timeouts.conversation_total;
+  const std::string where = "tcp/" + std::to_string(local_port) + " " + std::string(module.id) + " " +
+                            client.address + ":" + std::to_string(client.port);
   bool close = false;
   while (!close && left(end) > Clock::duration::zero()) {
-    auto step = connection.on_bytes(view(buffer), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      std::chrono::system_clock::now().time_since_epoch())
-                                                      .count());
+    auto step = conversation.on_bytes(view(buffer), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        std::chrono::system_clock::now().time_since_epoch())
+                                                        .count());
     close = step.close;
     if (step.consumed == 0 && !step.close) {
-      // Until its SCCRQ (the message that names a session) the peer is
-      // nobody: it gets what any probe gets for its first bytes, not the
-      // idle allowance of a call in progress.
-      const auto limit = connection.state() == PptpConnection::State::wait_sccrq ? sccrq_deadline : end;
-      auto wait = std::min<Clock::duration>(s.timeouts.pptp_idle, left(std::min(limit, end)));
+      // Until a message names a session the peer is nobody: it gets what any
+      // probe gets for its first bytes, not the idle allowance of a
+      // conversation in progress.
+      const auto limit = conversation.named() ? end : std::min(first_message_deadline, end);
+      auto wait = std::min<Clock::duration>(s.timeouts.conversation_idle, left(limit));
       if (wait <= Clock::duration::zero()) break;
       if (co_await read_some_for(socket, buffer, 512, wait) != ReadStatus::data) break;
       continue;
     }
     buffer.consume(step.consumed);
     if (s.log.enabled(LogLevel::debug))
-      s.log.debug(where + ": state " + std::string(to_string(connection.state())) + ", reply " +
-                  std::to_string(step.reply.size()) + " B" + (step.close ? ", closing" : ""));
+      s.log.debug(where + ": " + std::to_string(step.consumed) + " B, reply " + std::to_string(step.reply.size()) +
+                  " B" + (step.close ? ", closing" : ""));
     if (step.reply.empty()) continue;
     asio::steady_timer timer(socket.get_executor());
     timer.expires_after(s.timeouts.probe_first_bytes);
@@ -255,7 +258,7 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
   }
 
   // Which protocol is this stream? The generic kinds first (control probe,
-  // HTTP, PPTP), then the protocols' own framings decide, reading until one
+  // HTTP), then the modules' server conversations, then the protocols' own framings decide, reading until one
   // claims the stream or all have refused it.
   auto deadline = Clock::now() + s.timeouts.probe_first_bytes;
   for (;;) {
@@ -273,16 +276,18 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
       co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
       co_return;
     }
-    if (head.size() >= kSniffBytes && looks_like_pptp(head)) {
-      co_await serve_pptp(std::move(socket), std::move(buffer), local_port, client, deadline, s);
-      co_return;
+    if (head.size() >= kSniffBytes) {
+      if (const auto* module = conversation_for(head)) {
+        co_await serve_conversation(std::move(socket), std::move(buffer), local_port, client, deadline, *module, s);
+        co_return;
+      }
     }
     const auto claim = claim_framed_stream(head);
     if (claim.sniff == probes::Sniff::mine) {
       co_await claim.handler(std::move(socket), std::move(buffer), local_port, client, deadline, *claim.framing, s);
       co_return;
     }
-    // Refused by every framing, and enough bytes that HTTP and PPTP were asked too.
+    // Refused by every framing, and enough bytes that HTTP and the conversations were asked too.
     if (claim.sniff == probes::Sniff::not_mine && head.size() >= kSniffBytes) break;
     if (buffer.size() >= kMaxRawStream || left(deadline) <= Clock::duration::zero()) break;
     if (co_await read_some_for(socket, buffer, kMaxRawStream - buffer.size(), left(deadline)) != ReadStatus::data)

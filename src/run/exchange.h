@@ -61,6 +61,8 @@ struct Exchange {
 // (its detail: kRawPrivilegeHint, probes/assessment.h).
 
 boost::asio::awaitable<ClientSide> run_exchange(Exchange exchange);
+// The wire action is injectable so callers can be tested without a network.
+using ExchangeFn = std::function<boost::asio::awaitable<ClientSide>(Exchange)>;
 
 // A TCP connection made as a client that re-dials would: a new attempt (a
 // new source port) on the retry schedule while none has connected, the first

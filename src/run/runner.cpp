@@ -10,7 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probes/control.h"
-#include "probes/pptp_module.h"
 #include "src/run/ip_port.h"
 #include "src/run/retry.h"
 
@@ -46,21 +45,26 @@ struct GenuineProbe {
   }
 };
 
-bool is_pptp_piece(const PlannedProbe& p, std::string_view piece) {
-  return p.module == &probes::pptp::kModule && p.kind == ProbeKind::genuine && p.variant.piece == piece;
-}
-
-// PPTP's GRE piece is keyed to the Call IDs its control connection negotiates,
-// so the control piece's genuine probe runs both: for each such probe, the
-// index of the GRE probe of the same family (or npos).
-std::vector<std::size_t> pptp_partners(const std::vector<PlannedProbe>& plan) {
-  std::vector<std::size_t> partner(plan.size(), std::string::npos);
+// Modules whose pieces run together as one conversation: the genuine
+// probes of such a module, per address family (IPv4 and IPv6 are separate
+// runs of the protocol), in plan order. For each probe, its group or npos.
+std::vector<std::size_t> conversation_groups(const std::vector<PlannedProbe>& plan,
+                                             std::vector<std::vector<std::size_t>>& groups) {
+  std::vector<std::size_t> group(plan.size(), std::string::npos);
   for (std::size_t i = 0; i < plan.size(); ++i) {
-    if (!is_pptp_piece(plan[i], probes::pptp::kPieceControl)) continue;
-    for (std::size_t j = 0; j < plan.size(); ++j)
-      if (is_pptp_piece(plan[j], probes::pptp::kPieceGre) && plan[j].family == plan[i].family) partner[i] = j;
+    const auto& p = plan[i];
+    if (p.kind != ProbeKind::genuine || p.module->client_conversation == nullptr) continue;
+    for (std::size_t g = 0; g < groups.size() && group[i] == std::string::npos; ++g) {
+      const auto& first = plan[groups[g].front()];
+      if (first.module == p.module && first.family == p.family) group[i] = g;
+    }
+    if (group[i] == std::string::npos) {
+      group[i] = groups.size();
+      groups.emplace_back();
+    }
+    groups[group[i]].push_back(i);
   }
-  return partner;
+  return group;
 }
 
 }  // namespace
@@ -138,55 +142,56 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
   progress->done = static_cast<std::size_t>(
       std::count_if(plan.begin(), plan.end(), [](const PlannedProbe& p) { return p.not_run_reason.has_value(); }));
 
-  const auto partner = pptp_partners(plan);
-  std::vector<bool> joined(plan.size(), false);  // run as part of another probe's conversation
-  for (std::size_t i = 0; i < plan.size(); ++i)
-    if (partner[i] != std::string::npos) joined[partner[i]] = true;
+  std::vector<std::vector<std::size_t>> groups;
+  const auto group = conversation_groups(plan, groups);
 
   auto finish = [results, progress, total = plan.size(), &settings](std::size_t i, ClientSide side) {
     (*results)[i].client = std::move(side);
     ++progress->done;
     if (settings.on_progress) settings.on_progress(i, progress->done, total);
   };
+  auto runnable = [&plan](std::size_t i) { return !plan[i].not_run_reason.has_value(); };
 
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& probe = plan[i];
-    const std::size_t gre = partner[i];
     if (probe.not_run_reason) {
       (*results)[i].client.outcome = Outcome::not_run;
       (*results)[i].client.detail = *probe.not_run_reason;
-      if (gre != std::string::npos && !plan[gre].not_run_reason) {
-        ClientSide side;
-        side.detail = "needs the PPTP control connection, which could not be tested: " + *probe.not_run_reason;
-        finish(gre, std::move(side));
-      }
-      continue;
     }
-    if (joined[i]) continue;  // run by its PPTP control probe below
-    if (gre != std::string::npos || is_pptp_piece(probe, probes::pptp::kPieceControl)) {
-      PptpExchange pptp;
-      pptp.remote = probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
-      pptp.control_port = probe.variant.port;
-      pptp.control_token = probes::ProbeToken{settings.tag, probe.index};
-      const bool gre_planned = gre != std::string::npos && !plan[gre].not_run_reason;
-      if (gre_planned) pptp.gre_token = probes::ProbeToken{settings.tag, plan[gre].index};
-      pptp.deadline = deadline;
-      pptp.retry_unit = retry_unit(settings.timeout);
-      pptp.random = settings.random;
+    if (group[i] != std::string::npos) {
+      // The whole group runs once, at its first member; pieces that cannot
+      // run are still handed over, so the conversation can say what that
+      // means for the others.
+      const auto& members = groups[group[i]];
+      if (members.front() != i || std::none_of(members.begin(), members.end(), runnable)) continue;
+      ConversationRun run;
+      run.module = probe.module;
+      for (std::size_t m : members)
+        run.pieces.push_back({plan[m].variant, probes::ProbeToken{settings.tag, plan[m].index}, plan[m].not_run_reason});
+      run.remote = probe.family == Family::ipv6 && settings.reflector_v6 ? *settings.reflector_v6 : settings.reflector;
+      run.deadline = deadline;
+      run.retry_unit = retry_unit(settings.timeout);
+      run.hints = settings.hints;
+      run.random = settings.random;
+      run.connect = settings.connect_stream;
+      run.flow = settings.exchange;
       ++progress->pending;
-      asio::co_spawn(executor, settings.pptp_exchange(std::move(pptp)),
-                     [progress, i, gre, gre_planned, finish](std::exception_ptr error, PptpSides sides) {
-                       if (error) {
-                         sides = PptpSides{};
-                         sides.control.outcome = Outcome::local_error;
-                         sides.control.detail = "internal error while probing";
+      asio::co_spawn(executor, run_conversation(std::move(run)),
+                     [progress, members, finish, runnable](std::exception_ptr error, std::vector<ClientSide> sides) {
+                       for (std::size_t k = 0; k < members.size(); ++k) {
+                         if (!runnable(members[k])) continue;
+                         ClientSide side = k < sides.size() && !error ? std::move(sides[k]) : ClientSide{};
+                         if (error) {
+                           side.outcome = Outcome::local_error;
+                           side.detail = "internal error while probing";
+                         }
+                         finish(members[k], std::move(side));
                        }
-                       if (gre_planned) finish(gre, sides.gre ? std::move(*sides.gre) : sides.control);
-                       finish(i, std::move(sides.control));
                        if (--progress->pending == 0) progress->all_done.cancel();
                      });
       continue;
     }
+    if (probe.not_run_reason) continue;
     Exchange exchange = make_exchange(probe, settings);
     exchange.deadline = deadline;
     exchange.retry_unit = retry_unit(settings.timeout);

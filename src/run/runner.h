@@ -11,15 +11,12 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "probes/probe.h"
+#include "src/run/conversation.h"
 #include "src/run/exchange.h"
 #include "src/run/plan.h"
-#include "src/run/pptp_exchange.h"
 #include "src/run/result.h"
 
 namespace vpncheck::client {
-
-// The wire action is injectable so the runner can be tested without a network.
-using ExchangeFn = std::function<boost::asio::awaitable<ClientSide>(Exchange)>;
 
 struct RunSettings {
   boost::asio::ip::address reflector;  // IPv4 probes (and any probe when reflector_v6 is unset)
@@ -28,9 +25,11 @@ struct RunSettings {
   probes::ServerHints hints;
   std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
+  // The wire actions are injectable so the runner can be tested without a
+  // network: single exchanges and conversations' datagram flows, and
+  // conversations' streams (src/run/conversation.h).
   ExchangeFn exchange = run_exchange;
-  // PPTP's two pieces run as one conversation (src/run/pptp_exchange.h).
-  std::function<boost::asio::awaitable<PptpSides>(PptpExchange)> pptp_exchange = run_pptp_exchange;
+  StreamConnector connect_stream = client::connect_stream;
   // After each probe finishes: its position in the plan, how many have finished, of how many.
   std::function<void(std::size_t position, std::size_t done, std::size_t total)> on_progress;
 };

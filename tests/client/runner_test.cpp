@@ -16,7 +16,11 @@
 #include <stdexcept>
 
 #include "client_fixtures.h"
+#include "fake_stream.h"
 #include "probes/control.h"
+#include "probes/gre.h"
+#include "probes/pptp.h"
+#include "probes/pptp_module.h"
 #include "probes/registry.h"
 
 namespace vpncheck::client {
@@ -117,23 +121,54 @@ asio::awaitable<ClientSide> fake_exchange(std::shared_ptr<FakeNetwork> net, Exch
   co_return side;
 }
 
-// PPTP's two pieces run as one conversation (settings.pptp_exchange): the
-// fake records what it was asked to run and answers both pieces.
+// PPTP's two pieces run as one conversation (the module's, through
+// run_conversation): a fake control connection that answers as the
+// reflector would, and the GRE flow through the fake exchange.
 struct FakePptp {
-  std::vector<PptpExchange> calls;
+  std::size_t connects = 0;
+  std::vector<Bytes> written;
+  std::vector<Exchange> flows;
   Outcome gre_outcome = Outcome::reply;
+  std::uint16_t client_call_id = 0;  // from the OCRQ
+  static constexpr std::uint16_t kReflectorCallId = 0x4321;
 };
 
-asio::awaitable<PptpSides> fake_pptp(std::shared_ptr<FakePptp> fake, PptpExchange ex) {
-  fake->calls.push_back(ex);
-  PptpSides sides;
-  sides.control.outcome = Outcome::reply;
-  sides.control.reply_fields = {{"client_call_id", "4660"}, {"reflector_call_id", "17185"}};
-  if (ex.gre_token) {
-    sides.gre.emplace();
-    sides.gre->outcome = fake->gre_outcome;
-  }
-  co_return sides;
+StreamConnector fake_pptp_connector(std::shared_ptr<FakePptp> fake) {
+  auto peer = std::make_shared<fixtures::FakePeer>();
+  peer->answer = [fake](ByteView written) {
+    namespace pptp = probes::pptp;
+    fake->written.emplace_back(written.begin(), written.end());
+    auto message = pptp::parse(written).message;
+    switch (static_cast<pptp::MessageType>(message.type)) {
+      case pptp::MessageType::start_control_connection_request: return std::vector<Bytes>{pptp::build_sccrp(written)};
+      case pptp::MessageType::outgoing_call_request:
+        fake->client_call_id = message.call_id;
+        return std::vector<Bytes>{pptp::build_ocrp(written, FakePptp::kReflectorCallId)};
+      case pptp::MessageType::stop_control_connection_request:
+        return std::vector<Bytes>{pptp::build_stop_ccrp(written)};
+      default: return std::vector<Bytes>{};
+    }
+  };
+  auto connect = fixtures::fake_connector(peer);
+  return [fake, connect](asio::ip::tcp::endpoint remote, Clock::time_point deadline, Clock::time_point t0,
+                         std::chrono::milliseconds unit) {
+    ++fake->connects;
+    return connect(remote, deadline, t0, unit);
+  };
+}
+
+asio::awaitable<ClientSide> fake_gre(std::shared_ptr<FakePptp> fake, Exchange ex) {
+  ex.on_local_address(probes::IpPort{{192, 0, 2, 10}, 0}, ex);
+  fake->flows.push_back(ex);
+  ClientSide side;
+  side.outcome = fake->gre_outcome;
+  if (side.outcome != Outcome::reply) co_return side;
+  auto payload = probes::pptp::ip_payload(ex.wire, 47);
+  Bytes answer = probes::pptp::ip_datagram(Bytes{198, 51, 100, 20}, Bytes{192, 0, 2, 10}, 47,
+                                           probes::gre::build_reply(*payload, fake->client_call_id));
+  side.outcome = ex.is_reply(answer) ? Outcome::reply : Outcome::invalid_reply;
+  if (side.outcome == Outcome::reply) ex.inspect_reply(answer);
+  co_return side;
 }
 
 class RunnerTest : public ::testing::Test {
@@ -143,8 +178,11 @@ class RunnerTest : public ::testing::Test {
     settings_.tag = kTag;
     settings_.timeout = 3000ms;
     settings_.random = counter_fill();
-    settings_.exchange = [net = net_](Exchange ex) { return fake_exchange(net, std::move(ex)); };
-    settings_.pptp_exchange = [pptp = pptp_](PptpExchange ex) { return fake_pptp(pptp, std::move(ex)); };
+    settings_.exchange = [net = net_, pptp = pptp_](Exchange ex) {
+      if (ex.transport == Transport::ip && ex.port == 47) return fake_gre(pptp, std::move(ex));
+      return fake_exchange(net, std::move(ex));
+    };
+    settings_.connect_stream = fake_pptp_connector(pptp_);
   }
 
   std::vector<ProbeResult> run(const std::vector<PlannedProbe>& plan) {
@@ -419,14 +457,18 @@ TEST_F(RunnerTest, PptpPiecesRunAsOneConversation) {
   auto plan = pptp_plan();
   ASSERT_EQ(plan.size(), 3U) << "control piece (genuine + random control), GRE";
   auto results = run(plan);
-  ASSERT_EQ(pptp_->calls.size(), 1U);
-  const auto& call = pptp_->calls.front();
-  EXPECT_EQ(call.control_port, 1723);
-  EXPECT_EQ(call.control_token, (probes::ProbeToken{kTag, piece(results, "control").probe.index}));
-  ASSERT_TRUE(call.gre_token.has_value());
-  EXPECT_EQ(*call.gre_token, (probes::ProbeToken{kTag, piece(results, "gre").probe.index}));
+  EXPECT_EQ(pptp_->connects, 1U);
+  ASSERT_GE(pptp_->written.size(), 1U);
+  EXPECT_EQ(probes::pptp::parse(pptp_->written.front()).message.token,
+            (probes::ProbeToken{kTag, piece(results, "control").probe.index}));
+  ASSERT_EQ(pptp_->flows.size(), 1U);
+  auto gre = probes::gre::parse_probe(*probes::pptp::ip_payload(pptp_->flows.front().wire, 47));
+  ASSERT_TRUE(gre.has_value());
+  EXPECT_EQ(gre->token, (probes::ProbeToken{kTag, piece(results, "gre").probe.index}));
+  EXPECT_EQ(gre->gre.header.call_id, FakePptp::kReflectorCallId);
   EXPECT_EQ(piece(results, "control").client.outcome, Outcome::reply);
   EXPECT_EQ(piece(results, "control").client.reply_fields.at("reflector_call_id"), "17185");
+  EXPECT_EQ(piece(results, "control").client.reply_fields.at("stop_answered"), "true");
   EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::reply);
   // Only the random control probe on TCP 1723 is a single exchange.
   ASSERT_EQ(net_->seen.size(), 1U);
@@ -446,8 +488,8 @@ TEST_F(RunnerTest, PptpWithoutRawGreAtTheReflectorRunsTheControlPartOnly) {
   auto caps = listening_everywhere();
   caps.raw_protocols.clear();
   auto results = run(pptp_plan(caps));
-  ASSERT_EQ(pptp_->calls.size(), 1U);
-  EXPECT_FALSE(pptp_->calls.front().gre_token.has_value());
+  EXPECT_EQ(pptp_->connects, 1U);
+  EXPECT_TRUE(pptp_->flows.empty());
   EXPECT_EQ(piece(results, "control").client.outcome, Outcome::reply);
   EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_run);
   EXPECT_TRUE(contains(piece(results, "gre").client.detail, "raw GRE")) << piece(results, "gre").client.detail;
@@ -460,7 +502,8 @@ TEST_F(RunnerTest, PptpGreIsNotRunWhenTheControlConnectionCannotBe) {
   settings_.on_progress = [&](std::size_t, std::size_t done, std::size_t) { progress.push_back(done); };
   auto plan = pptp_plan(caps);
   auto results = run(plan);
-  EXPECT_TRUE(pptp_->calls.empty());
+  EXPECT_EQ(pptp_->connects, 0U);
+  EXPECT_TRUE(pptp_->flows.empty());
   EXPECT_TRUE(net_->seen.empty());
   EXPECT_EQ(piece(results, "gre").client.outcome, Outcome::not_run);
   EXPECT_TRUE(contains(piece(results, "gre").client.detail, "control connection")) << piece(results, "gre").client.detail;

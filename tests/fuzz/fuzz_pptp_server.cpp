@@ -1,5 +1,6 @@
-// libFuzzer target: the reflector's PPTP control connection (reflector/
-// pptp_server) as the TCP listener drives it, over a real ArrivalHandler and
+// libFuzzer target: the reflector's PPTP control connection (the pptp
+// module's server conversation, probes/pptp_server.h) as the TCP listener
+// drives it (reflector/stream_conversation.h), over a real ArrivalHandler and
 // SessionTable, then one GRE arrival that the calls it set up may answer.
 //
 // Input: byte 0 picks the TCP segment size (1..64); the last byte says how
@@ -20,8 +21,10 @@
 
 #include "fuzz_check.h"
 #include "probes/token.h"
-#include "reflector/pptp_server.h"
+#include "probes/pptp_module.h"
+#include "probes/pptp_server.h"
 #include "reflector/session_table.h"
+#include "reflector/stream_conversation.h"
 
 namespace {
 
@@ -61,7 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   probes::Bytes gre(stream.end() - static_cast<std::ptrdiff_t>(gre_size), stream.end());
   stream.resize(stream.size() - gre_size);
 
-  PptpConnection connection(handler, 1723, probes::Endpoint{"198.51.100.7", 40001}, "203.0.113.5");
+  StreamConversation connection(
+      probes::pptp::kModule, [&handler](const Arrival& arrival) { return handler.handle(arrival); }, 1723,
+      probes::Endpoint{"198.51.100.7", 40001}, "203.0.113.5");
   probes::Bytes buffered;
   bool closed = false;
   for (std::size_t at = 0; at < stream.size() && !closed; at += segment) {
@@ -75,14 +80,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       buffered.erase(buffered.begin(), buffered.begin() + static_cast<std::ptrdiff_t>(step.consumed));
       if (step.close) {
         closed = true;
-        FUZZ_CHECK(connection.state() == PptpConnection::State::closed);
+        FUZZ_CHECK(dynamic_cast<const probes::pptp::ServerConversation&>(connection.conversation()).state() ==
+                   probes::pptp::ServerConversation::State::closed);
         FUZZ_CHECK(connection.on_bytes(buffered, kNow).close);
         break;
       }
       if (step.consumed == 0) break;
     }
   }
-  FUZZ_CHECK(handler.pptp_calls().size() <= PptpCalls::kMaxCalls);
+  FUZZ_CHECK(handler.server_state(probes::pptp::kModule)->size() <= probes::pptp::CallTable::kMaxCalls);
 
   if (!gre.empty()) {
     Arrival arrival;

@@ -7,6 +7,7 @@
 #include "probes/gre.h"
 #include "probes/ip.h"
 #include "probes/pptp.h"
+#include "probes/pptp_server.h"
 #include "probes/registry.h"
 #include "test_support.h"
 
@@ -27,12 +28,17 @@ ArrivalContext tcp_arrival(std::uint16_t source_port) {
   return a;
 }
 
+// GRE keyed 0x4321 from kClient: the reflector's call table knows that call
+// (with the client's Call ID `client_call_id`) or, for nullopt, none.
 ArrivalContext gre_arrival(std::optional<std::uint16_t> client_call_id) {
+  static CallTable calls;
+  calls = CallTable{};
+  if (client_call_id) calls.add(kClient, 0x4321, CallTable::Call{make_token(3), *client_call_id, 0, 40001}, 0);
   ArrivalContext a;
   a.transport = Transport::ip;
   a.source = IpPort{kClient, 0};
   a.destination = IpPort{kReflector, 47};
-  a.peer_call_id = [client_call_id](std::uint16_t) { return client_call_id; };
+  a.state = &calls;
   return a;
 }
 
@@ -165,7 +171,9 @@ TEST(PptpModule, GreOverIpv6IsAWholeIpv6DatagramAnsweredToTheCallsClientCallId) 
   arrival.transport = Transport::ip;
   arrival.source = IpPort{client6, 0};
   arrival.destination = IpPort{reflector6, 47};
-  arrival.peer_call_id = [](std::uint16_t) -> std::optional<std::uint16_t> { return 40001; };
+  CallTable calls;
+  calls.add(client6, 0x4321, CallTable::Call{make_token(3), 40001, 0, 40001}, 0);
+  arrival.state = &calls;
   auto parsed = kModule.parse_request(probe, arrival);
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->piece, "gre");

@@ -19,6 +19,8 @@
 
 #include "probes/control.h"
 #include "probes/l2tp.h"
+#include "probes/pptp.h"
+#include "probes/pptp_module.h"
 #include "probes/wireguard.h"
 #include "test_util.h"
 
@@ -160,13 +162,28 @@ TEST(ReflectorPrivacy, FlowsAndCallsAreForgottenPerSession) {
   EXPECT_EQ(flows.size(), 1u);
   EXPECT_TRUE(flows.find(probes::Transport::udp, 1701, {"192.0.2.2", 1}, 1));
 
-  PptpCalls calls;
-  calls.add("192.0.2.1", 10, {{kTagA, 1}, 5, 0}, 0);
-  calls.add("192.0.2.2", 11, {{kTagB, 1}, 6, 0}, 0);
-  calls.forget(kTagA);
-  EXPECT_EQ(calls.size(), 1u);
-  EXPECT_FALSE(calls.find("192.0.2.1", 10, 1));
-  EXPECT_TRUE(calls.find("192.0.2.2", 11, 1));
+  // Each module's server state (PPTP's calls) goes with the session too.
+  SessionTable table(SessionLimits{}, test::FakeClock{}.fn());
+  ArrivalHandler handler(table, {}, test::counter_fill());
+  auto rnd = test::counter_fill();
+  std::vector<std::string> ids;
+  for (const std::string address : {"192.0.2.1", "192.0.2.2"}) {
+    auto* session = table.create({address, 1}, rnd).session;
+    ids.push_back(session->id);
+    probes::Bytes ocrq = probes::pptp::build_ocrq({session->tag, 1}, 5, 1);
+    Arrival arrival;
+    arrival.payload = ocrq;
+    arrival.framing = Framing::self_delimited;
+    arrival.local_port = 1723;
+    arrival.source = {address, 40001};
+    arrival.received_at_unix_ms = 1000;
+    EXPECT_FALSE(handler.handle(arrival).dropped);
+  }
+  const auto* calls = handler.server_state(probes::pptp::kModule);
+  ASSERT_NE(calls, nullptr);
+  EXPECT_EQ(calls->size(), 2u);
+  handler.forget_session(*table.find(ids[0]));
+  EXPECT_EQ(calls->size(), 1u);
 }
 
 // A bucket still limiting its source outlives the session only until it has

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "probes/control.h"
 #include "probes/crypto.h"
 #include "probes/openvpn.h"
+#include "probes/pptp.h"
 #include "probes/wireguard.h"
 #include "test_util.h"
 
@@ -538,6 +540,80 @@ TEST(ReflectorServerLimits, APptpPeerThatNeverSendsItsSccrqIsClosedSoon) {
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
   EXPECT_LT(took, 3s);
+}
+
+// The stream loop a module's conversation runs in: once a message named a
+// session, the peer may idle up to conversation_idle (not probe_first_bytes),
+// and the whole connection lasts at most conversation_total.
+struct NamedConversation {
+  asio::io_context ctx;
+  tcp::socket socket{ctx};
+  bool answered = false;
+
+  NamedConversation(QuietServer& running) {
+    const BoundPorts ports = running.server.ports();
+    auto created = test::blocking_http_call(ports.control, http::verb::post, "/v1/sessions");
+    std::string error;
+    auto info = probes::session_info_from_json(created.body(), error);
+    if (!info) {
+      ADD_FAILURE() << error;
+      return;
+    }
+    socket.connect({kLoopback, ports.tcp[0]});
+    probes::Bytes sccrq = probes::pptp::build_sccrq({*probes::tag_from_hex(info->tag_hex), 1});
+    asio::write(socket, asio::buffer(sccrq));
+    probes::Bytes sccrp(probes::pptp::kSccrpSize);
+    boost::system::error_code ec;
+    asio::read(socket, asio::buffer(sccrp), ec);
+    answered = !ec && probes::pptp::is_sccrp_reply_to(sccrp, sccrq);
+  }
+  // How long until the reflector ends the connection (eof or reset), at most `bound`.
+  std::chrono::steady_clock::duration time_to_close(std::chrono::steady_clock::duration bound,
+                                                    const std::function<void()>& meanwhile = {}) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < bound) {
+      pollfd pfd{socket.native_handle(), POLLIN, 0};
+      if (::poll(&pfd, 1, 50) > 0) {
+        std::array<char, 64> buffer{};
+        boost::system::error_code ec;
+        socket.read_some(asio::buffer(buffer), ec);
+        if (ec) return std::chrono::steady_clock::now() - start;
+      }
+      if (meanwhile) meanwhile();
+    }
+    return bound;
+  }
+};
+
+TEST(ReflectorServerLimits, ANamedConversationIdlesUntilItsIdleLimit) {
+  Config config = test::loopback_config();
+  config.timeouts.probe_first_bytes = 200ms;  // not what applies once a session is named
+  config.timeouts.conversation_idle = 1500ms;
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  NamedConversation c(running);
+  ASSERT_TRUE(c.answered);
+  const auto took = c.time_to_close(10s);
+  EXPECT_GE(took, 1s) << "kept beyond probe_first_bytes";
+  EXPECT_LT(took, 8s) << "closed at the idle limit";
+}
+
+TEST(ReflectorServerLimits, AConversationEndsAtItsLifetimeEvenWhenBusy) {
+  Config config = test::loopback_config();
+  config.timeouts.conversation_idle = 10s;
+  config.timeouts.conversation_total = 1s;
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  NamedConversation c(running);
+  ASSERT_TRUE(c.answered);
+  // A Set-Link-Info (no answer) every poll keeps the connection busy.
+  probes::Bytes sli = probes::pptp::build_set_link_info(1);
+  std::size_t sent = 0;
+  const auto took = c.time_to_close(10s, [&] {
+    boost::system::error_code ec;
+    if (sent++ < 10) asio::write(c.socket, asio::buffer(sli), ec);
+  });
+  EXPECT_LT(took, 8s) << "closed at conversation_total, though never idle for conversation_idle";
 }
 
 }  // namespace

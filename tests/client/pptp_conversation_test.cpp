@@ -1,7 +1,8 @@
-// The client's PPTP conversation against the real reflector, in-process on
-// loopback: control connection, GRE both ways (as root: raw sockets on lo),
-// the clean stop, and what the reflector recorded.
-#include "src/run/pptp_exchange.h"
+// The client's PPTP conversation (probes/pptp_client.h) run by the generic
+// conversation runner against the real reflector, in-process on loopback:
+// control connection, GRE both ways (as root: raw sockets on lo), the clean
+// stop, and what the reflector recorded.
+#include "src/run/conversation.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -58,22 +59,32 @@ class PptpLoopback : public ::testing::Test {
     return ::geteuid() == 0 && std::find(raw.begin(), raw.end(), "gre") != raw.end();
   }
 
-  PptpExchange exchange(std::uint16_t port) const {
-    PptpExchange ex;
+  // Both pieces, the control piece on the reflector's `port`.
+  ConversationRun exchange(std::uint16_t port) const {
+    ConversationRun ex;
+    ex.module = &probes::pptp::kModule;
+    auto control = probes::pptp::kModule.variants[0];
+    control.port = port;
+    ex.pieces = {{control, probes::ProbeToken{tag_, 1}, std::nullopt},
+                 {probes::pptp::kModule.variants[1], probes::ProbeToken{tag_, 2}, std::nullopt}};
     ex.remote = asio::ip::make_address("127.0.0.1");
-    ex.control_port = port;
-    ex.control_token = probes::ProbeToken{tag_, 1};
-    ex.gre_token = probes::ProbeToken{tag_, 2};
     ex.deadline = Clock::now() + 3s;
     ex.random = reflector::test::counter_fill(7);
     return ex;
   }
 
-  static PptpSides run(PptpExchange ex) {
+  struct Sides {
+    ClientSide control;
+    std::optional<ClientSide> gre;
+  };
+  static Sides run(ConversationRun ex) {
     asio::io_context ctx;
-    auto result = asio::co_spawn(ctx, run_pptp_exchange(std::move(ex)), asio::use_future);
+    auto result = asio::co_spawn(ctx, run_conversation(std::move(ex)), asio::use_future);
     ctx.run();
-    return result.get();
+    auto sides = result.get();
+    Sides out{sides.at(0), std::nullopt};
+    if (sides.size() > 1) out.gre = sides[1];
+    return out;
   }
 
   std::vector<probes::Observation> observations() {
@@ -118,7 +129,7 @@ TEST_F(PptpLoopbackDualStack, ControlConnectionAndGreWorkBothWaysOverIpv6) {
   const auto& raw6 = server_->ports().raw6;
   if (::geteuid() != 0 || std::find(raw6.begin(), raw6.end(), "gre") == raw6.end())
     GTEST_SKIP() << "needs root (raw IPv6 GRE sockets on loopback)";
-  PptpExchange ex = exchange(server_->ports().tcp[0]);
+  ConversationRun ex = exchange(server_->ports().tcp[0]);
   ex.remote = asio::ip::make_address("::1");
   auto sides = run(std::move(ex));
   EXPECT_EQ(sides.control.outcome, Outcome::reply) << sides.control.detail;
@@ -179,7 +190,7 @@ asio::awaitable<ClientSide> no_raw_privilege(Exchange) {
 
 TEST_F(PptpLoopback, WithoutRawPrivilegeTheControlPartStillRuns) {
   auto ex = exchange(server_->ports().tcp[0]);
-  ex.gre_exchange = no_raw_privilege;
+  ex.flow = no_raw_privilege;
   auto sides = run(std::move(ex));
   EXPECT_EQ(sides.control.outcome, Outcome::reply) << sides.control.detail;
   EXPECT_EQ(sides.control.reply_fields.at("stop_answered"), "true");
@@ -192,7 +203,7 @@ TEST_F(PptpLoopback, WithoutRawPrivilegeTheControlPartStillRuns) {
 TEST_F(PptpLoopback, TheGreProbeIsKeyedToTheReflectorsCallId) {
   auto ex = exchange(server_->ports().tcp[0]);
   auto seen = std::make_shared<std::optional<Exchange>>();
-  ex.gre_exchange = [seen](Exchange gre) -> asio::awaitable<ClientSide> {
+  ex.flow = [seen](Exchange gre) -> asio::awaitable<ClientSide> {
     // The raw exchange learns the local address before sending.
     gre.on_local_address(probes::IpPort{{127, 0, 0, 1}, 0}, gre);
     *seen = gre;
@@ -228,9 +239,9 @@ TEST_F(PptpLoopback, ARefusedControlConnectionLeavesGreUntested) {
 
 TEST_F(PptpLoopback, WithoutAGreTokenOnlyTheControlPartRuns) {
   auto ex = exchange(server_->ports().tcp[0]);
-  ex.gre_token.reset();
+  ex.pieces.pop_back();
   bool called = false;
-  ex.gre_exchange = [&called](Exchange) -> asio::awaitable<ClientSide> {
+  ex.flow = [&called](Exchange) -> asio::awaitable<ClientSide> {
     called = true;
     co_return ClientSide{};
   };

@@ -1,6 +1,8 @@
-// The reflector's PPTP control connection state machine and the GRE answers
-// it enables, on byte vectors (no sockets).
-#include "reflector/pptp_server.h"
+// Streams a module's server conversation claims (reflector/stream_conversation.h),
+// on byte vectors (no sockets): the generic driver with a synthetic
+// conversation and demux, then PPTP's control connection through the real
+// demux, and the GRE answers its calls enable.
+#include "reflector/stream_conversation.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +13,7 @@
 #include "probes/ip.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
+#include "probes/pptp_server.h"
 #include "test_util.h"
 
 namespace vpncheck::reflector {
@@ -19,10 +22,143 @@ namespace {
 using probes::Bytes;
 using probes::ByteView;
 namespace pptp = probes::pptp;
-using State = PptpConnection::State;
+using State = pptp::ServerConversation::State;
+namespace conv = probes::conversation;
 
 constexpr std::int64_t kNow = 1700000000000;
 const probes::Endpoint kClient{"198.51.100.7", 40001};
+
+// ---- The generic driver ---------------------------------------------------
+
+// A synthetic protocol: messages are "<n><n bytes>"; 'S' messages go to the
+// demux, 'x' ones are skipped, and a message starting "q" ends the stream
+// once answered. A zero length is invalid and closes.
+class Synthetic : public conv::ServerConversation {
+ public:
+  conv::ServerAction step(const conv::ServerEvent& e) override {
+    using K = conv::ServerAction::Kind;
+    if (e.kind == conv::ServerEvent::Kind::answered) return {quit_ ? K::close : K::need_more, 0};
+    if (e.data.empty()) return {K::need_more, 0};
+    const std::size_t size = std::size_t{e.data[0]} + 1;
+    if (size == 1) return {K::close, 0};
+    if (e.data.size() < size) return {K::need_more, 0};
+    quit_ = e.data[1] == 'q';
+    return {e.data[1] == 'x' ? K::skip : K::submit, size};
+  }
+
+ private:
+  bool quit_ = false;
+};
+std::unique_ptr<conv::ServerConversation> start_synthetic() { return std::make_unique<Synthetic>(); }
+bool sniff_synthetic(ByteView head) { return !head.empty() && head[0] == 0xee; }
+const conv::ServerStream kSyntheticStream{sniff_synthetic, start_synthetic};
+const probes::ProtocolModule kSyntheticModule{
+    .id = "synthetic",
+    .title = "Synthetic",
+    .description = "",
+    .variants = {},
+    .build_request = nullptr,
+    .parse_request = nullptr,
+    .build_reply = nullptr,
+    .is_reply_to = nullptr,
+    .frame_stream = nullptr,
+    .advice_use_variant = nullptr,
+    .advice_signature_blocked = "",
+    .server_stream = &kSyntheticStream,
+};
+
+Bytes msg(std::string_view text) {
+  Bytes out{static_cast<std::uint8_t>(text.size())};
+  out.insert(out.end(), text.begin(), text.end());
+  return out;
+}
+
+struct FakeDemux {
+  std::vector<Arrival> seen;
+  std::vector<Bytes> payloads;
+  bool drop = false;
+  ArrivalOutcome operator()(const Arrival& a) {
+    seen.push_back(a);
+    payloads.emplace_back(a.payload.begin(), a.payload.end());
+    ArrivalOutcome out;
+    if (drop) {
+      out.dropped = DropReason::unknown_session;
+      return out;
+    }
+    out.reply = Bytes(a.payload.begin(), a.payload.end() - 1);  // one byte shorter than the request
+    out.sequence = seen.size();
+    return out;
+  }
+};
+
+TEST(StreamConversation, SubmitsWholeMessagesToTheDemuxAndHandsBackItsAnswers) {
+  auto demux = std::make_shared<FakeDemux>();
+  StreamConversation c(kSyntheticModule, [demux](const Arrival& a) { return (*demux)(a); }, 1723, kClient,
+                       "203.0.113.5");
+  EXPECT_FALSE(c.named());
+  Bytes stream = msg("Shello");
+  Bytes skip = msg("xignored");
+  Bytes quit = msg("qbye");
+  stream.insert(stream.end(), skip.begin(), skip.end());
+  stream.insert(stream.end(), quit.begin(), quit.end());
+
+  // A partial message waits for more.
+  auto step = c.on_bytes(ByteView(stream).first(3), kNow);
+  EXPECT_EQ(step.consumed, 0u);
+  EXPECT_FALSE(step.close);
+  EXPECT_TRUE(demux->seen.empty());
+
+  step = c.on_bytes(stream, kNow);
+  EXPECT_EQ(step.consumed, 7u);
+  EXPECT_EQ(step.reply, (Bytes{6, 'S', 'h', 'e', 'l', 'l'}));
+  ASSERT_TRUE(step.outcome.has_value());
+  EXPECT_EQ(step.outcome->sequence, 1u);
+  EXPECT_FALSE(step.close);
+  EXPECT_TRUE(c.named()) << "a recorded message names the peer's session";
+  ASSERT_EQ(demux->seen.size(), 1u);
+  EXPECT_EQ(demux->payloads[0], msg("Shello"));
+  EXPECT_EQ(demux->seen[0].framing, Framing::self_delimited);
+  EXPECT_EQ(demux->seen[0].local_port, 1723);
+  EXPECT_EQ(demux->seen[0].source, kClient);
+  EXPECT_EQ(demux->seen[0].destination_address, "203.0.113.5");
+  EXPECT_EQ(demux->seen[0].received_at_unix_ms, kNow);
+
+  ByteView rest = ByteView(stream).subspan(step.consumed);
+  step = c.on_bytes(rest, kNow);
+  EXPECT_EQ(step.consumed, skip.size()) << "skipped: neither recorded nor answered";
+  EXPECT_TRUE(step.reply.empty());
+  EXPECT_EQ(demux->seen.size(), 1u);
+
+  rest = rest.subspan(step.consumed);
+  step = c.on_bytes(rest, kNow);
+  EXPECT_EQ(step.consumed, quit.size());
+  EXPECT_FALSE(step.reply.empty()) << "the last answer is written before the close";
+  EXPECT_TRUE(step.close);
+  EXPECT_TRUE(c.closed());
+  EXPECT_TRUE(c.on_bytes(stream, kNow).close) << "a closed stream stays closed";
+  EXPECT_EQ(demux->seen.size(), 2u);
+}
+
+TEST(StreamConversation, ADroppedMessageNamesNoSessionAndInvalidBytesClose) {
+  auto demux = std::make_shared<FakeDemux>();
+  demux->drop = true;
+  StreamConversation c(kSyntheticModule, [demux](const Arrival& a) { return (*demux)(a); }, 1723, kClient);
+  auto step = c.on_bytes(msg("Sstranger"), kNow);
+  EXPECT_TRUE(step.reply.empty());
+  EXPECT_FALSE(step.outcome.has_value());
+  EXPECT_FALSE(c.named());
+  EXPECT_TRUE(c.on_bytes(Bytes{0, 1, 2}, kNow).close);
+}
+
+TEST(StreamConversation, AModulesSniffChoosesItsConversation) {
+  Bytes sccrq = pptp::build_sccrq(probes::ProbeToken{probes::SessionTag{1, 2, 3, 4, 5, 6}, 1});
+  EXPECT_EQ(conversation_for(ByteView(sccrq).first(4)), &pptp::kModule);
+  EXPECT_EQ(conversation_for(Bytes{0x00, 0x0e, 0x38, 0x01}), nullptr) << "OpenVPN's framing is not a conversation";
+  EXPECT_EQ(conversation_for(probes::as_bytes("GET ")), nullptr);
+}
+
+// ---- PPTP through the real demux ------------------------------------------
+
 
 class PptpServer : public ::testing::Test {
  protected:
@@ -39,14 +175,23 @@ class PptpServer : public ::testing::Test {
   }
   const std::vector<probes::Observation>& observations() { return table_.find(session_id_)->observations; }
 
+  static StreamConversation connection(ArrivalHandler& handler, probes::Endpoint client = kClient) {
+    return StreamConversation(pptp::kModule, [&handler](const Arrival& a) { return handler.handle(a); }, 1723,
+                              std::move(client));
+  }
+  static State state(const StreamConversation& c) {
+    return dynamic_cast<const pptp::ServerConversation&>(c.conversation()).state();
+  }
+  std::size_t calls(const ArrivalHandler& handler) const { return handler.server_state(pptp::kModule)->size(); }
+
   // Feeds one whole message and expects it consumed.
-  PptpConnection::Step feed(PptpConnection& c, const Bytes& message) {
+  StreamConversation::Step feed(StreamConversation& c, const Bytes& message) {
     auto step = c.on_bytes(message, kNow);
     EXPECT_TRUE(step.close || step.consumed == message.size());
     return step;
   }
   // SCCRQ then OCRQ(call_id): the connection is in a call.
-  PptpConnection::Step open_call(PptpConnection& c, std::uint16_t call_id, std::uint16_t original_call_id) {
+  StreamConversation::Step open_call(StreamConversation& c, std::uint16_t call_id, std::uint16_t original_call_id) {
     EXPECT_FALSE(feed(c, pptp::build_sccrq(token_)).reply.empty());
     Bytes ocrq = pptp::build_ocrq(token_, original_call_id, 1);
     ocrq[12] = static_cast<std::uint8_t>(call_id >> 8);  // an ALG rewrote the Call ID field
@@ -78,15 +223,15 @@ class PptpServer : public ::testing::Test {
 };
 
 TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
-  PptpConnection c(handler_, 1723, kClient);
-  EXPECT_EQ(c.state(), State::wait_sccrq);
+  auto c = connection(handler_);
+  EXPECT_EQ(state(c), State::wait_sccrq);
 
   Bytes sccrq = pptp::build_sccrq(token_);
   auto step = feed(c, sccrq);
   EXPECT_FALSE(step.close);
   EXPECT_TRUE(pptp::is_sccrp_reply_to(step.reply, sccrq));
   ASSERT_TRUE(step.outcome.has_value());
-  EXPECT_EQ(c.state(), State::connected);
+  EXPECT_EQ(state(c), State::connected);
 
   Bytes ocrq = pptp::build_ocrq(token_, 0x1234, 7);
   step = feed(c, ocrq);
@@ -94,8 +239,8 @@ TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
   auto ocrp = pptp::parse(step.reply).message;
   EXPECT_EQ(ocrp.peer_call_id, 0x1234);
   EXPECT_NE(ocrp.call_id, 0);
-  EXPECT_EQ(c.state(), State::in_call);
-  EXPECT_EQ(c.reflector_call_id(), ocrp.call_id);
+  EXPECT_EQ(state(c), State::in_call);
+  EXPECT_EQ(calls(handler_), 1u) << "the call is in the module's call table";
 
   step = feed(c, pptp::build_set_link_info(ocrp.call_id));
   EXPECT_TRUE(step.reply.empty());
@@ -105,7 +250,7 @@ TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
   step = feed(c, stop);
   EXPECT_TRUE(pptp::is_stop_ccrp_reply_to(step.reply, stop));
   EXPECT_TRUE(step.close);
-  EXPECT_EQ(c.state(), State::closed);
+  EXPECT_EQ(state(c), State::closed);
 
   // SCCRQ, OCRQ and the untagged StopCCRQ (attributed by its connection); not Set-Link-Info.
   ASSERT_EQ(observations().size(), 3u);
@@ -127,7 +272,7 @@ TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
 }
 
 TEST_F(PptpServer, RecordsACallIdRewrittenToTheTcpSourcePortAsTheLinuxHelper) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   auto step = open_call(c, 40001, 0x1234);  // nf_nat_pptp: Call ID := NATed TCP source port
   auto ocrp = pptp::parse(step.reply).message;
   EXPECT_EQ(ocrp.peer_call_id, 40001) << "the OCRP answers the Call ID as it arrived";
@@ -139,7 +284,7 @@ TEST_F(PptpServer, RecordsACallIdRewrittenToTheTcpSourcePortAsTheLinuxHelper) {
 }
 
 TEST_F(PptpServer, RecordsARewriteToAnotherValueAsAnAlgButNotTheLinuxHelper) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   open_call(c, 0x5555, 0x1234);
   const auto& f = observations().back().fields;
   EXPECT_EQ(f.at("call_id_rewritten"), "true");
@@ -147,7 +292,7 @@ TEST_F(PptpServer, RecordsARewriteToAnotherValueAsAnAlgButNotTheLinuxHelper) {
 }
 
 TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCallId) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   auto ocrp = pptp::parse(open_call(c, 40001, 0x1234).reply).message;
 
   Bytes probe = gre_probe(ocrp.call_id);
@@ -175,8 +320,8 @@ TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCal
 TEST_F(PptpServer, TwoCallsFromOneAddressNeverShareTheReflectorsCallId) {
   // A random source that always gives the same Call ID: the second call must still get its own.
   ArrivalHandler same_ids(table_, {}, [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x42); });
-  PptpConnection first(same_ids, 1723, kClient);
-  PptpConnection second(same_ids, 1723, probes::Endpoint{kClient.address, 40002});
+  auto first = connection(same_ids);
+  auto second = connection(same_ids, probes::Endpoint{kClient.address, 40002});
   ASSERT_FALSE(feed(first, pptp::build_sccrq(token_)).reply.empty());
   ASSERT_FALSE(feed(second, pptp::build_sccrq(token_)).reply.empty());
   auto ocrp1 = pptp::parse(feed(first, pptp::build_ocrq(token_, 0x1111, 1)).reply).message;
@@ -187,7 +332,7 @@ TEST_F(PptpServer, TwoCallsFromOneAddressNeverShareTheReflectorsCallId) {
   EXPECT_EQ(ocrp2.peer_call_id, 0x2222);
   ASSERT_TRUE(step2.outcome.has_value());
   EXPECT_EQ(step2.outcome->reply, step2.reply);  // what is accounted as sent is what is sent
-  EXPECT_EQ(same_ids.pptp_calls().size(), 2u);
+  EXPECT_EQ(calls(same_ids), 2u);
   // Each call's GRE is answered keyed to its own client's Call ID.
   auto gre_for = [&](std::uint16_t key) {
     Arrival a;
@@ -208,7 +353,7 @@ TEST_F(PptpServer, TwoCallsFromOneAddressNeverShareTheReflectorsCallId) {
 }
 
 TEST_F(PptpServer, GreWithoutAMatchingCallIsRecordedButNotAnswered) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   auto ocrp = pptp::parse(open_call(c, 0x1234, 0x1234).reply).message;
 
   auto wrong_key = gre_arrival(gre_probe(static_cast<std::uint16_t>(ocrp.call_id + 1)), kClient.address);
@@ -223,16 +368,16 @@ TEST_F(PptpServer, GreWithoutAMatchingCallIsRecordedButNotAnswered) {
 }
 
 TEST_F(PptpServer, StopClearsTheCall) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   auto ocrp = pptp::parse(open_call(c, 0x1234, 0x1234).reply).message;
-  EXPECT_EQ(handler_.pptp_calls().size(), 1u);
+  EXPECT_EQ(calls(handler_), 1u);
   feed(c, pptp::build_stop_ccrq());
-  EXPECT_EQ(handler_.pptp_calls().size(), 0u);
+  EXPECT_EQ(calls(handler_), 0u);
   EXPECT_TRUE(gre_arrival(gre_probe(ocrp.call_id), kClient.address).reply.empty());
 }
 
 TEST_F(PptpServer, WaitsForTheRestOfASplitMessage) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   Bytes sccrq = pptp::build_sccrq(token_);
   for (std::size_t len : {0U, 1U, 8U, 100U, 155U}) {
     auto step = c.on_bytes(ByteView(sccrq).first(len), kNow);
@@ -247,76 +392,46 @@ TEST_F(PptpServer, WaitsForTheRestOfASplitMessage) {
   EXPECT_EQ(step.consumed, sccrq.size());
   step = c.on_bytes(ByteView(both).subspan(step.consumed), kNow);
   EXPECT_EQ(step.consumed, ocrq.size());
-  EXPECT_EQ(c.state(), State::in_call);
+  EXPECT_EQ(state(c), State::in_call);
 }
 
 TEST_F(PptpServer, ClosesOnProtocolViolations) {
   {  // OCRQ before SCCRQ
-    PptpConnection c(handler_, 1723, kClient);
+    auto c = connection(handler_);
     EXPECT_TRUE(feed(c, pptp::build_ocrq(token_, 9, 1)).close);
-    EXPECT_EQ(c.state(), State::closed);
+    EXPECT_EQ(state(c), State::closed);
   }
   {  // not PPTP
-    PptpConnection c(handler_, 1723, kClient);
+    auto c = connection(handler_);
     Bytes junk(156, 0x41);
     EXPECT_TRUE(c.on_bytes(junk, kNow).close);
   }
   {  // an SCCRQ for an unknown session: not answered
-    PptpConnection c(handler_, 1723, kClient);
+    auto c = connection(handler_);
     probes::ProbeToken stranger{probes::SessionTag{1, 2, 3, 4, 5, 6}, 1};
     auto step = feed(c, pptp::build_sccrq(stranger));
     EXPECT_TRUE(step.close);
     EXPECT_TRUE(step.reply.empty());
   }
   {  // a second OCRQ: one call per connection
-    PptpConnection c(handler_, 1723, kClient);
+    auto c = connection(handler_);
     open_call(c, 9, 9);
     EXPECT_TRUE(feed(c, pptp::build_ocrq(token_, 10, 2)).close);
   }
   {  // a second SCCRQ
-    PptpConnection c(handler_, 1723, kClient);
+    auto c = connection(handler_);
     feed(c, pptp::build_sccrq(token_));
     EXPECT_TRUE(feed(c, pptp::build_sccrq(token_)).close);
   }
 }
 
 TEST_F(PptpServer, BoundsTheMessagesPerConnection) {
-  PptpConnection c(handler_, 1723, kClient);
+  auto c = connection(handler_);
   open_call(c, 9, 9);
   Bytes sli = pptp::build_set_link_info(1);
   bool closed = false;
-  for (std::size_t i = 0; i < PptpConnection::kMaxMessages + 2 && !closed; ++i) closed = c.on_bytes(sli, kNow).close;
+  for (std::size_t i = 0; i < pptp::ServerConversation::kMaxMessages + 2 && !closed; ++i) closed = c.on_bytes(sli, kNow).close;
   EXPECT_TRUE(closed);
-}
-
-TEST(PptpSniff, TellsPptpFromOpenVpnAndHttp) {
-  probes::ProbeToken token{probes::SessionTag{1, 2, 3, 4, 5, 6}, 1};
-  Bytes sccrq = pptp::build_sccrq(token);
-  EXPECT_TRUE(looks_like_pptp(ByteView(sccrq).first(4)));
-  EXPECT_TRUE(looks_like_pptp(sccrq));
-  EXPECT_FALSE(looks_like_pptp(ByteView(sccrq).first(3)));
-  Bytes bad_cookie = sccrq;
-  bad_cookie[5] ^= 0xff;
-  EXPECT_FALSE(looks_like_pptp(bad_cookie));
-  EXPECT_FALSE(looks_like_pptp(probes::as_bytes("GET / HTTP/1.1")));
-  EXPECT_FALSE(looks_like_pptp(Bytes{0x00, 0x0e, 0x38, 0x01}));  // OpenVPN: length, then opcode 7 << 3
-}
-
-TEST(PptpCallTable, IsBoundedAndExpires) {
-  PptpCalls calls;
-  std::size_t forgotten = 0;
-  for (std::size_t i = 0; i < PptpCalls::kMaxCalls + 10; ++i)
-    if (calls.add("198.51.100.7", static_cast<std::uint16_t>(i + 1), PptpCalls::Call{{}, 1, static_cast<std::int64_t>(i)},
-                  static_cast<std::int64_t>(i)))
-      ++forgotten;
-  EXPECT_EQ(forgotten, 10u) << "every live call forgotten is named (its session is told)";
-  EXPECT_EQ(calls.size(), PptpCalls::kMaxCalls);
-  EXPECT_FALSE(calls.find("198.51.100.7", 1, 100).has_value()) << "the oldest went first";
-  EXPECT_TRUE(calls.find("198.51.100.7", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), 100).has_value());
-  EXPECT_FALSE(
-      calls.find("198.51.100.7", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), PptpCalls::kCallLifetimeMs + 10000)
-          .has_value());
-  EXPECT_FALSE(calls.find("198.51.100.8", static_cast<std::uint16_t>(PptpCalls::kMaxCalls + 10), 100).has_value());
 }
 
 }  // namespace
