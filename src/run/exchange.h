@@ -59,10 +59,6 @@ struct Exchange {
 };
 
 // The IP protocol number of a raw exchange's replies lives in `port`.
-// Raw probes need CAP_NET_RAW; without it the outcome is not_permitted.
-inline constexpr std::string_view kRawPrivilegeHint =
-    "raw IP probes need CAP_NET_RAW: run as root, or grant it once with "
-    "'sudo setcap cap_net_raw+ep \"$(command -v vpncheck)\"'";
 
 boost::asio::awaitable<ClientSide> run_exchange(Exchange exchange);
 

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "probes/observation.h"
@@ -24,6 +25,12 @@ enum class Outcome {
   not_permitted,    // needs a privilege this process lacks (CAP_NET_RAW for raw IP)
 };
 std::string_view to_string(Outcome o);
+
+// Raw probes need CAP_NET_RAW; without it the outcome is not_permitted and
+// this is the detail (and the verdicts' advice).
+inline constexpr std::string_view kRawPrivilegeHint =
+    "raw IP probes need CAP_NET_RAW: run as root, or grant it once with "
+    "'sudo setcap cap_net_raw+ep \"$(command -v vpncheck)\"'";
 
 // What happened to one message of an exchange (a datagram, or a TCP
 // connection attempt): when each try went out and when a valid answer came

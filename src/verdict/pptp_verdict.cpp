@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "probes/pptp_module.h"
-#include "src/run/exchange.h"
+#include "src/run/result.h"
 #include "src/verdict/translation.h"
 
 namespace vpncheck::client {
