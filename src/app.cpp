@@ -20,6 +20,9 @@
 #include <sstream>
 
 #include "probes/registry.h"
+#include "src/control/control_client.h"
+#include "src/nat/gateway.h"
+#include "src/nat/nat_runner.h"
 #include "src/progress.h"
 #include "src/report/html_report.h"
 #include "src/report/json_report.h"

@@ -13,16 +13,10 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "probes/observation.h"
+#include "src/control/control_attempt.h"
 #include "src/verdict/captive_portal.h"
 
 namespace vpncheck::client {
-
-constexpr std::uint16_t kDefaultControlPort = 8780;
-
-struct ControlAttempt {
-  std::uint16_t port = 0;
-  std::string result;  // "ok", "timed out", "connection refused", "not a vpncheck reflector: ...", "reflector busy: ..."
-};
 
 struct OpenedSession {
   boost::asio::ip::tcp::endpoint control;  // the endpoint that worked

@@ -348,12 +348,6 @@ std::optional<HttpResponse> parse_http_response(std::string_view text) {
   return r;
 }
 
-std::optional<Ipv4> GatewayFacts::external_address() const {
-  for (const auto* a : {&natpmp, &upnp, &pcp})
-    if (a->external_address) return a->external_address;
-  return std::nullopt;
-}
-
 asio::awaitable<GatewayFacts> query_gateway_at(Ipv4 gateway, std::chrono::milliseconds timeout) {
   GatewayFacts facts;
   facts.gateway = gateway;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "src/nat/gateway_facts.h"
 #include "src/nat/port_mapping.h"
 
 namespace vpncheck::nat {
@@ -31,23 +32,6 @@ struct HttpResponse {
 // A whole HTTP/1.x response as read until the server closed; nullopt when it
 // is not one (no status line, bad chunking, body shorter than Content-Length).
 std::optional<HttpResponse> parse_http_response(std::string_view text);
-
-struct GatewayAnswer {
-  bool answered = false;               // the protocol is spoken there
-  std::optional<Ipv4> external_address;
-  std::string detail;                  // e.g. the result code in words, or why nothing came
-};
-
-struct GatewayFacts {
-  std::optional<Ipv4> gateway;  // nullopt: no IPv4 default route
-  GatewayAnswer natpmp;
-  GatewayAnswer pcp;
-  GatewayAnswer upnp;
-  std::string upnp_server;  // SSDP SERVER header, e.g. "... MiniUPnPd/2.3.1"
-  // The external address the gateway reports (NAT-PMP, else UPnP, else PCP).
-  std::optional<Ipv4> external_address() const;
-  bool any_answered() const { return natpmp.answered || pcp.answered || upnp.answered; }
-};
 
 // How long the three queries wait for a gateway's first answer. A gateway
 // that speaks any of them answers within a round trip on the LAN (SSDP

@@ -25,6 +25,7 @@
 #include "probes/probe.h"
 #include "probes/token.h"
 #include "src/nat/behaviour.h"
+#include "src/nat/nat_assessment.h"
 
 namespace vpncheck::nat {
 
@@ -101,21 +102,7 @@ inline constexpr int kSettleRoundTrips = 4;
 inline constexpr std::chrono::milliseconds kSettleFloor{200};
 std::chrono::milliseconds settle_grace(std::chrono::microseconds round_trip, std::chrono::milliseconds bound);
 
-// The report's view of the measurements.
-struct NatAssessment {
-  bool ran = false;
-  Classification mapping;
-  Classification filtering;
-  std::optional<bool> port_preservation;
-  std::optional<LifetimeEstimate> lifetime;  // set when the lifetime test ran
-  std::optional<KeepaliveAdvice> keepalive;
-  std::optional<bool> hairpinning;
-  std::optional<PathAssessment> path;   // set when the path test ran
-  std::vector<ProtocolMtuAdvice> mtu;   // what the path means for each protocol's default packet size
-  LossEstimate loss;                    // what the tests measured
-  std::vector<Evidence> evidence;       // every "no" weighed against it, concluded or not
-  std::string note;  // why nothing could be measured, when !ran or !reached
-};
+// The report's view of the measurements (nat_assessment.h).
 NatAssessment assess_nat(const NatMeasurements& m);
 
 // Protocol-independent probe indices of the NAT tests' tokens (the NAT test

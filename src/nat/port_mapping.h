@@ -54,7 +54,7 @@ std::string format_ip(const Ipv6& address);
 // Why a parser refused its input.
 enum class ParseError {
   truncated,         // shorter than the fixed layout
-  too_long,          // longer than the protocol allows (PCP: 1100 bytes; text: size caps below)
+  too_long,          // longer than the protocol allows (PCP: 1100 bytes; text: the caps in upnp.h)
   malformed,         // wrong alignment, bad text, missing mandatory field
   wrong_version,     // another protocol version (NAT-PMP answer to PCP, or the reverse)
   wrong_opcode,      // not the response to the request we sent

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "src/control/control_client.h"
-#include "src/nat/gateway.h"
-#include "src/nat/nat_runner.h"
+#include "src/control/control_attempt.h"
+#include "src/nat/gateway_facts.h"
+#include "src/nat/nat_assessment.h"
 #include "src/verdict/captive_portal.h"
 #include "src/verdict/evidence.h"
 #include "src/verdict/verdict.h"

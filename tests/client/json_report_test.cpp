@@ -15,6 +15,7 @@
 #include "client_fixtures.h"
 #include "report_fixtures.h"
 #include "probes/pptp_module.h"
+#include "src/nat/nat_runner.h"
 #include "src/report/redact.h"
 #include "src/verdict/l2tp_ipsec.h"
 #include "src/version.h"

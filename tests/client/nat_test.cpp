@@ -23,6 +23,7 @@
 #include "reflector/server.h"
 #include "report_fixtures.h"
 #include "probes/nat_probe.h"
+#include "src/control/control_client.h"
 #include "src/nat/nat_runner.h"
 #include "src/report/json_report.h"
 #include "src/report/redact.h"
