@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <set>
 
+#include "probes/registry.h"
+
 namespace vpncheck::probes {
 
 std::string_view to_string(ProbeKind kind) { return kind == ProbeKind::genuine ? "genuine" : "control"; }
@@ -43,6 +45,14 @@ std::string_view to_string(Verdict v) {
     case Verdict::inconclusive: return "inconclusive";
   }
   return "inconclusive";
+}
+
+std::string_view ProtocolAssessment::id() const {
+  return module ? module->id : derived ? derived->id : std::string_view{};
+}
+
+std::string_view ProtocolAssessment::title() const {
+  return module ? module->title : derived ? derived->title : std::string_view{};
 }
 
 bool answered(const ProbeResult& r) { return r.client.outcome == Outcome::reply; }

@@ -19,6 +19,8 @@
 
 namespace vpncheck::probes {
 
+struct DerivedProtocol;  // probes/registry.h
+
 // ---------------------------------------------------------------- the plan's unit
 
 enum class ProbeKind { genuine, control };
@@ -125,7 +127,10 @@ struct LossCheck {
 };
 
 struct ProtocolAssessment {
+  // The protocol judged: a probed module, or (module == nullptr) a protocol
+  // derived from others' assessments.
   const ProtocolModule* module = nullptr;
+  const DerivedProtocol* derived = nullptr;
   Verdict verdict = Verdict::inconclusive;
   std::string summary;
   std::vector<std::string> advice;
@@ -139,6 +144,10 @@ struct ProtocolAssessment {
   std::optional<Family> family;  // set on the entries of `families`
   // Set on failing verdicts once checked against the path's loss.
   std::optional<LossCheck> loss_check;
+
+  // The report's name and title, from the module or the derived protocol ("" for neither).
+  std::string_view id() const;
+  std::string_view title() const;
 };
 
 // ---------------------------------------------------------------- what rules ask of a result

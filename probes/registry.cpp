@@ -6,6 +6,7 @@
 #include "probes/ip.h"
 #include "probes/ipsec.h"
 #include "probes/l2tp.h"
+#include "probes/l2tp_ipsec.h"
 #include "probes/openvpn.h"
 #include "probes/pptp_module.h"
 #include "probes/wireguard.h"
@@ -21,9 +22,21 @@ constexpr std::array<const ProtocolModule*, 5> kProtocols{
     &pptp::kModule,
 };
 
+constexpr std::array<const DerivedProtocol*, 1> kDerived{
+    &l2tp_ipsec::kDerived,
+};
+
 }  // namespace
 
 std::span<const ProtocolModule* const> all_protocols() { return kProtocols; }
+
+std::span<const DerivedProtocol* const> derived_protocols() { return kDerived; }
+
+const DerivedProtocol* find_derived_protocol(std::string_view id) {
+  for (const auto* derived : kDerived)
+    if (derived->id == id) return derived;
+  return nullptr;
+}
 
 const ProtocolModule* find_protocol(std::string_view id) {
   for (const auto* module : kProtocols)

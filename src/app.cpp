@@ -32,7 +32,6 @@
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
 #include "src/verdict/evidence.h"
-#include "src/verdict/l2tp_ipsec.h"
 #include "src/verdict/path_mtu.h"
 #include "src/verdict/reflector_limits.h"
 
@@ -336,8 +335,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     apply_path_mtu(report.protocols, report.nat.tests->mtu);
   }
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
-  // Derived, not probed: present only when both l2tp and ipsec were assessed.
-  add_l2tp_ipsec(report.protocols, report.behind_nat);
+  // Derived, not probed: present only when all they are derived from were assessed.
+  add_derived(report.protocols, report.behind_nat);
   // Best effort (the reflector expires sessions on its own): one round trip's
   // worth, within the run's deadline.
   co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),

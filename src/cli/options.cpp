@@ -1,7 +1,5 @@
 #include "src/cli/options.h"
 
-#include "src/verdict/l2tp_ipsec.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -26,6 +24,18 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
 std::string protocol_ids() {
   std::string out;
   for (const auto* m : probes::all_protocols()) out += (out.empty() ? "" : ",") + std::string(m->id);
+  return out;
+}
+
+std::string derived_ids() {
+  std::string out;
+  for (const auto* d : probes::derived_protocols()) out += (out.empty() ? "" : ",") + std::string(d->id);
+  return out;
+}
+
+std::string joined(std::span<const std::string_view> ids, std::string_view separator) {
+  std::string out;
+  for (auto id : ids) out += (out.empty() ? "" : std::string(separator)) + std::string(id);
   return out;
 }
 
@@ -150,22 +160,27 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   auto usage_error = [](const std::string& what) {
     return ParseOutcome{std::nullopt, 2, "vpncheck: " + what + "\nRun with --help for usage."};
   };
-  const std::string derived(kL2tpIpsecEntry.id);
   for (const auto& id : o.protocols)
-    if (!probes::find_protocol(id))
+    if (!probes::find_protocol(id)) {
+      const auto* derived = probes::find_derived_protocol(id);
       return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ")" +
-                         (id == derived ? "; " + derived + " is derived from l2tp and ipsec: select those" : ""));
+                         (derived ? "; " + id + " is derived from " + joined(derived->from, " and ") + ": select those"
+                                  : ""));
+    }
   for (const auto& id : o.required)
-    if (!probes::find_protocol(id) && id != derived)
-      return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ", and " + derived + ")");
+    if (!probes::find_protocol(id) && !probes::find_derived_protocol(id))
+      return usage_error("unknown protocol '" + id + "' (known: " + protocol_ids() + ", and " + derived_ids() + ")");
   auto selected = [&](std::string_view id) {
     return o.protocols.empty() || std::find(o.protocols.begin(), o.protocols.end(), id) != o.protocols.end();
   };
   for (const auto& id : o.required) {
-    // L2TP/IPsec has no probes of its own: its entry exists when both halves are tested.
-    if (id == derived && !(selected(kL2tpId) && selected(kIpsecId)))
-      return usage_error("--require " + id + " needs l2tp and ipsec in --protocols");
-    if (id != derived && !selected(id)) return usage_error("--require " + id + " but --protocols does not include it");
+    // A derived protocol has no probes of its own: its entry exists when all it is derived from is tested.
+    if (const auto* derived = probes::find_derived_protocol(id)) {
+      if (!std::all_of(derived->from.begin(), derived->from.end(), selected))
+        return usage_error("--require " + id + " needs " + joined(derived->from, " and ") + " in --protocols");
+    } else if (!selected(id)) {
+      return usage_error("--require " + id + " but --protocols does not include it");
+    }
   }
 
   // Each report form gets a destination of its own: two on stdout would be one

@@ -379,6 +379,15 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   const std::string fragments_fate = f.fragments_pass == true    ? ", which pass here"
                                      : f.fragments_pass == false ? ", which are dropped here"
                                                                  : "";
+  // The path MTU could not be measured for loss, and the largest size known
+  // to pass is below `df_size`, what the protocol sends with DF: a black hole
+  // may be hiding, so it is not "fine" but "could not be checked" (never a
+  // verdict change).
+  const auto add = [&](ProtocolMtuAdvice m, int df_size) {
+    if (m.breaks != true && m.lossy_note.empty() && f.lossy && !f.path_mtu && !(at_least && *at_least >= df_size))
+      m.lossy_note = lossy_note;
+    out.push_back(std::move(m));
+  };
 
   ProtocolMtuAdvice ovpn;
   ovpn.protocol = "openvpn";
@@ -407,7 +416,7 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   } else {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass is unknown (fragments not tested).";
   }
-  out.push_back(std::move(ovpn));
+  add(std::move(ovpn), kOpenVpnMssfixPacket);
 
   ProtocolMtuAdvice wg;
   wg.protocol = "wireguard";
@@ -441,7 +450,7 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   } else {
     wg.reason = "Whether WireGuard's full-size packets pass is unknown (path MTU not measured).";
   }
-  out.push_back(std::move(wg));
+  add(std::move(wg), kWireGuardDefaultPacket);
 
   ProtocolMtuAdvice ike;
   ike.protocol = "ipsec";
@@ -471,18 +480,8 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   } else {
     ike.reason = "Whether IKE_AUTH with certificates passes is unknown (fragments not tested).";
   }
-  out.push_back(std::move(ike));
+  add(std::move(ike), kAssumedMtu);
 
-  // The path MTU could not be measured for loss, and the largest size known
-  // to pass is below what a protocol sends with DF: a black hole may be
-  // hiding, so it is not "fine" but "could not be checked" (never a verdict change).
-  for (auto& m : out) {
-    const int df_size = m.protocol == "openvpn"     ? kOpenVpnMssfixPacket
-                        : m.protocol == "wireguard" ? kWireGuardDefaultPacket
-                                                    : kAssumedMtu;
-    if (m.breaks != true && m.lossy_note.empty() && f.lossy && !f.path_mtu && !(at_least && *at_least >= df_size))
-      m.lossy_note = lossy_note;
-  }
   return out;
 }
 

@@ -226,8 +226,8 @@ json to_report_json(const Report& report) {
   for (const auto& a : report.protocols) {
     json probes = json::array();
     for (const auto& r : a.probes) probes.push_back(probe_json(r, report.observations_read));
-    json entry = {{"protocol", std::string(a.module->id)},
-                         {"title", std::string(a.module->title)},
+    json entry = {{"protocol", std::string(a.id())},
+                         {"title", std::string(a.title())},
                          {"verdict", std::string(to_string(a.verdict))},
                          {"summary", a.summary},
                          {"advice", a.advice},

@@ -153,7 +153,7 @@ void write_junit_report(std::ostream& out, const Report& r) {
         << "  </testcase>\n";
   } else {
     for (const auto& a : r.protocols) {
-      const std::string id(a.module->id);
+      const std::string id(a.id());
       const bool required = std::find(r.required.begin(), r.required.end(), id) != r.required.end();
       double slowest_ms = 0;
       for (const auto& p : a.probes) slowest_ms = std::max(slowest_ms, p.client.rtt_ms.value_or(0.0));

@@ -80,7 +80,7 @@ void write_markdown_report(std::ostream& out, const Report& r) {
   if (!dual) {
     out << "| Protocol | Verdict | Summary |\n|---|---|---|\n";
     for (const auto& a : r.protocols)
-      out << "| " << markdown_escape(a.module->title) << " | " << verdict_cell(a.verdict) << " | "
+      out << "| " << markdown_escape(a.title()) << " | " << verdict_cell(a.verdict) << " | "
           << markdown_escape(a.summary) << " |\n";
   } else {
     out << "| Protocol | IPv4 | IPv6 | Summary |\n|---|---|---|---|\n";
@@ -92,7 +92,7 @@ void write_markdown_report(std::ostream& out, const Report& r) {
       }
       const bool same = a.families.size() < 2 || a.families.front().verdict == a.families.back().verdict;
       if (same || summary.empty()) summary = a.summary;
-      out << "| " << markdown_escape(a.module->title) << " | " << v4 << " | " << v6 << " | "
+      out << "| " << markdown_escape(a.title()) << " | " << v4 << " | " << v6 << " | "
           << markdown_escape(summary) << " |\n";
     }
   }
@@ -102,7 +102,7 @@ void write_markdown_report(std::ostream& out, const Report& r) {
     if (a.verdict == Verdict::pass || a.advice.empty()) continue;
     if (!heading) out << "\n### What to do\n";
     heading = true;
-    out << "\n**" << markdown_escape(a.module->title) << "** (" << to_string(a.verdict) << ")\n\n";
+    out << "\n**" << markdown_escape(a.title()) << "** (" << to_string(a.verdict) << ")\n\n";
     for (const auto& line : a.advice) out << "- " << markdown_escape(line) << "\n";
   }
   if (!r.required.empty()) {

@@ -10,7 +10,7 @@ ExitCode exit_code_for(const Report& report) {
   if (report.error) return ExitCode::could_not_test;
   for (const auto& id : report.required) {
     auto it = std::find_if(report.protocols.begin(), report.protocols.end(),
-                           [&](const ProtocolAssessment& a) { return a.module->id == id; });
+                           [&](const ProtocolAssessment& a) { return a.id() == id; });
     if (it == report.protocols.end() || it->verdict != Verdict::pass) return ExitCode::requirement_failed;
   }
   return ExitCode::ok;

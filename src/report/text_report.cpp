@@ -135,13 +135,13 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
   out << "\n";
 
   std::size_t title_width = 9;
-  for (const auto& a : r.protocols) title_width = std::max(title_width, display_width(a.module->title) + 2);
+  for (const auto& a : r.protocols) title_width = std::max(title_width, display_width(a.title()) + 2);
   constexpr std::size_t verdict_width = 15;
   const std::size_t summary_column = title_width + verdict_width;
   out << pad("PROTOCOL", title_width) << pad("VERDICT", verdict_width) << "SUMMARY\n";
   for (const auto& a : r.protocols) {
     std::string verdict(to_string(a.verdict));
-    put_wrapped(out, style, pad(a.module->title, title_width) + paint(colour_for(a.verdict), pad(verdict, verdict_width)),
+    put_wrapped(out, style, pad(a.title(), title_width) + paint(colour_for(a.verdict), pad(verdict, verdict_width)),
                 summary_column, a.summary, summary_column);
     // Dual stack: the table shows the first family's verdict; say where another disagrees.
     for (std::size_t i = 1; i < a.families.size(); ++i) {

@@ -112,7 +112,7 @@ double worst_chance(const ProtocolAssessment& a, const LossEstimate& loss, bool 
 }
 
 void check(ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {
-  const std::string title(a.module ? a.module->title : "This protocol");
+  const std::string title(a.title().empty() ? std::string_view("This protocol") : a.title());
   if (failing(a.verdict)) {
     const double chance = worst_chance(a, loss, observations_read);
     LossCheck lc;

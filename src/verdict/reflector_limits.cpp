@@ -111,7 +111,7 @@ bool apply(ProtocolAssessment& a, const ReflectorLimits& limits) {
   std::string list;
   for (const auto& p : phrases) list += (list.empty() ? "" : "; ") + p;
 
-  const std::string title(a.module->title);
+  const std::string title(a.title());
   a.verdict = Verdict::inconclusive;
   a.summary = title + " could not be judged: the reflector limited its answers (" + list +
               "), so the missing answers say nothing about this network.";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "probes/registry.h"
 #include "probes/translation.h"
 
 namespace vpncheck::client {
@@ -215,16 +216,35 @@ void add_alternatives(std::vector<ProtocolAssessment>& assessments) {
   std::vector<std::string> working;
   for (const auto& a : assessments) {
     if ((a.verdict == Verdict::pass || a.verdict == Verdict::restricted) && a.working_variant)
-      working.push_back(std::string(a.module->title) + " (" + describe(*a.working_variant) + ")");
+      working.push_back(std::string(a.title()) + " (" + describe(*a.working_variant) + ")");
   }
   for (auto& a : assessments) {
     if (a.verdict == Verdict::pass || a.verdict == Verdict::inconclusive) continue;
     std::string list;
     for (const auto& w : working) {
-      if (w.rfind(std::string(a.module->title) + " ", 0) == 0) continue;
+      if (w.rfind(std::string(a.title()) + " ", 0) == 0) continue;
       list += (list.empty() ? "" : ", ") + w;
     }
     if (!list.empty()) a.advice.push_back("Works on this network instead: " + list + ".");
+  }
+}
+
+void add_derived(std::vector<ProtocolAssessment>& assessments, std::optional<bool> behind_nat) {
+  auto find = [&](std::string_view id) -> const ProtocolAssessment* {
+    for (const auto& a : assessments)
+      if (a.id() == id) return &a;
+    return nullptr;
+  };
+  for (const auto* derived : probes::derived_protocols()) {
+    if (find(derived->id)) continue;
+    std::vector<const ProtocolAssessment*> from;
+    for (auto id : derived->from)
+      if (const auto* a = find(id)) from.push_back(a);
+    if (from.size() != derived->from.size()) continue;
+    auto combined = derived->combine(from, behind_nat);
+    combined.module = nullptr;
+    combined.derived = derived;
+    assessments.push_back(std::move(combined));
   }
 }
 

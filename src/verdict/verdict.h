@@ -4,7 +4,6 @@
 #pragma once
 
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -52,5 +51,10 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
 
 // Adds "what works instead" advice to every protocol that did not pass.
 void add_alternatives(std::vector<ProtocolAssessment>& assessments);
+
+// Appends the entry of each derived protocol (probes/registry.h) whose
+// protocols are all among `assessments`, combined from theirs, unless it is
+// there already. `behind_nat`: Report::behind_nat (nullopt when unknown).
+void add_derived(std::vector<ProtocolAssessment>& assessments, std::optional<bool> behind_nat);
 
 }  // namespace vpncheck::client

@@ -7,7 +7,7 @@
 
 #include "client_fixtures.h"
 #include "probes/ipsec.h"
-#include "src/verdict/l2tp_ipsec.h"
+#include "probes/l2tp_ipsec.h"
 
 namespace vpncheck::client {
 namespace {
@@ -302,7 +302,7 @@ TEST(L2tpIpsecWithoutNat, RawEspAnsweredPasses) {
   net.nat = false;
   auto ipsec = judge(net);
   ASSERT_EQ(ipsec.verdict, Verdict::pass) << ipsec.summary;
-  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  auto a = probes::l2tp_ipsec::combine(l2tp_passing(), ipsec, false);
   EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
   EXPECT_TRUE(contains(a.summary, "ESP then carries")) << a.summary;
 }
@@ -313,13 +313,13 @@ TEST(L2tpIpsecWithoutNat, RawEspLostIsRestrictedLikeIpsec) {
   net.genuine["esp"] = Fate::dropped;
   auto ipsec = judge(net);
   ASSERT_EQ(ipsec.verdict, Verdict::restricted) << ipsec.summary;  // only a client forced to NAT-T works
-  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  auto a = probes::l2tp_ipsec::combine(l2tp_passing(), ipsec, false);
   EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
   EXPECT_TRUE(contains(a.summary, "ESP (IP protocol 50)")) << a.summary;
   EXPECT_TRUE(contains(joined(a.advice), "encap = yes")) << joined(a.advice);
   // Behind NAT the clients use NAT-T: raw ESP does not matter.
   net.nat = true;
-  EXPECT_EQ(assess_l2tp_ipsec(l2tp_passing(), judge(net), true).verdict, Verdict::pass);
+  EXPECT_EQ(probes::l2tp_ipsec::combine(l2tp_passing(), judge(net), true).verdict, Verdict::pass);
 }
 
 TEST(L2tpIpsecWithoutNat, RawEspNotTestedIsInconclusiveAndSaysWhy) {
@@ -328,7 +328,7 @@ TEST(L2tpIpsecWithoutNat, RawEspNotTestedIsInconclusiveAndSaysWhy) {
   net.raw_permitted = false;
   auto ipsec = judge(net);
   ASSERT_EQ(ipsec.verdict, Verdict::inconclusive) << ipsec.summary;
-  auto a = assess_l2tp_ipsec(l2tp_passing(), ipsec, false);
+  auto a = probes::l2tp_ipsec::combine(l2tp_passing(), ipsec, false);
   EXPECT_EQ(a.verdict, Verdict::inconclusive) << a.summary;
   EXPECT_TRUE(contains(a.summary, "CAP_NET_RAW")) << a.summary;
 }

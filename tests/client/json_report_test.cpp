@@ -17,7 +17,7 @@
 #include "probes/pptp_module.h"
 #include "src/nat/nat_runner.h"
 #include "src/report/redact.h"
-#include "src/verdict/l2tp_ipsec.h"
+#include "probes/l2tp_ipsec.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -183,7 +183,7 @@ TEST(JsonReportSchema, L2tpStoppedMidwayAndTheL2tpIpsecEntryValidate) {
   ipsec_pass.verdict = Verdict::pass;
   ipsec_pass.summary = "IPsec works.";
   r.protocols.push_back(ipsec_pass);
-  add_l2tp_ipsec(r.protocols, r.behind_nat);
+  add_derived(r.protocols, r.behind_nat);
   auto doc = to_report_json(r);
   ASSERT_EQ(doc["protocols"].back()["protocol"], "l2tp-ipsec");
   EXPECT_EQ(doc["protocols"][2]["findings"], json({"exchange_incomplete"}));

@@ -1,18 +1,18 @@
 // L2TP's verdict (src/verdict/l2tp_verdict.cpp over the alternatives rule),
 // multi-step exchanges that stop midway, how their follow-up messages are
 // compared with what arrived, and the l2tp-ipsec combination
-// (src/verdict/l2tp_ipsec.cpp) from hand-built assessments.
+// (probes/l2tp_ipsec.cpp) from hand-built assessments.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "client_fixtures.h"
+#include "probes/l2tp_ipsec.h"
+#include "probes/translation.h"
 #include "src/report/json_report.h"
 #include "src/report/junit_report.h"
 #include "src/report/markdown_report.h"
 #include "src/report/text_report.h"
-#include "src/verdict/l2tp_ipsec.h"
-#include "probes/translation.h"
 
 namespace vpncheck::client {
 namespace {
@@ -208,67 +208,98 @@ TEST(L2tpIpsec, PassOnlyWhenBothPass) {
                  Verdict::inconclusive})
     for (auto i : {Verdict::pass, Verdict::restricted, Verdict::outbound_only, Verdict::blocked, Verdict::modified,
                    Verdict::inconclusive}) {
-      auto a = assess_l2tp_ipsec(l2tp_as(l), ipsec_as(i), true);
+      auto a = probes::l2tp_ipsec::combine(l2tp_as(l), ipsec_as(i), true);
       EXPECT_EQ(a.verdict == Verdict::pass, l == Verdict::pass && i == Verdict::pass)
           << to_string(l) << " + " << to_string(i) << " -> " << to_string(a.verdict);
-      EXPECT_EQ(a.module, &kL2tpIpsecEntry);
+      EXPECT_EQ(a.derived, &probes::l2tp_ipsec::kDerived);
+      EXPECT_EQ(a.module, nullptr);
       EXPECT_FALSE(a.summary.empty());
     }
 }
 
 TEST(L2tpIpsec, BothPassBehindNatNamesNatT) {
-  auto a = assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), true);
+  auto a = probes::l2tp_ipsec::combine(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), true);
   EXPECT_EQ(a.verdict, Verdict::pass);
   EXPECT_TRUE(contains(a.summary, "NAT-T on UDP 4500")) << a.summary;
   // Without NAT it depends on raw ESP, which this hand-built IPsec entry has
   // no probe of (ipsec_verdict_test has the cases with one).
-  auto direct = assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), false);
+  auto direct = probes::l2tp_ipsec::combine(l2tp_as(Verdict::pass), ipsec_as(Verdict::pass), false);
   EXPECT_EQ(direct.verdict, Verdict::inconclusive) << direct.summary;
   EXPECT_TRUE(contains(direct.summary, "ESP (IP protocol 50)")) << direct.summary;
 }
 
 TEST(L2tpIpsec, FailingIpsecDecidesWhateverL2tpDoes) {
   for (auto l : {Verdict::pass, Verdict::blocked}) {
-    auto a = assess_l2tp_ipsec(l2tp_as(l), ipsec_as(Verdict::outbound_only), true);
+    auto a = probes::l2tp_ipsec::combine(l2tp_as(l), ipsec_as(Verdict::outbound_only), true);
     EXPECT_EQ(a.verdict, Verdict::outbound_only);
     EXPECT_TRUE(contains(a.summary, "IPsec summary.")) << a.summary;
     EXPECT_TRUE(contains(joined(a.advice), "UDP 4500 (NAT-T)")) << joined(a.advice);
     EXPECT_TRUE(contains(joined(a.advice), "Turn on 'IPsec passthrough'.")) << joined(a.advice);
   }
-  EXPECT_EQ(assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::blocked), false).verdict, Verdict::blocked);
+  EXPECT_EQ(probes::l2tp_ipsec::combine(l2tp_as(Verdict::pass), ipsec_as(Verdict::blocked), false).verdict,
+            Verdict::blocked);
 }
 
 TEST(L2tpIpsec, IpsecPassingButBareL2tpBlockedIsNotClaimedEitherWay) {
   // Inside IPsec the UDP 1701 messages are encrypted: a router dropping bare
   // L2TP does not see them, but this run cannot confirm L2TP inside IPsec.
-  auto a = assess_l2tp_ipsec(l2tp_as(Verdict::blocked), ipsec_as(Verdict::pass), true);
+  auto a = probes::l2tp_ipsec::combine(l2tp_as(Verdict::blocked), ipsec_as(Verdict::pass), true);
   EXPECT_EQ(a.verdict, Verdict::inconclusive);
   EXPECT_TRUE(contains(a.summary, "did not pass (blocked)")) << a.summary;
   EXPECT_TRUE(contains(a.summary, "could not confirm")) << a.summary;
 }
 
 TEST(L2tpIpsec, UntestableIpsecIsInconclusiveAndSaysWhy) {
-  auto a = assess_l2tp_ipsec(l2tp_as(Verdict::pass), ipsec_as(Verdict::inconclusive), std::nullopt);
+  auto a = probes::l2tp_ipsec::combine(l2tp_as(Verdict::pass), ipsec_as(Verdict::inconclusive), std::nullopt);
   EXPECT_EQ(a.verdict, Verdict::inconclusive);
   EXPECT_TRUE(contains(a.summary, "IPsec could not be tested: IPsec summary.")) << a.summary;
 }
 
 TEST(L2tpIpsec, ReportEntryOnlyWhenBothProtocolsWereAssessed) {
   std::vector<ProtocolAssessment> only_l2tp{l2tp_as(Verdict::pass)};
-  add_l2tp_ipsec(only_l2tp, true);
+  add_derived(only_l2tp, true);
   EXPECT_EQ(only_l2tp.size(), 1U) << "no ipsec module: no l2tp-ipsec entry";
 
   std::vector<ProtocolAssessment> only_ipsec{ipsec_as(Verdict::pass)};
-  add_l2tp_ipsec(only_ipsec, true);
+  add_derived(only_ipsec, true);
   EXPECT_EQ(only_ipsec.size(), 1U);
 
   std::vector<ProtocolAssessment> both{ipsec_as(Verdict::pass), l2tp_as(Verdict::pass)};
-  add_l2tp_ipsec(both, true);
+  add_derived(both, true);
   ASSERT_EQ(both.size(), 3U);
-  EXPECT_EQ(both.back().module->id, "l2tp-ipsec");
+  EXPECT_EQ(both.back().id(), "l2tp-ipsec");
   EXPECT_EQ(both.back().verdict, Verdict::pass);
-  add_l2tp_ipsec(both, true);
+  add_derived(both, true);
   EXPECT_EQ(both.size(), 3U) << "added once";
+}
+
+TEST(L2tpIpsec, IsListedAsADerivedProtocolNotAProbedModule) {
+  EXPECT_EQ(probes::find_protocol("l2tp-ipsec"), nullptr);
+  for (const auto* m : probes::all_protocols()) EXPECT_NE(m->id, "l2tp-ipsec");
+  const auto* derived = probes::find_derived_protocol("l2tp-ipsec");
+  ASSERT_EQ(derived, &probes::l2tp_ipsec::kDerived);
+  ASSERT_EQ(probes::derived_protocols().size(), 1U);
+  EXPECT_EQ(probes::derived_protocols().front(), derived);
+  EXPECT_EQ(derived->title, "L2TP/IPsec");
+  ASSERT_EQ(derived->from.size(), 2U);
+  EXPECT_EQ(derived->from[0], "l2tp");
+  EXPECT_EQ(derived->from[1], "ipsec");
+  for (auto id : derived->from) EXPECT_NE(probes::find_protocol(id), nullptr) << id;
+  EXPECT_EQ(probes::find_derived_protocol("l2tp"), nullptr);
+}
+
+TEST(L2tpIpsec, TheDerivedEntryNamesItselfAndGetsEachAssessmentInItsPlace) {
+  // Listed ipsec first: the combination still gets l2tp's as L2TP's and ipsec's as IPsec's.
+  std::vector<ProtocolAssessment> both{ipsec_as(Verdict::pass), l2tp_as(Verdict::blocked)};
+  add_derived(both, true);
+  ASSERT_EQ(both.size(), 3U);
+  const auto& entry = both.back();
+  EXPECT_EQ(entry.module, nullptr);
+  EXPECT_EQ(entry.derived, &probes::l2tp_ipsec::kDerived);
+  EXPECT_EQ(entry.id(), "l2tp-ipsec");
+  EXPECT_EQ(entry.title(), "L2TP/IPsec");
+  EXPECT_EQ(entry.verdict, Verdict::inconclusive);
+  EXPECT_TRUE(contains(entry.summary, "did not pass (blocked)")) << entry.summary;
 }
 
 TEST(L2tpIpsec, EveryReportFormRendersTheCombinedEntry) {
@@ -276,7 +307,7 @@ TEST(L2tpIpsec, EveryReportFormRendersTheCombinedEntry) {
   r.started_at = "2024-05-01T12:00:00Z";
   r.observations_read = true;
   r.protocols = {assess(l2tp(), scenario(l2tp(), everything(Fate::answered)), true), ipsec_as(Verdict::blocked)};
-  add_l2tp_ipsec(r.protocols, true);
+  add_derived(r.protocols, true);
   ASSERT_EQ(r.protocols.size(), 3U);
   auto doc = to_report_json(r);
   const auto& entry = doc["protocols"][2];

@@ -147,6 +147,11 @@ TEST(Options, L2tpIpsecCanBeRequiredButNotSelected) {
   // It has no probes: it exists when both halves are tested.
   expect_usage_error(parse({"-r", "h", "--protocols", "l2tp", "--require", "l2tp-ipsec"}), "needs l2tp and ipsec");
   expect_usage_error(parse({"-r", "h", "--protocols", "l2tp-ipsec"}), "derived from l2tp and ipsec");
+  expect_usage_error(parse({"-r", "h", "--protocols", "ipsec", "--require", "l2tp-ipsec"}), "needs l2tp and ipsec");
+  // An unknown --require lists the derived protocols among the known ones.
+  const auto unknown = parse({"-r", "h", "--require", "l2tp-ipsek"});
+  expect_usage_error(unknown, "unknown protocol 'l2tp-ipsek' (known: wireguard,");
+  expect_usage_error(unknown, ", and l2tp-ipsec)");
 }
 
 TEST(ParseArgs, TimeoutOutOfRangeIsAUsageError) {

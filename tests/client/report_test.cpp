@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
-#include "src/verdict/l2tp_ipsec.h"
+#include "probes/l2tp_ipsec.h"
 
 namespace vpncheck::client {
 namespace {
@@ -44,7 +44,7 @@ TEST(ExitCodeFor, TheDerivedL2tpIpsecEntryCanBeRequired) {
   r.required = {"l2tp-ipsec"};
   EXPECT_EQ(exit_code_for(r), ExitCode::requirement_failed);  // not assessed
   ProtocolAssessment entry;
-  entry.module = &kL2tpIpsecEntry;
+  entry.derived = &probes::l2tp_ipsec::kDerived;
   entry.verdict = Verdict::inconclusive;
   r.protocols.push_back(entry);
   EXPECT_EQ(exit_code_for(r), ExitCode::requirement_failed);

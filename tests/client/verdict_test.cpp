@@ -448,5 +448,54 @@ TEST(AssessFamilies, OneFamilyIsTheSameAsAssess) {
   EXPECT_EQ(by_family.families[0].family, Family::ipv4);
 }
 
+// ---- dispatch to a protocol's own rule (ProtocolModule::assess) ------------
+
+probes::AlternativesRule handed_rule = nullptr;
+
+ProtocolAssessment own_rule(const probes::ProtocolModule& module, std::vector<ProbeResult> results, bool,
+                            probes::AlternativesRule alternatives) {
+  handed_rule = alternatives;
+  ProtocolAssessment a;
+  a.module = &module;
+  a.verdict = Verdict::modified;
+  a.summary = "judged by the module's own rule";
+  a.probes = std::move(results);
+  return a;
+}
+
+TEST(AssessDispatch, AModuleWithItsOwnRuleIsAssessedByIt) {
+  probes::ProtocolModule module = wireguard();
+  module.assess = own_rule;
+  handed_rule = nullptr;
+  auto a = assess_read(module, scenario(module, everything(Fate::answered)));
+  // The alternatives rule would say pass here.
+  EXPECT_EQ(a.verdict, Verdict::modified);
+  EXPECT_EQ(a.summary, "judged by the module's own rule");
+  EXPECT_EQ(handed_rule, &assess_alternatives);
+  EXPECT_EQ(a.probes.size(), 2 * module.variants.size());
+}
+
+TEST(AssessDispatch, AModuleWithoutARuleGetsTheAlternativesRule) {
+  ASSERT_EQ(wireguard().assess, nullptr);
+  for (auto fate : {Fate::answered, Fate::dropped, Fate::arrived_only}) {
+    auto results = scenario(wireguard(), everything(fate));
+    auto dispatched = assess_read(wireguard(), results);
+    auto alternatives = assess_alternatives(wireguard(), results, true);
+    EXPECT_EQ(dispatched.verdict, alternatives.verdict);
+    EXPECT_EQ(dispatched.summary, alternatives.summary);
+    EXPECT_EQ(dispatched.advice, alternatives.advice);
+  }
+}
+
+TEST(AssessDispatch, EachFamilyIsAssessedByTheModulesOwnRule) {
+  probes::ProtocolModule module = wireguard();
+  module.assess = own_rule;
+  auto results = fixtures::dual_stack_scenario(module, fixtures::listening_everywhere(), everything(Fate::answered),
+                                               everything(Fate::answered));
+  auto a = assess_families(module, results, true);
+  ASSERT_EQ(a.families.size(), 2u);
+  for (const auto& f : a.families) EXPECT_EQ(f.summary, "judged by the module's own rule");
+}
+
 }  // namespace
 }  // namespace vpncheck::client

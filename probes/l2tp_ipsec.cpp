@@ -1,21 +1,12 @@
-#include "src/verdict/l2tp_ipsec.h"
+// The L2TP/IPsec combination rule; see l2tp_ipsec.h.
+#include "probes/l2tp_ipsec.h"
 
 #include <algorithm>
+#include <array>
+#include <string>
+#include <vector>
 
-namespace vpncheck::client {
-
-const probes::ProtocolModule kL2tpIpsecEntry{
-    .id = "l2tp-ipsec",
-    .title = "L2TP/IPsec",
-    .description = "L2TP inside IPsec (built-in Windows/macOS clients): combined from the l2tp and ipsec results",
-    .variants = {},
-    .build_request = nullptr,
-    .parse_request = nullptr,
-    .build_reply = nullptr,
-    .is_reply_to = nullptr,
-    .advice_use_variant = nullptr,
-    .advice_signature_blocked = "",
-};
+namespace vpncheck::probes::l2tp_ipsec {
 
 namespace {
 
@@ -55,10 +46,10 @@ void append(std::vector<std::string>& to, const std::vector<std::string>& from) 
 
 }  // namespace
 
-ProtocolAssessment assess_l2tp_ipsec(const ProtocolAssessment& l2tp, const ProtocolAssessment& ipsec,
-                                     std::optional<bool> behind_nat) {
+ProtocolAssessment combine(const ProtocolAssessment& l2tp, const ProtocolAssessment& ipsec,
+                           std::optional<bool> behind_nat) {
   ProtocolAssessment a;
-  a.module = &kL2tpIpsecEntry;
+  a.derived = &kDerived;
   const std::string l2tp_verdict(to_string(l2tp.verdict));
 
   if (ipsec.verdict == Verdict::inconclusive) {
@@ -119,16 +110,22 @@ ProtocolAssessment assess_l2tp_ipsec(const ProtocolAssessment& l2tp, const Proto
   return a;
 }
 
-void add_l2tp_ipsec(std::vector<ProtocolAssessment>& assessments, std::optional<bool> behind_nat) {
-  auto find = [&](std::string_view id) {
-    return std::find_if(assessments.begin(), assessments.end(),
-                        [&](const ProtocolAssessment& a) { return a.module && a.module->id == id; });
-  };
-  auto l2tp = find(kL2tpId);
-  auto ipsec = find(kIpsecId);
-  if (l2tp == assessments.end() || ipsec == assessments.end() || find(kL2tpIpsecEntry.id) != assessments.end()) return;
-  auto combined = assess_l2tp_ipsec(*l2tp, *ipsec, behind_nat);
-  assessments.push_back(std::move(combined));
+namespace {
+
+constexpr std::array<std::string_view, 2> kFrom{"l2tp", "ipsec"};
+
+ProtocolAssessment combine_from(std::span<const ProtocolAssessment* const> from, std::optional<bool> behind_nat) {
+  return combine(*from[0], *from[1], behind_nat);
 }
 
-}  // namespace vpncheck::client
+}  // namespace
+
+const DerivedProtocol kDerived{
+    .id = "l2tp-ipsec",
+    .title = "L2TP/IPsec",
+    .description = "L2TP inside IPsec (built-in Windows/macOS clients): combined from the l2tp and ipsec results",
+    .from = kFrom,
+    .combine = combine_from,
+};
+
+}  // namespace vpncheck::probes::l2tp_ipsec
