@@ -484,6 +484,29 @@ bool is_ike_auth_reply_to(ByteView reply, ByteView request) {
 
 // ---- NAT-T ----
 
+namespace {
+
+Bytes tcp_frame(ByteView message) { return frame_be16(message, true); }
+MessageLength tcp_message_length(ByteView head) { return be16_message_length(head, true); }
+
+Sniff tcp_sniff(ByteView head) {
+  const std::size_t seen = std::min(head.size(), kTcpStreamPrefix.size());
+  if (!std::equal(head.begin(), head.begin() + static_cast<std::ptrdiff_t>(seen), kTcpStreamPrefix.begin()))
+    return Sniff::not_mine;
+  return seen < kTcpStreamPrefix.size() ? Sniff::need_more : Sniff::mine;
+}
+
+}  // namespace
+
+const StreamFraming kTcpFraming{
+    .name = "ike-tcp",
+    .preamble = kTcpStreamPrefix,
+    .header_size = 2,
+    .frame = tcp_frame,
+    .message_length = tcp_message_length,
+    .sniff = tcp_sniff,
+};
+
 Bytes add_non_esp_marker(ByteView ike) {
   ByteWriter w;
   w.zeros(kNonEspMarkerSize).bytes(ike);

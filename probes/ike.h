@@ -212,6 +212,17 @@ Udp4500Kind classify_udp4500(ByteView payload);
 // The IKE message after the marker, if classify_udp4500 says ike.
 std::optional<ByteView> strip_non_esp_marker(ByteView payload);
 
+// ---- IKE over TCP (RFC 8229, updated by RFC 9329) -----------------------------
+
+// The stream prefix the initiator sends once, before its first message; the
+// responder never sends it (RFC 8229 §4).
+inline constexpr std::array<std::uint8_t, 6> kTcpStreamPrefix{'I', 'K', 'E', 'T', 'C', 'P'};
+// RFC 8229 §3: each message follows a 16-bit length that counts itself; an IKE
+// message then starts with the Non-ESP marker (add_non_esp_marker), which
+// tells it from ESP as on UDP 4500. A stream is this framing's when it opens
+// with the prefix.
+extern const StreamFraming kTcpFraming;
+
 // ---- IKEv1 Main Mode ---------------------------------------------------------
 
 constexpr std::uint8_t kVersion1 = 0x10;             // ISAKMP 1.0

@@ -22,6 +22,7 @@ constexpr std::array kVariants{
     ProbeVariant{Transport::ip, ip::kEsp, true, kPieceEsp},
     ProbeVariant{Transport::ip, ip::kAh, true, kPieceAh},
     ProbeVariant{Transport::udp, ike::kPortIke, true, kPieceIkeLarge},
+    ProbeVariant{Transport::tcp, ike::kPortNatT, false, kPieceIkeTcp, 0, &ike::kTcpFraming},
 };
 
 constexpr std::uint8_t kKeepalive = 0xff;
@@ -76,7 +77,8 @@ Bytes build_request(const ProbeContext& context, const RandomFill& rnd) {
   const auto piece = context.variant.piece;
   if (piece == kPieceIkev2 || piece.empty()) return sa_init_request(context, rnd);
   if (piece == kPieceIkev1) return ike::build_main_mode_1(context.token);
-  if (piece == kPieceNatT) return ike::add_non_esp_marker(sa_init_request(context, rnd));
+  // Behind the non-ESP marker on UDP 4500 (RFC 3948 §2.2) and on TCP (RFC 8229 §3).
+  if (piece == kPieceNatT || piece == kPieceIkeTcp) return ike::add_non_esp_marker(sa_init_request(context, rnd));
   if (piece == kPieceIkeLarge) return ike::build_ike_auth(context.token, nonzero_spi(rnd), rnd);
   // Raw pieces over IPv6: whole IPv6 datagrams (probes/ip.h), as whole IPv4 ones over IPv4.
   const bool over_ipv6 = context.remote.address.size() == 16;
@@ -157,8 +159,8 @@ std::string spi_hex(std::uint32_t spi) {
   return to_hex(w.view());
 }
 
-std::optional<ParsedRequest> parse_ike_over_udp(ByteView message, const ArrivalContext& arrival,
-                                                std::string_view piece) {
+// An IKE message; `piece` set: only the IKE_SA_INIT of that piece (behind the marker).
+std::optional<ParsedRequest> parse_ike(ByteView message, const ArrivalContext& arrival, std::string_view piece) {
   if (auto m = ike::parse_sa_init(message)) {
     if (m->is_response() || std::any_of(m->header.spi_r.begin(), m->header.spi_r.end(), [](auto b) { return b; }))
       return std::nullopt;
@@ -239,6 +241,12 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
     if (!ah || ah->role != esp::Role::request) return std::nullopt;
     return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
   }
+  if (arrival.transport == Transport::tcp) {
+    // The message inside the RFC 8229 frame: only an IKE_SA_INIT is probed.
+    auto inner = marked_sa_init(payload);
+    if (!inner) return std::nullopt;
+    return parse_ike(*inner, arrival, kPieceIkeTcp);
+  }
   if (arrival.transport != Transport::udp) return std::nullopt;
   if (is_keepalive(payload)) {
     // Untagged by nature: it belongs to the NAT-T flow that sent the tagged IKE/ESP.
@@ -248,11 +256,11 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
     return p;
   }
   if (auto inner = marked_sa_init(payload)) {
-    auto p = parse_ike_over_udp(*inner, arrival, kPieceNatT);
+    auto p = parse_ike(*inner, arrival, kPieceNatT);
     if (p) p->opens_flow = true;
     return p;
   }
-  if (auto p = parse_ike_over_udp(payload, arrival, {})) return p;
+  if (auto p = parse_ike(payload, arrival, {})) return p;
   auto p = parse_esp_request(payload, kPieceNatT, "esp_in_udp");
   if (p) p->opens_flow = true;
   return p;
@@ -289,6 +297,7 @@ Bytes build_reply(ByteView request, const ParsedRequest& parsed, const ArrivalCo
     }
     return {};
   }
+  if (arrival.transport == Transport::tcp && !marked_sa_init(request)) return {};
   if (is_keepalive(request)) return Bytes{kKeepalive};
   auto inner = marked_sa_init(request);
   const bool marker = inner.has_value();
@@ -314,6 +323,17 @@ std::string advice_use_variant(const ProbeVariant& variant) {
            "(strongSwan: encap=yes).";
   if (piece == kPieceAh)
     return "Allow AH (IP protocol 51), or better use ESP: AH cannot cross NAT.";
+  if (piece == kPieceIkeTcp)
+    // RFC 8229 support, as documented: libreswan's ipsec.conf(5) (enable-tcp,
+    // tcp-remoteport, listen-tcp; also Red Hat's "Configuring an IPsec VPN to
+    // use TCP"). strongSwan does not implement it (its maintainers, strongswan
+    // issue 2186, 2024-2025).
+    return "Use IKEv2 over TCP " + std::to_string(variant.port) +
+           " (RFC 8229 TCP encapsulation, which carries ESP in the same connection) where both ends support it: "
+           "libreswan client enable-tcp=fallback (or yes) and tcp-remoteport=" +
+           std::to_string(variant.port) +
+           " in the connection, server listen-tcp=yes in config setup. strongSwan does not support TCP "
+           "encapsulation.";
   if (piece == kPieceIkeLarge)
     return "Let IP fragments of UDP " + std::to_string(variant.port) +
            " through, or enable IKEv2 fragmentation (RFC 7383), e.g. strongSwan fragmentation=yes.";
@@ -326,7 +346,8 @@ const ProtocolModule kModule{
     .id = "ipsec",
     .title = "IPsec",
     .description = "IKEv2 IKE_SA_INIT and IKEv1 Main Mode on UDP 500, NAT-T (IKE, ESP-in-UDP, keepalive) on "
-                   "UDP 4500, raw ESP and AH, and an IP-fragmented IKE_AUTH-sized message",
+                   "UDP 4500, raw ESP and AH, an IP-fragmented IKE_AUTH-sized message, and IKEv2 over TCP 4500 "
+                   "(RFC 8229), the fallback when UDP is blocked",
     .variants = kVariants,
     .build_request = build_request,
     .parse_request = parse_request,

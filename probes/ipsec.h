@@ -9,6 +9,10 @@
 //   "esp"       IP 50     raw ESP in a whole IPv4 datagram
 //   "ah"        IP 51     raw AH in a whole IPv4 datagram (ICV over the header)
 //   "ike-large" UDP 500   an IKE_AUTH-sized (2600 B, IP-fragmented) message
+// and one fallback, not standard (what clients that support it use when UDP
+// 500 and 4500 are blocked, carrying ESP in the same connection):
+//   "ike-tcp"   TCP 4500  IKE_SA_INIT over TCP (RFC 8229): the "IKETCP" stream
+//                         prefix, a self-counting length, the non-ESP marker
 // The codecs live in probes/ike.h and probes/ipsec_esp.h; this file only
 // dispatches between them. Pure, like every module.
 #pragma once
@@ -25,6 +29,7 @@ inline constexpr std::string_view kPieceNatT = "nat-t";
 inline constexpr std::string_view kPieceEsp = "esp";
 inline constexpr std::string_view kPieceAh = "ah";
 inline constexpr std::string_view kPieceIkeLarge = "ike-large";
+inline constexpr std::string_view kPieceIkeTcp = "ike-tcp";
 
 // Field names (observation fields from the reflector, reply fields on the client).
 namespace field {

@@ -6,6 +6,10 @@
 //   otherwise restricted (IKE only on 4500; without NAT, only NAT-T),
 //             outbound_only, blocked, modified or inconclusive (without NAT,
 //             raw ESP untested), with advice naming the missing piece.
+// IKEv2 over TCP 4500 (RFC 8229) is the fallback, not a piece: where UDP
+// leaves IPsec blocked, outbound-only or modified but IKE over TCP works,
+// IPsec is restricted (it works with clients that support TCP encapsulation,
+// which carries ESP in the same connection), with advice naming their settings.
 // Not part of the verdict, reported as findings and in the summary:
 //   - AH through NAT arrives with a broken ICV (AH cannot cross NAT; it is
 //     rarely used, so it does not fail IPsec on its own);
@@ -114,6 +118,9 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
   const Piece esp = piece_of(module, rs, ipsec::kPieceEsp);
   const Piece ah = piece_of(module, rs, ipsec::kPieceAh);
   const Piece large = piece_of(module, rs, ipsec::kPieceIkeLarge);
+  const Piece ike_tcp = piece_of(module, rs, ipsec::kPieceIkeTcp);
+  // Where IKE over TCP works, what fails is IPsec over UDP only.
+  const std::string over_udp = ike_tcp.works() ? " over UDP" : "";
 
   // ---- facts that do not decide the verdict ----
   std::vector<std::string> notes;
@@ -155,6 +162,18 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
                     (esp.arrived() ? "outbound only (answers do not come back)" : "blocked") + ".");
 
   auto finish = [&](Verdict v, std::string summary) {
+    const bool failed = v == Verdict::blocked || v == Verdict::outbound_only || v == Verdict::modified;
+    if (failed && ike_tcp.works()) {
+      v = Verdict::restricted;
+      a.working_variant = ike_tcp.variant;
+      a.advice.insert(a.advice.begin(), module.advice_use_variant(ike_tcp.variant));
+      summary += " IKEv2 over " + describe(ike_tcp.variant) +
+                 " (RFC 8229) works, though: IPsec works with clients that use TCP encapsulation, which carries "
+                 "ESP in the same connection.";
+    } else if (failed && ike_tcp.tested()) {
+      notes.push_back("IKEv2 over " + describe(ike_tcp.variant) + " (RFC 8229), the fallback, " +
+                      (ike_tcp.arrived() || !observations_read ? "gets no answer" : "is blocked") + " too.");
+    }
     a.verdict = v;
     for (const auto& n : notes) summary += " " + n;
     a.summary = std::move(summary);
@@ -217,10 +236,15 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
     if (std::find(a.findings.begin(), a.findings.end(), finding::kSignatureBlocking) != a.findings.end())
       a.advice.emplace_back(module.advice_signature_blocked);
     else
-      a.advice.push_back("UDP 500 (IKE) and UDP 4500 (NAT-T) are blocked: IPsec cannot start without IKE. Ask the "
-                         "network's administrator to allow both, or use a VPN protocol that works here.");
+      a.advice.push_back(ike_tcp.works() ? "UDP 500 (IKE) and UDP 4500 (NAT-T) are blocked: clients without TCP "
+                                           "encapsulation cannot start IKE. Ask the network's administrator to "
+                                           "allow both."
+                                         : "UDP 500 (IKE) and UDP 4500 (NAT-T) are blocked: IPsec cannot start "
+                                           "without IKE. Ask the network's administrator to allow both, or use a "
+                                           "VPN protocol that works here.");
     return finish(Verdict::blocked, "No IKE packet reached the server on UDP 500 or UDP 4500: IPsec cannot "
-                                    "negotiate a connection here.");
+                                    "negotiate a connection " +
+                                        std::string(ike_tcp.works() ? "over UDP." : "here."));
   }
 
   // ---- IKE works: the data path ----
@@ -254,7 +278,7 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
                         ": IPsec behind NAT needs NAT-T both ways.");
     }
     return finish(Verdict::blocked, ike_text + nat_text + ", but UDP 4500 is blocked: IPsec behind NAT needs NAT-T "
-                                                          "(RFC 3948), so no tunnel can come up.");
+                                                          "(RFC 3948), so no tunnel can come up" + over_udp + ".");
   }
 
   // No NAT: IKE never moves to UDP 4500 and ESP is not put in UDP, since
@@ -304,10 +328,11 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
     add_unique(a.findings, finding::kReturnPathBlocked);
     return finish(Verdict::outbound_only, ike_text + " and no NAT is on the path, but ESP (raw or on UDP 4500) gets "
                                                      "no answer back: a stateful firewall on this routed path drops "
-                                                     "the answers, so no IPsec traffic can flow.");
+                                                     "the answers, so no IPsec traffic can flow" + over_udp + ".");
   }
   return finish(Verdict::blocked, ike_text + " and no NAT is on the path, but both raw ESP (IP protocol 50) and UDP "
-                                             "4500 are blocked by a firewall on the way: no IPsec traffic can flow.");
+                                             "4500 are blocked by a firewall on the way: no IPsec traffic can flow" +
+                                             over_udp + ".");
 }
 
 }  // namespace vpncheck::probes::ipsec

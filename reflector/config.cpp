@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "probes/ip.h"
+#include "probes/registry.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -55,6 +56,11 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text)
 
 ParseOutcome parse_args(const std::vector<std::string>& args) {
   Config config;
+  // By default every port some protocol module probes on UDP or TCP
+  // (ascending), so a module's new variant is served without naming its
+  // port here.
+  config.udp_ports = probes::variant_ports(probes::Transport::udp);
+  config.tcp_ports = probes::variant_ports(probes::Transport::tcp);
   std::vector<std::string> listen;
   std::string web_ports = port_list_text(config.web_control_ports);
   std::string udp_ports = port_list_text(config.udp_ports);

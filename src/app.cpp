@@ -373,9 +373,10 @@ void list_probes(std::ostream& out) {
   for (const auto* m : probes::all_protocols()) {
     std::string variants;
     for (const auto& v : m->variants) {
-      // Pieces of a multi-piece protocol are all required: name them instead of "(standard)".
+      // Pieces of a multi-piece protocol are all required: name them instead of
+      // "(standard)"; a piece that is not standard is a fallback for the others.
       std::string text = v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
-                                         : std::string(v.piece) + " " + describe(v);
+                                         : std::string(v.piece) + " " + describe(v) + (v.standard ? "" : " (fallback)");
       variants += (variants.empty() ? "" : ", ") + text;
     }
     std::string id(m->id);

@@ -31,7 +31,7 @@ TEST(ListProbes, ListsEveryRegisteredProtocolAndVariant) {
     EXPECT_TRUE(contains(text, module->description)) << text;
     for (const auto& v : module->variants) {
       const std::string shown = v.piece.empty() ? describe(v) + (v.standard ? " (standard)" : "")
-                                                : std::string(v.piece) + " " + describe(v);
+                                                : std::string(v.piece) + " " + describe(v) + (v.standard ? "" : " (fallback)");
       EXPECT_TRUE(contains(text, shown)) << shown << "\n" << text;
     }
   }
@@ -41,6 +41,13 @@ TEST(ListProbes, NamesPptpsPieces) {
   std::ostringstream out;
   list_probes(out);
   EXPECT_TRUE(contains(out.str(), "control TCP 1723, gre GRE (IP protocol 47)")) << out.str();
+}
+
+TEST(ListProbes, ShowsIkeOverTcpAsIpsecsFallback) {
+  std::ostringstream out;
+  list_probes(out);
+  EXPECT_TRUE(contains(out.str(), "ike-large UDP 500, ike-tcp TCP 4500 (fallback)")) << out.str();
+  EXPECT_TRUE(contains(out.str(), "IKEv2 over TCP 4500 (RFC 8229)")) << out.str();
 }
 
 TEST(RunVpncheck, ListProbesNeedsNoNetworkAndExitsZero) {

@@ -60,12 +60,13 @@ class IpsecExchange : public ::testing::Test {
     throw std::runtime_error("no piece");
   }
 
-  // One genuine probe of `piece`, sent to the reflector's (ephemeral) UDP port or raw.
-  ProbeResult probe(std::string_view piece, std::uint16_t index, Family family = Family::ipv4) {
-    PlannedProbe planned{index, &probes::ipsec::kModule, variant(piece), ProbeKind::genuine, std::nullopt,
-                         family};
+  // One probe of `piece`, sent to the reflector's (ephemeral) UDP or TCP port or raw.
+  ProbeResult probe(std::string_view piece, std::uint16_t index, Family family = Family::ipv4,
+                    ProbeKind kind = ProbeKind::genuine) {
+    PlannedProbe planned{index, &probes::ipsec::kModule, variant(piece), kind, std::nullopt, family};
     Exchange ex = make_exchange(planned, settings_);
     if (planned.variant.transport == probes::Transport::udp) ex.port = server_->ports().udp.at(0);
+    if (planned.variant.transport == probes::Transport::tcp) ex.port = server_->ports().tcp.at(0);
     ex.deadline = Clock::now() + 2s;
     asio::io_context ctx;
     auto future = asio::co_spawn(ctx, run_exchange(std::move(ex)), asio::use_future);
@@ -139,6 +140,34 @@ TEST_F(IpsecExchange, UdpPiecesAnsweredAndObservedOnLoopback) {
     ASSERT_FALSE(r.arrivals.empty());
     EXPECT_EQ(r.arrivals.front().payload_sha256, r.client.sent_sha256) << r.probe.name();
   }
+}
+
+// IKEv2 over TCP (RFC 8229): the client's stream opens with "IKETCP", the
+// reflector's TCP listener hands it to that framing, the demux answers the
+// IKE_SA_INIT in the same framing; the same-size control probe on the same
+// port is told apart by its marker. Both sides digest the same bytes.
+TEST_F(IpsecExchange, IkeOverTcpAnsweredAndObservedOnLoopback) {
+  start(false);
+  std::vector<ProbeResult> results;
+  results.push_back(probe("ike-tcp", 5));
+  results.push_back(probe("ike-tcp", 6, Family::ipv4, ProbeKind::control));
+  for (const auto& r : results)
+    EXPECT_EQ(r.client.outcome, Outcome::reply) << r.probe.name() << " " << r.client.detail;
+  EXPECT_EQ(results[0].client.sent_length, results[1].client.sent_length) << "the control probe has the same size";
+
+  attach_observations(results);
+  ASSERT_EQ(results[0].arrivals.size(), 1U);
+  const auto& seen = results[0].arrivals.front();
+  EXPECT_EQ(seen.protocol, "ipsec");
+  EXPECT_EQ(seen.transport, probes::Transport::tcp);
+  EXPECT_EQ(seen.fields.at("piece"), "ike-tcp");
+  EXPECT_EQ(seen.fields.at("message"), "ike_sa_init");
+  EXPECT_EQ(seen.fields.at("nat_d_source_translated"), "no");
+  EXPECT_EQ(seen.payload_sha256, results[0].client.sent_sha256) << "prefix, length and marker digested alike";
+  ASSERT_TRUE(seen.reply.sent);
+  EXPECT_EQ(seen.reply.kind, "ipsec/ike-tcp/reply");
+  ASSERT_EQ(results[1].arrivals.size(), 1U);
+  EXPECT_EQ(results[1].arrivals.front().kind, "control");
 }
 
 // UDP 500 taken (or no privilege to bind it): IKE still runs, from an

@@ -333,5 +333,105 @@ TEST(L2tpIpsecWithoutNat, RawEspNotTestedIsInconclusiveAndSaysWhy) {
   EXPECT_TRUE(contains(a.summary, "CAP_NET_RAW")) << a.summary;
 }
 
+// ---- IKEv2 over TCP 4500 (RFC 8229): the fallback when UDP fails ----
+
+// A reflector that also listens on TCP 4500, as vpncheck-reflector does by default.
+Network with_tcp() {
+  Network net;
+  net.caps.tcp_ports = {4500};
+  return net;
+}
+
+void block_udp_ike(Network& net, Fate fate = Fate::dropped) {
+  for (auto p : {"ikev2", "ikev1", "nat-t", "ike-large"}) net.genuine[p] = net.control[p] = fate;
+}
+
+TEST(IpsecVerdict, IkeOverTcpPassingChangesNothingOnACleanPath) {
+  Network net = with_tcp();
+  auto a = judge(net);
+  auto before = judge(Network{});
+  EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
+  EXPECT_EQ(a.summary, before.summary);
+  EXPECT_EQ(a.advice, before.advice);
+  ASSERT_TRUE(a.working_variant.has_value());
+  EXPECT_EQ(a.working_variant->piece, "ikev2");
+  bool tcp_planned_and_answered = false;
+  for (const auto& r : a.probes)
+    if (r.probe.variant.piece == "ike-tcp" && r.probe.kind == ProbeKind::genuine)
+      tcp_planned_and_answered = r.client.outcome == Outcome::reply;
+  EXPECT_TRUE(tcp_planned_and_answered);
+}
+
+TEST(IpsecVerdict, OnlyIkeOverTcpGettingThroughIsRestrictedWithItsSettings) {
+  Network net = with_tcp();
+  block_udp_ike(net);
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+  ASSERT_TRUE(a.working_variant.has_value());
+  EXPECT_EQ(a.working_variant->piece, "ike-tcp");
+  EXPECT_EQ(a.working_variant->transport, probes::Transport::tcp);
+  EXPECT_EQ(a.working_variant->port, 4500);
+  EXPECT_TRUE(contains(a.summary, "IKEv2 over TCP 4500 (RFC 8229) works")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "over UDP.")) << a.summary;
+  EXPECT_TRUE(has_finding(a, finding::kPortBlocking)) << "why UDP failed is still reported";
+  const std::string advice = joined(a.advice);
+  ASSERT_FALSE(a.advice.empty());
+  EXPECT_TRUE(contains(a.advice.front(), "enable-tcp=fallback")) << advice;
+  EXPECT_TRUE(contains(a.advice.front(), "tcp-remoteport=4500")) << advice;
+  EXPECT_TRUE(contains(a.advice.front(), "listen-tcp=yes")) << advice;
+  EXPECT_TRUE(contains(advice, "strongSwan does not support")) << advice;
+  EXPECT_TRUE(contains(advice, "UDP 500")) << "allowing UDP still helps every other client: " << advice;
+}
+
+TEST(IpsecVerdict, IkeOverTcpBlockedTooIsBlockedAndSaysSo) {
+  Network net = with_tcp();
+  block_udp_ike(net);
+  net.genuine["ike-tcp"] = net.control["ike-tcp"] = Fate::dropped;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::blocked) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "IKEv2 over TCP 4500 (RFC 8229), the fallback, is blocked too")) << a.summary;
+  EXPECT_FALSE(contains(joined(a.advice), "enable-tcp")) << joined(a.advice);
+}
+
+TEST(IpsecVerdict, IkeOverTcpRescuesOutboundOnlyAndModifiedUdp) {
+  for (Fate fate : {Fate::arrived_only, Fate::altered_reply}) {
+    Network net = with_tcp();
+    block_udp_ike(net, fate);
+    auto a = judge(net);
+    EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+    ASSERT_TRUE(a.working_variant.has_value());
+    EXPECT_EQ(a.working_variant->piece, "ike-tcp");
+  }
+}
+
+TEST(IpsecVerdict, IkeOverTcpCarriesEspWhereNatTIsBlocked) {
+  // IKE on UDP 500 works, but behind NAT UDP 4500 is blocked: over UDP no
+  // tunnel comes up; over TCP IKE and ESP share the connection.
+  Network net = with_tcp();
+  net.genuine["nat-t"] = net.control["nat-t"] = Fate::dropped;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::restricted) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "UDP 4500 is blocked")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "no tunnel can come up over UDP.")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "carries ESP in the same connection")) << a.summary;
+}
+
+TEST(IpsecVerdict, IkeOverTcpOnlyArrivingRescuesNothing) {
+  Network net = with_tcp();
+  block_udp_ike(net);
+  net.genuine["ike-tcp"] = Fate::arrived_only;
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::blocked) << a.summary;
+  EXPECT_TRUE(contains(a.summary, "gets no answer too")) << a.summary;
+}
+
+TEST(IpsecVerdict, IkeOverTcpUntestedLeavesTheUdpVerdict) {
+  Network net;  // a reflector without TCP 4500 (an older one)
+  block_udp_ike(net);
+  auto a = judge(net);
+  EXPECT_EQ(a.verdict, Verdict::blocked) << a.summary;
+  EXPECT_FALSE(contains(a.summary, "TCP")) << a.summary;
+}
+
 }  // namespace
 }  // namespace vpncheck::client

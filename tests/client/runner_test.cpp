@@ -65,12 +65,15 @@ Seen identify(const Exchange& ex, const probes::ServerHints& hints) {
   }
   ByteView message(ex.wire);
   if (ex.transport == Transport::tcp) {
-    // A stream message: a 16-bit big-endian length, then exactly that many bytes.
-    if (message.size() < 2 || (std::size_t{message[0]} << 8 | message[1]) != message.size() - 2) return seen;
-    message = message.subspan(2);
+    // A stream: the framing that claims it delimits its first message, as on the reflector.
+    auto claim = probes::claim_stream(message, probes::stream_framings());
+    if (claim.sniff != probes::Sniff::mine) return seen;
+    auto inner = probes::unframe(*claim.framing, message, true);
+    if (!inner) return seen;
+    message = *inner;
   }
   // Raw IP exchanges carry whole IPv4 datagrams; parsers are told so.
-  const auto arrival = probes::default_arrival(hints, ex.transport == Transport::ip ? Transport::ip : Transport::udp);
+  const auto arrival = probes::default_arrival(hints, ex.transport);
   for (const auto* module : probes::all_protocols()) {
     auto parsed = module->parse_request(message, arrival);
     if (!parsed) continue;

@@ -522,5 +522,50 @@ TEST(IkeV1Codec, Mm2ResponderSpiIsNeverZeroAndFitsSmallRequests) {
   EXPECT_TRUE(ike::build_main_mode_2(bare, counter_fill()).empty());
 }
 
+// ---- IKE over TCP (RFC 8229) ----
+
+TEST(IkeTcpFraming, FirstMessageIsPrefixSelfCountingLengthMarkerAndIke) {
+  const auto& f = ike::kTcpFraming;
+  const Bytes marked = ike::add_non_esp_marker(hex("0102030405"));
+  // §4 "IKETCP", then §3 a length of 2 + 4 + 5 = 11 that counts itself.
+  const Bytes first = frame_first(f, marked);
+  EXPECT_EQ(first, hex("494b45544350" "000b" "00000000" "0102030405"));
+  EXPECT_EQ(f.frame(marked), hex("000b" "00000000" "0102030405")) << "later messages and answers: no prefix";
+  EXPECT_EQ(f.message_length(hex("000b")), MessageLength::of(11));
+  EXPECT_EQ(first_message_length(f, first), MessageLength::of(17));
+  auto inner = unframe(f, first, true);
+  ASSERT_TRUE(inner.has_value());
+  EXPECT_EQ(Bytes(inner->begin(), inner->end()), marked);
+}
+
+TEST(IkeTcpFraming, MalformedAndPartialFrames) {
+  const auto& f = ike::kTcpFraming;
+  EXPECT_EQ(f.message_length(hex("")), MessageLength::more());
+  EXPECT_EQ(f.message_length(hex("00")), MessageLength::more());
+  EXPECT_EQ(f.message_length(hex("0000")), MessageLength::bad());
+  EXPECT_EQ(f.message_length(hex("0002")), MessageLength::bad()) << "a length that covers only itself";
+  EXPECT_EQ(first_message_length(f, hex("494b4554")), MessageLength::more()) << "prefix torn";
+  EXPECT_EQ(first_message_length(f, hex("494b45544350")), MessageLength::more()) << "length not yet here";
+  EXPECT_EQ(first_message_length(f, hex("494b455443500001")), MessageLength::bad());
+  EXPECT_EQ(first_message_length(f, hex("494b45544351000b")), MessageLength::bad()) << "not the prefix";
+  EXPECT_EQ(first_message_length(f, hex("000b00000000")), MessageLength::bad()) << "no prefix at all";
+  const Bytes first = frame_first(f, ike::add_non_esp_marker(hex("0102030405")));
+  for (std::size_t n = 0; n < first.size(); ++n)
+    EXPECT_FALSE(unframe(f, ByteView(first).first(n), true).has_value()) << "torn at " << n;
+}
+
+TEST(IkeTcpFraming, SniffsTheStreamPrefix) {
+  const auto& f = ike::kTcpFraming;
+  EXPECT_EQ(f.sniff(as_bytes("IKETCP")), Sniff::mine);
+  EXPECT_EQ(f.sniff(frame_first(f, ike::add_non_esp_marker(hex("0102030405")))), Sniff::mine);
+  for (std::string_view torn : {"", "I", "IK", "IKE", "IKET", "IKETC"})
+    EXPECT_EQ(f.sniff(as_bytes(torn)), Sniff::need_more) << torn;
+  EXPECT_EQ(f.sniff(as_bytes("IKETCQ")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(as_bytes("iketcp")), Sniff::not_mine);
+  EXPECT_EQ(f.sniff(hex("002a38")), Sniff::not_mine) << "OpenVPN";
+  EXPECT_EQ(f.sniff(hex("160301")), Sniff::not_mine) << "TLS";
+  EXPECT_EQ(f.sniff(hex("000b00000000")), Sniff::not_mine) << "a frame without the prefix";
+}
+
 }  // namespace
 }  // namespace vpncheck::probes

@@ -54,9 +54,12 @@ TEST(IpsecModule, PiecesAndPlaces) {
   const auto& m = ipsec::kModule;
   EXPECT_EQ(m.id, "ipsec");
   EXPECT_EQ(m.title, "IPsec");
-  ASSERT_EQ(m.variants.size(), 6U);
+  ASSERT_EQ(m.variants.size(), 7U);
   EXPECT_EQ(m.variants.front().piece, "ikev2") << "the first variant is what piece-less callers build";
-  for (const auto& v : m.variants) EXPECT_TRUE(v.standard) << v.piece;
+  for (const auto& v : m.variants) EXPECT_EQ(v.standard, v.piece != "ike-tcp") << v.piece;
+  EXPECT_EQ(variant("ike-tcp").transport, Transport::tcp);
+  EXPECT_EQ(variant("ike-tcp").port, 4500);
+  EXPECT_EQ(variant("ike-tcp").framing, &ike::kTcpFraming);
   EXPECT_EQ(variant("ikev2").source_port, 500) << "real IKE clients send from UDP 500";
   EXPECT_EQ(variant("ikev1").port, 500);
   EXPECT_EQ(variant("nat-t").port, 4500);
@@ -93,7 +96,7 @@ TEST(IpsecModule, EachPieceBuildsItsMessage) {
 TEST(IpsecModule, RequestBeforeTheLocalAddressIsKnownHasTheFinalSize) {
   // The runner builds once before connecting (control probe size) and again after.
   IpPort unknown{{}, 0};
-  for (auto piece : {"ikev2", "nat-t", "esp", "ah"})
+  for (auto piece : {"ikev2", "nat-t", "ike-tcp", "esp", "ah"})
     EXPECT_EQ(build(piece, unknown).size(), build(piece).size()) << piece;
 }
 
@@ -113,6 +116,38 @@ TEST(IpsecModule, ReflectorNamesThePieceThatArrived) {
   // Raw datagrams are not UDP payloads and vice versa.
   EXPECT_FALSE(m.parse_request(build("esp"), udp).has_value());
   EXPECT_FALSE(m.parse_request(build("ikev2"), raw).has_value());
+}
+
+// IKEv2 over TCP: the message inside the RFC 8229 frame is the IKE_SA_INIT
+// behind the non-ESP marker, answered in kind; only on TCP, only IKE_SA_INIT.
+TEST(IpsecModule, IkeOverTcpIsAnIkeSaInitBehindTheMarker) {
+  const auto& m = ipsec::kModule;
+  const Bytes request = build("ike-tcp");
+  ASSERT_EQ(request.size(), ike::kNonEspMarkerSize + ike::kSaInitRequestSize);
+  EXPECT_EQ(Bytes(request.begin(), request.begin() + 4), Bytes(4, 0)) << "RFC 8229 §3 non-ESP marker";
+  auto tcp = arrival_from(kPublic, Transport::tcp, 4500);
+  auto parsed = m.parse_request(request, tcp);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->piece, "ike-tcp");
+  EXPECT_EQ(parsed->token, make_token(7));
+  EXPECT_EQ(parsed->fields.at("message"), "ike_sa_init");
+  EXPECT_EQ(parsed->fields.at("nat_d_source_translated"), "yes") << "sent from kLocal, seen from kPublic";
+  EXPECT_FALSE(parsed->opens_flow);
+  const Bytes reply = m.build_reply(request, *parsed, tcp, seeded_fill(2));
+  ASSERT_FALSE(reply.empty());
+  EXPECT_LE(reply.size(), request.size());
+  EXPECT_EQ(Bytes(reply.begin(), reply.begin() + 4), Bytes(4, 0)) << "the answer carries the marker too";
+  EXPECT_TRUE(m.is_reply_to(reply, request));
+  EXPECT_FALSE(m.parse_request(reply, tcp).has_value());
+  // Over TCP nothing but a marked IKE_SA_INIT is taken: not a bare one, not
+  // another piece's message; and the TCP piece's message is no UDP 500 probe.
+  EXPECT_FALSE(m.parse_request(build("ikev2"), tcp).has_value());
+  EXPECT_FALSE(m.parse_request(build("ikev1"), tcp).has_value());
+  EXPECT_FALSE(m.parse_request(build("ike-large"), tcp).has_value());
+  EXPECT_FALSE(m.parse_request(Bytes{0xff}, tcp).has_value()) << "no keepalive on TCP";
+  EXPECT_TRUE(m.build_reply(build("ikev2"), *parsed, tcp, seeded_fill(2)).empty());
+  EXPECT_EQ(m.parse_request(request, arrival_from(kPublic, Transport::udp, 4500))->piece, "nat-t")
+      << "the same bytes on UDP 4500 are NAT-T's";
 }
 
 TEST(IpsecModule, ReflectorReportsTheNatDetectionResult) {

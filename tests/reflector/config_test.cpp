@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "probes/registry.h"
+
 namespace vpncheck::reflector {
 namespace {
 
@@ -14,8 +16,11 @@ TEST(ReflectorConfig, DefaultsMatchTheDesign) {
   EXPECT_TRUE(c.listen_is_default);
   EXPECT_EQ(c.control_port, 8780);
   EXPECT_EQ(c.web_control_ports, (std::vector<std::uint16_t>{80, 443}));
-  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{51820, 1194, 53, 443, 500, 4500, 1701}));
-  EXPECT_EQ(c.tcp_ports, (std::vector<std::uint16_t>{1194, 443, 1723}));
+  // Every port a module's variant probes, each once.
+  EXPECT_EQ(c.udp_ports, (std::vector<std::uint16_t>{53, 443, 500, 1194, 1701, 4500, 51820}));
+  EXPECT_EQ(c.tcp_ports, (std::vector<std::uint16_t>{443, 1194, 1723, 4500}));
+  EXPECT_EQ(c.udp_ports, probes::variant_ports(probes::Transport::udp));
+  EXPECT_EQ(c.tcp_ports, probes::variant_ports(probes::Transport::tcp));
   EXPECT_EQ(c.session_ttl_s, 300);
   EXPECT_EQ(c.log_level, LogLevel::info);
 }

@@ -31,6 +31,7 @@
 
 #include "probes/control.h"
 #include "probes/crypto.h"
+#include "probes/ipsec.h"
 #include "probes/openvpn.h"
 #include "probes/pptp.h"
 #include "probes/wireguard.h"
@@ -99,7 +100,7 @@ asio::awaitable<Exchange> tcp_exchange(std::uint16_t port, probes::Bytes request
   ex.local_port = socket.local_endpoint().port();
   co_await asio::async_write(socket, asio::buffer(request), kAwait);
   // The reflector answers, then closes its side: read to EOF.
-  std::vector<std::uint8_t> all(512);
+  std::vector<std::uint8_t> all(2048);
   auto [ec, n] = co_await asio::async_read(socket, asio::buffer(all), kAwait);
   all.resize(n);
   ex.reply = std::move(all);
@@ -323,6 +324,22 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   ASSERT_TRUE(ovpn);
   EXPECT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
 
+  // IKEv2 over TCP on the same port: its stream prefix "IKETCP" claims the
+  // stream (it was once read as an OpenVPN length of 0x494b and dropped), and
+  // the answer comes in its framing, without the prefix.
+  token.probe_index = 3;
+  probes::ProbeContext ike_context = probes::default_context(probes::ipsec::kModule, token);
+  for (const auto& v : probes::ipsec::kModule.variants)
+    if (v.framing != nullptr) ike_context.variant = v;
+  ASSERT_NE(ike_context.variant.framing, nullptr);
+  const probes::StreamFraming& ike_framing = *ike_context.variant.framing;
+  probes::Bytes ike_request = probes::ipsec::kModule.build_request(ike_context, rnd);
+  auto ike = run_bounded(client, tcp_exchange(shared, probes::frame_first(ike_framing, ike_request)));
+  ASSERT_TRUE(ike);
+  auto ike_reply = probes::unframe(ike_framing, ike->reply);
+  ASSERT_TRUE(ike_reply.has_value()) << ike->reply.size() << " B back";
+  EXPECT_TRUE(probes::ipsec::kModule.is_reply_to(*ike_reply, ike_request));
+
   // A TLS ClientHello (a browser) is claimed by no protocol's framing (it was
   // once read as an OpenVPN length of 5633): closed, no answer, unrecognised.
   auto tls = run_bounded(client, tcp_exchange(shared, {0x16, 0x03, 0x01, 0x02, 0x00, 0x01}));
@@ -338,12 +355,14 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   ASSERT_TRUE(read);
   auto list = probes::observations_from_json(read->body(), parse_error);
   ASSERT_TRUE(list) << parse_error;
-  ASSERT_EQ(list->observations.size(), 2u);
+  ASSERT_EQ(list->observations.size(), 3u);
   EXPECT_EQ(list->observations[0].kind, "control");
   EXPECT_EQ(list->observations[0].transport, probes::Transport::tcp);
   EXPECT_EQ(list->observations[0].payload_length, 44u);
   EXPECT_FALSE(list->observations[0].ttl);  // not observable on TCP
   EXPECT_EQ(list->observations[1].protocol, "openvpn");
+  EXPECT_EQ(list->observations[2].protocol, "ipsec");
+  EXPECT_EQ(list->observations[2].fields.at("piece"), "ike-tcp");
 
   server.stop();
   io.join();
