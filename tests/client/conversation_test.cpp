@@ -45,7 +45,6 @@ const probes::ProtocolModule kSynthetic{
     .parse_request = nullptr,
     .build_reply = nullptr,
     .is_reply_to = nullptr,
-    .frame_stream = nullptr,
     .advice_use_variant = nullptr,
     .advice_signature_blocked = "",
     .client_conversation = start_scripted,

@@ -19,6 +19,7 @@
 #include "fake_stream.h"
 #include "probes/control.h"
 #include "probes/gre.h"
+#include "probes/ip.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
 #include "probes/registry.h"
@@ -166,8 +167,8 @@ asio::awaitable<ClientSide> fake_gre(std::shared_ptr<FakePptp> fake, Exchange ex
   ClientSide side;
   side.outcome = fake->gre_outcome;
   if (side.outcome != Outcome::reply) co_return side;
-  auto payload = probes::pptp::ip_payload(ex.wire, 47);
-  Bytes answer = probes::pptp::ip_datagram(Bytes{198, 51, 100, 20}, Bytes{192, 0, 2, 10}, 47,
+  auto payload = probes::ip::payload(ex.wire, 47);
+  Bytes answer = probes::ip::datagram(Bytes{198, 51, 100, 20}, Bytes{192, 0, 2, 10}, 47,
                                            probes::gre::build_reply(*payload, fake->client_call_id));
   side.outcome = ex.is_reply(answer) ? Outcome::reply : Outcome::invalid_reply;
   if (side.outcome == Outcome::reply) ex.inspect_reply(answer);
@@ -465,7 +466,7 @@ TEST_F(RunnerTest, PptpPiecesRunAsOneConversation) {
   EXPECT_EQ(probes::pptp::parse(pptp_->written.front()).message.token,
             (probes::ProbeToken{kTag, piece(results, "control").probe.index}));
   ASSERT_EQ(pptp_->flows.size(), 1U);
-  auto gre = probes::gre::parse_probe(*probes::pptp::ip_payload(pptp_->flows.front().wire, 47));
+  auto gre = probes::gre::parse_probe(*probes::ip::payload(pptp_->flows.front().wire, 47));
   ASSERT_TRUE(gre.has_value());
   EXPECT_EQ(gre->token, (probes::ProbeToken{kTag, piece(results, "gre").probe.index}));
   EXPECT_EQ(gre->gre.header.call_id, FakePptp::kReflectorCallId);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "probes/gre.h"
+#include "probes/ip.h"
 #include "probes/pptp.h"
 #include "probes/pptp_module.h"
 #include "test_support.h"
@@ -93,15 +94,15 @@ TEST(PptpClientConversation, RunsControlThenGreKeyedToTheReflectorsCallIdThenSto
   EXPECT_EQ(flow.piece, 1u);
   EXPECT_EQ(flow.deadline_ms, kDeadline - kStopReserveMs) << "time kept back for the clean stop";
   Bytes gre = flow.request(IpPort{kLocal, 0});
-  auto payload = ipv4_payload(gre, 47);
+  auto payload = ip::payload(gre, 47);
   ASSERT_TRUE(payload.has_value());
   auto probe = gre::parse_probe(*payload);
   ASSERT_TRUE(probe.has_value());
   EXPECT_EQ(probe->gre.header.call_id, ids.reflector);
   EXPECT_EQ(probe->token, make_token(2));
-  Bytes answer = ip_datagram(kReflector, kLocal, 47, gre::build_reply(*payload, ids.own));
+  Bytes answer = ip::datagram(kReflector, kLocal, 47, gre::build_reply(*payload, ids.own));
   EXPECT_TRUE(flow.answers(answer, gre));
-  EXPECT_FALSE(flow.answers(ip_datagram(kReflector, kLocal, 47, gre::build_reply(*payload, ids.own + 1)), gre));
+  EXPECT_FALSE(flow.answers(ip::datagram(kReflector, kLocal, 47, gre::build_reply(*payload, ids.own + 1)), gre));
 
   as<WaitUntil>(c->step(event(Event::Kind::opened, 1)));
   // The control connection's peer saying something meanwhile changes nothing.

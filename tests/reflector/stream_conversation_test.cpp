@@ -61,7 +61,6 @@ const probes::ProtocolModule kSyntheticModule{
     .parse_request = nullptr,
     .build_reply = nullptr,
     .is_reply_to = nullptr,
-    .frame_stream = nullptr,
     .advice_use_variant = nullptr,
     .advice_signature_blocked = "",
     .server_stream = &kSyntheticStream,
