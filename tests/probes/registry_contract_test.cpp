@@ -54,10 +54,10 @@ TokenSpan token_span(ByteView request, const ProbeToken& token) {
 }
 std::size_t token_offset(ByteView request, const ProbeToken& token) { return token_span(request, token).offset; }
 
-// Protocols that frame messages on TCP by a length field of their own and run
-// a dedicated conversation there (PPTP: src/run/pptp_exchange and
-// reflector/pptp_server), so their TCP variant names no StreamFraming.
-bool frames_itself(const ProtocolModule& m) { return m.id == "pptp"; }
+// Protocols that frame messages on TCP by a length field of their own inside
+// their conversation (ProtocolModule::server_stream, client_conversation), so
+// their TCP variant names no StreamFraming.
+bool frames_itself(const ProtocolModule& m) { return m.server_stream != nullptr; }
 
 class ProtocolContract : public ::testing::TestWithParam<const ProtocolModule*> {
  protected:
