@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 
 #include "probes/crypto.h"
+#include "src/run/ip_port.h"
 
 // GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
 // inlining: Asio's awaitable frames come from aligned_alloc and go back through
@@ -28,27 +29,6 @@ namespace conv = probes::conversation;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxBuffered = 65536;  // a stream that never completes a message is cut off here
-
-Outcome outcome_of(const boost::system::error_code& ec) {
-  namespace err = asio::error;
-  if (ec == err::connection_refused) return Outcome::refused;
-  if (ec == err::connection_reset || ec == err::eof || ec == err::broken_pipe) return Outcome::reset;
-  if (ec == err::host_unreachable || ec == err::network_unreachable) return Outcome::unreachable;
-  if (ec == err::timed_out || ec == err::operation_aborted) return Outcome::timeout;
-  return Outcome::local_error;
-}
-
-probes::IpPort ip_port(const asio::ip::address& address, std::uint16_t port) {
-  probes::IpPort out{{}, port};
-  if (address.is_v4()) {
-    auto b = address.to_v4().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  } else {
-    auto b = address.to_v6().to_bytes();
-    out.address.assign(b.begin(), b.end());
-  }
-  return out;
-}
 
 class TcpStream : public Stream {
  public:

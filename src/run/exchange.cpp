@@ -37,14 +37,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxReply = 4096;  // an IKE_AUTH-sized answer fits
 
-Outcome outcome_of(const boost::system::error_code& ec) {
-  namespace err = asio::error;
-  if (ec == err::connection_refused) return Outcome::refused;
-  if (ec == err::connection_reset || ec == err::eof || ec == err::broken_pipe) return Outcome::reset;
-  if (ec == err::host_unreachable || ec == err::network_unreachable) return Outcome::unreachable;
-  if (ec == err::timed_out || ec == err::operation_aborted) return Outcome::timeout;
-  return Outcome::local_error;
-}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -434,6 +426,15 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
 }
 
 }  // namespace
+
+Outcome outcome_of(const boost::system::error_code& ec) {
+  namespace err = asio::error;
+  if (ec == err::connection_refused) return Outcome::refused;
+  if (ec == err::connection_reset || ec == err::eof || ec == err::broken_pipe) return Outcome::reset;
+  if (ec == err::host_unreachable || ec == err::network_unreachable) return Outcome::unreachable;
+  if (ec == err::timed_out || ec == err::operation_aborted) return Outcome::timeout;
+  return Outcome::local_error;
+}
 
 void add_kernel_retransmissions(asio::ip::tcp::socket& socket, StepAttempts& step, double now_ms) {
   tcp_info info{};

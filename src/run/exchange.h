@@ -61,6 +61,9 @@ struct Exchange {
 // (its detail: kRawPrivilegeHint, probes/assessment.h).
 
 boost::asio::awaitable<ClientSide> run_exchange(Exchange exchange);
+
+// What a socket error means for a probe (refused, reset, unreachable, timeout, else local_error).
+Outcome outcome_of(const boost::system::error_code& ec);
 // The wire action is injectable so callers can be tested without a network.
 using ExchangeFn = std::function<boost::asio::awaitable<ClientSide>(Exchange)>;
 
