@@ -61,7 +61,8 @@ for setting in DynamicUser=yes 'AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET
   'CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_RAW' \
   NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
   'RestrictAddressFamilies=AF_INET AF_INET6' MemoryDenyWriteExecute=yes SystemCallFilter=@system-service \
-  Restart=on-failure 'ExecStart=/usr/bin/vpncheck-reflector'; do
+  Restart=on-failure 'ExecStart=/usr/bin/vpncheck-reflector' SystemCallErrorNumber=EPERM ProcSubset=pid \
+  MemoryMax= MemoryHigh= TasksMax=; do
   grep -q "^$setting" "$unit" || fail "unit lacks $setting"
 done
 gzip -dc "$work/root/usr/share/man/man8/vpncheck-reflector.8.gz" | grep -qF -- '\-\-rate\-limit' ||

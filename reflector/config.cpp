@@ -3,8 +3,13 @@
 #include <boost/asio/ip/address.hpp>
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 #include "probes/ip.h"
@@ -35,6 +40,44 @@ std::string port_list_text(const std::vector<std::uint16_t>& ports) {
 
 std::string_view reflector_version() { return VPNCHECK_VERSION; }
 
+AuthKeyFile read_auth_key_file(const std::string& path) {
+  // A bearer key is a line of text; anything much larger is the wrong file.
+  constexpr std::size_t kMaxKeyFile = 4096;
+  AuthKeyFile out;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    out.error = path + ": " + std::strerror(errno);
+    return out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    out.error = path + ": not a regular file";
+    return out;
+  }
+  if (static_cast<std::size_t>(st.st_size) > kMaxKeyFile) {
+    out.error = path + ": " + std::to_string(st.st_size) + " bytes; a key file holds one line";
+    return out;
+  }
+  out.readable_by_others = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.error = path + ": cannot be read";
+    return out;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::string_view key = trim(text);
+  if (key.find_first_of("\r\n") != std::string_view::npos) {
+    out.error = path + ": more than one line; a key file holds the key alone";
+    return out;
+  }
+  if (key.empty()) {
+    out.error = path + ": empty; it must hold the key";
+    return out;
+  }
+  out.key = std::string(key);
+  return out;
+}
+
 std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
   std::vector<std::uint16_t> ports;
   text = trim(text);
@@ -54,7 +97,7 @@ std::optional<std::vector<std::uint16_t>> parse_port_list(std::string_view text)
   return ports;
 }
 
-ParseOutcome parse_args(const std::vector<std::string>& args) {
+ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std::string> credentials_directory) {
   Config config;
   // By default every port some protocol module probes on UDP or TCP
   // (ascending), so a module's new variant is served without naming its
@@ -131,12 +174,19 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
       ->capture_default_str();
   std::string auth_key;
   app.add_option("--auth-key", auth_key,
-                 "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health)")
+                 "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health);\n"
+                 "other local users can read it in the process list: prefer --auth-key-file")
       ->type_name("KEY");
+  std::string auth_key_file;
+  app.add_option("--auth-key-file", auth_key_file,
+                 "as --auth-key, the key read from FILE (one line). Under systemd, a credential\n"
+                 "named auth-key (LoadCredential=auth-key:PATH) is used when neither is given")
+      ->type_name("FILE");
   std::string user;
   app.add_option("--user", user,
-                 "after binding every socket, switch to this user's uid and gid, keeping no capability\n"
-                 "(CAP_NET_RAW only if raw listeners are configured); refuses to run on as root if that fails")
+                 "after binding every socket, switch to this user's uid and gid (needs starting as root;\n"
+                 "the systemd unit runs it as a dynamic user already). Either way, once every socket\n"
+                 "is open no capability is kept; refuses to run on if the switch fails")
       ->type_name("NAME");
   app.add_option("--log-level", log_level, "debug|info|warn|error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -213,9 +263,29 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
         config.listen.push_back(address);
     }
   }
+  if (app.count("--auth-key") > 0 && app.count("--auth-key-file") > 0)
+    return usage_error("--auth-key and --auth-key-file: give the key one way");
   if (app.count("--auth-key") > 0) {
     if (auth_key.empty()) return usage_error("--auth-key: the key must not be empty");
     config.auth_key = auth_key;
+    config.auth_key_source = "--auth-key";
+  } else if (app.count("--auth-key-file") > 0) {
+    auto file = read_auth_key_file(auth_key_file);
+    if (!file.key) return usage_error("--auth-key-file " + file.error);
+    config.auth_key = std::move(file.key);
+    config.auth_key_source = auth_key_file;
+    if (file.readable_by_others)
+      config.warnings.push_back("--auth-key-file " + auth_key_file +
+                                ": other users may read it (chmod 600 it)");
+  } else if (credentials_directory && !credentials_directory->empty()) {
+    const std::string path = *credentials_directory + "/auth-key";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+      auto file = read_auth_key_file(path);
+      if (!file.key) return usage_error("systemd credential auth-key: " + file.error);
+      config.auth_key = std::move(file.key);
+      config.auth_key_source = "systemd credential auth-key";
+    }
   }
   if (app.count("--user") > 0) {
     if (user.empty()) return usage_error("--user: the user name must not be empty");

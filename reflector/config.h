@@ -64,6 +64,10 @@ struct Config {
   double rate_limit = 200;
   // Set: the control API (but /v1/health) requires "Authorization: Bearer KEY".
   std::optional<std::string> auth_key;
+  // Where the key came from, for the start-up log: "--auth-key", a file path.
+  std::string auth_key_source;
+  // Warnings parse_args found worth saying once the log is up.
+  std::vector<std::string> warnings;
   // Set: after binding every socket, switch to this user (vpncheck-reflector --user).
   std::optional<std::string> user;
   LogLevel log_level = LogLevel::info;
@@ -79,8 +83,21 @@ struct ParseOutcome {
   std::string message;
 };
 
-// `args` excludes the program name.
-ParseOutcome parse_args(const std::vector<std::string>& args);
+// `args` excludes the program name. `credentials_directory` is where systemd
+// put the unit's credentials ($CREDENTIALS_DIRECTORY, systemd.exec(5)
+// LoadCredential=); a file `auth-key` there is the key when no option names one.
+ParseOutcome parse_args(const std::vector<std::string>& args,
+                        std::optional<std::string> credentials_directory = std::nullopt);
+
+// The key in an auth-key file: its first line, surrounding blanks and the line
+// end removed. An error message when the file cannot be read, is empty, is
+// larger than a key could be, or holds more than one line.
+struct AuthKeyFile {
+  std::optional<std::string> key;
+  std::string error;
+  bool readable_by_others = false;  // group or world may read it: worth a warning
+};
+AuthKeyFile read_auth_key_file(const std::string& path);
 
 // "80,443" -> {80, 443}; "" -> {}; duplicates removed, order kept. nullopt on
 // anything that is not a port number.

@@ -148,7 +148,43 @@ std::optional<Ipv4Facts> read_ipv4_header(probes::ByteView d) {
   return facts;
 }
 
-std::optional<RawSocket> open_raw_socket(asio::io_context& io, std::uint8_t ip_protocol, std::string& error) {
+namespace {
+
+// Binds a raw socket to one local address (the port is meaningless for raw IP).
+bool bind_raw(RawSocket& socket, const std::string& local, std::string& error) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(local, ec);
+  if (ec) {
+    error = "not an IP address: " + local;
+    return false;
+  }
+  int rc = 0;
+  if (address.is_v4()) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    const auto bytes = address.to_v4().to_bytes();
+    std::memcpy(&sa.sin_addr, bytes.data(), bytes.size());
+    rc = ::bind(socket.native_handle(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    const auto v6 = address.to_v6();
+    const auto bytes = v6.to_bytes();
+    std::memcpy(&sa.sin6_addr, bytes.data(), bytes.size());
+    sa.sin6_scope_id = static_cast<std::uint32_t>(v6.scope_id());
+    rc = ::bind(socket.native_handle(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  }
+  if (rc != 0) {
+    error = "cannot bind to " + local + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<RawSocket> open_raw_socket(asio::io_context& io, std::uint8_t ip_protocol, std::string& error,
+                                         const std::optional<std::string>& local) {
   RawSocket socket(io);
   boost::system::error_code ec;
   socket.open(raw(AF_INET, ip_protocol), ec);
@@ -161,11 +197,13 @@ std::optional<RawSocket> open_raw_socket(asio::io_context& io, std::uint8_t ip_p
     error = std::string("cannot set IP_HDRINCL: ") + std::strerror(errno);
     return std::nullopt;
   }
+  if (local && !bind_raw(socket, *local, error)) return std::nullopt;
   socket.non_blocking(true, ec);
   return socket;
 }
 
-std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_protocol, std::string& error) {
+std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_protocol, std::string& error,
+                                          const std::optional<std::string>& local) {
   RawSocket socket(io);
   boost::system::error_code ec;
   socket.open(raw(AF_INET6, ip_protocol), ec);
@@ -180,6 +218,7 @@ std::optional<RawSocket> open_raw6_socket(asio::io_context& io, std::uint8_t ip_
       return std::nullopt;
     }
   }
+  if (local && !bind_raw(socket, *local, error)) return std::nullopt;
   socket.non_blocking(true, ec);
   return socket;
 }

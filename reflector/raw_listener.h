@@ -40,13 +40,17 @@ struct Ipv4Facts {
 };
 std::optional<Ipv4Facts> read_ipv4_header(probes::ByteView datagram);
 
-// Opens an IPv4 raw socket for `ip_protocol` with IP_HDRINCL. On failure
-// returns nullopt and says why in `error` (EPERM: no CAP_NET_RAW).
-std::optional<RawSocket> open_raw_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
+// Opens an IPv4 raw socket for `ip_protocol` with IP_HDRINCL, bound to
+// `local` when given (then the kernel hands it only datagrams to that
+// address: --listen). On failure returns nullopt and says why in `error`
+// (EPERM: no CAP_NET_RAW).
+std::optional<RawSocket> open_raw_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error,
+                                         const std::optional<std::string>& local = std::nullopt);
 
 // Opens an IPv6 raw socket for `ip_protocol` that reports destination, hop
-// limit and traffic class of each datagram. Same failure contract.
-std::optional<RawSocket> open_raw6_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error);
+// limit and traffic class of each datagram. Same binding and failure contract.
+std::optional<RawSocket> open_raw6_socket(boost::asio::io_context& io, std::uint8_t ip_protocol, std::string& error,
+                                          const std::optional<std::string>& local = std::nullopt);
 
 // Whether the modules behind the raw protocol `name` ("esp", ...) speak IPv6
 // (the raw-protocol table, probes/ip.h).

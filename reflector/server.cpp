@@ -299,40 +299,46 @@ std::optional<std::string> Server::start() {
     if (b.role.probe) ports_.tcp.push_back(b.port);
   }
 
-  // Raw IPv4 listeners: optional, and only with CAP_NET_RAW.
-  if (any_v4) {
-    for (const auto& name : config_.raw_protocols) {
-      const auto* raw = probes::ip::raw_protocol(name);
-      if (!raw) continue;  // config.cpp admits only the table's names
-      const std::uint8_t protocol = raw->number;
-      std::string error;
-      auto socket = open_raw_socket(*io_, protocol, error);
-      if (!socket) {
-        log_.warn("raw " + name + " listener not opened: " + error + "; " + name + " probes will be inconclusive");
-        continue;
-      }
-      raw_sockets_.emplace_back(protocol, std::make_unique<RawSocket>(std::move(*socket)));
-      ports_.raw.push_back(name);
+  // Raw listeners: optional, and only with CAP_NET_RAW. Over IPv6 only for the
+  // protocols whose modules speak IPv6 (ESP, AH, GRE), offered separately
+  // (capabilities.raw_protocols_v6), so a client runs raw probes over IPv6 only
+  // where this reflector can answer them. A raw socket listening on the
+  // wildcard sees datagrams to every address of the host, so with --listen
+  // each named address gets its own bound socket instead.
+  auto raw_locals = [&](bool v4) {
+    std::vector<std::optional<std::string>> locals;
+    for (const auto& a : listen_) {
+      auto address = asio::ip::make_address(a);
+      if (address.is_v4() != v4) continue;
+      if (address.is_unspecified()) return std::vector<std::optional<std::string>>{std::nullopt};
+      locals.emplace_back(a);
     }
-  }
-  // Raw IPv6 listeners for the protocols whose modules speak IPv6 (ESP, AH, GRE);
-  // offered separately (capabilities.raw_protocols_v6), so a client runs raw
-  // probes over IPv6 only where this reflector can answer them.
-  if (any_v6) {
+    return locals;
+  };
+  for (const bool v4 : {true, false}) {
+    const std::string family = v4 ? "" : "IPv6 ";
+    auto& sockets = v4 ? raw_sockets_ : raw6_sockets_;
+    auto& offered = v4 ? ports_.raw : ports_.raw6;
+    const auto locals = raw_locals(v4);
     for (const auto& name : config_.raw_protocols) {
-      if (!raw_protocol_over_ipv6(name)) continue;
+      if (!v4 && !raw_protocol_over_ipv6(name)) continue;
       const auto* raw = probes::ip::raw_protocol(name);
       if (!raw) continue;  // config.cpp admits only the table's names
-      const std::uint8_t protocol = raw->number;
-      std::string error;
-      auto socket = open_raw6_socket(*io_, protocol, error);
-      if (!socket) {
-        log_.warn("raw IPv6 " + name + " listener not opened: " + error + "; " + name +
-                  " probes over IPv6 will be inconclusive");
-        continue;
+      bool opened = false;
+      for (const auto& local : locals) {
+        std::string error;
+        auto socket = v4 ? open_raw_socket(*io_, raw->number, error, local)
+                         : open_raw6_socket(*io_, raw->number, error, local);
+        if (!socket) {
+          log_.warn("raw " + family + name + " listener" + (local ? " on " + *local : "") + " not opened: " + error +
+                    "; " + name + " probes" + (v4 ? "" : " over IPv6") + (local ? " to it" : "") +
+                    " will be inconclusive");
+          continue;
+        }
+        sockets.emplace_back(raw->number, std::make_unique<RawSocket>(std::move(*socket)));
+        opened = true;
       }
-      raw6_sockets_.emplace_back(protocol, std::make_unique<RawSocket>(std::move(*socket)));
-      ports_.raw6.push_back(name);
+      if (opened) offered.push_back(name);
     }
   }
 

@@ -1,6 +1,11 @@
 #include "reflector/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "probes/registry.h"
 
@@ -146,6 +151,77 @@ TEST(ReflectorConfig, RateLimitAndAuthKey) {
   }
   EXPECT_NE(parse_args({"--help"}).message.find("--rate-limit"), std::string::npos);
   EXPECT_NE(parse_args({"--help"}).message.find("--auth-key"), std::string::npos);
+}
+
+// A scratch directory for key files, removed with its contents.
+class KeyFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/vpncheck-keyfile-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0600) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(KeyFiles, AuthKeyFileGivesTheKeyWithoutItsLineEnd) {
+  auto out = parse_args({"--auth-key-file", write("key", "  s3cret-from-file \r\n")});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->auth_key, "s3cret-from-file");
+  EXPECT_TRUE(out.config->warnings.empty());
+  EXPECT_NE(parse_args({"--help"}).message.find("--auth-key-file"), std::string::npos);
+}
+
+TEST_F(KeyFiles, AuthKeyFileReadableByOthersIsWarnedAbout) {
+  auto out = parse_args({"--auth-key-file", write("key", "k\n", 0644)});
+  ASSERT_TRUE(out.config) << out.message;
+  ASSERT_EQ(out.config->warnings.size(), 1u);
+  EXPECT_NE(out.config->warnings[0].find("chmod 600"), std::string::npos);
+}
+
+TEST_F(KeyFiles, UnusableAuthKeyFilesAreUsageErrorsThatSayWhy) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {dir_ + "/missing", "No such file"},
+      {write("empty", "\n"), "empty"},
+      {write("two-lines", "a\nb\n"), "more than one line"},
+      {write("huge", std::string(5000, 'k')), "one line"},
+      {dir_, "not a regular file"},
+  };
+  for (const auto& [path, why] : cases) {
+    auto out = parse_args({"--auth-key-file", path});
+    EXPECT_FALSE(out.config) << path;
+    EXPECT_EQ(out.exit_code, 2) << path;
+    EXPECT_NE(out.message.find(why), std::string::npos) << path << ": " << out.message;
+  }
+  auto both = parse_args({"--auth-key", "a", "--auth-key-file", write("key", "b")});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.message.find("one way"), std::string::npos);
+}
+
+// systemd's LoadCredential=auth-key:PATH puts the file in $CREDENTIALS_DIRECTORY.
+TEST_F(KeyFiles, SystemdCredentialIsTheKeyWhenNoOptionGivesOne) {
+  write("auth-key", "from-credential\n");
+  auto out = parse_args({}, dir_);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->auth_key, "from-credential");
+  EXPECT_EQ(out.config->auth_key_source, "systemd credential auth-key");
+
+  out = parse_args({"--auth-key", "explicit"}, dir_);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->auth_key, "explicit");
+
+  // A credentials directory without that credential: no key, no error.
+  std::filesystem::remove(dir_ + "/auth-key");
+  out = parse_args({}, dir_);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_FALSE(out.config->auth_key);
 }
 
 TEST(ReflectorConfig, MaxConnections) {

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -159,6 +163,48 @@ TEST(RawListeners, OfferedOnlyWhenTheyCouldBeOpened) {
     EXPECT_TRUE(offered.empty());
     EXPECT_NE(log_text.str().find("needs CAP_NET_RAW"), std::string::npos) << log_text.str();
   }
+}
+
+// Local addresses ("0100007F" is 127.0.0.1) of this process's raw sockets for
+// `protocol`, from /proc/net/raw: its columns are sl, local_address:protocol, ...,
+// and the inode, matched against this process's socket descriptors.
+std::vector<std::string> own_raw_socket_addresses(std::uint8_t protocol) {
+  std::set<std::string> inodes;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(fd.path(), ec).string();
+    if (!ec && target.starts_with("socket:[")) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  std::vector<std::string> out;
+  std::ifstream in("/proc/net/raw");
+  std::string line;
+  std::getline(in, line);  // header
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", protocol);
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<std::string> f;
+    for (std::string w; fields >> w;) f.push_back(w);
+    if (f.size() < 10 || !inodes.contains(f[9])) continue;
+    if (f[1].ends_with(wanted)) out.push_back(f[1].substr(0, f[1].find(':')));
+  }
+  return out;
+}
+
+// --listen names the addresses to serve; a raw listener on the wildcard would
+// take ESP/GRE sent to every other address of the host too.
+TEST(RawListeners, BoundToTheListenAddressesWhenNamed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "raw sockets need CAP_NET_RAW";
+  Config config = test::loopback_config();  // --listen 127.0.0.1
+  config.raw_protocols = {"gre"};
+  std::ostringstream log_text;
+  Logger log(LogLevel::info, &log_text);
+  Server server(config, &log);
+  ASSERT_FALSE(server.start());
+  auto addresses = own_raw_socket_addresses(47);
+  server.stop();
+  EXPECT_EQ(addresses, (std::vector<std::string>{"0100007F"})) << log_text.str();
+  EXPECT_EQ(server.ports().raw, (std::vector<std::string>{"gre"}));
 }
 
 }  // namespace
