@@ -22,6 +22,7 @@
 #include "probes/registry.h"
 #include "src/control/control_client.h"
 #include "src/nat/gateway.h"
+#include "src/nat/hop_trace.h"
 #include "src/nat/nat_runner.h"
 #include "src/progress.h"
 #include "src/report/html_report.h"
@@ -83,6 +84,9 @@ asio::awaitable<std::vector<asio::ip::address>> resolve(const std::string& host,
   co_return out;
 }
 
+// The hop trace waits at most this long; routers answer within a round trip
+// or not at all, and it runs beside the probes, never after them.
+constexpr milliseconds kHopTraceWindow{1000};
 // The NAT behaviour tests and the gateway query (SSDP MX is 1 s) wait at most this long.
 constexpr milliseconds kNatTestWindow{1500};
 // -6 with an IPv4 fallback for the control session: how long IPv6 gets first.
@@ -281,8 +285,25 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   auto gateway = [&]() -> asio::awaitable<void> {
     if (ask_gateway) gateway_facts = co_await nat::query_gateway(std::min(settings.timeout, kNatTestWindow));
   };
+  // The routers on the way (CGNAT, double NAT): to a UDP port the reflector
+  // listens on, so the datagram that reaches it draws no ICMP from its host.
+  std::optional<std::uint16_t> hop_port;
+  if (!caps.nat_ports.empty() && caps.nat_ports.front() != 0) hop_port = caps.nat_ports.front();
+  else if (!caps.udp_ports.empty() && caps.udp_ports.front() != 0) hop_port = caps.udp_ports.front();
+  const bool trace = address->is_v4() && !o.ipv6_only && !address->is_loopback() && hop_port;
+  std::optional<std::vector<nat::Hop>> hops;
+  auto others_done = std::make_shared<bool>(false);
+  auto hop_trace = [&]() -> asio::awaitable<void> {
+    if (trace)
+      hops = co_await nat::trace_hops(address->to_v4(), *hop_port, std::min(settings.timeout, kHopTraceWindow),
+                                      others_done);
+  };
   auto probes = [&]() -> asio::awaitable<void> { results = co_await run_plan(plan, settings); };
-  co_await (probes() && nat_tests() && gateway());
+  auto measurements = [&]() -> asio::awaitable<void> {
+    co_await (probes() && nat_tests() && gateway());
+    *others_done = true;
+  };
+  co_await (measurements() && hop_trace());
   progress.clear();
   // Not waited for: an answer still missing when the probes are done is no evidence either way.
   if (portal)
@@ -335,6 +356,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     apply_path_mtu(report.protocols, report.nat.tests->mtu);
   }
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
+  if (hops) apply_hops(report.nat, nat::classify_hops(*hops, nat::parse_ipv4(address->to_string())));
   // Derived, not probed: present only when all they are derived from were assessed.
   add_derived(report.protocols, report.behind_nat);
   // Best effort (the reflector expires sessions on its own): one round trip's

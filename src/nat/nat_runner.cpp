@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "probes/nat_probe.h"
+#include "src/nat/socket_errors.h"
 
 namespace vpncheck::nat {
 namespace {
@@ -510,39 +511,13 @@ asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr
 // router (ICMP, with its address) or from this host (a local interface MTU).
 // Keeps the smallest MTU reported; never blocks.
 void read_mtu_reports(udp::socket& socket, PathSamples& samples) {
-  for (int i = 0; i < 64; ++i) {
-    std::array<std::uint8_t, 64> data{};
-    alignas(cmsghdr) std::array<char, 512> control{};
-    sockaddr_in from{};
-    iovec iov{data.data(), data.size()};
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    if (::recvmsg(socket.native_handle(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
-      sock_extended_err err{};
-      std::memcpy(&err, CMSG_DATA(c), sizeof err);
-      if (err.ee_errno != EMSGSIZE || err.ee_info == 0) continue;
-      const int mtu = static_cast<int>(err.ee_info);
-      if (samples.reported_mtu && *samples.reported_mtu <= mtu) continue;
-      samples.reported_mtu = mtu;
-      samples.reported_by.reset();
-      if (err.ee_origin == SO_EE_ORIGIN_ICMP) {
-        // The offender's address follows the extended error in the same control message.
-        sockaddr_in offender{};
-        std::memcpy(&offender, CMSG_DATA(c) + sizeof(sock_extended_err), sizeof offender);
-        if (offender.sin_family == AF_INET) {
-          std::array<unsigned char, 4> b{};
-          std::memcpy(b.data(), &offender.sin_addr, 4);
-          samples.reported_by = asio::ip::address_v4(b).to_string();
-        }
-      }
-    }
+  while (auto error = next_queued_error(socket.native_handle())) {
+    if (error->info.ee_errno != EMSGSIZE || error->info.ee_info == 0) continue;
+    const int mtu = static_cast<int>(error->info.ee_info);
+    if (samples.reported_mtu && *samples.reported_mtu <= mtu) continue;
+    samples.reported_mtu = mtu;
+    samples.reported_by.reset();
+    if (error->offender) samples.reported_by = format_ipv4(*error->offender);
   }
 }
 

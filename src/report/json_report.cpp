@@ -131,6 +131,21 @@ json port_mapping_json(const NatSummary& nat) {
           {"mappings_created", 0}};
 }
 
+// nat.path_hops: the routers on the way and what they say; null when not traced.
+json path_hops_json(const NatSummary& nat) {
+  if (!nat.hops) return nullptr;
+  json hops = json::array();
+  for (const auto& hop : nat.hops->hops)
+    hops.push_back({{"ttl", hop.ttl},
+                    {"address", hop.address ? json(nat::format_ipv4(*hop.address)) : json(nullptr)},
+                    {"class", std::string(nat::to_string(nat::classify_hop(hop)))},
+                    {"destination", hop.destination}});
+  return {{"hops", hops},
+          {"double_nat", or_null(nat.hops->double_nat)},
+          {"cgnat", or_null(nat.hops->cgnat)},
+          {"explanation", nat.hops->explanation}};
+}
+
 std::string evidence_for(const ProbeResult& r, bool observations_read) {
   std::string text = "client: " + std::string(to_string(r.client.outcome));
   if (r.client.rtt_ms) text += " after " + std::to_string(static_cast<int>(*r.client.rtt_ms + 0.5)) + " ms";
@@ -282,7 +297,9 @@ json to_report_json(const Report& report) {
         {"udp_binding_lifetime_s", report.nat.tests && report.nat.tests->lifetime
                                        ? or_null(report.nat.tests->lifetime->report_value())
                                        : json(nullptr)},
-        {"double_nat", report.nat.topology ? or_null(report.nat.topology->double_nat) : json(nullptr)},
+        {"double_nat", or_null(report.nat.combined().double_nat)},
+        {"cgnat", or_null(report.nat.combined().cgnat)},
+        {"path_hops", path_hops_json(report.nat)},
         {"path_mtu", report.nat.tests && report.nat.tests->path ? or_null(report.nat.tests->path->facts.path_mtu)
                                                                : json(nullptr)},
         {"fragments_pass", report.nat.tests && report.nat.tests->path

@@ -149,6 +149,14 @@ Report redact(Report r) {
     }
   }
   if (r.nat.topology) r.nat.topology->explanation = redact_text(r.nat.topology->explanation);
+  if (r.nat.hops) {
+    for (auto& hop : r.nat.hops->hops) {
+      if (nat::classify_hop(hop) != nat::HopClass::public_space || !hop.address) continue;
+      hop.address.reset();
+      hop.address_redacted = true;
+    }
+    r.nat.hops->explanation = redact_text(r.nat.hops->explanation);
+  }
   r.redacted = true;
   return r;
 }

@@ -64,6 +64,8 @@ void apply_gateway_facts(NatSummary& nat, const nat::GatewayFacts& facts,
         "reserved): there may be another NAT in front of it; a second NAT cannot be confirmed from here.";
 }
 
+void apply_hops(NatSummary& nat, nat::HopFinding hops) { nat.hops = std::move(hops); }
+
 namespace {
 
 std::string_view test_words(std::string_view id) {
@@ -103,8 +105,11 @@ std::optional<std::string> captive_portal_line(const Report& report) {
 std::vector<std::string> nat_section_lines(const NatSummary& nat) {
   std::vector<std::string> lines;
   if (nat.gateway && nat.gateway->gateway) lines.push_back(gateway_line(*nat.gateway));
-  if (nat.topology && (nat.topology->topology != nat::NatTopology::unknown || nat.gateway->any_answered()))
-    lines.push_back(nat.topology->explanation);
+  const bool gateway_spoke =
+      nat.topology && (nat.topology->topology != nat::NatTopology::unknown || nat.gateway->any_answered());
+  if (gateway_spoke) lines.push_back(nat.topology->explanation);
+  if (nat.hops && (nat.hops->double_nat || !gateway_spoke)) lines.push_back(nat.hops->explanation);
+  if (auto combined = nat.combined(); !combined.explanation.empty()) lines.push_back(combined.explanation);
   if (!nat.tests) return lines;
   const auto& t = *nat.tests;
   if (!t.note.empty()) {

@@ -9,6 +9,7 @@
 #include "src/control/control_attempt.h"
 #include "src/nat/gateway_facts.h"
 #include "src/nat/nat_assessment.h"
+#include "src/nat/path_hops.h"
 #include "src/verdict/captive_portal.h"
 #include "src/verdict/evidence.h"
 #include "src/verdict/verdict.h"
@@ -32,12 +33,18 @@ struct NatSummary {
   // external address with the public address the reflector saw.
   std::optional<nat::GatewayFacts> gateway;
   std::optional<nat::TopologyFinding> topology;
+  // The routers on the way, from TTL-limited datagrams (src/nat/path_hops.h);
+  // unset when not traced (IPv6, a reflector on this host).
+  std::optional<nat::HopFinding> hops;
+  // nat.double_nat and nat.cgnat: both sources together (combine_topology).
+  nat::CombinedTopology combined() const { return nat::combine_topology(topology, hops); }
 };
 
 // Records the gateway's answers and classifies the topology against
 // `public_address` (the client address as the reflector saw it).
 void apply_gateway_facts(NatSummary& nat, const nat::GatewayFacts& facts,
                          const std::optional<std::string>& public_address);
+void apply_hops(NatSummary& nat, nat::HopFinding hops);
 
 // Fills nat.mapping / filtering / port_preservation from the NAT tests: only
 // what they decided (never a guess); port preservation is false if either the

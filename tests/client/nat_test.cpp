@@ -8,6 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <poll.h>
 
 #include <atomic>
@@ -24,6 +26,7 @@
 #include "report_fixtures.h"
 #include "probes/nat_probe.h"
 #include "src/control/control_client.h"
+#include "src/nat/hop_trace.h"
 #include "src/nat/nat_runner.h"
 #include "src/report/json_report.h"
 #include "src/report/redact.h"
@@ -267,6 +270,110 @@ TEST(GatewayWiring, RedactionDropsAPublicExternalAddress) {
   EXPECT_EQ(j.dump().find("198.51.100.7"), std::string::npos) << j["nat"].dump();
   j = report_with_gateway(upnp_gateway(nat::Ipv4{10, 0, 0, 2}), "198.51.100.7", true);
   EXPECT_EQ(j["nat"]["port_mapping"]["external_address"], "10.0.0.2");  // private: kept
+}
+
+// ---- the path's hops: wiring to nat.path_hops, nat.double_nat, nat.cgnat ----
+
+nat::HopFinding cgnat_hops() {
+  return nat::classify_hops({{1, nat::Ipv4{192, 168, 1, 1}}, {2, nat::Ipv4{100, 64, 0, 1}}, {3, nat::Ipv4{198, 51, 100, 9}}},
+                            nat::Ipv4{198, 51, 100, 200});
+}
+
+TEST(HopWiring, HopsAloneNameACarrierNat) {
+  Report r = realistic_report();
+  apply_gateway_facts(r.nat, upnp_gateway(std::nullopt), r.public_address);  // the gateway tells nothing
+  apply_hops(r.nat, cgnat_hops());
+  auto j = to_report_json(r);
+  EXPECT_EQ(j["nat"]["double_nat"], true);
+  EXPECT_EQ(j["nat"]["cgnat"], true);
+  ASSERT_EQ(j["nat"]["path_hops"]["hops"].size(), 3u);
+  EXPECT_EQ(j["nat"]["path_hops"]["hops"][1]["address"], "100.64.0.1");
+  EXPECT_EQ(j["nat"]["path_hops"]["hops"][1]["class"], "shared");
+  std::ostringstream text;
+  write_text_report(text, r, TextStyle{});
+  EXPECT_TRUE(contains(text.str(), "hop 2 (100.64.0.1)")) << text.str();
+}
+
+TEST(HopWiring, DisagreeingSourcesLeaveDoubleNatOpenAndSaySo) {
+  Report r = realistic_report();
+  apply_gateway_facts(r.nat, upnp_gateway(nat::Ipv4{198, 51, 100, 7}), std::string("198.51.100.7"));  // single NAT
+  apply_hops(r.nat, cgnat_hops());
+  auto j = to_report_json(r);
+  EXPECT_TRUE(j["nat"]["double_nat"].is_null());
+  EXPECT_TRUE(j["nat"]["cgnat"].is_null());
+  bool said = false;
+  for (const auto& l : j["nat"]["summary"]) said |= contains(l.get<std::string>(), "disagree");
+  EXPECT_TRUE(said) << j["nat"]["summary"].dump();
+}
+
+TEST(HopWiring, NotTracedIsNull) {
+  auto j = to_report_json(realistic_report());
+  EXPECT_TRUE(j["nat"]["path_hops"].is_null());
+  EXPECT_TRUE(j["nat"]["cgnat"].is_null());
+}
+
+TEST(HopWiring, RedactionDropsPublicHopsButKeepsTheirClass) {
+  Report r = realistic_report();
+  apply_hops(r.nat, cgnat_hops());
+  auto j = to_report_json(redact(r));
+  EXPECT_EQ(j.dump().find("198.51.100.9"), std::string::npos) << j["nat"].dump();
+  EXPECT_TRUE(j["nat"]["path_hops"]["hops"][2]["address"].is_null());
+  EXPECT_EQ(j["nat"]["path_hops"]["hops"][2]["class"], "public");
+  EXPECT_EQ(j["nat"]["path_hops"]["hops"][1]["address"], "100.64.0.1");  // shared space: kept
+}
+
+// ---- the hop trace's I/O on loopback (no router: the host itself answers) ----
+
+std::vector<nat::Hop> run_trace(std::uint16_t port, std::chrono::milliseconds window,
+                                std::optional<std::chrono::milliseconds> stop_after = std::nullopt) {
+  asio::io_context ctx;
+  std::vector<nat::Hop> hops;
+  auto stop = std::make_shared<bool>(false);
+  asio::steady_timer stopper(ctx);
+  if (stop_after) {
+    stopper.expires_after(*stop_after);
+    stopper.async_wait([stop](const boost::system::error_code&) { *stop = true; });
+  }
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        hops = co_await nat::trace_hops(asio::ip::make_address_v4("127.0.0.1"), port, window, stop);
+        stopper.cancel();
+      },
+      asio::detached);
+  ctx.run();
+  return hops;
+}
+
+TEST(HopTrace, AClosedPortAnswersAsTheDestinationAtHopOne) {
+  std::uint16_t closed = 0;
+  {
+    asio::io_context ctx;
+    udp::socket s(ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+    closed = s.local_endpoint().port();
+  }  // closed again: the host answers "port unreachable"
+  const auto start = std::chrono::steady_clock::now();
+  auto hops = run_trace(closed, std::chrono::milliseconds(3000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000))
+      << "the destination answered: no reason to wait the window";
+  ASSERT_FALSE(hops.empty());
+  ASSERT_TRUE(hops.front().address);
+  EXPECT_EQ(nat::format_ipv4(*hops.front().address), "127.0.0.1");
+  EXPECT_TRUE(hops.front().destination);
+  // A path that ends at hop 1 has no router to judge: nothing claimed.
+  EXPECT_FALSE(nat::classify_hops(hops, nat::Ipv4{127, 0, 0, 1}).double_nat);
+}
+
+// An open port takes the datagram silently, as the reflector does: only the
+// run's end (the stop flag) or the window ends the trace.
+TEST(HopTrace, ASilentPathEndsWhenTheRunIsDone) {
+  asio::io_context ctx;
+  udp::socket open(ctx, udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  const auto start = std::chrono::steady_clock::now();
+  auto hops = run_trace(open.local_endpoint().port(), std::chrono::milliseconds(20000), std::chrono::milliseconds(150));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(5000));
+  for (const auto& hop : hops) EXPECT_FALSE(hop.address);
+  EXPECT_FALSE(nat::classify_hops(hops, nat::Ipv4{127, 0, 0, 1}).double_nat);
 }
 
 // ---- I/O against the real NAT test service on loopback ----

@@ -16,7 +16,8 @@ t_need_bins
 t_need_python_jsonschema
 t_start home
 
-INNER_NS="vpnc-inner-$LAB_SUFFIX"
+# shellcheck source=lib/inner_router.sh
+source "$T_DIR/inner_router.sh"
 RESPONDER_PID=""
 _inner_cleanup() {
 	local rc=$?
@@ -24,37 +25,12 @@ _inner_cleanup() {
 		kill "$RESPONDER_PID" 2>/dev/null || true
 		wait "$RESPONDER_PID" 2>/dev/null || true
 	fi
-	[[ -e "/run/netns/$INNER_NS" ]] && ip netns del "$INNER_NS" 2>/dev/null
+	t_inner_router_cleanup
 	(exit "$rc")
 	_t_cleanup
 }
 trap _inner_cleanup EXIT
-
-# Re-wire: router lan <-> inner wan, inner lan <-> client eth0 (veths created inside the namespaces).
-ip netns add "$INNER_NS"
-ip -n "$INNER_NS" link set lo up
-ip -n "$LAB_NS_ROUTER" link del lan   # also removes the client's eth0
-ip -n "$LAB_NS_ROUTER" link add lan type veth peer name wan netns "$INNER_NS"
-ip -n "$LAB_NS_ROUTER" addr add "$LAB_ROUTER_LAN_IP/24" dev lan
-ip -n "$LAB_NS_ROUTER" link set lan up
-ip -n "$INNER_NS" link add lan type veth peer name eth0 netns "$LAB_NS_CLIENT"
-ip -n "$INNER_NS" addr add 192.168.1.2/24 dev wan
-ip -n "$INNER_NS" addr add 10.10.0.1/24 dev lan
-ip -n "$INNER_NS" link set wan up
-ip -n "$INNER_NS" link set lan up
-ip -n "$INNER_NS" route add default via "$LAB_ROUTER_LAN_IP"
-ip netns exec "$INNER_NS" sysctl -qw net.ipv4.ip_forward=1
-ip netns exec "$INNER_NS" nft -f - <<'NFT'
-table ip nat {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname "wan" masquerade
-	}
-}
-NFT
-ip -n "$LAB_NS_CLIENT" addr add 10.10.0.10/24 dev eth0
-ip -n "$LAB_NS_CLIENT" link set eth0 up
-ip -n "$LAB_NS_CLIENT" route add default via 10.10.0.1
+t_inner_router 192.168.1.2/24 "$LAB_ROUTER_LAN_IP/24"
 
 ip netns exec "$INNER_NS" "$T_PY" "$T_DIR/natpmp_responder.py" 192.168.1.2 >"$T_WORK/responder.log" 2>&1 &
 RESPONDER_PID=$!
@@ -71,6 +47,12 @@ t_check "nat.double_nat is true" t_eq "$(t_json "r['nat']['double_nat']")" true
 t_check "topology is double_nat" t_eq "$(t_json "r['nat']['port_mapping']['topology']")" double_nat
 t_check "wireguard still passes through both NATs" t_eq "$(t_verdict wireguard)" pass
 t_check "text report explains the second NAT" grep -q "sits behind another NAT" "$T_OUT"
+# The hops say the same on their own: the router after the inner one answers from private space.
+t_check "hop 1 is the inner router 10.10.0.1" t_eq "$(t_json "r['nat']['path_hops']['hops'][0]['address']")" 10.10.0.1
+t_check "hop 2 is the outer router $LAB_ROUTER_LAN_IP, private" \
+	t_eq "$(t_json "(lambda h: h['address'] + ' ' + h['class'])(r['nat']['path_hops']['hops'][1])")" "$LAB_ROUTER_LAN_IP private"
+t_check "the hops alone say double NAT, not a carrier's" \
+	t_eq "$(t_json "(r['nat']['path_hops']['double_nat'], r['nat']['path_hops']['cgnat'])")" "(True, None)"
 [[ $T_FAILS -eq 0 ]] || t_show_run
 
 t_finish
