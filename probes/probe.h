@@ -44,9 +44,13 @@ struct ProbeVariant {
   // The local port a real client sends from (IKE: 500, RFC 7296 §2.11), tried
   // first by the client; 0 = any ephemeral port. Reports say which was used.
   std::uint16_t source_port = 0;
+  // TCP only: the protocol runs inside TLS (SSTP is HTTPS). The reflector then
+  // offers TLS on this port (told apart from plain protocols by its first
+  // bytes, probes/tls.h) and the client pins the reflector's certificate.
+  bool tls = false;
 
   bool same_place(const ProbeVariant& o) const {
-    return transport == o.transport && port == o.port && piece == o.piece;
+    return transport == o.transport && port == o.port && piece == o.piece && tls == o.tls;
   }
 };
 

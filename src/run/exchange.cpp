@@ -27,6 +27,7 @@
 #include "probes/crypto.h"
 #include "probes/ipv6.h"
 #include "src/run/retry.h"
+#include "src/run/tls_client.h"
 
 namespace vpncheck::client {
 namespace {
@@ -350,16 +351,97 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   co_return co_await datagram_conversation(socket, ex, std::move(side));
 }
 
+// The messages of a TCP exchange on a connected stream (a socket, or TLS
+// over one): write, read the answer, check it, next step.
+template <typename Stream>
+asio::awaitable<void> stream_conversation(Stream& stream, asio::ip::tcp::socket& socket, Exchange& ex,
+                                          ClientSide& side, Clock::time_point t0, asio::steady_timer& timer) {
+  auto fail = [&](const boost::system::error_code& ec) {
+    side.outcome = outcome_of(ec);
+    side.detail = ec.message();
+  };
+  auto read_reply = [&]() -> asio::awaitable<std::pair<boost::system::error_code, probes::Bytes>> {
+    probes::Bytes reply;
+    if (ex.stream_reply == StreamReply::same_size_raw) {
+      reply.resize(ex.wire.size());
+      auto [ec, n] = co_await asio::async_read(stream, asio::buffer(reply), use_tuple);
+      co_return std::pair{ec, reply};
+    }
+    std::array<std::uint8_t, 2> length{};
+    auto [ec, n] = co_await asio::async_read(stream, asio::buffer(length), use_tuple);
+    if (ec) co_return std::pair{ec, reply};
+    std::size_t size = (std::size_t{length[0]} << 8) | length[1];
+    if (size == 0 || size > kMaxReply) co_return std::pair{boost::system::error_code{}, probes::Bytes{0xff}};
+    reply.resize(size);
+    auto [body_ec, m] = co_await asio::async_read(stream, asio::buffer(reply), use_tuple);
+    co_return std::pair{body_ec, reply};
+  };
+
+  for (;;) {
+    side.attempts.push_back(StepAttempts{{ms_since(t0)}, std::nullopt});
+    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(ex.wire), use_tuple);
+    ++side.sends;
+    if (write_ec) {
+      fail(write_ec);
+      co_return;
+    }
+    auto read = co_await (read_reply() || timer.async_wait(use_tuple));
+    if (read.index() == 1) {
+      add_kernel_retransmissions(socket, side.attempts.back(), ms_since(t0));
+      side.outcome = Outcome::timeout;
+      side.detail = side.steps_answered == 0 ? "connected, but no answer to the probe"
+                                             : "connected, but no answer to message " +
+                                                   std::to_string(side.steps_answered + 1) + " of the exchange";
+      co_return;
+    }
+    auto [read_ec, reply] = std::get<0>(read);
+    if (read_ec) {
+      fail(read_ec);
+      co_return;
+    }
+    if (!ex.is_reply(reply)) {
+      side.outcome = Outcome::invalid_reply;
+      co_return;
+    }
+    if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
+    side.attempts.back().answered_ms = ms_since(t0);
+    auto next = advance(ex, side, reply);
+    if (!next) break;
+    ex.wire = std::move(next->wire);
+    ex.is_reply = std::move(next->is_reply);
+  }
+  side.outcome = Outcome::reply;
+}
+
+// TLS first (Exchange::tls_pin): the conversation runs only with the
+// reflector's own certificate; anything else is reported, not talked to.
+asio::awaitable<void> tls_conversation(asio::ip::tcp::socket socket, Exchange& ex, ClientSide& side,
+                                       Clock::time_point t0, asio::steady_timer& timer) {
+  auto handshake = co_await tls_handshake(std::move(socket), ex.tls_pin, ex.deadline);
+  side.detail = handshake.detail;
+  switch (handshake.status) {
+    case TlsHandshake::Status::pinned: break;
+    case TlsHandshake::Status::intercepted:
+      side.outcome = Outcome::invalid_reply;
+      side.reply_fields["tls_intercepted"] = "true";
+      side.reply_fields["tls_presented_sha256"] = handshake.presented_sha256;
+      co_return;
+    case TlsHandshake::Status::timed_out: side.outcome = Outcome::timeout; co_return;
+    case TlsHandshake::Status::failed:
+      // Reset or closed: a middlebox cutting TLS off. Anything else (an alert,
+      // bytes that are not TLS) is an answer that is not the reflector's.
+      side.outcome = outcome_of(handshake.error) == Outcome::reset ? Outcome::reset : Outcome::invalid_reply;
+      co_return;
+  }
+  side.detail.clear();
+  co_await stream_conversation(*handshake.stream, handshake.stream->next_layer(), ex, side, t0, timer);
+}
+
 asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
   ClientSide side;
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer timer(executor);
   timer.expires_at(ex.deadline);
-
-  auto fail = [&](const boost::system::error_code& ec) {
-    side.outcome = outcome_of(ec);
-    side.detail = ec.message();
-  };
 
   const auto t0 = Clock::now();
   auto connected = co_await connect_with_retries({ex.remote, ex.port}, ex.deadline, t0, ex.retry_unit);
@@ -370,7 +452,8 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     co_return side;
   }
   if (connected.error) {
-    fail(connected.error);
+    side.outcome = outcome_of(connected.error);
+    side.detail = connected.error.message();
     co_return side;
   }
   asio::ip::tcp::socket socket = std::move(*connected.socket);
@@ -382,58 +465,10 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     if (!ec) ex.on_local_address(ip_port(local.address(), local.port()), ex);
   }
   record_sent(ex.wire, side);
-
-  auto read_reply = [&]() -> asio::awaitable<std::pair<boost::system::error_code, probes::Bytes>> {
-    probes::Bytes reply;
-    if (ex.stream_reply == StreamReply::same_size_raw) {
-      reply.resize(ex.wire.size());
-      auto [ec, n] = co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
-      co_return std::pair{ec, reply};
-    }
-    std::array<std::uint8_t, 2> length{};
-    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(length), use_tuple);
-    if (ec) co_return std::pair{ec, reply};
-    std::size_t size = (std::size_t{length[0]} << 8) | length[1];
-    if (size == 0 || size > kMaxReply) co_return std::pair{boost::system::error_code{}, probes::Bytes{0xff}};
-    reply.resize(size);
-    auto [body_ec, m] = co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
-    co_return std::pair{body_ec, reply};
-  };
-
-  for (;;) {
-    side.attempts.push_back(StepAttempts{{ms_since(t0)}, std::nullopt});
-    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(ex.wire), use_tuple);
-    ++side.sends;
-    if (write_ec) {
-      fail(write_ec);
-      co_return side;
-    }
-    auto read = co_await (read_reply() || timer.async_wait(use_tuple));
-    if (read.index() == 1) {
-      add_kernel_retransmissions(socket, side.attempts.back(), ms_since(t0));
-      side.outcome = Outcome::timeout;
-      side.detail = side.steps_answered == 0 ? "connected, but no answer to the probe"
-                                             : "connected, but no answer to message " +
-                                                   std::to_string(side.steps_answered + 1) + " of the exchange";
-      co_return side;
-    }
-    auto [read_ec, reply] = std::get<0>(read);
-    if (read_ec) {
-      fail(read_ec);
-      co_return side;
-    }
-    if (!ex.is_reply(reply)) {
-      side.outcome = Outcome::invalid_reply;
-      co_return side;
-    }
-    if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
-    side.attempts.back().answered_ms = ms_since(t0);
-    auto next = advance(ex, side, reply);
-    if (!next) break;
-    ex.wire = std::move(next->wire);
-    ex.is_reply = std::move(next->is_reply);
-  }
-  side.outcome = Outcome::reply;
+  if (!ex.tls_pin.empty())
+    co_await tls_conversation(std::move(socket), ex, side, t0, timer);
+  else
+    co_await stream_conversation(socket, socket, ex, side, t0, timer);
   co_return side;
 }
 

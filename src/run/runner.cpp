@@ -101,6 +101,7 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
     return out;
   }
   out.is_reply = genuine->reply_check();
+  if (probe.variant.tls) out.tls_pin = settings.tls_certificate_sha256;
   out.source_port = probe.variant.transport == probes::Transport::udp ? probe.variant.source_port : std::uint16_t{0};
   out.on_local_address = [genuine](const probes::IpPort& local, Exchange& ex) {
     genuine->context.local = local;
