@@ -62,6 +62,7 @@ class InProcessReflector : public ::testing::Test {
   // (other coroutines on client_io_, e.g. a relay's, may never end).
   ClientSide run_to_end(Exchange exchange, std::chrono::milliseconds bound) {
     using namespace std::chrono_literals;
+    client_io_.restart();  // an earlier exchange may have run it out of work, which stops it
     auto future = boost::asio::co_spawn(client_io_, run_exchange(std::move(exchange)), boost::asio::use_future);
     for (auto end = Clock::now() + bound; future.wait_for(0s) != std::future_status::ready && Clock::now() < end;)
       client_io_.run_one_for(100ms);

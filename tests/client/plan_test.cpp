@@ -11,8 +11,15 @@ namespace vpncheck::client {
 namespace {
 
 using fixtures::contains;
-using fixtures::listening_everywhere;
-using fixtures::listening_on;
+// A current reflector publishes its certificate's fingerprint, so TLS-wrapped variants run.
+probes::Capabilities with_tls(probes::Capabilities caps) {
+  caps.tls_certificate_sha256 = std::string(64, 'd');
+  return caps;
+}
+probes::Capabilities listening_everywhere() { return with_tls(fixtures::listening_everywhere()); }
+probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::vector<std::uint16_t> tcp) {
+  return with_tls(fixtures::listening_on(std::move(udp), std::move(tcp)));
+}
 using probes::Transport;
 
 std::vector<const probes::ProtocolModule*> registered() {
@@ -167,9 +174,9 @@ TEST(SelectProtocols, KeepsRegistryOrderWhateverTheArgumentOrder) {
 
 TEST(SelectProtocols, UnknownIdIsAnErrorNamingIt) {
   std::string error;
-  auto selected = select_protocols({"wireguard", "sstp"}, error);
+  auto selected = select_protocols({"wireguard", "openconnect"}, error);
   EXPECT_FALSE(selected.has_value());
-  EXPECT_TRUE(contains(error, "sstp")) << error;
+  EXPECT_TRUE(contains(error, "openconnect")) << error;
 }
 
 TEST(MakePlan, DefaultFamilyIsIPv4) {

@@ -29,8 +29,15 @@ namespace {
 
 namespace asio = boost::asio;
 using fixtures::contains;
-using fixtures::listening_everywhere;
-using fixtures::listening_on;
+// A current reflector publishes its certificate's fingerprint, so TLS-wrapped variants run.
+probes::Capabilities with_tls(probes::Capabilities caps) {
+  caps.tls_certificate_sha256 = std::string(64, 'd');
+  return caps;
+}
+probes::Capabilities listening_everywhere() { return with_tls(fixtures::listening_everywhere()); }
+probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::vector<std::uint16_t> tcp) {
+  return with_tls(fixtures::listening_on(std::move(udp), std::move(tcp)));
+}
 using probes::Bytes;
 using probes::ByteView;
 using probes::Transport;
@@ -66,8 +73,9 @@ Seen identify(const Exchange& ex, const probes::ServerHints& hints) {
   }
   ByteView message(ex.wire);
   if (ex.transport == Transport::tcp) {
-    // A stream: the framing that claims it delimits its first message, as on the reflector.
-    auto claim = probes::claim_stream(message, probes::stream_framings());
+    // A stream: the framing that claims it delimits its first message, as on
+    // the reflector (inside TLS, the framings of TLS-wrapped variants).
+    auto claim = probes::claim_stream(message, probes::stream_framings(!ex.tls_pin.empty()));
     if (claim.sniff != probes::Sniff::mine) return seen;
     auto inner = probes::unframe(*claim.framing, message, true);
     if (!inner) return seen;
@@ -182,6 +190,7 @@ class RunnerTest : public ::testing::Test {
     settings_.tag = kTag;
     settings_.timeout = 3000ms;
     settings_.random = counter_fill();
+    settings_.tls_certificate_sha256 = *with_tls({}).tls_certificate_sha256;  // what the plan's reflector published
     settings_.exchange = [net = net_, pptp = pptp_](Exchange ex) {
       if (ex.transport == Transport::ip && ex.port == 47) return fake_gre(pptp, std::move(ex));
       return fake_exchange(net, std::move(ex));
