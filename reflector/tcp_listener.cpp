@@ -39,9 +39,9 @@ constexpr std::size_t kSniffBytes = 4;  // enough for "GET " / "POST" / a conver
 
 enum class ReadStatus { data, timeout, closed };
 
-// The handlers below serve a plain stream (the socket) and one inside TLS
-// (TlsStream, reflector/tls_acceptor.h) alike.
-
+// The handlers below are templates over the stream: they serve a plain one
+// (the socket) and one inside TLS (TlsStream, reflector/tls_acceptor.h) alike.
+//
 // One read_some of at most `max` bytes into `buffer`, waiting at most `wait`.
 // On timeout the socket stays open (unlike beast::tcp_stream), so a reply can
 // still be written after an idle gap. A parallel group rather than `||`: if
