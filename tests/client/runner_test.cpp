@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "client_fixtures.h"
+#include "tls_capabilities.h"
 #include "fake_stream.h"
 #include "probes/control.h"
 #include "probes/gre.h"
@@ -29,15 +30,10 @@ namespace {
 
 namespace asio = boost::asio;
 using fixtures::contains;
-// A current reflector publishes its certificate's fingerprint, so TLS-wrapped variants run.
-probes::Capabilities with_tls(probes::Capabilities caps) {
-  caps.tls_certificate_sha256 = std::string(64, 'd');
-  return caps;
-}
-probes::Capabilities listening_everywhere() { return with_tls(fixtures::listening_everywhere()); }
-probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::vector<std::uint16_t> tcp) {
-  return with_tls(fixtures::listening_on(std::move(udp), std::move(tcp)));
-}
+// A current reflector: it publishes its certificate's fingerprint, so TLS-wrapped variants run.
+constexpr auto listening_everywhere = fixtures::listening_everywhere_with_tls;
+constexpr auto listening_on = fixtures::listening_on_with_tls;
+using fixtures::with_tls;
 using probes::Bytes;
 using probes::ByteView;
 using probes::Transport;
