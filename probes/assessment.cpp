@@ -70,6 +70,11 @@ bool reflector_could_not_listen(const ProbeResult& r) {
 
 std::string describe(const ProbeVariant& v) { return describe_place(v); }
 
+bool tls_intercepted(const ProbeResult& r) {
+  auto it = r.client.reply_fields.find("tls_intercepted");
+  return r.client.outcome == Outcome::invalid_reply && it != r.client.reply_fields.end() && it->second == "true";
+}
+
 bool stopped_midway(const ProbeResult& r) {
   return was_tested(r) && !answered(r) && r.client.steps_answered > 0;
 }

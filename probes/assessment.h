@@ -117,6 +117,9 @@ inline constexpr std::string_view kFullSizePacketsDropped = "full_size_packets_d
 // The reflector limited its answers (rate limit, full tables, connection
 // slots): the failures say nothing about the network (src/verdict/reflector_limits.h).
 inline constexpr std::string_view kReflectorLimited = "reflector_limited";
+// A TLS-wrapped probe met a certificate other than the one the reflector
+// published: a middlebox terminates TLS on the path (src/run/tls_client.h).
+inline constexpr std::string_view kTlsIntercepted = "tls_intercepted";
 }  // namespace finding
 
 // How a failing verdict stood up to the path's measured loss (src/verdict/evidence.h).
@@ -162,6 +165,9 @@ bool reflector_could_not_listen(const ProbeResult& r);
 inline constexpr std::string_view kFreeReflectorPortAdvice =
     "Free that port on the reflector's host (or run the reflector on another host) and test again.";
 std::string describe(const ProbeVariant& v);  // "UDP 51820"
+// A TLS-wrapped probe that met another certificate than the reflector's
+// (its client side's reply_fields say tls_intercepted).
+bool tls_intercepted(const ProbeResult& r);
 // Multi-message exchanges: some steps were answered, then one was not.
 bool stopped_midway(const ProbeResult& r);
 // How many different messages of this probe the reflector saw (retransmissions count once).

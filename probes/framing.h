@@ -53,6 +53,13 @@ struct StreamFraming {
   MessageLength (*message_length)(ByteView head);
   // Is a stream that begins with `head` (preamble included) this protocol's?
   Sniff (*sniff)(ByteView head);
+  // How many of the initiator's messages the reflector answers on one stream,
+  // in order, before it closes: 1 when a probe is one request and its answer;
+  // more when a protocol's opening is several request/answer steps on the
+  // same stream (an HTTP upgrade, then the protocol's first message).
+  // Messages after the first carry no tag: the demux gives them the token of
+  // the stream's first (ParsedRequest::opens_flow, ArrivalContext::flow_token).
+  std::size_t messages_per_stream = 1;
 };
 
 // The first message of a stream as its initiator sends it: preamble, then the frame.

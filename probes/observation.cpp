@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "probes/bytes.h"
+#include "probes/tls.h"
 #include "probes/untrusted.h"
 
 namespace vpncheck::probes {
@@ -196,6 +197,8 @@ json to_json(const SessionInfo& info) {
   for (const auto& u : info.capabilities.unavailable_ports)
     unavailable.push_back({{"transport", std::string(to_string(u.transport))}, {"port", u.port}, {"reason", u.reason}});
   caps["unavailable_ports"] = unavailable;
+  if (info.capabilities.tls_certificate_sha256)
+    caps["tls_certificate_sha256"] = *info.capabilities.tls_certificate_sha256;
   return {{"session_id", info.session_id},
           {"tag", info.tag_hex},
           {"client", endpoint_json(info.client)},
@@ -266,6 +269,10 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     if (caps.contains("wireguard_public_key") && caps["wireguard_public_key"].is_string())
       info.capabilities.wireguard_public_key_hex = text(caps["wireguard_public_key"]);
     info.capabilities.portal_challenge = caps.value("portal_challenge", false) == true;
+    // A malformed fingerprint is dropped: nothing could be pinned to it.
+    if (caps.contains("tls_certificate_sha256") && caps["tls_certificate_sha256"].is_string())
+      info.capabilities.tls_certificate_sha256 =
+          tls::normalise_fingerprint(caps["tls_certificate_sha256"].get<std::string>());
     // Optional; entries that are not well-formed are skipped (they only improve
     // the wording of "not run", never a verdict). The reason is shown to the
     // user: bounded, and printable ASCII only.

@@ -48,6 +48,10 @@ struct Capabilities {
   // Absent from an older reflector's answer (its probes on missing ports are
   // then "does not listen there").
   std::vector<UnavailablePort> unavailable_ports;
+  // The SHA-256 of the certificate the reflector presents on its TLS-wrapped
+  // probe ports (probes/tls.h form), which the client pins instead of trusting
+  // a CA. Absent from an older reflector, or one that offers no TLS.
+  std::optional<std::string> tls_certificate_sha256;
 };
 
 // POST /v1/sessions

@@ -36,9 +36,8 @@ enum class Transport { udp, tcp, ip };
 std::string_view to_string(Transport t);
 std::optional<Transport> transport_from_string(std::string_view s);
 
-// Fills a buffer with random bytes. Production uses a CSPRNG; tests pass a
+// RandomFill (probes/token.h): random bytes; production uses a CSPRNG, tests a
 // deterministic source so golden bytes stay stable.
-using RandomFill = std::function<void(std::span<std::uint8_t>)>;
 
 // One place a protocol is tried: its standard transport/port or a variant
 // people fall back to when the standard one is blocked.
@@ -58,9 +57,15 @@ struct ProbeVariant {
   // variant because one protocol may frame its pieces differently. nullptr on
   // TCP: the protocol delimits itself and has a conversation of its own (PPTP).
   const StreamFraming* framing = nullptr;
+  // TCP only: the stream runs inside TLS (HTTPS-based protocols). The
+  // reflector then terminates TLS on this port when a stream opens with a
+  // ClientHello (probes/tls.h) and lets the framings of TLS-wrapped variants
+  // claim what is inside; the client pins the reflector's certificate, learnt
+  // from the control session. Control probes of such a variant go inside TLS too.
+  bool tls = false;
 
   bool same_place(const ProbeVariant& o) const {
-    return transport == o.transport && port == o.port && piece == o.piece;
+    return transport == o.transport && port == o.port && piece == o.piece && tls == o.tls;
   }
 };
 
@@ -150,8 +155,10 @@ struct ProtocolModule {
   Bytes (*build_request)(const ProbeContext& context, const RandomFill& rnd);
   // Reflector: recognise this protocol's request and recover the token.
   std::optional<ParsedRequest> (*parse_request)(ByteView payload, const ArrivalContext& arrival);
-  // Reflector: the in-protocol answer. Must never be larger than the request
-  // (a reflector must not be an amplifier).
+  // Reflector: the in-protocol answer. On UDP and raw IP it must never be
+  // larger than the request (a reflector must not be an amplifier); on TCP the
+  // answer goes to an address that completed a handshake, so it may be what
+  // the protocol says (SSTP's Call Connect Ack outgrows its request).
   Bytes (*build_reply)(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                        const RandomFill& rnd);
   // Client: is `reply` a valid answer to the `request` we sent?

@@ -9,17 +9,19 @@
 #include "probes/l2tp_ipsec.h"
 #include "probes/openvpn.h"
 #include "probes/pptp_module.h"
+#include "probes/sstp.h"
 #include "probes/wireguard.h"
 
 namespace vpncheck::probes {
 namespace {
 
-constexpr std::array<const ProtocolModule*, 5> kProtocols{
+constexpr std::array<const ProtocolModule*, 6> kProtocols{
     &wireguard::kModule,
     &openvpn::kModule,
     &ipsec::kModule,
     &l2tp::kModule,
     &pptp::kModule,
+    &sstp::kModule,
 };
 
 constexpr std::array<const DerivedProtocol*, 1> kDerived{
@@ -44,16 +46,18 @@ const ProtocolModule* find_protocol(std::string_view id) {
   return nullptr;
 }
 
-std::span<const StreamFraming* const> stream_framings() {
-  static const std::vector<const StreamFraming*> framings = [] {
+std::span<const StreamFraming* const> stream_framings(bool inside_tls) {
+  static const auto collect = [](bool tls) {
     std::vector<const StreamFraming*> out;
     for (const auto* module : kProtocols)
       for (const auto& v : module->variants)
-        if (v.framing != nullptr && std::find(out.begin(), out.end(), v.framing) == out.end())
+        if (v.framing != nullptr && v.tls == tls && std::find(out.begin(), out.end(), v.framing) == out.end())
           out.push_back(v.framing);
     return out;
-  }();
-  return framings;
+  };
+  static const std::vector<const StreamFraming*> plain = collect(false);
+  static const std::vector<const StreamFraming*> wrapped = collect(true);
+  return inside_tls ? wrapped : plain;
 }
 
 std::vector<std::uint16_t> variant_ports(Transport transport) {

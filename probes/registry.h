@@ -18,7 +18,9 @@ const ProtocolModule* find_protocol(std::string_view id);
 
 // Every distinct stream framing the modules' TCP variants name, in registry
 // order: what the reflector's TCP listener asks which protocol a stream is.
-std::span<const StreamFraming* const> stream_framings();
+// Those of plain TCP variants, or (inside_tls) of TLS-wrapped ones, which
+// claim only what arrives inside a TLS session the reflector terminated.
+std::span<const StreamFraming* const> stream_framings(bool inside_tls = false);
 
 // Every port some module's variant of `transport` uses (UDP/TCP), ascending:
 // the reflector listens on these by default, so a module's new variant is

@@ -6,6 +6,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@ constexpr std::size_t kSessionTagSize = 6;
 constexpr std::size_t kProbeTokenSize = 8;
 
 using SessionTag = std::array<std::uint8_t, kSessionTagSize>;
+using RandomFill = std::function<void(std::span<std::uint8_t>)>;
 
 struct ProbeToken {
   SessionTag tag{};
@@ -29,6 +32,18 @@ struct ProbeToken {
 };
 
 std::string tag_to_hex(const SessionTag& tag);
+
+// Protocols whose only client-chosen bytes are a random GUID (RFC 9562 §5.4,
+// version 4) carry the token in bits such a GUID leaves random: the tag in
+// bytes 0-5, the probe index in bytes 10-11; the version and variant bits
+// stay those of a random GUID, so the field looks like any client's.
+using Guid = std::array<std::uint8_t, 16>;
+Guid token_guid(const ProbeToken& token, const RandomFill& rnd);
+ProbeToken token_of_guid(const Guid& guid);
+// "{0A1B2C3D-4E5F-...}": the registry form Windows writes (upper-case, braces).
+std::string format_guid(const Guid& guid);
+// The same form in either case; nullopt for anything else.
+std::optional<Guid> parse_guid(std::string_view text);
 std::optional<SessionTag> tag_from_hex(std::string_view hex);
 
 }  // namespace vpncheck::probes

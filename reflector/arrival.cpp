@@ -211,7 +211,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       break;
     case Framing::framed_stream: {
       if (arrival.stream_framing == nullptr) return drop(DropReason::bad_frame);
-      auto inner = probes::unframe(*arrival.stream_framing, payload, true);
+      auto inner = probes::unframe(*arrival.stream_framing, payload, !arrival.later_in_stream);
       if (!inner || inner->size() > kMaxStreamMessage) return drop(DropReason::bad_frame);
       message = *inner;
       match = match_module(message, context, arrival, known, state_of);
@@ -260,11 +260,19 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
 
   session->note_source(arrival.source.address);  // its state is forgotten with the session
+  // No amplification is a rule for datagrams (UDP, raw IP), whose source
+  // anyone can forge: their answer is never larger than what arrived. A
+  // stream's answer goes back on a connection whose peer completed the TCP
+  // handshake from that address, so nobody else can be made its target; it
+  // may be as large as the protocol's answer is (a tunnel's connect
+  // acknowledgement can outgrow its request). Every framing that is not a
+  // stream stays under the rule.
+  const bool datagram = transport_of(arrival.framing) != probes::Transport::tcp;
   probes::ReplyRecord reply;
   if (out.reply.empty()) {
     reply.reason = kNoReplySmall;
     reply.code = probes::reply_code::kTooSmall;
-  } else if (!reply_within_request(out.reply, payload)) {
+  } else if (datagram && !reply_within_request(out.reply, payload)) {
     out.reply.clear();
     reply.reason = kNoReplyLarger;
     reply.code = probes::reply_code::kAmplification;

@@ -49,6 +49,9 @@ struct Arrival {
   probes::ByteView payload;  // for framed_stream: the whole first frame, preamble and header included
   Framing framing = Framing::datagram;
   const probes::StreamFraming* stream_framing = nullptr;  // framed_stream: the framing that claimed the stream
+  // framed_stream: not the stream's first message (it carries no preamble;
+  // StreamFraming::messages_per_stream).
+  bool later_in_stream = false;
   std::uint16_t local_port = 0;
   probes::Endpoint source;  // as observed, i.e. after NAT
   // The reflector's own address the packet was sent to, when the listener

@@ -11,6 +11,7 @@
 
 #include "probes/bytes.h"
 #include "probes/ip.h"
+#include "probes/registry.h"
 #include "reflector/random.h"
 #include "reflector/udp_listener.h"
 
@@ -299,6 +300,22 @@ std::optional<std::string> Server::start() {
     if (b.role.probe) ports_.tcp.push_back(b.port);
   }
 
+  // TLS for TLS-wrapped variants, with a certificate made now and published
+  // (capabilities) for clients to pin. Offered on every probe port, as every
+  // framing is asked on every port (the first bytes decide, not the port
+  // number): a reflector behind a port forward is then served the same.
+  // Without it those variants are not run: no probe would be answered.
+  const bool tls_variants = std::any_of(probes::all_protocols().begin(), probes::all_protocols().end(), [](const auto* m) {
+    return std::any_of(m->variants.begin(), m->variants.end(), [](const auto& v) { return v.tls; });
+  });
+  if (tls_variants && !ports_.tcp.empty()) {
+    std::string error;
+    if (auto identity = TlsIdentity::generate(error))
+      tls_ = std::make_unique<TlsIdentity>(std::move(*identity));
+    else
+      log_.warn(error + "; TLS-wrapped probes will not run");
+  }
+
   // Raw listeners: optional, and only with CAP_NET_RAW. Over IPv6 only for the
   // protocols whose modules speak IPv6 (ESP, AH, GRE), offered separately
   // (capabilities.raw_protocols_v6), so a client runs raw probes over IPv6 only
@@ -360,6 +377,7 @@ std::optional<std::string> Server::start() {
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
   options.capabilities.portal_challenge = true;
   options.capabilities.unavailable_ports = ports_.unavailable;
+  if (tls_) options.capabilities.tls_certificate_sha256 = tls_->certificate_sha256();
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;
@@ -369,6 +387,7 @@ std::optional<std::string> Server::start() {
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
                                &refusals_, config_.max_connections / 8, config_.max_connections_per_client, {}});
+  services_->tls = tls_.get();
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);

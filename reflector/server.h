@@ -39,6 +39,7 @@
 #include "reflector/services.h"
 #include "reflector/session_table.h"
 #include "reflector/tcp_listener.h"
+#include "reflector/tls_acceptor.h"
 
 namespace vpncheck::reflector {
 
@@ -107,6 +108,7 @@ class Server {
   ArrivalHandler arrivals_;
   std::unique_ptr<ControlApi> control_;
   std::unique_ptr<Services> services_;
+  std::unique_ptr<TlsIdentity> tls_;  // set when a TLS-wrapped variant's port is bound
   BoundPorts ports_;
   std::vector<std::string> listening_;  // start-up log lines
 

@@ -19,6 +19,8 @@
 
 namespace vpncheck::reflector {
 
+class TlsIdentity;
+
 struct Services {
   Logger& log;
   Timeouts timeouts;
@@ -37,6 +39,9 @@ struct Services {
   // Connections at once from one client_key (IPv4 address, IPv6 /64).
   std::size_t max_connections_per_client = 64;
   std::unordered_map<std::string, std::size_t> connections_by_client{};
+  // The certificate TLS-wrapped probe ports present (reflector/tls_acceptor.h);
+  // nullptr: no TLS is offered.
+  TlsIdentity* tls = nullptr;
 };
 
 // Counts one TCP connection, in the total and for its client, for as long as it lives.

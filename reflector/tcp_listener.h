@@ -1,8 +1,10 @@
 // TCP listeners: one accept loop per bound (address, port), one coroutine per
 // connection. A port can carry probes, the control API, or both (443 by
 // default): then the first bytes decide, as OpenVPN's port-share does: the
-// control probe's marker, HTTP, PPTP, then the protocol modules' stream
-// framings (probes/framing.h), each asked whether the stream is its own.
+// control probe's marker, a TLS ClientHello (when the reflector offers TLS,
+// Services::tls: it is terminated and the same questions asked inside), HTTP,
+// PPTP, then the protocol modules' stream framings (probes/framing.h), each
+// asked whether the stream is its own.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

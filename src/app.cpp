@@ -242,6 +242,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
       settings.hints.wireguard_public_key = k;
     }
   }
+  settings.tls_certificate_sha256 = session.info.capabilities.tls_certificate_sha256.value_or("");
   settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;
   settings.on_progress = [&](std::size_t position, std::size_t, std::size_t) { progress.probe_finished(position); };

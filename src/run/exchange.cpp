@@ -28,6 +28,7 @@
 #include "probes/ip.h"
 #include "src/run/ip_port.h"
 #include "src/run/retry.h"
+#include "src/run/tls_client.h"
 
 namespace vpncheck::client {
 namespace {
@@ -320,45 +321,21 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
   co_return co_await datagram_conversation(socket, ex, std::move(side));
 }
 
-asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
-  ClientSide side;
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor);
-  timer.expires_at(ex.deadline);
-
+// The messages of a TCP exchange on a connected stream (the socket, or TLS
+// over it): write, read the answer in the variant's framing, check it, next step.
+template <typename Stream>
+asio::awaitable<void> stream_conversation(Stream& stream, asio::ip::tcp::socket& socket, Exchange& ex,
+                                          ClientSide& side, Clock::time_point t0, asio::steady_timer& timer) {
   auto fail = [&](const boost::system::error_code& ec) {
     side.outcome = outcome_of(ec);
     side.detail = ec.message();
   };
-
-  const auto t0 = Clock::now();
-  auto connected = co_await connect_with_retries({ex.remote, ex.port}, ex.deadline, t0, ex.retry_unit);
-  side.attempts.push_back(std::move(connected.attempts));
-  if (connected.error == asio::error::timed_out) {
-    side.outcome = Outcome::timeout;
-    side.detail = "TCP connection not established";
-    co_return side;
-  }
-  if (connected.error) {
-    fail(connected.error);
-    co_return side;
-  }
-  asio::ip::tcp::socket socket = std::move(*connected.socket);
-  record_local(socket, side);
-  socket.set_option(asio::ip::tcp::no_delay(true));
-  if (ex.on_local_address) {
-    boost::system::error_code ec;
-    auto local = socket.local_endpoint(ec);
-    if (!ec) ex.on_local_address(ip_port(local.address(), local.port()), ex);
-  }
-  record_sent(ex.wire, side);
-
   probes::Bytes stream_buffer;  // bytes read past the last whole message
   auto read_reply = [&]() -> asio::awaitable<std::pair<boost::system::error_code, probes::Bytes>> {
     probes::Bytes reply;
     if (ex.stream_framing == nullptr) {
       reply.resize(ex.wire.size());
-      auto [ec, n] = co_await asio::async_read(socket, asio::buffer(reply), use_tuple);
+      auto [ec, n] = co_await asio::async_read(stream, asio::buffer(reply), use_tuple);
       co_return std::pair{ec, reply};
     }
     // Read until the framing knows the whole message's length, then the rest
@@ -382,7 +359,7 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
                                    : std::size_t{1};
       const std::size_t had = stream_buffer.size();
       stream_buffer.resize(had + want);
-      auto [ec, n] = co_await asio::async_read(socket, asio::buffer(stream_buffer.data() + had, want), use_tuple);
+      auto [ec, n] = co_await asio::async_read(stream, asio::buffer(stream_buffer.data() + had, want), use_tuple);
       stream_buffer.resize(had + n);
       if (ec) co_return std::pair{ec, reply};
     }
@@ -390,11 +367,11 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
 
   for (;;) {
     side.attempts.push_back(StepAttempts{{ms_since(t0)}, std::nullopt});
-    auto [write_ec, written] = co_await asio::async_write(socket, asio::buffer(ex.wire), use_tuple);
+    auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(ex.wire), use_tuple);
     ++side.sends;
     if (write_ec) {
       fail(write_ec);
-      co_return side;
+      co_return;
     }
     auto read = co_await (read_reply() || timer.async_wait(use_tuple));
     if (read.index() == 1) {
@@ -403,16 +380,16 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
       side.detail = side.steps_answered == 0 ? "connected, but no answer to the probe"
                                              : "connected, but no answer to message " +
                                                    std::to_string(side.steps_answered + 1) + " of the exchange";
-      co_return side;
+      co_return;
     }
     auto [read_ec, reply] = std::get<0>(read);
     if (read_ec) {
       fail(read_ec);
-      co_return side;
+      co_return;
     }
     if (!ex.is_reply(reply)) {
       side.outcome = Outcome::invalid_reply;
-      co_return side;
+      co_return;
     }
     if (!side.rtt_ms) side.rtt_ms = ms_since(t0);
     side.attempts.back().answered_ms = ms_since(t0);
@@ -422,6 +399,65 @@ asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
     ex.is_reply = std::move(next->is_reply);
   }
   side.outcome = Outcome::reply;
+}
+
+// TLS first (Exchange::tls_pin): the exchange runs only with the reflector's
+// own certificate; with anything else nothing of the probe is sent, and what
+// was met is reported.
+asio::awaitable<void> tls_conversation(asio::ip::tcp::socket socket, Exchange& ex, ClientSide& side,
+                                       Clock::time_point t0, asio::steady_timer& timer) {
+  auto handshake = co_await tls_handshake(std::move(socket), ex.tls_pin, ex.deadline);
+  side.detail = handshake.detail;
+  switch (handshake.status) {
+    case TlsHandshake::Status::pinned: break;
+    case TlsHandshake::Status::intercepted:
+      side.outcome = Outcome::invalid_reply;
+      side.reply_fields["tls_intercepted"] = "true";
+      side.reply_fields["tls_presented_sha256"] = handshake.presented_sha256;
+      co_return;
+    case TlsHandshake::Status::timed_out: side.outcome = Outcome::timeout; co_return;
+    case TlsHandshake::Status::failed:
+      // Reset or closed: something cut TLS off. Anything else (an alert,
+      // bytes that are not TLS) is an answer that is not the reflector's.
+      side.outcome = outcome_of(handshake.error) == Outcome::reset ? Outcome::reset : Outcome::invalid_reply;
+      co_return;
+  }
+  side.detail.clear();
+  co_await stream_conversation(*handshake.stream, handshake.stream->next_layer(), ex, side, t0, timer);
+}
+
+asio::awaitable<ClientSide> tcp_exchange(Exchange ex) {
+  ClientSide side;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  timer.expires_at(ex.deadline);
+
+  const auto t0 = Clock::now();
+  auto connected = co_await connect_with_retries({ex.remote, ex.port}, ex.deadline, t0, ex.retry_unit);
+  side.attempts.push_back(std::move(connected.attempts));
+  if (connected.error == asio::error::timed_out) {
+    side.outcome = Outcome::timeout;
+    side.detail = "TCP connection not established";
+    co_return side;
+  }
+  if (connected.error) {
+    side.outcome = outcome_of(connected.error);
+    side.detail = connected.error.message();
+    co_return side;
+  }
+  asio::ip::tcp::socket socket = std::move(*connected.socket);
+  record_local(socket, side);
+  socket.set_option(asio::ip::tcp::no_delay(true));
+  if (ex.on_local_address) {
+    boost::system::error_code ec;
+    auto local = socket.local_endpoint(ec);
+    if (!ec) ex.on_local_address(ip_port(local.address(), local.port()), ex);
+  }
+  record_sent(ex.wire, side);
+  if (!ex.tls_pin.empty())
+    co_await tls_conversation(std::move(socket), ex, side, t0, timer);
+  else
+    co_await stream_conversation(socket, socket, ex, side, t0, timer);
   co_return side;
 }
 

@@ -44,6 +44,11 @@ struct Exchange {
   // real clients do: some NATs and ALGs treat it specially); otherwise from
   // an ephemeral port, and ClientSide::detail says so. 0: ephemeral.
   std::uint16_t source_port = 0;
+  // TCP only: when set, the conversation runs inside TLS and the certificate
+  // must have this SHA-256 (probes/tls.h form; the reflector's, from its
+  // capabilities). Another certificate ends the exchange as invalid_reply
+  // with reply_fields tls_intercepted and tls_presented_sha256.
+  std::string tls_pin;
 
   // Optional hooks, all left empty by simple one-request protocols:
   // Once the socket knows its own address: protocols that put it into the

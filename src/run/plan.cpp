@@ -57,6 +57,10 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
           else
             not_run = "the reflector does not listen on " + std::string(probes::to_string(variant.transport)) + " " +
                       std::to_string(variant.port);
+        } else if (variant.tls && !reflector.tls_certificate_sha256) {
+          // Nothing to pin: a handshake could not tell the reflector from an interceptor.
+          not_run = "the reflector offers no TLS on " + probes::describe_place(variant) +
+                    " (it publishes no certificate fingerprint; an older reflector?)";
         }
       }
       // Raw IP protocols are told apart by their protocol number alone, so a

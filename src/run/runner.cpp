@@ -90,6 +90,14 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
   out.remote = remote;
   out.port = probe.variant.port;
   out.wire = genuine->wire();
+  // TLS-wrapped variants: genuine and control alike go inside TLS to the
+  // reflector's pinned certificate. The control is the same handshake to the
+  // same port (all a middlebox that does not terminate TLS can judge) with
+  // random bytes of the genuine request's size inside. Both failing: TLS to
+  // that port does not get through. Only the genuine one failing, inside a
+  // session pinned end to end: something told them apart by what the records'
+  // sizes and timing show, reported as signature blocking like any other.
+  if (probe.variant.tls) out.tls_pin = settings.tls_certificate_sha256;
   if (probe.kind == ProbeKind::control) {
     // Same size as the genuine probe's wire bytes, on the same port.
     out.wire = probes::control::build_request(genuine->context.token, out.wire.size(), settings.random);

@@ -23,6 +23,9 @@ struct RunSettings {
   std::optional<boost::asio::ip::address> reflector_v6;  // IPv6 probes
   probes::SessionTag tag{};
   probes::ServerHints hints;
+  // The reflector's certificate (Capabilities::tls_certificate_sha256), pinned
+  // by genuine probes of TLS-wrapped variants.
+  std::string tls_certificate_sha256;
   std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
   // The wire actions are injectable so the runner can be tested without a

@@ -81,7 +81,10 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
     }
     if (v.modified()) add_unique(a.findings, finding::kPayloadModified);
     if (g.client.outcome == Outcome::reset) add_unique(a.findings, finding::kConnectionReset);
-    if (g.client.outcome == Outcome::invalid_reply) add_unique(a.findings, finding::kReplyAltered);
+    if (tls_intercepted(g))
+      add_unique(a.findings, finding::kTlsIntercepted);
+    else if (g.client.outcome == Outcome::invalid_reply)
+      add_unique(a.findings, finding::kReplyAltered);
   }
   if (signature) add_unique(a.findings, finding::kSignatureBlocking);
   const std::string signature_note =
@@ -138,6 +141,22 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
                 " but works on " + describe(alternative->variant) + "." + signature_note;
     a.advice.push_back(module.advice_use_variant(alternative->variant));
     if (signature) a.advice.emplace_back(module.advice_signature_blocked);
+    return a;
+  }
+
+  auto intercepted = std::find_if(tested.begin(), tested.end(), [](const auto& v) { return tls_intercepted(*v.genuine); });
+  if (intercepted != tested.end()) {
+    // The handshake completed, with someone else: whatever the protocol
+    // inside does, it is not reaching the server unexamined.
+    const auto& fields = intercepted->genuine->client.reply_fields;
+    auto presented = fields.find("tls_presented_sha256");
+    a.verdict = Verdict::modified;
+    a.summary = "TLS on " + describe(intercepted->variant) + " is intercepted: a middlebox answered with its own "
+                "certificate (SHA-256 " + (presented != fields.end() && !presented->second.empty() ? presented->second
+                                                                                                 : std::string("unknown")) +
+                ") instead of the reflector's, so " + title + " would talk to the middlebox, not to the server.";
+    a.advice.push_back("Ask the network's administrator to exempt the VPN server's address from TLS inspection; "
+                       "otherwise use a protocol that works here.");
     return a;
   }
 

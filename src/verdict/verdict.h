@@ -26,6 +26,7 @@ using probes::ProtocolAssessment;
 using probes::reached_reflector;
 using probes::reflector_could_not_listen;
 using probes::stopped_midway;
+using probes::tls_intercepted;
 using probes::translate;
 using probes::Verdict;
 using probes::was_tested;

@@ -50,6 +50,17 @@ TEST(ListProbes, ShowsIkeOverTcpAsIpsecsFallback) {
   EXPECT_TRUE(contains(out.str(), "IKEv2 over TCP 4500 (RFC 8229)")) << out.str();
 }
 
+TEST(ListProbes, ShowsSstpInsideTlsOnTcp443) {
+  std::ostringstream out;
+  list_probes(out);
+  std::string line;
+  std::istringstream lines(out.str());
+  while (std::getline(lines, line) && line.rfind("sstp ", 0) != 0) {
+  }
+  EXPECT_TRUE(contains(line, "TCP 443 (standard)")) << out.str();
+  EXPECT_TRUE(contains(line, "TLS, then SSTP_DUPLEX_POST")) << out.str();
+}
+
 TEST(RunVpncheck, ListProbesNeedsNoNetworkAndExitsZero) {
   Options o;
   o.list_probes = true;

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client_fixtures.h"
+#include "in_process_reflector.h"
 #include "probes/crypto.h"
 #include "reflector/log.h"
 #include "reflector/server.h"
@@ -73,26 +74,8 @@ struct LossyRelay {
   }
 };
 
-class L2tpLoopback : public ::testing::Test {
+class L2tpLoopback : public fixtures::InProcessReflector {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<reflector::Server>(reflector::test::loopback_config(), &log_);
-    auto error = server_->start();
-    ASSERT_FALSE(error.has_value()) << *error;
-    io_ = std::thread([this] { server_->run(); });
-    auto created = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
-                                                       "/v1/sessions");
-    std::string parse_error;
-    auto info = probes::session_info_from_json(created.body(), parse_error);
-    ASSERT_TRUE(info) << parse_error << created.body();
-    session_ = *info;
-  }
-  void TearDown() override {
-    if (!server_) return;
-    server_->stop();
-    if (io_.joinable()) io_.join();
-  }
-
   // The genuine L2TP probe, sent to `port` (the reflector's, or a relay's).
   ProbeResult run_probe(std::uint16_t port, LossyRelay* relay = nullptr) {
     PlannedProbe probe;
@@ -109,32 +92,13 @@ class L2tpLoopback : public ::testing::Test {
       asio::co_spawn(client_io_, relay->outward(), asio::detached);
       asio::co_spawn(client_io_, relay->inward(), asio::detached);
     }
-    auto future = asio::co_spawn(client_io_, run_exchange(std::move(exchange)), asio::use_future);
-    // Until the exchange ends (the relay's loops never do); 3 s bounds a hang.
-    for (auto end = Clock::now() + 3s; future.wait_for(0s) != std::future_status::ready && Clock::now() < end;)
-      client_io_.run_one_for(100ms);
-    EXPECT_EQ(future.wait_for(0s), std::future_status::ready) << "the exchange did not end by its deadline";
-    ProbeResult result{probe, future.valid() ? future.get() : ClientSide{}, {}};
+    ProbeResult result{probe, run_to_end(std::move(exchange), 3000ms), {}};
     // What the reflector saw for this probe.
-    auto read = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::get,
-                                                    "/v1/sessions/" + session_.session_id + "/observations");
-    std::string parse_error;
-    auto list = probes::observations_from_json(read.body(), parse_error);
-    EXPECT_TRUE(list) << parse_error;
-    if (list)
-      for (auto& o : list->observations)
-        if (o.probe_index == probe.index) result.arrivals.push_back(std::move(o));
+    result.arrivals = observations_of(probe.index);
     // Judged as the standard UDP 1701 probe it stands for.
     result.probe.variant = fixtures::l2tp().variants[0];
     return result;
   }
-
-  std::ostringstream quiet_;
-  reflector::Logger log_{reflector::LogLevel::error, &quiet_};
-  std::unique_ptr<reflector::Server> server_;
-  std::thread io_;
-  probes::SessionInfo session_;
-  asio::io_context client_io_;
 };
 
 TEST_F(L2tpLoopback, WholeExchangeBothWaysPasses) {

@@ -5,14 +5,17 @@
 #include <set>
 
 #include "client_fixtures.h"
+#include "tls_capabilities.h"
 #include "probes/registry.h"
 
 namespace vpncheck::client {
 namespace {
 
 using fixtures::contains;
-using fixtures::listening_everywhere;
-using fixtures::listening_on;
+// A current reflector: it publishes its certificate's fingerprint, so TLS-wrapped variants run.
+constexpr auto listening_everywhere = fixtures::listening_everywhere_with_tls;
+constexpr auto listening_on = fixtures::listening_on_with_tls;
+using fixtures::with_tls;
 using probes::Transport;
 
 std::vector<const probes::ProtocolModule*> registered() {
@@ -167,9 +170,9 @@ TEST(SelectProtocols, KeepsRegistryOrderWhateverTheArgumentOrder) {
 
 TEST(SelectProtocols, UnknownIdIsAnErrorNamingIt) {
   std::string error;
-  auto selected = select_protocols({"wireguard", "sstp"}, error);
+  auto selected = select_protocols({"wireguard", "openconnect"}, error);
   EXPECT_FALSE(selected.has_value());
-  EXPECT_TRUE(contains(error, "sstp")) << error;
+  EXPECT_TRUE(contains(error, "openconnect")) << error;
 }
 
 TEST(MakePlan, DefaultFamilyIsIPv4) {

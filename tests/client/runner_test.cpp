@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "client_fixtures.h"
+#include "tls_capabilities.h"
 #include "fake_stream.h"
 #include "probes/control.h"
 #include "probes/gre.h"
@@ -29,8 +30,10 @@ namespace {
 
 namespace asio = boost::asio;
 using fixtures::contains;
-using fixtures::listening_everywhere;
-using fixtures::listening_on;
+// A current reflector: it publishes its certificate's fingerprint, so TLS-wrapped variants run.
+constexpr auto listening_everywhere = fixtures::listening_everywhere_with_tls;
+constexpr auto listening_on = fixtures::listening_on_with_tls;
+using fixtures::with_tls;
 using probes::Bytes;
 using probes::ByteView;
 using probes::Transport;
@@ -66,8 +69,9 @@ Seen identify(const Exchange& ex, const probes::ServerHints& hints) {
   }
   ByteView message(ex.wire);
   if (ex.transport == Transport::tcp) {
-    // A stream: the framing that claims it delimits its first message, as on the reflector.
-    auto claim = probes::claim_stream(message, probes::stream_framings());
+    // A stream: the framing that claims it delimits its first message, as on
+    // the reflector (inside TLS, the framings of TLS-wrapped variants).
+    auto claim = probes::claim_stream(message, probes::stream_framings(!ex.tls_pin.empty()));
     if (claim.sniff != probes::Sniff::mine) return seen;
     auto inner = probes::unframe(*claim.framing, message, true);
     if (!inner) return seen;
@@ -182,6 +186,7 @@ class RunnerTest : public ::testing::Test {
     settings_.tag = kTag;
     settings_.timeout = 3000ms;
     settings_.random = counter_fill();
+    settings_.tls_certificate_sha256 = *with_tls({}).tls_certificate_sha256;  // what the plan's reflector published
     settings_.exchange = [net = net_, pptp = pptp_](Exchange ex) {
       if (ex.transport == Transport::ip && ex.port == 47) return fake_gre(pptp, std::move(ex));
       return fake_exchange(net, std::move(ex));

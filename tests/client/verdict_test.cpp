@@ -188,6 +188,35 @@ TEST(AssessOpenVpn, AlteredReplyIsReportedAsAFinding) {
   EXPECT_TRUE(has_finding(a, finding::kReplyAltered)) << joined(a.findings);
 }
 
+// The handshake of a TLS-wrapped probe met another certificate than the
+// reflector's (src/run/tls_client.h): interception, said as such, never a pass,
+// and not mistaken for a rewritten answer.
+TEST(AssessOpenVpn, TlsInterceptionIsItsOwnFindingWithTheCertificateAsEvidence) {
+  auto results = scenario(openvpn(), [](const ProbeVariant& v, ProbeKind) {
+    return is(v, Transport::udp, 1194) ? Fate::dropped : Fate::answered;
+  });
+  for (auto& r : results) {
+    if (r.probe.kind != ProbeKind::genuine || !is(r.probe.variant, Transport::tcp, 443)) continue;
+    r.client.outcome = Outcome::invalid_reply;
+    r.client.reply_fields["tls_intercepted"] = "true";
+    r.client.reply_fields["tls_presented_sha256"] = std::string(64, 'c');
+    r.arrivals.clear();
+  }
+  // TCP 1194 must fail too, or it would be the working alternative.
+  for (auto& r : results)
+    if (is(r.probe.variant, Transport::tcp, 1194)) {
+      r.client.outcome = Outcome::timeout;
+      r.arrivals.clear();
+    }
+  auto a = assess_read(openvpn(), std::move(results));
+  EXPECT_EQ(a.verdict, Verdict::modified) << a.summary;
+  EXPECT_TRUE(has_finding(a, finding::kTlsIntercepted)) << joined(a.findings);
+  EXPECT_FALSE(has_finding(a, finding::kReplyAltered)) << joined(a.findings);
+  EXPECT_TRUE(contains(a.summary, "TLS on TCP 443 is intercepted")) << a.summary;
+  EXPECT_TRUE(contains(a.summary, std::string(64, 'c'))) << a.summary;
+  EXPECT_FALSE(a.advice.empty());
+}
+
 // ---- blocked ------------------------------------------------------------
 
 TEST(AssessWireGuard, BlockedByPortWhenControlsDieToo) {

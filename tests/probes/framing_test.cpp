@@ -6,9 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
+#include "probes/openvpn.h"
 #include "probes/registry.h"
+#include "probes/sstp.h"
+#include "probes/tls.h"
 #include "test_support.h"
 
 namespace vpncheck::probes {
@@ -163,6 +168,39 @@ TEST(StreamFraming, RegistryFramingsLeaveGenericStreamsAlone) {
   EXPECT_EQ(claim_stream(hex("160301020001"), framings).sniff, Sniff::not_mine) << "TLS ClientHello";
   EXPECT_EQ(claim_stream(hex("ff00"), framings).sniff, Sniff::not_mine) << "control marker";
   for (const auto* f : framings) EXPECT_FALSE(f->name.empty());
+}
+
+// TCP 443 carries the control API (plain HTTP), OpenVPN (a 2-byte length)
+// and SSTP (TLS): the listener tells TLS apart by its record header first,
+// then asks plain streams of the plain framings and what is inside TLS of
+// the TLS-wrapped ones. Each opening is claimed by exactly its own.
+TEST(StreamFraming, Port443StreamsAreToldApart) {
+  const Bytes client_hello = hex("16030102000100");
+  const std::string_view http_text = "POST /v1/sessions HTTP/1.1\r\n";
+  const Bytes http(http_text.begin(), http_text.end());
+  const Bytes openvpn_reset = frame_first(openvpn::kTcpFraming, openvpn::kModule.build_request(
+                                                                    default_context(openvpn::kModule, fixtures::make_token(1)),
+                                                                    fixtures::counter_fill()));
+  const Bytes sstp_request = sstp::kModule.build_request(default_context(sstp::kModule, fixtures::make_token(1)),
+                                                         fixtures::counter_fill());
+  EXPECT_TRUE(tls::looks_like_tls(client_hello));
+  for (const Bytes& other : {http, openvpn_reset, sstp_request})
+    EXPECT_FALSE(tls::looks_like_tls(other));
+
+  const auto plain = stream_framings(false);
+  const auto inside = stream_framings(true);
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), &sstp::kTcpFraming), plain.end());
+  EXPECT_EQ(std::vector<const StreamFraming*>(inside.begin(), inside.end()),
+            std::vector<const StreamFraming*>{&sstp::kTcpFraming});
+  EXPECT_EQ(claim_stream(openvpn_reset, plain).framing, &openvpn::kTcpFraming);
+  EXPECT_EQ(claim_stream(openvpn_reset, inside).sniff, Sniff::not_mine);
+  EXPECT_EQ(claim_stream(sstp_request, inside).framing, &sstp::kTcpFraming);
+  // SSTP in the clear is not answered: only inside the TLS the reflector terminated.
+  EXPECT_EQ(claim_stream(sstp_request, plain).sniff, Sniff::not_mine);
+  for (const Bytes& generic : {client_hello, http}) {
+    EXPECT_EQ(claim_stream(generic, plain).sniff, Sniff::not_mine);
+    EXPECT_EQ(claim_stream(generic, inside).sniff, Sniff::not_mine);
+  }
 }
 
 }  // namespace

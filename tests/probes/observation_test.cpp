@@ -180,6 +180,34 @@ TEST(SessionInfoJson, UnavailablePortsRoundTripAndAreSanitised) {
   EXPECT_EQ(got->capabilities.unavailable_ports[0].reason.size(), 160U);
 }
 
+// The certificate fingerprint the client pins: carried in canonical form;
+// one that is not a SHA-256 fingerprint is dropped, never pinned to.
+TEST(SessionInfoJson, TlsCertificateFingerprintRoundTripsAndMalformedOnesAreDropped) {
+  SessionInfo want = sample_session();
+  std::string error;
+  auto absent = session_info_from_json(to_json(want).dump(), error);
+  ASSERT_TRUE(absent.has_value()) << error;
+  EXPECT_FALSE(absent->capabilities.tls_certificate_sha256.has_value()) << "an older reflector offers no TLS";
+
+  want.capabilities.tls_certificate_sha256 = std::string(64, 'b');
+  json j = to_json(want);
+  EXPECT_EQ(j.at("capabilities").at("tls_certificate_sha256"), std::string(64, 'b'));
+  auto got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->capabilities.tls_certificate_sha256, want.capabilities.tls_certificate_sha256);
+
+  j["capabilities"]["tls_certificate_sha256"] = std::string(64, 'B');
+  got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->capabilities.tls_certificate_sha256, std::string(64, 'b'));
+  for (const json& bad : {json(std::string(63, 'b')), json(std::string(64, 'x')), json(5), json(nullptr)}) {
+    j["capabilities"]["tls_certificate_sha256"] = bad;
+    got = session_info_from_json(j.dump(), error);
+    ASSERT_TRUE(got.has_value()) << error;
+    EXPECT_FALSE(got->capabilities.tls_certificate_sha256.has_value()) << bad.dump();
+  }
+}
+
 TEST(SessionInfoJson, NullOptionalCapabilitiesStayAbsent) {
   SessionInfo want = sample_session();
   want.capabilities.alternate_address.reset();

@@ -9,6 +9,7 @@
 #include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
 #include "probes/openvpn.h"
+#include "probes/sstp.h"
 #include "probes/registry.h"
 #include "probes/wireguard.h"
 #include "test_util.h"
@@ -299,6 +300,38 @@ TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
     if (!out.reply.empty()) ++answered;
   }
   EXPECT_GT(answered, 100u);  // the check above is not vacuous
+}
+
+// A stream's answer goes to the peer that completed the TCP handshake, so it
+// is not held to the datagram rule: SSTP's Call Connect Ack (48 B) answers a
+// 14-byte Call Connect Request, the stream's second message, attributed
+// through the flow its HTTP request opened.
+TEST_F(ReflectorArrival, StreamAnswersMayOutgrowTheirRequest) {
+  auto on_stream = [&](ByteView payload, bool later, std::uint16_t source_port) {
+    Arrival a;
+    a.payload = payload;
+    a.framing = Framing::framed_stream;
+    a.stream_framing = &probes::sstp::kTcpFraming;
+    a.later_in_stream = later;
+    a.local_port = 443;
+    a.source = {"198.51.100.7", source_port};
+    a.received_at_unix_ms = 1700000000000;
+    return handler_.handle(a);
+  };
+  const Bytes request = probes::build_request(probes::sstp::kModule, token_, hints(), rnd_);
+  const Bytes call_connect = probes::sstp::build_call_connect_request();
+  auto first = on_stream(request, false, 40001);
+  ASSERT_FALSE(first.dropped);
+  EXPECT_EQ(first.reply, probes::sstp::build_http_response());
+  auto second = on_stream(call_connect, true, 40001);
+  ASSERT_FALSE(second.dropped);
+  EXPECT_EQ(second.reply.size(), probes::sstp::kCallConnectAckSize);
+  EXPECT_GT(second.reply.size(), call_connect.size());
+  ASSERT_EQ(observations().size(), 2U);
+  EXPECT_TRUE(observations().at(1).reply.sent) << observations().at(1).reply.reason;
+  EXPECT_EQ(observations().at(1).probe_index, token_.probe_index);
+  // Another connection (another source port) opened no flow: nobody's.
+  EXPECT_EQ(on_stream(call_connect, true, 40002).dropped, DropReason::unrecognised);
 }
 
 // Over the per-source limit: still recorded (the client learns the probe got
