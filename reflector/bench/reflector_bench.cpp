@@ -137,12 +137,39 @@ BENCHMARK(BM_HandleOpenVpnReset);
 
 namespace http = boost::beast::http;
 
+// The batched client's headers: every send slot points at the same datagram,
+// every receive slot has a buffer of its own.
+struct ClientSlots {
+  explicit ClientSlots(int window)
+      : send_iov(static_cast<std::size_t>(window)),
+        recv_iov(send_iov.size()),
+        send_h(send_iov.size()),
+        recv_h(send_iov.size()),
+        recv_buf(send_iov.size()) {
+    for (std::size_t i = 0; i < send_iov.size(); ++i) {
+      recv_iov[i] = iovec{recv_buf[i].data(), recv_buf[i].size()};
+      recv_h[i].msg_hdr.msg_iov = &recv_iov[i];
+      recv_h[i].msg_hdr.msg_iovlen = 1;
+      send_h[i].msg_hdr.msg_iov = &send_iov[i];
+      send_h[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  void send(const probes::Bytes& datagram) {
+    for (auto& iov : send_iov) iov = iovec{const_cast<std::uint8_t*>(datagram.data()), datagram.size()};
+  }
+  std::vector<iovec> send_iov, recv_iov;
+  std::vector<mmsghdr> send_h, recv_h;
+  std::vector<std::array<std::uint8_t, 256>> recv_buf;
+};
+
 // The batched load generator: tops a window of `window` datagrams up with one
 // sendmmsg, takes whatever answers wait with one recvmmsg, until `total` were
 // answered or lost (a 200 ms silence loses the window). Returns the answers
 // of `answer_size` bytes.
-std::size_t batched_client(int fd, std::vector<mmsghdr>& send_h, std::vector<mmsghdr>& recv_h, int window,
-                           std::size_t total, std::size_t answer_size, std::uint64_t& lost) {
+std::size_t batched_client(int fd, ClientSlots& slots, int window, std::size_t total, std::size_t answer_size,
+                           std::uint64_t& lost) {
+  auto& send_h = slots.send_h;
+  auto& recv_h = slots.recv_h;
   std::size_t sent = 0, received = 0;
   int in_flight = 0;
   while (received + lost < total || in_flight > 0) {
@@ -218,19 +245,7 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
 
   std::uint64_t answered = 0, lost = 0;
   std::array<std::uint8_t, 2048> reply{};
-  // The batched client's headers: every send slot points at the same
-  // initiation, every receive slot has a buffer of its own.
-  const auto slots = static_cast<std::size_t>(window);
-  std::vector<iovec> send_iov(slots), recv_iov(slots);
-  std::vector<mmsghdr> send_h(slots), recv_h(slots);
-  std::vector<std::array<std::uint8_t, 256>> recv_buf(slots);
-  for (std::size_t i = 0; i < slots; ++i) {
-    recv_iov[i] = iovec{recv_buf[i].data(), recv_buf[i].size()};
-    recv_h[i].msg_hdr.msg_iov = &recv_iov[i];
-    recv_h[i].msg_hdr.msg_iovlen = 1;
-    send_h[i].msg_hdr.msg_iov = &send_iov[i];
-    send_h[i].msg_hdr.msg_iovlen = 1;
-  }
+  ClientSlots slots(window);
   for (auto _ : state) {
     state.PauseTiming();
     std::string error;
@@ -242,13 +257,13 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
     }
     probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 1};
     const probes::Bytes init = probes::wireguard::build_initiation(token, hints, rnd);
-    for (auto& iov : send_iov) iov = iovec{const_cast<std::uint8_t*>(init.data()), init.size()};
+    slots.send(init);
     const double cpu_before = io_cpu_s();
     state.ResumeTiming();
 
     std::size_t sent = 0, received = 0;
     int in_flight = 0;
-    if (batched) received = batched_client(fd, send_h, recv_h, window, kBatch, probes::wireguard::kResponseSize, lost);
+    if (batched) received = batched_client(fd, slots, window, kBatch, probes::wireguard::kResponseSize, lost);
     while (!batched && (received + lost < kBatch || in_flight > 0)) {
       while (in_flight < window && sent < kBatch) {
         if (::send(fd, init.data(), init.size(), 0) == static_cast<ssize_t>(init.size())) ++in_flight;
@@ -346,22 +361,13 @@ void BM_BareEcho(benchmark::State& state) {
   auto rnd = lcg_fill(3);
   const probes::Bytes init = probes::wireguard::build_initiation({{1, 2, 3, 4, 5, 6}, 1}, hints, rnd);
 
-  const auto slots = static_cast<std::size_t>(window);
-  std::vector<iovec> send_iov(slots, iovec{const_cast<std::uint8_t*>(init.data()), init.size()}), recv_iov(slots);
-  std::vector<mmsghdr> send_h(slots), recv_h(slots);
-  std::vector<std::array<std::uint8_t, 256>> recv_buf(slots);
-  for (std::size_t i = 0; i < slots; ++i) {
-    recv_iov[i] = iovec{recv_buf[i].data(), recv_buf[i].size()};
-    recv_h[i].msg_hdr.msg_iov = &recv_iov[i];
-    recv_h[i].msg_hdr.msg_iovlen = 1;
-    send_h[i].msg_hdr.msg_iov = &send_iov[i];
-    send_h[i].msg_hdr.msg_iovlen = 1;
-  }
+  ClientSlots slots(window);
+  slots.send(init);
   std::uint64_t answered = 0, lost = 0;
   double cpu_s = 0;
   for (auto _ : state) {
     const double cpu_before = echo_cpu_s();
-    answered += batched_client(fd, send_h, recv_h, window, kBatch, init.size(), lost);
+    answered += batched_client(fd, slots, window, kBatch, init.size(), lost);
     cpu_s += echo_cpu_s() - cpu_before;
   }
   stopping = true;
