@@ -232,7 +232,9 @@ json to_json(const ObservationList& list) {
   for (const auto& o : list.observations) arr.push_back(to_json(o));
   json limits = json::array();
   for (const auto& l : list.limits) limits.push_back(limit_json(l));
-  return {{"observations", arr}, {"dropped", list.dropped}, {"limits", limits}};
+  json j = {{"observations", arr}, {"dropped", list.dropped}, {"limits", limits}};
+  if (list.next_after) j["next_after"] = *list.next_after;
+  return j;
 }
 
 std::optional<SessionInfo> session_info_from_json(const std::string& body, std::string& error) {
@@ -302,6 +304,8 @@ std::optional<ObservationList> observations_from_json(const std::string& body, s
   return parse_guarded<ObservationList>(body, error, [&](const json& j) -> std::optional<ObservationList> {
     ObservationList list;
     list.dropped = get_int_or<std::uint64_t>(j, "dropped", 0);
+    if (j.contains("next_after") && !j.at("next_after").is_null())
+      list.next_after = get_int<std::uint64_t>(j.at("next_after"));
     // Optional (older reflectors); present but malformed rejects the answer:
     // a client that ignored it could blame the network for the reflector's limits.
     if (j.contains("limits")) {

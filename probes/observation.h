@@ -138,7 +138,14 @@ struct ObservationList {
   // The reflector's limits that hit this session; absent from an older
   // reflector's answer (then empty).
   std::vector<ReflectorLimit> limits;
+  // Set: this is one page, and the rest begins after this sequence number
+  // (GET .../observations?after=N). Unset: the last or only page.
+  std::optional<std::uint64_t> next_after;
 };
+
+// A page of a reflector's answer holds the observations after `after` up to
+// about this many bytes of JSON; a client follows `next_after`.
+constexpr std::size_t kObservationPageBytes = 64 * 1024;
 
 nlohmann::json to_json(const SessionInfo& info);
 nlohmann::json to_json(const Observation& obs);

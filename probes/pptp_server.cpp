@@ -18,35 +18,26 @@ using Kind = ServerAction::Kind;
 
 std::optional<CallTable::Call> CallTable::add(const Bytes& client_address, std::uint16_t reflector_call_id,
                                               const Call& call, std::int64_t now_ms) {
-  Key key{client_address, reflector_call_id};
-  std::optional<Call> forgotten;
-  if (calls_.size() >= kMaxCalls && !calls_.contains(key)) {
-    auto oldest = std::min_element(calls_.begin(), calls_.end(), [](const auto& a, const auto& b) {
-      return a.second.created_ms < b.second.created_ms;
-    });
-    if (now_ms - oldest->second.created_ms <= kCallLifetimeMs) forgotten = oldest->second;
-    calls_.erase(oldest);
-  }
-  calls_[key] = call;
-  return forgotten;
+  const auto stale = [now_ms](const Call& c) { return now_ms - c.created_ms > kCallLifetimeMs; };
+  auto evicted = calls_.put(Key{client_address, reflector_call_id}, call.token.tag, call, stale);
+  if (!evicted || stale(evicted->value)) return std::nullopt;
+  return evicted->value;
 }
 
 std::optional<CallTable::Call> CallTable::find(const Bytes& client_address, std::uint16_t reflector_call_id,
                                                std::int64_t now_ms) const {
-  auto it = calls_.find(Key{client_address, reflector_call_id});
-  if (it == calls_.end() || now_ms - it->second.created_ms > kCallLifetimeMs) return std::nullopt;
-  return it->second;
+  const Call* call = calls_.find(Key{client_address, reflector_call_id});
+  if (call == nullptr || now_ms - call->created_ms > kCallLifetimeMs) return std::nullopt;
+  return *call;
 }
 
 void CallTable::end_control(const Bytes& client_address, std::uint16_t control_port) {
-  std::erase_if(calls_, [&](const auto& kv) {
-    return kv.first.first == client_address && kv.second.control_port == control_port;
+  calls_.erase_if([&](const Key& key, const Call& call) {
+    return key.first == client_address && call.control_port == control_port;
   });
 }
 
-void CallTable::forget(const SessionTag& tag) {
-  std::erase_if(calls_, [&](const auto& kv) { return kv.second.token.tag == tag; });
-}
+void CallTable::forget(const SessionTag& tag) { calls_.forget(tag); }
 
 std::unique_ptr<ServerState> make_call_table() { return std::make_unique<CallTable>(); }
 

@@ -23,18 +23,25 @@
 #include <utility>
 
 #include "probes/conversation.h"
+#include "probes/session_lru.h"
 
 namespace vpncheck::probes::pptp {
 
 // The calls the reflector's control connections set up: the reflector's own
 // Call ID (from its OCRP; the key of the GRE the client sends) -> the
 // client's Call ID as the OCRQ arrived (the key the reflector's GRE must
-// carry), per observed client address. Bounded: the oldest call is forgotten
-// first; a call lives kCallLifetimeMs.
+// carry), per observed client address. Bounded, evicting in O(1)
+// (probes/session_lru.h): a session at its quota forgets its own oldest call,
+// a full table a stale call or else the oldest of the session holding the
+// most; a call lives kCallLifetimeMs.
 class CallTable : public ServerState {
  public:
   static constexpr std::size_t kMaxCalls = 4096;
+  static constexpr std::size_t kCallsPerSession = 64;
   static constexpr std::int64_t kCallLifetimeMs = 600'000;
+
+  explicit CallTable(std::size_t capacity = kMaxCalls, std::size_t quota = kCallsPerSession)
+      : calls_(capacity, quota) {}
 
   struct Call {
     ProbeToken token;  // the control connection's probe
@@ -58,7 +65,14 @@ class CallTable : public ServerState {
 
  private:
   using Key = std::pair<Bytes, std::uint16_t>;
-  std::map<Key, Call> calls_;
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      std::size_t h = k.second;
+      for (auto b : k.first) h = h * 131 + b;
+      return h;
+    }
+  };
+  SessionLru<Key, Call, KeyHash> calls_;
 };
 
 // One control connection, as the reflector's TCP listener runs it.

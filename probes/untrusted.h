@@ -16,6 +16,10 @@ namespace vpncheck::probes {
 constexpr std::size_t kMaxAnswerBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxAnswerDepth = 32;
 constexpr std::size_t kMaxAnswerValues = 200'000;
+// A paged observations answer (next_after): at most this many pages and
+// observations in all. A run sends a few hundred probes.
+constexpr std::size_t kMaxObservationPages = 256;
+constexpr std::size_t kMaxObservations = 16'384;
 
 // Printable ASCII kept, every other byte as \xNN (the backslash too unless
 // `keep_backslash`): text from the network made safe for a terminal,

@@ -110,22 +110,11 @@ probes::Bytes address_bytes(std::string_view address) {
 std::optional<FlowMemory::Forgotten> FlowMemory::remember(probes::Transport transport, std::uint16_t local_port,
                                                           const probes::Endpoint& source,
                                                           const probes::ProbeToken& token, std::int64_t now_ms) {
-  Key key{transport, local_port, source.address, source.port};
-  std::optional<Forgotten> forgotten;
-  if (flows_.size() >= kMaxFlows && !flows_.contains(key)) {
-    auto oldest = std::min_element(flows_.begin(), flows_.end(), [](const auto& a, const auto& b) {
-      return a.second.last_ms < b.second.last_ms;
-    });
-    if (now_ms - oldest->second.last_ms <= kFlowLifetimeMs)
-      forgotten = Forgotten{oldest->second.token, std::get<1>(oldest->first)};
-    flows_.erase(oldest);
-  }
-  flows_[key] = Entry{token, now_ms};
-  return forgotten;
-}
-
-void FlowMemory::forget(const probes::SessionTag& tag) {
-  std::erase_if(flows_, [&](const auto& kv) { return kv.second.token.tag == tag; });
+  const auto stale = [now_ms](const Entry& e) { return now_ms - e.last_ms > kFlowLifetimeMs; };
+  auto evicted = flows_.put(Key{transport, local_port, source.address, source.port}, token.tag, Entry{token, now_ms},
+                            stale);
+  if (!evicted || stale(evicted->value)) return std::nullopt;
+  return Forgotten{evicted->value.token, evicted->key.local_port};
 }
 
 void ArrivalHandler::forget_session(const Session& session) {
@@ -138,9 +127,9 @@ void ArrivalHandler::forget_session(const Session& session) {
 
 std::optional<probes::ProbeToken> FlowMemory::find(probes::Transport transport, std::uint16_t local_port,
                                                    const probes::Endpoint& source, std::int64_t now_ms) const {
-  auto it = flows_.find(Key{transport, local_port, source.address, source.port});
-  if (it == flows_.end() || now_ms - it->second.last_ms > kFlowLifetimeMs) return std::nullopt;
-  return it->second.token;
+  const Entry* e = flows_.find(Key{transport, local_port, source.address, source.port});
+  if (e == nullptr || now_ms - e->last_ms > kFlowLifetimeMs) return std::nullopt;
+  return e->token;
 }
 
 bool reply_within_request(probes::ByteView reply, probes::ByteView request) {
@@ -292,24 +281,31 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     reply.length = out.reply.size();
   }
 
-  probes::Observation obs;
+  // Stored compactly (reflector/observation_store.h): no strings are built for it.
+  ObservationParts obs;
   obs.probe_index = match->parsed.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
   obs.transport = context.transport;
   obs.local_port = arrival.local_port;
-  obs.source = arrival.source;
+  obs.source_address = arrival.source.address;
+  obs.source_port = arrival.source.port;
   obs.ttl = arrival.ttl;
   obs.tos = arrival.tos;
   const probes::ByteView digested = digested_part(payload, arrival.framing);
   obs.payload_length = digested.size();
-  obs.payload_sha256 = probes::to_hex(probes::sha256(digested));
-  obs.fields = std::move(match->parsed.fields);
-  if (!match->parsed.piece.empty()) obs.fields["piece"] = std::string(match->parsed.piece);
+  const auto digest = probes::sha256(digested);
+  obs.digest = &digest;
+  obs.fields = &match->parsed.fields;
+  obs.piece = match->parsed.piece;
   obs.received_at_unix_ms = arrival.received_at_unix_ms;
-  obs.reply = std::move(reply);
+  obs.reply_sent = reply.sent;
+  obs.reply_kind_prefix = reply.kind;
+  obs.reply_length = reply.length;
+  obs.reply_reason = reply.reason;
+  obs.reply_code = reply.code;
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
-  out.sequence = sessions_.record(*session, std::move(obs));
+  out.sequence = sessions_.record(*session, StoredObservation(obs));
   return out;
 }
 

@@ -21,6 +21,7 @@
 
 #include "probes/observation.h"
 #include "probes/probe.h"
+#include "probes/session_lru.h"
 #include "reflector/metrics.h"
 #include "reflector/rate_limit.h"
 #include "reflector/session_table.h"
@@ -73,11 +74,16 @@ struct ArrivalOutcome {
 
 // Flows (transport, local port, observed source) that began with a tagged
 // message, so that follow-ups which cannot carry the tag are attributed.
-// Bounded: the oldest flow is forgotten first; a flow lives kFlowLifetimeMs.
+// Bounded, evicting in O(1) (probes/session_lru.h): a session at its quota
+// forgets its own oldest flow, a full table a stale flow or else the oldest
+// of the session holding the most; a flow lives kFlowLifetimeMs.
 class FlowMemory {
  public:
   static constexpr std::size_t kMaxFlows = 4096;
+  static constexpr std::size_t kFlowsPerSession = 256;
   static constexpr std::int64_t kFlowLifetimeMs = 120'000;
+
+  FlowMemory(std::size_t capacity = kMaxFlows, std::size_t quota = kFlowsPerSession) : flows_(capacity, quota) {}
 
   struct Forgotten {
     probes::ProbeToken token;
@@ -91,16 +97,29 @@ class FlowMemory {
   std::optional<probes::ProbeToken> find(probes::Transport transport, std::uint16_t local_port,
                                          const probes::Endpoint& source, std::int64_t now_ms) const;
   // Forgets every flow of the session holding `tag` (it ended).
-  void forget(const probes::SessionTag& tag);
+  void forget(const probes::SessionTag& tag) { flows_.forget(tag); }
   std::size_t size() const { return flows_.size(); }
 
  private:
-  using Key = std::tuple<probes::Transport, std::uint16_t, std::string, std::uint16_t>;
+  struct Key {
+    probes::Transport transport;
+    std::uint16_t local_port;
+    std::string address;
+    std::uint16_t port;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<std::string>{}(k.address) ^
+             (static_cast<std::size_t>(k.port) << 20 | static_cast<std::size_t>(k.local_port) << 4 |
+              static_cast<std::size_t>(k.transport));
+    }
+  };
   struct Entry {
     probes::ProbeToken token;
     std::int64_t last_ms = 0;
   };
-  std::map<Key, Entry> flows_;
+  probes::SessionLru<Key, Entry, KeyHash> flows_;
 };
 
 class ArrivalHandler {

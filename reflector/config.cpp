@@ -156,6 +156,15 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
   app.add_option("--max-observations", config.max_observations, "observations kept per session")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16))
       ->capture_default_str();
+  app.add_option("--max-observation-bytes", config.max_observation_bytes,
+                 "memory one session's observations may take (each about 200-900 bytes); beyond,\n"
+                 "arrivals are counted, not recorded, and the client told (its verdicts: inconclusive)")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-total-observation-bytes", config.max_total_observation_bytes,
+                 "memory all sessions' observations may take together; beyond, as above")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--max-connections", config.max_connections,
                  "TCP connections served at once (control API and probes); beyond, new ones are closed\n"
                  "and counted per source address, and that address's sessions are told")

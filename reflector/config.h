@@ -54,6 +54,8 @@ struct Config {
   int session_ttl_s = 300;
   std::size_t max_sessions = 4096;
   std::size_t max_observations = 512;      // per session; beyond, arrivals are counted as dropped
+  std::size_t max_observation_bytes = 256 * 1024;              // per session's stored observations
+  std::size_t max_total_observation_bytes = 64 * 1024 * 1024;  // all sessions' stored observations
   std::size_t max_sessions_per_client = 64;  // per client address or IPv6 /64 (CGNAT shares addresses)
   std::size_t max_connections = 1024;      // concurrent TCP connections, control and probe
   // ... from one client (IPv4 address, IPv6 /64). An eighth of max_connections

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "probes/crypto.h"
@@ -49,6 +50,27 @@ constexpr std::string_view kChallengePrefix = "/v1/challenge/";
 bool is_challenge_token(std::string_view token) {
   return token.size() >= 16 && token.size() <= 64 &&
          std::all_of(token.begin(), token.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The `after` parameter of a query ("after=12"): nullopt when absent, 0 with
+// `valid` false when not a number. Other parameters are ignored.
+std::optional<std::uint64_t> after_parameter(std::string_view query, bool& valid) {
+  valid = true;
+  constexpr std::string_view kAfter = "after=";
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    if (item.starts_with(kAfter)) {
+      const std::string_view digits = item.substr(kAfter.size());
+      std::uint64_t value = 0;
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      valid = ec == std::errc{} && end == digits.data() + digits.size() && !digits.empty();
+      return valid ? value : 0;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -100,7 +122,9 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
     return error_for(http::status::payload_too_large, "request body over 64 KiB", request);
 
   std::string_view target(request.target().data(), request.target().size());
-  target = target.substr(0, target.find('?'));  // no query parameters are defined
+  const auto question = target.find('?');
+  const std::string_view query = question == std::string_view::npos ? "" : target.substr(question + 1);
+  target = target.substr(0, question);
   const http::verb method = request.method();
 
   if (target == "/v1/health") {
@@ -145,7 +169,25 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
       if (method != http::verb::get) return method_not_allowed(request, "GET");
       const Session* session = is_session_id(id) ? sessions_.find(id) : nullptr;
       if (session == nullptr) return error_for(http::status::not_found, "unknown session", request);
-      return json_response(http::status::ok, probes::to_json(observations(*session)), request);
+      bool valid = true;
+      const auto after = after_parameter(query, valid);
+      if (!valid) return error_for(http::status::bad_request, "after: not a sequence number", request);
+      auto list = observations(*session, after.value_or(0));
+      // A client from before pages asks without `after` and reads one answer:
+      // what is not in it must read as unrecorded (its verdicts then say
+      // inconclusive), never as lost on the way.
+      if (!after && list.next_after) {
+        const std::uint64_t unsent = session->observations.size() - *list.next_after;
+        auto limit = std::find_if(list.limits.begin(), list.limits.end(), [](const probes::ReflectorLimit& l) {
+          return l.limit == probes::limit_kind::kObservationLimit;
+        });
+        if (limit == list.limits.end())
+          limit = list.limits.insert(list.limits.begin(), {std::string(probes::limit_kind::kObservationLimit), 0, {}, {}});
+        limit->count += unsent;
+        limit->detail += (limit->detail.empty() ? "" : "; ") + std::to_string(unsent) +
+                         " observations not in this answer: the reflector answers in pages (?after=N)";
+      }
+      return json_response(http::status::ok, probes::to_json(list), request);
     }
     if (sub.empty()) {
       if (method != http::verb::delete_) return method_not_allowed(request, "DELETE");
@@ -159,14 +201,17 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
   return error_for(http::status::not_found, "no such resource: " + std::string(target), request);
 }
 
-// The session's record plus the TCP connections refused for want of a slot
-// from its addresses since it began: the control connection's source and
-// every source its probes arrived from (another family, another NAT address).
-probes::ObservationList ControlApi::observations(const Session& session) const {
-  probes::ObservationList list = sessions_.observations(session);
+// One page of the session's record plus the TCP connections refused for
+// want of a slot from its addresses since it began: the control connection's
+// source and every source its probes arrived from (another family, another
+// NAT address).
+probes::ObservationList ControlApi::observations(const Session& session, std::uint64_t after) const {
+  probes::ObservationList list = sessions_.page(session, after, probes::kObservationPageBytes);
   if (options_.refusals == nullptr) return list;
   std::set<std::string> addresses{session.client.address};
-  for (const auto& o : session.observations) addresses.insert(o.source.address);
+  addresses.insert(session.sources.begin(), session.sources.end());
+  for (std::size_t i = 0; i < session.observations.size(); ++i)
+    addresses.emplace(session.observations.record(i).source_address());
   LimitTally refused;
   for (const auto& address : addresses) {
     const auto* tally = options_.refusals->find(address, session.created_at);

@@ -2,7 +2,8 @@
 // Beast's message types; the HTTP connection handling is http_session.h.
 //
 //   POST   /v1/sessions                    201 SessionInfo
-//   GET    /v1/sessions/{id}/observations  200 ObservationList
+//   GET    /v1/sessions/{id}/observations  200 ObservationList, one page: ?after=N for the
+//                                          observations after sequence N (next_after names the next)
 //   DELETE /v1/sessions/{id}               204
 //   GET    /v1/health                      200 {"status":"ok","version":...}
 //   GET    /v1/challenge/{token}           200 {"challenge":"<token>"} (captive-portal check)
@@ -60,7 +61,7 @@ class ControlApi {
 
  private:
   HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client);
-  probes::ObservationList observations(const Session& session) const;
+  probes::ObservationList observations(const Session& session, std::uint64_t after) const;
   bool authorized(const HttpRequest& request) const;
 
   SessionTable& sessions_;

@@ -81,6 +81,10 @@ std::string render_prometheus(const Metrics& m, std::size_t sessions_open) {
   family(out, kOpen, "gauge", "Sessions currently live.");
   sample(out, kOpen, {}, sessions_open);
 
+  constexpr std::string_view kBytes = "vpncheck_reflector_observation_bytes";
+  family(out, kBytes, "gauge", "Bytes all live sessions' stored observations take (--max-total-observation-bytes).");
+  sample(out, kBytes, {}, m.observation_bytes);
+
   constexpr std::string_view kCreated = "vpncheck_reflector_sessions_created_total";
   family(out, kCreated, "counter", "Sessions opened through the control API.");
   sample(out, kCreated, {}, m.sessions_created);

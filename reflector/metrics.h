@@ -22,7 +22,7 @@ enum class DropReason : std::size_t {
   bad_frame,          // TCP: a frame its framing calls invalid, > kMaxStreamMessage, or not what arrived
   unrecognised,       // no protocol module and no control probe claims the bytes
   unknown_session,    // a well-formed probe whose tag matches no live session
-  observation_limit,  // the session already holds max_observations
+  observation_limit,  // the session already holds max_observations, or its or all sessions' observation bytes
   rate_limited,       // recorded, not answered: the source is over --rate-limit
   count_,
 };
@@ -49,6 +49,7 @@ struct Metrics {
   std::uint64_t replies_sent = 0;    // handed to the kernel in full
   std::uint64_t replies_failed = 0;  // the send or write failed
   DropCounters drops;
+  std::size_t observation_bytes = 0;  // what all sessions' stored observations take now
 };
 
 // Prometheus label value escaping: backslash, double quote and line feed.

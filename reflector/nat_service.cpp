@@ -104,16 +104,11 @@ void NatService::start() {
 void NatService::close() {
   boost::system::error_code ec;
   for (auto& s : sockets_) s.socket->close(ec);
-  for (auto& [key, timer] : late_) timer->cancel();
+  late_.for_each([](const LateKey&, const Late& late, const probes::SessionTag&) { late.timer->cancel(); });
 }
 
 void NatService::forget_session(const probes::SessionTag& tag) {
-  std::erase_if(late_, [&](const auto& kv) {
-    const auto& token = std::get<0>(kv.first);
-    if (!std::equal(tag.begin(), tag.end(), token.begin())) return false;
-    kv.second->cancel();
-    return true;
-  });
+  late_.forget(tag, [](const Late& late) { late.timer->cancel(); });
 }
 
 asio::awaitable<void> NatService::listen(Socket& s) {
@@ -205,20 +200,18 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
 void NatService::schedule_late(const np::Request& request, const udp::endpoint& to,
                                const asio::ip::address_v4& address, std::uint16_t port) {
   LateKey key{request.token.encode(), request.nonce};
-  if (auto it = late_.find(key); it != late_.end()) {
-    it->second->cancel();  // a retransmission: the gap starts again
-    late_.erase(it);
-  }
-  if (late_.size() >= kMaxPendingLate) {
-    sessions_.count_limit(request.token.tag, SessionLimit::nat_pending, port);
-    return;
+  if (Late* earlier = late_.find(key)) {
+    earlier->timer->cancel();  // a retransmission: the gap starts again
+    late_.erase(key);
   }
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(request.gap_s));
-  late_[key] = timer;
+  if (auto evicted = late_.put(key, request.token.tag, Late{timer, port})) {
+    evicted->value.timer->cancel();
+    sessions_.count_limit(evicted->tag, SessionLimit::nat_pending, evicted->value.port);
+  }
   timer->async_wait([this, timer, key, request, to, address, port](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: restarted or shutting down
-    auto it = late_.find(key);
-    if (it != late_.end() && it->second == timer) late_.erase(it);
+    if (const Late* late = late_.find(key); late != nullptr && late->timer == timer) late_.erase(key);
     if (sessions_.find_by_tag(request.token.tag) == nullptr) return;  // the session ended meanwhile
     if (limiter_ != nullptr && !limiter_->allow(to.address().to_string())) {
       sessions_.count_limit(request.token.tag, SessionLimit::rate_limit, port);

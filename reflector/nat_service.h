@@ -29,13 +29,18 @@
 #include "reflector/rate_limit.h"
 #include "reflector/session_table.h"
 #include "probes/nat_probe.h"
+#include "probes/session_lru.h"
 
 namespace vpncheck::reflector {
 
 class NatService {
  public:
-  // At most this many lifetime answers wait at once (older ones are dropped).
+  // At most this many lifetime answers wait at once, and this many of one
+  // session's: to make room a session at its quota gives up its own oldest,
+  // a full table the oldest of the session holding the most
+  // (probes/session_lru.h); the session that lost one is told.
   static constexpr std::size_t kMaxPendingLate = 4096;
+  static constexpr std::size_t kPendingLatePerSession = 64;
 
   NatService(boost::asio::io_context& io, SessionTable& sessions, RateLimiter* limiter, Logger& log);
   ~NatService();
@@ -83,7 +88,18 @@ class NatService {
   std::optional<std::string> alternate_;
   // Pending lifetime answers by (token, nonce): a retransmitted request restarts its gap.
   using LateKey = std::tuple<std::array<std::uint8_t, probes::kProbeTokenSize>, std::uint32_t>;
-  std::map<LateKey, std::shared_ptr<boost::asio::steady_timer>> late_;
+  struct LateKeyHash {
+    std::size_t operator()(const LateKey& k) const {
+      std::size_t h = std::get<1>(k);
+      for (auto b : std::get<0>(k)) h = h * 131 + b;
+      return h;
+    }
+  };
+  struct Late {
+    std::shared_ptr<boost::asio::steady_timer> timer;
+    std::uint16_t port = 0;  // the NAT test port it was asked on
+  };
+  probes::SessionLru<LateKey, Late, LateKeyHash> late_{kMaxPendingLate, kPendingLatePerSession};
 };
 
 }  // namespace vpncheck::reflector

@@ -10,7 +10,8 @@ namespace vpncheck::reflector {
 // condition the reflector can recover from: it aborts with a message.
 void csprng_fill(std::span<std::uint8_t> out);
 
-// csprng_fill as a probes::RandomFill.
+// The same CSPRNG as a probes::RandomFill, drawn in blocks: small draws (a
+// probe's reply, a session id) cost no RAND_bytes call each.
 probes::RandomFill csprng();
 
 }  // namespace vpncheck::reflector

@@ -29,6 +29,8 @@ SessionLimits limits_from(const Config& c) {
   limits.ttl = std::chrono::seconds(c.session_ttl_s);
   limits.max_sessions = c.max_sessions;
   limits.max_observations = c.max_observations;
+  limits.max_observation_bytes = c.max_observation_bytes;
+  limits.max_total_observation_bytes = c.max_total_observation_bytes;
   limits.max_sessions_per_client = c.max_sessions_per_client;
   return limits;
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include <nlohmann/json.hpp>
+
 namespace vpncheck::reflector {
 namespace {
 
@@ -120,23 +122,64 @@ bool SessionTable::remove(std::string_view id) {
   return true;
 }
 
+// The largest record StoredObservation keeps: admitting only while it fits
+// keeps every budget without building the record first.
+constexpr std::size_t kLargestRecord = sizeof(StoredObservation) + StoredObservation::kMaxTextBytes;
+
+std::vector<probes::Observation> ObservationLog::all() const {
+  std::vector<probes::Observation> out;
+  out.reserve(records_.size());
+  for (std::size_t i = 0; i < records_.size(); ++i) out.push_back(records_[i].expand(i + 1));
+  return out;
+}
+
+std::uint64_t ObservationLog::append(StoredObservation record) {
+  bytes_ += record.bytes();
+  records_.push_back(std::move(record));
+  return records_.size();
+}
+
+void ObservationLog::set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply) {
+  if (sequence == 0 || sequence > records_.size()) return;
+  StoredObservation& r = records_[sequence - 1];
+  bytes_ -= r.bytes();
+  r.set_reply(reply);
+  bytes_ += r.bytes();
+}
+
 bool SessionTable::admit(Session& session) {
-  if (session.observations.size() < limits_.max_observations) return true;
+  std::uint64_t* why = nullptr;
+  if (session.observations.size() >= limits_.max_observations)
+    why = &session.dropped_count;
+  else if (session.observations.bytes() + kLargestRecord > limits_.max_observation_bytes)
+    why = &session.dropped_bytes;
+  else if (observation_bytes_ + kLargestRecord > limits_.max_total_observation_bytes)
+    why = &session.dropped_total;
+  if (why == nullptr) return true;
+  ++*why;
   ++session.dropped;
   return false;
 }
 
-std::uint64_t SessionTable::record(Session& session, probes::Observation obs) {
-  obs.sequence = session.observations.size() + 1;
-  session.observations.push_back(std::move(obs));
-  return session.observations.back().sequence;
+std::uint64_t SessionTable::record(Session& session, StoredObservation record) {
+  const std::size_t before = session.observations.bytes();
+  const std::uint64_t sequence = session.observations.append(std::move(record));
+  note_bytes(before, session.observations.bytes());
+  return sequence;
 }
 
 void SessionTable::update_reply(const probes::SessionTag& tag, std::uint64_t sequence,
                                 probes::ReplyRecord reply) {
   Session* session = find_by_tag(tag);
-  if (session == nullptr || sequence == 0 || sequence > session->observations.size()) return;
-  session->observations[sequence - 1].reply = std::move(reply);
+  if (session == nullptr) return;
+  const std::size_t before = session->observations.bytes();
+  session->observations.set_reply(sequence, reply);
+  note_bytes(before, session->observations.bytes());
+}
+
+void SessionTable::note_bytes(std::size_t before, std::size_t after) {
+  observation_bytes_ = observation_bytes_ - before + after;
+  if (metrics_ != nullptr) metrics_->observation_bytes = observation_bytes_;
 }
 
 void SessionTable::count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port) {
@@ -144,18 +187,51 @@ void SessionTable::count_limit(const probes::SessionTag& tag, SessionLimit limit
 }
 
 probes::ObservationList SessionTable::observations(const Session& session) const {
-  probes::ObservationList list{session.observations, session.dropped, {}};
-  if (session.dropped > 0)
-    list.limits.push_back({std::string(probes::limit_kind::kObservationLimit), session.dropped, {},
-                           "arrivals not recorded (nor answered): the session already held its " +
-                               std::to_string(limits_.max_observations) + " observations (--max-observations)"});
+  probes::ObservationList list{session.observations.all(), session.dropped, limits_of(session), {}};
+  return list;
+}
+
+probes::ObservationList SessionTable::page(const Session& session, std::uint64_t after, std::size_t max_bytes) const {
+  probes::ObservationList list{{}, session.dropped, limits_of(session), {}};
+  std::size_t bytes = 0;
+  for (std::uint64_t i = after; i < session.observations.size(); ++i) {
+    probes::Observation o = session.observations[i];
+    // The JSON text is what an unread answer costs the reflector; the first
+    // observation goes in whatever its size, so every page moves on.
+    bytes += probes::to_json(o).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).size() + 1;
+    if (bytes > max_bytes && !list.observations.empty()) {
+      list.next_after = i;
+      break;
+    }
+    list.observations.push_back(std::move(o));
+  }
+  return list;
+}
+
+std::vector<probes::ReflectorLimit> SessionTable::limits_of(const Session& session) const {
+  std::vector<probes::ReflectorLimit> limits;
+  if (session.dropped > 0) {
+    std::string detail = "arrivals not recorded (nor answered):";
+    auto why = [&](std::uint64_t n, const std::string& what) {
+      if (n > 0) detail += (detail.back() == ':' ? " " : "; ") + std::to_string(n) + " " + what;
+    };
+    why(session.dropped_count, "because the session already held its " + std::to_string(limits_.max_observations) +
+                                   " observations (--max-observations)");
+    why(session.dropped_bytes, "because the session's observations filled its " +
+                                   std::to_string(limits_.max_observation_bytes) +
+                                   " bytes (--max-observation-bytes)");
+    why(session.dropped_total, "because all sessions' observations filled the reflector's " +
+                                   std::to_string(limits_.max_total_observation_bytes) +
+                                   " bytes (--max-total-observation-bytes)");
+    limits.push_back({std::string(probes::limit_kind::kObservationLimit), session.dropped, {}, detail});
+  }
   for (std::size_t i = 0; i < session.limits.size(); ++i) {
     const LimitTally& t = session.limits[i];
     if (t.count == 0) continue;
     const auto limit = static_cast<SessionLimit>(i);
-    list.limits.push_back({std::string(limit_name(limit)), t.count, t.port_list(), limit_detail(limit)});
+    limits.push_back({std::string(limit_name(limit)), t.count, t.port_list(), limit_detail(limit)});
   }
-  return list;
+  return limits;
 }
 
 bool SessionTable::in_use(const std::string& address, const Session& except) const {
@@ -182,6 +258,7 @@ std::size_t SessionTable::purge_expired() {
 void SessionTable::erase(std::unordered_map<std::string, Session>::iterator it, Why why) {
   if (metrics_ != nullptr) ++(why == Why::expired ? metrics_->sessions_expired : metrics_->sessions_closed);
   if (on_erase_) on_erase_(it->second);
+  note_bytes(it->second.observations.bytes(), 0);
   by_tag_.erase(it->second.tag);
   by_id_.erase(it);  // the Session, its observations (client addresses) with it
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "probes/probe.h"
 #include "probes/token.h"
 #include "reflector/metrics.h"
+#include "reflector/observation_store.h"
 
 namespace vpncheck::reflector {
 
@@ -34,6 +36,31 @@ struct SessionLimits {
   std::size_t max_sessions = 4096;
   std::size_t max_observations = 512;  // per session
   std::size_t max_sessions_per_client = 64;
+  // What the stored observations may take (StoredObservation::bytes), per
+  // session and of all sessions together: an arrival is recorded only while
+  // a record of the largest size still fits.
+  std::size_t max_observation_bytes = 256 * 1024;
+  std::size_t max_total_observation_bytes = 64 * 1024 * 1024;
+};
+
+// A session's record of arrivals, in order; sequence = place + 1.
+class ObservationLog {
+ public:
+  std::size_t size() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+  std::size_t bytes() const { return bytes_; }
+  // The record as the control API reports it (built on each call).
+  probes::Observation operator[](std::size_t i) const { return records_[i].expand(i + 1); }
+  probes::Observation at(std::size_t i) const { return records_.at(i).expand(i + 1); }
+  std::vector<probes::Observation> all() const;
+
+  std::uint64_t append(StoredObservation record);  // its sequence
+  void set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply);
+  const StoredObservation& record(std::size_t i) const { return records_[i]; }
+
+ private:
+  std::deque<StoredObservation> records_;  // no doubling of a vector's capacity
+  std::size_t bytes_ = 0;
 };
 
 constexpr std::size_t kSessionIdBytes = 8;  // rendered as 16 hex characters
@@ -73,8 +100,11 @@ struct Session {
   probes::SessionTag tag{};
   probes::Endpoint client;
   std::chrono::steady_clock::time_point expires_at;
-  std::vector<probes::Observation> observations;
-  std::uint64_t dropped = 0;  // arrivals beyond max_observations
+  ObservationLog observations;
+  std::uint64_t dropped = 0;  // arrivals not recorded, for any of the three reasons below
+  std::uint64_t dropped_count = 0;   // ... beyond max_observations
+  std::uint64_t dropped_bytes = 0;   // ... beyond max_observation_bytes
+  std::uint64_t dropped_total = 0;   // ... beyond max_total_observation_bytes (other sessions' records)
   std::array<LimitTally, static_cast<std::size_t>(SessionLimit::count_)> limits{};
   std::chrono::steady_clock::time_point created_at;
   // Source addresses its probes and NAT tests came from (bounded): what other
@@ -118,10 +148,14 @@ class SessionTable {
   Session* find_by_tag(const probes::SessionTag& tag);
   bool remove(std::string_view id);
 
-  // Can `session` take one more observation? If not, counts it as dropped.
+  // Can `session` take one more observation (of the largest size)? If not,
+  // counts it as dropped, and why.
   bool admit(Session& session);
-  // Appends `obs` (sequence assigned here, 1-based); call admit() first.
-  std::uint64_t record(Session& session, probes::Observation obs);
+  // Appends the record (sequence assigned here, 1-based); call admit() first.
+  std::uint64_t record(Session& session, StoredObservation record);
+  std::uint64_t record(Session& session, const probes::Observation& obs) {
+    return record(session, StoredObservation(obs));
+  }
   // Rewrites the reply record of an observation (e.g. the send failed).
   void update_reply(const probes::SessionTag& tag, std::uint64_t sequence, probes::ReplyRecord reply);
   // One more hit of `limit` for the session holding `tag` (if it is live).
@@ -129,18 +163,25 @@ class SessionTable {
 
   // The observations, and as `limits` every limit that hit the session.
   probes::ObservationList observations(const Session& session) const;
+  // The same in pages: the observations after sequence `after`, as many as
+  // take `max_bytes` of JSON (at least one); `next_after` set when more remain.
+  probes::ObservationList page(const Session& session, std::uint64_t after, std::size_t max_bytes) const;
 
   // Does a live session other than `except` have `address` as its client or a source?
   bool in_use(const std::string& address, const Session& except) const;
 
   std::size_t purge_expired();
   std::size_t size() const { return by_id_.size(); }
+  // What every session's observations take together (StoredObservation::bytes).
+  std::size_t observation_bytes() const { return observation_bytes_; }
   const SessionLimits& limits() const { return limits_; }
 
  private:
   bool expired(const Session& s) const { return clock_() >= s.expires_at; }
   enum class Why { expired, closed };
   void erase(std::unordered_map<std::string, Session>::iterator it, Why why);
+  void note_bytes(std::size_t before, std::size_t after);
+  std::vector<probes::ReflectorLimit> limits_of(const Session& session) const;  // one session's observations changed size
 
   SessionLimits limits_;
   SteadyClock clock_;
@@ -148,6 +189,7 @@ class SessionTable {
   std::map<probes::SessionTag, std::string> by_tag_;
   Metrics* metrics_ = nullptr;
   std::function<void(const Session&)> on_erase_;
+  std::size_t observation_bytes_ = 0;
 };
 
 }  // namespace vpncheck::reflector

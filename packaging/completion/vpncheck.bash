@@ -71,14 +71,14 @@ _vpncheck_reflector() {
             return
             ;;
         --control-port | --web-control-ports | --udp-ports | --tcp-ports | --session-ttl | \
-            --max-sessions | --max-observations | --max-connections | --rate-limit | --auth-key | --nat-ports)
+            --max-sessions | --max-observations | --max-observation-bytes | --max-total-observation-bytes | --max-connections | --rate-limit | --auth-key | --nat-ports)
             return
             ;;
     esac
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
-            --tcp-ports --nat-ports --alt-address --session-ttl --max-sessions --max-observations --max-connections --rate-limit
+            --tcp-ports --nat-ports --alt-address --session-ttl --max-sessions --max-observations --max-observation-bytes --max-total-observation-bytes --max-connections --rate-limit
             --auth-key --user --log-level --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck_reflector vpncheck-reflector

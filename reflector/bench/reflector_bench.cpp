@@ -12,6 +12,14 @@
 // and receives one datagram per syscall (send/recv), batched_client:1 tops the
 // window up with one sendmmsg and takes whatever replies are waiting with one
 // recvmmsg, so the load generator costs less than the reflector it measures.
+// BM_BareEcho: the same client against a bare recvmmsg/sendmmsg echo on one
+// thread -> the ceiling the reflector is compared with: per_echo_cpu_s next
+// to BM_LoopbackWireGuard's per_reflector_cpu_s (the CPU time of the serving
+// thread, so the ratio holds on a shared machine).
+// BM_FlowTableEvict: remembering a new flow in a full table of `capacity`
+// entries held by many sessions, so every one evicts -> time per remember,
+// flat as the table grows (probes/session_lru.h, which the PPTP call and NAT
+// pending tables share).
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
@@ -29,6 +37,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <cstdint>
 #include <sstream>
@@ -72,6 +81,8 @@ void bench_handle(benchmark::State& state, bool openvpn) {
   constexpr std::size_t kPerSession = 50'000;
   SessionLimits limits;
   limits.max_observations = kPerSession;
+  limits.max_observation_bytes = std::size_t{1} << 30;
+  limits.max_total_observation_bytes = std::size_t{1} << 30;
   SessionTable table(limits);
   auto rnd = lcg_fill(7);
   const probes::ServerHints hints = bench_hints();
@@ -126,6 +137,64 @@ BENCHMARK(BM_HandleOpenVpnReset);
 
 namespace http = boost::beast::http;
 
+// The batched client's headers: every send slot points at the same datagram,
+// every receive slot has a buffer of its own.
+struct ClientSlots {
+  explicit ClientSlots(int window)
+      : send_iov(static_cast<std::size_t>(window)),
+        recv_iov(send_iov.size()),
+        send_h(send_iov.size()),
+        recv_h(send_iov.size()),
+        recv_buf(send_iov.size()) {
+    for (std::size_t i = 0; i < send_iov.size(); ++i) {
+      recv_iov[i] = iovec{recv_buf[i].data(), recv_buf[i].size()};
+      recv_h[i].msg_hdr.msg_iov = &recv_iov[i];
+      recv_h[i].msg_hdr.msg_iovlen = 1;
+      send_h[i].msg_hdr.msg_iov = &send_iov[i];
+      send_h[i].msg_hdr.msg_iovlen = 1;
+    }
+  }
+  void send(const probes::Bytes& datagram) {
+    for (auto& iov : send_iov) iov = iovec{const_cast<std::uint8_t*>(datagram.data()), datagram.size()};
+  }
+  std::vector<iovec> send_iov, recv_iov;
+  std::vector<mmsghdr> send_h, recv_h;
+  std::vector<std::array<std::uint8_t, 256>> recv_buf;
+};
+
+// The batched load generator: tops a window of `window` datagrams up with one
+// sendmmsg, takes whatever answers wait with one recvmmsg, until `total` were
+// answered or lost (a 200 ms silence loses the window). Returns the answers
+// of `answer_size` bytes.
+std::size_t batched_client(int fd, ClientSlots& slots, int window, std::size_t total, std::size_t answer_size,
+                           std::uint64_t& lost) {
+  auto& send_h = slots.send_h;
+  auto& recv_h = slots.recv_h;
+  std::size_t sent = 0, received = 0;
+  int in_flight = 0;
+  while (received + lost < total || in_flight > 0) {
+    const auto room = std::min(static_cast<std::size_t>(window - in_flight), total - sent);
+    if (room > 0) {
+      int n = ::sendmmsg(fd, send_h.data(), static_cast<unsigned>(room), 0);
+      if (n > 0) in_flight += n;
+      sent += n > 0 ? static_cast<std::size_t>(n) : room;  // a failed send is not waited for
+    }
+    if (in_flight == 0) break;
+    int n = ::recvmmsg(fd, recv_h.data(), static_cast<unsigned>(in_flight), MSG_WAITFORONE, nullptr);
+    if (n < 0) {  // timed out: count the window as lost
+      lost += static_cast<std::uint64_t>(in_flight);
+      in_flight = 0;
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (recv_h[static_cast<std::size_t>(i)].msg_len != answer_size) continue;
+      ++received;
+      --in_flight;
+    }
+  }
+  return received;
+}
+
 void BM_LoopbackWireGuard(benchmark::State& state) {
   const int window = static_cast<int>(state.range(0));
   const bool batched = state.range(1) != 0;
@@ -135,6 +204,8 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
   config.tcp_ports = {};
   config.rate_limit = 0;
   config.max_observations = kBatch + 1000;
+  config.max_observation_bytes = std::size_t{1} << 30;
+  config.max_total_observation_bytes = std::size_t{1} << 30;
   std::ostringstream log_text;
   Logger log(LogLevel::error, &log_text);
   Server server(config, &log);
@@ -174,19 +245,7 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
 
   std::uint64_t answered = 0, lost = 0;
   std::array<std::uint8_t, 2048> reply{};
-  // The batched client's headers: every send slot points at the same
-  // initiation, every receive slot has a buffer of its own.
-  const auto slots = static_cast<std::size_t>(window);
-  std::vector<iovec> send_iov(slots), recv_iov(slots);
-  std::vector<mmsghdr> send_h(slots), recv_h(slots);
-  std::vector<std::array<std::uint8_t, 256>> recv_buf(slots);
-  for (std::size_t i = 0; i < slots; ++i) {
-    recv_iov[i] = iovec{recv_buf[i].data(), recv_buf[i].size()};
-    recv_h[i].msg_hdr.msg_iov = &recv_iov[i];
-    recv_h[i].msg_hdr.msg_iovlen = 1;
-    send_h[i].msg_hdr.msg_iov = &send_iov[i];
-    send_h[i].msg_hdr.msg_iovlen = 1;
-  }
+  ClientSlots slots(window);
   for (auto _ : state) {
     state.PauseTiming();
     std::string error;
@@ -198,32 +257,13 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
     }
     probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 1};
     const probes::Bytes init = probes::wireguard::build_initiation(token, hints, rnd);
-    for (auto& iov : send_iov) iov = iovec{const_cast<std::uint8_t*>(init.data()), init.size()};
+    slots.send(init);
     const double cpu_before = io_cpu_s();
     state.ResumeTiming();
 
     std::size_t sent = 0, received = 0;
     int in_flight = 0;
-    while (batched && (received + lost < kBatch || in_flight > 0)) {
-      const auto room = std::min(static_cast<std::size_t>(window - in_flight), kBatch - sent);
-      if (room > 0) {
-        int n = ::sendmmsg(fd, send_h.data(), static_cast<unsigned>(room), 0);
-        if (n > 0) in_flight += n;
-        sent += n > 0 ? static_cast<std::size_t>(n) : room;  // a failed send is not waited for
-      }
-      if (in_flight == 0) break;
-      int n = ::recvmmsg(fd, recv_h.data(), static_cast<unsigned>(in_flight), MSG_WAITFORONE, nullptr);
-      if (n < 0) {  // timed out: count the window as lost
-        lost += static_cast<std::uint64_t>(in_flight);
-        in_flight = 0;
-        continue;
-      }
-      for (int i = 0; i < n; ++i) {
-        if (recv_h[static_cast<std::size_t>(i)].msg_len != probes::wireguard::kResponseSize) continue;
-        ++received;
-        --in_flight;
-      }
-    }
+    if (batched) received = batched_client(fd, slots, window, kBatch, probes::wireguard::kResponseSize, lost);
     while (!batched && (received + lost < kBatch || in_flight > 0)) {
       while (in_flight < window && sent < kBatch) {
         if (::send(fd, init.data(), init.size(), 0) == static_cast<ssize_t>(init.size())) ++in_flight;
@@ -264,6 +304,114 @@ BENCHMARK(BM_LoopbackWireGuard)
     ->Args({128, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+// --- the ceiling: a bare recvmmsg/sendmmsg echo ------------------------------
+
+void BM_BareEcho(benchmark::State& state) {
+  const int window = static_cast<int>(state.range(0));
+  constexpr std::size_t kBatch = 20'000;
+  constexpr unsigned kVlen = 64;  // as the reflector's UDP batches (reflector/udp_batch.h)
+
+  int server = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(server, reinterpret_cast<sockaddr*>(&at), sizeof at);
+  socklen_t at_len = sizeof at;
+  ::getsockname(server, reinterpret_cast<sockaddr*>(&at), &at_len);
+  timeval stop_poll{0, 50'000};
+  ::setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &stop_poll, sizeof stop_poll);
+  std::atomic<bool> stopping{false};
+  std::thread echo([&] {
+    std::vector<std::array<std::uint8_t, 2048>> bufs(kVlen);
+    std::vector<sockaddr_in> from(kVlen);
+    std::vector<iovec> iov(kVlen);
+    std::vector<mmsghdr> h(kVlen);
+    while (!stopping) {
+      for (unsigned i = 0; i < kVlen; ++i) {
+        iov[i] = iovec{bufs[i].data(), bufs[i].size()};
+        h[i].msg_hdr = msghdr{};
+        h[i].msg_hdr.msg_name = &from[i];
+        h[i].msg_hdr.msg_namelen = sizeof from[i];
+        h[i].msg_hdr.msg_iov = &iov[i];
+        h[i].msg_hdr.msg_iovlen = 1;
+      }
+      int n = ::recvmmsg(server, h.data(), kVlen, MSG_WAITFORONE, nullptr);
+      if (n <= 0) continue;
+      for (int i = 0; i < n; ++i) iov[static_cast<std::size_t>(i)].iov_len = h[static_cast<std::size_t>(i)].msg_len;
+      ::sendmmsg(server, h.data(), static_cast<unsigned>(n), 0);
+    }
+  });
+  clockid_t echo_clock{};
+  ::pthread_getcpuclockid(echo.native_handle(), &echo_clock);
+  auto echo_cpu_s = [echo_clock] {
+    timespec t{};
+    ::clock_gettime(echo_clock, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+  };
+
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
+  // The datagram the reflector is measured with (a WireGuard initiation).
+  probes::ServerHints hints = bench_hints();
+  auto rnd = lcg_fill(3);
+  const probes::Bytes init = probes::wireguard::build_initiation({{1, 2, 3, 4, 5, 6}, 1}, hints, rnd);
+
+  ClientSlots slots(window);
+  slots.send(init);
+  std::uint64_t answered = 0, lost = 0;
+  double cpu_s = 0;
+  for (auto _ : state) {
+    const double cpu_before = echo_cpu_s();
+    answered += batched_client(fd, slots, window, kBatch, init.size(), lost);
+    cpu_s += echo_cpu_s() - cpu_before;
+  }
+  stopping = true;
+  echo.join();
+  ::close(fd);
+  ::close(server);
+  state.counters["answered_per_s"] = benchmark::Counter(static_cast<double>(answered), benchmark::Counter::kIsRate);
+  state.counters["lost"] = static_cast<double>(lost);
+  state.counters["per_echo_cpu_s"] = cpu_s > 0 ? static_cast<double>(answered) / cpu_s : 0;
+}
+BENCHMARK(BM_BareEcho)->ArgNames({"window"})->Arg(32)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// --- eviction as the tables fill ------------------------------------------------
+
+probes::SessionTag tag_of(std::size_t n) {
+  return {9, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
+          static_cast<std::uint8_t>(n), 1};
+}
+
+void BM_FlowTableEvict(benchmark::State& state) {
+  const auto capacity = static_cast<std::size_t>(state.range(0));
+  FlowMemory flows(capacity, 16);
+  std::size_t n = 0;
+  auto source = [](std::size_t i) {
+    return probes::Endpoint{"10." + std::to_string((i >> 16) & 0xff) + "." + std::to_string((i >> 8) & 0xff) + "." +
+                                std::to_string(i & 0xff),
+                            static_cast<std::uint16_t>(1 + (i >> 24))};
+  };
+  // Full, 16 flows per session, every flow live.
+  for (; n < capacity; ++n)
+    flows.remember(probes::Transport::udp, 4500, source(n), {tag_of(n / 16), 0}, 1000);
+  std::vector<probes::Endpoint> fresh;
+  for (std::size_t i = 0; i < 4096; ++i) fresh.push_back(source(n + i));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto forgotten = flows.remember(probes::Transport::udp, 4500, fresh[i % fresh.size()],
+                                    {tag_of((n + i) / 16), 0}, 2000);
+    benchmark::DoNotOptimize(forgotten);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["size"] = static_cast<double>(flows.size());
+}
+BENCHMARK(BM_FlowTableEvict)->ArgNames({"capacity"})->Arg(1024)->Arg(4096)->Arg(16384)->Arg(65536);
 
 }  // namespace
 

@@ -310,7 +310,9 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
   auto executor = co_await asio::this_coro::executor;
   const auto start = Clock::now();
   const auto deadline = start + timeout;
-  const std::string target = "/v1/sessions/" + session_id + "/observations";
+  const std::string path = "/v1/sessions/" + session_id + "/observations";
+  // `after` asks for pages; a reflector from before pages ignores it and answers whole.
+  const std::string target = path + "?after=0";
   auto race = std::make_shared<RequestRace>(executor);
   std::size_t started = 0;
   while (!race->answer && Clock::now() < deadline && (started == 0 || race->pending > 0 || started < kMaxRequests)) {
@@ -342,6 +344,59 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
   if (!out.list) {
     out.invalid = true;
     out.error = "the reflector's answer is not valid: " + why;
+    co_return out;
+  }
+  // The rest of a paged answer, a page at a time, within the same deadline.
+  // Each page must move on, and all of them together stay within the bounds
+  // a whole answer has (probes/untrusted.h).
+  std::uint64_t after = 0;
+  std::size_t pages = 1;
+  while (out.list->next_after) {
+    const std::uint64_t next = *out.list->next_after;
+    const auto invalid = [&](const std::string& what) {
+      out.list.reset();
+      out.invalid = true;
+      out.error = "the reflector's answer is not valid: " + what;
+    };
+    if (next <= after || next < out.list->observations.size()) {
+      invalid("its pages do not move on (next_after " + std::to_string(next) + ")");
+      co_return out;
+    }
+    if (++pages > probes::kMaxObservationPages) {
+      invalid("more than " + std::to_string(probes::kMaxObservationPages) + " pages");
+      co_return out;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left <= std::chrono::milliseconds(0)) {
+      out.list.reset();
+      out.error = "timed out after " + std::to_string(pages - 1) + " pages of observations";
+      co_return out;
+    }
+    after = next;
+    auto page_http = co_await http_call(control, http::verb::get, path + "?after=" + std::to_string(after), left,
+                                        auth_key);
+    if (!page_http.transport_ok || page_http.status != 200) {
+      out.list.reset();
+      out.invalid = !page_http.invalid.empty();
+      out.error = out.invalid                     ? "the reflector's answer is not valid: " + page_http.invalid
+                  : !page_http.transport_ok       ? (page_http.error.empty() ? "timed out" : page_http.error)
+                                                  : "reflector answered HTTP " + std::to_string(page_http.status);
+      co_return out;
+    }
+    auto page = probes::observations_from_json(page_http.body, why);
+    if (!page) {
+      invalid(why);
+      co_return out;
+    }
+    if (out.list->observations.size() + page->observations.size() > probes::kMaxObservations) {
+      invalid("more than " + std::to_string(probes::kMaxObservations) + " observations");
+      co_return out;
+    }
+    for (auto& o : page->observations) out.list->observations.push_back(std::move(o));
+    // The session's counts as of the last page: the most recent.
+    out.list->dropped = page->dropped;
+    out.list->limits = std::move(page->limits);
+    out.list->next_after = page->next_after;
   }
   co_return out;
 }

@@ -10,7 +10,11 @@
 # 127.0.0.1 --require wireguard,openvpn` in the middle of the flood, then
 # reports: datagrams sent, the reflector's drop counters from /metrics, its
 # peak RSS (VmHWM), whether it is still alive, and the vpncheck verdicts.
-# Bounded: the flood stops after 90 s whatever COUNT is; vpncheck has --timeout 5.
+# Then the memory attacks (tests/bench/memory_attack.py: 100 sessions flooded
+# with 1,017-byte L2TP Vendor Names, 60 observation answers never read) and
+# the observation bytes stored and peak RSS after them.
+# Bounded: the flood stops after 90 s whatever COUNT is; vpncheck has --timeout 5;
+# the memory attacks take at most 30 s plus 5 s held.
 # Exit 0 only if the reflector survived and vpncheck passed both protocols.
 set -euo pipefail
 
@@ -65,10 +69,14 @@ flood_rc=0
 wait "$flood_pid" || flood_rc=$?
 end=$(date +%s.%N)
 
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$refl_pid/status 2>/dev/null || echo "?")
+# The memory attacks, after the flood (its sessions are the attacker's own).
+attack_rc=0
+in_ns python3 "$here/memory_attack.py" 127.0.0.1 8780 "$work/attack.out" 5 >"$work/attack.log" 2>&1 || attack_rc=$?
 alive=no
 kill -0 "$refl_pid" 2>/dev/null && alive=yes
 metrics=$(in_ns curl -fsS http://127.0.0.1:8780/metrics 2>/dev/null || true)
-hwm=$(awk '/^VmHWM/ {print $2}' /proc/$refl_pid/status 2>/dev/null || echo "?")
+hwm_attack=$(awk '/^VmHWM/ {print $2}' /proc/$refl_pid/status 2>/dev/null || echo "?")
 rss_end=$(awk '/^VmRSS/ {print $2}' /proc/$refl_pid/status 2>/dev/null || echo "?")
 verdicts=$(python3 -c '
 import json, sys
@@ -84,8 +92,11 @@ printf 'wall:       %.1f s (vpncheck finished %.1f s after the flood began)\n' \
 echo "reflector:  alive=$alive rss_start=${rss_start} kB rss_end=${rss_end} kB peak_rss(VmHWM)=${hwm} kB"
 echo "kernel:     UDP RcvbufErrors=$rcvbuf_errors (datagrams dropped before the reflector read them)"
 echo "vpncheck:   exit $client_rc; $verdicts"
+echo "memory:     attack $(head -2 "$work/attack.out" 2>/dev/null | tr '\n' ' ')(exit $attack_rc);" \
+  "observations stored $(awk '/^vpncheck_reflector_observation_bytes / {print $2}' <<<"$metrics") bytes;" \
+  "peak_rss(VmHWM) after it ${hwm_attack} kB (budget 131072 kB)"
 echo "metrics:"
-grep -E '^vpncheck_reflector_(drops|replies|sessions|probes)' <<<"$metrics" | sed 's/^/  /' || true
+grep -E '^vpncheck_reflector_(drops|replies|sessions|probes|observation)' <<<"$metrics" | sed 's/^/  /' || true
 if [[ $alive != yes ]]; then
   echo "!! the reflector died; its log:"; tail -n 20 "$work/reflector.log"
 fi

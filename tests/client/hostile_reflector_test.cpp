@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -264,6 +265,56 @@ TEST(HostileReflector, ControlCharactersInObservationsAreShownEscaped) {
   EXPECT_FALSE(has_control_bytes(r.markdown)) << r.markdown;
   EXPECT_FALSE(has_control_bytes(r.junit)) << r.junit;
   EXPECT_FALSE(has(r.out + r.markdown + r.junit, "\xc2\x9b"));  // C1 CSI
+}
+
+// A paged observations answer (next_after) is followed to its last page.
+std::string wireguard_observation(int sequence, int probe_index, const std::string& field) {
+  return R"({"sequence":)" + std::to_string(sequence) + R"(,"probe_index":)" + std::to_string(probe_index) +
+         R"(,"protocol":"wireguard","kind":"genuine","transport":"udp",)"
+         R"("local_port":51820,"source":{"address":"192.0.2.1","port":2},"ip":{"ttl":64,"tos":0},)"
+         R"("payload":{"length":1,"sha256":"00"},"fields":{"page":")" + field + R"("},"reply":{"sent":false}})";
+}
+
+class PagedReflector : public fixtures::FakeHttpServer {
+ public:
+  // `pages[n]` answers "?after=<key>"; anything else is an empty last page.
+  explicit PagedReflector(std::map<std::string, std::string> pages)
+      : FakeHttpServer([this, pages = std::move(pages)](std::string_view request) -> std::string {
+          if (request.starts_with("POST /v1/sessions"))
+            return http_answer(session_body("127.0.0.1", "fake", "51820"), "201 Created");
+          if (!request.starts_with("GET ")) return "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+          ++requests_;
+          const std::string line(request.substr(0, request.find('\r')));
+          for (const auto& [after, body] : pages)
+            if (has(line, "?after=" + after + " ")) return http_answer(body);
+          return http_answer(kEmptyObservations);
+        }) {}
+  int requests() const { return requests_; }
+
+ private:
+  std::atomic<int> requests_{0};
+};
+
+// Probe 0's arrival is on the second page only: it is reported only if that page was read.
+TEST(HostileReflector, PagedObservationsAreFollowedToTheLastPage) {
+  PagedReflector fake({{"0", R"({"observations":[)" + wireguard_observation(1, 999, "one") +
+                                 R"(],"dropped":0,"limits":[],"next_after":1})"},
+                       {"1", R"({"observations":[)" + wireguard_observation(2, 0, "two") +
+                                 R"(],"dropped":0,"limits":[]})"}});
+  auto r = run_client(fake.port(), {"--verbose", "--protocols", "wireguard"});
+  ASSERT_TRUE(r.exited) << r.code;
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_GE(fake.requests(), 2);
+  EXPECT_TRUE(has(r.out, "page=two")) << r.out;
+}
+
+// Pages that never end (next_after not moving on) are refused, not followed for ever.
+TEST(HostileReflector, PagesThatDoNotMoveOnAreRefused) {
+  const std::string loop = R"({"observations":[],"dropped":0,"limits":[],"next_after":5})";
+  PagedReflector fake({{"0", loop}, {"5", loop}});
+  auto r = run_client(fake.port(), {"--json", "-"});
+  expect_invalid_answer(r, "its pages do not move on");
+  EXPECT_GE(fake.requests(), 2);
 }
 
 }  // namespace

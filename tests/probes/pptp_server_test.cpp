@@ -131,12 +131,18 @@ TEST(PptpSniff, TellsPptpFromOpenVpnAndHttp) {
   EXPECT_EQ(kModule.server_stream->sniff, &looks_like_pptp);
 }
 
+ProbeToken token_of_session(std::size_t n) {
+  return make_token(1, SessionTag{5, 5, 5, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
+                                  static_cast<std::uint8_t>(n)});
+}
+
 TEST(PptpCallTable, IsBoundedAndExpires) {
   CallTable calls;
   std::size_t forgotten = 0;
+  // A call per session: the table, not a quota, is what fills.
   for (std::size_t i = 0; i < CallTable::kMaxCalls + 10; ++i)
-    if (calls.add(kClient, static_cast<std::uint16_t>(i + 1), CallTable::Call{{}, 1, static_cast<std::int64_t>(i), 1},
-                  static_cast<std::int64_t>(i)))
+    if (calls.add(kClient, static_cast<std::uint16_t>(i + 1),
+                  CallTable::Call{token_of_session(i), 1, static_cast<std::int64_t>(i), 1}, static_cast<std::int64_t>(i)))
       ++forgotten;
   EXPECT_EQ(forgotten, 10u) << "every live call forgotten is named (its session is told)";
   EXPECT_EQ(calls.size(), CallTable::kMaxCalls);
@@ -145,6 +151,26 @@ TEST(PptpCallTable, IsBoundedAndExpires) {
   EXPECT_TRUE(calls.find(kClient, newest, 100).has_value());
   EXPECT_FALSE(calls.find(kClient, newest, CallTable::kCallLifetimeMs + 10000).has_value());
   EXPECT_FALSE(calls.find(Bytes{198, 51, 100, 8}, newest, 100).has_value()) << "another client's";
+}
+
+// One session opening calls without end forgets its own oldest at its quota;
+// another session's live call survives (and its GRE is still answered).
+TEST(PptpCallTable, ASessionAtItsQuotaForgetsItsOwnCallsNotAnothers) {
+  CallTable calls;
+  const ProbeToken honest = token_of_session(1);
+  const ProbeToken flood = token_of_session(2);
+  calls.add(kClient, 7, {honest, 5, 0, 40001}, 0);
+  for (std::size_t i = 0; i < 2 * CallTable::kMaxCalls; ++i) {
+    auto forgotten = calls.add(Bytes{203, 0, 113, 9}, static_cast<std::uint16_t>(100 + i),
+                               {flood, 1, static_cast<std::int64_t>(1 + i), 1}, static_cast<std::int64_t>(1 + i));
+    if (forgotten) {
+      EXPECT_EQ(forgotten->token, flood) << "only the flooding session's own calls go";
+    }
+  }
+  EXPECT_EQ(calls.size(), CallTable::kCallsPerSession + 1);
+  auto kept = calls.find(kClient, 7, 10'000);
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->token, honest);
 }
 
 TEST(PptpCallTable, ForgetsASessionsCallsAndAControlConnectionsCalls) {
@@ -205,8 +231,9 @@ TEST(PptpModuleServerState, AnOcrpEntersTheCallWithAFreshCallIdAndStopEndsIt) {
 }
 
 TEST(PptpModuleServerState, AFullTableNamesTheSessionWhoseCallWasForgotten) {
-  CallTable calls;
-  for (std::size_t i = 0; i < CallTable::kMaxCalls; ++i)
+  constexpr std::size_t kCapacity = 64;
+  CallTable calls(kCapacity, kCapacity);
+  for (std::size_t i = 0; i < kCapacity; ++i)
     calls.add(Bytes{192, 0, 2, 1}, static_cast<std::uint16_t>(i + 1), {make_token(9), 1, 999, 1}, 999);
   std::vector<ProbeToken> evicted;
   Bytes ocrq = build_ocrq(make_token(3), 0x1111, 1);
@@ -216,7 +243,7 @@ TEST(PptpModuleServerState, AFullTableNamesTheSessionWhoseCallWasForgotten) {
   EXPECT_FALSE(kModule.build_reply(ocrq, *parsed, arrival, seeded_fill(1)).empty());
   ASSERT_EQ(evicted.size(), 1u);
   EXPECT_EQ(evicted.front(), make_token(9));
-  EXPECT_EQ(calls.size(), CallTable::kMaxCalls);
+  EXPECT_EQ(calls.size(), kCapacity);
   EXPECT_EQ(kModule.state_limit, limit_kind::kPptpCalls);
   ASSERT_NE(kModule.make_server_state, nullptr);
   EXPECT_NE(dynamic_cast<CallTable*>(kModule.make_server_state().get()), nullptr);

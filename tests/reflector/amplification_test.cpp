@@ -76,6 +76,7 @@ class ReflectorAmplification : public ::testing::Test {
     Config config = test::loopback_config();
     config.rate_limit = 0;  // off: every answerable arrival is answered
     config.max_observations = 1 << 16;
+    config.max_observation_bytes = std::size_t{1} << 30;  // budgets are not what this measures
     config.timeouts.control_idle = 20ms;
     config.timeouts.control_total = 500ms;
     config.timeouts.probe_first_bytes = 2000ms;
@@ -336,6 +337,7 @@ class RawIpv6Amplification : public ::testing::Test {
     config.raw_protocols = {"esp", "ah"};
     config.rate_limit = 0;
     config.max_observations = 1 << 16;
+    config.max_observation_bytes = std::size_t{1} << 30;  // budgets are not what this measures
     server_ = std::make_unique<Server>(config, &log_);
     auto error = server_->start();
     ASSERT_FALSE(error) << *error;

@@ -61,7 +61,7 @@ class ReflectorArrival : public ::testing::Test {
     return handler_.handle(a);
   }
 
-  const std::vector<probes::Observation>& observations() { return table_.find(session_id_)->observations; }
+  std::vector<probes::Observation> observations() { return table_.find(session_id_)->observations.all(); }
 
   probes::RandomFill rnd_ = counter_fill(9);
   SessionTable table_;
@@ -84,7 +84,7 @@ TEST_F(ReflectorArrival, WireGuardInitiationIsRecordedAndAnswered) {
   EXPECT_TRUE(probes::wireguard::is_response_to(out.reply, init));
 
   ASSERT_EQ(observations().size(), 1u);
-  const auto& o = observations()[0];
+  const auto o = observations()[0];
   EXPECT_EQ(o.sequence, 1u);
   EXPECT_EQ(o.probe_index, 7);
   EXPECT_EQ(o.protocol, "wireguard");
@@ -121,7 +121,7 @@ TEST_F(ReflectorArrival, OpenVpnResetOverUdp) {
   EXPECT_EQ(out.protocol, "openvpn");
   EXPECT_EQ(out.reply.size(), probes::openvpn::kServerResetSize);
   EXPECT_TRUE(probes::openvpn::is_server_reset_for(out.reply, reset));
-  const auto& o = observations().at(0);
+  const auto o = observations().at(0);
   EXPECT_EQ(o.fields.at("wrapping"), "tls-auth-sha1");
   EXPECT_EQ(o.fields.at("session_id"), probes::to_hex(token_.encode()));
   EXPECT_EQ(o.transport, probes::Transport::udp);
@@ -136,7 +136,7 @@ TEST_F(ReflectorArrival, OpenVpnFramedResetOverTcp) {
   EXPECT_EQ(out.reply[0], 0);
   EXPECT_EQ(out.reply[1], probes::openvpn::kServerResetSize);
   EXPECT_TRUE(probes::openvpn::is_server_reset_for(ByteView(out.reply).subspan(2), reset));
-  const auto& o = observations().at(0);
+  const auto o = observations().at(0);
   EXPECT_EQ(o.transport, probes::Transport::tcp);
   EXPECT_EQ(o.local_port, 443);
   EXPECT_EQ(o.payload_length, frame.size());  // what the client wrote, length included
@@ -151,7 +151,7 @@ TEST_F(ReflectorArrival, PlainOpenVpnResetIsRecordedButNotAnswered) {
   auto out = arrive(reset, Framing::datagram, 1194);
   ASSERT_FALSE(out.dropped);
   EXPECT_TRUE(out.reply.empty());
-  const auto& o = observations().at(0);
+  const auto o = observations().at(0);
   EXPECT_EQ(o.fields.at("wrapping"), "none");
   EXPECT_FALSE(o.reply.sent);
   EXPECT_NE(o.reply.reason.find("amplification"), std::string::npos);
@@ -436,7 +436,7 @@ TEST_F(ReflectorArrival, RawEspDatagramRecordsPieceAndDigestsThePayload) {
   EXPECT_EQ(reply_ip->dst, client);
   EXPECT_EQ(reply_ip->src, reflector);
   ASSERT_EQ(observations().size(), 1u);
-  const auto& o = observations()[0];
+  const auto o = observations()[0];
   EXPECT_EQ(o.transport, probes::Transport::ip);
   EXPECT_EQ(o.fields.at("piece"), "esp");
   EXPECT_EQ(o.fields.at("message"), "esp");
@@ -491,13 +491,13 @@ TEST_F(ReflectorArrival, RawEspAndAhOverIpv6AreRecordedAndAnswered) {
   EXPECT_EQ(reply_ah->dst, client);
 
   ASSERT_EQ(observations().size(), 2u);
-  const auto& e = observations()[0];
+  const auto e = observations()[0];
   EXPECT_EQ(e.fields.at("piece"), "esp");
   EXPECT_EQ(e.source.address, "2001::10");
   EXPECT_EQ(e.payload_length, esp.size());
   EXPECT_EQ(e.payload_sha256, probes::to_hex(probes::sha256(esp)));
   EXPECT_EQ(e.ttl, 63);
-  const auto& h = observations()[1];
+  const auto h = observations()[1];
   EXPECT_EQ(h.fields.at("piece"), "ah");
   EXPECT_EQ(h.fields.at("icv_valid"), "yes");
   EXPECT_EQ(h.payload_length, ah6.size() - probes::ip6::kHeaderSize);

@@ -107,6 +107,65 @@ TEST_F(ReflectorControlApi, ReadsObservations) {
   EXPECT_EQ(list->observations[0].sequence, 1u);
 }
 
+// An answer is a page of bounded size, whatever the session holds: a client
+// that asks and never reads costs the reflector one page. A client follows
+// next_after; one from before pages (no `after`) is told that what is not in
+// its answer was not recorded for it, so it says inconclusive, not blocked.
+TEST_F(ReflectorControlApi, ObservationsComeInPagesOfBoundedSize) {
+  auto info = open_session();
+  Session* s = table_.find_by_tag(*probes::tag_from_hex(info.tag_hex));
+  constexpr std::size_t kRecorded = 300;
+  for (std::size_t i = 0; i < kRecorded; ++i) {
+    probes::Observation o;
+    o.protocol = "l2tp";
+    o.kind = "genuine";
+    o.probe_index = static_cast<std::uint16_t>(i);
+    o.source = {"203.0.113.1", 1701};
+    o.payload_sha256 = std::string(64, '0');
+    o.fields["vendor_name"] = std::string(500, 'v');
+    o.fields["host_name"] = std::string(500, 'h');
+    table_.record(*s, o);
+  }
+  const std::string path = "/v1/sessions/" + info.session_id + "/observations";
+  std::vector<probes::Observation> all;
+  std::uint64_t after = 0;
+  std::size_t pages = 0;
+  for (;;) {
+    auto res = call(http::verb::get, path + "?after=" + std::to_string(after));
+    ASSERT_EQ(res.result(), http::status::ok);
+    EXPECT_LE(res.body().size(), probes::kObservationPageBytes + 1024);
+    std::string error;
+    auto page = probes::observations_from_json(res.body(), error);
+    ASSERT_TRUE(page) << error;
+    EXPECT_TRUE(page->limits.empty()) << "a paging client is told of no limit";
+    ++pages;
+    all.insert(all.end(), page->observations.begin(), page->observations.end());
+    if (!page->next_after) break;
+    EXPECT_EQ(*page->next_after, all.size());
+    after = *page->next_after;
+  }
+  EXPECT_GT(pages, 2u);
+  ASSERT_EQ(all.size(), kRecorded);
+  for (std::size_t i = 0; i < kRecorded; ++i) EXPECT_EQ(all[i].sequence, i + 1);
+
+  auto legacy = call(http::verb::get, path);
+  std::string error;
+  auto first = probes::observations_from_json(legacy.body(), error);
+  ASSERT_TRUE(first) << error;
+  ASSERT_TRUE(first->next_after);
+  ASSERT_EQ(first->limits.size(), 1u);
+  EXPECT_EQ(first->limits[0].limit, probes::limit_kind::kObservationLimit);
+  EXPECT_EQ(first->limits[0].count, kRecorded - first->observations.size());
+
+  EXPECT_EQ(call(http::verb::get, path + "?after=x").result(), http::status::bad_request);
+  auto past = call(http::verb::get, path + "?after=99999");
+  ASSERT_EQ(past.result(), http::status::ok);
+  auto none = probes::observations_from_json(past.body(), error);
+  ASSERT_TRUE(none) << error;
+  EXPECT_TRUE(none->observations.empty());
+  EXPECT_FALSE(none->next_after);
+}
+
 TEST_F(ReflectorControlApi, UnknownSessionIs404WithJsonError) {
   for (std::string id : {"0123456789abcdef", "nothex", "../../etc/passwd", ""}) {
     auto res = call(http::verb::get, "/v1/sessions/" + id + "/observations");

@@ -44,32 +44,79 @@ TEST(FlowMemory, FlowsExpire) {
   EXPECT_FALSE(flows.find(Transport::udp, 4500, kSource, 1001 + FlowMemory::kFlowLifetimeMs));
 }
 
+// A token of session number `n` (many sessions, as many parties make).
+probes::ProbeToken token_of(std::size_t n) {
+  return {{7, 7, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n),
+           1},
+          0};
+}
+probes::Endpoint source_of(std::size_t i) {
+  return {"10.0." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 0xff),
+          static_cast<std::uint16_t>(i & 0xff)};
+}
+
 TEST(FlowMemory, IsBoundedAndForgetsTheOldestFirst) {
   FlowMemory flows;
+  // Sessions of one flow each: the table, not a quota, is what fills.
   for (std::size_t i = 0; i < FlowMemory::kMaxFlows + 10; ++i)
-    flows.remember(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(i)}, kToken,
-                   static_cast<std::int64_t>(i));
+    flows.remember(Transport::udp, 4500, source_of(i), token_of(i), static_cast<std::int64_t>(i));
   EXPECT_EQ(flows.size(), FlowMemory::kMaxFlows);
-  EXPECT_FALSE(flows.find(Transport::udp, 4500, {"10.0.0.1", 0}, 100));
-  EXPECT_TRUE(flows.find(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(FlowMemory::kMaxFlows + 9)},
-                         100));
+  EXPECT_FALSE(flows.find(Transport::udp, 4500, source_of(0), 100));
+  EXPECT_TRUE(flows.find(Transport::udp, 4500, source_of(FlowMemory::kMaxFlows + 9), 100));
+}
+
+// One session flooding flows costs only its own: at its quota it forgets
+// its own oldest, and another session's live flow survives.
+TEST(FlowMemory, ASessionAtItsQuotaForgetsItsOwnFlowsNotAnothers) {
+  FlowMemory flows;
+  const probes::ProbeToken honest{{9, 9, 9, 9, 9, 9}, 3};
+  flows.remember(Transport::udp, 500, kSource, honest, 0);
+  std::size_t own_forgotten = 0;
+  for (std::size_t i = 0; i < 2 * FlowMemory::kMaxFlows; ++i) {
+    auto forgotten = flows.remember(Transport::udp, 4500, source_of(i), kToken, static_cast<std::int64_t>(1 + i));
+    if (!forgotten) continue;
+    EXPECT_EQ(forgotten->token, kToken) << "only the flooding session's own flows go";
+    ++own_forgotten;
+  }
+  EXPECT_EQ(flows.size(), FlowMemory::kFlowsPerSession + 1);
+  EXPECT_EQ(own_forgotten, 2 * FlowMemory::kMaxFlows - FlowMemory::kFlowsPerSession);
+  EXPECT_EQ(flows.find(Transport::udp, 500, kSource, 5000), honest);
+}
+
+// Many sessions filling the table: the one holding the most gives up its
+// oldest flow, so a session with few flows keeps them.
+TEST(FlowMemory, AFullTableTakesFromTheSessionHoldingTheMost) {
+  FlowMemory flows(64, 16);
+  const probes::ProbeToken honest{{9, 9, 9, 9, 9, 9}, 3};
+  flows.remember(Transport::udp, 500, kSource, honest, 0);
+  std::size_t n = 0;
+  for (std::size_t s = 0; s < 40; ++s)
+    for (std::size_t k = 0; k < 16; ++k, ++n) {
+      auto forgotten = flows.remember(Transport::udp, 4500, source_of(n), token_of(s), static_cast<std::int64_t>(1 + n));
+      if (forgotten) {
+        EXPECT_NE(forgotten->token, honest);
+      }
+    }
+  EXPECT_EQ(flows.size(), 64u);
+  EXPECT_EQ(flows.find(Transport::udp, 500, kSource, 5000), honest);
 }
 
 // A live flow forgotten to make room is returned, so its session can be told;
-// an expired one is no loss.
+// an expired one is no loss, and goes before any live one.
 TEST(FlowMemory, SaysWhichLiveFlowItForgot) {
-  FlowMemory flows;
+  FlowMemory flows(4, 4);
   const probes::ProbeToken other{{9, 9, 9, 9, 9, 9}, 3};
   EXPECT_FALSE(flows.remember(Transport::udp, 500, kSource, other, 0));
-  for (std::size_t i = 1; i < FlowMemory::kMaxFlows; ++i)
-    EXPECT_FALSE(flows.remember(Transport::udp, 4500, {"10.0.0.1", static_cast<std::uint16_t>(i)}, kToken,
-                                static_cast<std::int64_t>(i)));
+  EXPECT_FALSE(flows.remember(Transport::udp, 500, {"10.0.0.9", 1}, other, 0));
+  for (std::uint16_t i = 1; i <= 2; ++i)
+    EXPECT_FALSE(flows.remember(Transport::udp, 4500, {"10.0.0.1", i}, kToken, i));
+  // Full, both sessions equal: the largest (either) gives up its oldest, named.
   auto forgotten = flows.remember(Transport::udp, 4500, {"10.0.0.2", 1}, kToken, 5000);
   ASSERT_TRUE(forgotten);
-  EXPECT_EQ(forgotten->token, other);
-  EXPECT_EQ(forgotten->local_port, 500);
+  EXPECT_EQ(forgotten->local_port, forgotten->token == other ? 500 : 4500);
   EXPECT_FALSE(flows.remember(Transport::udp, 4500, {"10.0.0.2", 2}, kToken, 10 + 2 * FlowMemory::kFlowLifetimeMs))
       << "the flow forgotten now had expired";
+  EXPECT_EQ(flows.size(), 4u);
 }
 
 TEST(AddressBytes, ParsesBothFamiliesAndUnmapsV4MappedAddresses) {

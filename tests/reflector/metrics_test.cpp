@@ -82,7 +82,7 @@ TEST(ReflectorMetrics, RendersEveryFamilyWithHelpAndType) {
     EXPECT_TRUE(line.starts_with(family + " ") || line.starts_with(family + "{")) << line << " outside " << family;
     EXPECT_TRUE(line.starts_with("vpncheck_reflector_")) << line;
   }
-  EXPECT_EQ(families, 8u);
+  EXPECT_EQ(families, 9u);
 }
 
 TEST(ReflectorMetrics, ControlApiServesTheServerCounters) {

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include "probes/untrusted.h"
 #include "test_util.h"
 
 namespace vpncheck::reflector {
@@ -232,6 +235,124 @@ TEST(ReflectorSessionTable, ObservationsGoWithTheSession) {
   ASSERT_TRUE(fresh.session);
   EXPECT_TRUE(fresh.session->observations.empty());
   EXPECT_EQ(fresh.session->dropped, 0u);
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector
+
+namespace vpncheck::reflector {
+namespace {
+
+// An L2TP SCCRQ's Vendor Name as probes::l2tp::describe reports it: 1,017
+// attacker-chosen bytes, escaped to about 4 KB.
+probes::Observation large_observation() {
+  probes::Observation o;
+  o.protocol = "l2tp";
+  o.kind = "genuine";
+  o.source = {"203.0.113.9", 1701};
+  o.payload_length = 1100;
+  o.payload_sha256 = std::string(64, 'c');
+  o.ttl = 60;
+  o.fields["message_type"] = "SCCRQ";
+  o.fields["vendor_name"] = probes::escape_bytes(std::string(1017, '\x01'));
+  o.fields["host_name"] = std::string(200, 'h');
+  o.reply = {true, "l2tp/reply", 20, "", ""};
+  return o;
+}
+
+TEST(ReflectorObservationStore, KeepsAnObservationAsReportedAndCompact) {
+  probes::Observation o;
+  o.sequence = 3;
+  o.probe_index = 17;
+  o.protocol = "wireguard";
+  o.kind = "genuine";
+  o.transport = probes::Transport::udp;
+  o.local_port = 51820;
+  o.source = {"2001:db8::7", 40404};
+  o.ttl = 61;
+  o.tos = 0;
+  o.payload_length = 148;
+  o.payload_sha256 = std::string(64, 'a');
+  o.fields = {{"sender_index", "123456"}, {"mac1", "valid"}, {"mac2", "zero"}};
+  o.received_at_unix_ms = 1'700'000'000'123;
+  o.reply = {true, "wireguard/reply", 92, "", ""};
+  const StoredObservation stored(o);
+  EXPECT_EQ(probes::to_json(stored.expand(3)), probes::to_json(o));
+  // About a fifth of what the strings and map of a probes::Observation take.
+  EXPECT_LT(stored.bytes(), 220u) << stored.bytes();
+}
+
+TEST(ReflectorObservationStore, AttackerChosenTextIsKeptBoundedAndNeverCutInsideAnEscape) {
+  const StoredObservation stored(large_observation());
+  EXPECT_LE(stored.bytes(), sizeof(StoredObservation) + StoredObservation::kMaxTextBytes);
+  const probes::Observation back = stored.expand(1);
+  const std::string& vendor = back.fields.at("vendor_name");
+  EXPECT_LE(vendor.size(), StoredObservation::kMaxFieldValue);
+  EXPECT_GE(vendor.size(), StoredObservation::kMaxFieldValue - 4);
+  EXPECT_TRUE(vendor.ends_with("\\x01...")) << vendor;  // whole escapes only, then the mark
+  EXPECT_EQ(back.fields.at("host_name"), std::string(StoredObservation::kMaxFieldValue - 3, 'h') + "...");
+  EXPECT_EQ(back.fields.at("message_type"), "SCCRQ");
+  EXPECT_EQ(back.payload_sha256, std::string(64, 'c'));  // what arrived stays checkable by its digest
+  EXPECT_EQ(back.reply.kind, "l2tp/reply");
+}
+
+TEST(ReflectorObservationStore, FieldsBeyondTheRecordsBoundAreLeftOutAndSaidSo) {
+  probes::Observation o = large_observation();
+  for (int i = 0; i < 20; ++i) o.fields["field_" + std::to_string(i)] = std::string(90, 'x');
+  const StoredObservation stored(o);
+  EXPECT_LE(stored.bytes(), sizeof(StoredObservation) + StoredObservation::kMaxTextBytes);
+  EXPECT_EQ(stored.expand(1).fields.at("fields_truncated"), "yes");
+}
+
+// A session's observations stop at its byte budget; the client is told why,
+// as the limit its verdicts already read (observation_limit: inconclusive).
+TEST(ReflectorSessionTable, ASessionsObservationsStopAtItsByteBudget) {
+  SessionLimits limits;
+  limits.max_observation_bytes = 8 * 1024;
+  SessionTable table(limits, FakeClock{}.fn());
+  auto created = table.create(kClient, counter_fill());
+  Session* s = table.find_by_tag(created.session->tag);
+  std::size_t recorded = 0;
+  for (int i = 0; i < 100; ++i)
+    if (table.admit(*s)) {
+      table.record(*s, large_observation());
+      ++recorded;
+    }
+  EXPECT_LE(s->observations.bytes(), limits.max_observation_bytes);
+  EXPECT_GT(recorded, 5u);
+  EXPECT_LT(recorded, 100u);
+  EXPECT_EQ(s->dropped, 100 - recorded);
+  EXPECT_EQ(s->dropped_bytes, 100 - recorded);
+  EXPECT_EQ(table.observation_bytes(), s->observations.bytes());
+  auto list = table.observations(*s);
+  ASSERT_EQ(list.limits.size(), 1u);
+  EXPECT_EQ(list.limits[0].limit, probes::limit_kind::kObservationLimit);
+  EXPECT_EQ(list.limits[0].count, 100 - recorded);
+  EXPECT_NE(list.limits[0].detail.find("--max-observation-bytes"), std::string::npos) << list.limits[0].detail;
+}
+
+// All sessions together stop at the global budget; a session's end gives its
+// bytes back.
+TEST(ReflectorSessionTable, AllSessionsObservationsStopAtTheGlobalBudget) {
+  SessionLimits limits;
+  limits.max_total_observation_bytes = 16 * 1024;
+  SessionTable table(limits, FakeClock{}.fn());
+  auto rnd = counter_fill();
+  auto a = table.create(kClient, rnd);
+  auto b = table.create(kClient, rnd);
+  const std::string a_id = a.session->id;
+  Session* sa = table.find_by_tag(a.session->tag);
+  Session* sb = table.find_by_tag(b.session->tag);
+  while (table.admit(*sa)) table.record(*sa, large_observation());
+  EXPECT_LE(table.observation_bytes(), limits.max_total_observation_bytes);
+  EXPECT_EQ(sa->dropped_total, 1u);
+  EXPECT_FALSE(table.admit(*sb)) << "the other session too: the reflector's memory is full";
+  auto list = table.observations(*sb);
+  ASSERT_EQ(list.limits.size(), 1u);
+  EXPECT_NE(list.limits[0].detail.find("--max-total-observation-bytes"), std::string::npos) << list.limits[0].detail;
+  EXPECT_TRUE(table.remove(a_id));
+  EXPECT_EQ(table.observation_bytes(), 0u);
+  EXPECT_TRUE(table.admit(*sb));
 }
 
 }  // namespace

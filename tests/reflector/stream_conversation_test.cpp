@@ -172,7 +172,7 @@ class PptpServer : public ::testing::Test {
     l.max_observations = 1000;
     return l;
   }
-  const std::vector<probes::Observation>& observations() { return table_.find(session_id_)->observations; }
+  std::vector<probes::Observation> observations() { return table_.find(session_id_)->observations.all(); }
 
   static StreamConversation connection(ArrivalHandler& handler, probes::Endpoint client = kClient) {
     return StreamConversation(pptp::kModule, [&handler](const Arrival& a) { return handler.handle(a); }, 1723,
@@ -260,7 +260,7 @@ TEST_F(PptpServer, AnswersTheWholeConversationAndRecordsTheTaggedMessages) {
     EXPECT_TRUE(o.reply.sent);
   }
   EXPECT_EQ(observations()[0].fields.at("message_type"), "SCCRQ");
-  const auto& f = observations()[1].fields;
+  const auto f = observations()[1].fields;
   EXPECT_EQ(f.at("message_type"), "OCRQ");
   EXPECT_EQ(f.at("call_id"), "4660");
   EXPECT_EQ(f.at("original_call_id"), "4660");
@@ -275,7 +275,7 @@ TEST_F(PptpServer, RecordsACallIdRewrittenToTheTcpSourcePortAsTheLinuxHelper) {
   auto step = open_call(c, 40001, 0x1234);  // nf_nat_pptp: Call ID := NATed TCP source port
   auto ocrp = pptp::parse(step.reply).message;
   EXPECT_EQ(ocrp.peer_call_id, 40001) << "the OCRP answers the Call ID as it arrived";
-  const auto& f = observations().back().fields;
+  const auto f = observations().back().fields;
   EXPECT_EQ(f.at("call_id"), "40001");
   EXPECT_EQ(f.at("original_call_id"), "4660");
   EXPECT_EQ(f.at("call_id_rewritten"), "true");
@@ -285,7 +285,7 @@ TEST_F(PptpServer, RecordsACallIdRewrittenToTheTcpSourcePortAsTheLinuxHelper) {
 TEST_F(PptpServer, RecordsARewriteToAnotherValueAsAnAlgButNotTheLinuxHelper) {
   auto c = connection(handler_);
   open_call(c, 0x5555, 0x1234);
-  const auto& f = observations().back().fields;
+  const auto f = observations().back().fields;
   EXPECT_EQ(f.at("call_id_rewritten"), "true");
   EXPECT_EQ(f.at("linux_pptp_helper"), "false");
 }
@@ -308,7 +308,7 @@ TEST_F(PptpServer, GreKeyedToTheReflectorsCallIdIsAnsweredToTheObservedClientCal
   EXPECT_TRUE(pptp::is_gre_reply_datagram(out.reply, probe, 40001)) << "keyed to the Call ID as observed";
   EXPECT_FALSE(pptp::is_gre_reply_datagram(out.reply, probe, 0x1234));
 
-  const auto& o = observations().back();
+  const auto o = observations().back();
   EXPECT_EQ(o.probe_index, 5);
   EXPECT_EQ(o.fields.at("piece"), "gre");
   EXPECT_EQ(o.fields.at("call_id"), std::to_string(ocrp.call_id));
