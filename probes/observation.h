@@ -48,6 +48,10 @@ struct Capabilities {
   // Absent from an older reflector's answer (its probes on missing ports are
   // then "does not listen there").
   std::vector<UnavailablePort> unavailable_ports;
+  // "module/piece" for every piece the reflector recognises that older
+  // reflectors did not (ProbeVariant::reflector_must_list). Absent from an
+  // older reflector's answer: then those pieces are not run.
+  std::vector<std::string> pieces;
 };
 
 // POST /v1/sessions

@@ -11,6 +11,7 @@
 
 #include "probes/bytes.h"
 #include "probes/ip.h"
+#include "probes/registry.h"
 #include "reflector/random.h"
 #include "reflector/udp_listener.h"
 
@@ -354,6 +355,13 @@ std::optional<std::string> Server::start() {
   options.capabilities.wireguard_public_key_hex = wireguard_key_hex_;
   options.capabilities.portal_challenge = true;
   options.capabilities.unavailable_ports = ports_.unavailable;
+  for (const auto* module : probes::all_protocols())
+    for (const auto& v : module->variants) {
+      std::string piece = std::string(module->id) + "/" + std::string(v.piece);
+      if (v.reflector_must_list && std::find(options.capabilities.pieces.begin(), options.capabilities.pieces.end(),
+                                             piece) == options.capabilities.pieces.end())
+        options.capabilities.pieces.push_back(std::move(piece));
+    }
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;
