@@ -129,6 +129,16 @@ struct LossCheck {
   std::optional<Verdict> withheld;  // the failing verdict the evidence was too weak for
 };
 
+// A protocol people configure in several wire forms that look different on
+// the wire (OpenVPN: plain, tls-auth, tls-crypt, ...), tried in each: the
+// verdict of one form over all its places.
+struct FormAssessment {
+  std::string form;  // the form's name in reports: "plain", "tls-crypt"
+  Verdict verdict = Verdict::inconclusive;
+  std::string summary;
+  std::optional<ProbeVariant> working_variant;  // the place it passed, if any
+};
+
 struct ProtocolAssessment {
   // The protocol judged: a probed module, or (module == nullptr) a protocol
   // derived from others' assessments.
@@ -147,6 +157,9 @@ struct ProtocolAssessment {
   std::optional<Family> family;  // set on the entries of `families`
   // Set on failing verdicts once checked against the path's loss.
   std::optional<LossCheck> loss_check;
+  // Protocols tried in several forms: one entry per form, in the module's
+  // order; the verdict above combines them. Empty otherwise.
+  std::vector<FormAssessment> forms;
 
   // The report's name and title, from the module or the derived protocol ("" for neither).
   std::string_view id() const;

@@ -199,6 +199,7 @@ json to_json(const SessionInfo& info) {
   caps["unavailable_ports"] = unavailable;
   if (info.capabilities.tls_certificate_sha256)
     caps["tls_certificate_sha256"] = *info.capabilities.tls_certificate_sha256;
+  caps["pieces"] = info.capabilities.pieces;
   return {{"session_id", info.session_id},
           {"tag", info.tag_hex},
           {"client", endpoint_json(info.client)},
@@ -293,6 +294,14 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
         info.capabilities.unavailable_ports.push_back(
             {transport == "udp" ? Transport::udp : Transport::tcp, static_cast<std::uint16_t>(port), reason});
       }
+    }
+    // Optional (older reflectors); only names of a plausible shape are kept:
+    // they are compared with the client's own, never shown.
+    if (caps.contains("pieces") && caps["pieces"].is_array()) {
+      for (const json& item : caps["pieces"])
+        if (item.is_string() && item.get_ref<const std::string&>().size() <= 64)
+          info.capabilities.pieces.push_back(item.get<std::string>());
+      if (info.capabilities.pieces.size() > 64) info.capabilities.pieces.resize(64);
     }
     info.expires_in_s = get_int_or<int>(j, "expires_in_s", 0);
     info.reflector_version = text_or(j, "reflector_version");

@@ -52,6 +52,10 @@ struct Capabilities {
   // probe ports (probes/tls.h form), which the client pins instead of trusting
   // a CA. Absent from an older reflector, or one that offers no TLS.
   std::optional<std::string> tls_certificate_sha256;
+  // "module/piece" for every piece the reflector recognises that older
+  // reflectors did not (ProbeVariant::reflector_must_list). Absent from an
+  // older reflector's answer: then those pieces are not run.
+  std::vector<std::string> pieces;
 };
 
 // POST /v1/sessions

@@ -44,7 +44,9 @@ std::optional<Transport> transport_from_string(std::string_view s);
 //
 // Protocols made of several independent pieces (IPsec: IKE on UDP 500, NAT-T on
 // UDP 4500, raw ESP, ...) name each piece; a piece is then a part of the
-// protocol that must work, not an alternative to the standard form.
+// protocol that must work, not an alternative to the standard form. A
+// protocol tried in several wire forms (OpenVPN) names each form as a piece,
+// and its assess rule judges them.
 struct ProbeVariant {
   Transport transport;
   std::uint16_t port;  // UDP/TCP port, or the IP protocol number for Transport::ip
@@ -63,6 +65,10 @@ struct ProbeVariant {
   // claim what is inside; the client pins the reflector's certificate, learnt
   // from the control session. Control probes of such a variant go inside TLS too.
   bool tls = false;
+  // A piece older reflectors do not recognise (they would drop it as unknown,
+  // which reads as blocked): planned only when the session's capabilities
+  // list it (Capabilities::pieces, "module/piece").
+  bool reflector_must_list = false;
 
   bool same_place(const ProbeVariant& o) const {
     return transport == o.transport && port == o.port && piece == o.piece && tls == o.tls;
@@ -115,7 +121,22 @@ struct ArrivalContext {
   // Where a reply builder names the sessions whose state it forgot to make
   // room in a bounded table (their observations say so); may be nullptr.
   std::vector<ProbeToken>* evicted = nullptr;
+  // The most the reflector will send back for this arrival; the demux refuses
+  // anything larger. nullopt: the request's own size (the no-amplification
+  // rule for a source nobody vouched for). Larger when the source is an
+  // address the session validated (its control connection's, or one proved
+  // over TCP): then the protocol's genuine answer may be larger than what
+  // brought it. See reply_allowance.
+  std::optional<std::size_t> reply_limit;
 };
+
+// What a reply builder may return for `request`: the arrival's reply_limit,
+// or the request's size. A builder with a genuine answer that does not fit
+// returns it anyway (the demux withholds it and records why) unless it has a
+// smaller genuine form that fits.
+inline std::size_t reply_allowance(const ArrivalContext& arrival, ByteView request) {
+  return arrival.reply_limit.value_or(request.size());
+}
 
 // What a module keeps between arrivals on the reflector, opaque to everything
 // but the module's own parse and reply functions. Bounded by the module; the
@@ -155,10 +176,12 @@ struct ProtocolModule {
   Bytes (*build_request)(const ProbeContext& context, const RandomFill& rnd);
   // Reflector: recognise this protocol's request and recover the token.
   std::optional<ParsedRequest> (*parse_request)(ByteView payload, const ArrivalContext& arrival);
-  // Reflector: the in-protocol answer. On UDP and raw IP it must never be
-  // larger than the request (a reflector must not be an amplifier); on TCP the
-  // answer goes to an address that completed a handshake, so it may be what
-  // the protocol says (SSTP's Call Connect Ack outgrows its request).
+  // Reflector: the in-protocol answer. A reflector must not be an amplifier:
+  // on UDP and raw IP, within reply_allowance(arrival, request) when the
+  // protocol has an answer that fits; else its genuine answer, which the demux
+  // sends only to an address the session validated. On TCP the answer goes to
+  // an address that completed a handshake, so it may be what the protocol says
+  // (SSTP's Call Connect Ack outgrows its request).
   Bytes (*build_reply)(ByteView request, const ParsedRequest& parsed, const ArrivalContext& arrival,
                        const RandomFill& rnd);
   // Client: is `reply` a valid answer to the `request` we sent?

@@ -1,7 +1,6 @@
 #include "reflector/arrival.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -15,6 +14,8 @@ namespace {
 
 constexpr std::string_view kNoReplySmall = "request too small to answer without amplification";
 constexpr std::string_view kNoReplyLarger = "reply larger than request refused (no amplification)";
+constexpr std::string_view kNoReplyNotValidated =
+    "reply larger than request refused: the source is not an address this session validated (no amplification)";
 // Reflectors before reply codes sent only this text; clients still read it so.
 constexpr std::string_view kNoReplyRateLimited = "rate limited";
 
@@ -132,10 +133,8 @@ std::optional<probes::ProbeToken> FlowMemory::find(probes::Transport transport, 
   return e->token;
 }
 
-bool reply_within_request(probes::ByteView reply, probes::ByteView request) {
-  // A module returning a larger reply is a bug in that module; debug builds stop here.
-  assert(reply.size() <= request.size() && "reflector reply larger than its request (amplification)");
-  return reply.size() <= request.size();
+std::size_t reply_limit(probes::ByteView request, bool source_validated) {
+  return source_validated ? std::max(request.size(), kMaxValidatedReply) : request.size();
 }
 
 ArrivalHandler::ArrivalHandler(SessionTable& sessions, probes::ServerHints hints, probes::RandomFill rnd,
@@ -232,10 +231,23 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     if (forgotten) sessions_.count_limit(forgotten->token.tag, SessionLimit::flow_table, forgotten->local_port);
   }
 
+  // No amplification is a rule for datagrams (UDP, raw IP), whose source
+  // anyone can forge: their answer is never larger than what arrived, except
+  // to an address the session validated by a TCP handshake. A stream's answer
+  // goes back on a connection whose peer completed the TCP handshake from that
+  // address, so nobody else can be made its target; it may be as large as the
+  // protocol's answer is (a tunnel's connect acknowledgement can outgrow its
+  // request). Every framing that is not a stream stays under the rule.
+  const bool datagram = transport_of(arrival.framing) != probes::Transport::tcp;
+  const bool validated = session->validates(arrival.source.address);
+  const bool may_outgrow = validated || !datagram;
+  const std::size_t most = reply_limit(payload, may_outgrow);
   if (genuine) {
     std::vector<probes::ProbeToken> evicted;
     context.state = state_of(match->module);
     context.evicted = &evicted;
+    // What the module's message may be answered with, less its stream framing.
+    if (may_outgrow) context.reply_limit = reply_limit(message, true);
     out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
     // State forgotten to make room: its sessions are told (their `limits`).
     const auto limit = limit_from_kind(match->module->state_limit);
@@ -249,21 +261,13 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
 
   session->note_source(arrival.source.address);  // its state is forgotten with the session
-  // No amplification is a rule for datagrams (UDP, raw IP), whose source
-  // anyone can forge: their answer is never larger than what arrived. A
-  // stream's answer goes back on a connection whose peer completed the TCP
-  // handshake from that address, so nobody else can be made its target; it
-  // may be as large as the protocol's answer is (a tunnel's connect
-  // acknowledgement can outgrow its request). Every framing that is not a
-  // stream stays under the rule.
-  const bool datagram = transport_of(arrival.framing) != probes::Transport::tcp;
   probes::ReplyRecord reply;
   if (out.reply.empty()) {
     reply.reason = kNoReplySmall;
     reply.code = probes::reply_code::kTooSmall;
-  } else if (datagram && !reply_within_request(out.reply, payload)) {
+  } else if (datagram && out.reply.size() > most) {
     out.reply.clear();
-    reply.reason = kNoReplyLarger;
+    reply.reason = validated ? kNoReplyLarger : kNoReplyNotValidated;
     reply.code = probes::reply_code::kAmplification;
   } else if (limiter_ != nullptr && !limiter_->allow(arrival.source.address)) {
     // Recorded (the client learns it got through) but not answered; the

@@ -4,7 +4,10 @@
 // Pure: no sockets; the listeners do the I/O around it.
 //
 // The reflector must not be an amplifier: a reply is never larger than the
-// request that caused it. This is checked here for every reply, whatever the
+// request that caused it, unless the request came from an address its
+// session validated (the client's own, proved by a TCP handshake), which no
+// spoofer can name; then up to the protocol's genuine size, one packet per
+// arrival all the same. This is checked here for every reply, whatever the
 // protocol module returned.
 #pragma once
 
@@ -172,8 +175,11 @@ class ArrivalHandler {
 // "192.0.2.1" -> 4 bytes, "2001:db8::1" -> 16 bytes; empty when unparsable.
 probes::Bytes address_bytes(std::string_view address);
 
-// The no-amplification rule, asserted in debug builds and enforced always:
-// returns false (and the caller sends nothing) if `reply` is larger than `request`.
-bool reply_within_request(probes::ByteView reply, probes::ByteView request);
+// The most an answer to a validated source may carry: one full-size packet.
+constexpr std::size_t kMaxValidatedReply = 1500;
+
+// The no-amplification rule: the most the reflector sends back for `request`,
+// its own size unless the source is one the session validated.
+std::size_t reply_limit(probes::ByteView request, bool source_validated);
 
 }  // namespace vpncheck::reflector

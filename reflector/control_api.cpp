@@ -189,6 +189,21 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
       }
       return json_response(http::status::ok, probes::to_json(list), request);
     }
+    if (sub == "/addresses") {
+      // The client proves another address of its own (its IPv6 one, say) by
+      // asking from it: the TCP handshake shows the address is the asker's.
+      if (method != http::verb::post) return method_not_allowed(request, "POST");
+      auto result = is_session_id(id) ? sessions_.validate(id, client.address)
+                                      : SessionTable::ValidateResult::unknown_session;
+      if (result == SessionTable::ValidateResult::unknown_session)
+        return error_for(http::status::not_found, "unknown session", request);
+      if (result == SessionTable::ValidateResult::full)
+        return error_for(http::status::too_many_requests,
+                         "this session has validated " + std::to_string(Session::kMaxValidated) +
+                             " addresses already",
+                         request);
+      return json_response(http::status::ok, {{"validated", client.address}}, request);
+    }
     if (sub.empty()) {
       if (method != http::verb::delete_) return method_not_allowed(request, "DELETE");
       if (!is_session_id(id) || !sessions_.remove(id))

@@ -146,9 +146,9 @@ void NatService::handle(const Socket& s, probes::ByteView datagram, const udp::e
   const bool at_alternate = alternate_ && destination.to_string() == *alternate_;
   const bool have_other_port = ports_.size() > 1;
   const bool have_other_address = alternate_.has_value() && !at_alternate;
-  // More than one reply only to the address the control connection proved.
+  // More than one reply only to an address a TCP handshake proved (Session::validated).
   const auto plan = np::plan_replies(*request, datagram.size(), have_other_port, have_other_address,
-                                     source == session->client.address);
+                                     session->validates(source));
   const std::uint16_t other_port =
       ports_.size() > 1 ? (s.port == ports_[0] ? ports_[1] : ports_[0]) : s.port;
   np::Reply reply;

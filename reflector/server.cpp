@@ -380,6 +380,13 @@ std::optional<std::string> Server::start() {
   options.capabilities.portal_challenge = true;
   options.capabilities.unavailable_ports = ports_.unavailable;
   if (tls_) options.capabilities.tls_certificate_sha256 = tls_->certificate_sha256();
+  for (const auto* module : probes::all_protocols())
+    for (const auto& v : module->variants) {
+      std::string piece = std::string(module->id) + "/" + std::string(v.piece);
+      if (v.reflector_must_list && std::find(options.capabilities.pieces.begin(), options.capabilities.pieces.end(),
+                                             piece) == options.capabilities.pieces.end())
+        options.capabilities.pieces.push_back(std::move(piece));
+    }
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;

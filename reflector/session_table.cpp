@@ -84,6 +84,7 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
     session.id = probes::to_hex(id);
   } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
+  session.validated.push_back(client.address);  // the TCP handshake proved it
   session.created_at = clock_();
   session.expires_at = session.created_at + limits_.ttl;
 
@@ -101,6 +102,11 @@ const Session* SessionTable::find(std::string_view id) {
     return nullptr;
   }
   return &it->second;
+}
+
+SessionTable::ValidateResult SessionTable::validate(std::string_view id, const std::string& address) {
+  if (find(id) == nullptr) return ValidateResult::unknown_session;  // purges it when expired
+  return by_id_.at(std::string(id)).validate(address) ? ValidateResult::added : ValidateResult::full;
 }
 
 Session* SessionTable::find_by_tag(const probes::SessionTag& tag) {

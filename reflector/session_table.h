@@ -112,6 +112,26 @@ struct Session {
   static constexpr std::size_t kMaxSources = 8;
   std::vector<std::string> sources;
 
+  // Addresses proved to be the client's by a completed TCP handshake: the
+  // control connection's, and those proved later over TCP (POST
+  // /v1/sessions/{id}/addresses, e.g. its IPv6 address when the session was
+  // opened over IPv4). Probes from them may be answered at the protocol's
+  // genuine size; from any other source a spoofer could name, never with more
+  // than they brought.
+  static constexpr std::size_t kMaxValidated = 4;
+  std::vector<std::string> validated;
+
+  bool validates(const std::string& address) const {
+    return std::find(validated.begin(), validated.end(), address) != validated.end();
+  }
+  // False when the list is full (the address is not added).
+  bool validate(const std::string& address) {
+    if (validates(address)) return true;
+    if (validated.size() >= kMaxValidated) return false;
+    validated.push_back(address);
+    return true;
+  }
+
   LimitTally& tally(SessionLimit limit) { return limits[static_cast<std::size_t>(limit)]; }
   void note_source(const std::string& address) {
     if (sources.size() < kMaxSources && std::find(sources.begin(), sources.end(), address) == sources.end())
@@ -146,6 +166,9 @@ class SessionTable {
   // about a client outlives its session.
   const Session* find(std::string_view id);
   Session* find_by_tag(const probes::SessionTag& tag);
+  // Adds `address` to the live session's validated addresses (Session::validate).
+  enum class ValidateResult { added, unknown_session, full };
+  ValidateResult validate(std::string_view id, const std::string& address);
   bool remove(std::string_view id);
 
   // Can `session` take one more observation (of the largest size)? If not,

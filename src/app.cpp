@@ -91,6 +91,9 @@ constexpr milliseconds kHopTraceWindow{1000};
 constexpr milliseconds kNatTestWindow{1500};
 // -6 with an IPv4 fallback for the control session: how long IPv6 gets first.
 constexpr milliseconds kControlFallbackAfter{1000};
+// Proving the other family's address to the reflector, before the probes:
+// one TCP round trip on a working path; a path that drops it costs this much.
+constexpr milliseconds kAddressProofWait{300};
 
 // The whole run, the final read of the observations included, ends within
 // --timeout + 0.5 s: the read and the session's close get this much after the
@@ -225,6 +228,16 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   const auto& session = *opened.session;
   report.control_port = session.control.port();
   report.reflector_version = session.info.reflector_version;
+
+  // Probes of the other family leave from an address the reflector has not
+  // seen on the control connection; it answers those at their genuine size
+  // only once this host proves the address its own over TCP (else only with
+  // what fits in the request, and some forms not at all).
+  for (const auto& other : {v4, v6}) {
+    if (!other || other->is_v4() == address->is_v4()) continue;
+    co_await prove_address(asio::ip::tcp::endpoint(*other, session.control.port()), session.info.session_id,
+                           std::min(timeout, kAddressProofWait), o.auth_key);
+  }
 
   std::string select_error;
   auto modules = select_protocols(o.protocols, select_error);

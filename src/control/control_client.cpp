@@ -414,6 +414,13 @@ asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::strin
   co_return out;
 }
 
+asio::awaitable<bool> prove_address(asio::ip::tcp::endpoint control, std::string session_id,
+                                    std::chrono::milliseconds timeout, std::string auth_key) {
+  auto http = co_await http_call(control, http::verb::post, "/v1/sessions/" + session_id + "/addresses", timeout,
+                                 auth_key);
+  co_return http.transport_ok && http.status == 200;
+}
+
 asio::awaitable<void> close_session(asio::ip::tcp::endpoint control, std::string session_id,
                                     std::chrono::milliseconds timeout, std::string auth_key) {
   co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout, auth_key);

@@ -56,6 +56,13 @@ boost::asio::awaitable<ObservationsResult> fetch_observations(boost::asio::ip::t
 boost::asio::awaitable<WebAnswer> ask_challenge(boost::asio::ip::tcp::endpoint web, std::string target,
                                                 std::chrono::milliseconds timeout);
 
+// Proves the address this host reaches `control` from (over another family
+// than the session's, typically) to be its own: the reflector then answers
+// probes from it at their protocol's genuine size, as it does those from the
+// session's own address. True when the reflector took it; an older reflector
+// does not know the request.
+boost::asio::awaitable<bool> prove_address(boost::asio::ip::tcp::endpoint control, std::string session_id,
+                                           std::chrono::milliseconds timeout, std::string auth_key = {});
 // Best effort: the reflector expires sessions on its own anyway.
 boost::asio::awaitable<void> close_session(boost::asio::ip::tcp::endpoint control,
                                            std::string session_id, std::chrono::milliseconds timeout,

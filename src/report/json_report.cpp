@@ -223,6 +223,16 @@ json probe_json(const ProbeResult& r, bool observations_read) {
   return out;
 }
 
+// A protocol tried in several wire forms: each form's own verdict.
+json forms_json(const std::vector<probes::FormAssessment>& forms) {
+  json out = json::object();
+  for (const auto& f : forms)
+    out[f.form] = {{"verdict", std::string(to_string(f.verdict))},
+                   {"summary", f.summary},
+                   {"working_variant", f.working_variant ? json(describe(*f.working_variant)) : json(nullptr)}};
+  return out;
+}
+
 json loss_json(const LossEstimate& loss) {
   if (!loss.measured()) return nullptr;
   return {{"fraction", loss.fraction()},
@@ -257,11 +267,14 @@ json to_report_json(const Report& report) {
                                                       ? json(std::string(to_string(*a.loss_check->withheld)))
                                                       : json(nullptr)}};
     }
+    if (!a.forms.empty()) entry["forms"] = forms_json(a.forms);
     if (!a.families.empty()) {
       json families = json::object();
-      for (const auto& f : a.families)
-        families[std::string(to_string(f.family.value_or(Family::ipv4)))] = {
-            {"verdict", std::string(to_string(f.verdict))}, {"summary", f.summary}};
+      for (const auto& f : a.families) {
+        json family = {{"verdict", std::string(to_string(f.verdict))}, {"summary", f.summary}};
+        if (!f.forms.empty()) family["forms"] = forms_json(f.forms);
+        families[std::string(to_string(f.family.value_or(Family::ipv4)))] = std::move(family);
+      }
       entry["families"] = families;
     }
     protocols.push_back(std::move(entry));

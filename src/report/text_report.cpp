@@ -143,16 +143,21 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     std::string verdict(to_string(a.verdict));
     put_wrapped(out, style, pad(a.title(), title_width) + paint(colour_for(a.verdict), pad(verdict, verdict_width)),
                 summary_column, a.summary, summary_column);
+    // "IPv6: blocked — ...", under the protocol's own line.
+    auto part_line = [&](const std::string& part, Verdict verdict, const std::string& summary) {
+      const std::string part_verdict(to_string(verdict));
+      put_wrapped(out, style,
+                  std::string(title_width, ' ') + part + ": " + paint(colour_for(verdict), part_verdict) + " — ",
+                  title_width + display_width(part) + 2 + part_verdict.size() + 3, summary, summary_column);
+    };
     // Dual stack: the table shows the first family's verdict; say where another disagrees.
     for (std::size_t i = 1; i < a.families.size(); ++i) {
       const auto& f = a.families[i];
-      if (f.verdict == a.verdict) continue;
-      const std::string family(display_name(f.family.value_or(Family::ipv6)));
-      const std::string family_verdict(to_string(f.verdict));
-      put_wrapped(out, style,
-                  std::string(title_width, ' ') + family + ": " + paint(colour_for(f.verdict), family_verdict) + " — ",
-                  title_width + display_width(family) + 2 + family_verdict.size() + 3, f.summary, summary_column);
+      if (f.verdict != a.verdict) part_line(std::string(display_name(f.family.value_or(Family::ipv6))), f.verdict, f.summary);
     }
+    // Forms (OpenVPN's plain, tls-auth, ...) judged otherwise than the protocol.
+    for (const auto& f : a.forms)
+      if (f.verdict != a.verdict && f.verdict != Verdict::inconclusive) part_line(f.form, f.verdict, f.summary);
     for (const auto& advice : a.advice)
       put_wrapped(out, style, std::string(summary_column, ' ') + "→ ", summary_column + 2, advice, summary_column + 2);
     if (!style.verbose) continue;

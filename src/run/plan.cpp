@@ -63,6 +63,12 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
                     " (it publishes no certificate fingerprint; an older reflector?)";
         }
       }
+      if (!not_run && variant.reflector_must_list) {
+        const std::string listed = std::string(module->id) + "/" + std::string(variant.piece);
+        if (std::find(reflector.pieces.begin(), reflector.pieces.end(), listed) == reflector.pieces.end())
+          not_run = "the reflector does not recognise this " + std::string(module->title) +
+                    " probe (an older vpncheck-reflector)";
+      }
       // Raw IP protocols are told apart by their protocol number alone, so a
       // same-size random control probe would prove nothing there.
       const bool with_control = variant.transport != probes::Transport::ip;

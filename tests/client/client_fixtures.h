@@ -49,11 +49,15 @@ inline probes::Capabilities listening_on(std::vector<std::uint16_t> udp, std::ve
 }
 
 // A reflector that listens on every port of every registered module, with a
-// raw listener for every raw IP protocol they use.
+// raw listener for every raw IP protocol they use, and that recognises every
+// piece (Capabilities::pieces).
 inline probes::Capabilities listening_everywhere() {
   probes::Capabilities caps;
   for (const auto* module : probes::all_protocols())
     for (const auto& v : module->variants) {
+      const std::string piece = std::string(module->id) + "/" + std::string(v.piece);
+      if (v.reflector_must_list && std::find(caps.pieces.begin(), caps.pieces.end(), piece) == caps.pieces.end())
+        caps.pieces.push_back(piece);
       if (v.transport == probes::Transport::ip)
         caps.raw_protocols.push_back(probes::ip_protocol_name(v.port));
       else

@@ -391,7 +391,7 @@ TEST(JsonReport, VerdictStringsAndFindings) {
 
 TEST(JsonReport, ProbeFieldsForAnAnsweredProbe) {
   json doc = to_report_json(realistic_report());
-  const json& p = probe_named(doc, "openvpn/tcp/443");
+  const json& p = probe_named(doc, "openvpn/tls-auth/tcp/443");
   EXPECT_EQ(p.at("kind"), "genuine");
   EXPECT_EQ(p.at("transport"), "tcp");
   EXPECT_EQ(p.at("port"), 443);
@@ -412,7 +412,7 @@ TEST(JsonReport, ProbeFieldsForAnAnsweredProbe) {
 
 TEST(JsonReport, ProbeFieldsForAnOutboundOnlyProbe) {
   json doc = to_report_json(realistic_report());
-  const json& p = probe_named(doc, "openvpn/udp/1194");
+  const json& p = probe_named(doc, "openvpn/tls-auth/udp/1194");
   EXPECT_EQ(p.at("outbound"), true);
   EXPECT_EQ(p.at("inbound"), false);
   EXPECT_EQ(p.at("outcome"), "timeout");
@@ -452,7 +452,7 @@ TEST(JsonReport, OutboundIsNullWhenObservationsWereNotRead) {
   EXPECT_EQ(silent.at("inbound"), false);
   EXPECT_TRUE(fixtures::contains(silent.at("evidence").get<std::string>(), "observations unavailable"));
   // Answered: the reply proves it got out.
-  const json& answered_probe = probe_named(doc, "openvpn/tcp/443");
+  const json& answered_probe = probe_named(doc, "openvpn/tls-auth/tcp/443");
   EXPECT_EQ(answered_probe.at("outbound"), true);
 }
 

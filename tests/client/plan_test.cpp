@@ -78,7 +78,9 @@ TEST(MakePlan, GenuineAndControlOfOneVariantHaveDistinctIndices) {
 }
 
 TEST(MakePlan, PortsTheReflectorDoesNotListenOnAreNotRun) {
-  auto plan = make_plan(registered(), listening_on({51820, 1194}, {443}));
+  auto caps = listening_on({51820, 1194}, {443});
+  caps.pieces = listening_everywhere().pieces;
+  auto plan = make_plan(registered(), caps);
   for (const auto& p : plan) {
     bool listening = (p.variant.transport == Transport::udp && (p.variant.port == 51820 || p.variant.port == 1194)) ||
                      (p.variant.transport == Transport::tcp && p.variant.port == 443);
@@ -143,7 +145,27 @@ TEST(PlannedProbe, NamesSayProtocolTransportPortAndKind) {
   ASSERT_NE(genuine, nullptr);
   ASSERT_NE(control, nullptr);
   EXPECT_EQ(genuine->name(), "wireguard/udp/51820");
-  EXPECT_EQ(control->name(), "openvpn/tcp/443/control");
+  EXPECT_EQ(control->name(), "openvpn/tls-auth/tcp/443/control");  // a protocol's forms name themselves
+}
+
+// A form older reflectors do not recognise runs only when the reflector lists it.
+TEST(MakePlan, APieceTheReflectorMustListRunsOnlyWhenListed) {
+  auto caps = listening_everywhere();
+  caps.pieces.clear();
+  auto count_run = [](const std::vector<PlannedProbe>& plan, std::string_view piece) {
+    return std::count_if(plan.begin(), plan.end(),
+                         [&](const PlannedProbe& p) { return p.variant.piece == piece && !p.not_run_reason; });
+  };
+  auto older = make_plan({&fixtures::openvpn()}, caps);
+  EXPECT_EQ(count_run(older, "tls-auth"), 6);
+  EXPECT_EQ(count_run(older, "tls-crypt-v2"), 0);
+  for (const auto& p : older)
+    if (p.variant.piece == "plain")
+      EXPECT_EQ(*p.not_run_reason, "the reflector does not recognise this OpenVPN probe (an older vpncheck-reflector)");
+  caps.pieces = {"openvpn/tls-crypt-v2"};
+  auto newer = make_plan({&fixtures::openvpn()}, caps);
+  EXPECT_EQ(count_run(newer, "tls-crypt-v2"), 6);
+  EXPECT_EQ(count_run(newer, "plain"), 0);
 }
 
 TEST(SelectProtocols, EmptySelectionIsEveryRegisteredProtocolInRegistryOrder) {

@@ -17,6 +17,7 @@
 
 #include "client_fixtures.h"
 #include "tls_capabilities.h"
+#include "probes/openvpn.h"
 #include "fake_stream.h"
 #include "probes/control.h"
 #include "probes/gre.h"
@@ -263,14 +264,22 @@ TEST_F(RunnerTest, GenuineProbesCarryTheProtocolsWireBytes) {
       // Handshake initiation: 148 bytes, type 1 as a little-endian u32.
       EXPECT_EQ(wire.size(), 148U) << p->name();
       EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 4), (Bytes{0x01, 0x00, 0x00, 0x00})) << p->name();
-    } else if (p->module->id == "openvpn" && p->variant.transport == Transport::udp) {
-      // P_CONTROL_HARD_RESET_CLIENT_V2 (7 << 3), tls-auth form.
-      EXPECT_EQ(wire.size(), 42U) << p->name();
-      EXPECT_EQ(wire[0], 0x38) << p->name();
     } else if (p->module->id == "openvpn") {
-      // The same 42 bytes behind OpenVPN's 16-bit length prefix.
-      EXPECT_EQ(wire.size(), 44U) << p->name();
-      EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 3), (Bytes{0x00, 0x2a, 0x38})) << p->name();
+      // P_CONTROL_HARD_RESET_CLIENT_V2 (7 << 3), or V3 (10 << 3) for tls-crypt-v2, in the
+      // variant's form; on TCP behind OpenVPN's 16-bit length prefix.
+      const auto form = probes::openvpn::form_from_name(p->variant.piece);
+      ASSERT_TRUE(form.has_value()) << p->name();
+      const std::size_t size = probes::openvpn::client_reset_size(*form);
+      const std::uint8_t opcode = *form == probes::openvpn::Form::tls_crypt_v2 ? 0x50 : 0x38;
+      if (p->variant.transport == Transport::udp) {
+        EXPECT_EQ(wire.size(), size) << p->name();
+        EXPECT_EQ(wire[0], opcode) << p->name();
+      } else {
+        EXPECT_EQ(wire.size(), size + 2) << p->name();
+        EXPECT_EQ(Bytes(wire.begin(), wire.begin() + 3),
+                  (Bytes{static_cast<std::uint8_t>(size >> 8), static_cast<std::uint8_t>(size), opcode}))
+            << p->name();
+      }
     }
     EXPECT_EQ(s.exchange.stream_framing, p->variant.transport == Transport::tcp ? p->variant.framing : nullptr)
         << p->name();
@@ -389,10 +398,12 @@ TEST_F(RunnerTest, AllProbesAreInFlightAtOnce) {
 }
 
 TEST_F(RunnerTest, NotRunProbesAreNotSent) {
-  auto plan = make_plan({&fixtures::wireguard(), &fixtures::openvpn()}, listening_on({51820}, {443}));
-  ASSERT_EQ(runnable(plan), 4U);
+  auto caps = listening_on({51820}, {443});
+  caps.pieces = listening_everywhere().pieces;
+  auto plan = make_plan({&fixtures::wireguard(), &fixtures::openvpn()}, caps);
+  ASSERT_EQ(runnable(plan), 2U + 2U * 5U);  // WireGuard on UDP 51820, each OpenVPN form on TCP 443
   auto results = run(plan);
-  EXPECT_EQ(net_->seen.size(), 4U);
+  EXPECT_EQ(net_->seen.size(), 2U + 2U * 5U);
   for (const auto& s : net_->seen) {
     const auto* p = planned_for(plan, s);
     ASSERT_NE(p, nullptr);

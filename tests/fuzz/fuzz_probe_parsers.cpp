@@ -2,9 +2,12 @@
 // runs each module's parse_request (and build_reply on success) and
 // control::parse_request on every arrival; the client runs is_reply_to on
 // every answer. Invariants: nothing crashes or throws, a reply is never larger
-// than the request that caused it, a reply is recognised as the answer to that
+// than the request that caused it unless the protocol has no answer that
+// small (the demux then sends it only to a validated address, and never more
+// than one full-size packet), a reply is recognised as the answer to that
 // request, and a reply never parses as a request (two reflectors must not
 // ping-pong).
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +19,9 @@
 namespace {
 
 using namespace vpncheck::probes;
+
+// reflector/arrival.h kMaxValidatedReply (the probes library cannot include the reflector's).
+constexpr std::size_t kValidatedLimit = 1500;
 
 void counter_fill(std::span<std::uint8_t> out) {
   std::uint8_t next = 0x5a;
@@ -50,8 +56,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const ServerHints& hints : kHints) {
       auto parsed = vpncheck::probes::parse_request(*m, input, hints);
       if (!parsed) continue;
+      // From an address the session validated: the genuine answer, at most one full-size packet.
+      ArrivalContext validated = default_arrival(hints);
+      validated.reply_limit = kValidatedLimit;
+      Bytes genuine = m->build_reply(input, *parsed, validated, rnd);
+      FUZZ_CHECK(genuine.size() <= std::max(size, kValidatedLimit));
+      if (!genuine.empty()) {
+        FUZZ_CHECK(m->is_reply_to(genuine, input));
+        FUZZ_CHECK(!parses_as_any_request(genuine, hints));
+      }
       Bytes reply = vpncheck::probes::build_reply(*m, input, *parsed, rnd);
-      FUZZ_CHECK(reply.size() <= size);
+      // Larger than the request only when no answer that fits exists: then it
+      // is the genuine one, which the demux withholds (reflector/arrival.cpp).
+      if (reply.size() > size) FUZZ_CHECK(reply.size() == genuine.size());
       if (reply.empty()) continue;
       FUZZ_CHECK(m->is_reply_to(reply, input));
       FUZZ_CHECK(!parses_as_any_request(reply, hints));
@@ -64,7 +81,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // Recognised only thanks to the flow: then it is the flow's.
       if (!vpncheck::probes::parse_request(*m, input, kHints[0])) FUZZ_CHECK(parsed->token == *in_flow.flow_token);
       Bytes reply = m->build_reply(input, *parsed, in_flow, rnd);
-      FUZZ_CHECK(reply.size() <= size);
+      if (reply.size() > size) {
+        ArrivalContext validated = in_flow;
+        validated.reply_limit = kValidatedLimit;
+        FUZZ_CHECK(reply.size() == m->build_reply(input, *parsed, validated, rnd).size());
+      }
       if (!reply.empty()) {
         FUZZ_CHECK(m->is_reply_to(reply, input));
         // A NAT-T keepalive (RFC 3948: one 0xFF byte) is answered with the

@@ -3,7 +3,8 @@
 //
 // The whole Server runs in-process on loopback with the rate limit off (the
 // strictest case: everything answerable is answered). After opening a
-// session, several UDP source sockets and many TCP connections send every
+// session from 127.0.0.2 (so that the probes' source, 127.0.0.1, is an
+// address the session never validated: what a spoofer can send), several UDP source sockets and many TCP connections send every
 // registered probe kind (genuine requests of every module, control probes,
 // every truncation, random mutations, probes of unknown sessions) and random
 // garbage, some of it carrying the live tag. Each source counts the bytes it
@@ -14,7 +15,8 @@
 // control probe whose echo comes last (one server thread, FIFO loopback
 // queues), so when the sentinel's echo is read every reply to the input has
 // been read too, and is checked against that input alone as well as per
-// source. The server's own counters (GET /metrics) then prove it saw every
+// source, and no input is answered with more than one datagram. The server's
+// own counters (GET /metrics) then prove it saw every
 // datagram, so no kernel drop can flatter the ratios. TCP connections (one
 // source each) half-close after writing and read to EOF.
 #include "reflector/server.h"
@@ -41,6 +43,7 @@
 #include "probes/control.h"
 #include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
+#include "probes/openvpn.h"
 #include "probes/registry.h"
 #include "test_util.h"
 
@@ -86,12 +89,20 @@ class ReflectorAmplification : public ::testing::Test {
     ASSERT_FALSE(error) << *error;
     io_ = std::thread([this] { server_->run(); });
 
-    auto created = test::blocking_http_call(server_->ports().control, http::verb::post, "/v1/sessions");
+    auto created = test::blocking_http_call(server_->ports().control, http::verb::post, "/v1/sessions",
+                                            asio::ip::make_address("127.0.0.2"));
     ASSERT_EQ(created.result(), http::status::created) << created.body();
     std::string parse_error;
     auto info = probes::session_info_from_json(created.body(), parse_error);
     ASSERT_TRUE(info) << parse_error;
     token_.tag = *probes::tag_from_hex(info->tag_hex);
+    // A second session, opened from 127.0.0.1 itself: its probes from there
+    // come from the address it validated.
+    auto own = test::blocking_http_call(server_->ports().control, http::verb::post, "/v1/sessions");
+    ASSERT_EQ(own.result(), http::status::created) << own.body();
+    auto own_info = probes::session_info_from_json(own.body(), parse_error);
+    ASSERT_TRUE(own_info) << parse_error;
+    validated_token_.tag = *probes::tag_from_hex(own_info->tag_hex);
     auto key = probes::from_hex(*info->capabilities.wireguard_public_key_hex);
     ASSERT_TRUE(key && key->size() == 32);
     hints_.wireguard_public_key.emplace();
@@ -165,9 +176,9 @@ class ReflectorAmplification : public ::testing::Test {
   // Sends `inputs` from one fresh UDP socket, each followed by a sentinel
   // control probe; what arrives before the sentinel's echo answers that input,
   // which must not have got more bytes back than it carried.
-  Tally udp_source(const std::vector<Bytes>& inputs) {
+  Tally udp_source(const std::vector<Bytes>& inputs, const asio::ip::address& from = kLoopback) {
     asio::io_context ctx;
-    udp::socket socket(ctx, udp::endpoint(kLoopback, 0));
+    udp::socket socket(ctx, udp::endpoint(from, 0));
     const udp::endpoint reflector(kLoopback, server_->ports().udp[0]);
     Tally tally;
     Bytes buffer(65536);
@@ -178,6 +189,7 @@ class ReflectorAmplification : public ::testing::Test {
       tally.in += inputs[i].size() + sentinel.size();
       datagrams_sent_ += 2;
       std::size_t answer = 0;  // bytes back for inputs[i]
+      std::size_t datagrams = 0;
       while (true) {
         ssize_t n = recv_bounded(socket.native_handle(), buffer);
         if (n < 0) {
@@ -191,9 +203,13 @@ class ReflectorAmplification : public ::testing::Test {
           break;
         }
         answer += got.size();
+        ++datagrams;
+        last_answer_.assign(got.begin(), got.end());
       }
-      EXPECT_LE(answer, inputs[i].size()) << "input " << i << " (" << inputs[i].size() << " B, first byte "
-                                          << (inputs[i].empty() ? -1 : inputs[i][0]) << ")";
+      EXPECT_LE(datagrams, 1U) << "input " << i << ": never more packets than it brought";
+      if (limit_to_input_)
+        EXPECT_LE(answer, inputs[i].size()) << "input " << i << " (" << inputs[i].size() << " B, first byte "
+                                            << (inputs[i].empty() ? -1 : inputs[i][0]) << ")";
       if (answer > 0) ++tally.answers;
     }
     return tally;
@@ -242,6 +258,9 @@ class ReflectorAmplification : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::thread io_;
   probes::ProbeToken token_;
+  probes::ProbeToken validated_token_;
+  bool limit_to_input_ = true;  // false: a source the session validated may get more
+  Bytes last_answer_;
   std::uint16_t next_index_ = 1;
   probes::ServerHints hints_;
   probes::RandomFill rnd_ = test::counter_fill(77);
@@ -321,6 +340,35 @@ TEST_F(ReflectorAmplification, NoSourceGetsMoreBytesThanItSent) {
   EXPECT_EQ(log_stream_.str().find("error"), std::string::npos) << log_stream_.str();
 }
 
+
+// The other half: the address a session validated (its control connection's)
+// gets OpenVPN's genuine answers in each form, larger than some requests
+// (the plain reset's 26 bytes to its 14) and still one datagram each; the
+// same tagged probes from any other address (what a spoofer would send in
+// the client's name) get nothing larger than they carried.
+TEST_F(ReflectorAmplification, OnlyTheValidatedAddressGetsAnswersLargerThanItsRequests) {
+  for (auto form : probes::openvpn::kForms) {
+    SCOPED_TRACE(std::string(probes::openvpn::form_name(form)));
+    probes::ProbeToken own = validated_token_;
+    own.probe_index = next_index_++;
+    Bytes request = probes::openvpn::build_client_reset(form, own, rnd_);
+
+    limit_to_input_ = false;
+    Tally validated = udp_source({request}, kLoopback);
+    EXPECT_EQ(validated.answers, 1U);
+    EXPECT_EQ(last_answer_.size(), probes::openvpn::server_reset_size(form));
+    EXPECT_TRUE(probes::openvpn::is_server_reset_for(last_answer_, request));
+    if (form == probes::openvpn::Form::plain) EXPECT_GT(validated.out, validated.in) << "the genuine answer is larger";
+
+    limit_to_input_ = true;
+    for (const char* other : {"127.0.0.3", "127.0.0.2"}) {
+      Tally spoofed = udp_source({request}, asio::ip::make_address(other));
+      EXPECT_LE(spoofed.out, spoofed.in) << other;
+      EXPECT_EQ(spoofed.answers, form == probes::openvpn::Form::plain ? 0U : 1U) << other;
+    }
+  }
+  EXPECT_EQ(server_saw(), datagrams_sent_);
+}
 
 // The raw IPv6 path (ESP and AH over ::1, needs root): each input goes out as
 // an IPv6 raw payload (the kernel writes the header, as the client's does),

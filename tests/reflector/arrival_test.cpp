@@ -48,13 +48,14 @@ class ReflectorArrival : public ::testing::Test {
     return h;
   }
 
-  ArrivalOutcome arrive(ByteView payload, Framing framing = Framing::datagram, std::uint16_t port = 51820) {
+  ArrivalOutcome arrive(ByteView payload, Framing framing = Framing::datagram, std::uint16_t port = 51820,
+                        std::string source = "198.51.100.7") {
     Arrival a;
     a.payload = payload;
     a.framing = framing;
     if (framing == Framing::framed_stream) a.stream_framing = &probes::openvpn::kTcpFraming;
     a.local_port = port;
-    a.source = {"198.51.100.7", 40001};
+    a.source = {source, 40001};
     a.ttl = 57;
     a.tos = 0x28;
     a.received_at_unix_ms = 1700000000000;
@@ -145,7 +146,8 @@ TEST_F(ReflectorArrival, OpenVpnFramedResetOverTcp) {
 }
 
 TEST_F(ReflectorArrival, PlainOpenVpnResetIsRecordedButNotAnswered) {
-  // The 14-byte reset: a 26-byte answer would amplify.
+  // The 14-byte reset from a source the session has not validated: its
+  // 26-byte answer would amplify.
   Bytes reset = probes::openvpn::build_client_reset(token_, {}, rnd_);
   reset.resize(14);
   auto out = arrive(reset, Framing::datagram, 1194);
@@ -155,9 +157,80 @@ TEST_F(ReflectorArrival, PlainOpenVpnResetIsRecordedButNotAnswered) {
   EXPECT_EQ(o.fields.at("wrapping"), "none");
   EXPECT_FALSE(o.reply.sent);
   EXPECT_NE(o.reply.reason.find("amplification"), std::string::npos);
-  // Not answering what has no answer that fits is by design, not a limit.
-  EXPECT_EQ(o.reply.code, "too_small");
-  EXPECT_FALSE(probes::withheld_by_reflector(o.reply.code));
+  EXPECT_NE(o.reply.reason.find("not an address this session validated"), std::string::npos);
+  // The reflector's own rule, not the network: the client's verdict is not "blocked".
+  EXPECT_EQ(o.reply.code, "amplification");
+  EXPECT_TRUE(probes::withheld_by_reflector(o.reply.code));
+}
+
+// The session's own address (its control connection's) gets the genuine
+// answer, in the request's wrapping, even where that is larger than the request.
+TEST_F(ReflectorArrival, ValidatedSourceGetsEachFormsGenuineAnswer) {
+  for (auto form : probes::openvpn::kForms) {
+    SCOPED_TRACE(std::string(probes::openvpn::form_name(form)));
+    Bytes reset = probes::openvpn::build_client_reset(form, token_, rnd_);
+    auto out = arrive(reset, Framing::datagram, 1194, "203.0.113.9");
+    ASSERT_FALSE(out.dropped);
+    EXPECT_EQ(out.reply.size(), probes::openvpn::server_reset_size(form));
+    EXPECT_TRUE(probes::openvpn::is_server_reset_for(out.reply, reset));
+    EXPECT_TRUE(observations().back().reply.sent);
+    EXPECT_EQ(observations().back().fields.at("piece"), probes::openvpn::form_name(form));
+
+    Bytes frame = probes::openvpn::kTcpFraming.frame(reset);
+    auto framed = arrive(frame, Framing::framed_stream, 443, "203.0.113.9");
+    ASSERT_EQ(framed.reply.size(), 2 + probes::openvpn::server_reset_size(form));
+    EXPECT_TRUE(probes::openvpn::is_server_reset_for(ByteView(framed.reply).subspan(2), reset));
+  }
+}
+
+// Any other source gets at most what it brought: the plain reset for the
+// wrapped forms (as before), nothing for the plain form.
+TEST_F(ReflectorArrival, OtherSourcesNeverGetMoreThanTheyBrought) {
+  for (auto form : probes::openvpn::kForms) {
+    SCOPED_TRACE(std::string(probes::openvpn::form_name(form)));
+    Bytes reset = probes::openvpn::build_client_reset(form, token_, rnd_);
+    for (const char* source : {"198.51.100.7", "203.0.113.10", "::ffff:203.0.113.8", "2001:db8::9"}) {
+      auto out = arrive(reset, Framing::datagram, 1194, source);
+      ASSERT_FALSE(out.dropped);
+      EXPECT_LE(out.reply.size(), reset.size()) << source;
+      if (form == probes::openvpn::Form::plain) {
+        EXPECT_TRUE(out.reply.empty());
+        EXPECT_EQ(observations().back().reply.code, "amplification");
+      } else {
+        EXPECT_TRUE(probes::openvpn::is_server_reset_for(out.reply, reset)) << source;
+      }
+      Bytes frame = probes::openvpn::kTcpFraming.frame(reset);
+      auto framed = arrive(frame, Framing::framed_stream, 443, source);
+      EXPECT_LE(framed.reply.size(), frame.size()) << source;
+    }
+  }
+}
+
+// An address proved later over TCP (POST /v1/sessions/{id}/addresses) is
+// validated like the control connection's; a bounded few per session.
+TEST_F(ReflectorArrival, AddressProvedLaterIsValidatedToo) {
+  Bytes reset = probes::openvpn::build_client_reset(probes::openvpn::Form::plain, token_, rnd_);
+  EXPECT_TRUE(arrive(reset, Framing::datagram, 1194, "2001:db8::7").reply.empty());
+  EXPECT_EQ(table_.validate(session_id_, "2001:db8::7"), SessionTable::ValidateResult::added);
+  auto out = arrive(reset, Framing::datagram, 1194, "2001:db8::7");
+  EXPECT_EQ(out.reply.size(), probes::openvpn::kServerResetSize);
+  EXPECT_TRUE(probes::openvpn::is_server_reset_for(out.reply, reset));
+  // Another address of the same /64 is not.
+  EXPECT_TRUE(arrive(reset, Framing::datagram, 1194, "2001:db8::8").reply.empty());
+
+  EXPECT_EQ(table_.validate(session_id_, "2001:db8::7"), SessionTable::ValidateResult::added);  // again: no-op
+  EXPECT_EQ(table_.validate(session_id_, "192.0.2.1"), SessionTable::ValidateResult::added);
+  EXPECT_EQ(table_.validate(session_id_, "192.0.2.2"), SessionTable::ValidateResult::added);
+  EXPECT_EQ(table_.validate(session_id_, "192.0.2.3"), SessionTable::ValidateResult::full);
+  EXPECT_TRUE(arrive(reset, Framing::datagram, 1194, "192.0.2.3").reply.empty());
+  EXPECT_EQ(table_.validate("0000000000000000", "192.0.2.4"), SessionTable::ValidateResult::unknown_session);
+}
+
+// Control probes are echoed at their own size whoever sends them.
+TEST_F(ReflectorArrival, ControlProbesAreEchoedAtTheirSizeFromAValidatedSourceToo) {
+  Bytes control = probes::control::build_request(token_, 14, rnd_);
+  auto out = arrive(control, Framing::datagram, 1194, "203.0.113.9");
+  EXPECT_EQ(out.reply.size(), control.size());
 }
 
 TEST_F(ReflectorArrival, ControlProbesOverUdpAndTcp) {

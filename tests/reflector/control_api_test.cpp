@@ -185,6 +185,35 @@ TEST_F(ReflectorControlApi, DeletesSession) {
   EXPECT_EQ(call(http::verb::delete_, "/v1/sessions/" + info.session_id).result(), http::status::not_found);
 }
 
+// The client proves another address its own by asking from it: the TCP
+// handshake shows the asker holds it. The session then validates it.
+TEST_F(ReflectorControlApi, ValidatesTheAddressThatAsks) {
+  auto info = open_session();
+  const Session* session = table_.find(info.session_id);
+  ASSERT_NE(session, nullptr);
+  EXPECT_EQ(session->validated, std::vector<std::string>{"198.51.100.7"});  // the control connection's
+
+  client_ = {"2001:db8::7", 50000};
+  auto res = call(http::verb::post, "/v1/sessions/" + info.session_id + "/addresses");
+  ASSERT_EQ(res.result(), http::status::ok) << res.body();
+  EXPECT_EQ(json::parse(res.body()).at("validated"), "2001:db8::7");
+  EXPECT_TRUE(table_.find(info.session_id)->validates("2001:db8::7"));
+
+  EXPECT_EQ(call(http::verb::get, "/v1/sessions/" + info.session_id + "/addresses").result(),
+            http::status::method_not_allowed);
+  EXPECT_EQ(call(http::verb::post, "/v1/sessions/0123456789abcdef/addresses").result(), http::status::not_found);
+  EXPECT_EQ(call(http::verb::post, "/v1/sessions/NOT-AN-ID/addresses").result(), http::status::not_found);
+  // Bounded: a session validates a few addresses at most.
+  for (const char* more : {"192.0.2.1", "192.0.2.2"}) {
+    client_ = {more, 1};
+    EXPECT_EQ(call(http::verb::post, "/v1/sessions/" + info.session_id + "/addresses").result(), http::status::ok);
+  }
+  client_ = {"192.0.2.3", 1};
+  auto full = call(http::verb::post, "/v1/sessions/" + info.session_id + "/addresses");
+  EXPECT_EQ(full.result(), http::status::too_many_requests);
+  EXPECT_FALSE(table_.find(info.session_id)->validates("192.0.2.3"));
+}
+
 TEST_F(ReflectorControlApi, Health) {
   auto res = call(http::verb::get, "/v1/health");
   ASSERT_EQ(res.result(), http::status::ok);

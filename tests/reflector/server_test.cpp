@@ -170,7 +170,8 @@ TEST_F(ReflectorServer, LoopbackSessionProbesAndObservations) {
   probes::Bytes frame = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token, hints, rnd));
   auto ovpn = run_bounded(client_, tcp_exchange(ports.tcp[0], frame));
   ASSERT_TRUE(ovpn) << "no OpenVPN reply within the deadline";
-  ASSERT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
+  // From the session's own address: the answer in the request's (tls-auth) wrapping.
+  ASSERT_EQ(ovpn->reply.size(), 2 + probes::openvpn::server_reset_size(probes::openvpn::Form::tls_auth_sha1));
   EXPECT_TRUE(probes::openvpn::is_server_reset_for(probes::ByteView(ovpn->reply).subspan(2),
                                                    probes::ByteView(frame).subspan(2)));
 
@@ -322,7 +323,7 @@ TEST(ReflectorServerShared, OnePortServesHttpFramedProbesAndControlProbes) {
   probes::Bytes frame = probes::openvpn::kTcpFraming.frame(probes::openvpn::build_client_reset(token, {}, rnd));
   auto ovpn = run_bounded(client, tcp_exchange(shared, frame));
   ASSERT_TRUE(ovpn);
-  EXPECT_EQ(ovpn->reply.size(), 2 + probes::openvpn::kServerResetSize);
+  EXPECT_EQ(ovpn->reply.size(), 2 + probes::openvpn::server_reset_size(probes::openvpn::Form::tls_auth_sha1));
 
   // IKEv2 over TCP on the same port: its stream prefix "IKETCP" claims the
   // stream (it was once read as an OpenVPN length of 0x494b and dropped), and

@@ -16,6 +16,8 @@
 #
 # Env: REAL_TUNNEL_WAIT  seconds to wait for the ping through the tunnel (default 10)
 #      REAL_PING_SIZES   then ping these ICMP payload sizes through it ("ping size=N ok|lost")
+#      REAL_OPENVPN_WRAP control-channel protection: none (default: the plain
+#                        reset), tls-auth or tls-crypt, with a fresh static key
 #      LAB_KEEP=1        keep logs/configs (printed path) for debugging
 set -eEuo pipefail
 
@@ -69,10 +71,27 @@ make_pki() {
 	chmod 600 "$d"/*.key
 }
 
+WRAP="${REAL_OPENVPN_WRAP:-none}"
+case "$WRAP" in
+none | tls-auth | tls-crypt) ;;
+*) echo "SETUP_ERROR: REAL_OPENVPN_WRAP=$WRAP (none, tls-auth or tls-crypt)" >&2; exit 2 ;;
+esac
+
 lab_up "$PROFILE"
 D="$LAB_STATE_DIR/openvpn"
 mkdir -p "$D"
 make_pki "$D"
+# The directive each side adds for WRAP (tls-auth needs opposite key directions).
+SERVER_WRAP="" CLIENT_WRAP=""
+if [[ $WRAP != none ]]; then
+	openvpn --genkey secret "$D/wrap.key" >/dev/null
+	chmod 600 "$D/wrap.key"
+	if [[ $WRAP == tls-auth ]]; then
+		SERVER_WRAP="tls-auth $D/wrap.key 0" CLIENT_WRAP="tls-auth $D/wrap.key 1"
+	else
+		SERVER_WRAP="tls-crypt $D/wrap.key" CLIENT_WRAP="tls-crypt $D/wrap.key"
+	fi
+fi
 
 # Server: standard OpenVPN transport (UDP 1194), TLS, tun, 10.8.0.0/24.
 # disable-dco: no ovpn-dco kernel module here; use the userspace data path.
@@ -91,6 +110,7 @@ remote-cert-tls client
 disable-dco
 keepalive 2 10
 verb 3
+$SERVER_WRAP
 EOF
 
 # Client: retry fast so a working path comes up well inside $WAIT.
@@ -109,6 +129,7 @@ connect-retry 1 1
 server-poll-timeout 4
 hand-window 10
 verb 3
+$CLIENT_WRAP
 EOF
 
 lab_bg openvpn-server reflector openvpn --config "$D/server.conf"
@@ -151,7 +172,7 @@ if [[ $result == TUNNEL_UP && -n "${REAL_PING_SIZES:-}" ]]; then
 	# shellcheck disable=SC2086 # a list of sizes
 	lab_ping_sizes "$SERVER_TUN_IP" $REAL_PING_SIZES
 fi
-echo "openvpn: profile=$PROFILE transport=udp/1194 result=$result after $(lab_elapsed "$START")s"
+echo "openvpn: profile=$PROFILE transport=udp/1194 wrap=$WRAP result=$result after $(lab_elapsed "$START")s"
 if [[ $result == TUNNEL_DOWN || "${REAL_VERBOSE:-0}" == 1 ]]; then
 	# Short evidence for the log: what the client saw last.
 	tail -n 5 "$LAB_STATE_DIR/openvpn-client.log" | sed 's/^/    client| /' >&2
