@@ -128,7 +128,7 @@ std::string advice_use_variant(const ProbeVariant& variant) {
 }
 
 constexpr std::array kVariants{
-    ProbeVariant{Transport::tcp, 443, true, {}, 0, &kTcpFraming, true},
+    ProbeVariant{.transport = Transport::tcp, .port = 443, .standard = true, .framing = &kTcpFraming, .tls = true},
 };
 
 }  // namespace

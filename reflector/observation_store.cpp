@@ -36,7 +36,7 @@ class Writer {
     const std::size_t length = kept.size() + (was_cut ? kEllipsis.size() : 0);
     if (size_ + 1 + length > limit_) return false;
     buf_[size_++] = static_cast<char>(length);
-    std::memcpy(buf_.data() + size_, kept.data(), kept.size());
+    if (!kept.empty()) std::memcpy(buf_.data() + size_, kept.data(), kept.size());  // data() may be null
     size_ += kept.size();
     if (was_cut) {
       std::memcpy(buf_.data() + size_, kEllipsis.data(), kEllipsis.size());
@@ -145,8 +145,9 @@ void StoredObservation::encode(const ObservationParts& p) {
   char kind[255];
   const std::size_t prefix = std::min<std::size_t>(p.reply_kind_prefix.size(), sizeof kind);
   const std::size_t suffix = std::min(p.reply_kind_suffix.size(), sizeof kind - prefix);
-  std::memcpy(kind, p.reply_kind_prefix.data(), prefix);
-  std::memcpy(kind + prefix, p.reply_kind_suffix.data(), suffix);
+  // memcpy from an empty view's null data() is undefined even for 0 bytes.
+  if (prefix > 0) std::memcpy(kind, p.reply_kind_prefix.data(), prefix);
+  if (suffix > 0) std::memcpy(kind + prefix, p.reply_kind_suffix.data(), suffix);
   w.put({kind, prefix + suffix}, 96);
   w.put(p.reply_reason, 160);
   w.put(p.reply_code, 32);
@@ -166,7 +167,7 @@ void StoredObservation::encode(const ObservationParts& p) {
   }
   text_size_ = static_cast<std::uint16_t>(w.size());
   text_ = std::make_unique_for_overwrite<char[]>(w.size());
-  std::memcpy(text_.get(), w.data(), w.size());
+  if (w.size() > 0) std::memcpy(text_.get(), w.data(), w.size());
 }
 
 probes::Observation StoredObservation::expand(std::uint64_t sequence) const {

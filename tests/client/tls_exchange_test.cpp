@@ -167,7 +167,7 @@ TEST(TlsExchange, APlainServerIsNoTlsPeer) {
 // in for the protocol inside).
 const probes::ProtocolModule& tls_wrapped_module() {
   static constexpr std::array kVariants{
-      probes::ProbeVariant{probes::Transport::tcp, 443, true, {}, 0, &probes::openvpn::kTcpFraming, true}};
+      probes::ProbeVariant{.transport = probes::Transport::tcp, .port = 443, .standard = true, .framing = &probes::openvpn::kTcpFraming, .tls = true}};
   static const probes::ProtocolModule module = [] {
     probes::ProtocolModule m = probes::openvpn::kModule;
     m.variants = kVariants;

@@ -133,9 +133,11 @@ TEST_F(ReflectorArrival, OpenVpnFramedResetOverTcp) {
   Bytes frame = probes::openvpn::kTcpFraming.frame(reset);
   auto out = arrive(frame, Framing::framed_stream, 443);
   ASSERT_FALSE(out.dropped);
-  ASSERT_EQ(out.reply.size(), 2 + probes::openvpn::kServerResetSize);
+  // A stream's peer completed a TCP handshake: the genuine answer, in the request's wrapping.
+  const auto size = probes::openvpn::server_reset_size(probes::openvpn::Form::tls_auth_sha1);
+  ASSERT_EQ(out.reply.size(), 2 + size);
   EXPECT_EQ(out.reply[0], 0);
-  EXPECT_EQ(out.reply[1], probes::openvpn::kServerResetSize);
+  EXPECT_EQ(out.reply[1], size);
   EXPECT_TRUE(probes::openvpn::is_server_reset_for(ByteView(out.reply).subspan(2), reset));
   const auto o = observations().at(0);
   EXPECT_EQ(o.transport, probes::Transport::tcp);
@@ -183,8 +185,9 @@ TEST_F(ReflectorArrival, ValidatedSourceGetsEachFormsGenuineAnswer) {
   }
 }
 
-// Any other source gets at most what it brought: the plain reset for the
-// wrapped forms (as before), nothing for the plain form.
+// Any other source gets at most what it brought over UDP: the plain reset for
+// the wrapped forms (as before), nothing for the plain form. On a TCP stream
+// the peer completed a handshake from its address, so it gets the genuine answer.
 TEST_F(ReflectorArrival, OtherSourcesNeverGetMoreThanTheyBrought) {
   for (auto form : probes::openvpn::kForms) {
     SCOPED_TRACE(std::string(probes::openvpn::form_name(form)));
@@ -201,7 +204,7 @@ TEST_F(ReflectorArrival, OtherSourcesNeverGetMoreThanTheyBrought) {
       }
       Bytes frame = probes::openvpn::kTcpFraming.frame(reset);
       auto framed = arrive(frame, Framing::framed_stream, 443, source);
-      EXPECT_LE(framed.reply.size(), frame.size()) << source;
+      EXPECT_EQ(framed.reply.size(), 2 + probes::openvpn::server_reset_size(form)) << source;
     }
   }
 }
@@ -369,7 +372,9 @@ TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
   std::size_t answered = 0;
   for (const auto& [bytes, framing] : inputs) {
     auto out = arrive(bytes, framing);
-    EXPECT_LE(out.reply.size(), bytes.size()) << "framing " << static_cast<int>(framing);
+    // Datagrams only: a stream's peer completed a TCP handshake from its address.
+    if (framing == Framing::datagram || framing == Framing::ip_datagram)
+      EXPECT_LE(out.reply.size(), bytes.size()) << "framing " << static_cast<int>(framing);
     if (!out.reply.empty()) ++answered;
   }
   EXPECT_GT(answered, 100u);  // the check above is not vacuous
