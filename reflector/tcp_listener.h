@@ -3,8 +3,9 @@
 // default): then the first bytes decide, as OpenVPN's port-share does: the
 // control probe's marker, a TLS ClientHello (when the reflector offers TLS,
 // Services::tls: it is terminated and the same questions asked inside), HTTP,
-// PPTP, then the protocol modules' stream framings (probes/framing.h), each
-// asked whether the stream is its own.
+// a module's server conversation (ProtocolModule::server_stream), then the
+// modules' stream framings (probes/framing.h), each asked whether the stream
+// is its own.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
