@@ -94,11 +94,18 @@ std::string describe_chance(double chance) {
 
 namespace {
 
-// The worst (likeliest by chance) failed genuine probe of an assessment. A
-// protocol that worked on a port would have let its same-size control probe
-// through too, so where that failed as well, both had to fail by chance.
+// The chance that loss alone fails some place of an assessment as badly as
+// its worst (likeliest by chance) failed genuine probe. A protocol that
+// worked on a port would have let its same-size control probe through too, so
+// where that failed as well, both had to fail by chance. Every genuine probe
+// tested was a chance for loss to fail one: a protocol tried in many places
+// (OpenVPN's forms on three ports) is that much likelier to lose one by chance,
+// so the worst probe's chance is taken over all of them, 1 - (1 - p)^n.
 double worst_chance(const ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {
   double worst = 0;
+  std::size_t tested = 0;
+  for (const auto& r : a.probes)
+    if (r.probe.kind == ProbeKind::genuine && was_tested(r)) ++tested;
   for (const auto& r : a.probes) {
     if (r.probe.kind != ProbeKind::genuine || !was_tested(r) || answered(r)) continue;
     double chance = chance_by_loss(r, loss, observations_read);
@@ -108,7 +115,8 @@ double worst_chance(const ProtocolAssessment& a, const LossEstimate& loss, bool 
         chance *= chance_by_loss(c, loss, observations_read);
     worst = std::max(worst, chance);
   }
-  return worst;
+  if (worst <= 0 || tested <= 1) return worst;
+  return 1 - std::pow(1 - worst, static_cast<double>(tested));
 }
 
 void check(ProtocolAssessment& a, const LossEstimate& loss, bool observations_read) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "client_fixtures.h"
 #include "probes/ipsec.h"
 #include "src/run/retry.h"
@@ -197,6 +199,47 @@ TEST(ApplyLossEvidence, AFailureLossExplainsIsInconclusive) {
   EXPECT_TRUE(contains(lossy[0].summary, "lossy path: ")) << lossy[0].summary;
   EXPECT_TRUE(contains(lossy[0].summary, "run again or use a longer --timeout")) << lossy[0].summary;
   EXPECT_FALSE(lossy[0].working_variant.has_value());
+}
+
+// One failed place among many: loss had as many chances to fail one as there
+// were places tried, so the chance is taken over all of them, and a failure
+// one place alone would make unlikely can be loss among many.
+TEST(ApplyLossEvidence, TheChanceGrowsWithThePlacesTried) {
+  auto wg = scenario(wireguard(), [](const probes::ProbeVariant& v, ProbeKind k) {
+    return v.standard && k == ProbeKind::genuine ? Fate::dropped : Fate::answered;
+  });
+  for (auto& r : wg) {
+    if (r.probe.variant.standard && r.probe.kind == ProbeKind::genuine) {
+      tried(r, 4, 0, std::nullopt);
+    } else {
+      tried(r, 1, 1, 0);
+    }
+  }
+  const auto bg = background(40, 1);
+  std::vector<ProbeResult> all = wg;  // the loss is measured over every probe of the run
+  all.insert(all.end(), bg.begin(), bg.end());
+  const LossEstimate loss = estimate_loss(all);
+  double single = 0;
+  std::size_t genuine = 0;
+  for (const auto& r : wg) {
+    if (r.probe.kind != ProbeKind::genuine) continue;
+    ++genuine;
+    if (r.client.outcome == Outcome::timeout) single = chance_by_loss(r, loss, true);
+  }
+  ASSERT_GT(single, 0.0);
+  ASSERT_GT(genuine, 1u);
+  auto out = run_evidence(wg, bg);
+  ASSERT_TRUE(out[0].loss_check.has_value());
+  EXPECT_NEAR(out[0].loss_check->chance, 1 - std::pow(1 - single, static_cast<double>(genuine)), 1e-12);
+
+  // The same failure among three times the passing places: likelier by chance.
+  auto many = wg;
+  for (int copy = 0; copy < 2; ++copy)
+    for (const auto& r : wg)
+      if (r.probe.kind == ProbeKind::genuine && r.client.outcome == Outcome::reply) many.push_back(r);
+  auto wider = run_evidence(many, bg);
+  ASSERT_TRUE(wider[0].loss_check.has_value());
+  EXPECT_GT(wider[0].loss_check->chance, out[0].loss_check->chance);
 }
 
 TEST(ApplyLossEvidence, APassOnALossyPathSaysSo) {
