@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -191,6 +192,16 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
                  "as --auth-key, the key read from FILE (one line). Under systemd, a credential\n"
                  "named auth-key (LoadCredential=auth-key:PATH) is used when neither is given")
       ->type_name("FILE");
+  std::string tls_certificate;
+  app.add_option("--tls-certificate", tls_certificate,
+                 "TLS certificate (PEM, leaf first) for the control API and TLS-wrapped probes;\n"
+                 "with --tls-key. Clients then reach the control API inside TLS (vpncheck\n"
+                 "--control-tls, --reflector-ca or --reflector-pin). Under systemd, credentials\n"
+                 "named tls-certificate and tls-key are used when neither option is given.\n"
+                 "Without it, TLS-wrapped probes get a certificate made at start")
+      ->type_name("FILE");
+  std::string tls_key;
+  app.add_option("--tls-key", tls_key, "the private key (PEM) of --tls-certificate")->type_name("FILE");
   std::string user;
   app.add_option("--user", user,
                  "after binding every socket, switch to this user's uid and gid (needs starting as root;\n"
@@ -294,6 +305,26 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
       if (!file.key) return usage_error("systemd credential auth-key: " + file.error);
       config.auth_key = std::move(file.key);
       config.auth_key_source = "systemd credential auth-key";
+    }
+  }
+  const bool tls_given = app.count("--tls-certificate") > 0, tls_key_given = app.count("--tls-key") > 0;
+  if (tls_given != tls_key_given) return usage_error("--tls-certificate and --tls-key: give both or neither");
+  const auto readable = [](const std::string& path) { return ::access(path.c_str(), R_OK) == 0; };
+  if (tls_given) {
+    for (const auto* path : {&tls_certificate, &tls_key})
+      if (!readable(*path))
+        return usage_error((path == &tls_certificate ? "--tls-certificate " : "--tls-key ") + *path +
+                           ": cannot be read");
+    config.tls_certificate_file = tls_certificate;
+    config.tls_key_file = tls_key;
+  } else if (credentials_directory && !credentials_directory->empty()) {
+    const std::string certificate = *credentials_directory + "/tls-certificate";
+    const std::string key = *credentials_directory + "/tls-key";
+    if (readable(certificate) != readable(key))
+      return usage_error("systemd credentials tls-certificate and tls-key: give both or neither");
+    if (readable(certificate)) {
+      config.tls_certificate_file = certificate;
+      config.tls_key_file = key;
     }
   }
   if (app.count("--user") > 0) {

@@ -68,6 +68,11 @@ struct Config {
   std::optional<std::string> auth_key;
   // Where the key came from, for the start-up log: "--auth-key", a file path.
   std::string auth_key_source;
+  // Set (both): the TLS certificate (PEM, leaf first, then any intermediates)
+  // and its private key (PEM) the operator gives. TLS-wrapped probes present
+  // it instead of a self-made one, and the control API is offered inside TLS.
+  std::optional<std::string> tls_certificate_file;
+  std::optional<std::string> tls_key_file;
   // Warnings parse_args found worth saying once the log is up.
   std::vector<std::string> warnings;
   // Set: after binding every socket, switch to this user (vpncheck-reflector --user).
@@ -87,7 +92,8 @@ struct ParseOutcome {
 
 // `args` excludes the program name. `credentials_directory` is where systemd
 // put the unit's credentials ($CREDENTIALS_DIRECTORY, systemd.exec(5)
-// LoadCredential=); a file `auth-key` there is the key when no option names one.
+// LoadCredential=); a file `auth-key` there is the key when no option names
+// one, and files `tls-certificate` and `tls-key` there the TLS identity.
 ParseOutcome parse_args(const std::vector<std::string>& args,
                         std::optional<std::string> credentials_directory = std::nullopt);
 

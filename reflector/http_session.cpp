@@ -1,6 +1,8 @@
 #include "reflector/http_session.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -16,16 +18,17 @@ namespace beast = boost::beast;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr int kMaxRequestsPerConnection = 100;
 
-}  // namespace
-
-asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer buffer, probes::Endpoint client,
-                                 Services& services) {
+// The requests of one connection, whatever carries them; `expire_after(d)`
+// bounds what follows (the next request, or an answer's write) to `d`.
+template <typename Stream, typename ExpireAfter>
+asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer, const probes::Endpoint& client,
+                                     Services& services, ExpireAfter expire_after) {
   for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestHeader);
     parser.body_limit(kMaxRequestBody);
     // One deadline for the whole request: a slow client cannot trickle it in.
-    stream.expires_after(services.timeouts.http);
+    expire_after(services.timeouts.http);
 
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
     if (!ec && !parser.is_done()) {
@@ -39,14 +42,15 @@ asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer bu
     if (ec) {
       // Closed or timed out between requests: nothing to answer.
       if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+          ec == asio::error::bad_descriptor || ec == asio::ssl::error::stream_truncated)
         break;
       http::status status = ec == http::error::body_limit     ? http::status::payload_too_large
                             : ec == http::error::header_limit ? http::status::request_header_fields_too_large
                                                               : http::status::bad_request;
       services.log.debug("control: malformed request (" + ec.message() + ")");
       auto res = error_response(status, "malformed request: " + ec.message());
-      stream.expires_after(services.timeouts.http);
+      expire_after(services.timeouts.http);
       co_await http::async_write(stream, res, kAwait);
       break;
     }
@@ -66,13 +70,46 @@ asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer bu
     else if (res.result() == http::status::no_content)
       services.log.info("session " + id_from(std::string(request.target())) + "closed by client");
 
-    stream.expires_after(services.timeouts.http);
+    expire_after(services.timeouts.http);
     auto [wec, wn] = co_await http::async_write(stream, res, kAwait);
     if (wec || !res.keep_alive()) break;
   }
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer buffer, probes::Endpoint client,
+                                 Services& services) {
+  co_await serve_requests(stream, buffer, client, services,
+                          [&stream](std::chrono::steady_clock::duration d) { stream.expires_after(d); });
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   stream.close();
+}
+
+asio::awaitable<void> serve_http(TlsStream& stream, beast::flat_buffer buffer, probes::Endpoint client,
+                                 Services& services) {
+  // TLS over a bare socket has no expiry of its own: a timer closes the
+  // socket when the time is up, which ends whatever operation waits on it.
+  auto& socket = stream.next_layer();
+  asio::steady_timer expiry(stream.get_executor());
+  auto expire_after = [&](std::chrono::steady_clock::duration d) {
+    expiry.expires_after(d);
+    expiry.async_wait([&socket](const boost::system::error_code& ec) {
+      if (ec) return;  // re-armed, or the connection ended first
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    });
+  };
+  co_await serve_requests(stream, buffer, client, services, expire_after);
+  // close_notify (RFC 8446 §6.1), bounded like everything else here.
+  if (socket.is_open()) {
+    expire_after(services.timeouts.linger);
+    co_await stream.async_shutdown(kAwait);
+  }
+  expiry.cancel();
+  boost::system::error_code ignored;
+  socket.close(ignored);
 }
 
 }  // namespace vpncheck::reflector

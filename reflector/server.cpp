@@ -310,7 +310,12 @@ std::optional<std::string> Server::start() {
   const bool tls_variants = std::any_of(probes::all_protocols().begin(), probes::all_protocols().end(), [](const auto* m) {
     return std::any_of(m->variants.begin(), m->variants.end(), [](const auto& v) { return v.tls; });
   });
-  if (tls_variants && !ports_.tcp.empty()) {
+  if (config_.tls_certificate_file && config_.tls_key_file) {
+    std::string error;
+    auto identity = TlsIdentity::load(*config_.tls_certificate_file, *config_.tls_key_file, error);
+    if (!identity) return failed("TLS certificate: " + error);
+    tls_ = std::make_unique<TlsIdentity>(std::move(*identity));
+  } else if (tls_variants && !ports_.tcp.empty()) {
     std::string error;
     if (auto identity = TlsIdentity::generate(error))
       tls_ = std::make_unique<TlsIdentity>(std::move(*identity));
@@ -397,6 +402,7 @@ std::optional<std::string> Server::start() {
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
                                &refusals_, config_.max_connections / 8, config_.max_connections_per_client, {}});
   services_->tls = tls_.get();
+  services_->control_tls = tls_ && config_.tls_certificate_file.has_value();
 
   for (auto& socket : udp_sockets_)
     asio::co_spawn(*io_, run_udp_listener(*socket, *services_), asio::detached);
@@ -441,6 +447,9 @@ void Server::log_startup() {
                                          "/s per source address"
                                    : std::string("replies: not rate limited"));
   log_.info(config_.auth_key ? "control API: bearer token required" : "control API: open (no --auth-key)");
+  if (services_->control_tls)
+    log_.info("control API: also inside TLS, certificate " + *config_.tls_certificate_file + " (SHA-256 " +
+              tls_->certificate_sha256() + ")");
 }
 
 void Server::run() {

@@ -42,6 +42,12 @@ struct Services {
   // The certificate TLS-wrapped probe ports present (reflector/tls_acceptor.h);
   // nullptr: no TLS is offered.
   TlsIdentity* tls = nullptr;
+  // The operator gave the certificate (--tls-certificate): the control API is
+  // offered inside TLS too, on its own port and on the ports it shares with
+  // probes, so the auth key and session ids need not cross the network in
+  // the clear. A self-made certificate is not offered for it: no client could
+  // know it before its session.
+  bool control_tls = false;
 };
 
 // Counts one TCP connection, in the total and for its client, for as long as it lives.

@@ -286,8 +286,9 @@ asio::awaitable<void> serve_stream(Stream& stream, beast::flat_buffer buffer, st
   // Which protocol is this stream? The generic kinds first (control probe,
   // TLS, HTTP), then the modules' server conversations, then the protocols'
   // own framings decide, reading until one claims the stream or all have
-  // refused it. Inside TLS only the control probe and the framings of
-  // TLS-wrapped variants: the control API and conversations are plain TCP.
+  // refused it. Inside TLS only the control probe, the control API when the
+  // operator's certificate is offered for it (Services::control_tls), and the
+  // framings of TLS-wrapped variants: conversations are plain TCP.
   auto deadline = Clock::now() + s.timeouts.probe_first_bytes;
   for (;;) {
     probes::ByteView head = view(buffer);
@@ -314,6 +315,12 @@ asio::awaitable<void> serve_stream(Stream& stream, beast::flat_buffer buffer, st
           co_await serve_conversation(stream, std::move(buffer), local_port, client, deadline, *module, s);
           co_return;
         }
+      }
+    }
+    if constexpr (inside_tls) {
+      if (s.control_tls && role.control && head.size() >= kSniffBytes && looks_like_http(head)) {
+        co_await serve_http(stream, std::move(buffer), client, s);
+        co_return;
       }
     }
     const auto claim = probes::claim_stream(head, framings);
@@ -346,6 +353,25 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::uint16_t local_p
   beast::flat_buffer buffer;
 
   if (!role.probe) {
+    // The control API's own port: plain HTTP, or inside TLS when the operator
+    // gave a certificate; the first bytes tell which.
+    if (s.control_tls && s.tls != nullptr) {
+      auto deadline = Clock::now() + s.timeouts.http;
+      while (buffer.size() < probes::tls::kSniffBytes && left(deadline) > Clock::duration::zero())
+        if (co_await read_some_for(socket, buffer, probes::tls::kSniffBytes - buffer.size(), left(deadline)) !=
+            ReadStatus::data)
+          co_return;
+      if (probes::tls::looks_like_tls(view(buffer))) {
+        std::string error;
+        auto tls = co_await accept_tls(std::move(socket), view(buffer), *s.tls, s.timeouts.http, error);
+        if (!tls) {
+          s.log.debug("tcp/" + std::to_string(local_port) + ": control API " + error);
+          co_return;
+        }
+        co_await serve_http(*tls, beast::flat_buffer{}, client, s);
+        co_return;
+      }
+    }
     co_await serve_http(beast::tcp_stream(std::move(socket)), std::move(buffer), client, s);
     co_return;
   }

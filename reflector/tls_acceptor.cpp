@@ -5,10 +5,12 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -101,6 +103,45 @@ std::optional<TlsIdentity> TlsIdentity::generate(std::string& error) {
     error = openssl_error("cannot set up the TLS server");
     return std::nullopt;
   }
+  return identity;
+}
+
+std::optional<TlsIdentity> TlsIdentity::load(const std::string& certificate_file, const std::string& key_file,
+                                              std::string& error) {
+  TlsIdentity identity;
+  identity.context_ = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX* ctx = identity.context_->native_handle();
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+    error = openssl_error("cannot set up the TLS server");
+    return std::nullopt;
+  }
+  if (SSL_CTX_use_certificate_chain_file(ctx, certificate_file.c_str()) != 1) {
+    error = openssl_error(certificate_file + ": not a PEM certificate");
+    return std::nullopt;
+  }
+  std::unique_ptr<EVP_PKEY, FreeKey> key;
+  if (FILE* file = std::fopen(key_file.c_str(), "r")) {
+    key.reset(PEM_read_PrivateKey(file, nullptr, nullptr, nullptr));
+    std::fclose(file);
+  }
+  if (!key) {
+    error = openssl_error(key_file + ": not a PEM private key");
+    return std::nullopt;
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    error = openssl_error(key_file + ": not the key of " + certificate_file);
+    return std::nullopt;
+  }
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  int size = leaf != nullptr ? i2d_X509(leaf, nullptr) : 0;
+  if (size <= 0) {
+    error = openssl_error("cannot encode " + certificate_file);
+    return std::nullopt;
+  }
+  identity.der_.resize(static_cast<std::size_t>(size));
+  unsigned char* out = identity.der_.data();
+  i2d_X509(leaf, &out);
+  identity.sha256_ = probes::tls::certificate_sha256(identity.der_);
   return identity;
 }
 

@@ -1,8 +1,10 @@
 // TLS for probes whose protocol runs inside it (a module variant with
-// ProbeVariant::tls). The reflector makes its own certificate at start (EC
-// P-256, self-signed, in memory only) and publishes its SHA-256 in the
-// session capabilities; clients pin that instead of trusting a CA, so a
-// certificate from anyone else shows a TLS-intercepting middlebox.
+// ProbeVariant::tls), and for the control API when the operator gives a
+// certificate. Without one the reflector makes its own at start (EC P-256,
+// self-signed, in memory only). Either way it publishes the certificate's
+// SHA-256 in the session capabilities; clients pin that for their probes
+// instead of trusting a CA, so a certificate from anyone else shows a
+// TLS-intercepting middlebox.
 #pragma once
 
 #include <chrono>
@@ -26,6 +28,11 @@ class TlsIdentity {
  public:
   // A fresh key and certificate; nullopt (with `error`) only if OpenSSL fails.
   static std::optional<TlsIdentity> generate(std::string& error);
+  // The operator's certificate chain (PEM, leaf first) and its key (PEM);
+  // nullopt (with `error` naming the file and what is wrong) if either cannot
+  // be read or they do not belong together.
+  static std::optional<TlsIdentity> load(const std::string& certificate_file, const std::string& key_file,
+                                         std::string& error);
 
   boost::asio::ssl::context& context() { return *context_; }
   // probes/tls.h form: 64 lower-case hex digits.

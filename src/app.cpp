@@ -189,6 +189,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   report.reflector_address = address->to_string();
   if (v4 && v6) report.reflector_address_v6 = v6->to_string();
 
+  const ControlAccess access{o.auth_key, o.control_tls, o.reflector_host, o.reflector_ca, o.reflector_pin};
   std::vector<std::uint16_t> ports{o.control_port.value_or(kDefaultControlPort)};
   for (std::uint16_t web : {std::uint16_t{443}, std::uint16_t{80}})
     if (std::find(ports.begin(), ports.end(), web) == ports.end()) ports.push_back(web);
@@ -198,13 +199,13 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   // port 80 would only be mistaken for one.
   std::shared_ptr<PortalCheck> portal;
   if (!address->is_loopback()) portal = start_portal_check(co_await asio::this_coro::executor, *address, probes_deadline);
-  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, o.auth_key);
+  auto opened = co_await open_session(o.reflector_host, *address, ports, Clock::now() + first_try, access);
   if (!opened.session && control_fallback) {
     // The time IPv6 got first is what falling back costs (see kControlFallbackAfter):
     // the run's deadlines start again here.
     probes_deadline = Clock::now() + timeout;
     run_deadline = probes_deadline + kFinalReadAllowance;
-    auto retry = co_await open_session(o.reflector_host, *control_fallback, ports, Clock::now() + timeout, o.auth_key);
+    auto retry = co_await open_session(o.reflector_host, *control_fallback, ports, Clock::now() + timeout, access);
     opened.attempts.insert(opened.attempts.end(), retry.attempts.begin(), retry.attempts.end());
     if (retry.session) {
       opened.session = std::move(retry.session);
@@ -236,7 +237,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   for (const auto& other : {v4, v6}) {
     if (!other || other->is_v4() == address->is_v4()) continue;
     co_await prove_address(asio::ip::tcp::endpoint(*other, session.control.port()), session.info.session_id,
-                           std::min(timeout, kAddressProofWait), o.auth_key);
+                           std::min(timeout, kAddressProofWait), access);
   }
 
   std::string select_error;
@@ -328,12 +329,12 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     return std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   };
   auto observations = co_await fetch_observations(session.control, session.info.session_id,
-                                                  until(run_deadline - kCloseAllowance), o.auth_key);
+                                                  until(run_deadline - kCloseAllowance), access);
   if (observations.invalid) {
     // A reflector that answers garbage has told nothing about the network.
     report.error = observations.error;
     co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),
-                           o.auth_key);
+                           access);
     co_return;
   }
   report.observations_read = observations.list.has_value();
@@ -376,7 +377,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   // Best effort (the reflector expires sessions on its own): one round trip's
   // worth, within the run's deadline.
   co_await close_session(session.control, session.info.session_id, std::min(kCloseWait, until(run_deadline)),
-                         o.auth_key);
+                         access);
 }
 
 // Writes one report form to `path` ("-" = `out`); false, with a line on `err`, if it could not.

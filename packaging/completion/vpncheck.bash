@@ -38,7 +38,11 @@ _vpncheck() {
             _filedir html
             return
             ;;
-        --auth-key)
+        --reflector-ca)
+            _filedir
+            return
+            ;;
+        --auth-key | --reflector-pin)
             return
             ;;
         --timeout | -t | --nat-lifetime-max | --nat-lifetime-gaps)
@@ -48,7 +52,7 @@ _vpncheck() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--reflector -r --protocols -p --timeout -t --json --junit
-            --markdown --html --redact --auth-key -4 -6 --require --verbose -v --no-color --list-probes
+            --markdown --html --redact --auth-key --control-tls --reflector-ca --reflector-pin -4 -6 --require --verbose -v --no-color --list-probes
             --nat-lifetime --nat-lifetime-max --nat-lifetime-gaps --no-gateway-query --hairpin --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck vpncheck
@@ -66,6 +70,10 @@ _vpncheck_reflector() {
             _ip_addresses
             return
             ;;
+        --tls-certificate | --tls-key)
+            _filedir
+            return
+            ;;
         --user)
             COMPREPLY=($(compgen -u -- "$cur"))
             return
@@ -79,6 +87,6 @@ _vpncheck_reflector() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
             --tcp-ports --nat-ports --alt-address --session-ttl --max-sessions --max-observations --max-observation-bytes --max-total-observation-bytes --max-connections --rate-limit
-            --auth-key --user --log-level --version --help -h' -- "$cur"))
+            --auth-key --auth-key-file --tls-certificate --tls-key --user --log-level --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck_reflector vpncheck-reflector

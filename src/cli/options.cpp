@@ -1,6 +1,7 @@
 #include "src/cli/options.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -8,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "probes/registry.h"
+#include "probes/tls.h"
 #include "src/nat/behaviour.h"
 #include "src/version.h"
 
@@ -106,6 +108,20 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
                  "key of a private reflector (vpncheck-reflector --auth-key); prefer the environment "
                  "variable, which other local users cannot read from the process list")
       ->envname("VPNCHECK_AUTH_KEY");
+  app.add_flag("--control-tls", o.control_tls,
+               "reach the control API inside TLS (vpncheck-reflector --tls-certificate), its certificate\n"
+               "checked against the system's CAs and the reflector's name; the auth key and session\n"
+               "are then not readable on the way");
+  auto* ca = app.add_option("--reflector-ca", o.reflector_ca,
+                            "as --control-tls, trusting the CA certificates in FILE (PEM) instead of the system's")
+                 ->type_name("FILE");
+  std::string pin;
+  auto* pin_option = app.add_option("--reflector-pin", pin,
+                                    "as --control-tls, accepting only the certificate with this SHA-256 (64 hex\n"
+                                    "digits, colons allowed: the reflector logs it at start)")
+                         ->type_name("SHA256");
+  ca->excludes(pin_option);
+  pin_option->excludes(ca);
   bool nat_lifetime = false;
   int nat_lifetime_max = 120;
   std::string nat_lifetime_gaps;
@@ -216,6 +232,15 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
   }
 
   o.query_gateway = !no_gateway_query;
+
+  if (pin_option->count() > 0) {
+    auto canonical = probes::tls::normalise_fingerprint(pin);
+    if (!canonical) return usage_error("--reflector-pin: '" + pin + "' is not a SHA-256 (64 hex digits)");
+    o.reflector_pin = *canonical;
+  }
+  if (ca->count() > 0 && ::access(o.reflector_ca.c_str(), R_OK) != 0)
+    return usage_error("--reflector-ca " + o.reflector_ca + ": cannot be read");
+  o.control_tls = o.control_tls || !o.reflector_pin.empty() || !o.reflector_ca.empty();
 
   if (o.list_probes) return {o, 0, {}};
   if (reflector.empty()) return {std::nullopt, 2, std::string(kNoReflectorHelp)};

@@ -29,6 +29,13 @@ struct Options {
   bool ipv4_only = false;
   bool ipv6_only = false;
   std::string auth_key;  // empty: send none (a public reflector needs none)
+  // The control API inside TLS (--control-tls; implied by the two below): the
+  // certificate checked against the system's CAs and the reflector's name,
+  // against the CAs in `reflector_ca`, or pinned by its SHA-256 (canonical
+  // form, probes/tls.h) in `reflector_pin`.
+  bool control_tls = false;
+  std::string reflector_ca;
+  std::string reflector_pin;
   // --nat-lifetime: measure the UDP binding lifetime (idle gaps, seconds, ascending).
   // Empty: not measured.
   std::vector<int> nat_lifetime_gaps;

@@ -10,9 +10,15 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <nlohmann/json.hpp>
 
+#include "probes/tls.h"
 #include "probes/untrusted.h"
 #include "src/version.h"
 
@@ -22,6 +28,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = boost::asio::ssl;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -46,17 +53,13 @@ std::string describe_error(const boost::system::error_code& ec) {
   return ec.message();
 }
 
-// One request over an already connected socket.
-asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
-                                          http::verb verb, const std::string& target,
-                                          std::chrono::milliseconds timeout, const std::string& auth_key) {
-  HttpResult result;
-  boost::system::error_code local_ec;
-  auto local = socket.local_endpoint(local_ec);
-  if (!local_ec) result.local = probes::Endpoint{local.address().to_string(), local.port()};
-  beast::tcp_stream stream(std::move(socket));
-  stream.expires_after(timeout);
-
+// One request over a stream already connected (and, inside TLS, past its
+// handshake); `timeout` bounds the whole exchange.
+template <typename Stream>
+asio::awaitable<HttpResult> exchange_on(Stream& stream, const asio::ip::tcp::endpoint& endpoint, http::verb verb,
+                                        const std::string& target, std::chrono::milliseconds timeout,
+                                        const std::string& auth_key, HttpResult result) {
+  beast::get_lowest_layer(stream).expires_after(timeout);
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, endpoint.address().to_string());
   request.set(http::field::user_agent, std::string("vpncheck/") + std::string(kVersion));
@@ -91,13 +94,103 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
   result.location = std::string(parser.get()[http::field::location]);
   result.content_type = std::string(parser.get()[http::field::content_type]);
   boost::system::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(stream).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   co_return result;
+}
+
+// The client's TLS settings for the control API: TLS 1.2 or later (RFC 8996),
+// and either the pin alone or the CAs with the name check.
+std::unique_ptr<ssl::context> control_tls_context(const ControlAccess& access, std::string& error) {
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  if (!access.pin_sha256.empty()) {
+    context->set_verify_mode(ssl::verify_none, ec);
+  } else {
+    context->set_verify_mode(ssl::verify_peer, ec);
+    if (access.ca_file.empty())
+      context->set_default_verify_paths(ec);
+    else
+      context->load_verify_file(access.ca_file, ec);
+  }
+  if (ec) {
+    error = "TLS set-up failed" + (access.ca_file.empty() ? std::string() : " (" + access.ca_file + ")") + ": " +
+            ec.message();
+    return nullptr;
+  }
+  return context;
+}
+
+std::vector<std::uint8_t> peer_certificate_der(SSL* ssl_handle) {
+  std::vector<std::uint8_t> der;
+  X509* cert = SSL_get1_peer_certificate(ssl_handle);
+  if (cert == nullptr) return der;
+  int size = i2d_X509(cert, nullptr);
+  if (size > 0) {
+    der.resize(static_cast<std::size_t>(size));
+    unsigned char* out = der.data();
+    i2d_X509(cert, &out);
+  }
+  X509_free(cert);
+  return der;
+}
+
+// One request over an already connected socket, inside TLS when `access` says so.
+asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
+                                          http::verb verb, const std::string& target,
+                                          std::chrono::milliseconds timeout, const ControlAccess& access) {
+  HttpResult result;
+  boost::system::error_code local_ec;
+  auto local = socket.local_endpoint(local_ec);
+  if (!local_ec) result.local = probes::Endpoint{local.address().to_string(), local.port()};
+  if (!access.tls) {
+    beast::tcp_stream stream(std::move(socket));
+    co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, std::move(result));
+  }
+
+  auto context = control_tls_context(access, result.error);
+  if (!context) co_return result;
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *context);
+  SSL* handle = stream.native_handle();
+  boost::system::error_code not_literal;
+  asio::ip::make_address(access.server_name, not_literal);
+  const bool named = !access.server_name.empty(), literal = named && !not_literal;
+  // SNI only for names (RFC 6066 §3); the CA check is bound to the name or
+  // address the user gave, as a browser binds it to the URL's host.
+  if (named && !literal) SSL_set_tlsext_host_name(handle, access.server_name.c_str());
+  if (access.pin_sha256.empty() && named) {
+    if (literal)
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), access.server_name.c_str());
+    else
+      SSL_set1_host(handle, access.server_name.c_str());
+  }
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::client, use_tuple); ec) {
+    const long verified = SSL_get_verify_result(handle);
+    if (verified != X509_V_OK)
+      result.error = std::string("TLS certificate not accepted: ") + X509_verify_cert_error_string(verified);
+    else if (ec == beast::error::timeout)
+      result.error = "timed out in the TLS handshake";
+    else
+      result.error = "no TLS session (" + ec.message() +
+                     "): does the reflector offer its control API inside TLS (vpncheck-reflector --tls-certificate)?";
+    co_return result;
+  }
+  if (!access.pin_sha256.empty()) {
+    const auto der = peer_certificate_der(handle);
+    if (!probes::tls::matches_pin(der, access.pin_sha256)) {
+      result.error = "TLS certificate not accepted: its SHA-256 is " +
+                     (der.empty() ? std::string("(none)") : probes::tls::certificate_sha256(der)) +
+                     ", not the pinned " + access.pin_sha256;
+      co_return result;
+    }
+  }
+  co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, std::move(result));
 }
 
 asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, http::verb verb,
                                       const std::string& target, std::chrono::milliseconds timeout,
-                                      const std::string& auth_key) {
+                                      const ControlAccess& access) {
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
   asio::steady_timer timer(executor, timeout);
@@ -111,7 +204,7 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
     failed.error = describe_error(ec);
     co_return failed;
   }
-  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, auth_key);
+  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, access);
 }
 
 // Why a reflector said it is busy: its JSON {"error": "..."}, reduced to a
@@ -168,7 +261,7 @@ asio::awaitable<void> connect_candidate(std::shared_ptr<CandidateRace> race, std
 asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, asio::ip::address address,
                                                 std::vector<std::uint16_t> ports,
                                                 std::chrono::steady_clock::time_point deadline,
-                                                std::string auth_key) {
+                                                ControlAccess access) {
   using Clock = std::chrono::steady_clock;
   // How long a preferred port may lag behind a later one that already connected:
   // as long again as the later one took, but at least this.
@@ -225,7 +318,7 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     asio::ip::tcp::endpoint endpoint(address, chosen->port);
     auto http = co_await http_exchange(std::move(*chosen->socket), endpoint, http::verb::post, "/v1/sessions",
-                                       std::max(remaining, std::chrono::milliseconds(1)), auth_key);
+                                       std::max(remaining, std::chrono::milliseconds(1)), access);
     chosen->socket.reset();
     chosen->state = Candidate::State::failed;  // unless it succeeds below
     if (!http.transport_ok) {
@@ -233,7 +326,7 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
       continue;
     }
     if (http.status == 401) {
-      chosen->result = auth_key.empty() ? "refused: this reflector requires an auth key (--auth-key or VPNCHECK_AUTH_KEY)"
+      chosen->result = access.auth_key.empty() ? "refused: this reflector requires an auth key (--auth-key or VPNCHECK_AUTH_KEY)"
                                         : "refused: wrong auth key";
       continue;
     }
@@ -284,8 +377,8 @@ struct RequestRace {
 };
 
 asio::awaitable<void> race_one(std::shared_ptr<RequestRace> race, asio::ip::tcp::endpoint endpoint,
-                               std::string target, std::chrono::milliseconds timeout, std::string auth_key) {
-  auto http = co_await http_call(endpoint, http::verb::get, target, timeout, auth_key);
+                               std::string target, std::chrono::milliseconds timeout, ControlAccess access) {
+  auto http = co_await http_call(endpoint, http::verb::get, target, timeout, access);
   if (http.transport_ok) {
     if (!race->answer) race->answer = std::move(http);
   } else {
@@ -299,7 +392,7 @@ asio::awaitable<void> race_one(std::shared_ptr<RequestRace> race, asio::ip::tcp:
 
 asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint control,
                                                        std::string session_id,
-                                                       std::chrono::milliseconds timeout, std::string auth_key) {
+                                                       std::chrono::milliseconds timeout, ControlAccess access) {
   // This read comes last and has little time. A lost SYN would cost the
   // kernel's 1 s initial retransmission timeout (RFC 6298 §2.1), so the same
   // request goes out again on a new connection every 150 ms while none has
@@ -319,7 +412,7 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
     if (started < kMaxRequests && Clock::now() >= start + kStagger * static_cast<long>(started)) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       ++race->pending;
-      asio::co_spawn(executor, race_one(race, control, target, std::max(left, std::chrono::milliseconds(1)), auth_key),
+      asio::co_spawn(executor, race_one(race, control, target, std::max(left, std::chrono::milliseconds(1)), access),
                      asio::detached);
       ++started;
     }
@@ -374,7 +467,7 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
     }
     after = next;
     auto page_http = co_await http_call(control, http::verb::get, path + "?after=" + std::to_string(after), left,
-                                        auth_key);
+                                        access);
     if (!page_http.transport_ok || page_http.status != 200) {
       out.list.reset();
       out.invalid = !page_http.invalid.empty();
@@ -403,7 +496,7 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
 
 asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::string target,
                                          std::chrono::milliseconds timeout) {
-  auto http = co_await http_call(web, http::verb::get, target, timeout, {});
+  auto http = co_await http_call(web, http::verb::get, target, timeout, ControlAccess{});
   WebAnswer out;
   out.answered = http.transport_ok;
   out.failure = http.error;
@@ -415,15 +508,15 @@ asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::strin
 }
 
 asio::awaitable<bool> prove_address(asio::ip::tcp::endpoint control, std::string session_id,
-                                    std::chrono::milliseconds timeout, std::string auth_key) {
+                                    std::chrono::milliseconds timeout, ControlAccess access) {
   auto http = co_await http_call(control, http::verb::post, "/v1/sessions/" + session_id + "/addresses", timeout,
-                                 auth_key);
+                                 access);
   co_return http.transport_ok && http.status == 200;
 }
 
 asio::awaitable<void> close_session(asio::ip::tcp::endpoint control, std::string session_id,
-                                    std::chrono::milliseconds timeout, std::string auth_key) {
-  co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout, auth_key);
+                                    std::chrono::milliseconds timeout, ControlAccess access) {
+  co_await http_call(control, http::verb::delete_, "/v1/sessions/" + session_id, timeout, access);
 }
 
 }  // namespace vpncheck::client

@@ -18,6 +18,19 @@
 
 namespace vpncheck::client {
 
+// How the control API is reached: the key of a private reflector, and
+// whether (and how checked) it is reached inside TLS. Over TLS the key and
+// the session id are not readable on the way; the certificate is checked
+// against `pin_sha256` when set (no CA consulted), else against the CAs in
+// `ca_file` (the system's when empty) and `server_name`.
+struct ControlAccess {
+  std::string auth_key;  // empty: send none
+  bool tls = false;
+  std::string server_name;  // the reflector as the user named it: a host name or an IP literal
+  std::string ca_file;
+  std::string pin_sha256;  // probes/tls.h canonical form
+};
+
 struct OpenedSession {
   boost::asio::ip::tcp::endpoint control;  // the endpoint that worked
   probes::SessionInfo info;
@@ -36,7 +49,7 @@ boost::asio::awaitable<OpenSessionResult> open_session(std::string host_for_mess
                                                        boost::asio::ip::address address,
                                                        std::vector<std::uint16_t> ports,
                                                        std::chrono::steady_clock::time_point deadline,
-                                                       std::string auth_key = {});
+                                                       ControlAccess access = {});
 
 struct ObservationsResult {
   std::optional<probes::ObservationList> list;
@@ -49,7 +62,7 @@ struct ObservationsResult {
 boost::asio::awaitable<ObservationsResult> fetch_observations(boost::asio::ip::tcp::endpoint control,
                                                               std::string session_id,
                                                               std::chrono::milliseconds timeout,
-                                                              std::string auth_key = {});
+                                                              ControlAccess access = {});
 
 // One plain GET of `target` (the captive-portal challenge) on `web`, without
 // credentials: what a portal intercepting port 80 would answer comes back as is.
@@ -62,10 +75,10 @@ boost::asio::awaitable<WebAnswer> ask_challenge(boost::asio::ip::tcp::endpoint w
 // session's own address. True when the reflector took it; an older reflector
 // does not know the request.
 boost::asio::awaitable<bool> prove_address(boost::asio::ip::tcp::endpoint control, std::string session_id,
-                                           std::chrono::milliseconds timeout, std::string auth_key = {});
+                                           std::chrono::milliseconds timeout, ControlAccess access = {});
 // Best effort: the reflector expires sessions on its own anyway.
 boost::asio::awaitable<void> close_session(boost::asio::ip::tcp::endpoint control,
                                            std::string session_id, std::chrono::milliseconds timeout,
-                                           std::string auth_key = {});
+                                           ControlAccess access = {});
 
 }  // namespace vpncheck::client

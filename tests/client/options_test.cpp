@@ -364,5 +364,37 @@ TEST(ParseArgs, GatewayQueryIsOnUnlessTurnedOff) {
   EXPECT_FALSE(outcome.options->query_gateway);
 }
 
+TEST(ParseArgs, ControlTlsOptions) {
+  auto plain = parse({"-r", "192.0.2.10"});
+  ASSERT_TRUE(plain.options);
+  EXPECT_FALSE(plain.options->control_tls);
+
+  auto tls = parse({"-r", "reflector.example.net", "--control-tls"});
+  ASSERT_TRUE(tls.options) << tls.message;
+  EXPECT_TRUE(tls.options->control_tls);
+  EXPECT_TRUE(tls.options->reflector_pin.empty());
+
+  // A pin as `openssl x509 -fingerprint -sha256` prints it implies TLS.
+  std::string colons;
+  for (int i = 0; i < 32; ++i) colons += std::string(i == 0 ? "" : ":") + "AB";
+  auto pinned = parse({"-r", "192.0.2.10", "--reflector-pin", colons});
+  ASSERT_TRUE(pinned.options) << pinned.message;
+  EXPECT_TRUE(pinned.options->control_tls);
+  std::string canonical;
+  for (int i = 0; i < 32; ++i) canonical += "ab";
+  EXPECT_EQ(pinned.options->reflector_pin, canonical);
+
+  expect_usage_error(parse({"-r", "192.0.2.10", "--reflector-pin", "abcd"}), "not a SHA-256");
+  expect_usage_error(parse({"-r", "192.0.2.10", "--reflector-ca", "/nonexistent/ca.pem"}), "cannot be read");
+
+  auto ca = parse({"-r", "192.0.2.10", "--reflector-ca", "/dev/null"});
+  ASSERT_TRUE(ca.options) << ca.message;
+  EXPECT_TRUE(ca.options->control_tls);
+  EXPECT_EQ(ca.options->reflector_ca, "/dev/null");
+
+  expect_usage_error(parse({"-r", "192.0.2.10", "--reflector-ca", "/dev/null", "--reflector-pin", colons}),
+                     "excludes");
+}
+
 }  // namespace
 }  // namespace vpncheck::client

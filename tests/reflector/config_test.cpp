@@ -224,6 +224,42 @@ TEST_F(KeyFiles, SystemdCredentialIsTheKeyWhenNoOptionGivesOne) {
   EXPECT_FALSE(out.config->auth_key);
 }
 
+// The operator's TLS identity: two files, both or neither, readable now (the
+// reflector reads them before it drops its privileges), or systemd credentials.
+TEST_F(KeyFiles, TlsCertificateAndKeyComeTogether) {
+  const std::string cert = write("cert.pem", "certificate");
+  const std::string key = write("key.pem", "key");
+  auto out = parse_args({"--tls-certificate", cert, "--tls-key", key});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->tls_certificate_file, cert);
+  EXPECT_EQ(out.config->tls_key_file, key);
+
+  for (const auto& args : {std::vector<std::string>{"--tls-certificate", cert},
+                           std::vector<std::string>{"--tls-key", key}}) {
+    out = parse_args(args);
+    EXPECT_EQ(out.exit_code, 2) << args[0];
+    EXPECT_NE(out.message.find("give both or neither"), std::string::npos) << out.message;
+  }
+  out = parse_args({"--tls-certificate", dir_ + "/missing.pem", "--tls-key", key});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.message.find("missing.pem: cannot be read"), std::string::npos) << out.message;
+
+  out = parse_args({});
+  ASSERT_TRUE(out.config);
+  EXPECT_FALSE(out.config->tls_certificate_file);
+}
+
+TEST_F(KeyFiles, TlsCredentialsFromSystemd) {
+  write("tls-certificate", "certificate");
+  auto out = parse_args({}, dir_);
+  EXPECT_EQ(out.exit_code, 2) << "one credential without the other";
+  write("tls-key", "key");
+  out = parse_args({}, dir_);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_EQ(out.config->tls_certificate_file, dir_ + "/tls-certificate");
+  EXPECT_EQ(out.config->tls_key_file, dir_ + "/tls-key");
+}
+
 TEST(ReflectorConfig, MaxConnections) {
   EXPECT_EQ(parse_args({}).config->max_connections, 1024u);
   auto out = parse_args({"--max-connections", "3"});
