@@ -496,7 +496,10 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
 
 asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::string target,
                                          std::chrono::milliseconds timeout) {
-  auto http = co_await http_call(web, http::verb::get, target, timeout, ControlAccess{});
+  // Named, not a temporary in the co_await expression: GCC 12 destroys such a
+  // temporary with a destructor twice, which corrupts the heap.
+  const ControlAccess plain_http;
+  auto http = co_await http_call(web, http::verb::get, target, timeout, plain_http);
   WebAnswer out;
   out.answered = http.transport_ok;
   out.failure = http.error;

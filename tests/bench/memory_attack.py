@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """The reflector's memory attacks (a load tool, not a test).
 
-    memory_attack.py HOST CONTROL_PORT OUT [HOLD_S [SESSIONS]]
+    memory_attack.py HOST CONTROL_PORT OUT [HOLD_S [SESSIONS [ATTACK_S [UNREAD]]]]
 
-1. Opens SESSIONS sessions (default 100; fewer if the reflector refuses) and sends each 1,000 L2TP SCCRQs (RFC 2661 section 6.1)
-   tagged for it, whose Vendor Name is 1,017 bytes of the sender's choosing
-   (the most an AVP's 10-bit length allows), for at most 30 s.
-2. Asks for 60 sessions' observations on 60 connections and never reads.
-Writes "sent N in S s", "held N" and "session ID" (an attacked session) to
-OUT, then holds the unread connections HOLD_S seconds (default 20).
+Opens SESSIONS sessions (default 100; fewer if the reflector refuses), writes
+"session ID" (an attacked session) to OUT, then for ATTACK_S seconds
+(default 30) does both at once:
+1. sends every session, round after round, L2TP SCCRQs (RFC 2661 section
+   6.1) tagged for it, whose Vendor Name is 1,017 bytes of the sender's
+   choosing (the most an AVP's 10-bit length allows);
+2. asks for sessions' observations on UNREAD connections (default 60, opened
+   in six batches over the attack, so later ones ask for full sessions) and
+   never reads the answers.
+Then writes "sent N to M sessions in S s", "held N" and "done" to OUT and
+holds the unread connections HOLD_S seconds more (default 20).
 Used by tests/lab/tests/reflector_memory.sh and tests/bench/reflector-load.sh.
 """
 import json, socket, struct, sys, time
@@ -35,24 +40,36 @@ def sccrq(tag_hex, index):
             avp(4, struct.pack("!I", 0)) + avp(7, host_name) + avp(8, bytes([1]) * 1017, False) +
             avp(9, struct.pack("!H", 1 + index)) + avp(10, struct.pack("!H", 4)))
     return struct.pack("!HHHHHH", 0xC802, 12 + len(body), 0, 0, 0, 0) + body
+hold_s = float(sys.argv[4]) if len(sys.argv) > 4 else 20
+attack_s = float(sys.argv[6]) if len(sys.argv) > 6 else 30
+unread = int(sys.argv[7]) if len(sys.argv) > 7 else 60
+with open(out, "w") as f:
+    f.write("session %s\n" % sessions[0]["session_id"])
+held = []
+def hold_more(n):
+    for _ in range(n):
+        s = sessions[len(held) % len(sessions)]
+        try:
+            c = socket.create_connection((host, port), timeout=5)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(("GET /v1/sessions/%s/observations HTTP/1.1\r\nHost: x\r\n\r\n" % s["session_id"]).encode())
+            held.append(c)
+        except OSError:
+            return  # refused or reset: the reflector's limits at work
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-start, sent = time.time(), 0
-for i in range(1000):
+start, sent, batches, i = time.time(), 0, 0, 0
+while time.time() - start < attack_s:
     for s in sessions:
-        udp.sendto(sccrq(s["tag"], i), (host, 1701))
+        udp.sendto(sccrq(s["tag"], i % 0xfff0), (host, 1701))
         sent += 1
-    if time.time() - start > 30:
-        break
+    i += 1
+    # Six batches of unread requests, spread over the attack.
+    if batches < 6 and time.time() - start >= batches * attack_s / 6:
+        hold_more(unread // 6 + (1 if batches < unread % 6 else 0))
+        batches += 1
     time.sleep(0.01)  # a round at a time, so the reflector's receive buffer keeps up
 flood_s = time.time() - start
-time.sleep(1)
-held = []
-for s in sessions[:60]:
-    c = socket.create_connection((host, port), timeout=5)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    c.sendall(("GET /v1/sessions/%s/observations HTTP/1.1\r\nHost: x\r\n\r\n" % s["session_id"]).encode())
-    held.append(c)
-with open(out, "w") as f:
-    f.write("sent %d to %d sessions in %.1f s\nheld %d\nsession %s\n" %
-            (sent, len(sessions), flood_s, len(held), sessions[0]["session_id"]))
-time.sleep(float(sys.argv[4]) if len(sys.argv) > 4 else 20)
+hold_more(max(0, unread - len(held)))
+with open(out, "a") as f:
+    f.write("sent %d to %d sessions in %.1f s\nheld %d\ndone\n" % (sent, len(sessions), flood_s, len(held)))
+time.sleep(hold_s)
