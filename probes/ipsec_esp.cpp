@@ -257,4 +257,56 @@ Bytes build_ah_ipv6_reply(ByteView request, const ip6::Address& reflector, const
   return reply;
 }
 
+// ---- AH over IPv6 through a NAT64 ----
+
+std::optional<AhPacket> parse_ah_translated_datagram(ByteView datagram) {
+  if (datagram.size() != kAh64DatagramSize) return std::nullopt;
+  auto outer = ip::parse_ipv4(datagram);
+  if (!outer || outer->header_length != ip::kIpv4HeaderSize || outer->protocol != ip::kAh ||
+      outer->is_fragment())
+    return std::nullopt;
+  ByteView ah = outer->payload;
+  if (ah[1] != kAhPayloadLen || ah[0] != kAhNextHeaderIpv6) return std::nullopt;
+  AhPacket p;
+  p.src = outer->src;
+  p.dst = outer->dst;
+  p.ttl = outer->ttl;
+  p.tos = outer->tos;
+  p.ip_id = outer->id;
+  p.next_header = ah[0];
+  p.spi = read_be32(ah, 4);
+  p.sequence = read_be32(ah, 8);
+  if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;
+  if (!ip6::parse(ah.subspan(kAhSize))) return std::nullopt;
+  auto token = ProbeToken::decode(datagram.subspan(kAh64TokenOffset, kProbeTokenSize));
+  if (!token) return std::nullopt;
+  p.token = *token;
+  p.role = role_of(p.spi, p.token, true);
+  p.icv_valid = false;
+  return p;
+}
+
+Bytes build_ah_translated_reply(ByteView request, const ip::Ipv4Address& reflector,
+                                const ip::Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+                                const RandomFill& rnd) {
+  auto rq = parse_ah_translated_datagram(request);
+  if (!rq || rq->role != Role::request) return {};
+  auto inner_request = ip6::parse(request.subspan(ip::kIpv4HeaderSize + kAhSize));
+  if (!inner_request) return {};
+  ByteWriter inner_payload;
+  inner_payload.bytes(rq->token.encode());
+  std::array<std::uint8_t, 12> tail{};
+  rnd(tail);
+  inner_payload.bytes(tail);
+  Bytes inner = ip6::datagram(inner_request->dst, inner_request->src, kProtoNoNextHeader, 64, 0, inner_payload.view());
+  ByteWriter ah;
+  ah.u8(kAhNextHeaderIpv6).u8(kAhPayloadLen).be16(0).be32(reply_spi(rq->token, true)).be32(1).zeros(kAhIcvSize);
+  ah.bytes(inner);
+  Bytes reply = ip::ipv4_datagram(reflector, observed_source, ip::kAh, ah.view(), ip_id, ttl);
+  // Valid as it leaves; the translator on the way back breaks it as it broke the request's.
+  if (auto icv = ah_icv(reply, rq->token)) std::copy(icv->begin(), icv->end(), reply.begin() + ip::kIpv4HeaderSize + kAhIcvOffset);
+  if (reply.size() > request.size()) return {};
+  return reply;
+}
+
 }  // namespace vpncheck::probes::esp

@@ -20,6 +20,10 @@ constexpr int kMaxRequestsPerConnection = 100;
 
 asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer buffer, probes::Endpoint client,
                                  Services& services) {
+  std::optional<probes::Endpoint> server;
+  boost::system::error_code local_ec;
+  const auto local = stream.socket().local_endpoint(local_ec);
+  if (!local_ec) server = to_endpoint(local.address(), local.port());
   for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestHeader);
@@ -52,7 +56,7 @@ asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer bu
     }
 
     const HttpRequest& request = parser.get();
-    HttpResponse res = services.control.handle(request, client);
+    HttpResponse res = services.control.handle(request, client, server);
     if (services.log.enabled(LogLevel::debug))
       services.log.debug("control: " + std::string(request.method_string()) + " " +
                          std::string(request.target()) + " -> " + std::to_string(res.result_int()) +

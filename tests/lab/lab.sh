@@ -341,7 +341,10 @@ EOF2
 	ip -n "$r" -6 route add 2001:db8:1:ffff::1/128 dev nat64
 	lab_bg tayga router tayga -c "$LAB_STATE_DIR/tayga.conf" --nodetach
 	printf '%s %s\n' "$prefix" "$pool" >"$LAB_STATE_DIR/nat64"
-	lab_bg dns64 router "${PYTHON:-python3}" "$LAB_DIR/dns64.py" "$LAB_ROUTER_LAN_IP6" "$prefix" \
+	# The distribution's python3: a version manager's shim first on PATH can take seconds to start.
+	local py="${PYTHON:-python3}"
+	[[ -z "${PYTHON:-}" && -x /usr/bin/python3 ]] && py=/usr/bin/python3
+	lab_bg dns64 router "$py" "$LAB_DIR/dns64.py" "$LAB_ROUTER_LAN_IP6" "$prefix" \
 		"$LAB_REFLECTOR_NAME=$LAB_REFLECTOR_IP"
 	printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$c/hosts"
 	printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$LAB_ROUTER_LAN_IP6" >"/etc/netns/$c/resolv.conf"
@@ -357,6 +360,14 @@ EOF2
 			return 1
 		fi
 		sleep 0.1
+	done
+	until grep -q '^dns64: listening' "$LAB_STATE_DIR/dns64.log" 2>/dev/null; do
+		if awk -v e="$(lab_elapsed "$start")" 'BEGIN { exit !(e >= 10) }'; then
+			lab_die "the lab's DNS64 did not start; its log:"
+			sed 's/^/    /' "$LAB_STATE_DIR/dns64.log" >&2
+			return 1
+		fi
+		sleep 0.05
 	done
 	lab_log "nat64: $prefix -> $pool (tayga), reflector at $LAB_REFLECTOR_NAT64_IP, DNS64 on $LAB_ROUTER_LAN_IP6"
 }
