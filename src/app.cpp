@@ -236,6 +236,19 @@ std::optional<nat::Ipv4> ipv4_of(const std::string& text) {
   return std::nullopt;
 }
 
+// Whether this host has a route towards `address` at all: a UDP socket's
+// connect() asks the routing table and sends nothing. An IPv6-only host
+// behind NAT64 resolves a name to its IPv4 address too (DNS64 answers A
+// queries as they are), and must not pick the family it cannot use.
+bool has_route(const asio::ip::address& address) {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io);
+  boost::system::error_code ec;
+  socket.open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+  if (!ec) socket.connect({address, 9}, ec);
+  return ec != asio::error::network_unreachable;
+}
+
 // NAT64 (RFC 6146): the control session went to an IPv6 address and the
 // reflector saw it come from an IPv4 one, so something on the way translated
 // it. The prefix: the control address embeds one of the reflector's own IPv4
@@ -309,6 +322,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     if (a.is_v4() && !v4) v4 = a;
     if (a.is_v6() && !v6) v6 = a;
   }
+  if (v4 && v6 && !has_route(*v4)) v4.reset();
   // -6 restricts the probes to IPv6. The control session is vpncheck's own
   // channel, not a probe: it tries IPv6 first, then the host's IPv4 address,
   // rather than give up on a network that lets no TCP out over IPv6 (its
