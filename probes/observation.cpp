@@ -261,7 +261,7 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
     if (j.contains("server") && j["server"].is_object()) {
       try {
         info.server = endpoint_from(j["server"]);
-      } catch (const json::exception&) {
+      } catch (...) {  // json's errors and this file's Invalid alike
         info.server.reset();
       }
     }
