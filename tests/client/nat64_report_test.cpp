@@ -64,7 +64,7 @@ TEST(Nat64Report, NamesTheTranslatorItsPrefixAndTheAdvice) {
                                  "reflector's address)"))
       << lines[0];
   EXPECT_TRUE(contains(lines[1], "IPv4 literals")) << lines[1];
-  EXPECT_TRUE(contains(lines[2], "This translator carried ESP (IP protocol 50) and GRE (IP protocol 47)")) << lines[2];
+  EXPECT_TRUE(contains(lines[2], "This translator carried GRE (IP protocol 47) and ESP (IP protocol 50)")) << lines[2];
   const auto t = text(behind_nat64(true));
   EXPECT_TRUE(contains(t, "NAT64:\n  This network is IPv6-only behind NAT64")) << t;
 }

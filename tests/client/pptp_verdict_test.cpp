@@ -191,6 +191,10 @@ TEST(AssessPptp, Ipv6NotesThatTheHelperIsIpv4Only) {
   auto results = fixtures::dual_stack_scenario(
       pptp_module(), caps, [](const ProbeVariant&, ProbeKind) { return Fate::answered; },
       [](const ProbeVariant&, ProbeKind) { return Fate::answered; });
+  // Routed IPv6 (no NAT66, no NAT64): its probes arrive from the client's own address.
+  for (auto& r : results)
+    if (r.probe.family == Family::ipv6)
+      for (auto& o : r.arrivals) o.source.address = "2001:db8:1::10";
   auto a = assess_families(pptp_module(), results, true);
   EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
   ASSERT_EQ(a.families.size(), 2u);

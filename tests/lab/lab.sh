@@ -306,6 +306,18 @@ lab_up() {
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
 }
 
+# _lab_until SECONDS CMD... -> runs CMD (quietly) until it succeeds; 1 if it
+# still fails after SECONDS.
+_lab_until() {
+	local limit="$1" start
+	shift
+	start="$(lab_now)"
+	until "$@" >/dev/null 2>&1; do
+		awk -v e="$(lab_elapsed "$start")" -v l="$limit" 'BEGIN { exit !(e >= l) }' && return 1
+		sleep 0.05
+	done
+}
+
 # _lab_nat64_up PREFIX/96 POOL4 -> the LAN becomes IPv6-only and the reflector
 # IPv4-only; tayga in the router translates PREFIX (RFC 6052 embedding of the
 # IPv4 address in the last 32 bits) to and from POOL4, which the profile's
@@ -351,24 +363,16 @@ EOF2
 	LAB_NAT64_PREFIX="$prefix"
 	LAB_REFLECTOR_NAT64_IP="${prefix%%/*}$LAB_REFLECTOR_IP"
 	LAB_REFLECTOR_ALT_NAT64_IP="${prefix%%/*}$LAB_REFLECTOR_ALT_IP"
-	local start
-	start="$(lab_now)"
-	until ip netns exec "$c" ping -6 -c1 -W1 -q "$LAB_REFLECTOR_NAT64_IP" >/dev/null 2>&1; do
-		if awk -v e="$(lab_elapsed "$start")" 'BEGIN { exit !(e >= 5) }'; then
-			lab_die "no ping through the NAT64 to $LAB_REFLECTOR_NAT64_IP after 5 s; tayga's log:"
-			sed 's/^/    /' "$LAB_STATE_DIR/tayga.log" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
-	until grep -q '^dns64: listening' "$LAB_STATE_DIR/dns64.log" 2>/dev/null; do
-		if awk -v e="$(lab_elapsed "$start")" 'BEGIN { exit !(e >= 10) }'; then
-			lab_die "the lab's DNS64 did not start; its log:"
-			sed 's/^/    /' "$LAB_STATE_DIR/dns64.log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	if ! _lab_until 5 ip netns exec "$c" ping -6 -c1 -W1 -q "$LAB_REFLECTOR_NAT64_IP"; then
+		lab_die "no ping through the NAT64 to $LAB_REFLECTOR_NAT64_IP after 5 s; tayga's log:"
+		sed 's/^/    /' "$LAB_STATE_DIR/tayga.log" >&2
+		return 1
+	fi
+	if ! _lab_until 10 grep -q '^dns64: listening' "$LAB_STATE_DIR/dns64.log"; then
+		lab_die "the lab's DNS64 did not start; its log:"
+		sed 's/^/    /' "$LAB_STATE_DIR/dns64.log" >&2
+		return 1
+	fi
 	lab_log "nat64: $prefix -> $pool (tayga), reflector at $LAB_REFLECTOR_NAT64_IP, DNS64 on $LAB_ROUTER_LAN_IP6"
 }
 
