@@ -32,6 +32,7 @@ TEST_PACKAGES=(
   strongswan-charon strongswan-swanctl libcharon-extra-plugins   # real IPsec (IKEv2, kernel-libipsec ESP over TUN)
   python3 python3-jsonschema                     # lab assertions and report-schema validation
   miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
+  tayga                                          # NAT64 (stateless IPv6/IPv4 translator) of the nat64 lab profile
   tcpdump                                        # router LAN/WAN captures kept as evidence when a lab test fails
 )
 # Large and not needed to build anything: the HTML report's rendering test

@@ -238,6 +238,7 @@ std::optional<ParsedRequest> parse_request(ByteView payload, const ArrivalContex
     if (packet->protocol == ip::kEsp) return parse_esp_request(packet->payload, kPieceEsp, "esp");
     if (packet->protocol != ip::kAh) return std::nullopt;
     auto ah = esp::parse_ah_ipv4_datagram(payload);
+    if (!ah) ah = esp::parse_ah_translated_datagram(payload);
     if (!ah || ah->role != esp::Role::request) return std::nullopt;
     return ah_request(ah->token, ah->spi, ah->sequence, ah->icv_valid);
   }
@@ -289,7 +290,10 @@ Bytes build_reply(ByteView request, const ParsedRequest& parsed, const ArrivalCo
     // To the observed (post-NAT) source, from the address the request was sent to.
     auto from = ip::ipv4_address_from(arrival.destination.address).value_or(packet->dst);
     auto to = ip::ipv4_address_from(arrival.source.address).value_or(packet->src);
-    if (parsed.piece == kPieceAh) return esp::build_ah_ipv4_reply(request, from, to, random_u16(rnd), kTtl, rnd);
+    if (parsed.piece == kPieceAh)
+      return esp::parse_ah_translated_datagram(request)
+                 ? esp::build_ah_translated_reply(request, from, to, random_u16(rnd), kTtl, rnd)
+                 : esp::build_ah_ipv4_reply(request, from, to, random_u16(rnd), kTtl, rnd);
     if (parsed.piece == kPieceEsp) {
       Bytes inner = esp::build_esp_reply(packet->payload, rnd);
       if (inner.empty()) return {};

@@ -135,14 +135,20 @@ Bytes build_ah_ipv4_datagram(const ip::Ipv4Address& src, const ip::Ipv4Address& 
   return build_ah(src, dst, ip_id, ttl, token, request_spi(token, true), rnd);
 }
 
-std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
-  if (datagram.size() != kAhDatagramSize) return std::nullopt;
+namespace {
+
+// The outer IPv4 header and the AH of a datagram of `size` bytes whose AH
+// says `next_header` follows, with the token at `token_offset`; the inner
+// datagram is the caller's to check, and so is the ICV.
+std::optional<AhPacket> parse_ah_in_ipv4(ByteView datagram, std::size_t size, std::uint8_t next_header,
+                                         std::size_t token_offset) {
+  if (datagram.size() != size) return std::nullopt;
   auto outer = ip::parse_ipv4(datagram);
   if (!outer || outer->header_length != ip::kIpv4HeaderSize || outer->protocol != ip::kAh ||
       outer->is_fragment())
     return std::nullopt;
   ByteView ah = outer->payload;
-  if (ah[1] != kAhPayloadLen || ah[0] != kAhNextHeaderIpip) return std::nullopt;
+  if (ah[1] != kAhPayloadLen || ah[0] != next_header) return std::nullopt;
   AhPacket p;
   p.src = outer->src;
   p.dst = outer->dst;
@@ -153,14 +159,23 @@ std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
   p.spi = read_be32(ah, 4);
   p.sequence = read_be32(ah, 8);
   if (p.spi < kMinSpi || p.sequence == 0) return std::nullopt;
-  auto inner = ip::parse_ipv4(ah.subspan(kAhSize));
-  if (!inner || inner->header_length != ip::kIpv4HeaderSize) return std::nullopt;
-  auto token = ProbeToken::decode(datagram.subspan(kAhTokenOffset, kProbeTokenSize));
+  auto token = ProbeToken::decode(datagram.subspan(token_offset, kProbeTokenSize));
   if (!token) return std::nullopt;
   p.token = *token;
   p.role = role_of(p.spi, p.token, true);
-  auto icv = ah_icv(datagram, p.token);
-  p.icv_valid = icv && std::equal(icv->begin(), icv->end(), ah.begin() + kAhIcvOffset);
+  return p;
+}
+
+}  // namespace
+
+std::optional<AhPacket> parse_ah_ipv4_datagram(ByteView datagram) {
+  auto p = parse_ah_in_ipv4(datagram, kAhDatagramSize, kAhNextHeaderIpip, kAhTokenOffset);
+  if (!p) return std::nullopt;
+  ByteView ah = datagram.subspan(ip::kIpv4HeaderSize);
+  auto inner = ip::parse_ipv4(ah.subspan(kAhSize));
+  if (!inner || inner->header_length != ip::kIpv4HeaderSize) return std::nullopt;
+  auto icv = ah_icv(datagram, p->token);
+  p->icv_valid = icv && std::equal(icv->begin(), icv->end(), ah.begin() + kAhIcvOffset);
   return p;
 }
 
@@ -253,6 +268,38 @@ Bytes build_ah_ipv6_reply(ByteView request, const ip6::Address& reflector, const
   auto rq = parse_ah_ipv6_datagram(request);
   if (!rq || rq->role != Role::request) return {};
   Bytes reply = build_ah6(reflector, observed_source, hop_limit, rq->token, reply_spi(rq->token, true), rnd);
+  if (reply.size() > request.size()) return {};
+  return reply;
+}
+
+// ---- AH over IPv6 through a NAT64 ----
+
+std::optional<AhPacket> parse_ah_translated_datagram(ByteView datagram) {
+  auto p = parse_ah_in_ipv4(datagram, kAh64DatagramSize, kAhNextHeaderIpv6, kAh64TokenOffset);
+  if (!p || !ip6::parse(datagram.subspan(ip::kIpv4HeaderSize + kAhSize))) return std::nullopt;
+  p->icv_valid = false;
+  return p;
+}
+
+Bytes build_ah_translated_reply(ByteView request, const ip::Ipv4Address& reflector,
+                                const ip::Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+                                const RandomFill& rnd) {
+  auto rq = parse_ah_translated_datagram(request);
+  if (!rq || rq->role != Role::request) return {};
+  auto inner_request = ip6::parse(request.subspan(ip::kIpv4HeaderSize + kAhSize));
+  if (!inner_request) return {};
+  ByteWriter inner_payload;
+  inner_payload.bytes(rq->token.encode());
+  std::array<std::uint8_t, 12> tail{};
+  rnd(tail);
+  inner_payload.bytes(tail);
+  Bytes inner = ip6::datagram(inner_request->dst, inner_request->src, kProtoNoNextHeader, 64, 0, inner_payload.view());
+  ByteWriter ah;
+  ah.u8(kAhNextHeaderIpv6).u8(kAhPayloadLen).be16(0).be32(reply_spi(rq->token, true)).be32(1).zeros(kAhIcvSize);
+  ah.bytes(inner);
+  Bytes reply = ip::ipv4_datagram(reflector, observed_source, ip::kAh, ah.view(), ip_id, ttl);
+  // Valid as it leaves; the translator on the way back breaks it as it broke the request's.
+  if (auto icv = ah_icv(reply, rq->token)) std::copy(icv->begin(), icv->end(), reply.begin() + ip::kIpv4HeaderSize + kAhIcvOffset);
   if (reply.size() > request.size()) return {};
   return reply;
 }

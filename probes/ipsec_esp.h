@@ -166,4 +166,25 @@ std::optional<Ah6Packet> parse_ah_ipv6_datagram(ByteView datagram);
 Bytes build_ah_ipv6_reply(ByteView request, const ip6::Address& reflector, const ip6::Address& observed_source,
                           std::uint8_t hop_limit, const RandomFill& rnd);
 
+// ---- AH over IPv6 through a NAT64 ----
+//
+// An IP/ICMP translator (RFC 7915) rewrites the outer header and carries AH as
+// it is, so the IPv6 probe arrives at the reflector's IPv4 listener as an IPv4
+// datagram whose AH still says "IPv6 follows" over the inner IPv6 datagram.
+// Its ICV was computed over the IPv6 header the translator replaced: it can
+// never hold again (icv_valid false), as through a NAT.
+constexpr std::size_t kAh64TokenOffset = ip::kIpv4HeaderSize + kAhSize + ip6::kHeaderSize;  // 84
+constexpr std::size_t kAh64DatagramSize = kAh64TokenOffset + kProbeTokenSize + 12;        // 104
+// Rejects: not a 20-byte IPv4 header with protocol 51 (or a fragment), AH
+// payload len != 4, AH next header != 41, SPI < 0x100, sequence 0, inner
+// header not IPv6, size != kAh64DatagramSize.
+std::optional<AhPacket> parse_ah_translated_datagram(ByteView datagram);
+// Reflector: the answer in the same form (outer IPv4 to `observed_source`,
+// the inner IPv6 datagram's addresses swapped), which the translator turns
+// back into the AH-over-IPv6 reply the client expects; empty if the request
+// is not a translated AH request.
+Bytes build_ah_translated_reply(ByteView request, const ip::Ipv4Address& reflector,
+                                const ip::Ipv4Address& observed_source, std::uint16_t ip_id, std::uint8_t ttl,
+                                const RandomFill& rnd);
+
 }  // namespace vpncheck::probes::esp

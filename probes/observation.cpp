@@ -203,6 +203,7 @@ json to_json(const SessionInfo& info) {
   return {{"session_id", info.session_id},
           {"tag", info.tag_hex},
           {"client", endpoint_json(info.client)},
+          {"server", info.server ? endpoint_json(*info.server) : json(nullptr)},
           {"capabilities", caps},
           {"expires_in_s", info.expires_in_s},
           {"reflector_version", info.reflector_version}};
@@ -256,6 +257,14 @@ std::optional<SessionInfo> session_info_from_json(const std::string& body, std::
       return std::nullopt;
     }
     info.client = endpoint_from(j.at("client"));
+    // Optional: only sharpens the NAT64 facts, so a malformed one is ignored.
+    if (j.contains("server") && j["server"].is_object()) {
+      try {
+        info.server = endpoint_from(j["server"]);
+      } catch (...) {  // json's errors and this file's Invalid alike
+        info.server.reset();
+      }
+    }
     const json& caps = j.at("capabilities");
     info.capabilities.udp_ports = get_int_array<std::uint16_t>(caps.at("udp_ports"));
     info.capabilities.tcp_ports = get_int_array<std::uint16_t>(caps.at("tcp_ports"));

@@ -63,6 +63,10 @@ struct SessionInfo {
   std::string session_id;
   std::string tag_hex;
   Endpoint client;  // the control connection's source as the reflector saw it
+  // Its destination as the reflector saw it: one of the reflector's own
+  // addresses. Behind a NAT64 the client reached it at an IPv6 address that
+  // embeds this IPv4 one (RFC 6052). Absent from an older reflector.
+  std::optional<Endpoint> server;
   Capabilities capabilities;
   int expires_in_s = 0;
   std::string reflector_version;

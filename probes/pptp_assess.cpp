@@ -45,6 +45,10 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
   const ProbeResult* random = find_probe(a.probes, kPieceControl, ProbeKind::control);
   const ProbeResult* gre = find_probe(a.probes, kPieceGre, ProbeKind::genuine);
   const bool ipv6 = control && control->probe.family == Family::ipv6;
+  // An IPv6 control connection the reflector saw arrive over IPv4 crossed a
+  // NAT64: from there on it is IPv4 PPTP, which a router's helper can follow.
+  const bool via_nat64 = ipv6 && !control->arrivals.empty() &&
+                         control->arrivals.front().source.address.find(':') == std::string::npos;
 
   const std::string passthrough_advice =
       "Turn on \"PPTP passthrough\" in the router (on a Linux router: assign the conntrack PPTP helper to TCP "
@@ -68,7 +72,10 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
   auto finish = [&](Verdict v, std::string summary) {
     a.verdict = v;
     a.summary = std::move(summary);
-    if (ipv6 && v != Verdict::pass)
+    if (via_nat64 && v != Verdict::pass)
+      a.advice.emplace_back("Behind a NAT64 GRE must cross the translator: one that translates only TCP, UDP and "
+                            "ICMP (RFC 6146) never carries it, and no router setting on this side can change that.");
+    else if (ipv6 && v != Verdict::pass)
       a.advice.emplace_back("Over IPv6 PPTP gets no help from routers: the Linux PPTP passthrough helper is "
                             "IPv4-only.");
     a.advice.emplace_back(kSecurityAdvice);

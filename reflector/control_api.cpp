@@ -117,7 +117,8 @@ bool ControlApi::authorized(const HttpRequest& request) const {
   return bearer_matches(std::string_view(field.data(), field.size()), *options_.auth_key);
 }
 
-HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoint& client) {
+HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoint& client,
+                               const std::optional<probes::Endpoint>& server) {
   if (request.body().size() > kMaxRequestBody)
     return error_for(http::status::payload_too_large, "request body over 64 KiB", request);
 
@@ -158,7 +159,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
   }
   if (target == "/v1/sessions") {
     if (method != http::verb::post) return method_not_allowed(request, "POST");
-    return create_session(request, client);
+    return create_session(request, client, server);
   }
   if (target.starts_with(kSessionsPrefix)) {
     std::string_view rest = target.substr(kSessionsPrefix.size());
@@ -241,7 +242,8 @@ probes::ObservationList ControlApi::observations(const Session& session, std::ui
   return list;
 }
 
-HttpResponse ControlApi::create_session(const HttpRequest& request, const probes::Endpoint& client) {
+HttpResponse ControlApi::create_session(const HttpRequest& request, const probes::Endpoint& client,
+                                        const std::optional<probes::Endpoint>& server) {
   auto created = sessions_.create(client, options_.rnd);
   if (created.error == CreateError::table_full)
     return error_for(http::status::service_unavailable, "session table full, try again later", request);
@@ -254,6 +256,7 @@ HttpResponse ControlApi::create_session(const HttpRequest& request, const probes
   info.session_id = session.id;
   info.tag_hex = probes::tag_to_hex(session.tag);
   info.client = client;
+  info.server = server;
   info.capabilities = options_.capabilities;
   info.expires_in_s = static_cast<int>(sessions_.limits().ttl.count());
   info.reflector_version = options_.version;

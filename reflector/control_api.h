@@ -53,14 +53,17 @@ class ControlApi {
  public:
   ControlApi(SessionTable& sessions, ControlApiOptions options);
 
-  // `client` is the control connection's remote endpoint as seen here.
-  HttpResponse handle(const HttpRequest& request, const probes::Endpoint& client);
+  // `client` is the control connection's remote endpoint as seen here,
+  // `server` its local one (published in a new session's answer).
+  HttpResponse handle(const HttpRequest& request, const probes::Endpoint& client,
+                      const std::optional<probes::Endpoint>& server = std::nullopt);
 
   ControlApi(const ControlApi&) = delete;
   ControlApi& operator=(const ControlApi&) = delete;
 
  private:
-  HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client);
+  HttpResponse create_session(const HttpRequest& request, const probes::Endpoint& client,
+                              const std::optional<probes::Endpoint>& server);
   probes::ObservationList observations(const Session& session, std::uint64_t after) const;
   bool authorized(const HttpRequest& request) const;
 

@@ -20,9 +20,11 @@ constexpr int kMaxRequestsPerConnection = 100;
 
 // The requests of one connection, whatever carries them; `expire_after(d)`
 // bounds what follows (the next request, or an answer's write) to `d`.
+// `server` is the connection's local end, published in a new session's answer.
 template <typename Stream, typename ExpireAfter>
 asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer, const probes::Endpoint& client,
-                                     Services& services, ExpireAfter expire_after) {
+                                     const std::optional<probes::Endpoint>& server, Services& services,
+                                     ExpireAfter expire_after) {
   for (int served = 0; served < kMaxRequestsPerConnection; ++served) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRequestHeader);
@@ -56,7 +58,7 @@ asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer,
     }
 
     const HttpRequest& request = parser.get();
-    HttpResponse res = services.control.handle(request, client);
+    HttpResponse res = services.control.handle(request, client, server);
     if (services.log.enabled(LogLevel::debug))
       services.log.debug("control: " + std::string(request.method_string()) + " " +
                          std::string(request.target()) + " -> " + std::to_string(res.result_int()) +
@@ -76,11 +78,19 @@ asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer,
   }
 }
 
+std::optional<probes::Endpoint> local_end(const asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  if (ec) return std::nullopt;
+  return to_endpoint(local.address(), local.port());
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_http(beast::tcp_stream stream, beast::flat_buffer buffer, probes::Endpoint client,
                                  Services& services) {
-  co_await serve_requests(stream, buffer, client, services,
+  const auto server = local_end(stream.socket());  // named: see the TLS serve_http below
+  co_await serve_requests(stream, buffer, client, server, services,
                           [&stream](std::chrono::steady_clock::duration d) { stream.expires_after(d); });
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -101,7 +111,10 @@ asio::awaitable<void> serve_http(TlsStream& stream, beast::flat_buffer buffer, p
       socket.close(ignored);
     });
   };
-  co_await serve_requests(stream, buffer, client, services, expire_after);
+  // Named, not a temporary in the co_await expression: GCC 12 can destroy
+  // such a temporary twice.
+  const auto server = local_end(socket);
+  co_await serve_requests(stream, buffer, client, server, services, expire_after);
   // close_notify (RFC 8446 §6.1), bounded like everything else here.
   if (socket.is_open()) {
     expire_after(services.timeouts.linger);

@@ -9,6 +9,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "src/control/control_client.h"
 #include "src/nat/gateway.h"
 #include "src/nat/hop_trace.h"
+#include "src/nat/nat64.h"
 #include "src/nat/nat_runner.h"
 #include "src/progress.h"
 #include "src/report/html_report.h"
@@ -150,6 +152,158 @@ asio::awaitable<CaptivePortal> portal_verdict(PortalCheck& check, Clock::time_po
   co_return classify_web_answer(answer, check.token, check.url, support);
 }
 
+// The RFC 7050 lookup of ipv4only.arpa: one AAAA query to each of this
+// host's resolvers (resolv.conf), beside the session's opening, never
+// waited for past kDns64Window. Shared with the coroutines that run it.
+constexpr milliseconds kDns64Window{1000};
+struct Dns64Lookup {
+  std::optional<nat::Nat64Prefix> prefix;
+  std::size_t pending = 0;
+  asio::steady_timer done;  // cancelled when a prefix is in or every resolver answered
+  Clock::time_point deadline;
+  explicit Dns64Lookup(asio::any_io_executor ex) : done(ex, Clock::time_point::max()) {}
+  bool finished() const { return prefix || pending == 0 || Clock::now() >= deadline; }
+};
+
+asio::awaitable<void> ask_one_resolver(std::shared_ptr<Dns64Lookup> lookup, asio::ip::udp::endpoint server) {
+  namespace ip = asio::ip;
+  std::array<std::uint8_t, 2> id_bytes{};
+  secure_random(id_bytes);
+  const auto id = static_cast<std::uint16_t>((id_bytes[0] << 8) | id_bytes[1]);
+  const auto query = nat::build_aaaa_query(id, nat::kIpv4OnlyName);
+  ip::udp::socket socket(co_await asio::this_coro::executor);
+  boost::system::error_code ec;
+  socket.open(server.protocol(), ec);
+  if (!ec) socket.connect(server, ec);
+  // A lost query is sent once more halfway through the window.
+  const auto resend_at = Clock::now() + (lookup->deadline - Clock::now()) / 2;
+  bool resent = false;
+  if (!ec) socket.send(asio::buffer(query), 0, ec);
+  std::array<std::uint8_t, 1500> buffer{};
+  asio::steady_timer timer(socket.get_executor());
+  while (!ec && !lookup->prefix && Clock::now() < lookup->deadline) {
+    timer.expires_at(resent ? lookup->deadline : std::min(resend_at, lookup->deadline));
+    auto result = co_await (socket.async_receive(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (result.index() == 1) {
+      if (!resent) {
+        resent = true;
+        socket.send(asio::buffer(query), 0, ec);
+      }
+      continue;
+    }
+    auto [receive_ec, n] = std::get<0>(result);
+    if (receive_ec) break;  // e.g. ICMP port unreachable: no resolver there
+    auto answer = nat::parse_aaaa_answer(probes::ByteView(buffer.data(), n), id);
+    if (!answer) continue;  // not the answer to this query
+    if (auto prefix = nat::prefix_from_ipv4only(*answer)) lookup->prefix = prefix;
+    break;  // this resolver has spoken: a prefix, or no DNS64
+  }
+  if (--lookup->pending == 0 || lookup->prefix) lookup->done.cancel();
+}
+
+std::shared_ptr<Dns64Lookup> start_dns64_lookup(asio::any_io_executor executor) {
+  auto lookup = std::make_shared<Dns64Lookup>(executor);
+  lookup->deadline = Clock::now() + kDns64Window;
+  std::ifstream file("/etc/resolv.conf");
+  std::string text(64 * 1024, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(std::max<std::streamsize>(file.gcount(), 0)));
+  std::vector<asio::ip::udp::endpoint> servers;
+  for (const auto& name : nat::nameservers_from_resolv_conf(text)) {
+    boost::system::error_code ec;
+    auto a = asio::ip::make_address(name, ec);
+    if (!ec) servers.emplace_back(a, 53);
+  }
+  lookup->pending = servers.size();
+  for (const auto& server : servers) asio::co_spawn(executor, ask_one_resolver(lookup, server), asio::detached);
+  return lookup;
+}
+
+// The lookup's prefix, waiting for it until `deadline` at most.
+asio::awaitable<std::optional<nat::Nat64Prefix>> dns64_prefix(Dns64Lookup& lookup, Clock::time_point deadline) {
+  if (!lookup.finished() && Clock::now() < deadline) {
+    lookup.done.expires_at(std::min(deadline, lookup.deadline));
+    co_await lookup.done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return lookup.prefix;
+}
+
+// An IPv4 address as the reflector wrote it (dotted quad, or IPv4-mapped IPv6).
+std::optional<nat::Ipv4> ipv4_of(const std::string& text) {
+  if (auto v4 = nat::parse_ipv4(text)) return v4;
+  if (auto v6 = nat::parse_ipv6(text)) return nat::from_ipv4_mapped(*v6);
+  return std::nullopt;
+}
+
+// Whether this host has a route towards `address` at all: a UDP socket's
+// connect() asks the routing table and sends nothing. An IPv6-only host
+// behind NAT64 resolves a name to its IPv4 address too (DNS64 answers A
+// queries as they are), and must not pick the family it cannot use.
+bool has_route(const asio::ip::address& address) {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io);
+  boost::system::error_code ec;
+  socket.open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+  if (!ec) socket.connect({address, 9}, ec);
+  return ec != asio::error::network_unreachable;
+}
+
+// NAT64 (RFC 6146): the control session went to an IPv6 address and the
+// reflector saw it come from an IPv4 one, so something on the way translated
+// it. The prefix: the control address embeds one of the reflector's own IPv4
+// addresses (RFC 6052 section 2.2), else what DNS64 said (RFC 7050).
+struct Nat64Path {
+  Nat64Finding finding;
+  std::optional<nat::Nat64Prefix> prefix;
+  std::optional<nat::Ipv4> reflector_ipv4;  // the reflector's IPv4 address the translator reached
+};
+
+std::optional<Nat64Path> detect_nat64(const asio::ip::address& control, const probes::SessionInfo& info) {
+  if (!control.is_v6() || !ipv4_of(info.client.address)) return std::nullopt;
+  Nat64Path path;
+  path.finding.detected = true;
+  const auto bytes = control.to_v6().to_bytes();
+  nat::Ipv6 address{};
+  std::copy(bytes.begin(), bytes.end(), address.begin());
+  std::vector<nat::Ipv4> own;
+  if (info.server)
+    if (auto v4 = ipv4_of(info.server->address)) own.push_back(*v4);
+  if (info.capabilities.alternate_address)
+    if (auto v4 = ipv4_of(*info.capabilities.alternate_address)) own.push_back(*v4);
+  for (const auto& v4 : own) {
+    if (auto prefix = nat::prefix_embedding(address, v4)) {
+      path.prefix = prefix;
+      path.reflector_ipv4 = v4;
+      path.finding.prefix = nat::to_string(*prefix);
+      path.finding.source = "reflector_address";
+      path.finding.reflector_ipv4 = nat::format_ipv4(v4);
+      break;
+    }
+  }
+  return path;
+}
+
+// The prefix DNS64 gave: the source when the address did not tell, a second
+// one when it agrees.
+void add_dns64_prefix(Nat64Path& path, const asio::ip::address& control, const std::optional<nat::Nat64Prefix>& dns) {
+  if (!dns) return;
+  if (path.prefix) {
+    if (*path.prefix == *dns) path.finding.source = "reflector_address_and_dns64";
+    return;
+  }
+  path.prefix = dns;
+  path.finding.prefix = nat::to_string(*dns);
+  path.finding.source = "dns64";
+  const auto bytes = control.to_v6().to_bytes();
+  nat::Ipv6 address{};
+  std::copy(bytes.begin(), bytes.end(), address.begin());
+  if (auto v4 = nat::embedded_ipv4(address, dns->length)) {
+    path.reflector_ipv4 = v4;
+    path.finding.reflector_ipv4 = nat::format_ipv4(*v4);
+  }
+}
+
 asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoard& progress) {
   const auto timeout = milliseconds(static_cast<long>(o.timeout_s * 1000));
   // One deadline for the probes, whatever opening the session cost; the
@@ -168,6 +322,7 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     if (a.is_v4() && !v4) v4 = a;
     if (a.is_v6() && !v6) v6 = a;
   }
+  if (v4 && v6 && !has_route(*v4)) v4.reset();
   // -6 restricts the probes to IPv6. The control session is vpncheck's own
   // channel, not a probe: it tries IPv6 first, then the host's IPv4 address,
   // rather than give up on a network that lets no TCP out over IPv6 (its
@@ -181,6 +336,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
                    " address (-" + (o.ipv4_only ? "4" : "6") + " was given)";
     co_return;
   }
+  // Only a host with no IPv4 address for the reflector can be reaching it through
+  // a NAT64: then the RFC 7050 lookup runs beside the session's opening.
+  std::shared_ptr<Dns64Lookup> dns64;
+  if (!v4 && !control_fallback && v6 && !v6->is_loopback()) dns64 = start_dns64_lookup(co_await asio::this_coro::executor);
   std::vector<Family> families;
   if (v4) families.push_back(Family::ipv4);
   if (v6) families.push_back(Family::ipv6);
@@ -240,9 +399,18 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
                            std::min(timeout, kAddressProofWait), access);
   }
 
+  auto nat64 = detect_nat64(*address, session.info);
+  // Without the prefix from the address, DNS64's answer is waited for, within its window.
+  if (nat64 && !nat64->prefix && dns64) add_dns64_prefix(*nat64, *address, co_await dns64_prefix(*dns64, probes_deadline));
+  // Behind a NAT64 the raw IPv6 probes leave towards the translated address
+  // and arrive, translated, at the reflector's IPv4 raw listeners: those are
+  // the ones that decide whether they can run.
+  auto plan_caps = session.info.capabilities;
+  if (nat64) plan_caps.raw_protocols_v6 = plan_caps.raw_protocols;
+
   std::string select_error;
   auto modules = select_protocols(o.protocols, select_error);
-  auto plan = make_plan(*modules, session.info.capabilities, families);
+  auto plan = make_plan(*modules, plan_caps, families);
 
   RunSettings settings;
   settings.reflector = *address;
@@ -264,9 +432,19 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   std::optional<nat::NatTestPlan> nat_plan;
   const auto& caps = session.info.capabilities;
   // (IPv4 tests: not with -6, even when the control session fell back to IPv4.)
-  if (address->is_v4() && !o.ipv6_only && !caps.nat_ports.empty() && caps.nat_ports.front() != 0) {
+  // Behind a NAT64 they reach the reflector's IPv4 NAT test service through
+  // the translator: every address of it synthesized under the prefix.
+  const bool nat_via_nat64 = nat64 && nat64->prefix && nat64->reflector_ipv4;
+  if (((address->is_v4() && !o.ipv6_only) || nat_via_nat64) && !caps.nat_ports.empty() && caps.nat_ports.front() != 0) {
     nat::NatTestPlan p;
-    p.primary = address->to_v4();
+    if (nat_via_nat64) {
+      p.primary = asio::ip::address_v4(*nat64->reflector_ipv4);
+      p.via_nat64 = nat64->prefix;
+      // IPv4's DF and fragments have no counterpart this side of the translator.
+      p.path = false;
+    } else {
+      p.primary = address->to_v4();
+    }
     p.port = caps.nat_ports[0];
     if (caps.nat_ports.size() > 1 && caps.nat_ports[1] != 0 && caps.nat_ports[1] != p.port) p.other_port = caps.nat_ports[1];
     if (caps.alternate_address) {
@@ -352,6 +530,12 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     for (const auto& r : results)
       if (r.probe.module == module) mine.push_back(r);
     report.protocols.push_back(assess_families(*module, mine, report.observations_read));
+  }
+  if (nat64) {
+    if (dns64) add_dns64_prefix(*nat64, *address, dns64->prefix);
+    report.nat64 = nat64->finding;
+  } else if (address->is_v6()) {
+    report.nat64 = Nat64Finding{};
   }
   report.path_loss = estimate_loss(results);
   const nat::LossEstimate nat_loss = nat_measured ? nat_measured->loss : nat::LossEstimate{};

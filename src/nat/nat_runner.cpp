@@ -86,6 +86,27 @@ struct Ask {
   }
 };
 
+// Where a datagram for the reflector's IPv4 `address` goes: there, or behind
+// a NAT64 to that address synthesized under the prefix (RFC 6052).
+udp::endpoint wire(const NatTestPlan& plan, const asio::ip::address_v4& address, std::uint16_t port) {
+  if (plan.via_nat64)
+    if (auto v6 = synthesize_ipv6(*plan.via_nat64, address.to_bytes())) return {asio::ip::address_v6(*v6), port};
+  return {address, port};
+}
+
+// The reflector's IPv4 address a datagram came from: its source, or behind a
+// NAT64 the address its source embeds.
+std::optional<asio::ip::address_v4> ipv4_source(const NatTestPlan& plan, const udp::endpoint& from) {
+  if (from.address().is_v4()) return from.address().to_v4();
+  if (!plan.via_nat64) return std::nullopt;
+  const auto bytes = from.address().to_v6().to_bytes();
+  Ipv6 a{};
+  std::copy(bytes.begin(), bytes.end(), a.begin());
+  const auto v4 = embedded_ipv4(a, plan.via_nat64->length);
+  if (!v4 || synthesize_ipv6(*plan.via_nat64, *v4) != a) return std::nullopt;
+  return asio::ip::address_v4(*v4);
+}
+
 class Exchange;
 
 struct Context {
@@ -226,8 +247,8 @@ class Exchange {
 
   void take(probes::ByteView datagram, const udp::endpoint& from) {
     const auto sources = ctx_->sources();
-    if (!from.address().is_v4() || std::find(sources.begin(), sources.end(), from.address().to_v4()) == sources.end())
-      return;
+    const auto source = ipv4_source(ctx_->plan, from);
+    if (!source || std::find(sources.begin(), sources.end(), *source) == sources.end()) return;
     auto reply = np::parse_reply(datagram);
     if (!reply) return;
     auto it = index_.find(reply->token.probe_index);
@@ -283,10 +304,11 @@ LossEstimate Context::pooled(Clock::time_point now) const {
   return l;
 }
 
-bool open_socket(udp::socket& socket) {
+bool open_socket(udp::socket& socket, const NatTestPlan& plan) {
   boost::system::error_code ec;
-  socket.open(udp::v4(), ec);
-  if (!ec) socket.bind(udp::endpoint(udp::v4(), 0), ec);
+  const auto family = plan.via_nat64 ? udp::v6() : udp::v4();
+  socket.open(family, ec);
+  if (!ec) socket.bind(udp::endpoint(family, 0), ec);
   return !ec;
 }
 
@@ -307,18 +329,18 @@ Ask bind_ask(const udp::endpoint& to, std::uint8_t flags = 0) {
 // from where the request went.
 asio::awaitable<void> mapping_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
   udp::socket socket(co_await asio::this_coro::executor);
-  if (!open_socket(socket)) co_return;
+  if (!open_socket(socket, ctx->plan)) co_return;
   const auto& p = ctx->plan;
   std::vector<Ask> asks;
   std::vector<std::optional<probes::Endpoint>*> slots;
-  asks.push_back(bind_ask(udp::endpoint(p.primary, p.port)));
+  asks.push_back(bind_ask(wire(p, p.primary, p.port)));
   slots.push_back(&m->mapping.to_primary);
   if (p.other_port) {
-    asks.push_back(bind_ask(udp::endpoint(p.primary, *p.other_port)));
+    asks.push_back(bind_ask(wire(p, p.primary, *p.other_port)));
     slots.push_back(&m->mapping.to_other_port);
   }
   if (p.alternate) {
-    asks.push_back(bind_ask(udp::endpoint(*p.alternate, p.port)));
+    asks.push_back(bind_ask(wire(p, *p.alternate, p.port)));
     slots.push_back(&m->mapping.to_other_address);
   }
   Exchange x(ctx, socket, std::move(asks));
@@ -337,22 +359,21 @@ asio::awaitable<void> mapping_test(std::shared_ptr<Context> ctx, std::shared_ptr
 asio::awaitable<void> filtering_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m,
                                      np::Origin extra) {
   udp::socket socket(co_await asio::this_coro::executor);
-  if (!open_socket(socket)) co_return;
+  if (!open_socket(socket, ctx->plan)) co_return;
   const auto& p = ctx->plan;
   // Only what the reflector can serve is asked for; the baseline alone is still worth having.
   const bool want_extra = extra == np::Origin::other_port ? p.other_port.has_value() : p.alternate.has_value();
   const std::uint8_t flag =
       !want_extra ? 0 : extra == np::Origin::other_port ? np::kFlagOtherPort : np::kFlagOtherAddress;
-  auto ask = bind_ask(udp::endpoint(p.primary, p.port), flag);
+  auto ask = bind_ask(wire(p, p.primary, p.port), flag);
   if (want_extra) {
     ask.copies = kUnsolicitedCopiesPerRound;
     ask.want = extra;
-    const auto primary = p.primary;
-    const auto other_port = p.other_port;
-    const auto alternate = p.alternate;
-    ask.want_from = [extra, primary, other_port, alternate](const udp::endpoint& from) {
-      if (extra == np::Origin::other_port) return other_port && from == udp::endpoint(primary, *other_port);
-      return alternate && from.address() == *alternate;
+    const auto other_port_from = p.other_port ? std::optional(wire(p, p.primary, *p.other_port)) : std::nullopt;
+    const auto alternate_from = p.alternate ? std::optional(wire(p, *p.alternate, p.port).address()) : std::nullopt;
+    ask.want_from = [extra, other_port_from, alternate_from](const udp::endpoint& from) {
+      if (extra == np::Origin::other_port) return other_port_from && from == *other_port_from;
+      return alternate_from && from.address() == *alternate_from;
     };
   }
   std::vector<Ask> asks;
@@ -405,10 +426,10 @@ asio::awaitable<bool> await_answer(udp::socket& socket, const np::Request& reque
 asio::awaitable<void> lifetime_trial(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m, int gap_s) {
   LifetimeTrial trial{gap_s, std::nullopt, 0};
   udp::socket socket(co_await asio::this_coro::executor);
-  if (open_socket(socket)) {
+  if (open_socket(socket, ctx->plan)) {
     const auto& p = ctx->plan;
     Ask ask;
-    ask.to = udp::endpoint(p.primary, p.port);
+    ask.to = wire(p, p.primary, p.port);
     ask.type = np::Type::lifetime;
     ask.gap_s = static_cast<std::uint16_t>(gap_s);
     // A retransmission restarts the reflector's gap: the same request every time.
@@ -437,12 +458,12 @@ asio::awaitable<void> lifetime_trial(std::shared_ptr<Context> ctx, std::shared_p
 asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
   auto executor = co_await asio::this_coro::executor;
   udp::socket a(executor), b(executor);
-  if (!open_socket(a) || !open_socket(b)) co_return;
+  if (!open_socket(a, ctx->plan) || !open_socket(b, ctx->plan)) co_return;
   const auto& p = ctx->plan;
   const auto deadline = Clock::now() + p.timeout;
   std::vector<Ask> for_a, for_b;
-  for_a.push_back(bind_ask(udp::endpoint(p.primary, p.port)));
-  for_b.push_back(bind_ask(udp::endpoint(p.primary, p.port)));
+  for_a.push_back(bind_ask(wire(p, p.primary, p.port)));
+  for_b.push_back(bind_ask(wire(p, p.primary, p.port)));
   Exchange xa(ctx, a, std::move(for_a)), xb(ctx, b, std::move(for_b));
   co_await (xa.run(deadline) && xb.run(deadline));
   const auto* ma = xa.asks.front().wanted();
@@ -450,8 +471,11 @@ asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr
   if (ma == nullptr || mb == nullptr) co_return;  // no external endpoints: not run
   const auto mapped_a = ma->reply.observed;
   boost::system::error_code ec;
-  const auto b_external = udp::endpoint(asio::ip::make_address(mb->reply.observed.address, ec), mb->reply.observed.port);
+  const auto b_address = asio::ip::make_address(mb->reply.observed.address, ec);
   if (ec) co_return;
+  // Behind a NAT64 the external endpoint is IPv4: reached through the translator.
+  const auto b_external =
+      b_address.is_v4() ? wire(p, b_address.to_v4(), mb->reply.observed.port) : udp::endpoint(b_address, mb->reply.observed.port);
   m->reached = true;
   const auto wait = settle_grace(xa.round_trip().value_or(std::chrono::microseconds(0)), p.timeout);
   std::vector<np::Request> sent;
@@ -500,7 +524,8 @@ asio::awaitable<void> hairpin_test(std::shared_ptr<Context> ctx, std::shared_ptr
       auto& record = tries[static_cast<std::size_t>(it - sent.begin())];
       record.direct = record.wanted = true;
       arrived = true;
-      m->hairpin_source_external = from.address().to_string() == mapped_a.address && from.port() == mapped_a.port;
+      const auto source = ipv4_source(p, from);
+      m->hairpin_source_external = source && source->to_string() == mapped_a.address && from.port() == mapped_a.port;
     }
   }
   m->hairpinning = arrived;
@@ -546,7 +571,7 @@ std::optional<int> local_mtu_towards(const udp::endpoint& to, const asio::any_io
 // the path drops, if its tries say it is no chance (assess_path).
 asio::awaitable<void> path_test(std::shared_ptr<Context> ctx, std::shared_ptr<NatMeasurements> m) {
   udp::socket socket(co_await asio::this_coro::executor);
-  if (!open_socket(socket)) co_return;
+  if (!open_socket(socket, ctx->plan)) co_return;
   int on = 1;
   ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   const auto& p = ctx->plan;

@@ -25,6 +25,7 @@
 #include "probes/probe.h"
 #include "probes/token.h"
 #include "src/nat/behaviour.h"
+#include "src/nat/nat64.h"
 #include "src/nat/nat_assessment.h"
 
 namespace vpncheck::nat {
@@ -41,6 +42,10 @@ struct NatTestPlan {
   std::vector<int> lifetime_gaps;  // seconds; empty: the binding-lifetime test is not run
   bool hairpin = false;            // --hairpin: run the hairpinning test
   bool path = true;                // the path MTU and fragments test
+  // Behind a NAT64: every datagram goes to the reflector's addresses
+  // synthesized under this prefix (RFC 6052), from an IPv6 socket, and
+  // answers from there count as from those IPv4 addresses.
+  std::optional<Nat64Prefix> via_nat64;
 };
 
 // The path test's DF probe sizes (IPv4 packet sizes): 1500 and the MTUs that

@@ -100,6 +100,12 @@ std::vector<Node> path_nodes(const json& report) {
   Node computer{{"This computer"}};
   if (auto local = str(client, "local_address"); !local.empty()) computer.lines.push_back(local);
   nodes.push_back(computer);
+  const json& nat64 = object_at(client, "nat64");
+  if (tri(nat64, "detected") == Tri::yes) {
+    Node translator{{"NAT64"}};
+    if (auto prefix = str(nat64, "prefix"); !prefix.empty()) translator.lines.push_back(prefix);
+    nodes.push_back(translator);
+  }
 
   const json& port_mapping = object_at(nat, "port_mapping");
   auto nat_facts = [&](Node& n) {
@@ -285,7 +291,13 @@ std::string render_html_report(const json& report) {
   }
 
   const json& nat = object_at(report, "nat");
-  json notes = nat.contains("summary") && nat["summary"].is_array() ? nat["summary"] : json::array();
+  json notes = json::array();
+  // NAT64 first: the network's most basic fact, then the NAT's.
+  const json& nat64 = object_at(object_at(report, "client"), "nat64");
+  if (nat64.contains("summary") && nat64["summary"].is_array())
+    for (const auto& line : nat64["summary"]) notes.push_back(line);
+  if (nat.contains("summary") && nat["summary"].is_array())
+    for (const auto& line : nat["summary"]) notes.push_back(line);
   if (tri(report, "redacted") == Tri::yes)
     notes.push_back("Public addresses are redacted (same address, same redacted-<hash> token).");
   if (!notes.empty()) {

@@ -128,6 +128,12 @@ void write_junit_report(std::ostream& out, const Report& r) {
   property("reflector.address", r.reflector_address);
   if (r.public_address) property("client.public_address", *r.public_address);
   if (r.behind_nat) property("client.behind_nat", *r.behind_nat ? "true" : "false");
+  if (r.nat64) {
+    property("client.nat64.detected", r.nat64->detected ? "true" : "false");
+    if (r.nat64->prefix) property("client.nat64.prefix", *r.nat64->prefix);
+    const auto lines = nat64_lines(r);
+    for (std::size_t i = 0; i < lines.size(); ++i) property("client.nat64.note." + std::to_string(i + 1), lines[i]);
+  }
   if (r.path_loss.measured()) property("path.loss", percent(r.path_loss.fraction()));
   if (auto loss = loss_line(r.path_loss)) property("path.loss.note", *loss);
   if (r.captive_portal) {

@@ -65,6 +65,11 @@ void write_markdown_report(std::ostream& out, const Report& r) {
     return;
   }
   if (auto portal = captive_portal_line(r)) out << "> **Note:** " << markdown_escape(*portal) << "\n\n";
+  if (auto lines = nat64_lines(r); !lines.empty()) {
+    out << "**NAT64:**\n\n";
+    for (const auto& line : lines) out << "- " << markdown_escape(line) << "\n";
+    out << "\n";
+  }
   if (auto loss = loss_line(r.path_loss)) out << "> **Note:** " << markdown_escape(*loss) << "\n\n";
   if (auto limits = describe_reflector_limits(r.reflector_limits); !limits.empty())
     out << "> **Note:** the reflector limited its answers (" << markdown_escape(limits)

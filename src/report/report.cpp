@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "probes/ip.h"
 #include "probes/translation.h"
 
 namespace vpncheck::client {
@@ -100,6 +101,54 @@ std::optional<std::string> captive_portal_line(const Report& report) {
   line += portal->login_url ? " Its login page is " + *portal->login_url + "." : "";
   return line + " The verdicts below were measured through it; after logging in the network may let more through,"
                 " so run vpncheck again then.";
+}
+
+std::vector<std::string> nat64_lines(const Report& report) {
+  if (!report.nat64 || !report.nat64->detected) return {};
+  const auto& n = *report.nat64;
+  std::string fact = "This network is IPv6-only behind NAT64: the reflector was reached at " + report.reflector_address +
+                     (n.reflector_ipv4 ? ", which a translator turned into its IPv4 address " + *n.reflector_ipv4
+                                       : ", yet it saw this machine come from IPv4");
+  if (n.prefix) {
+    fact += ", under the prefix " + *n.prefix + " (" +
+            (n.source == "dns64"                         ? "from DNS64's answer for ipv4only.arpa"
+             : n.source == "reflector_address_and_dns64" ? "from the reflector's address; DNS64 agrees"
+                                                         : "from the reflector's address") +
+            ")";
+  } else {
+    fact += " (its prefix is unknown: the address embeds none of the reflector's IPv4 addresses and DNS64 gave none)";
+  }
+  std::vector<std::string> lines{fact + "."};
+  lines.push_back(
+      "VPN servers written as IPv4 literals (Endpoint = 198.51.100.7:51820, remote 198.51.100.7) cannot be reached "
+      "from here: configure a host name, which DNS64 answers with a translated address, or the server's IPv6 address.");
+  // The raw protocols tried through the translator: which it carried.
+  std::vector<std::string> carried, lost;
+  for (const auto& protocol : report.protocols) {
+    for (const auto& r : protocol.probes) {
+      if (r.probe.family != Family::ipv6 || r.probe.variant.transport != probes::Transport::ip || !was_tested(r))
+        continue;
+      const auto* raw = probes::ip::raw_protocol(r.probe.variant.port);
+      if (!raw) continue;
+      const std::string name = std::string(raw->display) + " (IP protocol " + std::to_string(raw->number) + ")";
+      auto& list = reached_reflector(r) ? carried : lost;
+      if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+    }
+  }
+  auto join = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i)
+      out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+    return out;
+  };
+  if (!lost.empty())
+    lines.push_back(join(lost) + " did not get through the translator: NAT64s that follow RFC 6146 translate only "
+                    "TCP, UDP and ICMP. Use a VPN over UDP or TCP here (WireGuard, OpenVPN, IKEv2 with NAT-T on UDP 4500).");
+  if (!carried.empty())
+    lines.push_back("This translator carried " + join(carried) +
+                    " to the reflector's IPv4 address; many NAT64s (RFC 6146) translate only TCP, UDP and ICMP, so on "
+                    "other IPv6-only networks prefer a VPN over UDP or TCP.");
+  return lines;
 }
 
 std::vector<std::string> nat_section_lines(const NatSummary& nat) {

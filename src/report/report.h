@@ -53,6 +53,17 @@ void apply_nat_tests(NatSummary& nat, const nat::NatAssessment& tests);
 // The text report's NAT lines, in plain words.
 std::vector<std::string> nat_section_lines(const NatSummary& nat);
 
+// NAT64 (RFC 6146) on the way: the control session reached an IPv6 address
+// and the reflector saw an IPv4 client. Unset when the session went over IPv4.
+struct Nat64Finding {
+  bool detected = false;
+  std::optional<std::string> prefix;  // "2001:db8:64::/96"; unset when nothing told it
+  // "reflector_address" (the control address embeds one of the reflector's
+  // IPv4 addresses), "dns64" (RFC 7050), or "reflector_address_and_dns64".
+  std::optional<std::string> source;
+  std::optional<std::string> reflector_ipv4;  // the reflector's IPv4 address the translator reached
+};
+
 struct Report {
   std::string started_at;  // RFC 3339, UTC
   std::int64_t duration_ms = 0;
@@ -67,6 +78,7 @@ struct Report {
   std::optional<std::string> local_address;
   std::optional<std::string> public_address;
   std::optional<bool> behind_nat;
+  std::optional<Nat64Finding> nat64;
   NatSummary nat;
   bool observations_read = false;
   std::string observations_error;
@@ -89,6 +101,10 @@ struct Report {
 // One line for people when a captive portal was seen (the error says it
 // instead when it stopped the run); nothing otherwise.
 std::optional<std::string> captive_portal_line(const Report& report);
+
+// The report's NAT64 lines (fact, then advice) when a NAT64 was detected;
+// empty otherwise.
+std::vector<std::string> nat64_lines(const Report& report);
 
 // Exit code for a finished run: 1 if any required protocol did not pass.
 ExitCode exit_code_for(const Report& report);

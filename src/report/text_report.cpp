@@ -122,6 +122,10 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     line << ")";
     put_line(out, style, line.str());
   }
+  if (auto lines = nat64_lines(r); !lines.empty()) {
+    out << "NAT64:\n";
+    for (const auto& line : lines) put_wrapped(out, style, "  ", 2, line, 4);
+  }
   if (auto nat_lines = nat_section_lines(r.nat); !nat_lines.empty()) {
     out << "NAT:\n";
     for (const auto& line : nat_lines) put_wrapped(out, style, "  ", 2, line, 4);

@@ -270,6 +270,26 @@ TEST(JsonReportSchema, ReportWithNatFactsValidates) {
   EXPECT_VALID_REPORT(to_report_json(r));
 }
 
+TEST(JsonReportSchema, Nat64FindingValidatesAndIsNullForAnIpv4Session) {
+  Report r = realistic_report();
+  EXPECT_TRUE(to_report_json(r).at("client").at("nat64").is_null());
+  r.nat64 = Nat64Finding{true, "2001:db8:64::/96", "reflector_address_and_dns64", "203.0.113.5"};
+  json doc = to_report_json(r);
+  const json& n = doc.at("client").at("nat64");
+  EXPECT_EQ(n.at("detected"), true);
+  EXPECT_EQ(n.at("prefix"), "2001:db8:64::/96");
+  EXPECT_EQ(n.at("source"), "reflector_address_and_dns64");
+  EXPECT_EQ(n.at("reflector_ipv4"), "203.0.113.5");
+  EXPECT_EQ(n.at("summary"), json(nat64_lines(r)));
+  EXPECT_VALID_REPORT(doc);
+  r.nat64 = Nat64Finding{};
+  EXPECT_VALID_REPORT(to_report_json(r));
+  doc["client"]["nat64"]["source"] = "guess";
+  auto validation = validate(doc);
+  if (validation.status == Validation::Status::unavailable) GTEST_SKIP() << validation.output;
+  EXPECT_EQ(validation.status, Validation::Status::invalid) << validation.output;
+}
+
 TEST(JsonReportSchema, RedactedMustBeABoolean) {
   json doc = to_report_json(redact(realistic_report()));
   EXPECT_EQ(doc.at("redacted"), true);

@@ -191,12 +191,36 @@ TEST(AssessPptp, Ipv6NotesThatTheHelperIsIpv4Only) {
   auto results = fixtures::dual_stack_scenario(
       pptp_module(), caps, [](const ProbeVariant&, ProbeKind) { return Fate::answered; },
       [](const ProbeVariant&, ProbeKind) { return Fate::answered; });
+  // Routed IPv6 (no NAT66, no NAT64): its probes arrive from the client's own address.
+  for (auto& r : results)
+    if (r.probe.family == Family::ipv6)
+      for (auto& o : r.arrivals) o.source.address = "2001:db8:1::10";
   auto a = assess_families(pptp_module(), results, true);
   EXPECT_EQ(a.verdict, Verdict::pass) << a.summary;
   ASSERT_EQ(a.families.size(), 2u);
   const auto& v6 = a.families[1];
   EXPECT_EQ(v6.verdict, Verdict::inconclusive) << v6.summary;  // raw GRE runs over IPv4 only
   EXPECT_TRUE(contains(joined(v6.advice), "IPv4-only")) << joined(v6.advice);
+}
+
+// An IPv6 control connection that arrived over IPv4 crossed a NAT64: the
+// advice is about the translator, not about IPv6 routers.
+TEST(AssessPptp, BehindNat64TheAdviceNamesTheTranslator) {
+  auto results = run(Fate::answered, Fate::dropped);
+  for (auto& r : results) {
+    r.probe.family = Family::ipv6;
+    for (auto& o : r.arrivals) o.source.address = "203.0.113.1";
+  }
+  ASSERT_FALSE(piece(results, "control").arrivals.empty());
+  auto a = assess_pptp_read(results);
+  EXPECT_EQ(a.verdict, Verdict::blocked) << a.summary;
+  EXPECT_TRUE(contains(joined(a.advice), "Behind a NAT64 GRE must cross the translator")) << joined(a.advice);
+  EXPECT_FALSE(contains(joined(a.advice), "gets no help from routers")) << joined(a.advice);
+  for (auto& r : results)
+    for (auto& o : r.arrivals) o.source.address = "2001:db8:1::10";
+  a = assess_pptp_read(results);
+  EXPECT_TRUE(contains(joined(a.advice), "gets no help from routers")) << joined(a.advice);
+  EXPECT_FALSE(contains(joined(a.advice), "NAT64")) << joined(a.advice);
 }
 
 }  // namespace

@@ -91,6 +91,11 @@ LAB_LAST_PID=""
 # Percent of forwarded packets the router drops at random, in this lab
 # ("" when the profile drops none on purpose); see lab_up.
 LAB_LOSS_PERCENT_IN_FORCE=""
+# Behind a NAT64 profile (see _lab_nat64_up): its prefix and the reflector's
+# addresses synthesized under it ("" otherwise).
+LAB_NAT64_PREFIX=""
+LAB_REFLECTOR_NAT64_IP=""
+LAB_REFLECTOR_ALT_NAT64_IP=""
 
 # ---- small helpers ---------------------------------------------------------
 
@@ -178,6 +183,12 @@ lab_attach() {
 	LAB_LOSS_PERCENT_IN_FORCE=""
 	if [[ -r "$LAB_STATE_DIR/loss_percent" ]]; then
 		LAB_LOSS_PERCENT_IN_FORCE="$(cat "$LAB_STATE_DIR/loss_percent")"
+	fi
+	LAB_NAT64_PREFIX="" LAB_REFLECTOR_NAT64_IP="" LAB_REFLECTOR_ALT_NAT64_IP=""
+	if [[ -r "$LAB_STATE_DIR/nat64" ]]; then
+		LAB_NAT64_PREFIX="$(awk '{ print $1 }' "$LAB_STATE_DIR/nat64")"
+		LAB_REFLECTOR_NAT64_IP="${LAB_NAT64_PREFIX%%/*}$LAB_REFLECTOR_IP"
+		LAB_REFLECTOR_ALT_NAT64_IP="${LAB_NAT64_PREFIX%%/*}$LAB_REFLECTOR_ALT_IP"
 	fi
 }
 
@@ -283,8 +294,86 @@ lab_up() {
 	fi
 
 	ip netns exec "$r" nft "${nft_defines[@]}" -f "$nft_file" || { lab_die "loading $nft_file failed"; return 1; }
+
+	# A profile may make the LAN IPv6-only behind NAT64 ("# lab-nat64: PREFIX/96 POOL4").
+	local nat64
+	nat64="$(sed -n 's/^# lab-nat64: *\([0-9a-fA-F:]*\/96\) \([0-9.]*\/[0-9]*\) *$/\1 \2/p' "$nft_file" | head -n 1)"
+	if [[ -n "$nat64" ]]; then
+		# shellcheck disable=SC2086 # two words: prefix, pool
+		_lab_nat64_up $nat64 || return 1
+	fi
 	lab_log "up: profile=$profile${LAB_LOSS_PERCENT_IN_FORCE:+ loss=$LAB_LOSS_PERCENT_IN_FORCE%} suffix=$LAB_SUFFIX (client=$c router=$r reflector=$f)"
 	export LAB_SUFFIX LAB_NS_CLIENT LAB_NS_ROUTER LAB_NS_REFLECTOR LAB_STATE_DIR LAB_PROFILE
+}
+
+# _lab_until SECONDS CMD... -> runs CMD (quietly) until it succeeds; 1 if it
+# still fails after SECONDS.
+_lab_until() {
+	local limit="$1" start
+	shift
+	start="$(lab_now)"
+	until "$@" >/dev/null 2>&1; do
+		awk -v e="$(lab_elapsed "$start")" -v l="$limit" 'BEGIN { exit !(e >= l) }' && return 1
+		sleep 0.05
+	done
+}
+
+# _lab_nat64_up PREFIX/96 POOL4 -> the LAN becomes IPv6-only and the reflector
+# IPv4-only; tayga in the router translates PREFIX (RFC 6052 embedding of the
+# IPv4 address in the last 32 bits) to and from POOL4, which the profile's
+# NAT44 masquerades; a DNS64 (dns64.py) answers the client on the router's LAN
+# address, through /etc/netns/<client ns>/resolv.conf (removed by lab_down),
+# so no lookup of the lab ever reaches the host's resolver. Waits (bounded, 5 s)
+# until the reflector answers a ping through the translator.
+_lab_nat64_up() {
+	local prefix="$1" pool="$2" c="$LAB_NS_CLIENT" r="$LAB_NS_ROUTER" f="$LAB_NS_REFLECTOR"
+	command -v tayga >/dev/null 2>&1 || { lab_die "profile $LAB_PROFILE needs tayga (packaging/install-deps.sh)"; return 1; }
+	ip -n "$c" addr del "$LAB_CLIENT_IP/24" dev eth0
+	ip -n "$r" addr del "$LAB_ROUTER_LAN_IP/24" dev lan
+	ip -n "$f" -6 route del 2001:db8:1::/64 via "$LAB_ROUTER_WAN_IP6"
+	ip -n "$f" -6 addr del "$LAB_REFLECTOR_IP6/64" dev eth0
+	local pool_net="${pool%/*}"
+	local tayga_ip4="${pool_net%.*}.$((${pool_net##*.} + 1))"
+	mkdir -p "$LAB_STATE_DIR/tayga"
+	# ipv6-addr: with the well-known prefix tayga may not derive its own
+	# address from a private ipv4-addr (RFC 6052 section 3.1).
+	cat >"$LAB_STATE_DIR/tayga.conf" <<EOF2
+tun-device nat64
+ipv4-addr $tayga_ip4
+ipv6-addr 2001:db8:1:ffff::1
+prefix $prefix
+dynamic-pool $pool
+data-dir $LAB_STATE_DIR/tayga
+EOF2
+	ip netns exec "$r" tayga -c "$LAB_STATE_DIR/tayga.conf" --mktun >"$LAB_STATE_DIR/tayga-mktun.log" 2>&1 ||
+		{ lab_die "tayga --mktun failed: $(cat "$LAB_STATE_DIR/tayga-mktun.log")"; return 1; }
+	ip -n "$r" link set nat64 up
+	ip -n "$r" route add "$pool" dev nat64
+	ip -n "$r" -6 route add "$prefix" dev nat64
+	ip -n "$r" -6 route add 2001:db8:1:ffff::1/128 dev nat64
+	lab_bg tayga router tayga -c "$LAB_STATE_DIR/tayga.conf" --nodetach
+	printf '%s %s\n' "$prefix" "$pool" >"$LAB_STATE_DIR/nat64"
+	# The distribution's python3: a version manager's shim first on PATH can take seconds to start.
+	local py="${PYTHON:-python3}"
+	[[ -z "${PYTHON:-}" && -x /usr/bin/python3 ]] && py=/usr/bin/python3
+	lab_bg dns64 router "$py" "$LAB_DIR/dns64.py" "$LAB_ROUTER_LAN_IP6" "$prefix" \
+		"$LAB_REFLECTOR_NAME=$LAB_REFLECTOR_IP"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$c/hosts"
+	printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$LAB_ROUTER_LAN_IP6" >"/etc/netns/$c/resolv.conf"
+	LAB_NAT64_PREFIX="$prefix"
+	LAB_REFLECTOR_NAT64_IP="${prefix%%/*}$LAB_REFLECTOR_IP"
+	LAB_REFLECTOR_ALT_NAT64_IP="${prefix%%/*}$LAB_REFLECTOR_ALT_IP"
+	if ! _lab_until 5 ip netns exec "$c" ping -6 -c1 -W1 -q "$LAB_REFLECTOR_NAT64_IP"; then
+		lab_die "no ping through the NAT64 to $LAB_REFLECTOR_NAT64_IP after 5 s; tayga's log:"
+		sed 's/^/    /' "$LAB_STATE_DIR/tayga.log" >&2
+		return 1
+	fi
+	if ! _lab_until 10 grep -q '^dns64: listening' "$LAB_STATE_DIR/dns64.log"; then
+		lab_die "the lab's DNS64 did not start; its log:"
+		sed 's/^/    /' "$LAB_STATE_DIR/dns64.log" >&2
+		return 1
+	fi
+	lab_log "nat64: $prefix -> $pool (tayga), reflector at $LAB_REFLECTOR_NAT64_IP, DNS64 on $LAB_ROUTER_LAN_IP6"
 }
 
 # lab_add_client2 -> a second LAN host behind the same router and NAT: its own
@@ -383,7 +472,7 @@ lab_down() {
 	fi
 	# The client's hosts file (lab_up); only ever our own namespace's directory.
 	if [[ -n "$LAB_NS_CLIENT" && -d "/etc/netns/$LAB_NS_CLIENT" ]]; then
-		rm -f -- "/etc/netns/$LAB_NS_CLIENT/hosts"
+		rm -f -- "/etc/netns/$LAB_NS_CLIENT/hosts" "/etc/netns/$LAB_NS_CLIENT/resolv.conf"
 		rmdir -- "/etc/netns/$LAB_NS_CLIENT" 2>/dev/null || true
 	fi
 	if [[ "${LAB_KEEP:-0}" == 1 ]]; then
@@ -445,7 +534,10 @@ lab_reflector_start() {
 	# answered or why dropped) -- the evidence a failing lab test prints.
 	local level=()
 	[[ " $* " == *" --log-level "* ]] || level=(--log-level "${LAB_REFLECTOR_LOG_LEVEL:-debug}")
-	lab_bg reflector reflector "$bin" --listen "$LAB_REFLECTOR_IP" --listen "$LAB_REFLECTOR_IP6" \
+	# Behind a NAT64 (the profile's "# lab-nat64:") the reflector is an IPv4-only server.
+	local listen=(--listen "$LAB_REFLECTOR_IP")
+	[[ -e "$LAB_STATE_DIR/nat64" ]] || listen+=(--listen "$LAB_REFLECTOR_IP6")
+	lab_bg reflector reflector "$bin" "${listen[@]}" \
 		--control-port "$LAB_CONTROL_PORT" "${level[@]}" "$@"
 	LAB_REFLECTOR_PID="$LAB_LAST_PID"
 	local start

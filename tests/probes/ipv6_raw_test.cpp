@@ -264,5 +264,76 @@ TEST(IpsecModuleOverIpv6, AhIcvValidWithoutTranslationAndReplySigned) {
   EXPECT_EQ(m.parse_request(early, raw_arrival6(kClient))->fields.at("icv_valid"), "no");
 }
 
+// ---- AH over IPv6 through a NAT64 -------------------------------------------
+
+// What an IP/ICMP translator (RFC 7915) does to a datagram whose payload it
+// does not know: a new header of the other family, the payload as it was.
+Bytes translate_to_ipv4(ByteView v6, const ip::Ipv4Address& src, const ip::Ipv4Address& dst) {
+  auto p = ip6::parse(v6);
+  return p ? ip::ipv4_datagram(src, dst, p->next_header, p->payload, 0x1234, p->hop_limit - 1) : Bytes{};
+}
+Bytes translate_to_ipv6(ByteView v4, const ip6::Address& src, const ip6::Address& dst) {
+  auto p = ip::parse_ipv4(v4);
+  return p ? ip6::datagram(src, dst, p->protocol, p->ttl - 1, 0, p->payload) : Bytes{};
+}
+
+const ip::Ipv4Address kNatPublic{203, 0, 113, 1};
+const ip::Ipv4Address kReflector4{203, 0, 113, 5};
+
+ArrivalContext raw_arrival4(const ip::Ipv4Address& source) {
+  ArrivalContext a;
+  a.transport = Transport::ip;
+  a.source = IpPort{Bytes(source.begin(), source.end()), 0};
+  a.destination = IpPort{Bytes(kReflector4.begin(), kReflector4.end()), 0};
+  return a;
+}
+
+TEST(IpsecModuleThroughNat64, TranslatedAhIsRecognisedWithItsIcvBrokenAndAnsweredInKind) {
+  const auto& m = ipsec::kModule;
+  Bytes request6 = m.build_request(context6("ah"), seeded_fill(1));
+  Bytes request4 = translate_to_ipv4(request6, kNatPublic, kReflector4);
+  ASSERT_EQ(request4.size(), esp::kAh64DatagramSize);
+  EXPECT_FALSE(esp::parse_ah_ipv4_datagram(request4)) << "its inner datagram is IPv6, not IPv4";
+  auto parsed = m.parse_request(request4, raw_arrival4(kNatPublic));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->piece, "ah");
+  EXPECT_EQ(parsed->fields.at("icv_valid"), "no") << "the ICV covered the IPv6 header the translator replaced";
+  EXPECT_EQ(parsed->token, esp::parse_ah_ipv6_datagram(request6)->token);
+
+  Bytes reply4 = m.build_reply(request4, *parsed, raw_arrival4(kNatPublic), seeded_fill(2));
+  ASSERT_FALSE(reply4.empty());
+  EXPECT_LE(reply4.size(), request4.size());
+  auto out = ip::parse_ipv4(reply4);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->src, kReflector4);
+  EXPECT_EQ(out->dst, kNatPublic);
+  // Back through the translator it is the AH-over-IPv6 answer the client waits for.
+  Bytes reply6 = translate_to_ipv6(reply4, kReflector, kClient);
+  EXPECT_TRUE(m.is_reply_to(reply6, request6));
+  auto ah = esp::parse_ah_ipv6_datagram(reply6);
+  ASSERT_TRUE(ah.has_value());
+  EXPECT_FALSE(ah->icv_valid);
+}
+
+TEST(IpsecModuleThroughNat64, TranslatedAhRejectsMalformedDatagrams) {
+  Bytes request4 = translate_to_ipv4(esp::build_ah_ipv6_datagram(kClient, kReflector, 64, make_token(0x0102),
+                                                                  counter_fill()),
+                                     kNatPublic, kReflector4);
+  ASSERT_TRUE(esp::parse_ah_translated_datagram(request4));
+  expect_truncations_refused(request4, [](ByteView v) { return esp::parse_ah_translated_datagram(v); });
+  const std::size_t ah = ip::kIpv4HeaderSize;
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(with_byte(request4, ah, 4))) << "next header IPv4: the other form";
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(with_byte(request4, ah + 1, 5))) << "AH length";
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(with_byte(request4, ah + esp::kAhSize, 0x45))) << "inner not IPv6";
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(with_byte(request4, 9, 50))) << "not AH";
+  Bytes longer = request4;
+  longer.push_back(0);
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(longer));
+  // An IPv4 AH request is no translated one, and gets no translated answer.
+  Bytes native = esp::build_ah_ipv4_datagram(kNatPublic, kReflector4, 1, 64, make_token(0x0102), counter_fill());
+  EXPECT_FALSE(esp::parse_ah_translated_datagram(native));
+  EXPECT_TRUE(esp::build_ah_translated_reply(native, kReflector4, kNatPublic, 1, 64, counter_fill()).empty());
+}
+
 }  // namespace
 }  // namespace vpncheck::probes

@@ -154,6 +154,33 @@ TEST(SessionInfoJson, RoundTrips) {
   EXPECT_EQ(got->reflector_version, want.reflector_version);
 }
 
+// The control connection's destination (the reflector's own address, which a
+// NAT64's synthesized address embeds): optional, and a malformed one is ignored.
+TEST(SessionInfoJson, ServerAddressRoundTripsAndIsOptional) {
+  SessionInfo want = sample_session();
+  std::string error;
+  json j = to_json(want);
+  EXPECT_TRUE(j.at("server").is_null());
+  auto got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_FALSE(got->server.has_value());
+  want.server = Endpoint{"203.0.113.5", 8780};
+  j = to_json(want);
+  EXPECT_EQ(j.at("server"), json({{"address", "203.0.113.5"}, {"port", 8780}}));
+  got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error;
+  EXPECT_EQ(got->server, want.server);
+  for (const json& bad : {json({{"address", "not an address"}, {"port", 1}}), json({{"port", 1}}), json(5)}) {
+    j["server"] = bad;
+    got = session_info_from_json(j.dump(), error);
+    ASSERT_TRUE(got.has_value()) << error << " for " << bad;
+    EXPECT_FALSE(got->server.has_value()) << bad;
+  }
+  j.erase("server");
+  got = session_info_from_json(j.dump(), error);
+  ASSERT_TRUE(got.has_value()) << error << " (an older reflector)";
+}
+
 // Ports the reflector could not bind travel with their reason; what is not
 // well-formed is skipped, and the reason (shown to the user) is bounded and printable.
 TEST(SessionInfoJson, UnavailablePortsRoundTripAndAreSanitised) {

@@ -81,6 +81,19 @@ TEST_F(ReflectorControlApi, CreatesSession) {
   EXPECT_TRUE(table_.find_by_tag(*tag));
 }
 
+// The address the control connection reached: a NAT64 client finds the
+// reflector's IPv4 address in it (and in its own IPv6 one, RFC 6052).
+TEST_F(ReflectorControlApi, NewSessionNamesTheAddressItsConnectionReached) {
+  HttpRequest req{http::verb::post, "/v1/sessions", 11};
+  req.prepare_payload();
+  std::string error;
+  auto info = probes::session_info_from_json(api_.handle(req, client_, probes::Endpoint{"203.0.113.5", 8780}).body(),
+                                             error);
+  ASSERT_TRUE(info) << error;
+  EXPECT_EQ(info->server, (probes::Endpoint{"203.0.113.5", 8780}));
+  EXPECT_FALSE(open_session().server.has_value()) << "not known: not published";
+}
+
 TEST_F(ReflectorControlApi, ReadsObservations) {
   auto info = open_session();
   auto res = call(http::verb::get, "/v1/sessions/" + info.session_id + "/observations");
