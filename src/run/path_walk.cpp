@@ -20,8 +20,11 @@ namespace {
 namespace asio = boost::asio;
 using Kind = nat::WalkAnswer::Kind;
 
-// How often the error queues are read while a hop's answer is awaited.
+// How often the error queues are read while a hop's answer is awaited (one
+// walk per family at a time), and how often a walk ready to start looks
+// whether its turn came.
 constexpr std::chrono::milliseconds kPoll{5};
+constexpr std::chrono::milliseconds kTurnPoll{20};
 // A hop's answer is awaited two round trips to the reflector (a hop is
 // nearer, but routers answer from their slow path), within these bounds.
 constexpr std::chrono::milliseconds kHopWaitFloor{100};
@@ -84,7 +87,10 @@ bool cancelled(const asio::cancellation_state& state) { return state.cancelled()
 
 PathWalk::PathWalk(Config config) : config_(std::move(config)) {}
 
-void PathWalk::control_answered(double rtt_ms) { control_rtt_ms_ = rtt_ms; }
+void PathWalk::control_answered(double rtt_ms) {
+  control_rtt_ms_ = rtt_ms;
+  if (wake_) wake_->cancel();
+}
 
 void PathWalk::read_genuine_errors(int fd) {
   const auto terms = terms_for(config_.remote);
@@ -126,10 +132,11 @@ asio::awaitable<void> PathWalk::run(std::shared_ptr<PathWalk> walk, asio::ip::ud
   auto state = co_await asio::this_coro::cancellation_state;
   asio::steady_timer timer(executor);
   // False once the exchange ended (this companion was cancelled).
+  // (A wake-up, control_answered cancelling the timer, is no end.)
   auto sleep_until = [&](Clock::time_point until) -> asio::awaitable<bool> {
     timer.expires_at(until);
-    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    co_return !ec && !cancelled(state);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return !cancelled(state);
   };
   const probes::Bytes first = wire;  // the walk is of the first message only
   const auto& config = walk->config_;
@@ -149,17 +156,23 @@ asio::awaitable<void> PathWalk::run(std::shared_ptr<PathWalk> walk, asio::ip::ud
   } guard{*walk};
 
   try {
-    // The first send and two retransmissions unanswered, each given a unit.
+    // The first send and two retransmissions unanswered, each given a unit;
+    // then the control's answer is waited for without polling (it wakes the timer).
     if (!co_await sleep_until(Clock::now() + 3 * config.retry_unit)) co_return;
+    walk->wake_ = &timer;
     while (!walk->control_rtt_ms_ || wire != first) {
-      if (!co_await sleep_until(Clock::now() + kPoll)) co_return;
+      if (!co_await sleep_until(Clock::time_point::max())) {
+        walk->wake_ = nullptr;
+        co_return;
+      }
     }
+    walk->wake_ = nullptr;
     if (config.turns) {
       auto& turns = *config.turns;
       turns.waiting.insert(config.position);
       walk->holds_turn_ = true;  // (from here on the guard also leaves the queue)
       while (turns.walking || *turns.waiting.begin() != config.position) {
-        if (!co_await sleep_until(Clock::now() + kPoll)) co_return;
+        if (!co_await sleep_until(Clock::now() + kTurnPoll)) co_return;
       }
       turns.waiting.erase(config.position);
       turns.walking = config.position;

@@ -31,6 +31,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "probes/bytes.h"
 #include "src/nat/drop_point.h"
@@ -89,6 +90,8 @@ class PathWalk {
 
   Config config_;
   std::optional<double> control_rtt_ms_;
+  // The timer the walk waits on for the control's answer, while it does.
+  boost::asio::steady_timer* wake_ = nullptr;
   bool started_ = false;
   bool holds_turn_ = false;
   bool real_error_ = false;  // an error on the genuine socket that was not the walk's
