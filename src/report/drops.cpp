@@ -27,6 +27,15 @@ std::string beyond_label(const std::string& hop_class) {
 
 bool dropped(const DropFact& d) { return d.point.result == nat::DropResult::dropped; }
 
+// Advice follows a verdict that says the protocol fails in that family: an
+// inconclusive one (loss could explain the silence) gets the place, not advice.
+bool fails(const ProtocolAssessment& a, Family family) {
+  Verdict v = a.verdict;
+  for (const auto& f : a.families)
+    if (f.family == family) v = f.verdict;
+  return v != Verdict::pass && v != Verdict::inconclusive;
+}
+
 }  // namespace
 
 std::string drop_line(const DropFact& d) {
@@ -76,7 +85,7 @@ void apply_path_walks(Report& report, const std::map<std::size_t, std::vector<na
     // One piece of advice per place that drops it, naming every variant it drops there.
     for (std::size_t i = 0; i < mine.size(); ++i) {
       const auto& d = mine[i];
-      if (!dropped(d)) continue;
+      if (!dropped(d) || !fails(a, d.family)) continue;
       auto same_place = [&](const DropFact& o) {
         return dropped(o) && o.point.hop == d.point.hop && o.point.address == d.point.address;
       };

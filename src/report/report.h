@@ -112,7 +112,8 @@ ExitCode exit_code_for(const Report& report);
 
 // Report::drops from the path walks (steps by plan position), for genuine
 // probes that stayed unanswered and never reached the reflector (a walk
-// cannot place a lost answer); a drop's advice goes to its protocol: a
+// cannot place a lost answer); a drop's advice goes to its protocol when
+// its verdict in that family fails (not when it is inconclusive): a
 // setting of the user's own router, or beyond it a provider to work around
 // with what works instead. `gateway`: the default gateway the NAT tests
 // found, when they did. After add_alternatives.

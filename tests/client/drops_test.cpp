@@ -99,6 +99,25 @@ TEST(PathWalkReport, UnknownPlaceGivesNoAdvice) {
   EXPECT_EQ(protocol(r, "wireguard").advice, advice_before);
 }
 
+// Loss could explain the silence (the verdict was withheld): the walk's
+// place is reported, but no advice is built on it.
+TEST(PathWalkReport, InconclusiveVerdictGetsThePlaceNotAdvice) {
+  Report r = fixtures::realistic_run();
+  for (auto& a : r.protocols)
+    if (a.id() == "wireguard") {
+      a.verdict = Verdict::inconclusive;
+      for (auto& f : a.families) f.verdict = Verdict::inconclusive;
+    }
+  auto advice_before = protocol(r, "wireguard").advice;
+  const auto walked = fixtures::walked_report();
+  std::map<std::size_t, std::vector<nat::WalkStep>> walks{
+      {genuine_position(r, "wireguard", probes::Transport::udp, 51820), walked.drops.at(0).point.steps}};
+  apply_path_walks(r, walks, std::string("192.168.1.1"));
+  ASSERT_EQ(r.drops.size(), 1u);
+  EXPECT_EQ(r.drops.front().point.result, nat::DropResult::dropped);
+  EXPECT_EQ(protocol(r, "wireguard").advice, advice_before);
+}
+
 TEST(PathWalkReport, EveryFormSaysWhere) {
   auto r = walked_report();
   const std::string line = "UDP 51820: dropped beyond your router, at hop 2 (100.64.0.1, your provider)";

@@ -8,7 +8,8 @@
 # rising TTL must say "dropped beyond your router, at hop 2 (100.64.0.1, your
 # provider)" in the first run and "dropped at hop 1, your router (10.10.0.1)"
 # in the second, each with its advice, and neither run may take longer than
-# its deadline allows.
+# its deadline allows. First, before the second router goes in, the same
+# over IPv6 (hop limit, ICMPv6) through the lab's one router.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -25,7 +26,6 @@ _provider_drops_cleanup() {
 	_t_cleanup
 }
 trap _provider_drops_cleanup EXIT
-t_inner_router 100.64.0.2/24 100.64.0.1/24
 
 # The DPI rule in the forward path of one router's namespace ($1: a namespace name).
 dpi_on() {
@@ -44,6 +44,29 @@ dpi_packets() {
 }
 # The dropped_at entry of WireGuard's standard variant (UDP 51820), field $1.
 wg_drop() { t_json "next((d.get('$1') for d in proto('wireguard').get('dropped_at', []) if d['variant'] == 'UDP 51820'), 'none')"; }
+
+echo "== IPv6 (routed, one router): the router drops it"
+# Before the second router goes in: its topology is IPv4 only.
+ip netns exec "$LAB_NS_ROUTER" nft -f - <<'NFT'
+table ip6 walkdpi6 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		udp length 156 @th,64,32 0x01000000 counter drop comment "wireguard handshake initiation"
+	}
+}
+NFT
+T_NO_DEFAULT_REFLECTOR=1 t_vpncheck --reflector "$LAB_REFLECTOR_NAME" -6 --protocols wireguard
+echo "  facts: dropped_at=$(t_json "[(d['variant'], d['family'], d['result'], d['hop'], d['address']) for d in proto('wireguard').get('dropped_at', [])]")"
+t_check "report validates against the schema" t_report_valid
+t_check "IPv6 UDP 51820 was dropped at hop 1, the router's 2001:db8:1::1 (hop limit walk)" \
+	t_eq "$(wg_drop family) $(wg_drop result) $(wg_drop hop) $(wg_drop address) $(wg_drop where)" \
+	"ipv6 dropped 1 2001:db8:1::1 your_router"
+t_check "text report: dropped at hop 1, your router (2001:db8:1::1)" \
+	grep -q "UDP 51820: dropped at hop 1, your router (2001:db8:1::1)" "$T_OUT"
+[[ $T_FAILS -eq 0 ]] || t_show_run
+ip netns exec "$LAB_NS_ROUTER" nft delete table ip6 walkdpi6
+
+t_inner_router 100.64.0.2/24 100.64.0.1/24
 
 echo "== the provider drops it"
 dpi_on "$LAB_NS_ROUTER"
