@@ -204,6 +204,7 @@ asio::awaitable<void> PathWalk::run(std::shared_ptr<PathWalk> walk, asio::ip::ud
       }
     };
     int silent_run = 0;
+    int silent_from = 0;  // the TTL where the genuine probe fell silent while the control went on
     for (int ttl = 1; ttl <= kMaxWalkTtl && wire == first; ++ttl) {
       // Answers still coming to the previous TTL are not this one's.
       walk->ttl_ = 0;
@@ -218,13 +219,17 @@ asio::awaitable<void> PathWalk::run(std::shared_ptr<PathWalk> walk, asio::ip::ud
           }))
         co_return;
       auto& step = steps.back();
-      if (step.genuine.kind == Kind::none && step.control.kind != Kind::none) {
+      if (silent_from == 0 && step.genuine.kind == Kind::none && step.control.kind != Kind::none) {
         // The one silence that decides: asked again before it is believed.
         send_limited(fd, terms, ttl, first);
         if (!co_await collect(Clock::now() + wait, [](const nat::WalkStep& s) { return s.genuine.kind != Kind::none; }))
           co_return;
+        if (step.genuine.kind == Kind::none) silent_from = ttl;
       }
       if (step.control.kind == Kind::destination || step.genuine.kind == Kind::destination) break;
+      // One hop past the silence shows it was no lost answer; further hops
+      // would add time (and the routers' ICMP budget) the family's other walks need.
+      if (silent_from != 0 && ttl > silent_from && step.control.kind != Kind::none) break;
       silent_run = step.genuine.kind == Kind::none && step.control.kind == Kind::none ? silent_run + 1 : 0;
       if (silent_run >= kSilentTtlsToStop) break;
     }

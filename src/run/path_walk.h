@@ -16,8 +16,9 @@
 // draw on the same routers. So walks of one address family take turns, each
 // TTL is asked once per probe (the genuine copy first, so that when a
 // router's budget runs out it is the control's answer that goes missing, a
-// gap the classifier will not conclude from), and only a genuine copy's
-// silence at a hop the control passed is asked again.
+// gap the classifier will not conclude from), only the first silence of the
+// genuine copy at a hop the control passed is asked again, and the walk ends
+// one answering hop past it (or at the reflector).
 #pragma once
 
 #include <array>
