@@ -134,7 +134,7 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
       continue;
     }
     auto [recv_ec, n] = std::get<0>(result);
-    if (recv_ec && ex.claims_error && ex.claims_error(static_cast<int>(socket.native_handle()))) continue;
+    if (recv_ec && ex.claims_error && ex.claims_error(static_cast<int>(socket.native_handle()), recv_ec)) continue;
     if (recv_ec) {
       side.outcome = outcome_of(recv_ec);
       side.detail = recv_ec.message();

@@ -68,7 +68,7 @@ struct Exchange {
   // the socket's descriptor): true when the error was the companion's (an
   // ICMP answer it drew), which then says nothing about the probe.
   std::function<boost::asio::awaitable<void>(boost::asio::ip::udp::socket&, const probes::Bytes& wire)> companion;
-  std::function<bool(int fd)> claims_error;
+  std::function<bool(int fd, const boost::system::error_code&)> claims_error;
 };
 
 // The IP protocol number of a raw exchange's replies lives in `port`.

@@ -102,12 +102,12 @@ void PathWalk::read_genuine_errors(int fd) {
   }
 }
 
-bool PathWalk::claims_error(int fd) {
+bool PathWalk::claims_error(int fd, const boost::system::error_code& error) {
   if (!started_) return false;
   read_genuine_errors(fd);
   const bool theirs = real_error_;
   real_error_ = false;
-  return !theirs;
+  return !theirs && error == asio::error::host_unreachable;
 }
 
 void PathWalk::read_control(asio::ip::udp::socket& control) {
@@ -276,7 +276,9 @@ void PlanWalks::attach(std::size_t i, Exchange& genuine) {
   genuine.companion = [walk](asio::ip::udp::socket& socket, const probes::Bytes& wire) {
     return PathWalk::run(walk, socket, wire);
   };
-  genuine.claims_error = [walk](int fd) { return walk->claims_error(fd); };
+  genuine.claims_error = [walk](int fd, const boost::system::error_code& error) {
+    return walk->claims_error(fd, error);
+  };
 }
 
 std::optional<std::vector<nat::WalkStep>> PlanWalks::finished(std::size_t i, const ClientSide& side) {

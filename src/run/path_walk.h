@@ -79,8 +79,9 @@ class PathWalk {
   static boost::asio::awaitable<void> run(std::shared_ptr<PathWalk> walk, boost::asio::ip::udp::socket& genuine,
                                           const probes::Bytes& wire);
   // Exchange::claims_error: reads the genuine socket's error queue; true
-  // when every error on it was a time exceeded the walk drew.
-  bool claims_error(int fd);
+  // when `error` is what a time exceeded reads as (EHOSTUNREACH, ip(7),
+  // ipv6(7)) and every error queued was one the walk drew.
+  bool claims_error(int fd, const boost::system::error_code& error);
 
   bool started() const { return started_; }
   std::vector<nat::WalkStep> steps() const { return steps_; }
