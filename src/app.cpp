@@ -428,6 +428,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;
   settings.on_progress = [&](std::size_t position, std::size_t, std::size_t) { progress.probe_finished(position); };
+  std::map<std::size_t, std::vector<nat::WalkStep>> walks;
+  settings.on_walk = [&](std::size_t position, std::vector<nat::WalkStep> steps) { walks[position] = std::move(steps); };
   // The NAT behaviour tests (IPv4, reflector with the NAT test service) run alongside the probes.
   std::optional<nat::NatTestPlan> nat_plan;
   const auto& caps = session.info.capabilities;
@@ -556,6 +558,9 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   }
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   if (hops) apply_hops(report.nat, nat::classify_hops(*hops, nat::parse_ipv4(address->to_string())));
+  std::optional<std::string> gateway_address;
+  if (gateway_facts && gateway_facts->gateway) gateway_address = nat::format_ipv4(*gateway_facts->gateway);
+  apply_path_walks(report, walks, gateway_address);
   // Derived, not probed: present only when all they are derived from were assessed.
   add_derived(report.protocols, report.behind_nat);
   // Best effort (the reflector expires sessions on its own): one round trip's

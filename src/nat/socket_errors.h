@@ -1,12 +1,14 @@
-// ICMP errors the kernel queued on a UDP socket with IP_RECVERR (ip(7)):
-// read without privilege, for the path-MTU test ("fragmentation needed") and
-// the hop trace ("time exceeded").
+// ICMP errors the kernel queued on a UDP socket with IP_RECVERR or
+// IPV6_RECVERR (ip(7), ipv6(7)): read without privilege, for the path-MTU
+// test ("fragmentation needed"), the hop trace and the path walk ("time
+// exceeded").
 #pragma once
 
 #include <ctime>
 #include <linux/errqueue.h>  // after <ctime>: it needs struct timespec
 
 #include <optional>
+#include <string>
 
 #include "src/nat/port_mapping.h"
 
@@ -20,5 +22,13 @@ struct QueuedError {
 // The next error queued on `fd` (an IPv4 UDP socket), never blocking; nullopt
 // when none is queued.
 std::optional<QueuedError> next_queued_error(int fd);
+
+// Either family: ee_origin is SO_EE_ORIGIN_ICMP or SO_EE_ORIGIN_ICMP6 for an
+// ICMP error, and the offender is written out ("192.0.2.1", "2001:db8::1").
+struct QueuedIcmpError {
+  sock_extended_err info{};
+  std::string offender;  // empty for a local error
+};
+std::optional<QueuedIcmpError> next_queued_icmp_error(int fd);
 
 }  // namespace vpncheck::nat

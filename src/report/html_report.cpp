@@ -316,6 +316,10 @@ std::string render_html_report(const json& report) {
     out << "<div class=\"row\">\n<div class=\"path\">\n";
     write_path_svg(out, nodes, protocol);
     out << "</div>\n<div class=\"facts\">\n<p class=\"summary\">" << html_escape(str(protocol, "summary")) << "</p>\n";
+    json dropped = json::array();
+    for (const auto& d : array_at(protocol, "dropped_at"))
+      if (d.is_object()) dropped.push_back(str(d, "variant") + ": " + str(d, "line"));
+    write_list(out, "dropped", dropped);
     write_list(out, "advice", array_at(protocol, "advice"));
     if (protocol.contains("families") && protocol["families"].is_object())
       for (const auto& [family, f] : protocol["families"].items()) {

@@ -244,6 +244,36 @@ json loss_json(const LossEstimate& loss) {
           {"round_trips_failed", loss.round_trips_failed}};
 }
 
+json walk_answer_json(const nat::WalkAnswer& a) {
+  return {{"answer", std::string(nat::to_string(a.kind))}, {"address", a.address.empty() ? json(nullptr) : json(a.address)}};
+}
+
+// protocols[].dropped_at: where each walked variant's genuine probe died.
+json dropped_at_json(const Report& report, std::string_view protocol) {
+  json out = json::array();
+  for (const auto& d : report.drops) {
+    if (d.protocol != protocol) continue;
+    const auto& p = d.point;
+    const bool dropped = p.result == nat::DropResult::dropped;
+    json steps = json::array();
+    for (const auto& s : p.steps)
+      steps.push_back({{"ttl", s.ttl}, {"genuine", walk_answer_json(s.genuine)}, {"control", walk_answer_json(s.control)}});
+    out.push_back({{"probe", d.probe},
+                   {"variant", d.variant},
+                   {"family", std::string(to_string(d.family))},
+                   {"result", std::string(nat::to_string(p.result))},
+                   {"hop", dropped ? json(p.hop) : json(nullptr)},
+                   {"address", dropped ? json(p.address) : json(nullptr)},
+                   {"own_router", dropped ? json(p.own_router) : json(nullptr)},
+                   {"where", dropped ? json(p.own_router ? "your_router" : "beyond_your_router") : json(nullptr)},
+                   {"address_class", dropped ? json(d.hop_class) : json(nullptr)},
+                   {"line", drop_line(d)},
+                   {"explanation", p.explanation},
+                   {"steps", steps}});
+  }
+  return out;
+}
+
 }  // namespace
 
 json to_report_json(const Report& report) {
@@ -268,6 +298,7 @@ json to_report_json(const Report& report) {
                                                       : json(nullptr)}};
     }
     if (!a.forms.empty()) entry["forms"] = forms_json(a.forms);
+    if (auto dropped = dropped_at_json(report, a.id()); !dropped.empty()) entry["dropped_at"] = std::move(dropped);
     if (!a.families.empty()) {
       json families = json::object();
       for (const auto& f : a.families) {

@@ -57,8 +57,9 @@ std::string family_lines(const ProtocolAssessment& a) {
   return text;
 }
 
-std::string failure_text(const ProtocolAssessment& a, bool required, const std::string& reflector_limits) {
+std::string failure_text(const Report& r, const ProtocolAssessment& a, bool required, const std::string& reflector_limits) {
   std::string text = a.summary + "\n" + family_lines(a);
+  for (const auto& line : drop_lines(r, a.id())) text += "where: " + line + "\n";
   for (const auto& line : a.advice) text += "advice: " + line + "\n";
   for (const auto& f : a.findings) text += "finding: " + f + "\n";
   if (!reflector_limits.empty()) text += "reflector limited its answers: " + reflector_limits + "\n";
@@ -179,7 +180,7 @@ void write_junit_report(std::ostream& out, const Report& r) {
       const std::string element = a.verdict == Verdict::inconclusive ? "skipped" : "failure";
       out << ">\n    <" << element << " message=\"" << xml_escape(verdict + ": " + a.summary) << "\"";
       if (element == "failure") out << " type=\"" << verdict << "\"";
-      out << ">" << xml_escape(failure_text(a, required, limits), XmlContext::text) << "</" << element << ">\n  </testcase>\n";
+      out << ">" << xml_escape(failure_text(r, a, required, limits), XmlContext::text) << "</" << element << ">\n  </testcase>\n";
     }
   }
   out << "</testsuite>\n";

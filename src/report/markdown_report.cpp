@@ -108,6 +108,7 @@ void write_markdown_report(std::ostream& out, const Report& r) {
     if (!heading) out << "\n### What to do\n";
     heading = true;
     out << "\n**" << markdown_escape(a.title()) << "** (" << to_string(a.verdict) << ")\n\n";
+    for (const auto& line : drop_lines(r, a.id())) out << "- Where: " << markdown_escape(line) << "\n";
     for (const auto& line : a.advice) out << "- " << markdown_escape(line) << "\n";
   }
   if (!r.required.empty()) {

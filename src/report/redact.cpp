@@ -157,6 +157,14 @@ Report redact(Report r) {
     }
     r.nat.hops->explanation = redact_text(r.nat.hops->explanation);
   }
+  for (auto& drop : r.drops) {
+    drop.point.address = redact_address(drop.point.address);
+    drop.point.explanation = redact_text(drop.point.explanation);
+    for (auto& step : drop.point.steps) {
+      step.genuine.address = redact_address(step.genuine.address);
+      step.control.address = redact_address(step.control.address);
+    }
+  }
   r.redacted = true;
   return r;
 }

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "src/control/control_attempt.h"
+#include "src/nat/drop_point.h"
 #include "src/nat/gateway_facts.h"
 #include "src/nat/nat_assessment.h"
 #include "src/nat/path_hops.h"
@@ -64,6 +66,19 @@ struct Nat64Finding {
   std::optional<std::string> reflector_ipv4;  // the reflector's IPv4 address the translator reached
 };
 
+// Where a UDP variant's genuine probe died on the path, from the walk of it
+// and its control with rising TTL (src/run/path_walk.h, src/nat/drop_point.h).
+struct DropFact {
+  std::string protocol;  // the module's id
+  std::string variant;   // "UDP 51820"
+  Family family = Family::ipv4;
+  std::string probe;     // the genuine probe's name
+  nat::DropPoint point;
+  // Dropped: the dropping hop's address space ("private", "shared",
+  // "public"), decided before --redact hides a public address.
+  std::string hop_class;
+};
+
 struct Report {
   std::string started_at;  // RFC 3339, UTC
   std::int64_t duration_ms = 0;
@@ -89,6 +104,8 @@ struct Report {
   std::vector<ProtocolAssessment> protocols;
   // The path's packet loss as the probes measured it (src/verdict/evidence.h).
   LossEstimate path_loss;
+  // Per walked variant, where its genuine probe died (apply_path_walks).
+  std::vector<DropFact> drops;
   std::vector<std::string> required;
   // Whether a captive portal answered plain web traffic in the reflector's
   // place (src/verdict/captive_portal.h); unset when the check did not run.
@@ -108,6 +125,23 @@ std::vector<std::string> nat64_lines(const Report& report);
 
 // Exit code for a finished run: 1 if any required protocol did not pass.
 ExitCode exit_code_for(const Report& report);
+
+// Report::drops from the path walks (steps by plan position), for genuine
+// probes that stayed unanswered and never reached the reflector (a walk
+// cannot place a lost answer); a drop's advice goes to its protocol when
+// its verdict in that family fails (not when it is inconclusive): a
+// setting of the user's own router, or beyond it a provider to work around
+// with what works instead. `gateway`: the default gateway the NAT tests
+// found, when they did. After add_alternatives.
+void apply_path_walks(Report& report, const std::map<std::size_t, std::vector<nat::WalkStep>>& walks,
+                      const std::optional<std::string>& gateway);
+// "dropped at hop 1, your router (192.168.1.1)", "dropped beyond your router,
+// at hop 2 (100.64.0.1, your provider)", or what the walk could not tell.
+std::string drop_line(const DropFact& drop);
+// The text, Markdown and JUnit lines of one protocol's drops: "UDP 51820:
+// dropped at hop 1, your router (192.168.1.1)" (" IPv6" after the variant
+// when both families were walked).
+std::vector<std::string> drop_lines(const Report& report, std::string_view protocol);
 
 // Fills client/NAT facts from the session and the probes' translations.
 void summarise_client(Report& report, const std::optional<probes::Endpoint>& control_local,

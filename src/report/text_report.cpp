@@ -162,6 +162,9 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     // Forms (OpenVPN's plain, tls-auth, ...) judged otherwise than the protocol.
     for (const auto& f : a.forms)
       if (f.verdict != a.verdict && f.verdict != Verdict::inconclusive) part_line(f.form, f.verdict, f.summary);
+    // Where a walked variant's probe died on the path.
+    for (const auto& line : drop_lines(r, a.id()))
+      put_wrapped(out, style, std::string(title_width, ' '), title_width, line, summary_column);
     for (const auto& advice : a.advice)
       put_wrapped(out, style, std::string(summary_column, ' ') + "→ ", summary_column + 2, advice, summary_column + 2);
     if (!style.verbose) continue;

@@ -134,6 +134,7 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
       continue;
     }
     auto [recv_ec, n] = std::get<0>(result);
+    if (recv_ec && ex.claims_error && ex.claims_error(static_cast<int>(socket.native_handle()), recv_ec)) continue;
     if (recv_ec) {
       side.outcome = outcome_of(recv_ec);
       side.detail = recv_ec.message();
@@ -216,7 +217,16 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   }
   record_sent(ex.wire, side);
 
-  co_return co_await datagram_conversation(socket, ex, std::move(side));
+  if (!ex.companion) co_return co_await datagram_conversation(socket, ex, std::move(side));
+  // The companion never ends on its own (it waits to be cancelled), so the
+  // conversation's result is always the one that comes back.
+  auto companion = ex.companion;
+  auto both = co_await (datagram_conversation(socket, ex, std::move(side)) || companion(socket, ex.wire));
+  if (both.index() == 0) co_return std::get<0>(std::move(both));
+  ClientSide lost;
+  lost.outcome = Outcome::local_error;
+  lost.detail = "internal error while probing";
+  co_return lost;
 }
 
 // Which source address the kernel picks towards the reflector: a connected

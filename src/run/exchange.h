@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 #include "probes/bytes.h"
 #include "probes/framing.h"
@@ -59,6 +60,15 @@ struct Exchange {
   std::function<std::optional<ExchangeStep>(std::size_t step, probes::ByteView reply)> next_step;
   // After the final valid answer: decoded facts for the report.
   std::function<probes::Fields(probes::ByteView reply)> inspect_reply;
+
+  // UDP only: work sharing the probe's socket, so its 5-tuple (the path
+  // walk, src/run/path_walk.h). `companion` starts with the first send and
+  // is cancelled when the exchange ends; it sees the socket and the message
+  // being sent. `claims_error` is asked about each receive error first (with
+  // the socket's descriptor): true when the error was the companion's (an
+  // ICMP answer it drew), which then says nothing about the probe.
+  std::function<boost::asio::awaitable<void>(boost::asio::ip::udp::socket&, const probes::Bytes& wire)> companion;
+  std::function<bool(int fd, const boost::system::error_code&)> claims_error;
 };
 
 // The IP protocol number of a raw exchange's replies lives in `port`.

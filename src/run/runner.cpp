@@ -11,6 +11,7 @@
 
 #include "probes/control.h"
 #include "src/run/ip_port.h"
+#include "src/run/path_walk.h"
 #include "src/run/retry.h"
 
 // GCC 12 reports -Wmismatched-new-delete on some coroutines here, depending on
@@ -152,6 +153,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
 
   std::vector<std::vector<std::size_t>> groups;
   const auto group = conversation_groups(plan, groups);
+  auto walks = std::make_shared<PlanWalks>(plan, settings.tag, settings.random, retry_unit(settings.timeout));
 
   auto finish = [results, progress, total = plan.size(), &settings](std::size_t i, ClientSide side) {
     (*results)[i].client = std::move(side);
@@ -203,14 +205,17 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
     Exchange exchange = make_exchange(probe, settings);
     exchange.deadline = deadline;
     exchange.retry_unit = retry_unit(settings.timeout);
+    if (settings.on_walk) walks->attach(i, exchange);
     ++progress->pending;
     asio::co_spawn(executor, settings.exchange(std::move(exchange)),
-                   [results, progress, i, total = plan.size(), &settings](std::exception_ptr error, ClientSide side) {
+                   [results, progress, i, total = plan.size(), &settings, walks](std::exception_ptr error,
+                                                                                 ClientSide side) {
                      if (error) {
                        side = ClientSide{};
                        side.outcome = Outcome::local_error;
                        side.detail = "internal error while probing";
                      }
+                     if (auto steps = walks->finished(i, side)) settings.on_walk(i, std::move(*steps));
                      (*results)[i].client = std::move(side);
                      ++progress->done;
                      if (settings.on_progress) settings.on_progress(i, progress->done, total);

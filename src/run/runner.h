@@ -11,6 +11,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "probes/probe.h"
+#include "src/nat/drop_point.h"
 #include "src/run/conversation.h"
 #include "src/run/exchange.h"
 #include "src/run/plan.h"
@@ -35,6 +36,10 @@ struct RunSettings {
   StreamConnector connect_stream = client::connect_stream;
   // After each probe finishes: its position in the plan, how many have finished, of how many.
   std::function<void(std::size_t position, std::size_t done, std::size_t total)> on_progress;
+  // Set: UDP genuine probes that go unanswered while their control is
+  // answered are walked with rising TTL (src/run/path_walk.h), and each walk
+  // that started is handed over here when its probe finishes.
+  std::function<void(std::size_t position, std::vector<nat::WalkStep> steps)> on_walk;
 };
 
 // The exchange a planned probe runs: its bytes (framed for TCP), the reply

@@ -231,20 +231,23 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
   return a;
 }
 
-void add_alternatives(std::vector<ProtocolAssessment>& assessments) {
-  std::vector<std::string> working;
+std::string working_alternatives(const std::vector<ProtocolAssessment>& assessments, const ProtocolAssessment& to) {
+  std::string list;
   for (const auto& a : assessments) {
-    if ((a.verdict == Verdict::pass || a.verdict == Verdict::restricted) && a.working_variant)
-      working.push_back(std::string(a.title()) + " (" + describe(*a.working_variant) + ")");
+    if ((a.verdict != Verdict::pass && a.verdict != Verdict::restricted) || !a.working_variant || a.title() == to.title())
+      continue;
+    list += (list.empty() ? "" : ", ") + std::string(a.title()) + " (" + describe(*a.working_variant) + ")";
   }
-  for (auto& a : assessments) {
+  return list;
+}
+
+void add_alternatives(std::vector<ProtocolAssessment>& assessments) {
+  std::vector<std::string> lists;
+  for (const auto& a : assessments) lists.push_back(working_alternatives(assessments, a));
+  for (std::size_t i = 0; i < assessments.size(); ++i) {
+    auto& a = assessments[i];
     if (a.verdict == Verdict::pass || a.verdict == Verdict::inconclusive) continue;
-    std::string list;
-    for (const auto& w : working) {
-      if (w.rfind(std::string(a.title()) + " ", 0) == 0) continue;
-      list += (list.empty() ? "" : ", ") + w;
-    }
-    if (!list.empty()) a.advice.push_back("Works on this network instead: " + list + ".");
+    if (!lists[i].empty()) a.advice.push_back("Works on this network instead: " + lists[i] + ".");
   }
 }
 

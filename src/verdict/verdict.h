@@ -52,6 +52,9 @@ ProtocolAssessment assess_alternatives(const probes::ProtocolModule& module, std
 
 // Adds "what works instead" advice to every protocol that did not pass.
 void add_alternatives(std::vector<ProtocolAssessment>& assessments);
+// What works instead of `to`: "OpenVPN (UDP 1194), SSTP (TCP 443)", or ""
+// (the other protocols that pass or are restricted, with where they work).
+std::string working_alternatives(const std::vector<ProtocolAssessment>& assessments, const ProtocolAssessment& to);
 
 // Appends the entry of each derived protocol (probes/registry.h) whose
 // protocols are all among `assessments`, combined from theirs, unless it is

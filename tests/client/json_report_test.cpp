@@ -113,6 +113,17 @@ TEST(JsonReportSchema, RealisticFullReportValidates) { EXPECT_VALID_REPORT(to_re
 
 TEST(JsonReportSchema, ErrorOnlyReportValidates) { EXPECT_VALID_REPORT(to_report_json(error_report())); }
 
+TEST(JsonReportSchema, ReportsWithAPathWalkValidate) {
+  EXPECT_VALID_REPORT(to_report_json(fixtures::walked_report()));
+  EXPECT_VALID_REPORT(to_report_json(fixtures::walked_report("192.168.1.1", 0)));  // silent from the first hop
+  Report unknown = fixtures::realistic_run();  // no hop answered: the place is unknown, its fields null
+  apply_path_walks(unknown,
+                   {{fixtures::genuine_position(unknown, "wireguard", probes::Transport::udp, 51820), {{1, {}, {}}}}},
+                   std::nullopt);
+  ASSERT_EQ(unknown.drops.size(), 1u);
+  EXPECT_VALID_REPORT(to_report_json(unknown));
+}
+
 TEST(JsonReportSchema, ReportsWithACaptivePortalValidate) {
   Report stopped = error_report();
   stopped.captive_portal = CaptivePortal{true, "http://192.168.1.1:8081/login", "redirected."};

@@ -118,4 +118,48 @@ inline Report rate_limited_report() {
   return r;
 }
 
+// The realistic run with one index per probe across protocols, as one plan
+// numbers them (each scenario's plan starts at 0).
+inline Report realistic_run() {
+  Report r = realistic_report();
+  std::uint16_t next = 0;
+  for (auto& a : r.protocols) {
+    for (auto& p : a.probes) p.probe.index = next++;
+    for (auto& f : a.families)
+      for (std::size_t i = 0; i < f.probes.size() && i < a.probes.size(); ++i) f.probes[i].probe.index = a.probes[i].probe.index;
+  }
+  return r;
+}
+
+// The plan position of `protocol`'s genuine probe on `transport` `port` in `r`.
+inline std::size_t genuine_position(const Report& r, std::string_view protocol, probes::Transport transport,
+                                    std::uint16_t port) {
+  for (const auto& a : r.protocols)
+    for (const auto& p : a.probes)
+      if (a.id() == protocol && p.probe.kind == ProbeKind::genuine && is(p.probe.variant, transport, port))
+        return p.probe.index;
+  return std::size_t(-1);
+}
+
+// The realistic run, with WireGuard's UDP 51820 probe walked: the home router
+// (192.168.1.1, the gateway) forwards it, `dropper` at hop 2 does not, the
+// reflector answers the control one hop further.
+inline Report walked_report(const std::string& dropper = "100.64.0.1", int drop_hop = 2) {
+  using Kind = nat::WalkAnswer::Kind;
+  Report r = realistic_run();
+  std::vector<nat::WalkStep> steps;
+  const std::vector<std::string> hops{"192.168.1.1", dropper};
+  for (int ttl = 1; ttl <= 3; ++ttl) {
+    nat::WalkStep s{ttl, {}, {}};
+    if (ttl <= 2) s.control = {Kind::time_exceeded, hops[static_cast<std::size_t>(ttl - 1)]};
+    else s.control = {Kind::destination, r.reflector_address};
+    if (ttl <= drop_hop) s.genuine = s.control;
+    steps.push_back(s);
+  }
+  std::map<std::size_t, std::vector<nat::WalkStep>> walks{
+      {genuine_position(r, "wireguard", probes::Transport::udp, 51820), steps}};
+  apply_path_walks(r, walks, std::string("192.168.1.1"));
+  return r;
+}
+
 }  // namespace vpncheck::client::fixtures
