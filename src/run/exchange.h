@@ -59,7 +59,24 @@ struct Exchange {
   std::function<std::optional<ExchangeStep>(std::size_t step, probes::ByteView reply)> next_step;
   // After the final valid answer: decoded facts for the report.
   std::function<probes::Fields(probes::ByteView reply)> inspect_reply;
+  // UDP only: once the exchange is answered, the protocol's data phase on
+  // the same socket (run_data_phase); ClientSide::data holds what happened.
+  struct DataPhaseRun {
+    const probes::DataPhase* phase = nullptr;
+    probes::ProbeToken token;
+    probes::RandomFill random;
+  };
+  std::optional<DataPhaseRun> data;
 };
+
+// The data phase's schedule: a first burst of kDataBurstSmall small packets
+// then kDataBurstFull full-size ones; then on each try of the retry schedule
+// while a size has no echo yet, more of the missing size, and one small packet
+// too while full size is missing (it tells a box that stops all data after a
+// few packets from one that drops only large ones). At most kDataMaxPackets.
+inline constexpr std::size_t kDataBurstSmall = 2;
+inline constexpr std::size_t kDataBurstFull = 2;
+inline constexpr std::size_t kDataMaxPackets = 48;
 
 // The IP protocol number of a raw exchange's replies lives in `port`.
 // Raw probes need CAP_NET_RAW; without it the outcome is not_permitted
