@@ -239,15 +239,13 @@ asio::awaitable<probes::DataPhaseResult> run_data_phase(asio::ip::udp::socket& s
       if (answer_waiting) continue;
       if (Clock::now() >= ex.deadline) break;
       ++tries;
-      const bool small = echoed(r.small_size), full = echoed(r.full_size);
-      if (!small) co_await send(r.small_size);
-      if (!full) {
-        if (small) co_await send(r.small_size);
-        co_await send(r.full_size);
-        co_await send(r.full_size);
-      } else {
-        co_await send(r.small_size);
-      }
+      // Two of each missing size; while full size is missing, two small ones
+      // as well: whether they still pass after the full-size ones decides
+      // between "full size is dropped" and "the data stopped".
+      const bool full = echoed(r.full_size);
+      for (int i = 0; i < 2; ++i) co_await send(r.small_size);
+      if (!full)
+        for (int i = 0; i < 2; ++i) co_await send(r.full_size);
       continue;
     }
     auto [recv_ec, n] = std::get<0>(result);

@@ -71,9 +71,10 @@ struct Exchange {
 
 // The data phase's schedule: a first burst of kDataBurstSmall small packets
 // then kDataBurstFull full-size ones; then on each try of the retry schedule
-// while a size has no echo yet, more of the missing size, and one small packet
-// too while full size is missing (it tells a box that stops all data after a
-// few packets from one that drops only large ones). At most kDataMaxPackets.
+// while a size has no echo yet, two small packets and, while full size has
+// none, two full-size ones (small ones sent after full-size ones tell a box
+// that stops all data after a few packets from one that drops only large
+// ones). At most kDataMaxPackets.
 inline constexpr std::size_t kDataBurstSmall = 2;
 inline constexpr std::size_t kDataBurstFull = 2;
 inline constexpr std::size_t kDataMaxPackets = 48;

@@ -103,6 +103,15 @@ DataPhaseJudgement judge_data_phase(const ProbeResult& r, const LossEstimate& lo
     j.passed_first = before;
     if (j.chance < kChanceThreshold) return j;
   }
+  // Full size is told apart from a stop only by small packets that passed
+  // after full-size ones were sent; without one, a weak stop is all there is.
+  const auto first_full =
+      std::find_if(sent.begin(), sent.end(), [&](const probes::DataSent& s) { return is_full(s); });
+  const bool small_after_full =
+      first_full != sent.end() && std::any_of(sent.begin(), sent.end(), [&](const probes::DataSent& s) {
+        return is_small(s) && s.sequence > first_full->sequence && arrived.contains(s.sequence);
+      });
+  if (small_after > 0 && !small_after_full) return j;
   if (small_back + full_back == 0 && small_echoes + full_echoes > 0) {
     fail(DataPhaseJudgement::Kind::data_dropped, false, small_echoes + full_echoes, back,
          "its data packets reached the reflector, but none of the " +

@@ -57,10 +57,11 @@ ProbeResult with_data(const std::vector<Packet>& packets) {
 }
 
 // The schedule's shape (src/run/exchange.cpp): 2 small, 2 full, then per try
-// 1 small and 2 full while full size has no echo; `tries` tries after the burst.
+// 2 small and 2 full while full size has no echo; `tries` tries after the burst.
 std::vector<Packet> schedule(std::size_t tries, Packet small, Packet full) {
   std::vector<Packet> out{small, small, full, full};
   for (std::size_t t = 0; t < tries; ++t) {
+    out.push_back(small);
     out.push_back(small);
     out.push_back(full);
     out.push_back(full);
@@ -90,7 +91,7 @@ TEST(DataPhaseJudge, NoDataReachedTheReflector) {
   auto j = judge_data_phase(with_data(schedule(6, {kSmall, false, false}, {kFull, false, false})), kClean, true);
   EXPECT_EQ(j.kind, Kind::data_dropped);
   EXPECT_TRUE(j.upload);
-  EXPECT_EQ(j.packets, 8U);  // judged on the small ones, which no MTU explains
+  EXPECT_EQ(j.packets, 14U);  // judged on the small ones, which no MTU explains
   EXPECT_LT(j.chance, kChanceThreshold);
 }
 
@@ -101,8 +102,26 @@ TEST(DataPhaseJudge, TheFirstFewPassedThenNothing) {
   EXPECT_EQ(j.kind, Kind::data_dropped);
   EXPECT_TRUE(j.upload);
   EXPECT_EQ(j.passed_first, 2U);
-  EXPECT_EQ(j.packets, 6U);  // the small ones after the last arrival
+  EXPECT_EQ(j.packets, 12U);  // the small ones after the last arrival
   EXPECT_TRUE(contains(j.summary, "the first 2 data packets reached the reflector")) << j.summary;
+}
+
+TEST(DataPhaseJudge, AWeakStopIsNotTakenForFullSizeLoss) {
+  // The first two small ones passed, nothing after; on a path whose loss is
+  // barely measured that stop is weak, and with no small packet through after
+  // the full-size ones nothing says full size is the problem.
+  auto packets = schedule(2, {kSmall, false, false}, {kFull, false, false});
+  packets[0] = packets[1] = {kSmall, true, true};
+  LossEstimate barely;  // six datagrams, none lost: a wide upper bound
+  barely.datagrams_sent = barely.datagrams_arrived = barely.round_trips = 6;
+  auto j = judge_data_phase(with_data(packets), barely, true);
+  EXPECT_EQ(j.kind, Kind::data_dropped);
+  EXPECT_GE(j.chance, kChanceThreshold);
+  // Small ones passing after the full-size ones make it full size.
+  packets.at(8) = {kSmall, true, true};
+  packets.at(9) = {kSmall, true, true};
+  j = judge_data_phase(with_data(packets), kClean, true);
+  EXPECT_EQ(j.kind, Kind::full_size_dropped);
 }
 
 TEST(DataPhaseJudge, FullSizeLostOnTheWayOut) {
