@@ -103,6 +103,25 @@ std::optional<DataMatch> match_data(probes::ByteView payload, const Known& known
   return std::nullopt;
 }
 
+// What every arrival's record holds besides what it was: where and how it
+// came, when, and what was answered (views into `arrival` and `reply`).
+ObservationParts arrival_parts(const Arrival& arrival, probes::Transport transport, const probes::ReplyRecord& reply) {
+  ObservationParts obs;
+  obs.transport = transport;
+  obs.local_port = arrival.local_port;
+  obs.source_address = arrival.source.address;
+  obs.source_port = arrival.source.port;
+  obs.ttl = arrival.ttl;
+  obs.tos = arrival.tos;
+  obs.received_at_unix_ms = arrival.received_at_unix_ms;
+  obs.reply_sent = reply.sent;
+  obs.reply_kind_prefix = reply.kind;
+  obs.reply_length = reply.length;
+  obs.reply_reason = reply.reason;
+  obs.reply_code = reply.code;
+  return obs;
+}
+
 std::optional<Match> match_control(probes::ByteView payload) {
   if (auto token = probes::control::parse_request(payload)) return Match{nullptr, {*token, {}}};
   return std::nullopt;
@@ -309,28 +328,16 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
 
   // Stored compactly (reflector/observation_store.h): no strings are built for it.
-  ObservationParts obs;
+  ObservationParts obs = arrival_parts(arrival, context.transport, reply);
   obs.probe_index = match->parsed.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
-  obs.transport = context.transport;
-  obs.local_port = arrival.local_port;
-  obs.source_address = arrival.source.address;
-  obs.source_port = arrival.source.port;
-  obs.ttl = arrival.ttl;
-  obs.tos = arrival.tos;
   const probes::ByteView digested = digested_part(payload, arrival.framing);
   obs.payload_length = digested.size();
   const auto digest = probes::sha256(digested);
   obs.digest = &digest;
   obs.fields = &match->parsed.fields;
   obs.piece = match->parsed.piece;
-  obs.received_at_unix_ms = arrival.received_at_unix_ms;
-  obs.reply_sent = reply.sent;
-  obs.reply_kind_prefix = reply.kind;
-  obs.reply_length = reply.length;
-  obs.reply_reason = reply.reason;
-  obs.reply_code = reply.code;
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
   out.sequence = sessions_.record(*session, StoredObservation(obs));
   return out;
@@ -371,26 +378,14 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
     }
   }
   const probes::Fields fields{{"sequence", std::to_string(packet.sequence)}};
-  ObservationParts obs;
+  ObservationParts obs = arrival_parts(arrival, probes::Transport::udp, reply);
   obs.probe_index = packet.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = probes::kDataObservation;
-  obs.transport = probes::Transport::udp;
-  obs.local_port = arrival.local_port;
-  obs.source_address = arrival.source.address;
-  obs.source_port = arrival.source.port;
-  obs.ttl = arrival.ttl;
-  obs.tos = arrival.tos;
   obs.payload_length = arrival.payload.size();
   const auto digest = probes::sha256(arrival.payload);
   obs.digest = &digest;
   obs.fields = &fields;
-  obs.received_at_unix_ms = arrival.received_at_unix_ms;
-  obs.reply_sent = reply.sent;
-  obs.reply_kind_prefix = reply.kind;
-  obs.reply_length = reply.length;
-  obs.reply_reason = reply.reason;
-  obs.reply_code = reply.code;
   ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];
   out.sequence = sessions_.record(*session, StoredObservation(obs));
   return out;

@@ -184,8 +184,8 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
   };
   if (!worst) {
     if (weak)
-      add_summary("Its data packets after the handshake could not be checked: too few came back on this lossy path "
-                  "to tell (" + describe_chance(weak->chance) + " by loss alone).");
+      add_summary("Its data packets after the handshake could not be checked: what did not come through may be "
+                  "chance on this path (" + describe_chance(weak->chance) + " by loss alone).");
     return;
   }
   a.verdict = Verdict::restricted;

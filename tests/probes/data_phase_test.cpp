@@ -150,9 +150,9 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
     // Full-size packets fit one 1500-byte IPv4 packet and the validated-answer bound.
     EXPECT_LE(d.full_payload_v4 + 28, 1500U);
     EXPECT_LE(d.full_payload_v6 + 48, 1500U);
-    // A UDP variant of the piece it follows exists.
+    // A standard UDP variant of the piece it follows exists (the runner follows only those).
     EXPECT_TRUE(std::any_of(m->variants.begin(), m->variants.end(), [&](const ProbeVariant& v) {
-      return v.transport == Transport::udp && v.piece == d.piece;
+      return v.transport == Transport::udp && v.standard && v.piece == d.piece;
     }));
     for (std::size_t size : {d.small_payload, d.full_payload_v4, d.full_payload_v6}) {
       for (std::uint32_t seq : {0U, 1U, 47U}) {
