@@ -189,7 +189,8 @@ struct DataPacket {
 // `parse`, records each arrival and echoes it (same size) to an address its
 // session validated.
 struct DataPhase {
-  // The variants whose handshake it follows: those of this piece ("" every UDP variant).
+  // The variants whose handshake it follows: the standard UDP ones of this
+  // piece ("" for a protocol without pieces).
   std::string_view piece;
   // UDP payload sizes: a small packet (a ping's worth inside), and the
   // default full-size packet over IPv4 and IPv6 (they differ where the
