@@ -64,6 +64,23 @@ struct StepAttempts {
   bool operator==(const StepAttempts&) const = default;
 };
 
+// The data phase as the client saw it (ProtocolModule::data_phase): every
+// data packet it sent after the handshake was answered, in send order.
+struct DataSent {
+  std::uint32_t sequence = 0;
+  std::size_t size = 0;  // UDP payload
+  double sent_ms = 0;    // from the data phase's start
+  bool echoed = false;   // the reflector's echo of it came back
+  bool operator==(const DataSent&) const = default;
+};
+struct DataPhaseResult {
+  std::size_t small_size = 0;  // the two sizes sent (UDP payload)
+  std::size_t full_size = 0;
+  std::vector<DataSent> sent;
+  std::string detail;  // a local problem that cut it short (e.g. a socket error)
+  bool operator==(const DataPhaseResult&) const = default;
+};
+
 struct ClientSide {
   Outcome outcome = Outcome::not_run;
   std::optional<Endpoint> local;  // our socket's address and port
@@ -82,6 +99,8 @@ struct ClientSide {
   // unanswered one last). TCP: the connection attempts as entry 0, then one
   // entry per message whose tries count the kernel's retransmissions.
   std::vector<StepAttempts> attempts;
+  // Set when the data phase ran after this probe's handshake.
+  std::optional<DataPhaseResult> data;
 };
 
 // What happened to one probe, from both ends: what the client saw (reply or
@@ -90,6 +109,9 @@ struct ProbeResult {
   PlannedProbe probe;
   ClientSide client;
   std::vector<Observation> arrivals;  // reflector records for this probe index
+  // The reflector's records of this probe's data packets (Observation kind
+  // "data", its `sequence` field), kept apart: they are not the probe's messages.
+  std::vector<Observation> data_arrivals;
 };
 
 // ---------------------------------------------------------------- verdicts
@@ -114,6 +136,13 @@ inline constexpr std::string_view kAhModified = "ah_modified";
 // The handshake passes, but the protocol's default full-size packets would be
 // dropped on this path (fragments dropped, or the path MTU too small).
 inline constexpr std::string_view kFullSizePacketsDropped = "full_size_packets_dropped";
+// The handshake was answered, but no data packet of any size passed after it
+// (or the first few did, then none): a box acting after the handshake.
+inline constexpr std::string_view kDataDroppedAfterHandshake = "data_dropped_after_handshake";
+// Which way the data packets of the failing data-phase finding were lost:
+// towards the reflector, or on the way back.
+inline constexpr std::string_view kUploadLost = "upload_lost";
+inline constexpr std::string_view kDownloadLost = "download_lost";
 // The reflector limited its answers (rate limit, full tables, connection
 // slots): the failures say nothing about the network (src/verdict/reflector_limits.h).
 inline constexpr std::string_view kReflectorLimited = "reflector_limited";

@@ -344,6 +344,30 @@ std::string advice_use_variant(const ProbeVariant& variant) {
   return "Allow IKE on UDP " + std::to_string(variant.port) + " in both directions.";
 }
 
+std::vector<std::string> advice_mtu(int path_mtu) {
+  const int inner = path_mtu - esp::kEspInUdpOverhead;
+  return {"IPsec: keep ESP packets within " + std::to_string(path_mtu) + " bytes: an inner MTU of " +
+          std::to_string(inner) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
+          std::to_string(inner - 40) + " on the tunnel"};
+}
+
+// strongSwan's kernel IPsec copies DF from the inner packet to ESP (swanctl.opt
+// copy_df = yes; kernel_netlink_ipsec.c sets XFRM_STATE_NOPMTUDISC only for
+// copy_df = no), and inner TCP carries DF; its userspace ESP (kernel-libipsec)
+// leaves charon's UDP socket at the system default. Either way full-size ESP
+// carries DF. The data phase follows the NAT-T piece: ESP-in-UDP on UDP 4500.
+constexpr DataPhase kDataPhase{
+    .piece = kPieceNatT,
+    .small_payload = esp::kDataSmallSize,
+    .full_payload_v4 = esp::kDataFullSizeV4,
+    .full_payload_v6 = esp::kDataFullSizeV6,
+    .df = DontFragment::system_default,
+    .build = esp::build_esp_data,
+    .parse = esp::parse_esp_data,
+    .advice_mtu = advice_mtu,
+    .full_size_words = "IPsec's full-size ESP packets (filling this host's 1500-byte MTU)",
+};
+
 }  // namespace
 
 const ProtocolModule kModule{
@@ -364,6 +388,7 @@ const ProtocolModule kModule{
     .inspect_reply = inspect_reply,
     .next_request = next_request,
     .assess = assess,
+    .data_phase = &kDataPhase,
 };
 
 }  // namespace vpncheck::probes::ipsec

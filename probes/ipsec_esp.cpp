@@ -86,6 +86,22 @@ std::optional<EspPacket> parse_esp(ByteView packet) {
   return e;
 }
 
+Bytes build_esp_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) {
+  if (sequence > 0xffffffffu - 2) return {};
+  Bytes p = build_esp(token, rnd, size);
+  if (p.empty()) return p;
+  ByteWriter h;
+  h.be32(sequence + 2);
+  std::copy(h.view().begin(), h.view().end(), p.begin() + 4);
+  return p;
+}
+
+std::optional<DataPacket> parse_esp_data(ByteView packet) {
+  auto e = parse_esp(packet);
+  if (!e || e->role != Role::request || e->sequence < 2) return std::nullopt;
+  return DataPacket{e->token, e->sequence - 2};
+}
+
 Bytes build_esp_reply(ByteView request, const RandomFill& rnd) {
   auto rq = parse_esp(request);
   if (!rq || rq->role != Role::request) return {};

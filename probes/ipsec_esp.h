@@ -56,6 +56,24 @@ struct EspPacket {
 Bytes build_esp(const ProbeToken& token, const RandomFill& rnd, std::size_t size = kEspDefaultSize);
 // Rejects input shorter than kEspMinSize or longer than kEspMaxSize, SPI < 0x100, sequence 0.
 std::optional<EspPacket> parse_esp(ByteView packet);
+// The tunnel's data after the probe's first ESP packet (the data phase,
+// ProtocolModule::data_phase): the same SA, so the request SPI, and the
+// sequence numbers after it (data sequence n is ESP sequence n + 2, RFC 4303
+// §3.3.3 counts up from 1); the same layout as build_esp. Empty if size is
+// outside [kEspMinSize, kEspMaxSize] or the sequence would wrap.
+Bytes build_esp_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd);
+// nullopt unless a request-SPI ESP packet with sequence 2 or more.
+std::optional<DataPacket> parse_esp_data(ByteView packet);
+// ESP in UDP over IPv4: IP 20 + UDP 8 + SPI/sequence 8 + IV up to 16 +
+// padding up to 15 + pad length/next header 2 + ICV 16, rounded up: the path
+// MTU less this is the inner MTU that fits.
+constexpr int kEspInUdpOverhead = 88;
+// A full ESP-in-UDP packet fills this host's 1500-byte MTU (the kernel sizes
+// the inner MTU so that it does); a small one carries a ping.
+constexpr std::size_t kDataFullSizeV4 = 1500 - 20 - 8;
+constexpr std::size_t kDataFullSizeV6 = 1500 - 40 - 8;
+constexpr std::size_t kDataSmallSize = 120;
+
 // Reflector: reply_spi(token), sequence 1, same size, token echoed. Empty unless
 // `request` parses with role request.
 Bytes build_esp_reply(ByteView request, const RandomFill& rnd);

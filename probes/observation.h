@@ -122,12 +122,21 @@ struct ReflectorLimit {
 constexpr std::size_t kMaxReflectorLimits = 16;
 constexpr std::size_t kMaxLimitPorts = 16;
 
+// The kind of a data-phase packet's record (ProtocolModule::data_phase): its
+// probe_index is the probe whose handshake it followed, its field "sequence"
+// the packet's number; reply.sent says whether it was echoed.
+inline constexpr std::string_view kDataObservation = "data";
+// Capabilities::pieces lists "<module>/data" for every module whose data
+// packets the reflector recognises; an older one drops them as unknown, so
+// the client sends none.
+inline constexpr std::string_view kDataPiece = "data";
+
 // One record per arrival (GET /v1/sessions/{id}/observations).
 struct Observation {
   std::uint64_t sequence = 0;
   std::uint16_t probe_index = 0;
   std::string protocol;  // module id, or "control"
-  std::string kind;      // "genuine" | "control"
+  std::string kind;      // "genuine" | "control" | "data" (kDataObservation)
   Transport transport = Transport::udp;
   std::uint16_t local_port = 0;
   Endpoint source;  // after NAT

@@ -279,6 +279,36 @@ bool is_server_reset_for(ByteView reply, ByteView request) {
   return r.skip(hmac_size(form) + kPacketIdSize) && acks_and_echo(r, request);
 }
 
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) {
+  if (size < kDataMinSize || size > kMaxUdpPayload || sequence == 0xffffffffu) return {};
+  Bytes msg(size);
+  rnd(msg);
+  msg[0] = opcode_byte(kOpDataV2);
+  // 0xFFFFFF is "no peer id" (ssl_pkt.h MAX_PEER_ID): a server hands out smaller ones.
+  if (msg[1] == 0xff && msg[2] == 0xff && msg[3] == 0xff) msg[3] = 0;
+  const std::uint32_t packet_id = sequence + 1;
+  for (std::size_t i = 0; i < 4; ++i) msg[4 + i] = static_cast<std::uint8_t>(packet_id >> (8 * (3 - i)));
+  auto encoded = token.encode();
+  std::copy(encoded.begin(), encoded.end(), msg.begin() + kDataHeaderSize);
+  return msg;
+}
+
+std::optional<DataPacket> parse_data(ByteView payload) {
+  if (payload.size() < kDataMinSize || payload.size() > kMaxUdpPayload || (payload[0] >> 3) != kOpDataV2)
+    return std::nullopt;
+  std::uint32_t packet_id = 0;
+  for (std::size_t i = 0; i < 4; ++i) packet_id = packet_id << 8 | payload[4 + i];
+  if (packet_id == 0) return std::nullopt;
+  auto token = ProbeToken::decode(payload.subspan(kDataHeaderSize));
+  if (!token) return std::nullopt;
+  return DataPacket{*token, packet_id - 1};
+}
+
+std::string advice_mtu(int path_mtu) {
+  const int tun = path_mtu - kAdviceOverhead;
+  return "OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) + " (both ends)";
+}
+
 std::string advice_use_variant(const ProbeVariant& variant) {
   auto port = std::to_string(variant.port);
   if (variant.transport == Transport::tcp)
@@ -301,6 +331,27 @@ Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalC
   return build_server_reset(request, parsed, rnd, reply_allowance(arrival, request));
 }
 
+std::vector<std::string> module_advice_mtu(int path_mtu) { return {advice_mtu(path_mtu)}; }
+
+// OpenVPN touches IP_MTU_DISCOVER only with --mtu-disc: options.c sets
+// mtu_discover_type = -1, and mtu.c set_mtu_discover_type skips negative
+// values. Its UDP socket keeps the system default, so its packets that fit
+// this host's MTU, every mssfix-sized one among them, carry DF. (Its Linux
+// kernel data channel, DCO, sends with DF clear: drivers/net/ovpn/udp.c.)
+// The data phase follows the standard form's handshake only: every form
+// sends the same data packets.
+constexpr DataPhase kDataPhase{
+    .piece = "tls-auth",
+    .small_payload = kDataSmallSize,
+    .full_payload_v4 = kDataFullSizeV4,
+    .full_payload_v6 = kDataFullSizeV6,
+    .df = DontFragment::system_default,
+    .build = build_data,
+    .parse = parse_data,
+    .advice_mtu = module_advice_mtu,
+    .full_size_words = "OpenVPN's full-size data packets (1492 bytes on the wire with its default mssfix)",
+};
+
 }  // namespace
 
 const ProtocolModule kModule{
@@ -318,6 +369,7 @@ const ProtocolModule kModule{
         "OpenVPN's handshake opcodes are recognisable; enable tls-crypt (or tls-crypt-v2) so the "
         "control channel is encrypted, or tunnel OpenVPN through TLS (e.g. stunnel on TCP 443).",
     .assess = assess,
+    .data_phase = &kDataPhase,
 };
 
 }  // namespace vpncheck::probes::openvpn

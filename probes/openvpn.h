@@ -96,6 +96,35 @@ bool is_server_reset_for(ByteView reply, ByteView request);
 // (OpenVPN src/openvpn/ps.c, is_openvpn_protocol).
 extern const StreamFraming kTcpFraming;
 
+// Data channel, P_DATA_V2 with an AEAD cipher (the 2.4+ default; OpenVPN
+// src/openvpn/ssl_pkt.h P_DATA_V2, crypto.c openvpn_encrypt_aead): opcode and
+// key id 1 | peer id 3 | packet id 4 (big-endian, from 1) | tag 16 |
+// ciphertext. The data phase's sequence is the packet id less one; the token
+// sits in the first 8 tag bytes, random to anyone without the keys.
+constexpr std::uint8_t kOpDataV2 = 9;
+constexpr std::size_t kDataHeaderSize = 8;  // opcode/peer id 4 | packet id 4
+constexpr std::size_t kDataTagSize = 16;
+constexpr std::size_t kDataMinSize = kDataHeaderSize + kDataTagSize;
+// Its default "mssfix 1492 mtu" keeps tunnelled TCP packets within 1492
+// bytes on the wire, outer IP and UDP headers included (src/openvpn/mtu.h
+// MSSFIX_DEFAULT; 2.6 options.c mssfix_encap): the full-size packets real
+// traffic sends. (Larger ones, up to tun-mtu 1500 inside, exceed this host's
+// MTU and leave it as fragments without DF.)
+constexpr std::size_t kMssfixPacket = 1492;
+constexpr std::size_t kDataFullSizeV4 = kMssfixPacket - 20 - 8;
+constexpr std::size_t kDataFullSizeV6 = kMssfixPacket - 40 - 8;
+// A 84-byte ping inside.
+constexpr std::size_t kDataSmallSize = kDataMinSize + 84;
+// IP, UDP and OpenVPN overhead with room for IPv6 and options: tun-mtu is the path MTU less this.
+constexpr int kAdviceOverhead = 100;
+
+// Empty when `size` is below kDataMinSize or above a UDP payload.
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd);
+// nullopt unless opcode P_DATA_V2, at least kDataMinSize bytes and a packet id from 1.
+std::optional<DataPacket> parse_data(ByteView payload);
+// "OpenVPN: tun-mtu 1180 and mssfix 1140 (both ends)"
+std::string advice_mtu(int path_mtu);
+
 extern const ProtocolModule kModule;
 
 // The verdict over every form (probes/openvpn_assess.cpp).

@@ -158,6 +158,59 @@ struct ParsedRequest {
   bool opens_flow = false;
 };
 
+// ---------------------------------------------------------------- data phase
+
+// Whether the real software's UDP socket sends its tunnel packets with DF, on
+// Linux, where vpncheck runs. A path-MTU black hole (no ICMP "fragmentation
+// needed") loses DF packets above its MTU for good; packets without DF are
+// fragmented by routers instead.
+enum class DontFragment {
+  // The socket is left at the system default (IP_PMTUDISC_WANT): DF on
+  // every packet that fits the route's known MTU; the host fragments larger
+  // ones itself, and a learnt smaller path MTU (ICMP) shrinks what fits.
+  system_default,
+  // Never DF (IP_PMTUDISC_DONT): routers fragment what does not fit.
+  clear,
+};
+
+// The largest UDP payload over IPv4 (65535 less the IPv4 and UDP headers).
+constexpr std::size_t kMaxUdpPayload = 65507;
+
+// One tunnel data packet recovered from the wire.
+struct DataPacket {
+  ProbeToken token;
+  std::uint32_t sequence = 0;  // the data phase's own count, from 0
+};
+
+// What a protocol sends once its handshake is done: its data packets, at the
+// sizes a tunnel of the default configuration sends them and with the DF
+// behaviour of the real software. The client sends a few small ones and a few
+// full-size ones on the handshake's socket; the reflector recognises them by
+// `parse`, records each arrival and echoes it (same size) to an address its
+// session validated.
+struct DataPhase {
+  // The variants whose handshake it follows: the standard UDP ones of this
+  // piece ("" for a protocol without pieces).
+  std::string_view piece;
+  // UDP payload sizes: a small packet (a ping's worth inside), and the
+  // default full-size packet over IPv4 and IPv6 (they differ where the
+  // protocol sizes its packets by the outer IP header).
+  std::size_t small_payload = 0;
+  std::size_t full_payload_v4 = 0;
+  std::size_t full_payload_v6 = 0;
+  DontFragment df = DontFragment::system_default;
+  // A data packet of `size` bytes carrying `token` and `sequence`; empty when
+  // the protocol has no packet of that size.
+  Bytes (*build)(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) = nullptr;
+  // nullopt for anything that is not this protocol's data packet as built above.
+  std::optional<DataPacket> (*parse)(ByteView payload) = nullptr;
+  // The settings that keep the protocol's packets within `path_mtu`-byte IP
+  // packets, in its own configuration words.
+  std::vector<std::string> (*advice_mtu)(int path_mtu) = nullptr;
+  // The full-size packet in words: "WireGuard's full-size data packets (MTU 1420: 1480 bytes on the wire)".
+  std::string_view full_size_words;
+};
+
 struct ProbeResult;         // probes/assessment.h
 struct ProtocolAssessment;  // probes/assessment.h
 struct ProtocolModule;
@@ -223,6 +276,10 @@ struct ProtocolModule {
   // The limit (a probes::limit_kind) a session hits when the module forgets
   // its state to make room (ArrivalContext::evicted).
   std::string_view state_limit = {};
+  // Optional. Both programs: the protocol's data packets, sent after its
+  // handshake passed on UDP (src/run/exchange.cpp), recognised and echoed by
+  // the reflector's demux. nullptr: the handshake is all that is tested.
+  const DataPhase* data_phase = nullptr;
 };
 
 // Convenience for callers that have no addresses to hand (tests, fuzzers):

@@ -87,6 +87,35 @@ bool is_response_to(ByteView reply, ByteView initiation) {
          std::equal(reply.begin() + 8, reply.begin() + 12, initiation.begin() + kSenderOffset);
 }
 
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) {
+  if (size < kDataMinSize || size > kMaxUdpPayload) return {};
+  Bytes msg(size);
+  rnd(msg);
+  msg[0] = kTypeData;
+  msg[1] = msg[2] = msg[3] = 0;
+  for (std::size_t i = 0; i < 8; ++i) msg[8 + i] = static_cast<std::uint8_t>((std::uint64_t{sequence} >> (8 * i)) & 0xff);
+  auto encoded = token.encode();
+  std::copy(encoded.begin(), encoded.end(), msg.begin() + kDataHeaderSize);
+  return msg;
+}
+
+std::optional<DataPacket> parse_data(ByteView payload) {
+  if (payload.size() < kDataMinSize || payload.size() > kMaxUdpPayload || !has_type(payload, kTypeData))
+    return std::nullopt;
+  std::uint64_t counter = 0;
+  for (std::size_t i = 0; i < 8; ++i) counter |= std::uint64_t{payload[8 + i]} << (8 * i);
+  if (counter > 0xffffffffu) return std::nullopt;
+  auto token = ProbeToken::decode(payload.subspan(kDataHeaderSize));
+  if (!token) return std::nullopt;
+  return DataPacket{*token, static_cast<std::uint32_t>(counter)};
+}
+
+std::string advice_mtu(int path_mtu) {
+  return "WireGuard: MTU = " + std::to_string(path_mtu - kOverheadV4) + " (in [Interface]: the path MTU " +
+         std::to_string(path_mtu) + " less " + std::to_string(kOverheadV4) +
+         " bytes of IPv4, UDP and WireGuard headers)";
+}
+
 std::string advice_use_variant(const ProbeVariant& variant) {
   auto port = std::to_string(variant.port);
   return "Run the WireGuard server on UDP " + port + " (ListenPort = " + port +
@@ -107,6 +136,25 @@ Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalC
   return build_response(request, parsed, rnd);
 }
 
+std::vector<std::string> module_advice_mtu(int path_mtu) { return {advice_mtu(path_mtu)}; }
+
+// wireguard-go never sets IP_MTU_DISCOVER (conn/controlfns_linux.go sets only
+// IP_PKTINFO, IPV6_RECVPKTINFO and IPV6_V6ONLY), so its socket keeps the
+// system default: DF on every packet that fits. (The Linux kernel module
+// leaves DF clear, drivers/net/wireguard/socket.c send4; its users rely on
+// routers fragmenting, which the path test's fragments check covers.)
+constexpr DataPhase kDataPhase{
+    .piece = "",
+    .small_payload = kDataSmallSize,
+    .full_payload_v4 = kDataFullSize,
+    .full_payload_v6 = kDataFullSize,
+    .df = DontFragment::system_default,
+    .build = build_data,
+    .parse = parse_data,
+    .advice_mtu = module_advice_mtu,
+    .full_size_words = "WireGuard's full-size data packets (its default MTU 1420: 1480 bytes on the wire)",
+};
+
 }  // namespace
 
 const ProtocolModule kModule{
@@ -122,6 +170,7 @@ const ProtocolModule kModule{
     .advice_signature_blocked =
         "WireGuard's handshake has a fixed size and cleartext header that DPI matches on any port; "
         "wrap it in an obfuscating transport (e.g. udp2raw, wstunnel) or use a protocol that passes here.",
+    .data_phase = &kDataPhase,
 };
 
 }  // namespace vpncheck::probes::wireguard

@@ -16,6 +16,8 @@ constexpr std::string_view kNoReplySmall = "request too small to answer without 
 constexpr std::string_view kNoReplyLarger = "reply larger than request refused (no amplification)";
 constexpr std::string_view kNoReplyNotValidated =
     "reply larger than request refused: the source is not an address this session validated (no amplification)";
+constexpr std::string_view kNoDataEcho =
+    "data packets are echoed only to an address this session validated (no amplification)";
 // Reflectors before reply codes sent only this text; clients still read it so.
 constexpr std::string_view kNoReplyRateLimited = "rate limited";
 
@@ -82,6 +84,42 @@ probes::Transport transport_of(Framing framing) {
 // never sees (the client digests the same part).
 probes::ByteView digested_part(probes::ByteView payload, Framing framing) {
   return framing == Framing::ip_datagram ? probes::ip::digest_scope(payload) : payload;
+}
+
+// A data-phase packet (ProtocolModule::data_phase) of a live session: tried
+// before the handshake parsers, which may take a data packet for a message
+// of their own (ESP-in-UDP data is ESP like the NAT-T probe's first packet).
+struct DataMatch {
+  const probes::ProtocolModule* module = nullptr;
+  probes::DataPacket packet;
+};
+template <typename Known>
+std::optional<DataMatch> match_data(probes::ByteView payload, const Known& known) {
+  for (const auto* module : probes::all_protocols()) {
+    if (module->data_phase == nullptr) continue;
+    auto packet = module->data_phase->parse(payload);
+    if (packet && known(packet->token.tag)) return DataMatch{module, *packet};
+  }
+  return std::nullopt;
+}
+
+// What every arrival's record holds besides what it was: where and how it
+// came, when, and what was answered (views into `arrival` and `reply`).
+ObservationParts arrival_parts(const Arrival& arrival, probes::Transport transport, const probes::ReplyRecord& reply) {
+  ObservationParts obs;
+  obs.transport = transport;
+  obs.local_port = arrival.local_port;
+  obs.source_address = arrival.source.address;
+  obs.source_port = arrival.source.port;
+  obs.ttl = arrival.ttl;
+  obs.tos = arrival.tos;
+  obs.received_at_unix_ms = arrival.received_at_unix_ms;
+  obs.reply_sent = reply.sent;
+  obs.reply_kind_prefix = reply.kind;
+  obs.reply_length = reply.length;
+  obs.reply_reason = reply.reason;
+  obs.reply_code = reply.code;
+  return obs;
 }
 
 std::optional<Match> match_control(probes::ByteView payload) {
@@ -188,6 +226,10 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
+      if (auto data = match_data(payload, [this](const probes::SessionTag& tag) {
+            return sessions_.find_by_tag(tag) != nullptr;
+          }))
+        return handle_data(arrival, *data->module, data->packet);
       match = match_module(payload, context, arrival, known, state_of);
       if (!match || !known(*match)) {
         if (auto control = match_control(payload); control && (!match || known(*control))) match = std::move(control);
@@ -286,29 +328,65 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
 
   // Stored compactly (reflector/observation_store.h): no strings are built for it.
-  ObservationParts obs;
+  ObservationParts obs = arrival_parts(arrival, context.transport, reply);
   obs.probe_index = match->parsed.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
-  obs.transport = context.transport;
-  obs.local_port = arrival.local_port;
-  obs.source_address = arrival.source.address;
-  obs.source_port = arrival.source.port;
-  obs.ttl = arrival.ttl;
-  obs.tos = arrival.tos;
   const probes::ByteView digested = digested_part(payload, arrival.framing);
   obs.payload_length = digested.size();
   const auto digest = probes::sha256(digested);
   obs.digest = &digest;
   obs.fields = &match->parsed.fields;
   obs.piece = match->parsed.piece;
-  obs.received_at_unix_ms = arrival.received_at_unix_ms;
-  obs.reply_sent = reply.sent;
-  obs.reply_kind_prefix = reply.kind;
-  obs.reply_length = reply.length;
-  obs.reply_reason = reply.reason;
-  obs.reply_code = reply.code;
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
+  out.sequence = sessions_.record(*session, StoredObservation(obs));
+  return out;
+}
+
+// A data packet is echoed at its own size, and only to an address the
+// session validated: one packet per packet, so nobody else can be made the
+// target of a stream of echoes. Recorded like any arrival, within the
+// session's budgets.
+ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
+                                           const probes::DataPacket& packet) {
+  Session* session = sessions_.find_by_tag(packet.token.tag);
+  if (session == nullptr) return drop(DropReason::unknown_session);
+  if (!sessions_.admit(*session)) return drop(DropReason::observation_limit);
+  ArrivalOutcome out;
+  out.tag = session->tag;
+  out.protocol = std::string(module.id);
+  session->note_source(arrival.source.address);
+  probes::ReplyRecord reply;
+  if (!session->validates(arrival.source.address)) {
+    reply.reason = kNoDataEcho;
+    reply.code = probes::reply_code::kAmplification;
+  } else if (limiter_ != nullptr && !limiter_->allow(arrival.source.address)) {
+    reply.reason = kNoReplyRateLimited;
+    reply.code = probes::reply_code::kRateLimited;
+    metrics_->drops.add(DropReason::rate_limited);
+    session->tally(SessionLimit::rate_limit).add(arrival.local_port);
+  } else {
+    out.reply = module.data_phase->build(packet.token, packet.sequence, arrival.payload.size(), rnd_);
+    if (out.reply.size() != arrival.payload.size()) {
+      out.reply.clear();
+      reply.reason = kNoReplySmall;
+      reply.code = probes::reply_code::kTooSmall;
+    } else {
+      reply.sent = true;
+      reply.kind = out.protocol + "/data/echo";
+      reply.length = out.reply.size();
+    }
+  }
+  const probes::Fields fields{{"sequence", std::to_string(packet.sequence)}};
+  ObservationParts obs = arrival_parts(arrival, probes::Transport::udp, reply);
+  obs.probe_index = packet.token.probe_index;
+  obs.protocol = out.protocol;
+  obs.kind = probes::kDataObservation;
+  obs.payload_length = arrival.payload.size();
+  const auto digest = probes::sha256(arrival.payload);
+  obs.digest = &digest;
+  obs.fields = &fields;
+  ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];
   out.sequence = sessions_.record(*session, StoredObservation(obs));
   return out;
 }

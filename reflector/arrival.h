@@ -160,6 +160,8 @@ class ArrivalHandler {
 
  private:
   ArrivalOutcome drop(DropReason reason);
+  ArrivalOutcome handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
+                             const probes::DataPacket& packet);
 
   SessionTable& sessions_;
   probes::ServerHints hints_;

@@ -34,6 +34,7 @@
 #include "src/report/redact.h"
 #include "src/report/text_report.h"
 #include "src/run/runner.h"
+#include "src/verdict/data_phase.h"
 #include "src/verdict/evidence.h"
 #include "src/verdict/path_mtu.h"
 #include "src/verdict/reflector_limits.h"
@@ -425,6 +426,11 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     }
   }
   settings.tls_certificate_sha256 = session.info.capabilities.tls_certificate_sha256.value_or("");
+  for (const auto& piece : session.info.capabilities.pieces) {
+    const auto slash = piece.find('/');
+    if (slash != std::string::npos && piece.substr(slash + 1) == probes::kDataPiece)
+      settings.data_phase_modules.push_back(piece.substr(0, slash));
+  }
   settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;
   settings.on_progress = [&](std::size_t position, std::size_t, std::size_t) { progress.probe_finished(position); };
@@ -522,8 +528,11 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   if (observations.list) {
     report.observations_dropped = observations.list->dropped;
     report.reflector_limits = observations.list->limits;
-    for (auto& obs : observations.list->observations)
-      if (obs.probe_index < results.size()) results[obs.probe_index].arrivals.push_back(std::move(obs));
+    for (auto& obs : observations.list->observations) {
+      if (obs.probe_index >= results.size()) continue;
+      auto& r = results[obs.probe_index];
+      (obs.kind == probes::kDataObservation ? r.data_arrivals : r.arrivals).push_back(std::move(obs));
+    }
   }
 
   settle_round_trips(results);
@@ -556,6 +565,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
     apply_nat_tests(report.nat, nat::assess_nat(*nat_measured));
     apply_path_mtu(report.protocols, report.nat.tests->mtu);
   }
+  // After the path test: its MTU, when measured, is the one the data phase's advice is built on.
+  std::optional<int> path_mtu;
+  if (report.nat.tests && report.nat.tests->path) path_mtu = report.nat.tests->path->facts.path_mtu;
+  apply_data_phase(report.protocols, report.observations_read && report.observations_dropped == 0, path_mtu);
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   if (hops) apply_hops(report.nat, nat::classify_hops(*hops, nat::parse_ipv4(address->to_string())));
   std::optional<std::string> gateway_address;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "probes/registry.h"
+
 namespace vpncheck::nat {
 
 namespace {
@@ -310,34 +312,20 @@ constexpr int kAssumedMtu = 1500;
 constexpr int kFragmentedPacketBytes = 2000;
 // OpenVPN over UDP, tun-mtu 1500: IPv4 20 + UDP 8 + opcode/peer-id 4 + packet id 4 + AEAD tag 16.
 constexpr int kOpenVpnDefaultPacket = 1500 + 52;
-// OpenVPN's default "mssfix 1492 mtu" sizes TCP in the tunnel so that its
-// packets are at most this, IP and UDP headers included (openvpn
-// src/openvpn/mtu.h MSSFIX_DEFAULT, doc/man-sections/link-options.rst).
-constexpr int kOpenVpnMssfixPacket = 1492;
-// WireGuard MTU 1420 + IPv4 20 + UDP 8 + WireGuard data header 16 + tag 16 (IPv6 outer: +20 = 1500).
-constexpr int kWireGuardDefaultPacket = 1420 + 60;
-constexpr int kWireGuardOverheadV4 = 60;
-constexpr int kOpenVpnAdviceOverhead = 100;  // IP/UDP/OpenVPN overhead with room for IPv6 and options
-// ESP in UDP over IPv4: IP 20 + UDP 8 + SPI/sequence 8 + IV up to 16 + padding
-// up to 15 + pad length/next header 2 + ICV 16, rounded up.
-constexpr int kEspOverhead = 88;
+// The protocols' full-size packets, the MTU advice in their own words and
+// who sets DF on Linux (with the upstream sources) are their modules' data
+// phase facts (probes/probe.h DataPhase; probes/wireguard.cpp,
+// probes/openvpn.cpp, probes/ipsec.cpp): the data phase sends exactly those
+// packets, so the path test's reasoning and the data phase agree.
+const probes::DataPhase& data_phase(std::string_view protocol) {
+  return *probes::find_protocol(protocol)->data_phase;
+}
+// The full-size data packet on the wire over IPv4 (IP 20 + UDP 8 + payload).
+int full_packet_v4(std::string_view protocol) { return static_cast<int>(data_phase(protocol).full_payload_v4) + 28; }
+std::string mtu_advice_line(std::string_view protocol, int pmtu) {
+  return data_phase(protocol).advice_mtu(pmtu).front();
+}
 
-// Who sets DF, on Linux, where vpncheck runs:
-// - wireguard-go never sets IP_MTU_DISCOVER (wireguard-go conn/controlfns_linux.go
-//   sets only IP_PKTINFO/IPV6_RECVPKTINFO/IPV6_V6ONLY), so the system default
-//   applies: DF on every packet that fits this host's MTU. The kernel module
-//   sends with DF clear (linux drivers/net/wireguard/socket.c, send4: df 0).
-// - OpenVPN touches it only with --mtu-disc (openvpn src/openvpn/options.c:
-//   mtu_discover_type = -1; src/openvpn/mtu.c set_mtu_discover_type skips
-//   negative values), so its UDP socket has the same default: its tunnel
-//   packets up to 1500 bytes, TCP sized by mssfix included, carry DF; only
-//   larger ones are fragmented, by the sending host, without DF. (Its Linux
-//   kernel data channel, DCO, sends with DF clear: linux drivers/net/ovpn/udp.c.)
-// - strongSwan's kernel IPsec copies DF from the inner packet to ESP
-//   (swanctl.opt copy_df = yes; kernel_netlink_ipsec.c sets
-//   XFRM_STATE_NOPMTUDISC only for copy_df = no), and inner TCP has DF; its
-//   userspace ESP (kernel-libipsec) goes out of charon's UDP socket, which
-//   keeps the system default too.
 std::string black_hole_words(int pmtu) {
   return "this path-MTU black hole (" + std::to_string(pmtu) +
          " bytes pass; larger DF packets vanish without an ICMP \"fragmentation needed\")";
@@ -350,17 +338,6 @@ void data_lost(ProtocolMtuAdvice& m, double chance, std::string reason, std::vec
   m.chance_by_loss = chance;
   m.reason = std::move(reason);
   m.advice = std::move(advice);
-}
-
-std::string openvpn_tun_advice(int pmtu) {
-  const int tun = pmtu - kOpenVpnAdviceOverhead;
-  return "OpenVPN: tun-mtu " + std::to_string(tun) + " and mssfix " + std::to_string(tun - 40) + " (both ends)";
-}
-
-std::string wireguard_mtu_advice(int pmtu) {
-  return "WireGuard: MTU = " + std::to_string(pmtu - kWireGuardOverheadV4) + " (in [Interface]: the path MTU " +
-         std::to_string(pmtu) + " less " + std::to_string(kWireGuardOverheadV4) +
-         " bytes of IPv4, UDP and WireGuard headers)";
 }
 
 }  // namespace
@@ -394,12 +371,12 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   if (at_least && *at_least >= kOpenVpnDefaultPacket) {
     ovpn.breaks = false;
     ovpn.reason = "OpenVPN's default full-size packets fit the path MTU.";
-  } else if (black_hole_below(kOpenVpnMssfixPacket)) {
+  } else if (black_hole_below(full_packet_v4("openvpn"))) {
     data_lost(ovpn, f.mtu_chance,
               "OpenVPN over UDP sends its tunnel packets up to 1500 bytes with DF set on Linux (without mtu-disc "
               "it keeps the system's path MTU discovery), among them all full-size TCP (up to 1492 bytes with its "
               "default mssfix): through " + black_hole_words(pmtu) + " they are lost while the handshake works.",
-              {openvpn_tun_advice(pmtu)});
+              {mtu_advice_line("openvpn", pmtu)});
     if (f.fragments_pass == true)
       ovpn.advice.push_back("or OpenVPN: mtu-disc no (never DF: routers then fragment, and fragments pass here)");
   } else if (f.fragments_pass == true) {
@@ -409,27 +386,27 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     data_lost(ovpn, f.fragments_chance,
               "OpenVPN over UDP with its default tun-mtu 1500 sends packets larger than the path MTU (" +
                   std::to_string(pmtu) + "), and this network drops IP fragments: full-size packets are lost.",
-              {openvpn_tun_advice(pmtu) + ", or use OpenVPN over TCP"});
+              {mtu_advice_line("openvpn", pmtu) + ", or use OpenVPN over TCP"});
   } else if (f.lossy) {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass could not be checked: " + lost + ".";
     ovpn.lossy_note = lossy_note;
   } else {
     ovpn.reason = "Whether OpenVPN's default full-size packets pass is unknown (fragments not tested).";
   }
-  add(std::move(ovpn), kOpenVpnMssfixPacket);
+  add(std::move(ovpn), full_packet_v4("openvpn"));
 
   ProtocolMtuAdvice wg;
   wg.protocol = "wireguard";
-  if (at_least && *at_least >= kWireGuardDefaultPacket) {
+  if (at_least && *at_least >= full_packet_v4("wireguard")) {
     wg.breaks = false;
     wg.reason = "WireGuard's default MTU 1420 fits the path MTU (" + std::to_string(*at_least) + ").";
-  } else if (black_hole_below(kWireGuardDefaultPacket)) {
+  } else if (black_hole_below(full_packet_v4("wireguard"))) {
     data_lost(wg, f.mtu_chance,
               "WireGuard's full-size packets (1480 bytes at its default MTU 1420) exceed " + black_hole_words(pmtu) +
                   ", and wireguard-go sends them with DF set on Linux, so nothing fragments them: they are lost "
                   "while the handshake works (the Linux kernel module leaves DF clear and relies on fragments" +
                   fragments_fate + ").",
-              {wireguard_mtu_advice(pmtu)});
+              {mtu_advice_line("wireguard", pmtu)});
   } else if (f.fragments_pass == true && f.black_hole == false) {
     wg.breaks = false;
     wg.reason = "WireGuard's 1480-byte packets exceed the path MTU (" + std::to_string(pmtu) +
@@ -440,7 +417,7 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
     data_lost(wg, std::min(1.0, f.fragments_chance + f.mtu_chance),
               "The path MTU (" + std::to_string(*f.path_mtu) +
                   ") is below WireGuard's 1480-byte packets and fragments are dropped.",
-              {wireguard_mtu_advice(*f.path_mtu)});
+              {mtu_advice_line("wireguard", *f.path_mtu)});
   } else if (f.fragments_pass == true) {
     wg.breaks = false;
     wg.reason = "WireGuard's packets may need fragments on this path; they pass here.";
@@ -450,18 +427,16 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   } else {
     wg.reason = "Whether WireGuard's full-size packets pass is unknown (path MTU not measured).";
   }
-  add(std::move(wg), kWireGuardDefaultPacket);
+  add(std::move(wg), full_packet_v4("wireguard"));
 
   ProtocolMtuAdvice ike;
   ike.protocol = "ipsec";
-  if (black_hole_below(kAssumedMtu)) {
+  if (black_hole_below(full_packet_v4("ipsec"))) {
     data_lost(ike, f.mtu_chance,
               "IPsec's full-size ESP packets exceed " + black_hole_words(pmtu) +
                   " and carry DF on Linux (strongSwan's kernel IPsec copies it from the inner packet; its userspace "
                   "ESP keeps the system default), so they are lost while IKE works.",
-              {"IPsec: keep ESP packets within " + std::to_string(pmtu) + " bytes: an inner MTU of " +
-               std::to_string(pmtu - kEspOverhead) + " (the MTU of an XFRM/VTI interface) or TCP MSS clamped to " +
-               std::to_string(pmtu - kEspOverhead - 40) + " on the tunnel"});
+              {mtu_advice_line("ipsec", pmtu)});
     if (f.fragments_pass == true)
       ike.advice.push_back("or strongSwan: copy_df = no in the CHILD_SA (swanctl.conf): ESP then leaves DF clear "
                            "and routers fragment it (fragments pass here)");

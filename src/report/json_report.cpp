@@ -1,6 +1,7 @@
 #include "src/report/json_report.h"
 
 #include <cmath>
+#include <set>
 
 #include "probes/translation.h"
 #include "src/version.h"
@@ -214,6 +215,28 @@ json probe_json(const ProbeResult& r, bool observations_read) {
                           {"answered_ms", step.answered_ms ? json(std::round(*step.answered_ms * 10) / 10) : json(nullptr)}});
     }
     out["attempts"] = std::move(attempts);
+  }
+  if (r.client.data) {
+    // Per size: sent by the client, recorded by the reflector, echoed back.
+    const auto& d = *r.client.data;
+    std::set<std::string> arrived;
+    for (const auto& o : r.data_arrivals)
+      if (auto it = o.fields.find("sequence"); it != o.fields.end()) arrived.insert(it->second);
+    const auto counts = [&](std::size_t size) {
+      std::size_t sent = 0, up = 0, back = 0;
+      for (const auto& p : d.sent) {
+        if (p.size != size) continue;
+        ++sent;
+        up += arrived.contains(std::to_string(p.sequence));
+        back += p.echoed;
+      }
+      return json{{"bytes", size},
+                  {"sent", sent},
+                  {"arrived", observations_read ? json(up) : json(nullptr)},
+                  {"echoed", back}};
+    };
+    out["data_phase"] = {{"small", counts(d.small_size)}, {"full", counts(d.full_size)}};
+    if (!d.detail.empty()) out["data_phase"]["detail"] = d.detail;
   }
   if (r.arrivals.size() > 1) {
     json messages = json::array();

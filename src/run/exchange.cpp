@@ -183,6 +183,89 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
   co_return side;
 }
 
+// The socket's DF behaviour as the protocol's real software has it on Linux.
+void set_dont_fragment(asio::ip::udp::socket& socket, bool v6, probes::DontFragment df) {
+  const bool clear = df == probes::DontFragment::clear;
+  if (v6) {
+    const int value = clear ? IPV6_PMTUDISC_DONT : IPV6_PMTUDISC_WANT;
+    ::setsockopt(socket.native_handle(), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &value, sizeof value);
+  } else {
+    const int value = clear ? IP_PMTUDISC_DONT : IP_PMTUDISC_WANT;
+    ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value);
+  }
+}
+
+// Small and full-size data packets on the handshake's socket (the same
+// 5-tuple a tunnel uses), until each size has had an echo or the deadline
+// passes. Errors the network reports (an ICMP "fragmentation needed" shows
+// as EMSGSIZE on a connected socket, after which the kernel fragments for
+// the learnt MTU, as it would for the real software) do not end it.
+asio::awaitable<probes::DataPhaseResult> run_data_phase(asio::ip::udp::socket& socket, const Exchange& ex) {
+  const auto& run = *ex.data;
+  const auto& phase = *run.phase;
+  const bool v6 = !ex.remote.is_v4();
+  probes::DataPhaseResult r;
+  r.small_size = phase.small_payload;
+  r.full_size = v6 ? phase.full_payload_v6 : phase.full_payload_v4;
+  set_dont_fragment(socket, v6, phase.df);
+  auto executor = co_await asio::this_coro::executor;
+  const auto t0 = Clock::now();
+  auto send = [&](std::size_t size) -> asio::awaitable<void> {
+    if (r.sent.size() >= kDataMaxPackets) co_return;
+    const auto sequence = static_cast<std::uint32_t>(r.sent.size());
+    auto wire = phase.build(run.token, sequence, size, run.random);
+    if (wire.empty()) co_return;
+    r.sent.push_back({sequence, size, ms_since(t0), false});
+    auto [ec, n] = co_await socket.async_send(asio::buffer(wire), use_tuple);
+    if (ec && r.detail.empty()) r.detail = "sending a " + std::to_string(size) + "-byte data packet: " + ec.message();
+  };
+  auto echoed = [&](std::size_t size) {
+    return std::any_of(r.sent.begin(), r.sent.end(), [&](const auto& d) { return d.size == size && d.echoed; });
+  };
+  for (std::size_t i = 0; i < kDataBurstSmall; ++i) co_await send(r.small_size);
+  for (std::size_t i = 0; i < kDataBurstFull; ++i) co_await send(r.full_size);
+
+  asio::steady_timer timer(executor);
+  std::array<std::uint8_t, kMaxReply> buffer{};
+  std::size_t tries = 1;
+  bool answer_waiting = false;
+  while (Clock::now() < ex.deadline && !(echoed(r.small_size) && echoed(r.full_size))) {
+    timer.expires_at(answer_waiting ? ex.deadline : std::min(t0 + retry_offset(tries, ex.retry_unit), ex.deadline));
+    answer_waiting = false;
+    auto result = co_await (socket.async_receive(asio::buffer(buffer), use_tuple) || timer.async_wait(use_tuple));
+    if (result.index() == 1) {
+      // An echo already waiting was only read late (a busy machine): read it first.
+      boost::system::error_code available_ec;
+      answer_waiting = socket.available(available_ec) > 0 && !available_ec;
+      if (answer_waiting) continue;
+      if (Clock::now() >= ex.deadline) break;
+      ++tries;
+      // Two of each missing size; while full size is missing, two small ones
+      // as well: whether they still pass after the full-size ones decides
+      // between "full size is dropped" and "the data stopped".
+      const bool full = echoed(r.full_size);
+      for (int i = 0; i < 2; ++i) co_await send(r.small_size);
+      if (!full)
+        for (int i = 0; i < 2; ++i) co_await send(r.full_size);
+      continue;
+    }
+    auto [recv_ec, n] = std::get<0>(result);
+    if (recv_ec) {
+      // A broken socket ends it; what the network reported (ICMP) does not.
+      if (outcome_of(recv_ec) == Outcome::local_error && recv_ec != asio::error::message_size) {
+        r.detail = recv_ec.message();
+        break;
+      }
+      continue;
+    }
+    auto packet = phase.parse(probes::ByteView(buffer.data(), n));
+    if (!packet || !(packet->token == run.token) || packet->sequence >= r.sent.size()) continue;
+    auto& sent = r.sent[packet->sequence];
+    if (sent.size == n) sent.echoed = true;
+  }
+  co_return r;
+}
+
 asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   ClientSide side;
   auto executor = co_await asio::this_coro::executor;
@@ -217,16 +300,23 @@ asio::awaitable<ClientSide> udp_exchange(Exchange ex) {
   }
   record_sent(ex.wire, side);
 
-  if (!ex.companion) co_return co_await datagram_conversation(socket, ex, std::move(side));
-  // The companion never ends on its own (it waits to be cancelled), so the
-  // conversation's result is always the one that comes back.
-  auto companion = ex.companion;
-  auto both = co_await (datagram_conversation(socket, ex, std::move(side)) || companion(socket, ex.wire));
-  if (both.index() == 0) co_return std::get<0>(std::move(both));
-  ClientSide lost;
-  lost.outcome = Outcome::local_error;
-  lost.detail = "internal error while probing";
-  co_return lost;
+  if (!ex.companion) {
+    side = co_await datagram_conversation(socket, ex, std::move(side));
+  } else {
+    // The companion never ends on its own (it waits to be cancelled), so the
+    // conversation's result is always the one that comes back.
+    auto companion = ex.companion;
+    auto both = co_await (datagram_conversation(socket, ex, std::move(side)) || companion(socket, ex.wire));
+    if (both.index() != 0) {
+      ClientSide lost;
+      lost.outcome = Outcome::local_error;
+      lost.detail = "internal error while probing";
+      co_return lost;
+    }
+    side = std::get<0>(std::move(both));
+  }
+  if (side.outcome == Outcome::reply && ex.data && ex.data->phase != nullptr) side.data = co_await run_data_phase(socket, ex);
+  co_return side;
 }
 
 // Which source address the kernel picks towards the reflector: a connected

@@ -69,7 +69,25 @@ struct Exchange {
   // ICMP answer it drew), which then says nothing about the probe.
   std::function<boost::asio::awaitable<void>(boost::asio::ip::udp::socket&, const probes::Bytes& wire)> companion;
   std::function<bool(int fd, const boost::system::error_code&)> claims_error;
+  // UDP only: once the exchange is answered, the protocol's data phase on
+  // the same socket (run_data_phase); ClientSide::data holds what happened.
+  struct DataPhaseRun {
+    const probes::DataPhase* phase = nullptr;
+    probes::ProbeToken token;
+    probes::RandomFill random;
+  };
+  std::optional<DataPhaseRun> data;
 };
+
+// The data phase's schedule: a first burst of kDataBurstSmall small packets
+// then kDataBurstFull full-size ones; then on each try of the retry schedule
+// while a size has no echo yet, two small packets and, while full size has
+// none, two full-size ones (small ones sent after full-size ones tell a box
+// that stops all data after a few packets from one that drops only large
+// ones). At most kDataMaxPackets.
+inline constexpr std::size_t kDataBurstSmall = 2;
+inline constexpr std::size_t kDataBurstFull = 2;
+inline constexpr std::size_t kDataMaxPackets = 48;
 
 // The IP protocol number of a raw exchange's replies lives in `port`.
 // Raw probes need CAP_NET_RAW; without it the outcome is not_permitted

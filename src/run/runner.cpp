@@ -123,6 +123,14 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
       return ExchangeStep{genuine->wire(), genuine->reply_check()};
     };
   }
+  // Only after the standard place's handshake: what the protocol is set up
+  // with by default, and few enough packets that a clean run stays quick.
+  if (const auto* data = module.data_phase; data != nullptr && probe.variant.transport == probes::Transport::udp &&
+                                              probe.variant.standard && probe.variant.piece == data->piece &&
+                                              std::find(settings.data_phase_modules.begin(),
+                                                        settings.data_phase_modules.end(),
+                                                        module.id) != settings.data_phase_modules.end())
+    out.data = Exchange::DataPhaseRun{data, genuine->context.token, settings.random};
   if (module.inspect_reply) {
     out.inspect_reply = [genuine](probes::ByteView reply) {
       return genuine->module->inspect_reply(reply, genuine->request, genuine->context);
@@ -135,7 +143,7 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
   auto executor = co_await asio::this_coro::executor;
   auto results = std::make_shared<std::vector<ProbeResult>>();
   results->reserve(plan.size());
-  for (const auto& probe : plan) results->push_back(ProbeResult{probe, {}, {}});
+  for (const auto& probe : plan) results->push_back(ProbeResult{probe, {}, {}, {}});
 
   const auto start = Clock::now();
   const auto deadline = start + settings.timeout;

@@ -27,6 +27,9 @@ struct RunSettings {
   // The reflector's certificate (Capabilities::tls_certificate_sha256), pinned
   // by genuine probes of TLS-wrapped variants.
   std::string tls_certificate_sha256;
+  // Modules whose data packets the reflector recognises (Capabilities::pieces
+  // "<id>/data"): their UDP genuine probes run the data phase once answered.
+  std::vector<std::string> data_phase_modules;
   std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
   // The wire actions are injectable so the runner can be tested without a

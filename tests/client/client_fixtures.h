@@ -116,7 +116,7 @@ inline probes::Observation arrival_for(const ProbeResult& r, const std::string& 
 }
 
 inline ProbeResult make_result(const PlannedProbe& probe, Fate fate) {
-  ProbeResult r{probe, {}, {}};
+  ProbeResult r{probe, {}, {}, {}};
   if (probe.not_run_reason) {
     r.client.outcome = Outcome::not_run;
     r.client.detail = *probe.not_run_reason;

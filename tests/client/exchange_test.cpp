@@ -4,6 +4,7 @@
 #include "src/run/retry.h"
 
 #include "probes/ip.h"
+#include "probes/wireguard.h"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <optional>
@@ -35,6 +37,10 @@ struct Responder {
   std::size_t answer_first = 1000;  // answer only the first N datagrams
   std::set<std::size_t> lose;        // datagrams (1-based) lost on the way: recorded, never answered
   bool answer_twice = false;         // each answer sent twice, as for a retransmission that crossed it
+  // WireGuard data packets are echoed as they came (the reflector's data
+  // echo), unless larger than this (a path that loses them, both ways).
+  std::size_t data_size_limit = 65535;
+  std::set<std::uint16_t> sources;   // the source ports datagrams came from
 
   explicit Responder(asio::io_context& io) : socket(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     receive();
@@ -42,12 +48,15 @@ struct Responder {
   std::uint16_t port() const { return socket.local_endpoint().port(); }
 
   void receive() {
-    auto buffer = std::make_shared<std::array<std::uint8_t, 2048>>();
+    auto buffer = std::make_shared<std::array<std::uint8_t, 4096>>();
     auto from = std::make_shared<udp::endpoint>();
     socket.async_receive_from(asio::buffer(*buffer), *from, [this, buffer, from](auto ec, std::size_t n) {
       if (ec) return;
       received.emplace_back(buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
-      if (received.size() <= answer_first && !lose.count(received.size())) {
+      sources.insert(from->port());
+      if (probes::wireguard::parse_data(received.back())) {
+        if (n <= data_size_limit) socket.send_to(asio::buffer(received.back()), *from);
+      } else if (received.size() <= answer_first && !lose.count(received.size())) {
         probes::Bytes reply{'A'};
         reply.insert(reply.end(), buffer->begin(), buffer->begin() + static_cast<std::ptrdiff_t>(n));
         socket.send_to(asio::buffer(reply), *from);
@@ -298,6 +307,82 @@ TEST(Exchange, RawProbeOverIpv6SendsThePayloadAndRebuildsTheAnswersHeader) {
   EXPECT_EQ(responder_got, request_payload) << "only the payload goes on the socket; the kernel adds the header";
   EXPECT_EQ(side.outcome, Outcome::reply) << side.detail;
   EXPECT_EQ(side.sent_length, request_payload.size()) << "digest and length cover what follows the IPv6 header";
+}
+
+}  // namespace
+}  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+// The data phase (run_data_phase) after an answered UDP exchange.
+Exchange with_data_phase(std::uint16_t port, std::chrono::milliseconds deadline) {
+  Exchange ex = udp_exchange_to(port, {9, 9});
+  ex.deadline = Clock::now() + deadline;
+  ex.data = Exchange::DataPhaseRun{probes::wireguard::kModule.data_phase, probes::ProbeToken{{1, 2, 3, 4, 5, 6}, 3},
+                                   [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x5a); }};
+  return ex;
+}
+
+std::size_t count(const probes::DataPhaseResult& d, std::size_t size, bool echoed) {
+  return static_cast<std::size_t>(std::count_if(d.sent.begin(), d.sent.end(), [&](const probes::DataSent& s) {
+    return s.size == size && s.echoed == echoed;
+  }));
+}
+
+TEST(ExchangeDataPhase, RunsOnTheHandshakesSocketAndEndsOnceBothSizesAreEchoed) {
+  asio::io_context io;
+  Responder responder(io);
+  const auto start = Clock::now();
+  ClientSide side = run(io, with_data_phase(responder.port(), std::chrono::milliseconds(1500)));
+  const auto took = Clock::now() - start;
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  ASSERT_TRUE(side.data);
+  const auto& d = *side.data;
+  EXPECT_EQ(d.small_size, probes::wireguard::kDataSmallSize);
+  EXPECT_EQ(d.full_size, probes::wireguard::kDataFullSize);
+  // The first burst: two small, two full; an echo of each size ends it (the
+  // second one's echo may come after), nothing more was needed.
+  ASSERT_EQ(d.sent.size(), 4U);
+  EXPECT_GE(count(d, d.small_size, true), 1U);
+  EXPECT_GE(count(d, d.full_size, true), 1U);
+  for (std::size_t i = 0; i < d.sent.size(); ++i) EXPECT_EQ(d.sent[i].sequence, i);
+  // The same 5-tuple as the handshake.
+  EXPECT_EQ(responder.sources.size(), 1U);
+  EXPECT_EQ(responder.received.size(), 5U);
+  EXPECT_LT(took, std::chrono::milliseconds(500)) << "a clean data phase ends with its echoes, not at the deadline";
+}
+
+TEST(ExchangeDataPhase, FullSizeLostKeepsSendingBothSizesUntilTheDeadline) {
+  asio::io_context io;
+  Responder responder(io);
+  responder.data_size_limit = 1000;
+  ClientSide side = run(io, with_data_phase(responder.port(), std::chrono::milliseconds(1100)));
+  ASSERT_TRUE(side.data);
+  const auto& d = *side.data;
+  EXPECT_EQ(count(d, d.full_size, true), 0U);
+  EXPECT_GE(count(d, d.full_size, false), 6U);  // the burst, then two a try (250, 500, 1000 ms)
+  // Small ones went out after the first full-size one, and came back.
+  const auto first_full = std::find_if(d.sent.begin(), d.sent.end(), [&](const auto& s) { return s.size == d.full_size; });
+  EXPECT_TRUE(std::any_of(first_full, d.sent.end(), [&](const auto& s) { return s.size == d.small_size && s.echoed; }));
+  EXPECT_LE(d.sent.size(), kDataMaxPackets);
+}
+
+TEST(ExchangeDataPhase, NoneWithoutAnAnswerOrWithoutADataPhase) {
+  {
+    asio::io_context io;
+    Responder responder(io);
+    responder.answer_first = 0;
+    ClientSide side = run(io, with_data_phase(responder.port(), std::chrono::milliseconds(300)));
+    EXPECT_EQ(side.outcome, Outcome::timeout);
+    EXPECT_FALSE(side.data);
+  }
+  asio::io_context io;
+  Responder responder(io);
+  ClientSide side = run(io, udp_exchange_to(responder.port(), {9}));
+  EXPECT_EQ(side.outcome, Outcome::reply);
+  EXPECT_FALSE(side.data);
+  EXPECT_EQ(responder.received.size(), 1U);
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ class IpsecExchange : public ::testing::Test {
     asio::io_context ctx;
     auto future = asio::co_spawn(ctx, run_exchange(std::move(ex)), asio::use_future);
     ctx.run();
-    return ProbeResult{planned, future.get(), {}};
+    return ProbeResult{planned, future.get(), {}, {}};
   }
 
   // The reflector's observations, attached to the results by probe index.

@@ -164,6 +164,43 @@ TEST(JsonReport, ReflectorLimitsAndTheVerdictsTheyExplain) {
   EXPECT_EQ(to_report_json(realistic_report()).at("reflector").at("limits"), json::array());
 }
 
+// A WireGuard probe whose data phase lost every full-size packet on the way
+// out: its counts per size, and the protocol's findings, in a valid report.
+Report data_phase_report() {
+  Report r = realistic_report();
+  auto& wg = r.protocols.at(0);
+  auto& probe = wg.probes.at(0);
+  probes::DataPhaseResult d;
+  d.small_size = 128;
+  d.full_size = 1452;
+  d.sent = {{0, 128, 0, true}, {1, 128, 0.1, true}, {2, 1452, 0.2, false}, {3, 1452, 0.3, false}};
+  probe.client.data = d;
+  for (std::uint32_t seq : {0U, 1U}) {
+    probes::Observation o;
+    o.kind = std::string(probes::kDataObservation);
+    o.payload_length = 128;
+    o.fields = {{"sequence", std::to_string(seq)}};
+    o.reply.sent = true;
+    probe.data_arrivals.push_back(o);
+  }
+  wg.verdict = Verdict::restricted;
+  wg.findings = {std::string(finding::kFullSizePacketsDropped), std::string(finding::kUploadLost)};
+  return r;
+}
+
+TEST(JsonReportSchema, ReportWithADataPhaseValidates) { EXPECT_VALID_REPORT(to_report_json(data_phase_report())); }
+
+TEST(JsonReport, DataPhaseCountsPerSize) {
+  json doc = to_report_json(data_phase_report());
+  const json& wireguard = doc.at("protocols").at(0);
+  EXPECT_EQ(wireguard.at("findings"), json::array({"full_size_packets_dropped", "upload_lost"}));
+  const json& data = wireguard.at("probes").at(0).at("data_phase");
+  EXPECT_EQ(data.at("small"), json({{"bytes", 128}, {"sent", 2}, {"arrived", 2}, {"echoed", 2}}));
+  EXPECT_EQ(data.at("full"), json({{"bytes", 1452}, {"sent", 2}, {"arrived", 0}, {"echoed", 0}}));
+  // Probes without a data phase carry none.
+  EXPECT_FALSE(wireguard.at("probes").at(1).contains("data_phase"));
+}
+
 TEST(JsonReportSchema, EveryVerdictValidates) {
   Report r = realistic_report();
   for (auto v : {Verdict::pass, Verdict::restricted, Verdict::outbound_only, Verdict::blocked, Verdict::modified,

@@ -542,3 +542,35 @@ TEST_F(RunnerTest, PptpProgressCountsBothPieces) {
 
 }  // namespace
 }  // namespace vpncheck::client
+
+namespace vpncheck::client {
+namespace {
+
+// The data phase follows the standard UDP place's genuine handshake of a
+// module with one, of the piece it names, and only when the reflector lists
+// "<module>/data"; never a control probe, never a fallback port.
+TEST(RunnerDataPhase, FollowsOnlyTheStandardGenuineHandshakeTheReflectorKnows) {
+  RunSettings settings;
+  settings.reflector = asio::ip::make_address("127.0.0.1");
+  settings.random = [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), std::uint8_t{7}); };
+  settings.data_phase_modules = {"wireguard", "openvpn"};
+  std::size_t with_data = 0;
+  for (const auto& probe : make_plan({&fixtures::wireguard(), &fixtures::openvpn()}, fixtures::listening_everywhere())) {
+    const Exchange ex = make_exchange(probe, settings);
+    const bool expected = probe.kind == ProbeKind::genuine && probe.variant.transport == Transport::udp &&
+                          probe.variant.standard && probe.variant.piece == probe.module->data_phase->piece;
+    EXPECT_EQ(ex.data.has_value(), expected) << probe.name();
+    if (!ex.data) continue;
+    ++with_data;
+    EXPECT_EQ(ex.data->phase, probe.module->data_phase);
+    EXPECT_EQ(ex.data->token, (probes::ProbeToken{settings.tag, probe.index}));
+  }
+  EXPECT_EQ(with_data, 2U);  // WireGuard on UDP 51820, OpenVPN's tls-auth form on UDP 1194
+  // A reflector that does not list the data pieces gets none.
+  settings.data_phase_modules.clear();
+  for (const auto& probe : make_plan({&fixtures::wireguard()}, fixtures::listening_everywhere()))
+    EXPECT_FALSE(make_exchange(probe, settings).data) << probe.name();
+}
+
+}  // namespace
+}  // namespace vpncheck::client

@@ -375,6 +375,33 @@ TEST_F(ReflectorAmplification, OnlyTheValidatedAddressGetsAnswersLargerThanItsRe
   EXPECT_EQ(server_saw(), datagrams_sent_);
 }
 
+// Data-phase packets (ProtocolModule::data_phase) of every module, small and
+// full size: the validated address gets exactly one echo of each, of its
+// size; the same packets from any other address get nothing at all.
+TEST_F(ReflectorAmplification, DataPacketsAreEchoedOnlyToTheValidatedAddress) {
+  std::vector<Bytes> packets;
+  for (const auto* m : probes::all_protocols()) {
+    if (m->data_phase == nullptr) continue;
+    probes::ProbeToken own = validated_token_;
+    own.probe_index = next_index_++;
+    for (std::size_t size : {m->data_phase->small_payload, m->data_phase->full_payload_v4})
+      packets.push_back(m->data_phase->build(own, static_cast<std::uint32_t>(packets.size()), size, rnd_));
+  }
+  ASSERT_GE(packets.size(), 6U);
+  limit_to_input_ = false;
+  Tally validated = udp_source(packets, kLoopback);
+  EXPECT_EQ(validated.answers, packets.size());
+  EXPECT_EQ(validated.out, validated.in) << "one echo of each packet's own size (and the sentinels')";
+
+  limit_to_input_ = true;
+  for (const char* other : {"127.0.0.3", "127.0.0.2"}) {
+    Tally spoofed = udp_source(packets, asio::ip::make_address(other));
+    EXPECT_EQ(spoofed.answers, 0U) << other;
+    EXPECT_LE(spoofed.out, spoofed.in) << other;
+  }
+  EXPECT_EQ(server_saw(), datagrams_sent_);
+}
+
 // The raw IPv6 path (ESP and AH over ::1, needs root): each input goes out as
 // an IPv6 raw payload (the kernel writes the header, as the client's does),
 // followed by a genuine request of the same protocol as sentinel; what comes

@@ -712,3 +712,76 @@ TEST(ReflectorArrivalDemux, UnknownTokensAreStillDroppedAsUnknownSession) {
 
 }  // namespace
 }  // namespace vpncheck::reflector
+
+namespace vpncheck::reflector {
+namespace {
+
+// Data-phase packets (ProtocolModule::data_phase): recorded as kind "data"
+// under the probe they follow, echoed at their own size to the session's
+// validated address, and to nobody else.
+TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnly) {
+  std::size_t modules = 0;
+  for (const auto* m : probes::all_protocols()) {
+    if (m->data_phase == nullptr) continue;
+    ++modules;
+    SCOPED_TRACE(std::string(m->id));
+    const auto& phase = *m->data_phase;
+    const std::uint16_t port = [&] {
+      for (const auto& v : m->variants)
+        if (v.transport == probes::Transport::udp && v.piece == phase.piece) return v.port;
+      return std::uint16_t{0};
+    }();
+    for (std::size_t size : {phase.small_payload, phase.full_payload_v4}) {
+      const Bytes packet = phase.build(token_, 3, size, rnd_);
+      auto out = arrive(packet, Framing::datagram, port, "203.0.113.9");
+      ASSERT_FALSE(out.dropped);
+      ASSERT_EQ(out.reply.size(), packet.size());
+      auto echo = phase.parse(out.reply);
+      ASSERT_TRUE(echo);
+      EXPECT_EQ(echo->token, token_);
+      EXPECT_EQ(echo->sequence, 3U);
+      auto o = observations().back();
+      EXPECT_EQ(o.kind, probes::kDataObservation);
+      EXPECT_EQ(o.protocol, m->id);
+      EXPECT_EQ(o.probe_index, 7);
+      EXPECT_EQ(o.payload_length, size);
+      EXPECT_EQ(o.fields.at("sequence"), "3");
+      EXPECT_TRUE(o.reply.sent);
+
+      // The same packet from anyone else: recorded, never echoed (not even at its own size).
+      for (const char* other : {"198.51.100.7", "2001:db8::9"}) {
+        auto spoofed = arrive(packet, Framing::datagram, port, other);
+        ASSERT_FALSE(spoofed.dropped);
+        EXPECT_TRUE(spoofed.reply.empty()) << other;
+        EXPECT_EQ(observations().back().kind, probes::kDataObservation);
+        EXPECT_FALSE(observations().back().reply.sent);
+        EXPECT_EQ(observations().back().reply.code, "amplification");
+      }
+    }
+  }
+  EXPECT_GE(modules, 3U);
+}
+
+TEST_F(ReflectorArrival, DataPacketsOfUnknownSessionsAreDropped) {
+  probes::ProbeToken stranger{{9, 8, 7, 6, 5, 4}, 1};
+  for (const auto* m : probes::all_protocols()) {
+    if (m->data_phase == nullptr) continue;
+    auto out = arrive(m->data_phase->build(stranger, 0, m->data_phase->small_payload, rnd_), Framing::datagram,
+                      4500, "203.0.113.9");
+    EXPECT_TRUE(out.dropped) << m->id;
+    EXPECT_TRUE(out.reply.empty());
+  }
+  EXPECT_TRUE(observations().empty());
+}
+
+// The NAT-T probe's own ESP-in-UDP packet (sequence 1) stays the probe's message.
+TEST_F(ReflectorArrival, TheNatTProbesEspIsNotData) {
+  auto out = arrive(probes::esp::build_esp(token_, rnd_), Framing::datagram, 4500, "203.0.113.9");
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(observations().back().kind, "genuine");
+  arrive(probes::esp::build_esp_data(token_, 0, 200, rnd_), Framing::datagram, 4500, "203.0.113.9");
+  EXPECT_EQ(observations().back().kind, probes::kDataObservation);
+}
+
+}  // namespace
+}  // namespace vpncheck::reflector

@@ -5,8 +5,10 @@
 # On Linux wireguard-go, OpenVPN (mtu-disc unset: the system default) and
 # strongSwan send their tunnel packets that fit this host's MTU with DF set,
 # so every protocol whose handshake passes is `restricted`, with the MTU to
-# set. Then the router sends its ICMP again: the same path MTU, reported, and
-# nobody is penalised (senders learn it and fragment).
+# set; their full-size data packets (the data phase) never reach the
+# reflector. Then the router sends its ICMP again: the same path MTU,
+# reported, and nobody is penalised (senders learn it and fragment, the data
+# phase's full-size packets too).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -33,6 +35,12 @@ t_check "the router really dropped its \"fragmentation needed\" errors" test "$(
 for proto in wireguard openvpn ipsec; do
 	t_check "$proto restricted (got '$(t_verdict $proto)')" t_eq "$(t_verdict $proto)" restricted
 	t_check "$proto has the finding full_size_packets_dropped" t_eq "$(t_finding_of $proto full_size_packets_dropped)" true
+done
+# The data phase measures it directly: full-size data packets with the real
+# software's DF never reach the reflector (upload_lost), small ones pass.
+for proto in wireguard openvpn ipsec; do
+	t_check "$proto: the data phase lost full-size packets on the way out" t_eq "$(t_finding_of $proto upload_lost)" true
+	t_check "$proto: not a box that stops all data" t_eq "$(t_finding_of $proto data_dropped_after_handshake)" false
 done
 t_check "wireguard advice: MTU = 1220 (1280 less 60)" t_eq "$(t_advice_has wireguard 'WireGuard: MTU = 1220')" true
 t_check "openvpn advice: tun-mtu 1180" t_eq "$(t_advice_has openvpn 'tun-mtu 1180')" true

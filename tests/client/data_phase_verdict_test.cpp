@@ -1,0 +1,286 @@
+// The data phase's rule (src/verdict/data_phase.cpp) on synthetic outcome
+// sets: which data packets were sent, which the reflector recorded and
+// echoed, which echoes came back; and that loss alone never makes a finding.
+#include "src/verdict/data_phase.h"
+
+#include <gtest/gtest.h>
+
+#include "client_fixtures.h"
+#include "probes/wireguard.h"
+
+namespace vpncheck::client {
+namespace {
+
+using fixtures::contains;
+using fixtures::everything;
+using fixtures::Fate;
+using fixtures::has_finding;
+using fixtures::joined;
+using fixtures::scenario;
+using fixtures::wireguard;
+using Kind = DataPhaseJudgement::Kind;
+
+constexpr std::size_t kSmall = probes::wireguard::kDataSmallSize;
+constexpr std::size_t kFull = probes::wireguard::kDataFullSize;
+
+// What happened to one data packet.
+struct Packet {
+  std::size_t size;
+  bool arrived;
+  bool echoed;  // came back (implies arrived)
+  bool echo_sent = true;  // the reflector echoed it (when arrived)
+};
+
+// The probe at WireGuard's standard place, answered, with this data phase.
+ProbeResult with_data(const std::vector<Packet>& packets) {
+  ProbeResult r = scenario(wireguard(), everything(Fate::answered)).front();
+  EXPECT_EQ(r.probe.variant.port, 51820);
+  probes::DataPhaseResult d;
+  d.small_size = kSmall;
+  d.full_size = kFull;
+  for (std::size_t i = 0; i < packets.size(); ++i) {
+    const auto& p = packets[i];
+    d.sent.push_back({static_cast<std::uint32_t>(i), p.size, 10.0 * static_cast<double>(i), p.echoed});
+    if (!p.arrived) continue;
+    probes::Observation o;
+    o.probe_index = r.probe.index;
+    o.protocol = "wireguard";
+    o.kind = std::string(probes::kDataObservation);
+    o.payload_length = p.size;
+    o.fields = {{"sequence", std::to_string(i)}};
+    o.reply.sent = p.echo_sent;
+    if (!p.echo_sent) o.reply.code = "amplification";
+    r.data_arrivals.push_back(o);
+  }
+  r.client.data = d;
+  return r;
+}
+
+// The schedule's shape (src/run/exchange.cpp): 2 small, 2 full, then per try
+// 2 small and 2 full while full size has no echo; `tries` tries after the burst.
+std::vector<Packet> schedule(std::size_t tries, Packet small, Packet full) {
+  std::vector<Packet> out{small, small, full, full};
+  for (std::size_t t = 0; t < tries; ++t) {
+    out.push_back(small);
+    out.push_back(small);
+    out.push_back(full);
+    out.push_back(full);
+  }
+  return out;
+}
+
+// Loss measured elsewhere in the run: `lost` of 100 datagrams and of 100 round trips.
+LossEstimate loss(std::size_t lost_out, std::size_t lost_round_trips) {
+  LossEstimate l;
+  l.datagrams_sent = 100;
+  l.datagrams_arrived = 100 - lost_out;
+  l.round_trips = 100;
+  l.round_trips_failed = lost_round_trips;
+  return l;
+}
+const LossEstimate kClean = loss(0, 0);
+const LossEstimate kLossy = loss(15, 28);  // 15 % each way: about 28 % of round trips
+
+TEST(DataPhaseJudge, EverythingEchoedPasses) {
+  auto j = judge_data_phase(with_data({{kSmall, true, true}, {kSmall, true, true}, {kFull, true, true}, {kFull, true, true}}),
+                            kClean, true);
+  EXPECT_EQ(j.kind, Kind::passed);
+}
+
+TEST(DataPhaseJudge, NoDataReachedTheReflector) {
+  auto j = judge_data_phase(with_data(schedule(6, {kSmall, false, false}, {kFull, false, false})), kClean, true);
+  EXPECT_EQ(j.kind, Kind::data_dropped);
+  EXPECT_TRUE(j.upload);
+  EXPECT_EQ(j.packets, 14U);  // judged on the small ones, which no MTU explains
+  EXPECT_LT(j.chance, kChanceThreshold);
+}
+
+TEST(DataPhaseJudge, TheFirstFewPassedThenNothing) {
+  auto packets = schedule(6, {kSmall, false, false}, {kFull, false, false});
+  packets[0] = packets[1] = {kSmall, true, true};
+  auto j = judge_data_phase(with_data(packets), kClean, true);
+  EXPECT_EQ(j.kind, Kind::data_dropped);
+  EXPECT_TRUE(j.upload);
+  EXPECT_EQ(j.passed_first, 2U);
+  EXPECT_EQ(j.packets, 12U);  // the small ones after the last arrival
+  EXPECT_TRUE(contains(j.summary, "the first 2 data packets reached the reflector")) << j.summary;
+}
+
+TEST(DataPhaseJudge, AWeakStopIsNotTakenForFullSizeLoss) {
+  // The first two small ones passed, nothing after; on a path whose loss is
+  // barely measured that stop is weak, and with no small packet through after
+  // the full-size ones nothing says full size is the problem.
+  auto packets = schedule(2, {kSmall, false, false}, {kFull, false, false});
+  packets[0] = packets[1] = {kSmall, true, true};
+  LossEstimate barely;  // six datagrams, none lost: a wide upper bound
+  barely.datagrams_sent = barely.datagrams_arrived = barely.round_trips = 6;
+  auto j = judge_data_phase(with_data(packets), barely, true);
+  EXPECT_EQ(j.kind, Kind::data_dropped);
+  EXPECT_GE(j.chance, kChanceThreshold);
+  // Small ones passing after the full-size ones make it full size.
+  packets.at(8) = {kSmall, true, true};
+  packets.at(9) = {kSmall, true, true};
+  j = judge_data_phase(with_data(packets), kClean, true);
+  EXPECT_EQ(j.kind, Kind::full_size_dropped);
+}
+
+TEST(DataPhaseJudge, FullSizeLostOnTheWayOut) {
+  auto j = judge_data_phase(with_data(schedule(6, {kSmall, true, true}, {kFull, false, false})), kClean, true);
+  EXPECT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_TRUE(j.upload);
+  EXPECT_EQ(j.packets, 14U);
+}
+
+TEST(DataPhaseJudge, FullSizeLostOnTheWayBack) {
+  auto j = judge_data_phase(with_data(schedule(6, {kSmall, true, true}, {kFull, true, false})), kClean, true);
+  EXPECT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_FALSE(j.upload);
+  EXPECT_EQ(j.packets, 14U);  // the echoes the reflector sent
+  EXPECT_TRUE(contains(j.summary, "none of its 14 full-size echoes came back")) << j.summary;
+}
+
+TEST(DataPhaseJudge, EchoesOfEverySizeLostOnTheWayBack) {
+  auto j = judge_data_phase(with_data(schedule(6, {kSmall, true, false}, {kFull, true, false})), kClean, true);
+  EXPECT_EQ(j.kind, Kind::data_dropped);
+  EXPECT_FALSE(j.upload);
+}
+
+TEST(DataPhaseJudge, EchoesTheReflectorWithheldAreNoEvidence) {
+  // A source the session did not validate gets no echoes: nothing came back, nothing was lost.
+  auto j = judge_data_phase(with_data(schedule(6, {kSmall, true, false, false}, {kFull, true, false, false})),
+                            kClean, true);
+  EXPECT_EQ(j.kind, Kind::passed);
+}
+
+TEST(DataPhaseJudge, WithoutTheReflectorsWholeRecordsNothingIsJudged) {
+  auto dropped = with_data(schedule(6, {kSmall, false, false}, {kFull, false, false}));
+  EXPECT_EQ(judge_data_phase(dropped, kClean, false).kind, Kind::not_judged);
+  // An echo came back for a packet the records lack: they are not whole.
+  auto r = with_data(schedule(6, {kSmall, true, true}, {kFull, false, false}));
+  r.data_arrivals.erase(r.data_arrivals.begin());
+  EXPECT_EQ(judge_data_phase(r, kClean, true).kind, Kind::not_judged);
+  // No data phase ran.
+  auto plain = scenario(wireguard(), everything(Fate::answered)).front();
+  EXPECT_EQ(judge_data_phase(plain, kClean, true).kind, Kind::not_judged);
+}
+
+TEST(DataPhaseJudge, RandomLossIsNoFinding) {
+  // 15 % each way: some of each size lost, some arrive, some echoes lost; one of each came back.
+  auto j = judge_data_phase(with_data({{kSmall, false, false},
+                                       {kSmall, true, true},
+                                       {kFull, true, false},
+                                       {kFull, false, false},
+                                       {kSmall, true, false},
+                                       {kFull, true, true}}),
+                            kLossy, true);
+  EXPECT_EQ(j.kind, Kind::passed);
+}
+
+TEST(DataPhaseJudge, AFewLostFullSizePacketsOnALossyPathAreWeak) {
+  // The deadline came after the first burst and one try: 4 full-size packets, none arrived.
+  auto j = judge_data_phase(with_data(schedule(1, {kSmall, true, true}, {kFull, false, false})), kLossy, true);
+  EXPECT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_GE(j.chance, kChanceThreshold);
+  // The same on a clean path is strong.
+  j = judge_data_phase(with_data(schedule(1, {kSmall, true, true}, {kFull, false, false})), kClean, true);
+  EXPECT_LT(j.chance, kChanceThreshold);
+}
+
+// ---- verdicts
+
+// Other probes of the run, all answered in the end, from which the rule
+// measures the path's loss: 40 UDP probes, each sent once and answered
+// (clean), or three in four sent twice, the first copy lost on the way out
+// for a third of them and its answer for the rest (lossy: about 12 % out,
+// 43 % of round trips).
+std::vector<ProbeResult> background(bool lossy) {
+  std::vector<ProbeResult> out;
+  while (out.size() < 40)
+    for (auto r : scenario(fixtures::openvpn(), everything(Fate::answered))) {
+      if (r.probe.variant.transport != probes::Transport::udp || out.size() >= 40) continue;
+      const std::size_t i = out.size();
+      // A quarter answered at once even on the lossy path: the path's round trip.
+      const bool retried = lossy && i % 4 != 0;
+      r.client.attempts = {retried ? probes::StepAttempts{{0, 250}, 255} : probes::StepAttempts{{0}, 5}};
+      r.client.sends = retried ? 2 : 1;
+      r.arrivals.resize(retried && i % 3 != 0 ? 2 : 1, r.arrivals.front());
+      out.push_back(std::move(r));
+    }
+  return out;
+}
+
+std::vector<ProtocolAssessment> assessed_with(ProbeResult data_probe, bool lossy = false) {
+  auto results = scenario(wireguard(), everything(Fate::answered));
+  results.front() = std::move(data_probe);
+  std::vector<ProtocolAssessment> all{assess_families(wireguard(), results, true)};
+  EXPECT_EQ(all[0].verdict, Verdict::pass);
+  for (auto& r : background(lossy)) all[0].probes.push_back(std::move(r));
+  return all;
+}
+
+TEST(DataPhaseVerdict, DataDroppedAfterTheHandshakeRestrictsWithTheProtocolsAdvice) {
+  auto all = assessed_with(with_data(schedule(6, {kSmall, false, false}, {kFull, false, false})));
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kDataDroppedAfterHandshake));
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+  EXPECT_FALSE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(contains(joined(all[0].advice), std::string(wireguard().advice_signature_blocked)));
+  EXPECT_TRUE(contains(all[0].summary, "lets WireGuard's handshake through and stops its data")) << all[0].summary;
+  ASSERT_FALSE(all[0].families.empty());
+  EXPECT_EQ(all[0].families.front().verdict, Verdict::restricted);
+}
+
+TEST(DataPhaseVerdict, FullSizeDroppedAdvisesTheMtuFromThePathMtu) {
+  auto all = assessed_with(with_data(schedule(6, {kSmall, true, true}, {kFull, false, false})));
+  apply_data_phase(all, true, 1280);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+  EXPECT_TRUE(contains(joined(all[0].advice), "WireGuard: MTU = 1220")) << joined(all[0].advice);
+  EXPECT_TRUE(contains(all[0].summary, "carry DF")) << all[0].summary;
+  EXPECT_FALSE(contains(all[0].summary, "was not measured"));
+}
+
+TEST(DataPhaseVerdict, FullSizeLostOnTheWayBackIsDownloadLoss) {
+  auto all = assessed_with(with_data(schedule(6, {kSmall, true, true}, {kFull, true, false})));
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(has_finding(all[0], finding::kDownloadLost));
+  EXPECT_FALSE(has_finding(all[0], finding::kUploadLost));
+  // Without a measured path MTU the advice says what it assumed.
+  EXPECT_TRUE(contains(joined(all[0].advice), "WireGuard: MTU = 1220"));
+  EXPECT_TRUE(contains(all[0].summary, "was not measured")) << all[0].summary;
+}
+
+TEST(DataPhaseVerdict, LossyPathsLeaveThePassWithANote) {
+  // Four full-size packets lost, small ones through: strong on a clean path, weak on a lossy one.
+  auto clean = assessed_with(with_data(schedule(1, {kSmall, true, true}, {kFull, false, false})));
+  apply_data_phase(clean, true, 1280);
+  EXPECT_EQ(clean[0].verdict, Verdict::restricted);
+  auto all = assessed_with(with_data(schedule(1, {kSmall, true, true}, {kFull, false, false})), true);
+  apply_data_phase(all, true, 1280);
+  EXPECT_EQ(all[0].verdict, Verdict::pass);
+  EXPECT_TRUE(all[0].findings.empty());
+  EXPECT_TRUE(contains(all[0].summary, "could not be checked")) << all[0].summary;
+}
+
+TEST(DataPhaseVerdict, NothingChangesWithoutTheReflectorsRecords) {
+  auto all = assessed_with(with_data(schedule(6, {kSmall, false, false}, {kFull, false, false})));
+  apply_data_phase(all, false, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::pass);
+  EXPECT_TRUE(all[0].findings.empty());
+}
+
+TEST(DataPhaseVerdict, AFailedHandshakeIsNotJudgedAgain) {
+  auto results = scenario(wireguard(), everything(Fate::dropped));
+  std::vector<ProtocolAssessment> all{assess_families(wireguard(), results, true)};
+  const auto before = all[0].verdict;
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, before);
+  EXPECT_FALSE(has_finding(all[0], finding::kDataDroppedAfterHandshake));
+}
+
+}  // namespace
+}  // namespace vpncheck::client
