@@ -92,7 +92,7 @@ class L2tpLoopback : public fixtures::InProcessReflector {
       asio::co_spawn(client_io_, relay->outward(), asio::detached);
       asio::co_spawn(client_io_, relay->inward(), asio::detached);
     }
-    ProbeResult result{probe, run_to_end(std::move(exchange), 3000ms), {}};
+    ProbeResult result{probe, run_to_end(std::move(exchange), 3000ms), {}, {}};
     // What the reflector saw for this probe.
     result.arrivals = observations_of(probe.index);
     // Judged as the standard UDP 1701 probe it stands for.

@@ -54,7 +54,7 @@ class SstpLoopback : public fixtures::InProcessReflector {
     settings.tls_certificate_sha256 = std::move(pin);
     Exchange exchange = make_exchange(probe, settings);
     exchange.deadline = Clock::now() + 2s;
-    ProbeResult result{probe, run_to_end(std::move(exchange), 4000ms), {}};
+    ProbeResult result{probe, run_to_end(std::move(exchange), 4000ms), {}, {}};
     // What the reflector saw for this probe (its answers are written before
     // it records their fate, so wait briefly for the last one).
     std::this_thread::sleep_for(50ms);
