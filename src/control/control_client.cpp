@@ -20,6 +20,7 @@
 
 #include "probes/tls.h"
 #include "probes/untrusted.h"
+#include "src/run/tls_client.h"
 #include "src/version.h"
 
 namespace vpncheck::client {
@@ -121,20 +122,6 @@ std::unique_ptr<ssl::context> control_tls_context(const ControlAccess& access, s
   return context;
 }
 
-std::vector<std::uint8_t> peer_certificate_der(SSL* ssl_handle) {
-  std::vector<std::uint8_t> der;
-  X509* cert = SSL_get1_peer_certificate(ssl_handle);
-  if (cert == nullptr) return der;
-  int size = i2d_X509(cert, nullptr);
-  if (size > 0) {
-    der.resize(static_cast<std::size_t>(size));
-    unsigned char* out = der.data();
-    i2d_X509(cert, &out);
-  }
-  X509_free(cert);
-  return der;
-}
-
 // One request over an already connected socket, inside TLS when `access` says so.
 asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
                                           http::verb verb, const std::string& target,
@@ -157,7 +144,10 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
   const bool named = !access.server_name.empty(), literal = named && !not_literal;
   // SNI only for names (RFC 6066 §3); the CA check is bound to the name or
   // address the user gave, as a browser binds it to the URL's host.
-  if (named && !literal) SSL_set_tlsext_host_name(handle, access.server_name.c_str());
+  // SSL_set_tlsext_host_name is a macro with a C cast; its call, spelled out.
+  if (named && !literal)
+    SSL_ctrl(handle, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(access.server_name.c_str()));
   if (access.pin_sha256.empty() && named) {
     if (literal)
       X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), access.server_name.c_str());

@@ -33,9 +33,11 @@ ssl::context& client_context() {
   return context;
 }
 
-std::vector<std::uint8_t> peer_certificate_der(TlsStream& stream) {
+}  // namespace
+
+std::vector<std::uint8_t> peer_certificate_der(SSL* handle) {
   std::vector<std::uint8_t> der;
-  X509* cert = SSL_get1_peer_certificate(stream.native_handle());
+  X509* cert = SSL_get1_peer_certificate(handle);
   if (cert == nullptr) return der;
   int size = i2d_X509(cert, nullptr);
   if (size > 0) {
@@ -46,8 +48,6 @@ std::vector<std::uint8_t> peer_certificate_der(TlsStream& stream) {
   X509_free(cert);
   return der;
 }
-
-}  // namespace
 
 asio::awaitable<TlsHandshake> tls_handshake(asio::ip::tcp::socket socket, std::string pinned_sha256,
                                             std::chrono::steady_clock::time_point deadline) {
@@ -68,7 +68,7 @@ asio::awaitable<TlsHandshake> tls_handshake(asio::ip::tcp::socket socket, std::s
     out.detail = "TLS handshake failed: " + ec.message();
     co_return out;
   }
-  auto der = peer_certificate_der(*stream);
+  auto der = peer_certificate_der(stream->native_handle());
   if (!der.empty()) out.presented_sha256 = probes::tls::certificate_sha256(der);
   if (!probes::tls::matches_pin(der, pinned_sha256)) {
     out.status = TlsHandshake::Status::intercepted;

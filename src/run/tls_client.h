@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,6 +31,9 @@ struct TlsHandshake {
   std::string detail;                 // plain words for the report
   boost::system::error_code error;    // when failed: how
 };
+
+// The DER encoding of the certificate the other end presented; empty if none.
+std::vector<std::uint8_t> peer_certificate_der(SSL* handle);
 
 boost::asio::awaitable<TlsHandshake> tls_handshake(boost::asio::ip::tcp::socket socket, std::string pinned_sha256,
                                                    std::chrono::steady_clock::time_point deadline);
