@@ -8,6 +8,7 @@
 #include <set>
 
 #include "probes/crypto.h"
+#include "probes/session_request.h"
 
 namespace vpncheck::reflector {
 namespace {
@@ -244,7 +245,14 @@ probes::ObservationList ControlApi::observations(const Session& session, std::ui
 
 HttpResponse ControlApi::create_session(const HttpRequest& request, const probes::Endpoint& client,
                                         const std::optional<probes::Endpoint>& server) {
-  auto created = sessions_.create(client, options_.rnd);
+  const auto key_field = request.find(probes::kIdempotencyKeyHeader);
+  std::string_view key;
+  if (key_field != request.end()) key = std::string_view(key_field->value().data(), key_field->value().size());
+  if (key_field != request.end() && !probes::valid_idempotency_key(key))
+    return error_for(http::status::bad_request,
+                     std::string(probes::kIdempotencyKeyHeader) + ": 16 to 64 characters of A-Z, a-z, 0-9, _ and -",
+                     request);
+  auto created = sessions_.create(client, options_.rnd, key);
   if (created.error == CreateError::table_full)
     return error_for(http::status::service_unavailable, "session table full, try again later", request);
   if (created.error == CreateError::client_limit)
@@ -260,7 +268,9 @@ HttpResponse ControlApi::create_session(const HttpRequest& request, const probes
   info.capabilities = options_.capabilities;
   info.expires_in_s = static_cast<int>(sessions_.limits().ttl.count());
   info.reflector_version = options_.version;
-  auto res = json_response(http::status::created, probes::to_json(info), request);
+  // A copy of a request already answered gets the same session (RFC 9110 §9.2.2:
+  // the effect of repeating it is that of sending it once).
+  auto res = json_response(created.reused ? http::status::ok : http::status::created, probes::to_json(info), request);
   res.set(http::field::location, std::string(kSessionsPrefix) + session.id);
   return res;
 }

@@ -63,8 +63,14 @@ void LimitTally::note_port(std::uint16_t port) {
 SessionTable::SessionTable(SessionLimits limits, SteadyClock clock)
     : limits_(limits), clock_(std::move(clock)) {}
 
-CreateResult SessionTable::create(const probes::Endpoint& client, const probes::RandomFill& rnd) {
+CreateResult SessionTable::create(const probes::Endpoint& client, const probes::RandomFill& rnd,
+                                  std::string_view request_key) {
   purge_expired();
+  // One scan, as the per-client count below makes anyway; the address must
+  // match exactly, so a key seen on the way opens nothing for anyone else.
+  if (!request_key.empty())
+    for (const auto& [id, s] : by_id_)
+      if (s.request_key == request_key && s.client.address == client.address) return {&s, std::nullopt, true};
   if (by_id_.size() >= limits_.max_sessions) return {nullptr, CreateError::table_full};
   const std::string key = client_key(client.address);
   auto same_client = std::count_if(by_id_.begin(), by_id_.end(),
@@ -85,6 +91,7 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
   } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
   session.validated.push_back(client.address);  // the TCP handshake proved it
+  session.request_key = std::string(request_key);
   session.created_at = clock_();
   session.expires_at = session.created_at + limits_.ttl;
 

@@ -132,6 +132,10 @@ struct Session {
     return true;
   }
 
+  // The Idempotency-Key its opening request carried (probes/session_request.h);
+  // empty when none. Copies of that request from the same address get this session.
+  std::string request_key;
+
   LimitTally& tally(SessionLimit limit) { return limits[static_cast<std::size_t>(limit)]; }
   void note_source(const std::string& address) {
     if (sources.size() < kMaxSources && std::find(sources.begin(), sources.end(), address) == sources.end())
@@ -144,6 +148,7 @@ enum class CreateError { table_full, client_limit };
 struct CreateResult {
   const Session* session = nullptr;  // set on success
   std::optional<CreateError> error;
+  bool reused = false;  // the session a copy of the same request opened before
 };
 
 class SessionTable {
@@ -158,8 +163,11 @@ class SessionTable {
   void on_erase(std::function<void(const Session&)> hook) { on_erase_ = std::move(hook); }
 
   // A new session with a random id and tag (drawn from `rnd`, which in
-  // production is the CSPRNG). Expired sessions are purged first.
-  CreateResult create(const probes::Endpoint& client, const probes::RandomFill& rnd);
+  // production is the CSPRNG). Expired sessions are purged first. With a
+  // `request_key`, a live session opened with that key from the same client
+  // address is returned instead (`reused`), and counts against no limit again.
+  CreateResult create(const probes::Endpoint& client, const probes::RandomFill& rnd,
+                      std::string_view request_key = {});
 
   // Live sessions only: an expired session is as good as gone. Removing a
   // session (expiry or remove()) deletes its observations with it: nothing

@@ -12,12 +12,14 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <nlohmann/json.hpp>
 
+#include "probes/session_request.h"
 #include "probes/tls.h"
 #include "probes/untrusted.h"
 #include "src/run/tls_client.h"
@@ -59,13 +61,15 @@ std::string describe_error(const boost::system::error_code& ec) {
 template <typename Stream>
 asio::awaitable<HttpResult> exchange_on(Stream& stream, const asio::ip::tcp::endpoint& endpoint, http::verb verb,
                                         const std::string& target, std::chrono::milliseconds timeout,
-                                        const std::string& auth_key, HttpResult result) {
+                                        const std::string& auth_key, const std::string& idempotency_key,
+                                        HttpResult result) {
   beast::get_lowest_layer(stream).expires_after(timeout);
   http::request<http::string_body> request{verb, target, 11};
   request.set(http::field::host, endpoint.address().to_string());
   request.set(http::field::user_agent, std::string("vpncheck/") + std::string(kVersion));
   request.set(http::field::accept, "application/json");
   if (!auth_key.empty()) request.set(http::field::authorization, "Bearer " + auth_key);
+  if (!idempotency_key.empty()) request.set(probes::kIdempotencyKeyHeader, idempotency_key);
   if (verb == http::verb::post) {
     request.set(http::field::content_type, "application/json");
     request.body() = "{}";
@@ -125,14 +129,16 @@ std::unique_ptr<ssl::context> control_tls_context(const ControlAccess& access, s
 // One request over an already connected socket, inside TLS when `access` says so.
 asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& endpoint,
                                           http::verb verb, const std::string& target,
-                                          std::chrono::milliseconds timeout, const ControlAccess& access) {
+                                          std::chrono::milliseconds timeout, const ControlAccess& access,
+                                          const std::string& idempotency_key = {}) {
   HttpResult result;
   boost::system::error_code local_ec;
   auto local = socket.local_endpoint(local_ec);
   if (!local_ec) result.local = probes::Endpoint{local.address().to_string(), local.port()};
   if (!access.tls) {
     beast::tcp_stream stream(std::move(socket));
-    co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, std::move(result));
+    co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, idempotency_key,
+                                   std::move(result));
   }
 
   auto context = control_tls_context(access, result.error);
@@ -175,15 +181,18 @@ asio::awaitable<HttpResult> http_exchange(asio::ip::tcp::socket socket, const as
       co_return result;
     }
   }
-  co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, std::move(result));
+  co_return co_await exchange_on(stream, endpoint, verb, target, timeout, access.auth_key, idempotency_key,
+                                 std::move(result));
 }
 
+// Connects and makes one request; `timeout` bounds the whole call.
 asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, http::verb verb,
                                       const std::string& target, std::chrono::milliseconds timeout,
                                       const ControlAccess& access) {
   auto executor = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   asio::ip::tcp::socket socket(executor);
-  asio::steady_timer timer(executor, timeout);
+  asio::steady_timer timer(executor, deadline);
   auto connected = co_await (socket.async_connect(endpoint, use_tuple) || timer.async_wait(use_tuple));
   HttpResult failed;
   if (connected.index() == 1) {
@@ -194,7 +203,9 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
     failed.error = describe_error(ec);
     co_return failed;
   }
-  co_return co_await http_exchange(std::move(socket), endpoint, verb, target, timeout, access);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  co_return co_await http_exchange(std::move(socket), endpoint, verb, target,
+                                   std::max(left, std::chrono::milliseconds(1)), access);
 }
 
 // Why a reflector said it is busy: its JSON {"error": "..."}, reduced to a
@@ -211,39 +222,79 @@ std::string busy_reason(const std::string& body) {
   return reason.empty() ? "no reason given" : reason;
 }
 
-// Control-port candidates are connected to all at once, so a port that a
-// network silently drops costs no more than a short grace, not a timeout.
-struct Candidate {
+// Every control port is asked at once. On each, the same request goes out
+// again on a new connection every kRetryEvery while none has answered: a
+// lost SYN, SYN-ACK or request would otherwise cost TCP's initial 1 s
+// retransmission timeout, or 3 s once the handshake itself needed one
+// (RFC 6298 §2.1, §5.7), and the run has about 3 s in all. Every copy carries
+// one Idempotency-Key, so the reflector opens one session for all of them.
+constexpr auto kRetryEvery = std::chrono::milliseconds(250);
+constexpr std::size_t kMaxTriesPerPort = 5;
+
+struct PortTries {
   std::uint16_t port = 0;
-  enum class State { pending, connected, failed } state = State::pending;
-  std::optional<asio::ip::tcp::socket> socket;
-  std::string result;
-  std::unique_ptr<asio::steady_timer> connect_deadline;
+  std::size_t started = 0;
+  std::size_t pending = 0;
+  std::optional<HttpResult> answer;  // the first whole HTTP answer
+  bool judged = false;               // `answer` has been read into `session` or `result`
+  std::optional<OpenedSession> session;
+  std::string result;       // why not, when no session: the answer's meaning, or the last failure
+  bool gave_up = false;     // a failure another try would only repeat (refused, unreachable, TLS, not HTTP)
+
+  bool failed() const {
+    if (judged) return !session;
+    return !answer && pending == 0 && (gave_up || started == kMaxTriesPerPort);
+  }
+  bool trying() const { return !session && !failed(); }
 };
 
-struct CandidateRace {
-  std::vector<Candidate> candidates;
-  asio::steady_timer changed;  // cancelled whenever a candidate settles
-  explicit CandidateRace(asio::any_io_executor ex) : changed(ex) {}
+struct SessionRace {
+  std::vector<PortTries> ports;
+  asio::steady_timer changed;  // cancelled whenever a try ends
+  // Fires at the deadline, or is cancelled once a session is chosen: every
+  // try still in flight then ends.
+  asio::steady_timer stop;
+  SessionRace(asio::any_io_executor ex, std::chrono::steady_clock::time_point deadline)
+      : changed(ex), stop(ex, deadline) {}
 };
 
-asio::awaitable<void> connect_candidate(std::shared_ptr<CandidateRace> race, std::size_t i,
-                                        asio::ip::tcp::endpoint endpoint) {
+asio::awaitable<void> try_port(std::shared_ptr<SessionRace> race, std::size_t i, asio::ip::tcp::endpoint endpoint,
+                               std::chrono::milliseconds timeout, ControlAccess access, std::string key) {
+  const std::string target = "/v1/sessions";
+  HttpResult http;
+  http.error = "timed out";
   asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
-  auto connected = co_await (socket.async_connect(endpoint, use_tuple) ||
-                             race->candidates[i].connect_deadline->async_wait(use_tuple));
-  Candidate& c = race->candidates[i];
-  if (connected.index() == 1) {
-    c.state = Candidate::State::failed;
-    c.result = "timed out";
-  } else if (auto [ec] = std::get<0>(connected); ec) {
-    c.state = Candidate::State::failed;
-    c.result = describe_error(ec);
-  } else {
-    c.state = Candidate::State::connected;
-    c.socket = std::move(socket);
+  auto connected = co_await (socket.async_connect(endpoint, use_tuple) || race->stop.async_wait(use_tuple));
+  if (connected.index() == 0) {
+    if (auto [ec] = std::get<0>(connected); ec) {
+      http.error = describe_error(ec);
+    } else {
+      // A try given up is closed with a reset, not a FIN: the kernel would
+      // otherwise go on retransmitting its request after the run, and a copy
+      // arriving once the session is closed would open another.
+      boost::system::error_code ignored;
+      socket.set_option(asio::socket_base::linger(true, 0), ignored);
+      auto answered = co_await (http_exchange(std::move(socket), endpoint, http::verb::post, target, timeout, access,
+                                              key) ||
+                                race->stop.async_wait(use_tuple));
+      if (answered.index() == 0) http = std::move(std::get<0>(answered));
+    }
+  }
+  PortTries& p = race->ports[i];
+  --p.pending;
+  if (http.transport_ok) {
+    if (!p.answer) p.answer = std::move(http);
+  } else if (!p.answer) {
+    p.result = http.error.empty() ? "timed out" : http.error;
+    if (http.error != "timed out") p.gave_up = true;
   }
   race->changed.cancel();
+}
+
+std::string idempotency_key() {
+  std::array<std::uint8_t, 16> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) throw std::runtime_error("no randomness available");
+  return probes::to_hex(bytes);
 }
 
 }  // namespace
@@ -253,98 +304,108 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
                                                 std::chrono::steady_clock::time_point deadline,
                                                 ControlAccess access) {
   using Clock = std::chrono::steady_clock;
-  // How long a preferred port may lag behind a later one that already connected:
+  // How long a preferred port may lag behind a later one that already answered:
   // as long again as the later one took, but at least this.
   constexpr auto kMinimumGrace = std::chrono::milliseconds(200);
   auto executor = co_await asio::this_coro::executor;
   const auto start = Clock::now();
-  auto race = std::make_shared<CandidateRace>(executor);
+  const std::string key = idempotency_key();
+  auto race = std::make_shared<SessionRace>(executor, deadline);
   for (auto port : ports) {
-    Candidate c;
-    c.port = port;
-    c.connect_deadline = std::make_unique<asio::steady_timer>(executor, deadline);
-    race->candidates.push_back(std::move(c));
+    race->ports.emplace_back();
+    race->ports.back().port = port;
   }
-  for (std::size_t i = 0; i < ports.size(); ++i)
-    asio::co_spawn(executor, connect_candidate(race, i, {address, ports[i]}), asio::detached);
 
-  OpenSessionResult out;
-  std::optional<Clock::time_point> grace_until;
   std::string busy;  // the first "reflector busy" answer, which then is the error
-  auto finish = [&](std::optional<OpenedSession> session) {
-    for (auto& c : race->candidates) {
-      c.connect_deadline->cancel();  // ends connects still in flight
-      std::string result = c.result;
-      if (c.state == Candidate::State::connected)
-        result = session && session->control.port() == c.port ? "ok" : "also reachable";
-      else if (c.state == Candidate::State::pending)
-        result = session ? "no answer" : "timed out";
-      out.attempts.push_back({c.port, result});
-    }
-    out.session = std::move(session);
-  };
-
-  while (true) {
-    auto& cs = race->candidates;
-    auto first_open = std::find_if(cs.begin(), cs.end(), [](const Candidate& c) { return c.state != Candidate::State::failed; });
-    if (first_open == cs.end()) break;  // every port failed
-    auto chosen = cs.end();
-    if (first_open->state == Candidate::State::connected) {
-      chosen = first_open;
-    } else {
-      auto later = std::find_if(first_open, cs.end(), [](const Candidate& c) { return c.state == Candidate::State::connected; });
-      if (later != cs.end()) {
-        if (!grace_until) grace_until = Clock::now() + std::max<Clock::duration>(kMinimumGrace, Clock::now() - start);
-        if (Clock::now() >= *grace_until) chosen = later;
-      }
-    }
-    if (chosen == cs.end()) {
-      if (Clock::now() >= deadline) break;
-      race->changed.expires_at(grace_until ? std::min(*grace_until, deadline) : deadline);
-      co_await race->changed.async_wait(use_tuple);
-      continue;
-    }
-
-    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    asio::ip::tcp::endpoint endpoint(address, chosen->port);
-    auto http = co_await http_exchange(std::move(*chosen->socket), endpoint, http::verb::post, "/v1/sessions",
-                                       std::max(remaining, std::chrono::milliseconds(1)), access);
-    chosen->socket.reset();
-    chosen->state = Candidate::State::failed;  // unless it succeeds below
-    if (!http.transport_ok) {
-      chosen->result = http.error;
-      continue;
-    }
+  // What an answer means: a session, or why not.
+  auto judge = [&](PortTries& p) {
+    p.judged = true;
+    const HttpResult& http = *p.answer;
     if (http.status == 401) {
-      chosen->result = access.auth_key.empty() ? "refused: this reflector requires an auth key (--auth-key or VPNCHECK_AUTH_KEY)"
-                                        : "refused: wrong auth key";
-      continue;
-    }
-    if (http.status == 503 || http.status == 429) {
+      p.result = access.auth_key.empty() ? "refused: this reflector requires an auth key (--auth-key or VPNCHECK_AUTH_KEY)"
+                                         : "refused: wrong auth key";
+    } else if (http.status == 503 || http.status == 429) {
       // A reflector, but full (session table, sessions per address): not a
       // reason to doubt it is one, and nothing about the network.
       const std::string reason = busy_reason(http.body);
-      chosen->result = "reflector busy: " + reason + " (HTTP " + std::to_string(http.status) + ")";
+      p.result = "reflector busy: " + reason + " (HTTP " + std::to_string(http.status) + ")";
       if (busy.empty())
-        busy = "reflector busy: " + reason + " (" + host_for_messages + " TCP " + std::to_string(chosen->port) +
-               ", HTTP " + std::to_string(http.status) + ")";
-      continue;
+        busy = "reflector busy: " + reason + " (" + host_for_messages + " TCP " + std::to_string(p.port) + ", HTTP " +
+               std::to_string(http.status) + ")";
+    } else if (http.status != 201 && http.status != 200) {
+      p.result = "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")";
+    } else {
+      std::string parse_error;
+      auto info = probes::session_info_from_json(http.body, parse_error);
+      if (info)
+        p.session = OpenedSession{asio::ip::tcp::endpoint(address, p.port), std::move(*info), http.local};
+      else
+        p.result = "not a vpncheck reflector (bad session answer: " + parse_error + ")";
     }
-    if (http.status != 201 && http.status != 200) {
-      chosen->result = "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")";
-      continue;
+  };
+
+  std::optional<Clock::time_point> grace_until;
+  PortTries* chosen = nullptr;
+  while (!chosen) {
+    const auto now = Clock::now();
+    for (auto& p : race->ports)
+      if (p.answer && !p.judged) judge(p);
+    auto& ps = race->ports;
+    auto first_open = std::find_if(ps.begin(), ps.end(), [](const PortTries& p) { return !p.failed(); });
+    if (first_open == ps.end()) break;  // every port failed
+    if (first_open->session) {
+      chosen = &*first_open;
+      break;
     }
-    std::string parse_error;
-    auto info = probes::session_info_from_json(http.body, parse_error);
-    if (!info) {
-      chosen->result = "not a vpncheck reflector (bad session answer: " + parse_error + ")";
-      continue;
+    auto later = std::find_if(first_open, ps.end(), [](const PortTries& p) { return p.session.has_value(); });
+    if (later != ps.end()) {
+      if (!grace_until) grace_until = now + std::max<Clock::duration>(kMinimumGrace, now - start);
+      if (now >= *grace_until) {
+        chosen = &*later;
+        break;
+      }
     }
-    chosen->state = Candidate::State::connected;
-    finish(OpenedSession{endpoint, std::move(*info), http.local});
+    if (now >= deadline) break;
+
+    auto wake = grace_until ? std::min(*grace_until, deadline) : deadline;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      PortTries& p = ps[i];
+      if (!p.trying() || p.answer || p.gave_up || p.started == kMaxTriesPerPort) continue;
+      const auto due = start + kRetryEvery * static_cast<long>(p.started);
+      if (now >= due) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+        ++p.started;
+        ++p.pending;
+        asio::co_spawn(executor,
+                       try_port(race, i, {address, p.port}, std::max(left, std::chrono::milliseconds(1)), access, key),
+                       asio::detached);
+      }
+      if (p.started < kMaxTriesPerPort) wake = std::min(wake, start + kRetryEvery * static_cast<long>(p.started));
+    }
+    race->changed.expires_at(wake);
+    co_await race->changed.async_wait(use_tuple);
+  }
+
+  race->stop.cancel();
+  OpenSessionResult out;
+  for (auto& p : race->ports) {
+    std::string result = p.result;
+    if (p.session)
+      result = &p == chosen ? "ok" : "also reachable";
+    else if (p.trying())
+      result = chosen ? "no answer" : "timed out";
+    out.attempts.push_back({p.port, result});
+    // A reflector that saw this host from another address on another port
+    // (or one from before idempotency keys) opened another session: it is
+    // closed, not left to hold a slot until it expires.
+    if (chosen && p.session && &p != chosen && p.session->info.session_id != chosen->session->info.session_id)
+      asio::co_spawn(executor, close_session(p.session->control, p.session->info.session_id, kRetryEvery * 4, access),
+                     asio::detached);
+  }
+  if (chosen) {
+    out.session = std::move(chosen->session);
     co_return out;
   }
-  finish(std::nullopt);
   if (!busy.empty()) {
     out.error = busy;
     co_return out;
@@ -366,9 +427,9 @@ struct RequestRace {
   explicit RequestRace(asio::any_io_executor ex) : changed(ex) {}
 };
 
-asio::awaitable<void> race_one(std::shared_ptr<RequestRace> race, asio::ip::tcp::endpoint endpoint,
+asio::awaitable<void> race_one(std::shared_ptr<RequestRace> race, asio::ip::tcp::endpoint endpoint, http::verb verb,
                                std::string target, std::chrono::milliseconds timeout, ControlAccess access) {
-  auto http = co_await http_call(endpoint, http::verb::get, target, timeout, access);
+  auto http = co_await http_call(endpoint, verb, target, timeout, access);
   if (http.transport_ok) {
     if (!race->answer) race->answer = std::move(http);
   } else {
@@ -378,31 +439,27 @@ asio::awaitable<void> race_one(std::shared_ptr<RequestRace> race, asio::ip::tcp:
   race->changed.cancel();
 }
 
-}  // namespace
-
-asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint control,
-                                                       std::string session_id,
-                                                       std::chrono::milliseconds timeout, ControlAccess access) {
-  // This read comes last and has little time. A lost SYN would cost the
-  // kernel's 1 s initial retransmission timeout (RFC 6298 §2.1), so the same
-  // request goes out again on a new connection every 150 ms while none has
-  // answered; the first whole answer wins.
+// An idempotent request (RFC 9110 §9.2.2) made late in the run, with little
+// time left: a lost SYN would cost the kernel's 1 s initial retransmission
+// timeout (RFC 6298 §2.1), so the same request goes out again on a new
+// connection every 150 ms while none has answered. The first whole answer,
+// else the last failure.
+asio::awaitable<HttpResult> hedged_call(asio::ip::tcp::endpoint endpoint, http::verb verb, std::string target,
+                                        std::chrono::milliseconds timeout, ControlAccess access) {
   constexpr auto kStagger = std::chrono::milliseconds(150);
   constexpr std::size_t kMaxRequests = 4;
   using Clock = std::chrono::steady_clock;
   auto executor = co_await asio::this_coro::executor;
   const auto start = Clock::now();
   const auto deadline = start + timeout;
-  const std::string path = "/v1/sessions/" + session_id + "/observations";
-  // `after` asks for pages; a reflector from before pages ignores it and answers whole.
-  const std::string target = path + "?after=0";
   auto race = std::make_shared<RequestRace>(executor);
   std::size_t started = 0;
   while (!race->answer && Clock::now() < deadline && (started == 0 || race->pending > 0 || started < kMaxRequests)) {
     if (started < kMaxRequests && Clock::now() >= start + kStagger * static_cast<long>(started)) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       ++race->pending;
-      asio::co_spawn(executor, race_one(race, control, target, std::max(left, std::chrono::milliseconds(1)), access),
+      asio::co_spawn(executor,
+                     race_one(race, endpoint, verb, target, std::max(left, std::chrono::milliseconds(1)), access),
                      asio::detached);
       ++started;
     }
@@ -410,14 +467,28 @@ asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint c
     race->changed.expires_at(std::min(next, deadline));
     co_await race->changed.async_wait(use_tuple);
   }
+  if (race->answer) co_return std::move(*race->answer);
+  co_return std::move(race->last_failure);
+}
+
+}  // namespace
+
+asio::awaitable<ObservationsResult> fetch_observations(asio::ip::tcp::endpoint control,
+                                                       std::string session_id,
+                                                       std::chrono::milliseconds timeout, ControlAccess access) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + timeout;
+  const std::string path = "/v1/sessions/" + session_id + "/observations";
+  // `after` asks for pages; a reflector from before pages ignores it and answers whole.
+  auto first = co_await hedged_call(control, http::verb::get, path + "?after=0", timeout, access);
   ObservationsResult out;
-  if (!race->answer) {
-    out.invalid = !race->last_failure.invalid.empty();
-    out.error = out.invalid ? "the reflector's answer is not valid: " + race->last_failure.invalid
-                : race->last_failure.error.empty() ? "timed out" : race->last_failure.error;
+  if (!first.transport_ok) {
+    out.invalid = !first.invalid.empty();
+    out.error = out.invalid ? "the reflector's answer is not valid: " + first.invalid
+                : first.error.empty() ? "timed out" : first.error;
     co_return out;
   }
-  const HttpResult& http = *race->answer;
+  const HttpResult& http = first;
   if (http.status != 200) {
     out.error = "reflector answered HTTP " + std::to_string(http.status);
     co_return out;
@@ -502,8 +573,9 @@ asio::awaitable<WebAnswer> ask_challenge(asio::ip::tcp::endpoint web, std::strin
 
 asio::awaitable<bool> prove_address(asio::ip::tcp::endpoint control, std::string session_id,
                                     std::chrono::milliseconds timeout, ControlAccess access) {
-  auto http = co_await http_call(control, http::verb::post, "/v1/sessions/" + session_id + "/addresses", timeout,
-                                 access);
+  // Proving an address again changes nothing more: a copy that arrives late is harmless.
+  auto http = co_await hedged_call(control, http::verb::post, "/v1/sessions/" + session_id + "/addresses", timeout,
+                                   access);
   co_return http.transport_ok && http.status == 200;
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client_fixtures.h"
+#include "loopback_fixtures.h"
 #include "probes/registry.h"
 
 namespace vpncheck::client {
@@ -71,12 +72,7 @@ TEST(RunVpncheck, ListProbesNeedsNoNetworkAndExitsZero) {
   EXPECT_TRUE(err.str().empty()) << err.str();
 }
 
-// A loopback TCP port with nothing listening on it.
-std::uint16_t closed_loopback_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();  // closed again when the acceptor goes
-}
+using fixtures::closed_loopback_port;
 
 TEST(RunVpncheck, UnreachableReflectorIsCouldNotTestNotBlocked) {
   const auto json_path = std::filesystem::temp_directory_path() /

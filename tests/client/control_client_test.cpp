@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -15,9 +17,11 @@
 
 #include "client_fixtures.h"
 #include "loopback_fixtures.h"
+#include "probes/session_request.h"
 #include "reflector/log.h"
 #include "reflector/server.h"
 #include "src/app.h"
+#include "src/control/control_client.h"
 
 namespace vpncheck::client {
 namespace {
@@ -156,6 +160,88 @@ TEST(ControlApiBusy, ARealReflectorWithEveryConnectionSlotTakenIsBusy) {
   if (contains(r.out, "PROTOCOL")) GTEST_SKIP() << "a real reflector answers on 127.0.0.1:443 or :80";
   EXPECT_EQ(r.code, 3) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "reflector busy: all connection slots in use")) << r.err;
+}
+
+// The value of `name` in an HTTP request's head ("" when absent).
+std::string header_value(std::string_view request, std::string_view name) {
+  const std::string needle = "\r\n" + std::string(name) + ": ";
+  const auto at = request.find(needle);
+  if (at == std::string_view::npos) return {};
+  const auto from = at + needle.size();
+  return std::string(request.substr(from, request.find("\r\n", from) - from));
+}
+
+OpenSessionResult open_on_loopback(std::vector<std::uint16_t> ports, std::chrono::milliseconds within) {
+  asio::io_context io;
+  OpenSessionResult result;
+  asio::co_spawn(io,
+                 open_session("127.0.0.1", asio::ip::make_address("127.0.0.1"), std::move(ports),
+                              std::chrono::steady_clock::now() + within),
+                 [&](std::exception_ptr e, OpenSessionResult r) {
+                   if (e) std::rethrow_exception(e);
+                   result = std::move(r);
+                   io.stop();  // as the client does: tries still in flight end with it
+                 });
+  io.run();
+  return result;
+}
+
+const std::string kSessionAnswer = http_answer(
+    "application/json", R"({"session_id":"0123456789abcdef","tag":"0102030405ab","client":{"address":"127.0.0.1",)"
+                        R"("port":40000},"capabilities":{"udp_ports":[],"tcp_ports":[]},"expires_in_s":60})");
+
+// A request (or its answer) lost on the way costs TCP a retransmission
+// timeout of 1 s or more; the client asks again on a new connection instead,
+// every copy with one Idempotency-Key, so the reflector opens one session.
+// The first copy here is never answered: waiting on it alone would use up
+// the whole deadline.
+TEST(ControlApiOpen, ALostRequestIsAskedAgainOnANewConnectionWithTheSameKey) {
+  auto keys = std::make_shared<std::vector<std::string>>();
+  auto keys_mutex = std::make_shared<std::mutex>();
+  fixtures::FakeHttpServer server([keys, keys_mutex](std::string_view request) -> std::string {
+    if (!request.starts_with("POST /v1/sessions ")) return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    std::lock_guard lock(*keys_mutex);
+    keys->push_back(header_value(request, probes::kIdempotencyKeyHeader));
+    return keys->size() == 1 ? fixtures::FakeHttpServer::kHoldConnection : kSessionAnswer;
+  });
+  auto result = open_on_loopback({server.port()}, std::chrono::seconds(3));
+  ASSERT_TRUE(result.session.has_value()) << result.error;
+  EXPECT_EQ(result.session->info.session_id, "0123456789abcdef");
+  ASSERT_EQ(result.attempts.size(), 1u);
+  EXPECT_EQ(result.attempts[0].result, "ok");
+  std::lock_guard lock(*keys_mutex);
+  ASSERT_GE(keys->size(), 2u);
+  EXPECT_TRUE(probes::valid_idempotency_key(keys->front())) << keys->front();
+  for (const auto& key : *keys) EXPECT_EQ(key, keys->front());
+}
+
+// A port that refuses is not asked again, and does not hold the run up: the
+// next port's answer is taken at once.
+TEST(ControlApiOpen, ARefusedPortIsNotRetriedAndTheNextPortAnswers) {
+  fixtures::FakeHttpServer server([](std::string_view) { return kSessionAnswer; });
+  const auto closed = fixtures::closed_loopback_port();
+  const auto start = std::chrono::steady_clock::now();
+  auto result = open_on_loopback({closed, server.port()}, std::chrono::seconds(3));
+  ASSERT_TRUE(result.session.has_value()) << result.error;
+  EXPECT_EQ(result.session->control.port(), server.port());
+  ASSERT_EQ(result.attempts.size(), 2u);
+  EXPECT_EQ(result.attempts[0].result, "connection refused");
+  EXPECT_EQ(result.attempts[1].result, "ok");
+  EXPECT_EQ(server.connections(), 1) << "one connection answered at once needs no second";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2)) << "waited for the deadline";
+}
+
+// No answer on any port within the deadline: each port was asked a bounded
+// number of times, and the error names every port.
+TEST(ControlApiOpen, SilentPortsAreAskedABoundedNumberOfTimesThenTimeOut) {
+  fixtures::FakeHttpServer server([](std::string_view) { return fixtures::FakeHttpServer::kHoldConnection; });
+  auto result = open_on_loopback({server.port()}, std::chrono::milliseconds(2500));
+  EXPECT_FALSE(result.session.has_value());
+  ASSERT_EQ(result.attempts.size(), 1u);
+  EXPECT_EQ(result.attempts[0].result, "timed out");
+  EXPECT_TRUE(contains(result.error, "TCP " + std::to_string(server.port()) + " timed out")) << result.error;
+  EXPECT_GE(server.connections(), 2);
+  EXPECT_LE(server.connections(), 5);
 }
 
 }  // namespace

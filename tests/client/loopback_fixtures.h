@@ -11,6 +11,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,10 @@ namespace vpncheck::client::fixtures {
 // `answer(request)`, then closes. Runs on a thread of its own.
 class FakeHttpServer {
  public:
+  // An answer of this value sends nothing and keeps the connection open, as
+  // when the request or its answer is lost on the way.
+  static inline const std::string kHoldConnection;
+
   explicit FakeHttpServer(std::function<std::string(std::string_view request)> answer)
       : answer_(std::move(answer)), acceptor_(io_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
     accept();
@@ -48,6 +53,10 @@ class FakeHttpServer {
       auto buffer = std::make_shared<std::array<char, 4096>>();
       s->async_read_some(asio::buffer(*buffer), [this, s, buffer](boost::system::error_code, std::size_t n) {
         auto answer = std::make_shared<std::string>(answer_(std::string_view(buffer->data(), n)));
+        if (*answer == kHoldConnection) {
+          held_.push_back(s);
+          return;
+        }
         asio::async_write(*s, asio::buffer(*answer), [s, answer](boost::system::error_code, std::size_t) {
           boost::system::error_code ignored;
           s->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -62,7 +71,15 @@ class FakeHttpServer {
   boost::asio::ip::tcp::acceptor acceptor_;
   std::thread thread_;
   std::atomic<int> connections_{0};
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> held_;  // io_ thread only
 };
+
+// A loopback TCP port with nothing listening on it.
+inline std::uint16_t closed_loopback_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();  // closed again when the acceptor goes
+}
 
 // A real reflector on 127.0.0.1, every port chosen by the kernel, no web
 // control ports, NAT test service or raw listeners.

@@ -576,7 +576,10 @@ lab_capture_start() {
 	for ifc in lan wan; do
 		# -Z root: Debian's tcpdump otherwise drops to its own user before
 		# opening the file, which cannot write into the (root's) state dir.
-		lab_bg "capture-$ifc" router tcpdump -i "$ifc" -n -U -s 512 -c 100000 -Z root \
+		# --immediate-mode: libpcap otherwise hands packets over a block at a
+		# time (TPACKET_V3), and the last second before the stop never reaches
+		# the file; that second is often the one the failure is in.
+		lab_bg "capture-$ifc" router tcpdump -i "$ifc" -n -U --immediate-mode -s 512 -c 100000 -Z root \
 			-w "$LAB_STATE_DIR/router-$ifc.pcap"
 	done
 	start="$(lab_now)"

@@ -1,4 +1,5 @@
 #include "reflector/control_api.h"
+#include "probes/session_request.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -31,8 +32,9 @@ class ReflectorControlApi : public ::testing::Test {
     return o;
   }
 
-  HttpResponse call(http::verb verb, std::string target, std::string body = {}) {
+  HttpResponse call(http::verb verb, std::string target, std::string body = {}, std::string idempotency_key = {}) {
     HttpRequest req{verb, target, 11};
+    if (!idempotency_key.empty()) req.set(probes::kIdempotencyKeyHeader, idempotency_key);
     req.body() = std::move(body);
     req.prepare_payload();
     return api_.handle(req, client_);
@@ -92,6 +94,49 @@ TEST_F(ReflectorControlApi, NewSessionNamesTheAddressItsConnectionReached) {
   ASSERT_TRUE(info) << error;
   EXPECT_EQ(info->server, (probes::Endpoint{"203.0.113.5", 8780}));
   EXPECT_FALSE(open_session().server.has_value()) << "not known: not published";
+}
+
+// A client on a lossy path sends its opening request again on new
+// connections, each copy with the same Idempotency-Key: all get one session.
+// The key opens nothing for another address, and a malformed one is refused.
+TEST_F(ReflectorControlApi, CopiesOfAnOpeningRequestGetOneSession) {
+  const std::string key = "6f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5";
+  auto first = call(http::verb::post, "/v1/sessions", "{}", key);
+  ASSERT_EQ(first.result(), http::status::created) << first.body();
+  client_.port = 40999;  // another connection of the same host
+  auto again = call(http::verb::post, "/v1/sessions", "{}", key);
+  ASSERT_EQ(again.result(), http::status::ok) << again.body();
+  std::string error;
+  auto a = probes::session_info_from_json(first.body(), error);
+  auto b = probes::session_info_from_json(again.body(), error);
+  ASSERT_TRUE(a && b) << error;
+  EXPECT_EQ(a->session_id, b->session_id);
+  EXPECT_EQ(a->tag_hex, b->tag_hex);
+  EXPECT_EQ(b->client, client_) << "each answer names the connection it came on";
+  EXPECT_EQ(table_.size(), 1u);
+
+  client_ = {"198.51.100.8", 40123};  // someone who saw the key on the way
+  auto other = call(http::verb::post, "/v1/sessions", "{}", key);
+  ASSERT_EQ(other.result(), http::status::created);
+  auto c = probes::session_info_from_json(other.body(), error);
+  ASSERT_TRUE(c) << error;
+  EXPECT_NE(c->session_id, a->session_id);
+
+  // Without a key every request is a session of its own.
+  EXPECT_EQ(call(http::verb::post, "/v1/sessions", "{}").result(), http::status::created);
+  EXPECT_EQ(table_.size(), 3u);
+  for (const std::string& bad : std::vector<std::string>{"short", std::string(65, 'a'), "0123456789abcdef\x1b[2J"}) {
+    auto res = call(http::verb::post, "/v1/sessions", "{}", bad);
+    EXPECT_EQ(res.result(), http::status::bad_request) << bad;
+    EXPECT_TRUE(error_of(res).find("Idempotency-Key") != std::string::npos) << error_of(res);
+  }
+  EXPECT_EQ(table_.size(), 3u);
+
+  // A closed session is not handed out again.
+  client_ = {"198.51.100.7", 40123};
+  ASSERT_EQ(call(http::verb::delete_, "/v1/sessions/" + a->session_id).result(), http::status::no_content);
+  auto after_close = call(http::verb::post, "/v1/sessions", "{}", key);
+  EXPECT_EQ(after_close.result(), http::status::created);
 }
 
 TEST_F(ReflectorControlApi, ReadsObservations) {
