@@ -35,6 +35,8 @@
 # daemons are started with lab_bg, so lab_down stops them by PID.
 #
 # Env: REAL_TUNNEL_WAIT  seconds to wait for the tunnel (IKE + ping; default 10)
+#      REAL_PING_SIZES   then ping these ICMP payload sizes through it ("ping size=N ok|lost");
+#                        kernel-libipsec's TUN device has MTU 1400 (its default), so 1372 fills it
 #      LAB_KEEP=1        keep configs and charon logs for debugging
 #      REAL_VERBOSE=1    print the tail of both charon logs even when up
 #      STRONGSWAN_CHARON, STRONGSWAN_PLUGIN_DIR   where the availability check
@@ -319,6 +321,11 @@ packets_in="$(sed -n 's/.*child-sas.* packets-in=\([0-9]*\).*/\1/p' <<<"$sa" | h
 if [[ $result == TUNNEL_UP && ${packets_in:-0} -lt 1 ]]; then
 	echo "ping answered but the CHILD_SA counted no inbound ESP packet" >&2
 	result=TUNNEL_DOWN
+fi
+# REAL_PING_SIZES: ICMP payload sizes to ping through the working tunnel.
+if [[ $result == TUNNEL_UP && -n "${REAL_PING_SIZES:-}" ]]; then
+	# shellcheck disable=SC2086 # a list of sizes
+	lab_ping_sizes "$SERVER_TUN_IP" $REAL_PING_SIZES
 fi
 nat="$(grep -o 'nat-local=yes' <<<"$sa" >/dev/null && echo behind-nat || echo no-nat-seen)"
 tunnel=down
