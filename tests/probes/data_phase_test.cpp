@@ -19,6 +19,18 @@ using fixtures::hex;
 using fixtures::make_token;
 using fixtures::with_byte;
 
+// A packet one byte past the largest UDP payload is no datagram, and no
+// builder makes one (the largest one they do make parses).
+template <typename Build, typename Parse>
+void expect_oversize_refused(Build build, Parse parse) {
+  Bytes largest = build(make_token(3), 9, kMaxUdpPayload, counter_fill(0));
+  ASSERT_EQ(largest.size(), kMaxUdpPayload);
+  EXPECT_TRUE(parse(largest));
+  largest.push_back(0);
+  EXPECT_FALSE(parse(largest));
+  EXPECT_TRUE(build(make_token(3), 9, kMaxUdpPayload + 1, counter_fill(0)).empty());
+}
+
 // ---- WireGuard transport data
 
 TEST(WireguardData, BuildsGoldenPacket) {
@@ -56,6 +68,7 @@ TEST(WireguardData, RefusesMalformed) {
   EXPECT_FALSE(wireguard::parse_data(with_byte(good, 12, 1)));  // a counter above 2^32: not ours
   // The handshake initiation is not data.
   EXPECT_FALSE(wireguard::parse_data(wireguard::build_initiation(make_token(3), {}, counter_fill(0))));
+  expect_oversize_refused(wireguard::build_data, wireguard::parse_data);
 }
 
 // ---- OpenVPN P_DATA_V2
@@ -103,6 +116,7 @@ TEST(OpenVpnData, RefusesMalformed) {
   // A key id other than 0 is still P_DATA_V2.
   EXPECT_TRUE(openvpn::parse_data(with_byte(good, 0, openvpn::opcode_byte(openvpn::kOpDataV2, 2))));
   EXPECT_FALSE(openvpn::parse_data(openvpn::build_client_reset(make_token(3), {}, counter_fill(0))));
+  expect_oversize_refused(openvpn::build_data, openvpn::parse_data);
 }
 
 // ---- ESP-in-UDP
@@ -134,6 +148,11 @@ TEST(EspData, RefusesMalformedAndTheProbesOwnPacket) {
   EXPECT_FALSE(esp::parse_esp_data(with_byte(good, 0, static_cast<std::uint8_t>(good[0] ^ 0x80))));
   EXPECT_FALSE(esp::parse_esp_data(esp::build_esp_reply(esp::build_esp(token, counter_fill(0), 64), counter_fill(0))));
   EXPECT_TRUE(esp::build_esp_data(token, 0xffffffffu - 1, 64, counter_fill(0)).empty());  // would wrap
+  // SPIs below 0x100 are reserved (RFC 4303 §2.1): no ESP of ours.
+  Bytes reserved_spi = good;
+  std::fill(reserved_spi.begin(), reserved_spi.begin() + 3, std::uint8_t{0});
+  EXPECT_FALSE(esp::parse_esp_data(reserved_spi));
+  expect_oversize_refused(esp::build_esp_data, esp::parse_esp_data);
 }
 
 // ---- every module with a data phase
