@@ -200,7 +200,8 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
     add_summary("However: " + worst->summary + " " + std::string(phase.full_size_words) +
                 (phase.df == probes::DontFragment::system_default
                      ? " carry DF as the real software sends them on Linux, so nothing fragments them"
-                     : "") +
+                     : " leave DF clear as the real software sends them on Linux: the path loses large packets "
+                       "or their fragments") +
                 " (" + describe_chance(worst->chance) + " by loss alone)." +
                 (path_mtu ? "" : " The path MTU was not measured: the advice assumes 1280 bytes, which every "
                                  "IPv6 path carries."));
