@@ -330,11 +330,11 @@ std::optional<DataPacket> parse_data(ByteView datagram) {
   return DataPacket{*token, ping_sequence - 1U};
 }
 
-std::string advice_mtu(int path_mtu) {
+std::vector<std::string> advice_mtu(int path_mtu) {
   const auto mtu = std::to_string(path_mtu - kDataOverheadV4);
-  return "L2TP: mtu " + mtu + " and mru " + mtu + " in the pppd options of both ends (xl2tpd: the file its "
+  return {"L2TP: mtu " + mtu + " and mru " + mtu + " in the pppd options of both ends (xl2tpd: the file its "
          "'pppoptfile' names; the path MTU " + std::to_string(path_mtu) + " less " +
-         std::to_string(kDataOverheadV4) + " bytes of IPv4, UDP, L2TP and PPP headers)";
+         std::to_string(kDataOverheadV4) + " bytes of IPv4, UDP, L2TP and PPP headers)"};
 }
 
 }  // namespace vpncheck::probes::l2tp

@@ -212,8 +212,8 @@ Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t si
 // checksums, the token in its echo data, an ICMP sequence from 1, and the
 // token's tunnel and session ids.
 std::optional<DataPacket> parse_data(ByteView datagram);
-// "L2TP: mtu 1236 and mru 1236 in the pppd options of both ends (...)"
-std::string advice_mtu(int path_mtu);
+// {"L2TP: mtu 1236 and mru 1236 in the pppd options of both ends (...)"}
+std::vector<std::string> advice_mtu(int path_mtu);
 
 // ---- The probe module (probes/l2tp_module.cpp) -------------------------------
 //

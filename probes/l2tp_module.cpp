@@ -110,8 +110,6 @@ std::uint16_t data_session_id(const ProbeToken& token) { return derive_id("vpnch
 
 namespace {
 
-std::vector<std::string> module_advice_mtu(int path_mtu) { return {advice_mtu(path_mtu)}; }
-
 // DF: the kernel data path (xl2tpd uses it where the l2tp_ppp module
 // exists, network.c) marks its packets ignore_df before ip_queue_xmit
 // (net/l2tp/l2tp_core.c, l2tp_xmit_queue), and __ip_queue_xmit
@@ -129,7 +127,7 @@ constexpr DataPhase kDataPhase{
     .df = DontFragment::clear,
     .build = build_data,
     .parse = parse_data,
-    .advice_mtu = module_advice_mtu,
+    .advice_mtu = advice_mtu,
     .full_size_words = "L2TP's full-size data packets (PPP's default MTU 1500 inside: 1538 bytes over IPv4, "
                        "which leave a 1500-byte link as fragments)",
 };

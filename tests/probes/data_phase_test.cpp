@@ -183,7 +183,7 @@ TEST(L2tpData, SizesAreTheDefaultPppLink) {
   EXPECT_EQ(l2tp::kDataMinSize, 46U);
   EXPECT_EQ(l2tp::kDataSmallSize, 94U);        // a default ping: 84 bytes of IPv4
   EXPECT_EQ(l2tp::kDataFullSize + 28, 1538U);  // MTU 1500 inside
-  EXPECT_EQ(l2tp::advice_mtu(1280),
+  EXPECT_EQ(l2tp::advice_mtu(1280).front(),
             "L2TP: mtu 1236 and mru 1236 in the pppd options of both ends (xl2tpd: the file its 'pppoptfile' "
             "names; the path MTU 1280 less 44 bytes of IPv4, UDP, L2TP and PPP headers)");
   EXPECT_TRUE(l2tp::build_data(make_token(1), 0, l2tp::kDataMinSize - 1, counter_fill(0)).empty());

@@ -46,13 +46,10 @@ t_check "the reflector saw the SCCRQ, SCCCN and StopCCN of the ipv4 l2tp probe" 
 	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 arrivals)" 3
 # The data phase after the control exchange: a ping-sized and a full-size
 # (PPP MTU 1500, sent as fragments without DF) data message both came back.
-l2tp_data() {
-	t_json "next((p.get('data_phase', {}).get('$2', {}).get('echoed') for p in proto('l2tp').get('probes', []) if p.get('kind') == 'genuine' and p.get('family') == '$1' and 'data_phase' in p), None)" 2>/dev/null || true
-}
-echo "  facts: l2tp data echoed: ipv4 small=$(l2tp_data ipv4 small) full=$(l2tp_data ipv4 full); ipv6 small=$(l2tp_data ipv6 small) full=$(l2tp_data ipv6 full)"
+echo "  facts: l2tp data echoed: ipv4 small=$(t_data l2tp ipv4 1701 small echoed) full=$(t_data l2tp ipv4 1701 full echoed); ipv6 small=$(t_data l2tp ipv6 1701 small echoed) full=$(t_data l2tp ipv6 1701 full echoed)"
 for family in ipv4 ipv6; do
 	for size in small full; do
-		t_check "l2tp $family $size data packets came back" test "$(l2tp_data $family $size)" -ge 1
+		t_check "l2tp $family $size data packets came back" test "$(t_data l2tp $family 1701 $size echoed)" -ge 1
 	done
 done
 t_check "l2tp has no data-phase finding" \

@@ -14,16 +14,12 @@ t_need_bins
 t_need_python_jsonschema
 t_start l2tp-data-drop
 
-# data PROTO FAMILY PORT SIZE FIELD -> the data phase's count of the genuine probe there.
-data() {
-	t_json "next((p.get('data_phase', {}).get('$4', {}).get('$5') for p in proto('$1').get('probes', []) if p.get('kind') == 'genuine' and p.get('family') == '$2' and int(p.get('port', -1)) == $3), None)" 2>/dev/null || true
-}
 
 t_vpncheck --protocols l2tp,wireguard
 l2tp="$(t_verdict l2tp)"
 findings="$(t_json "proto('l2tp').get('findings', [])" 2>/dev/null || true)"
 echo "  facts: l2tp=$l2tp findings=$findings wireguard=$(t_verdict wireguard)"
-echo "  facts: l2tp ipv4 data: small sent=$(data l2tp ipv4 1701 small sent) arrived=$(data l2tp ipv4 1701 small arrived) echoed=$(data l2tp ipv4 1701 small echoed); full sent=$(data l2tp ipv4 1701 full sent) arrived=$(data l2tp ipv4 1701 full arrived)"
+echo "  facts: l2tp ipv4 data: small sent=$(t_data l2tp ipv4 1701 small sent) arrived=$(t_data l2tp ipv4 1701 small arrived) echoed=$(t_data l2tp ipv4 1701 small echoed); full sent=$(t_data l2tp ipv4 1701 full sent) arrived=$(t_data l2tp ipv4 1701 full arrived)"
 t_check "report validates against $T_SCHEMA" t_report_valid
 t_check "the control exchange itself passes (all 3 steps answered)" \
 	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 3
@@ -33,8 +29,8 @@ t_check "finding data_dropped_after_handshake" \
 t_check "finding upload_lost" t_eq "$(t_json "'upload_lost' in proto('l2tp').get('findings', [])")" true
 t_check "not taken for an MTU problem" \
 	t_eq "$(t_json "'full_size_packets_dropped' in proto('l2tp').get('findings', [])")" false
-t_check "the first small data packets reached the reflector" test "$(data l2tp ipv4 1701 small arrived)" -ge 1
-t_check "no full-size data packet did" t_eq "$(data l2tp ipv4 1701 full arrived)" 0
+t_check "the first small data packets reached the reflector" test "$(t_data l2tp ipv4 1701 small arrived)" -ge 1
+t_check "no full-size data packet did" t_eq "$(t_data l2tp ipv4 1701 full arrived)" 0
 t_check "the summary says the data stopped" grep -q "stops its data" "$T_OUT"
 t_check "the advice is L2TP's (inside IPsec)" \
 	t_eq "$(t_json "any('L2TP/IPsec' in a for a in proto('l2tp').get('advice', []))")" true
