@@ -3,6 +3,8 @@
 // echoed, which echoes came back; and that loss alone never makes a finding.
 #include "src/verdict/data_phase.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
@@ -86,6 +88,24 @@ TEST(DataPhaseJudge, EverythingEchoedPasses) {
   auto j = judge_data_phase(with_data({{kSmall, true, true}, {kSmall, true, true}, {kFull, true, true}, {kFull, true, true}}),
                             kClean, true);
   EXPECT_EQ(j.kind, Kind::passed);
+}
+
+// L2TP's full size (1538 bytes over IPv4) leaves a 1500-byte link as two
+// fragments: lost when either is, so loss alone explains more of it than of
+// WireGuard's single packets.
+TEST(DataPhaseJudge, AFragmentedFullSizePacketIsLostWhenEitherFragmentIs) {
+  const auto& phase = *fixtures::l2tp().data_phase;
+  const LossEstimate some_loss = loss(5, 10);
+  const double out = some_loss.outbound_upper();
+  auto j = judge_data_phase(
+      with_data(schedule(3, {phase.small_payload, true, true}, {phase.full_payload_v4, false, false}), fixtures::l2tp()),
+      some_loss, true);
+  ASSERT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_EQ(j.packets, 8U);
+  EXPECT_DOUBLE_EQ(j.chance, std::pow(1 - (1 - out) * (1 - out), 8.0));
+  auto wg = judge_data_phase(with_data(schedule(3, {kSmall, true, true}, {kFull, false, false})), some_loss, true);
+  ASSERT_EQ(wg.kind, Kind::full_size_dropped);
+  EXPECT_DOUBLE_EQ(wg.chance, std::pow(out, 8.0));
 }
 
 TEST(DataPhaseJudge, NoDataReachedTheReflector) {
