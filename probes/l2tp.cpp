@@ -1,7 +1,9 @@
 #include "probes/l2tp.h"
 
+#include <algorithm>
 #include <array>
 
+#include "probes/ip.h"
 #include "probes/pptp.h"
 
 namespace vpncheck::probes::l2tp {
@@ -257,6 +259,82 @@ bool is_zlb_ack_for(ByteView reply, ByteView message) {
   auto rep = parse(reply);
   auto msg = parse(message);
   return rep && msg && rep->zlb && !msg->zlb && rep->nr == static_cast<std::uint16_t>(msg->ns + 1);
+}
+
+namespace {
+
+constexpr std::array<std::uint8_t, kPppHeaderSize> kPppIpv4{0xFF, 0x03, 0x00, 0x21};
+constexpr ip::Ipv4Address kPingSource{10, 0, 0, 2};
+constexpr ip::Ipv4Address kPingDestination{10, 0, 0, 1};
+constexpr std::uint8_t kIcmpProtocol = 1;
+constexpr std::uint8_t kIcmpEchoRequest = 8;
+constexpr std::size_t kIcmpHeaderSize = 8;
+
+}  // namespace
+
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) {
+  if (size < kDataMinSize || size > kMaxUdpPayload || sequence >= 0xffff) return {};
+  // ICMP echo request: type, code, checksum, identifier (random, as ping's
+  // is its own), sequence, then the echo data: token, random.
+  Bytes icmp(size - kDataHeaderSize - kPppHeaderSize - ip::kIpv4HeaderSize);
+  rnd(icmp);
+  std::array<std::uint8_t, 2> ip_id{};
+  rnd(ip_id);
+  icmp[0] = kIcmpEchoRequest;
+  icmp[1] = 0;
+  icmp[2] = icmp[3] = 0;
+  const auto ping_sequence = static_cast<std::uint16_t>(sequence + 1);
+  icmp[6] = static_cast<std::uint8_t>(ping_sequence >> 8);
+  icmp[7] = static_cast<std::uint8_t>(ping_sequence);
+  const auto encoded = token.encode();
+  std::copy(encoded.begin(), encoded.end(), icmp.begin() + kIcmpHeaderSize);
+  const std::uint16_t sum = ip::ipv4_checksum(icmp);
+  icmp[2] = static_cast<std::uint8_t>(sum >> 8);
+  icmp[3] = static_cast<std::uint8_t>(sum);
+  const Bytes ping = ip::ipv4_datagram(kPingSource, kPingDestination, kIcmpProtocol, icmp,
+                                       static_cast<std::uint16_t>((ip_id[0] << 8) | ip_id[1]));
+  ByteWriter w;
+  w.be16(kDataFlags).be16(reflector_tunnel_id(token)).be16(data_session_id(token)).bytes(kPppIpv4).bytes(ping);
+  return w.take();
+}
+
+std::optional<DataPacket> parse_data(ByteView datagram) {
+  if (datagram.size() > kMaxUdpPayload) return std::nullopt;
+  ByteReader r(datagram);
+  auto flags = r.be16();
+  if (!flags || (*flags & 0x8000) != 0 || (*flags & kDataReservedMask) != 0 || (*flags & 0x000F) != 2)
+    return std::nullopt;
+  if ((*flags & kDataFlagLength) != 0) {
+    auto length = r.be16();
+    if (!length || *length != datagram.size()) return std::nullopt;
+  }
+  auto tunnel = r.be16();
+  auto session = r.be16();
+  if ((*flags & kDataFlagSequence) != 0 && !r.skip(4)) return std::nullopt;
+  if ((*flags & kDataFlagOffset) != 0) {
+    auto offset = r.be16();
+    if (!offset || !r.skip(*offset)) return std::nullopt;
+  }
+  auto ppp = r.take(kPppHeaderSize);
+  if (!ppp || !std::equal(ppp->begin(), ppp->end(), kPppIpv4.begin())) return std::nullopt;
+  auto ipv4 = ip::parse_ipv4(datagram.subspan(r.position()));
+  if (!ipv4 || !ipv4->checksum_valid || ipv4->is_fragment() || ipv4->protocol != kIcmpProtocol) return std::nullopt;
+  const ByteView icmp = ipv4->payload;
+  if (icmp.size() < kIcmpHeaderSize + kProbeTokenSize || icmp[0] != kIcmpEchoRequest || icmp[1] != 0 ||
+      ip::ipv4_checksum(icmp) != 0)
+    return std::nullopt;
+  const auto ping_sequence = static_cast<std::uint16_t>((icmp[6] << 8) | icmp[7]);
+  auto token = ProbeToken::decode(icmp.subspan(kIcmpHeaderSize));
+  if (ping_sequence == 0 || !token || *tunnel != reflector_tunnel_id(*token) || *session != data_session_id(*token))
+    return std::nullopt;
+  return DataPacket{*token, ping_sequence - 1U};
+}
+
+std::vector<std::string> advice_mtu(int path_mtu) {
+  const auto mtu = std::to_string(path_mtu - kDataOverheadV4);
+  return {"L2TP: mtu " + mtu + " and mru " + mtu + " in the pppd options of both ends (xl2tpd: the file its "
+         "'pppoptfile' names; the path MTU " + std::to_string(path_mtu) + " less " +
+         std::to_string(kDataOverheadV4) + " bytes of IPv4, UDP, L2TP and PPP headers)"};
 }
 
 }  // namespace vpncheck::probes::l2tp

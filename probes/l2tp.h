@@ -1,7 +1,8 @@
 // L2TPv2 control messages over UDP 1701 (RFC 2661; PROTOCOLS.md §3).
 //
 // Pure: builders return bytes, parsers take a span; nothing does I/O and
-// nothing throws on bad input. Only control messages (T=1) are handled.
+// nothing throws on bad input. Control messages (T=1), and the data messages
+// (T=0) of the data phase.
 //
 // Where the probe token sits (DESIGN.md Contract 1): the SCCRQ's Host Name AVP
 // is "vpncheck-" + 16 hex digits of the 8-byte token (same form as PPTP,
@@ -161,6 +162,58 @@ Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, 
 bool is_sccrp_reply_to(ByteView reply, ByteView sccrq);
 // ZLB acknowledging `message`: Nr == its Ns + 1.
 bool is_zlb_ack_for(ByteView reply, ByteView message);
+
+// ---- Data messages (the data phase, ProtocolModule::data_phase) --------------
+//
+// RFC 2661 §3.1 with T=0: flags and version | [Length] | Tunnel ID | Session
+// ID | [Ns | Nr] | [Offset Size | padding] | a PPP frame. Linux sends the
+// shortest form: its kernel data path (net/l2tp/l2tp_core.c,
+// l2tp_build_l2tpv2_header) sets S only when sequencing was configured, and
+// xl2tpd's userspace one (call.c, add_payload_hdr) sets L and S only when
+// "length bit" or sequencing is on, both off by default: flags 0x0002, then
+// the two ids. The PPP frame starts with address and control FF 03
+// (net/l2tp/l2tp_ppp.c, pppol2tp_xmit) and protocol 0x0021, IPv4.
+//
+// What the data phase sends inside is a ping over the tunnel: an IPv4 ICMP
+// echo request (10.0.0.2 to 10.0.0.1) whose ICMP sequence is the data
+// phase's sequence + 1 (ping counts from 1) and whose echo data begins with
+// the token. The ids are those of the reflector's end for the token (its
+// tunnel, reflector_tunnel_id, and data_session_id): a NAT rewrites neither.
+constexpr std::uint16_t kDataFlags = 0x0002;                // T=0, no L/S/O/P, version 2
+constexpr std::uint16_t kDataFlagLength = 0x4000;           // L: Length present
+constexpr std::uint16_t kDataFlagSequence = 0x0800;         // S: Ns and Nr present
+constexpr std::uint16_t kDataFlagOffset = 0x0200;           // O: Offset Size present
+constexpr std::uint16_t kDataReservedMask = 0x34F0;         // the x bits, which must be 0
+constexpr std::size_t kDataHeaderSize = 6;                  // flags, tunnel id, session id
+constexpr std::size_t kPppHeaderSize = 4;                   // FF 03 00 21
+constexpr std::size_t kPingHeaderSize = 20 + 8;             // IPv4 and ICMP echo headers
+constexpr std::size_t kDataMinSize = kDataHeaderSize + kPppHeaderSize + kPingHeaderSize + kProbeTokenSize;  // 46
+// A default ping inside: 84 bytes of IPv4.
+constexpr std::size_t kDataSmallSize = kDataHeaderSize + kPppHeaderSize + 84;
+// PPP's default MRU is 1500 (RFC 1661 §6.1; pppd lcp.h DEFAULT_MRU) and
+// pppd's interface MTU follows it unless the options say otherwise (xl2tpd's
+// examples/ppp-options.xl2tpd sets 1410; without it, 1500): a full packet
+// carries 1500 bytes of IPv4, 1538 bytes on the wire over IPv4, so the
+// sender's own kernel sends it as two fragments.
+constexpr std::size_t kPppDefaultMtu = 1500;
+constexpr std::size_t kDataFullSize = kDataHeaderSize + kPppHeaderSize + kPppDefaultMtu;  // 1510
+// IPv4 20 + UDP 8 + the longest data header without an offset (12: flags,
+// Length, ids, Ns, Nr) + PPP 4: the path MTU less this is the PPP MTU that fits.
+constexpr int kDataOverheadV4 = 20 + 8 + 12 + 4;
+
+// The Session ID the reflector's end has for `token`'s data; never 0.
+std::uint16_t data_session_id(const ProbeToken& token);
+// Empty when `size` is below kDataMinSize or above a UDP payload, or the
+// sequence does not fit ICMP's (sequence + 1 above 0xffff).
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd);
+// nullopt unless a version-2 data message (T=0, reserved bits 0, Length if
+// present == the datagram size, Offset padding within it) carrying FF 03
+// 00 21 and a whole, unfragmented IPv4 ICMP echo request with valid
+// checksums, the token in its echo data, an ICMP sequence from 1, and the
+// token's tunnel and session ids.
+std::optional<DataPacket> parse_data(ByteView datagram);
+// {"L2TP: mtu 1236 and mru 1236 in the pppd options of both ends (...)"}
+std::vector<std::string> advice_mtu(int path_mtu);
 
 // ---- The probe module (probes/l2tp_module.cpp) -------------------------------
 //

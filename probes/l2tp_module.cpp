@@ -14,7 +14,7 @@ constexpr std::uint16_t as_u16(MessageType t) { return static_cast<std::uint16_t
 
 // A non-zero 16-bit id from `label` and the token: stable for a probe,
 // different between probes and between the two ends.
-std::uint16_t derive_tunnel_id(std::string_view label, const ProbeToken& token) {
+std::uint16_t derive_id(std::string_view label, const ProbeToken& token) {
   ByteWriter input;
   input.bytes(as_bytes(label)).bytes(token.encode());
   auto digest = sha256(input.view());
@@ -99,12 +99,40 @@ std::string advice_use_variant(const ProbeVariant& variant) {
 
 }  // namespace
 
-std::uint16_t client_tunnel_id(const ProbeToken& token) { return derive_tunnel_id("vpncheck l2tp client", token); }
+std::uint16_t client_tunnel_id(const ProbeToken& token) { return derive_id("vpncheck l2tp client", token); }
 
 std::uint16_t reflector_tunnel_id(const ProbeToken& token) {
-  auto id = derive_tunnel_id("vpncheck l2tp reflector", token);
+  auto id = derive_id("vpncheck l2tp reflector", token);
   return id == client_tunnel_id(token) ? static_cast<std::uint16_t>(id ^ 0x8000) : id;
 }
+
+std::uint16_t data_session_id(const ProbeToken& token) { return derive_id("vpncheck l2tp session", token); }
+
+namespace {
+
+// DF: the kernel data path (xl2tpd uses it where the l2tp_ppp module
+// exists, network.c) marks its packets ignore_df before ip_queue_xmit
+// (net/l2tp/l2tp_core.c, l2tp_xmit_queue), and __ip_queue_xmit
+// (net/ipv4/ip_output.c) leaves DF clear on those: routers, and the sender
+// itself, fragment full-size packets. (xl2tpd's userspace data path keeps
+// its socket at the system default instead.) The data phase follows the
+// whole control exchange, StopCCN included, on the same socket, and no
+// session is set up (ICRQ) before it: only a box that tracks L2TP's control
+// messages could tell.
+constexpr DataPhase kDataPhase{
+    .piece = "",
+    .small_payload = kDataSmallSize,
+    .full_payload_v4 = kDataFullSize,
+    .full_payload_v6 = kDataFullSize,
+    .df = DontFragment::clear,
+    .build = build_data,
+    .parse = parse_data,
+    .advice_mtu = advice_mtu,
+    .full_size_words = "L2TP's full-size data packets (PPP's default MTU 1500 inside: 1538 bytes over IPv4, "
+                       "which leave a 1500-byte link as fragments)",
+};
+
+}  // namespace
 
 const ProtocolModule kModule{
     .id = "l2tp",
@@ -123,6 +151,7 @@ const ProtocolModule kModule{
     .inspect_reply = nullptr,
     .next_request = module_next,
     .assess = assess,
+    .data_phase = &kDataPhase,
 };
 
 }  // namespace vpncheck::probes::l2tp

@@ -23,6 +23,26 @@ std::optional<std::uint32_t> sequence_of(const probes::Observation& o) {
   return v;
 }
 
+// How many IP packets a datagram of `payload` bytes of UDP leaves a 1500-byte
+// link as: one unless the sender fragments it (only a DF-clear sender's full
+// size does), then one per 1480 (IPv4) or 1448 (IPv6, after its fragment
+// header) bytes. Each fragment is lost on its own, so such a packet is lost
+// more often than one datagram of the path's loss; judged as one, a lossy
+// path would look like a box dropping full-size packets.
+std::size_t fragments_on_the_link(std::size_t payload, bool ipv6) {
+  const std::size_t ip_payload = payload + 8;
+  const std::size_t header = ipv6 ? 40 : 20;
+  if (ip_payload + header <= 1500) return 1;
+  const std::size_t per_fragment = ipv6 ? 1448 : 1480;
+  return (ip_payload + per_fragment - 1) / per_fragment;
+}
+
+// The chance that a packet of `fragments` fragments is lost, each lost with `per_fragment`.
+double lost_whole(double per_fragment, std::size_t fragments) {
+  if (fragments <= 1) return per_fragment;
+  return 1 - std::pow(1 - per_fragment, static_cast<double>(fragments));
+}
+
 std::string plural(std::size_t n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -70,6 +90,9 @@ DataPhaseJudgement judge_data_phase(const ProbeResult& r, const LossEstimate& lo
   const double out = loss.outbound_upper();
   // An echo is lost at most as often as a whole round trip is.
   const double back = loss.round_trip_upper();
+  const std::size_t full_fragments = fragments_on_the_link(d.full_size, r.probe.family == Family::ipv6);
+  const double full_out_loss = lost_whole(out, full_fragments);
+  const double full_back_loss = lost_whole(back, full_fragments);
   const auto fail = [&](DataPhaseJudgement::Kind kind, bool upload, std::size_t packets, double per_packet,
                         std::string summary) {
     j.kind = kind;
@@ -120,14 +143,14 @@ DataPhaseJudgement judge_data_phase(const ProbeResult& r, const LossEstimate& lo
   }
   if (small_back == 0) return j;  // small ones do not make the round trip: nothing to compare full size with
   if (full_sent > 0 && full_up == 0) {
-    fail(DataPhaseJudgement::Kind::full_size_dropped, true, full_sent, out,
+    fail(DataPhaseJudgement::Kind::full_size_dropped, true, full_sent, full_out_loss,
          "small data packets pass both ways, but none of the " +
              plural(full_sent, "full-size one", "full-size ones") + " (" + std::to_string(d.full_size) +
              " bytes of UDP payload) reached the reflector.");
     return j;
   }
   if (full_back == 0 && full_echoes > 0) {
-    fail(DataPhaseJudgement::Kind::full_size_dropped, false, full_echoes, back,
+    fail(DataPhaseJudgement::Kind::full_size_dropped, false, full_echoes, full_back_loss,
          "small data packets pass both ways, and full-size ones (" + std::to_string(d.full_size) +
              " bytes of UDP payload) reach the reflector, but none of its " +
              plural(full_echoes, "full-size echo", "full-size echoes") + " came back.");
@@ -200,7 +223,8 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
     add_summary("However: " + worst->summary + " " + std::string(phase.full_size_words) +
                 (phase.df == probes::DontFragment::system_default
                      ? " carry DF as the real software sends them on Linux, so nothing fragments them"
-                     : "") +
+                     : " leave DF clear as the real software sends them on Linux: the path loses large packets "
+                       "or their fragments") +
                 " (" + describe_chance(worst->chance) + " by loss alone)." +
                 (path_mtu ? "" : " The path MTU was not measured: the advice assumes 1280 bytes, which every "
                                  "IPv6 path carries."));

@@ -13,7 +13,8 @@
 // records nothing is concluded. Like every failing verdict, only strong
 // evidence counts: the chance that loss alone lost every packet that would
 // show otherwise (each count taken against the path's measured loss, over
-// every place the data phase ran for the protocol) must be below
+// every place the data phase ran for the protocol; a full-size packet its
+// sender fragments is lost when any of its fragments is) must be below
 // nat::kChanceThreshold; otherwise the verdict stands and its summary says
 // the data packets could not be checked.
 // Pure; unit-tested on synthetic results.

@@ -3,6 +3,8 @@
 // echoed, which echoes came back; and that loss alone never makes a finding.
 #include "src/verdict/data_phase.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
@@ -31,20 +33,21 @@ struct Packet {
   bool echo_sent = true;  // the reflector echoed it (when arrived)
 };
 
-// The probe at WireGuard's standard place, answered, with this data phase.
-ProbeResult with_data(const std::vector<Packet>& packets) {
-  ProbeResult r = scenario(wireguard(), everything(Fate::answered)).front();
-  EXPECT_EQ(r.probe.variant.port, 51820);
+// The probe at the module's standard place (WireGuard's unless said),
+// answered, with this data phase.
+ProbeResult with_data(const std::vector<Packet>& packets, const probes::ProtocolModule& module = wireguard()) {
+  ProbeResult r = scenario(module, everything(Fate::answered)).front();
+  EXPECT_TRUE(r.probe.variant.standard && r.probe.variant.transport == probes::Transport::udp);
   probes::DataPhaseResult d;
-  d.small_size = kSmall;
-  d.full_size = kFull;
+  d.small_size = module.data_phase->small_payload;
+  d.full_size = module.data_phase->full_payload_v4;
   for (std::size_t i = 0; i < packets.size(); ++i) {
     const auto& p = packets[i];
     d.sent.push_back({static_cast<std::uint32_t>(i), p.size, 10.0 * static_cast<double>(i), p.echoed});
     if (!p.arrived) continue;
     probes::Observation o;
     o.probe_index = r.probe.index;
-    o.protocol = "wireguard";
+    o.protocol = std::string(module.id);
     o.kind = std::string(probes::kDataObservation);
     o.payload_length = p.size;
     o.fields = {{"sequence", std::to_string(i)}};
@@ -85,6 +88,24 @@ TEST(DataPhaseJudge, EverythingEchoedPasses) {
   auto j = judge_data_phase(with_data({{kSmall, true, true}, {kSmall, true, true}, {kFull, true, true}, {kFull, true, true}}),
                             kClean, true);
   EXPECT_EQ(j.kind, Kind::passed);
+}
+
+// L2TP's full size (1538 bytes over IPv4) leaves a 1500-byte link as two
+// fragments: lost when either is, so loss alone explains more of it than of
+// WireGuard's single packets.
+TEST(DataPhaseJudge, AFragmentedFullSizePacketIsLostWhenEitherFragmentIs) {
+  const auto& phase = *fixtures::l2tp().data_phase;
+  const LossEstimate some_loss = loss(5, 10);
+  const double out = some_loss.outbound_upper();
+  auto j = judge_data_phase(
+      with_data(schedule(3, {phase.small_payload, true, true}, {phase.full_payload_v4, false, false}), fixtures::l2tp()),
+      some_loss, true);
+  ASSERT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_EQ(j.packets, 8U);
+  EXPECT_DOUBLE_EQ(j.chance, std::pow(1 - (1 - out) * (1 - out), 8.0));
+  auto wg = judge_data_phase(with_data(schedule(3, {kSmall, true, true}, {kFull, false, false})), some_loss, true);
+  ASSERT_EQ(wg.kind, Kind::full_size_dropped);
+  EXPECT_DOUBLE_EQ(wg.chance, std::pow(out, 8.0));
 }
 
 TEST(DataPhaseJudge, NoDataReachedTheReflector) {
@@ -209,10 +230,11 @@ std::vector<ProbeResult> background(bool lossy) {
   return out;
 }
 
-std::vector<ProtocolAssessment> assessed_with(ProbeResult data_probe, bool lossy = false) {
-  auto results = scenario(wireguard(), everything(Fate::answered));
+std::vector<ProtocolAssessment> assessed_with(ProbeResult data_probe, bool lossy = false,
+                                              const probes::ProtocolModule& module = wireguard()) {
+  auto results = scenario(module, everything(Fate::answered));
   results.front() = std::move(data_probe);
-  std::vector<ProtocolAssessment> all{assess_families(wireguard(), results, true)};
+  std::vector<ProtocolAssessment> all{assess_families(module, results, true)};
   EXPECT_EQ(all[0].verdict, Verdict::pass);
   for (auto& r : background(lossy)) all[0].probes.push_back(std::move(r));
   return all;
@@ -240,6 +262,23 @@ TEST(DataPhaseVerdict, FullSizeDroppedAdvisesTheMtuFromThePathMtu) {
   EXPECT_TRUE(contains(joined(all[0].advice), "WireGuard: MTU = 1220")) << joined(all[0].advice);
   EXPECT_TRUE(contains(all[0].summary, "carry DF")) << all[0].summary;
   EXPECT_FALSE(contains(all[0].summary, "was not measured"));
+}
+
+// L2TP's full-size packets leave DF clear (Linux's kernel L2TP): losing them
+// is the path's doing, not DF's, and the advice is PPP's MTU.
+TEST(DataPhaseVerdict, FullSizeDroppedWithoutDfNamesThePathAndPppsMtu) {
+  const auto& phase = *fixtures::l2tp().data_phase;
+  ASSERT_EQ(phase.df, probes::DontFragment::clear);
+  auto all = assessed_with(with_data(schedule(6, {phase.small_payload, true, true}, {phase.full_payload_v4, false, false}),
+                                     fixtures::l2tp()),
+                           false, fixtures::l2tp());
+  apply_data_phase(all, true, 1280);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+  EXPECT_TRUE(contains(joined(all[0].advice), "L2TP: mtu 1236 and mru 1236")) << joined(all[0].advice);
+  EXPECT_FALSE(contains(all[0].summary, "carry DF")) << all[0].summary;
+  EXPECT_TRUE(contains(all[0].summary, "leave DF clear")) << all[0].summary;
 }
 
 TEST(DataPhaseVerdict, FullSizeLostOnTheWayBackIsDownloadLoss) {

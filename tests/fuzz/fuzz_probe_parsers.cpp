@@ -6,7 +6,10 @@
 // small (the demux then sends it only to a validated address, and never more
 // than one full-size packet), a reply is recognised as the answer to that
 // request, and a reply never parses as a request (two reflectors must not
-// ping-pong).
+// ping-pong). Data-phase packets (ProtocolModule::data_phase), which the
+// reflector tries first on every UDP arrival and the client on every datagram
+// after a handshake: what parses is echoed at its own size, and the echo
+// carries the same token and sequence back.
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -110,6 +113,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)m->is_reply_to(input, ours);
     (void)m->is_reply_to(input.first(cut), input.subspan(cut));
     (void)m->is_reply_to(input, input);
+  }
+  for (const ProtocolModule* m : all_protocols()) {
+    if (m->data_phase == nullptr) continue;
+    const DataPhase& phase = *m->data_phase;
+    auto packet = phase.parse(input);
+    if (!packet) continue;
+    // The reflector's echo (reflector/arrival.cpp handle_data): never larger
+    // than what came, and read by the client as this very packet.
+    Bytes echo = phase.build(packet->token, packet->sequence, size, rnd);
+    FUZZ_CHECK(echo.size() == size);
+    auto again = phase.parse(echo);
+    FUZZ_CHECK(again && again->token == packet->token && again->sequence == packet->sequence);
   }
   for (const auto* framing : stream_framings()) {
     (void)framing->sniff(input);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # home.sh — profile "home" (plain NAT router, everything forwarded):
 # WireGuard, OpenVPN and L2TP (its whole control exchange on UDP 1701, plain
-# UDP through NAPT) must all `pass`, the report must see the NAT
+# UDP through NAPT, then its data messages, small and full-size) must all `pass`, the report must see the NAT
 # (public 203.0.113.1 != local 192.168.1.10), --require of all three exits 0,
 # and the report must validate against the schema. The reflector is named
 # reflector.lab (A and AAAA), so both families are tested by default: over
@@ -44,6 +44,16 @@ t_check "l2tp udp/1701 completed all 3 steps (SCCRP, ZLB, ZLB)" \
 	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 3
 t_check "the reflector saw the SCCRQ, SCCCN and StopCCN of the ipv4 l2tp probe" \
 	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 arrivals)" 3
+# The data phase after the control exchange: a ping-sized and a full-size
+# (PPP MTU 1500, sent as fragments without DF) data message both came back.
+echo "  facts: l2tp data echoed: ipv4 small=$(t_data l2tp ipv4 1701 small echoed) full=$(t_data l2tp ipv4 1701 full echoed); ipv6 small=$(t_data l2tp ipv6 1701 small echoed) full=$(t_data l2tp ipv6 1701 full echoed)"
+for family in ipv4 ipv6; do
+	for size in small full; do
+		t_check "l2tp $family $size data packets came back" test "$(t_data l2tp $family 1701 $size echoed)" -ge 1
+	done
+done
+t_check "l2tp has no data-phase finding" \
+	t_eq "$(t_json "[f for f in proto('l2tp').get('findings', []) if f in ('data_dropped_after_handshake', 'full_size_packets_dropped', 'upload_lost', 'download_lost')]")" "[]"
 t_check "l2tp through NAT: observed source is the router's WAN address" \
 	t_eq "$(t_json "next(p['translation']['observed_as']['address'] for p in proto('l2tp')['probes'] if p.get('family', 'ipv4') == 'ipv4' and p.get('kind') == 'genuine' and p.get('translation'))")" "$LAB_ROUTER_WAN_IP"
 wg6="$(t_family_verdict wireguard ipv6)"

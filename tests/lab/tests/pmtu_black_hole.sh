@@ -6,9 +6,10 @@
 # strongSwan send their tunnel packets that fit this host's MTU with DF set,
 # so every protocol whose handshake passes is `restricted`, with the MTU to
 # set; their full-size data packets (the data phase) never reach the
-# reflector. Then the router sends its ICMP again: the same path MTU,
-# reported, and nobody is penalised (senders learn it and fragment, the data
-# phase's full-size packets too).
+# reflector. L2TP, whose Linux data path leaves DF clear, passes. Then the
+# router sends its ICMP again: the same path MTU, reported, and nobody is
+# penalised (senders learn it and fragment, the data phase's full-size
+# packets too).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -24,8 +25,8 @@ frag_needed_dropped() {
 	lab_exec router nft list chain inet filter output | sed -n 's/.*frag-needed counter packets \([0-9]*\).*/\1/p' | head -n 1
 }
 
-t_vpncheck --protocols wireguard,openvpn,ipsec
-echo "  facts: wireguard=$(t_verdict wireguard) openvpn=$(t_verdict openvpn) ipsec=$(t_verdict ipsec)"
+t_vpncheck --protocols wireguard,openvpn,ipsec,l2tp
+echo "  facts: wireguard=$(t_verdict wireguard) openvpn=$(t_verdict openvpn) ipsec=$(t_verdict ipsec) l2tp=$(t_verdict l2tp)"
 echo "  facts: path: $(t_json "r['nat']['tests']['path']" 2>/dev/null)"
 t_check "report validates against $T_SCHEMA" t_report_valid
 t_check "nat.path_mtu is 1280" t_eq "$(t_json "r['nat']['path_mtu']")" 1280
@@ -42,6 +43,10 @@ for proto in wireguard openvpn ipsec; do
 	t_check "$proto: the data phase lost full-size packets on the way out" t_eq "$(t_finding_of $proto upload_lost)" true
 	t_check "$proto: not a box that stops all data" t_eq "$(t_finding_of $proto data_dropped_after_handshake)" false
 done
+# Linux's kernel L2TP leaves DF clear: its full-size data messages (1538
+# bytes, fragments already) are fragmented again by the router and pass.
+t_check "l2tp pass (got '$(t_verdict l2tp)')" t_eq "$(t_verdict l2tp)" pass
+t_check "l2tp: its full-size data messages came back" test "$(t_data l2tp ipv4 1701 full echoed)" -ge 1
 t_check "wireguard advice: MTU = 1220 (1280 less 60)" t_eq "$(t_advice_has wireguard 'WireGuard: MTU = 1220')" true
 t_check "openvpn advice: tun-mtu 1180" t_eq "$(t_advice_has openvpn 'tun-mtu 1180')" true
 t_check "openvpn advice: mtu-disc no (fragments pass here)" t_eq "$(t_advice_has openvpn 'mtu-disc no')" true

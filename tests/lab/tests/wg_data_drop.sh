@@ -14,16 +14,12 @@ t_need_bins
 t_need_python_jsonschema
 t_start wg-data-drop
 
-# data PROTO FAMILY PORT SIZE FIELD -> the data phase's count of the genuine probe there.
-data() {
-	t_json "next((p.get('data_phase', {}).get('$4', {}).get('$5') for p in proto('$1').get('probes', []) if p.get('kind') == 'genuine' and p.get('family') == '$2' and int(p.get('port', -1)) == $3), None)" 2>/dev/null || true
-}
 
 t_vpncheck --protocols wireguard,openvpn
 wg="$(t_verdict wireguard)"
 findings="$(t_json "proto('wireguard').get('findings', [])" 2>/dev/null || true)"
 echo "  facts: wireguard=$wg findings=$findings openvpn=$(t_verdict openvpn)"
-echo "  facts: wireguard ipv4 data: small sent=$(data wireguard ipv4 51820 small sent) arrived=$(data wireguard ipv4 51820 small arrived) echoed=$(data wireguard ipv4 51820 small echoed); full sent=$(data wireguard ipv4 51820 full sent) arrived=$(data wireguard ipv4 51820 full arrived)"
+echo "  facts: wireguard ipv4 data: small sent=$(t_data wireguard ipv4 51820 small sent) arrived=$(t_data wireguard ipv4 51820 small arrived) echoed=$(t_data wireguard ipv4 51820 small echoed); full sent=$(t_data wireguard ipv4 51820 full sent) arrived=$(t_data wireguard ipv4 51820 full arrived)"
 t_check "report validates against $T_SCHEMA" t_report_valid
 t_check "the handshake itself passes (genuine UDP 51820 answered)" \
 	t_eq "$(t_probe_field_in ipv4 wireguard genuine udp 51820 inbound)" true
@@ -33,8 +29,8 @@ t_check "finding data_dropped_after_handshake" \
 t_check "finding upload_lost" t_eq "$(t_json "'upload_lost' in proto('wireguard').get('findings', [])")" true
 t_check "not taken for an MTU problem" \
 	t_eq "$(t_json "'full_size_packets_dropped' in proto('wireguard').get('findings', [])")" false
-t_check "the first small data packets reached the reflector" test "$(data wireguard ipv4 51820 small arrived)" -ge 1
-t_check "no full-size data packet did" t_eq "$(data wireguard ipv4 51820 full arrived)" 0
+t_check "the first small data packets reached the reflector" test "$(t_data wireguard ipv4 51820 small arrived)" -ge 1
+t_check "no full-size data packet did" t_eq "$(t_data wireguard ipv4 51820 full arrived)" 0
 t_check "the summary says the data stopped" grep -q "stops its data" "$T_OUT"
 t_check "openvpn pass (got '$(t_verdict openvpn)')" t_eq "$(t_verdict openvpn)" pass
 pkts="$(lab_exec router nft list chain inet filter forward | sed -n 's/.*counter packets \([0-9]*\).*wireguard data.*/\1/p' | head -n 1)"

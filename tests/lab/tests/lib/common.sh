@@ -273,6 +273,13 @@ t_probe_field_in() {
 	t_json "next((p.get('$6') for p in proto('$2').get('probes', []) if p.get('family') == '$1' and p.get('kind') == '$3' and p.get('transport') == '$4' and int(p.get('port', -1)) == $5), '')" 2>/dev/null || true
 }
 
+# t_data PROTO FAMILY PORT SIZE FIELD -> the data phase's count FIELD (sent,
+# arrived, echoed) of SIZE (small, full) packets of the genuine probe of
+# PROTO over FAMILY at PORT ("None" if no such probe ran a data phase).
+t_data() {
+	t_json "next((p['data_phase'].get('$4', {}).get('$5') for p in proto('$1').get('probes', []) if p.get('kind') == 'genuine' and p.get('family') == '$2' and int(p.get('port', -1)) == $3 and 'data_phase' in p), None)" 2>/dev/null || true
+}
+
 # t_report_exit_code_matches -> the report's exit_code equals the process's.
 t_report_exit_code_matches() {
 	[[ "$(t_json "r.get('exit_code')" 2>/dev/null)" == "$T_RC" ]]
