@@ -189,8 +189,9 @@ struct DataPacket {
 // `parse`, records each arrival and echoes it (same size) to an address its
 // session validated.
 struct DataPhase {
-  // The variants whose handshake it follows: the standard UDP ones of this
-  // piece ("" for a protocol without pieces).
+  // The variants whose handshake it follows: the UDP ones of this piece ("" for
+  // a protocol without pieces), standard or not: where the standard place is
+  // blocked, the place that works instead must carry data too before it is advised.
   std::string_view piece;
   // UDP payload sizes: a small packet (a ping's worth inside), and the
   // default full-size packet over IPv4 and IPv6 (they differ where the

@@ -556,7 +556,6 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   // knows), then the path's loss (a chance it measured).
   apply_reflector_limits(report.protocols, report.reflector_limits);
   apply_loss_evidence(report.protocols, report.observations_read, nat_loss);
-  add_alternatives(report.protocols);
   summarise_client(report, session.local, session.info.client);
   // The NAT seen by an IPv4 control session says nothing about the IPv6 probes.
   if (report.control_fell_back) report.behind_nat.reset();
@@ -569,6 +568,8 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   std::optional<int> path_mtu;
   if (report.nat.tests && report.nat.tests->path) path_mtu = report.nat.tests->path->facts.path_mtu;
   apply_data_phase(report.protocols, report.observations_read && report.observations_dropped == 0, path_mtu);
+  // Once the data phase has judged each: a protocol whose data does not pass is not an alternative.
+  add_alternatives(report.protocols);
   if (gateway_facts) apply_gateway_facts(report.nat, *gateway_facts, report.public_address);
   if (hops) apply_hops(report.nat, nat::classify_hops(*hops, nat::parse_ipv4(address->to_string())));
   std::optional<std::string> gateway_address;

@@ -123,10 +123,10 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
       return ExchangeStep{genuine->wire(), genuine->reply_check()};
     };
   }
-  // Only after the standard place's handshake: what the protocol is set up
-  // with by default, and few enough packets that a clean run stays quick.
+  // After the handshake of each UDP place of the piece the protocol is set up
+  // with by default: the standard one, and those advised when it is blocked.
   if (const auto* data = module.data_phase; data != nullptr && probe.variant.transport == probes::Transport::udp &&
-                                              probe.variant.standard && probe.variant.piece == data->piece &&
+                                              probe.variant.piece == data->piece &&
                                               std::find(settings.data_phase_modules.begin(),
                                                         settings.data_phase_modules.end(),
                                                         module.id) != settings.data_phase_modules.end())

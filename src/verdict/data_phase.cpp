@@ -216,6 +216,9 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
   if (worst->kind == DataPhaseJudgement::Kind::data_dropped) {
     add_summary("However: " + worst->summary + " Something on the path lets " + title +
                 "'s handshake through and stops its data (" + describe_chance(worst->chance) + " by loss alone).");
+    // The place that works instead of a blocked standard one carries no data either: not advised.
+    if (a.working_variant && !a.working_variant->standard && module.advice_use_variant != nullptr)
+      std::erase(a.advice, module.advice_use_variant(*a.working_variant));
     add_unique(a.findings, finding::kDataDroppedAfterHandshake);
     add_unique(a.advice, module.advice_signature_blocked);
   } else {

@@ -180,8 +180,12 @@ LossEstimate estimate_loss(std::span<const ProbeResult> results) {
       const auto& step = r.client.attempts[i];
       if (!step.answered_ms) continue;  // unanswered messages are what the verdicts judge
       const double too_late = *step.answered_ms - 2 * *quickest - kJitterMs;
-      const auto failed = static_cast<std::size_t>(
-          std::count_if(step.sent_ms.begin(), step.sent_ms.end(), [&](double t) { return t < too_late; }));
+      // The answer came to one of the tries, however late (a slow or loaded
+      // path delays, it does not lose): only the others can have been lost.
+      const auto failed = std::min(
+          step.sent_ms.size() - 1,
+          static_cast<std::size_t>(
+              std::count_if(step.sent_ms.begin(), step.sent_ms.end(), [&](double t) { return t < too_late; })));
       out.round_trips += failed + 1;
       out.round_trips_failed += failed;
     }

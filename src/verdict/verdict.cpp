@@ -236,6 +236,9 @@ std::string working_alternatives(const std::vector<ProtocolAssessment>& assessme
   for (const auto& a : assessments) {
     if ((a.verdict != Verdict::pass && a.verdict != Verdict::restricted) || !a.working_variant || a.title() == to.title())
       continue;
+    // Its handshake works, its data does not: no use to anyone as a tunnel.
+    if (std::find(a.findings.begin(), a.findings.end(), finding::kDataDroppedAfterHandshake) != a.findings.end())
+      continue;
     list += (list.empty() ? "" : ", ") + std::string(a.title()) + " (" + describe(*a.working_variant) + ")";
   }
   return list;

@@ -9,6 +9,7 @@
 
 #include "client_fixtures.h"
 #include "probes/wireguard.h"
+#include "src/verdict/verdict.h"
 
 namespace vpncheck::client {
 namespace {
@@ -33,11 +34,17 @@ struct Packet {
   bool echo_sent = true;  // the reflector echoed it (when arrived)
 };
 
-// The probe at the module's standard place (WireGuard's unless said),
-// answered, with this data phase.
-ProbeResult with_data(const std::vector<Packet>& packets, const probes::ProtocolModule& module = wireguard()) {
+// The probe at the module's standard place (WireGuard's unless said), answered.
+ProbeResult standard_answered(const probes::ProtocolModule& module = wireguard()) {
   ProbeResult r = scenario(module, everything(Fate::answered)).front();
   EXPECT_TRUE(r.probe.variant.standard && r.probe.variant.transport == probes::Transport::udp);
+  return r;
+}
+
+// `base` (by default the module's standard place's probe) with this data phase.
+ProbeResult with_data(const std::vector<Packet>& packets, const probes::ProtocolModule& module = wireguard(),
+                      std::optional<ProbeResult> base = std::nullopt) {
+  ProbeResult r = base ? std::move(*base) : standard_answered(module);
   probes::DataPhaseResult d;
   d.small_size = module.data_phase->small_payload;
   d.full_size = module.data_phase->full_payload_v4;
@@ -319,6 +326,45 @@ TEST(DataPhaseVerdict, AFailedHandshakeIsNotJudgedAgain) {
   apply_data_phase(all, true, std::nullopt);
   EXPECT_EQ(all[0].verdict, before);
   EXPECT_FALSE(has_finding(all[0], finding::kDataDroppedAfterHandshake));
+}
+
+// WireGuard blocked on UDP 51820 and 53, its handshake answered on UDP 443
+// with this data phase there; OpenVPN blocked everywhere.
+std::vector<ProtocolAssessment> fallback_with_data(const std::vector<Packet>& packets) {
+  auto results = scenario(wireguard(), [](const probes::ProbeVariant& v, ProbeKind) {
+    return v.port == 443 ? Fate::answered : Fate::dropped;
+  });
+  for (auto& r : results)
+    if (r.probe.kind == ProbeKind::genuine && r.probe.variant.port == 443) r = with_data(packets, wireguard(), r);
+  std::vector<ProtocolAssessment> all{assess_families(wireguard(), results, true)};
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  all.push_back(assess_families(fixtures::openvpn(), scenario(fixtures::openvpn(), everything(Fate::dropped)), true));
+  EXPECT_EQ(all[1].verdict, Verdict::blocked);
+  for (auto& r : background(false)) all[0].probes.push_back(std::move(r));
+  return all;
+}
+
+// The place that works instead of a blocked standard one is advised only
+// when its data passes too: a box that lets the handshake through on UDP 443
+// and stops the data there leaves nothing to advise, to WireGuard's users or
+// to OpenVPN's.
+TEST(DataPhaseVerdict, AFallbackPlaceWhoseDataIsDroppedIsNotAdvised) {
+  const std::string use_443 = wireguard().advice_use_variant(probes::ProbeVariant{probes::Transport::udp, 443, false});
+  auto stopped = fallback_with_data(schedule(6, {kSmall, false, false}, {kFull, false, false}));
+  ASSERT_TRUE(contains(joined(stopped[0].advice), use_443)) << joined(stopped[0].advice);
+  apply_data_phase(stopped, true, std::nullopt);
+  add_alternatives(stopped);
+  EXPECT_EQ(stopped[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(stopped[0], finding::kDataDroppedAfterHandshake));
+  EXPECT_FALSE(contains(joined(stopped[0].advice), use_443)) << joined(stopped[0].advice);
+  EXPECT_FALSE(contains(joined(stopped[1].advice), "WireGuard")) << joined(stopped[1].advice);
+
+  auto carried = fallback_with_data(schedule(0, {kSmall, true, true}, {kFull, true, true}));
+  apply_data_phase(carried, true, std::nullopt);
+  add_alternatives(carried);
+  EXPECT_FALSE(has_finding(carried[0], finding::kDataDroppedAfterHandshake));
+  EXPECT_TRUE(contains(joined(carried[0].advice), use_443)) << joined(carried[0].advice);
+  EXPECT_TRUE(contains(joined(carried[1].advice), "Works on this network instead: WireGuard (UDP 443).")) << joined(carried[1].advice);
 }
 
 }  // namespace

@@ -104,6 +104,26 @@ TEST(EstimateLoss, TriesSentWhileTheAnswerWasOnItsWayAreNotLoss) {
   EXPECT_EQ(loss.fraction(), 0.0);
 }
 
+// A slow answer is not a lost one: on a loaded machine or a bufferbloated
+// link some answers take many times the quickest round trip. With one try
+// answered, nothing was lost; with two, both older than the answer allows,
+// one of them was still answered.
+TEST(EstimateLoss, ALateAnswerIsNotLoss) {
+  auto results = background(10, 0);
+  ASSERT_GE(results.size(), 10U);
+  for (std::size_t i = 0; i < 5; ++i) results[i].client.attempts[0].answered_ms = 60;  // quickest: 5 ms
+  auto loss = estimate_loss(results);
+  EXPECT_EQ(loss.round_trips, 10U);
+  EXPECT_EQ(loss.round_trips_failed, 0U);
+
+  results[0].client.attempts[0].sent_ms = {0, 250};
+  results[0].client.attempts[0].answered_ms = 600;
+  results[0].arrivals.resize(2, results[0].arrivals.front());
+  loss = estimate_loss(results);
+  EXPECT_EQ(loss.round_trips, 11U);
+  EXPECT_EQ(loss.round_trips_failed, 1U);
+}
+
 TEST(EstimateLoss, UnansweredProbesAreLeftOut) {
   // Blocked protocols are what the verdicts judge; their silence is not the path's loss.
   auto results = background(20, 0);

@@ -546,10 +546,11 @@ TEST_F(RunnerTest, PptpProgressCountsBothPieces) {
 namespace vpncheck::client {
 namespace {
 
-// The data phase follows the standard UDP place's genuine handshake of a
-// module with one, of the piece it names, and only when the reflector lists
-// "<module>/data"; never a control probe, never a fallback port.
-TEST(RunnerDataPhase, FollowsOnlyTheStandardGenuineHandshakeTheReflectorKnows) {
+// The data phase follows the genuine handshake of every UDP place of the
+// piece a module names (its fallback ports too: they are advised when the
+// standard one is blocked), and only when the reflector lists
+// "<module>/data"; never a control probe, never TCP.
+TEST(RunnerDataPhase, FollowsEveryUdpGenuineHandshakeOfItsPieceTheReflectorKnows) {
   RunSettings settings;
   settings.reflector = asio::ip::make_address("127.0.0.1");
   settings.random = [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), std::uint8_t{7}); };
@@ -558,14 +559,15 @@ TEST(RunnerDataPhase, FollowsOnlyTheStandardGenuineHandshakeTheReflectorKnows) {
   for (const auto& probe : make_plan({&fixtures::wireguard(), &fixtures::openvpn()}, fixtures::listening_everywhere())) {
     const Exchange ex = make_exchange(probe, settings);
     const bool expected = probe.kind == ProbeKind::genuine && probe.variant.transport == Transport::udp &&
-                          probe.variant.standard && probe.variant.piece == probe.module->data_phase->piece;
+                          probe.variant.piece == probe.module->data_phase->piece;
     EXPECT_EQ(ex.data.has_value(), expected) << probe.name();
     if (!ex.data) continue;
     ++with_data;
     EXPECT_EQ(ex.data->phase, probe.module->data_phase);
     EXPECT_EQ(ex.data->token, (probes::ProbeToken{settings.tag, probe.index}));
   }
-  EXPECT_EQ(with_data, 2U);  // WireGuard on UDP 51820, OpenVPN's tls-auth form on UDP 1194
+  // WireGuard on UDP 51820, 443 and 53; OpenVPN's tls-auth form on UDP 1194 (its others are TCP).
+  EXPECT_EQ(with_data, 4U);
   // A reflector that does not list the data pieces gets none.
   settings.data_phase_modules.clear();
   for (const auto& probe : make_plan({&fixtures::wireguard()}, fixtures::listening_everywhere()))
