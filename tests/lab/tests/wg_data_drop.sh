@@ -48,7 +48,7 @@ wg="$(t_verdict wireguard)"
 wg_advice="$(t_json "' | '.join(proto('wireguard').get('advice', []))" 2>/dev/null || true)"
 pptp_advice="$(t_json "' | '.join(proto('pptp').get('advice', []))" 2>/dev/null || true)"
 echo "  facts: 51820 blocked: wireguard=$wg findings=$(t_json "proto('wireguard').get('findings', [])" 2>/dev/null || true)"
-echo "  facts: wireguard ipv4 data on UDP 443: small sent=$(data wireguard ipv4 443 small sent) arrived=$(data wireguard ipv4 443 small arrived); full arrived=$(data wireguard ipv4 443 full arrived)"
+echo "  facts: wireguard ipv4 data on UDP 443: small sent=$(t_data wireguard ipv4 443 small sent) arrived=$(t_data wireguard ipv4 443 small arrived); full arrived=$(t_data wireguard ipv4 443 full arrived)"
 echo "  facts: wireguard advice: $wg_advice"
 echo "  facts: pptp=$(t_verdict pptp) advice: $pptp_advice"
 t_check "51820 blocked: the handshake is not answered there" \
@@ -56,7 +56,7 @@ t_check "51820 blocked: the handshake is not answered there" \
 t_check "51820 blocked: the handshake is answered on UDP 443" \
 	t_eq "$(t_probe_field_in ipv4 wireguard genuine udp 443 inbound)" true
 t_check "51820 blocked: the data phase ran on UDP 443 (small data packets arrived)" \
-	test "$(data wireguard ipv4 443 small arrived)" -ge 1
+	test "$(t_data wireguard ipv4 443 small arrived)" -ge 1
 t_check "51820 blocked: wireguard restricted (got '$wg')" t_eq "$wg" restricted
 t_check "51820 blocked: finding data_dropped_after_handshake" \
 	t_eq "$(t_json "'data_dropped_after_handshake' in proto('wireguard').get('findings', [])")" true
