@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,24 +31,42 @@ EVP_MAC* fetched_mac(const char* name) {
   return n == "HMAC" ? hmac : n == "BLAKE2SMAC" ? blake2s : nullptr;
 }
 
-template <std::size_t N>
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+// EVP_Digest allocates a context and the provider's state and frees both
+// again on every call, several times the hashing of a probe-sized input. A
+// context kept per thread and algorithm is initialised afresh for each
+// digest (EVP_DigestInit_ex keeps the provider's state when the algorithm is
+// the same), so nothing of one input carries over to the next.
+template <std::size_t Slot>
+EVP_MD_CTX* thread_digest_context() {
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  return ctx.get();
+}
+
+template <std::size_t N, std::size_t Slot>
 std::array<std::uint8_t, N> digest(const char* name, ByteView data) {
   std::array<std::uint8_t, N> out{};
   unsigned int len = 0;
   const EVP_MD* md = fetched_digest(name);
+  EVP_MD_CTX* ctx = thread_digest_context<Slot>();
   // A missing digest is a broken OpenSSL install, not bad input.
-  if (md == nullptr || EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N)
+  if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex(ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 ||
+      len != N)
     throw std::runtime_error(std::string("libcrypto cannot compute ") + name);
   return out;
 }
 
 }  // namespace
 
-std::array<std::uint8_t, 32> sha256(ByteView data) { return digest<32>("SHA256", data); }
+std::array<std::uint8_t, 32> sha256(ByteView data) { return digest<32, 0>("SHA256", data); }
 
-std::array<std::uint8_t, 32> blake2s256(ByteView data) { return digest<32>("BLAKE2S-256", data); }
+std::array<std::uint8_t, 32> blake2s256(ByteView data) { return digest<32, 1>("BLAKE2S-256", data); }
 
-std::array<std::uint8_t, 20> sha1(ByteView data) { return digest<20>("SHA1", data); }
+std::array<std::uint8_t, 20> sha1(ByteView data) { return digest<20, 2>("SHA1", data); }
 
 std::array<std::uint8_t, 20> hmac_sha1(ByteView key, ByteView data) {
   std::array<std::uint8_t, 20> out{};
