@@ -339,7 +339,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.fields = &match->parsed.fields;
   obs.piece = match->parsed.piece;
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
-  out.sequence = sessions_.record(*session, StoredObservation(obs));
+  out.sequence = sessions_.record(*session, obs);
   return out;
 }
 
@@ -387,7 +387,7 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
   obs.digest = &digest;
   obs.fields = &fields;
   ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];
-  out.sequence = sessions_.record(*session, StoredObservation(obs));
+  out.sequence = sessions_.record(*session, obs);
   return out;
 }
 
