@@ -118,21 +118,9 @@ StoredObservation::StoredObservation(StoredObservation&& other) noexcept { *this
 StoredObservation& StoredObservation::operator=(StoredObservation&& other) noexcept {
   if (this == &other) return *this;
   release();
-  received_at_unix_ms_ = other.received_at_unix_ms_;
-  digest_ = other.digest_;
-  payload_length_ = other.payload_length_;
-  reply_length_ = other.reply_length_;
-  probe_index_ = other.probe_index_;
-  local_port_ = other.local_port_;
-  source_port_ = other.source_port_;
-  ttl_ = other.ttl_;
-  tos_ = other.tos_;
-  text_size_ = other.text_size_;
-  transport_ = other.transport_;
-  has_digest_ = other.has_digest_;
-  reply_sent_ = other.reply_sent_;
-  owns_text_ = std::exchange(other.owns_text_, false);
+  static_cast<StoredObservationValues&>(*this) = other;
   text_ = std::exchange(other.text_, nullptr);
+  other.owns_text_ = false;
   other.text_size_ = 0;
   return *this;
 }

@@ -47,7 +47,25 @@ struct ObservationParts {
   std::string_view reply_code;
 };
 
-class StoredObservation {
+// A record's inline part: plain values, copied as a whole when a record moves.
+struct StoredObservationValues {
+  std::int64_t received_at_unix_ms_ = 0;
+  std::array<std::uint8_t, 32> digest_{};
+  std::uint32_t payload_length_ = 0;
+  std::uint32_t reply_length_ = 0;
+  std::uint16_t probe_index_ = 0;
+  std::uint16_t local_port_ = 0;
+  std::uint16_t source_port_ = 0;
+  std::int16_t ttl_ = -1;  // -1: not known
+  std::int16_t tos_ = -1;
+  std::uint16_t text_size_ = 0;
+  probes::Transport transport_ = probes::Transport::udp;
+  bool has_digest_ = false;
+  bool reply_sent_ = false;
+  bool owns_text_ = false;  // the text is a heap buffer of this record's, else in an arena
+};
+
+class StoredObservation : private StoredObservationValues {
  public:
   // Bounds on one record's texts (longer ones are cut, ending in "..."), and
   // on all of them together (fields beyond are left out, and the record says
@@ -89,20 +107,6 @@ class StoredObservation {
   std::size_t encode(const ObservationParts& parts, char* text);
   void release();
 
-  std::int64_t received_at_unix_ms_ = 0;
-  std::array<std::uint8_t, 32> digest_{};
-  std::uint32_t payload_length_ = 0;
-  std::uint32_t reply_length_ = 0;
-  std::uint16_t probe_index_ = 0;
-  std::uint16_t local_port_ = 0;
-  std::uint16_t source_port_ = 0;
-  std::int16_t ttl_ = -1;  // -1: not known
-  std::int16_t tos_ = -1;
-  std::uint16_t text_size_ = 0;
-  probes::Transport transport_ = probes::Transport::udp;
-  bool has_digest_ = false;
-  bool reply_sent_ = false;
-  bool owns_text_ = false;  // text_ is a heap buffer of this record's, else in an arena
   // Length-prefixed texts: protocol, kind, source address, reply kind, reply
   // reason, reply code, digest text (when not a digest), then key/value pairs.
   char* text_ = nullptr;
