@@ -84,6 +84,7 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
     session.id = probes::to_hex(id);
   } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
+  session.observations.recycle_into(&blocks_);
   session.validated.push_back(client.address);  // the TCP handshake proved it
   session.created_at = clock_();
   session.expires_at = session.created_at + limits_.ttl;

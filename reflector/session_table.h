@@ -66,6 +66,7 @@ class ObservationLog {
   void set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply, std::size_t cap);
   const StoredObservation& record(std::size_t i) const { return records_[i]; }
   const ObservationArena& arena() const { return arena_; }
+  void recycle_into(ObservationBlockPool* pool) { arena_.recycle_into(pool); }
 
  private:
   ObservationArena arena_;  // before records_: their texts must outlive them
@@ -221,6 +222,7 @@ class SessionTable {
 
   SessionLimits limits_;
   SteadyClock clock_;
+  ObservationBlockPool blocks_;  // before by_id_: the sessions' arenas give their blocks back to it
   std::unordered_map<std::string, Session> by_id_;
   std::map<probes::SessionTag, std::string> by_tag_;
   Metrics* metrics_ = nullptr;

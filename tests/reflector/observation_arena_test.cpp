@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,6 +99,44 @@ TEST(ReflectorObservationArena, ACapKeepsANewBlockSmallButNeverBelowTheText) {
   EXPECT_EQ(arena.held(), 940u);
 }
 
+// Largest blocks go back to the pool when an arena ends and serve the next
+// arena; pooled blocks count for no arena until one takes them.
+TEST(ReflectorObservationArena, EndedArenasLargestBlocksServeTheNextArena) {
+  ObservationBlockPool pool;
+  std::set<const char*> largest;
+  {
+    ObservationArena first;
+    first.recycle_into(&pool);
+    std::size_t held = 0;
+    while (largest.size() < 3) {
+      const char* at = first.allocate(600, kNoCap).data();
+      if (first.held() - held == ObservationArena::kMaxBlock) largest.insert(at);
+      held = first.held();
+    }
+    EXPECT_EQ(pool.size(), 0u);
+  }
+  EXPECT_EQ(pool.size(), 3u);  // the smaller blocks went back to malloc
+  ObservationArena next;
+  next.recycle_into(&pool);
+  EXPECT_EQ(next.held(), 0u);
+  std::size_t reused = 0;
+  std::size_t held = 0;
+  while (next.blocks() < 8) {
+    const char* at = next.allocate(600, kNoCap).data();
+    if (next.held() - held == ObservationArena::kMaxBlock && largest.contains(at)) ++reused;
+    held = next.held();
+  }
+  EXPECT_EQ(reused, 3u);
+  EXPECT_EQ(pool.size(), 0u);
+}
+
+TEST(ReflectorObservationArena, ThePoolKeepsAtMostItsBound) {
+  ObservationBlockPool pool;
+  for (std::size_t i = 0; i < ObservationBlockPool::kMaxBlocks + 5; ++i)
+    pool.give(std::make_unique<char[]>(ObservationArena::kMaxBlock));
+  EXPECT_EQ(pool.size(), ObservationBlockPool::kMaxBlocks);
+}
+
 // ---- the byte budgets, counted with the arena
 
 probes::Observation small_observation(int i) {
@@ -157,6 +197,35 @@ TEST(ReflectorObservationArena, TheGlobalBudgetCountsEverySessionsBlocks) {
   EXPECT_TRUE(table.remove(a.session->id));
   EXPECT_EQ(table.observation_bytes(), 0u);
   EXPECT_TRUE(table.admit(*sb));
+}
+
+// A session that ends gives its blocks back to the table's pool; the budgets
+// count them again only in the session that takes them.
+TEST(ReflectorObservationArena, AnEndedSessionsBlocksCountAgainOnlyWhenTaken) {
+  SessionLimits limits;
+  limits.max_observations = 5000;
+  limits.max_observation_bytes = std::size_t{1} << 30;
+  SessionTable table(limits, FakeClock{}.fn());
+  auto rnd = counter_fill();
+  auto a = table.create(kClient, rnd);
+  Session* sa = table.find_by_tag(a.session->tag);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(table.admit(*sa));
+    table.record(*sa, small_observation(i));
+  }
+  EXPECT_GT(sa->observations.arena().held(), 4 * ObservationArena::kMaxBlock);
+  EXPECT_TRUE(table.remove(a.session->id));
+  EXPECT_EQ(table.observation_bytes(), 0u);
+  auto b = table.create(kClient, rnd);
+  Session* sb = table.find_by_tag(b.session->tag);
+  EXPECT_EQ(sb->observations.bytes(), 0u);
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(table.admit(*sb));
+    table.record(*sb, small_observation(i));
+  }
+  EXPECT_EQ(table.observation_bytes(), sb->observations.bytes());
+  EXPECT_EQ(probes::to_json(sb->observations[1999]),
+            probes::to_json(StoredObservation(small_observation(1999)).expand(2000)));
 }
 
 // bytes() is the records and the blocks held, and every record reads back as
