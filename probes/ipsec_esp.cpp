@@ -96,10 +96,17 @@ Bytes build_esp_data(const ProbeToken& token, std::uint32_t sequence, std::size_
   return p;
 }
 
+// The reflector tries this on every UDP datagram before the handshake
+// parsers, so it costs one SPI derivation, only where the cheap checks pass:
+// a data packet is a request and never carries the reply SPI.
 std::optional<DataPacket> parse_esp_data(ByteView packet) {
-  auto e = parse_esp(packet);
-  if (!e || e->role != Role::request || e->sequence < 2) return std::nullopt;
-  return DataPacket{e->token, e->sequence - 2};
+  if (packet.size() < kEspMinSize || packet.size() > kEspMaxSize) return std::nullopt;
+  const std::uint32_t spi = read_be32(packet, 0);
+  const std::uint32_t sequence = read_be32(packet, 4);
+  if (spi < kMinSpi || sequence < 2) return std::nullopt;
+  auto token = ProbeToken::decode(packet.subspan(kEspTokenOffset, kProbeTokenSize));
+  if (!token || spi != request_spi(*token, false)) return std::nullopt;
+  return DataPacket{*token, sequence - 2};
 }
 
 Bytes build_esp_reply(ByteView request, const RandomFill& rnd) {

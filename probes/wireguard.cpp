@@ -27,10 +27,23 @@ bool has_type(ByteView msg, std::uint8_t type) {
 std::array<std::uint8_t, 16> compute_mac1(const std::array<std::uint8_t, 32>& responder_public_key,
                                           ByteView message_before_mac1) {
   static constexpr std::string_view kLabelMac1 = "mac1----";
-  ByteWriter key_input;
-  key_input.bytes(as_bytes(kLabelMac1)).bytes(responder_public_key);
-  auto key = blake2s256(key_input.view());
-  return blake2s_mac128(key, message_before_mac1);
+  // The MAC key is HASH(LABEL_MAC1 || Spub_m) (the WireGuard paper, §5.4.4):
+  // fixed for a responder, so a reflector checking every initiation against
+  // its one key derives it once per thread rather than once per message.
+  struct KeyFor {
+    std::array<std::uint8_t, 32> public_key{};
+    std::array<std::uint8_t, 32> key{};
+    bool set = false;
+  };
+  thread_local KeyFor last;
+  if (!last.set || last.public_key != responder_public_key) {
+    ByteWriter key_input;
+    key_input.bytes(as_bytes(kLabelMac1)).bytes(responder_public_key);
+    last.key = blake2s256(key_input.view());
+    last.public_key = responder_public_key;
+    last.set = true;
+  }
+  return blake2s_mac128(last.key, message_before_mac1);
 }
 
 Bytes build_initiation(const ProbeToken& token, const ServerHints& hints, const RandomFill& rnd) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <arpa/inet.h>
+
 #include <boost/asio/ip/address.hpp>
 
 #include "probes/control.h"
@@ -130,6 +132,19 @@ std::optional<Match> match_control(probes::ByteView payload) {
 }  // namespace
 
 probes::Bytes address_bytes(std::string_view address) {
+  // The usual forms without building a string or an address object; a
+  // scoped IPv6 address ("fe80::1%eth0") goes the long way.
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  if (address.size() < text.size()) {
+    std::copy(address.begin(), address.end(), text.begin());
+    std::array<std::uint8_t, 16> b{};
+    if (::inet_pton(AF_INET, text.data(), b.data()) == 1) return {b.begin(), b.begin() + 4};
+    if (::inet_pton(AF_INET6, text.data(), b.data()) == 1) {
+      static constexpr std::array<std::uint8_t, 12> kV4Mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (std::equal(kV4Mapped.begin(), kV4Mapped.end(), b.begin())) return {b.begin() + 12, b.end()};
+      return {b.begin(), b.end()};
+    }
+  }
   boost::system::error_code ec;
   auto parsed = boost::asio::ip::make_address(std::string(address), ec);
   if (ec) return {};
@@ -144,6 +159,19 @@ probes::Bytes address_bytes(std::string_view address) {
   }
   auto b = v6.to_bytes();
   return {b.begin(), b.end()};
+}
+
+std::string ipv4_text(const std::array<unsigned char, 4>& bytes) {
+  std::array<char, 15> text{};
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) text[n++] = '.';
+    const unsigned v = bytes[i];
+    if (v >= 100) text[n++] = static_cast<char>('0' + v / 100);
+    if (v >= 10) text[n++] = static_cast<char>('0' + v / 10 % 10);
+    text[n++] = static_cast<char>('0' + v % 10);
+  }
+  return std::string(text.data(), n);
 }
 
 std::optional<FlowMemory::Forgotten> FlowMemory::remember(probes::Transport transport, std::uint16_t local_port,
@@ -339,7 +367,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.fields = &match->parsed.fields;
   obs.piece = match->parsed.piece;
   ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
-  out.sequence = sessions_.record(*session, StoredObservation(obs));
+  out.sequence = sessions_.record(*session, obs);
   return out;
 }
 
@@ -387,7 +415,7 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
   obs.digest = &digest;
   obs.fields = &fields;
   ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];
-  out.sequence = sessions_.record(*session, StoredObservation(obs));
+  out.sequence = sessions_.record(*session, obs);
   return out;
 }
 

@@ -176,6 +176,9 @@ class ArrivalHandler {
 
 // "192.0.2.1" -> 4 bytes, "2001:db8::1" -> 16 bytes; empty when unparsable.
 probes::Bytes address_bytes(std::string_view address);
+// 4 bytes -> "192.0.2.1", as inet_ntop writes it, without the formatted
+// printing inet_ntop does it with (a tenth of handling a UDP probe).
+std::string ipv4_text(const std::array<unsigned char, 4>& bytes);
 
 // The most an answer to a validated source may carry: one full-size packet.
 constexpr std::size_t kMaxValidatedReply = 1500;

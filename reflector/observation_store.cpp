@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "probes/bytes.h"
 
@@ -28,7 +29,7 @@ std::string_view cut(std::string_view text, std::size_t max, bool& was_cut) {
 
 class Writer {
  public:
-  explicit Writer(std::size_t limit) : limit_(limit) {}
+  Writer(char* buf, std::size_t limit) : buf_(buf), limit_(limit) {}
   // Appends one text cut to `max` (and 255, its length byte); false if the buffer has no room.
   bool put(std::string_view text, std::size_t max = 255) {
     bool was_cut = false;
@@ -36,10 +37,10 @@ class Writer {
     const std::size_t length = kept.size() + (was_cut ? kEllipsis.size() : 0);
     if (size_ + 1 + length > limit_) return false;
     buf_[size_++] = static_cast<char>(length);
-    if (!kept.empty()) std::memcpy(buf_.data() + size_, kept.data(), kept.size());  // data() may be null
+    if (!kept.empty()) std::memcpy(buf_ + size_, kept.data(), kept.size());  // data() may be null
     size_ += kept.size();
     if (was_cut) {
-      std::memcpy(buf_.data() + size_, kEllipsis.data(), kEllipsis.size());
+      std::memcpy(buf_ + size_, kEllipsis.data(), kEllipsis.size());
       size_ += kEllipsis.size();
     }
     return true;
@@ -52,10 +53,9 @@ class Writer {
   }
   void widen(std::size_t limit) { limit_ = limit; }
   std::size_t size() const { return size_; }
-  const char* data() const { return buf_.data(); }
 
  private:
-  std::array<char, StoredObservation::kMaxTextBytes> buf_{};
+  char* buf_;  // kMaxTextBytes
   std::size_t size_ = 0;
   std::size_t limit_;
 };
@@ -89,7 +89,41 @@ T clamp_to(std::size_t v) {
 
 }  // namespace
 
-StoredObservation::StoredObservation(const ObservationParts& parts) { encode(parts); }
+StoredObservation::StoredObservation(const ObservationParts& parts) {
+  std::array<char, kMaxTextBytes> text;
+  const std::size_t size = encode(parts, text.data());
+  text_ = new char[size];
+  owns_text_ = true;
+  if (size > 0) std::memcpy(text_, text.data(), size);
+}
+
+StoredObservation::StoredObservation(const ObservationParts& parts, ObservationArena& arena, std::size_t cap) {
+  std::array<char, kMaxTextBytes> text;
+  const std::size_t size = encode(parts, text.data());
+  const std::span<char> place = arena.allocate(size, cap);
+  if (size > 0) std::memcpy(place.data(), text.data(), size);
+  text_ = place.data();
+}
+
+StoredObservation::~StoredObservation() { release(); }
+
+void StoredObservation::release() {
+  if (owns_text_) delete[] text_;
+  text_ = nullptr;
+  owns_text_ = false;
+}
+
+StoredObservation::StoredObservation(StoredObservation&& other) noexcept { *this = std::move(other); }
+
+StoredObservation& StoredObservation::operator=(StoredObservation&& other) noexcept {
+  if (this == &other) return *this;
+  release();
+  static_cast<StoredObservationValues&>(*this) = other;
+  text_ = std::exchange(other.text_, nullptr);
+  other.owns_text_ = false;
+  other.text_size_ = 0;
+  return *this;
+}
 
 StoredObservation::StoredObservation(const probes::Observation& obs) {
   ObservationParts parts;
@@ -111,10 +145,10 @@ StoredObservation::StoredObservation(const probes::Observation& obs) {
   parts.reply_length = obs.reply.length;
   parts.reply_reason = obs.reply.reason;
   parts.reply_code = obs.reply.code;
-  encode(parts);
+  *this = StoredObservation(parts);
 }
 
-void StoredObservation::encode(const ObservationParts& p) {
+std::size_t StoredObservation::encode(const ObservationParts& p, char* text) {
   received_at_unix_ms_ = p.received_at_unix_ms;
   payload_length_ = clamp_to<std::uint32_t>(p.payload_length);
   reply_length_ = clamp_to<std::uint32_t>(p.reply_length);
@@ -138,7 +172,7 @@ void StoredObservation::encode(const ObservationParts& p) {
   }
 
   // The fixed texts first, then as many fields as fit next to the marker's room.
-  Writer w(kMaxTextBytes - kMarkerBytes);
+  Writer w(text, kMaxTextBytes - kMarkerBytes);
   w.put(p.protocol, 64);
   w.put(p.kind, 32);
   w.put(p.source_address, 96);
@@ -166,8 +200,7 @@ void StoredObservation::encode(const ObservationParts& p) {
     w.put_pair(kTruncatedKey, "yes");
   }
   text_size_ = static_cast<std::uint16_t>(w.size());
-  text_ = std::make_unique_for_overwrite<char[]>(w.size());
-  if (w.size() > 0) std::memcpy(text_.get(), w.data(), w.size());
+  return w.size();
 }
 
 probes::Observation StoredObservation::expand(std::uint64_t sequence) const {
@@ -183,7 +216,7 @@ probes::Observation StoredObservation::expand(std::uint64_t sequence) const {
   o.received_at_unix_ms = received_at_unix_ms_;
   o.reply.sent = reply_sent_;
   o.reply.length = reply_length_;
-  Reader r(text_.get(), text_size_);
+  Reader r(text_, text_size_);
   o.protocol = r.next();
   o.kind = r.next();
   o.source.address = r.next();
@@ -200,7 +233,7 @@ probes::Observation StoredObservation::expand(std::uint64_t sequence) const {
 }
 
 std::string_view StoredObservation::source_address() const {
-  Reader r(text_.get(), text_size_);
+  Reader r(text_, text_size_);
   r.next();  // protocol
   r.next();  // kind
   return r.next();
@@ -210,6 +243,34 @@ void StoredObservation::set_reply(const probes::ReplyRecord& reply) {
   probes::Observation o = expand(0);
   o.reply = reply;
   *this = StoredObservation(o);
+}
+
+void StoredObservation::set_reply(const probes::ReplyRecord& reply, ObservationArena& arena, std::size_t cap) {
+  if (owns_text_) {
+    set_reply(reply);
+    return move_text_into(arena, cap);
+  }
+  probes::Observation o = expand(0);
+  o.reply = reply;
+  StoredObservation fresh(o);
+  char* const old_place = text_;
+  const std::uint16_t old_size = text_size_;
+  *this = std::move(fresh);
+  if (text_size_ > old_size) return move_text_into(arena, cap);
+  // Fits where the old text was: no arena bytes for it.
+  if (text_size_ > 0) std::memcpy(old_place, text_, text_size_);
+  release();
+  text_ = old_place;
+}
+
+void StoredObservation::move_text_into(ObservationArena& arena, std::size_t cap) {
+  if (!owns_text_) return;
+  const std::span<char> place = arena.allocate(text_size_, cap);
+  if (text_size_ > 0) std::memcpy(place.data(), text_, text_size_);
+  const std::uint16_t size = text_size_;
+  release();
+  text_ = place.data();
+  text_size_ = size;
 }
 
 }  // namespace vpncheck::reflector

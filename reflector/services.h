@@ -76,8 +76,9 @@ class ConnectionSlot {
 
 // An address as a client would write it: IPv4-mapped IPv6 shown as IPv4.
 inline probes::Endpoint to_endpoint(const boost::asio::ip::address& address, std::uint16_t port) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped())
-    return {boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_string(), port};
+  if (address.is_v4()) return {ipv4_text(address.to_v4().to_bytes()), port};
+  if (address.to_v6().is_v4_mapped())
+    return {ipv4_text(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).to_bytes()), port};
   return {address.to_string(), port};
 }
 

@@ -90,6 +90,7 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
     session.id = probes::to_hex(id);
   } while (by_id_.contains(session.id) || by_tag_.contains(session.tag) || session.tag == probes::SessionTag{});
   session.client = client;
+  session.observations.recycle_into(&blocks_);
   session.validated.push_back(client.address);  // the TCP handshake proved it
   session.request_key = std::string(request_key);
   session.created_at = clock_();
@@ -135,10 +136,6 @@ bool SessionTable::remove(std::string_view id) {
   return true;
 }
 
-// The largest record StoredObservation keeps: admitting only while it fits
-// keeps every budget without building the record first.
-constexpr std::size_t kLargestRecord = sizeof(StoredObservation) + StoredObservation::kMaxTextBytes;
-
 std::vector<probes::Observation> ObservationLog::all() const {
   std::vector<probes::Observation> out;
   out.reserve(records_.size());
@@ -146,27 +143,49 @@ std::vector<probes::Observation> ObservationLog::all() const {
   return out;
 }
 
-std::uint64_t ObservationLog::append(StoredObservation record) {
-  bytes_ += record.bytes();
+// The largest record StoredObservation keeps: admitting only while it fits
+// keeps every budget without building the record first.
+std::size_t ObservationLog::growth_for_largest(std::size_t cap) const {
+  return sizeof(StoredObservation) + arena_.growth_for(StoredObservation::kMaxTextBytes, cap);
+}
+
+std::uint64_t ObservationLog::append(StoredObservation record, std::size_t cap) {
+  record.move_text_into(arena_, cap);
+  records_bytes_ += record.bytes();
   records_.push_back(std::move(record));
   return records_.size();
 }
 
-void ObservationLog::set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply) {
+std::uint64_t ObservationLog::append(const ObservationParts& parts, std::size_t cap) {
+  const StoredObservation& record = records_.emplace_back(parts, arena_, cap);
+  records_bytes_ += record.bytes();
+  return records_.size();
+}
+
+void ObservationLog::set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply, std::size_t cap) {
   if (sequence == 0 || sequence > records_.size()) return;
   StoredObservation& r = records_[sequence - 1];
-  bytes_ -= r.bytes();
-  r.set_reply(reply);
-  bytes_ += r.bytes();
+  records_bytes_ -= r.bytes();
+  r.set_reply(reply, arena_, cap);
+  records_bytes_ += r.bytes();
+}
+
+std::size_t SessionTable::block_cap(const Session& session) const {
+  const auto left = [](std::size_t budget, std::size_t taken) { return budget > taken ? budget - taken : 0; };
+  const std::size_t left_session = left(limits_.max_observation_bytes, session.observations.bytes());
+  const std::size_t left_total = left(limits_.max_total_observation_bytes, observation_bytes_);
+  // The record itself takes sizeof(StoredObservation) of what is left.
+  return left(std::min(left_session, left_total), sizeof(StoredObservation));
 }
 
 bool SessionTable::admit(Session& session) {
   std::uint64_t* why = nullptr;
+  const std::size_t growth = session.observations.growth_for_largest(block_cap(session));
   if (session.observations.size() >= limits_.max_observations)
     why = &session.dropped_count;
-  else if (session.observations.bytes() + kLargestRecord > limits_.max_observation_bytes)
+  else if (session.observations.bytes() + growth > limits_.max_observation_bytes)
     why = &session.dropped_bytes;
-  else if (observation_bytes_ + kLargestRecord > limits_.max_total_observation_bytes)
+  else if (observation_bytes_ + growth > limits_.max_total_observation_bytes)
     why = &session.dropped_total;
   if (why == nullptr) return true;
   ++*why;
@@ -176,7 +195,14 @@ bool SessionTable::admit(Session& session) {
 
 std::uint64_t SessionTable::record(Session& session, StoredObservation record) {
   const std::size_t before = session.observations.bytes();
-  const std::uint64_t sequence = session.observations.append(std::move(record));
+  const std::uint64_t sequence = session.observations.append(std::move(record), block_cap(session));
+  note_bytes(before, session.observations.bytes());
+  return sequence;
+}
+
+std::uint64_t SessionTable::record(Session& session, const ObservationParts& parts) {
+  const std::size_t before = session.observations.bytes();
+  const std::uint64_t sequence = session.observations.append(parts, block_cap(session));
   note_bytes(before, session.observations.bytes());
   return sequence;
 }
@@ -186,7 +212,7 @@ void SessionTable::update_reply(const probes::SessionTag& tag, std::uint64_t seq
   Session* session = find_by_tag(tag);
   if (session == nullptr) return;
   const std::size_t before = session->observations.bytes();
-  session->observations.set_reply(sequence, reply);
+  session->observations.set_reply(sequence, reply, block_cap(*session));
   note_bytes(before, session->observations.bytes());
 }
 

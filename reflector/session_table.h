@@ -43,24 +43,35 @@ struct SessionLimits {
   std::size_t max_total_observation_bytes = 64 * 1024 * 1024;
 };
 
-// A session's record of arrivals, in order; sequence = place + 1.
+// A session's record of arrivals, in order; sequence = place + 1. The
+// records' texts are in the log's arena; what the log takes (bytes()) is
+// its records and the arena's blocks, written or not.
 class ObservationLog {
  public:
   std::size_t size() const { return records_.size(); }
   bool empty() const { return records_.empty(); }
-  std::size_t bytes() const { return bytes_; }
+  std::size_t bytes() const { return records_bytes_ + arena_.held(); }
   // The record as the control API reports it (built on each call).
   probes::Observation operator[](std::size_t i) const { return records_[i].expand(i + 1); }
   probes::Observation at(std::size_t i) const { return records_.at(i).expand(i + 1); }
   std::vector<probes::Observation> all() const;
 
-  std::uint64_t append(StoredObservation record);  // its sequence
-  void set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply);
+  // What appending one more record of the largest size could add to bytes(),
+  // were a new arena block at most `cap` bytes.
+  std::size_t growth_for_largest(std::size_t cap) const;
+  // Append: the record's text goes into the arena (a new block at most `cap`
+  // bytes unless the text needs more). Returns its sequence.
+  std::uint64_t append(StoredObservation record, std::size_t cap);
+  std::uint64_t append(const ObservationParts& parts, std::size_t cap);
+  void set_reply(std::uint64_t sequence, const probes::ReplyRecord& reply, std::size_t cap);
   const StoredObservation& record(std::size_t i) const { return records_[i]; }
+  const ObservationArena& arena() const { return arena_; }
+  void recycle_into(ObservationBlockPool* pool) { arena_.recycle_into(pool); }
 
  private:
+  ObservationArena arena_;  // before records_: their texts must outlive them
   std::deque<StoredObservation> records_;  // no doubling of a vector's capacity
-  std::size_t bytes_ = 0;
+  std::size_t records_bytes_ = 0;  // StoredObservation::bytes of every record
 };
 
 constexpr std::size_t kSessionIdBytes = 8;  // rendered as 16 hex characters
@@ -184,6 +195,7 @@ class SessionTable {
   bool admit(Session& session);
   // Appends the record (sequence assigned here, 1-based); call admit() first.
   std::uint64_t record(Session& session, StoredObservation record);
+  std::uint64_t record(Session& session, const ObservationParts& parts);
   std::uint64_t record(Session& session, const probes::Observation& obs) {
     return record(session, StoredObservation(obs));
   }
@@ -212,10 +224,13 @@ class SessionTable {
   enum class Why { expired, closed };
   void erase(std::unordered_map<std::string, Session>::iterator it, Why why);
   void note_bytes(std::size_t before, std::size_t after);
+  // The most a new arena block of `session` may take: what both budgets leave.
+  std::size_t block_cap(const Session& session) const;
   std::vector<probes::ReflectorLimit> limits_of(const Session& session) const;  // one session's observations changed size
 
   SessionLimits limits_;
   SteadyClock clock_;
+  ObservationBlockPool blocks_;  // before by_id_: the sessions' arenas give their blocks back to it
   std::unordered_map<std::string, Session> by_id_;
   std::map<probes::SessionTag, std::string> by_tag_;
   Metrics* metrics_ = nullptr;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 #include "probes/wireguard.h"
@@ -124,6 +125,36 @@ TEST(AddressBytes, ParsesBothFamiliesAndUnmapsV4MappedAddresses) {
   EXPECT_EQ(address_bytes("::ffff:192.0.2.1"), (Bytes{192, 0, 2, 1}));
   EXPECT_EQ(address_bytes("2001:db8::1").size(), 16U);
   EXPECT_TRUE(address_bytes("not an address").empty());
+}
+
+TEST(AddressBytes, ReadsScopedAndLongFormsAsAsioDoes) {
+  for (const char* text : {"fe80::1%1", "2001:0db8:0000:0000:0000:0000:0000:0001", "::1", "::", "0.0.0.0",
+                           "255.255.255.255", "1.2.3", "01.2.3.4", "1.2.3.4 ", "::ffff:1.2.3.4%1",
+                           "2001:db8::1::2", ""}) {
+    SCOPED_TRACE(text);
+    boost::system::error_code ec;
+    auto parsed = boost::asio::ip::make_address(text, ec);
+    Bytes expected;
+    if (!ec && parsed.is_v4()) {
+      auto b = parsed.to_v4().to_bytes();
+      expected.assign(b.begin(), b.end());
+    } else if (!ec && parsed.to_v6().is_v4_mapped()) {
+      auto b = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, parsed.to_v6()).to_bytes();
+      expected.assign(b.begin(), b.end());
+    } else if (!ec) {
+      auto b = parsed.to_v6().to_bytes();
+      expected.assign(b.begin(), b.end());
+    }
+    EXPECT_EQ(address_bytes(text), expected);
+  }
+}
+
+TEST(AddressText, Ipv4IsWrittenAsInetNtopWritesIt) {
+  for (unsigned v = 0; v < 256; ++v) {
+    const std::array<unsigned char, 4> b{static_cast<unsigned char>(v), static_cast<unsigned char>(255 - v), 0,
+                                         static_cast<unsigned char>(v * 7)};
+    ASSERT_EQ(ipv4_text(b), boost::asio::ip::address_v4(b).to_string()) << v;
+  }
 }
 
 Bytes ipv4_datagram(std::uint8_t protocol, std::size_t payload) {
