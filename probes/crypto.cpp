@@ -153,9 +153,7 @@ class KeyedBlake2s {
   static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
   // The mixing function G with BLAKE2s's rotations 16, 12, 8, 7 (§3.1).
-  // Inlined into fully unrolled rounds, every index is a constant and the
-  // state stays in registers: about a third faster than a loop.
-  [[gnu::always_inline]] static void mix(std::array<std::uint32_t, 16>& v, std::size_t a, std::size_t b, std::size_t c, std::size_t d,
+  static void mix(std::array<std::uint32_t, 16>& v, std::size_t a, std::size_t b, std::size_t c, std::size_t d,
                   std::uint32_t x, std::uint32_t y) {
     v[a] = v[a] + v[b] + x;
     v[d] = rotr(v[d] ^ v[a], 16);
@@ -179,7 +177,6 @@ class KeyedBlake2s {
     v[12] ^= static_cast<std::uint32_t>(counted);
     v[13] ^= static_cast<std::uint32_t>(counted >> 32);
     if (last) v[14] = ~v[14];
-#pragma GCC unroll 10
     for (const auto& s : kSigma) {
       mix(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
       mix(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
