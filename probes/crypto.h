@@ -1,8 +1,6 @@
-// Hashes the probes need (pure computation, no I/O): SHA-256 for payload
-// digests, BLAKE2s for WireGuard's mac1, SHA-1 for IKEv2 NAT detection
-// (RFC 7296 §2.23) and HMAC-SHA1-96 for the AH ICV (RFC 2404), over OpenSSL's
-// libcrypto; keyed BLAKE2s is computed here (RFC 7693), which is several
-// times faster for mac1-sized messages.
+// Hashes the probes need, over OpenSSL's libcrypto (pure computation, no I/O):
+// SHA-256 for payload digests, BLAKE2s for WireGuard's mac1, SHA-1 for IKEv2
+// NAT detection (RFC 7296 §2.23) and HMAC-SHA1-96 for the AH ICV (RFC 2404).
 #pragma once
 
 #include <array>
