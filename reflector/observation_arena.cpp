@@ -1,6 +1,7 @@
 #include "reflector/observation_arena.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace vpncheck::reflector {
@@ -18,8 +19,13 @@ void ObservationBlockPool::give(std::unique_ptr<char[]> block) {
 
 ObservationArena::~ObservationArena() {
   if (pool_ == nullptr) return;
-  for (std::size_t i = 0; i < blocks_.size(); ++i)
-    if (block_sizes_[i] == kMaxBlock) pool_->give(std::move(blocks_[i]));
+  for (std::size_t i = 0; i < blocks_.size(); ++i) {
+    if (block_sizes_[i] != kMaxBlock) continue;
+    // Nothing about a client outlives its session: its texts are wiped
+    // before the block waits for another session.
+    std::memset(blocks_[i].get(), 0, kMaxBlock);
+    pool_->give(std::move(blocks_[i]));
+  }
 }
 
 std::size_t ObservationArena::block_for(std::size_t size, std::size_t cap) const {

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -128,6 +130,27 @@ TEST(ReflectorObservationArena, EndedArenasLargestBlocksServeTheNextArena) {
   }
   EXPECT_EQ(reused, 3u);
   EXPECT_EQ(pool.size(), 0u);
+}
+
+// A pooled block holds nothing of the session that ended: its texts are wiped.
+TEST(ReflectorObservationArena, APooledBlockKeepsNothingOfTheEndedSession) {
+  ObservationBlockPool pool;
+  {
+    ObservationArena ended;
+    ended.recycle_into(&pool);
+    while (pool.size() == 0 && ended.held() < 4 * ObservationArena::kMaxBlock) {
+      auto text = ended.allocate(700, kNoCap);
+      std::fill(text.begin(), text.end(), 'x');
+      if (ended.blocks() >= 6) break;
+    }
+  }
+  ASSERT_GE(pool.size(), 1u);
+  while (pool.size() > 0) {
+    auto block = pool.take();
+    ASSERT_NE(block, nullptr);
+    const std::span<const char> bytes(block.get(), ObservationArena::kMaxBlock);
+    EXPECT_TRUE(std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; }));
+  }
 }
 
 TEST(ReflectorObservationArena, ThePoolKeepsAtMostItsBound) {
