@@ -26,15 +26,5 @@ t_check "vpncheck: advice names an inner MTU of 1192" bash -c '[[ "$1" == *"inne
 lab_reflector_stop
 lab_down
 
-out="$T_WORK/strongswan.txt"
-rc=0
-env REAL_PING_SIZES="56 1372 1164" timeout -k 5 120 bash "$LAB_DIR/real/strongswan.sh" pmtu-black-hole \
-	>"$out" 2>"$T_WORK/strongswan.err" || rc=$?
-sed 's/^/    real| /' "$out"
-[[ $rc -eq 0 ]] || t_fatal "real/strongswan.sh could not be run (exit $rc): $(tail -n 3 "$T_WORK/strongswan.err")"
-ping_result() { sed -n "s/^ping size=$1 \(ok\|lost\)$/\1/p" "$out"; }
-t_check "strongSwan: the tunnel comes up" t_eq "$(tail -n 1 "$out")" TUNNEL_UP
-t_check "strongSwan: small pings pass" t_eq "$(ping_result 56)" ok
-t_check "strongSwan: full-size pings (TUN MTU 1400) are lost" t_eq "$(ping_result 1372)" lost
-t_check "strongSwan: pings of vpncheck's inner MTU 1192 pass" t_eq "$(ping_result 1164)" ok
+agreement_strongswan_full_size pmtu-black-hole
 t_finish

@@ -147,3 +147,21 @@ agreement_lossy_main() {
 	[[ $T_FAILS -eq 0 ]] || t_show_run
 	t_finish
 }
+
+# agreement_strongswan_full_size PROFILE -> real strongSwan through PROFILE
+# (its own lab, after the caller's is down) pings 56, 1372 and 1164 bytes
+# through the tunnel, and checks what vpncheck's IPsec advice implies: small
+# pings pass, full-size ones (kernel-libipsec's TUN MTU 1400) are lost, and
+# ones within the advised inner MTU 1192 pass.
+agreement_strongswan_full_size() {
+	local profile="$1" out="$T_WORK/strongswan.txt" rc=0
+	env REAL_PING_SIZES="56 1372 1164" timeout -k 5 120 bash "$LAB_DIR/real/strongswan.sh" "$profile" \
+		>"$out" 2>"$T_WORK/strongswan.err" || rc=$?
+	sed 's/^/    real| /' "$out"
+	[[ $rc -eq 0 ]] || t_fatal "real/strongswan.sh could not be run (exit $rc): $(tail -n 3 "$T_WORK/strongswan.err")"
+	ping_result() { sed -n "s/^ping size=$1 \(ok\|lost\)$/\1/p" "$out"; }
+	t_check "strongSwan: the tunnel comes up" t_eq "$(tail -n 1 "$out")" TUNNEL_UP
+	t_check "strongSwan: small pings pass" t_eq "$(ping_result 56)" ok
+	t_check "strongSwan: full-size pings (TUN MTU 1400) are lost" t_eq "$(ping_result 1372)" lost
+	t_check "strongSwan: pings within vpncheck's inner MTU 1192 pass" t_eq "$(ping_result 1164)" ok
+}
