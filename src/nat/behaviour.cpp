@@ -457,6 +457,38 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   }
   add(std::move(ike), kAssumedMtu);
 
+  // Senders that leave DF clear: no black hole can touch them, since the
+  // sending host and routers fragment whatever does not fit; whether IP
+  // fragments pass is all that decides, for packets larger than the path
+  // (or this host's link) carries whole.
+  for (const auto* module : probes::all_protocols()) {
+    const auto* phase = module->data_phase;
+    if (phase == nullptr || phase->df != probes::DontFragment::clear) continue;
+    ProtocolMtuAdvice m;
+    m.protocol = std::string(module->id);
+    const int size = static_cast<int>(phase->full_payload_v4) + 28;
+    const std::string words(phase->full_size_words);
+    if (size <= kAssumedMtu && at_least && *at_least >= size) {
+      m.breaks = false;
+      m.reason = words + " fit the path MTU (" + std::to_string(*at_least) + ").";
+    } else if (f.fragments_pass == true) {
+      m.breaks = false;
+      m.reason = words + " are sent without DF, so they are fragmented where they do not fit, and the fragments "
+                         "pass here.";
+    } else if (f.fragments_pass == false) {
+      data_lost(m, f.fragments_chance,
+                words + " are sent without DF and travel as IP fragments where they do not fit, and this network "
+                        "drops IP fragments: they are lost while the handshake works.",
+                phase->advice_mtu(pmtu));
+    } else if (f.lossy) {
+      m.reason = words + " need IP fragments; whether they pass could not be checked: " + lost + ".";
+      m.lossy_note = "Full-size packets could not be checked: " + lost + ".";
+    } else {
+      m.reason = "Whether " + words + " pass is unknown (fragments not tested).";
+    }
+    out.push_back(std::move(m));
+  }
+
   return out;
 }
 

@@ -238,7 +238,7 @@ struct PathAssessment {
 PathAssessment assess_path(const PathSamples& samples, const LossEstimate& loss);
 
 struct ProtocolMtuAdvice {
-  std::string protocol;         // report id: "openvpn", "wireguard", "ipsec"
+  std::string protocol;         // report id: "openvpn", "wireguard", "ipsec", "l2tp"
   std::optional<bool> breaks;   // default full-size packets would be dropped; nullopt unknown
   std::string reason;           // one sentence
   std::vector<std::string> advice;  // settings that fix it (empty unless breaks)
@@ -262,7 +262,9 @@ struct ProtocolMtuAdvice {
 // DF on every packet that fits this host's MTU and fragments only larger
 // ones itself; routers never fragment DF packets, and in a black hole no
 // ICMP tells the sender to shrink them. With working ICMP the sender learns
-// the path MTU and fragments, so only the fragments rule applies.
+// the path MTU and fragments, so only the fragments rule applies. A module
+// whose data phase leaves DF clear (L2TP) is judged by the fragments rule
+// alone, from its data-phase facts.
 // A protocol whose handshake passes but for which restricts is set should be
 // reported `restricted` with this advice.
 std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& facts);

@@ -221,6 +221,10 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
       std::erase(a.advice, module.advice_use_variant(*a.working_variant));
     add_unique(a.findings, finding::kDataDroppedAfterHandshake);
     add_unique(a.advice, module.advice_signature_blocked);
+  } else if (std::find(a.findings.begin(), a.findings.end(), finding::kFullSizePacketsDropped) != a.findings.end()) {
+    // The path test already said why, in the protocol's words, with the fix.
+    add_summary("The data phase confirms it (" + describe_chance(worst->chance) + " by loss alone): " +
+                worst->summary);
   } else {
     const int mtu = path_mtu.value_or(1280);
     add_summary("However: " + worst->summary + " " + std::string(phase.full_size_words) +

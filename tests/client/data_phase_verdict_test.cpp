@@ -288,6 +288,21 @@ TEST(DataPhaseVerdict, FullSizeDroppedWithoutDfNamesThePathAndPppsMtu) {
   EXPECT_TRUE(contains(all[0].summary, "leave DF clear")) << all[0].summary;
 }
 
+// The path test already restricted it and said why, with the fix: the data
+// phase confirms it in one sentence rather than explaining it twice.
+TEST(DataPhaseVerdict, FullSizeLossThePathTestExplainedIsConfirmedNotRepeated) {
+  auto all = assessed_with(with_data(schedule(6, {kSmall, true, true}, {kFull, false, false})));
+  all[0].verdict = Verdict::restricted;
+  all[0].summary += " However: the path test's reason.";
+  all[0].findings.emplace_back(finding::kFullSizePacketsDropped);
+  apply_data_phase(all, true, 1280);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(contains(all[0].summary, "The data phase confirms it (")) << all[0].summary;
+  EXPECT_FALSE(contains(all[0].summary, "carry DF")) << all[0].summary;
+  EXPECT_EQ(std::count(all[0].findings.begin(), all[0].findings.end(), finding::kFullSizePacketsDropped), 1);
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+}
+
 TEST(DataPhaseVerdict, FullSizeLostOnTheWayBackIsDownloadLoss) {
   auto all = assessed_with(with_data(schedule(6, {kSmall, true, true}, {kFull, true, false})));
   apply_data_phase(all, true, std::nullopt);

@@ -226,7 +226,7 @@ const ProtocolMtuAdvice& find(const std::vector<ProtocolMtuAdvice>& all, std::st
 
 TEST(MtuAdvice, FragmentsDroppedOn1500Path) {
   auto all = mtu_advice(facts(false, 1500));
-  ASSERT_EQ(all.size(), 3U);
+  ASSERT_EQ(all.size(), 4U);
   const auto& ovpn = find(all, "openvpn");
   EXPECT_EQ(ovpn.breaks, true);
   ASSERT_FALSE(ovpn.advice.empty());
@@ -307,6 +307,38 @@ TEST(MtuAdvice, ABlackHoleOnlyBreaksWhatIsLargerThanThePathMtu) {
   EXPECT_TRUE(find(all, "ipsec").restricts);
 }
 
+// Linux's kernel L2TP leaves DF clear (probes/l2tp_module.cpp): its 1538-byte
+// full-size data messages leave as fragments, so only whether fragments pass
+// decides, black hole or not.
+TEST(MtuAdvice, ASenderThatLeavesDfClearIsJudgedByFragmentsAlone) {
+  const auto black_hole_passing_fragments = mtu_advice(black_hole(1280, true));
+  const auto& through_black_hole = find(black_hole_passing_fragments, "l2tp");
+  EXPECT_EQ(through_black_hole.breaks, false);
+  EXPECT_FALSE(through_black_hole.restricts);
+  EXPECT_TRUE(through_black_hole.advice.empty());
+  EXPECT_NE(through_black_hole.reason.find("without DF"), std::string::npos) << through_black_hole.reason;
+
+  const auto no_fragments = mtu_advice(facts(false, 1500));
+  const auto& l2tp = find(no_fragments, "l2tp");
+  EXPECT_EQ(l2tp.breaks, true);
+  EXPECT_TRUE(l2tp.restricts);
+  EXPECT_NE(l2tp.reason.find("drops IP fragments"), std::string::npos) << l2tp.reason;
+  ASSERT_EQ(l2tp.advice.size(), 1u);
+  EXPECT_EQ(l2tp.advice.front().substr(0, 29), "L2TP: mtu 1456 and mru 1456 i");  // 1500 - 44
+
+  const auto black_hole_without_fragments = mtu_advice(black_hole(1280, false));
+  const auto& small = find(black_hole_without_fragments, "l2tp");
+  EXPECT_TRUE(small.restricts);
+  EXPECT_EQ(small.advice.front().substr(0, 29), "L2TP: mtu 1236 and mru 1236 i");  // 1280 - 44
+
+  EXPECT_EQ(find(mtu_advice(facts(std::nullopt, 1500)), "l2tp").breaks, std::nullopt);
+  PathFacts lossy;
+  lossy.lossy = 0.15;
+  const auto through_loss = mtu_advice(lossy);
+  EXPECT_EQ(find(through_loss, "l2tp").breaks, std::nullopt);
+  EXPECT_FALSE(find(through_loss, "l2tp").lossy_note.empty());
+}
+
 TEST(MtuAdvice, WorkingIcmpPenalisesNoOne) {
   PathFacts f = facts(true, 1280);
   f.black_hole = false;  // a router reported the MTU: senders learn it and fragment
@@ -334,8 +366,11 @@ TEST(MtuAdvice, AnUnmeasuredPathMtuInventsNoBlackHole) {
   f.lossy = 0.15;
   for (const auto& a : mtu_advice(f)) {
     EXPECT_NE(a.breaks, true) << a.protocol;
+    // L2TP leaves DF clear: passing fragments are all it needs.
+    if (a.protocol == "l2tp") continue;
     EXPECT_EQ(a.lossy_note, "Full-size packets could not be checked: 15 % of packets were lost.") << a.protocol;
   }
+  EXPECT_EQ(find(mtu_advice(f), "l2tp").breaks, false);
   // 1492 came back: WireGuard and OpenVPN's DF packets are known to fit, IPsec's 1500 not.
   f.mtu_at_least = 1492;
   auto all = mtu_advice(f);
@@ -615,13 +650,14 @@ TEST(NatSummaryText, PlainWordsFromMeasuredFacts) {
   f.topology = classify_topology(Ipv4{100, 72, 3, 4}, Ipv4{203, 0, 113, 5});
   f.mtu = mtu_advice(facts(false, 1500));
   lines = nat_summary_lines(f);
-  ASSERT_EQ(lines.size(), 7U);
+  ASSERT_EQ(lines.size(), 8U);
   EXPECT_NE(lines[0].find("carrier-grade NAT"), std::string::npos);
   EXPECT_NE(lines[1].find("address-and-port-dependent mapping"), std::string::npos);
   EXPECT_NE(lines[2].find("address-and-port-dependent filtering"), std::string::npos);
   EXPECT_EQ(lines[3], "Your NAT rewrites source ports.");
   EXPECT_NE(lines[5].find("tun-mtu 1400"), std::string::npos);
   EXPECT_NE(lines[6].find("IKEv2 fragmentation"), std::string::npos);
+  EXPECT_NE(lines[7].find("Fix: L2TP: mtu 1456 and mru 1456"), std::string::npos) << lines[7];
   for (const auto& l : lines) EXPECT_EQ(l.find('\n'), std::string::npos) << l;
 }
 

@@ -6,17 +6,19 @@
 # the way out with a 1500-byte path MTU, so OpenVPN over UDP (default tun-mtu
 # 1500: its full-size packets need fragments) is restricted with tun-mtu /
 # mssfix advice, while WireGuard (1480-byte packets, no fragments) passes.
+# L2TP leaves DF clear and its full-size data messages (1538 bytes) leave as
+# fragments: restricted, with the PPP MTU that fits in one packet.
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source=lib/ipsec.sh
 source "$(dirname "$0")/lib/ipsec.sh"
-t_init "no-fragments: large-IKE finding, fragments dropped, openvpn restricted, wireguard pass"
+t_init "no-fragments: large-IKE finding, fragments dropped, openvpn and l2tp restricted, wireguard pass"
 t_need_bins
 t_need_python_jsonschema
 t_start no-fragments
 
-t_vpncheck --protocols ipsec,wireguard,openvpn --require wireguard
+t_vpncheck --protocols ipsec,wireguard,openvpn,l2tp --require wireguard
 t_ipsec_facts
 
 t_check "exit code 0 with --require wireguard (got $T_RC)" t_eq "$T_RC" 0
@@ -39,6 +41,14 @@ t_check "openvpn advice gives tun-mtu and mssfix" \
 t_check "wireguard has no such finding" \
 	t_eq "$(t_json "'full_size_packets_dropped' in proto('wireguard')['findings']")" false
 t_check "the text report's NAT section says fragments are dropped" grep -q "IP fragments are dropped on the way out" "$T_OUT"
+t_check "l2tp verdict is restricted (got '$(t_verdict l2tp)')" t_eq "$(t_verdict l2tp)" restricted
+t_check "l2tp findings contain full_size_packets_dropped" \
+	t_eq "$(t_json "'full_size_packets_dropped' in proto('l2tp')['findings']")" true
+t_check "l2tp advice: PPP mtu 1456 (1500 less 44)" \
+	t_eq "$(t_json "any('L2TP: mtu 1456 and mru 1456' in a for a in proto('l2tp')['advice'])")" true
+t_check "the path test's L2TP entry says it breaks" \
+	t_eq "$(t_json "next(m['breaks'] for m in r['nat']['tests']['path']['protocols'] if m['protocol'] == 'l2tp')")" true
+t_check "l2tp's small data messages still came back" test "$(t_data l2tp ipv4 1701 small echoed)" -ge 1
 
 [[ $T_FAILS -eq 0 ]] || t_show_run
 t_finish
