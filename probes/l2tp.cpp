@@ -14,6 +14,9 @@ constexpr std::uint32_t kFramingAsyncSync = 0x3;  // L2TP: 0x2 async, 0x1 sync
 constexpr std::uint32_t kBearerNone = 0x0;
 constexpr std::uint16_t kFirmwareRevision = 0x0690;  // as xl2tpd 1.3.x reports itself
 constexpr std::uint16_t kReceiveWindow = 4;
+constexpr std::uint32_t kFramingTypeSync = 0x1;  // Framing Type AVP: bit 0 synchronous, bit 1 asynchronous
+// The (Tx) Connect Speed an LAC without a physical line reports, in bits per second.
+constexpr std::uint32_t kConnectSpeed = 100'000'000;
 
 constexpr std::uint16_t as_u16(MessageType t) { return static_cast<std::uint16_t>(t); }
 constexpr std::uint16_t as_u16(AvpType t) { return static_cast<std::uint16_t>(t); }
@@ -38,12 +41,13 @@ class MessageWriter {
     b.be32(v);
     return avp(type, b.view());
   }
-  Bytes finish(std::uint16_t tunnel_id, std::uint16_t ns, std::uint16_t nr) {
+  // session_id 0: a tunnel-level message.
+  Bytes finish(std::uint16_t tunnel_id, std::uint16_t ns, std::uint16_t nr, std::uint16_t session_id = 0) {
     ByteWriter w;
     w.be16(kControlFlags)
         .be16(static_cast<std::uint16_t>(kHeaderSize + body_.size()))
         .be16(tunnel_id)
-        .be16(0)  // session id: tunnel-level message
+        .be16(session_id)
         .be16(ns)
         .be16(nr)
         .bytes(body_.view());
@@ -85,6 +89,14 @@ bool decode_avp(const Avp& avp, Message& m) {
       return u16(m.assigned_tunnel_id);
     case AvpType::receive_window_size:
       return u16(m.receive_window_size);
+    case AvpType::assigned_session_id:
+      return u16(m.assigned_session_id);
+    case AvpType::call_serial_number:
+      return u32(m.call_serial_number);
+    case AvpType::framing_type:
+      return u32(m.framing_type);
+    case AvpType::tx_connect_speed:
+      return u32(m.tx_connect_speed);
     case AvpType::tie_breaker:
       return size == 8;
     case AvpType::host_name:
@@ -140,6 +152,10 @@ std::map<std::string, std::string> describe(const Message& m) {
   opt("firmware_revision", m.firmware_revision);
   opt("assigned_tunnel_id", m.assigned_tunnel_id);
   opt("receive_window_size", m.receive_window_size);
+  opt("assigned_session_id", m.assigned_session_id);
+  opt("call_serial_number", m.call_serial_number);
+  opt("framing_type", m.framing_type);
+  opt("tx_connect_speed", m.tx_connect_speed);
   opt("result_code", m.result_code);
   opt("error_code", m.error_code);
   if (m.host_name) f["host_name"] = pptp::escape_text(*m.host_name);
@@ -244,6 +260,48 @@ Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, 
       .avp16(AvpType::assigned_tunnel_id, own_tunnel_id)
       .avp(AvpType::result_code, result_value.view())
       .finish(peer_tunnel_id, ns, nr);
+}
+
+Bytes build_icrq(std::uint16_t peer_tunnel_id, std::uint16_t assigned_session_id, std::uint32_t serial,
+                 std::uint16_t ns, std::uint16_t nr) {
+  if (assigned_session_id == 0) return {};
+  return MessageWriter{}
+      .avp16(AvpType::message_type, as_u16(MessageType::icrq))
+      .avp16(AvpType::assigned_session_id, assigned_session_id)
+      .avp32(AvpType::call_serial_number, serial)
+      .finish(peer_tunnel_id, ns, nr);
+}
+
+Bytes build_icrp(ByteView icrq, std::uint16_t peer_tunnel_id, std::uint16_t assigned_session_id) {
+  Message request;
+  if (assigned_session_id == 0 || !parses_as(icrq, MessageType::icrq, request) ||
+      request.assigned_session_id.value_or(0) == 0)
+    return {};
+  Bytes reply = MessageWriter{}
+                    .avp16(AvpType::message_type, as_u16(MessageType::icrp))
+                    .avp16(AvpType::assigned_session_id, assigned_session_id)
+                    .finish(peer_tunnel_id, request.nr, static_cast<std::uint16_t>(request.ns + 1),
+                            *request.assigned_session_id);
+  if (reply.size() > icrq.size()) return {};
+  return reply;
+}
+
+Bytes build_iccn(ByteView icrp, std::uint16_t peer_tunnel_id) {
+  Message reply;
+  if (!parses_as(icrp, MessageType::icrp, reply) || reply.assigned_session_id.value_or(0) == 0) return {};
+  return MessageWriter{}
+      .avp16(AvpType::message_type, as_u16(MessageType::iccn))
+      .avp32(AvpType::tx_connect_speed, kConnectSpeed)
+      .avp32(AvpType::framing_type, kFramingTypeSync)
+      .finish(peer_tunnel_id, reply.nr, static_cast<std::uint16_t>(reply.ns + 1), *reply.assigned_session_id);
+}
+
+bool is_icrp_reply_to(ByteView reply, ByteView icrq) {
+  Message rep;
+  Message req;
+  return parses_as(reply, MessageType::icrp, rep) && parses_as(icrq, MessageType::icrq, req) &&
+         req.assigned_session_id && rep.session_id == *req.assigned_session_id && rep.ns == req.nr &&
+         rep.nr == static_cast<std::uint16_t>(req.ns + 1) && rep.assigned_session_id.value_or(0) != 0;
 }
 
 bool is_sccrp_reply_to(ByteView reply, ByteView sccrq) {

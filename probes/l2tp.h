@@ -12,8 +12,9 @@
 // Assigned Tunnel ID.
 //
 // The exchange: C->R SCCRQ (Ns 0, Nr 0), R->C SCCRP (Ns 0, Nr 1), C->R SCCCN
-// (Ns 1, Nr 1), R->C ZLB (Ns 1, Nr 2); or the client ends with StopCCN. Reply
-// builders never return more bytes than the request they answer.
+// (Ns 1, Nr 1), R->C ZLB (Ns 1, Nr 2), then a call (ICRQ, ICRP, ICCN, ZLB);
+// a client may end with StopCCN. Reply builders never return more bytes than
+// the request they answer.
 #pragma once
 
 #include <cstddef>
@@ -70,6 +71,10 @@ enum class AvpType : std::uint16_t {
   vendor_name = 8,
   assigned_tunnel_id = 9,
   receive_window_size = 10,
+  assigned_session_id = 14,
+  call_serial_number = 15,
+  framing_type = 19,
+  tx_connect_speed = 24,
 };
 
 // StopCCN Result Code 1: "General request to clear control connection".
@@ -102,6 +107,10 @@ struct Message {
   std::optional<std::string> vendor_name;
   std::optional<std::uint16_t> assigned_tunnel_id;
   std::optional<std::uint16_t> receive_window_size;
+  std::optional<std::uint16_t> assigned_session_id;
+  std::optional<std::uint32_t> call_serial_number;
+  std::optional<std::uint32_t> framing_type;
+  std::optional<std::uint32_t> tx_connect_speed;
   std::optional<std::uint16_t> result_code;
   std::optional<std::uint16_t> error_code;
   std::optional<ProbeToken> token;  // from host_name
@@ -156,6 +165,30 @@ Bytes build_zlb_ack(ByteView message, std::uint16_t peer_tunnel_id);
 Bytes build_stop_ccn(std::uint16_t peer_tunnel_id, std::uint16_t own_tunnel_id, std::uint16_t ns,
                      std::uint16_t nr, std::uint16_t result = kResultGeneralClear);
 
+// A session for the data (RFC 2661 §5.2, incoming call): C->R ICRQ (Ns 2,
+// Nr 1), R->C ICRP (Ns 1, Nr 3), C->R ICCN (Ns 3, Nr 2), R->C ZLB (Ns 2, Nr 4).
+//
+// Client: ICRQ to the reflector's tunnel `peer_tunnel_id`, header Session ID 0
+// (RFC 2661 §6.10: the peer has assigned none yet), AVPs Message Type 10,
+// Assigned Session ID = `assigned_session_id` (non-zero; empty for 0), Call
+// Serial Number `serial`.
+Bytes build_icrq(std::uint16_t peer_tunnel_id, std::uint16_t assigned_session_id, std::uint32_t serial,
+                 std::uint16_t ns, std::uint16_t nr);
+// Reflector: ICRP answering `icrq` (§6.11): to `peer_tunnel_id` (the client's,
+// which an ICRQ does not carry), header Session ID = the ICRQ's Assigned
+// Session ID, Ns = its Nr, Nr = its Ns + 1, AVPs Message Type 11 and Assigned
+// Session ID = `assigned_session_id` (non-zero). Empty when `icrq` is not a
+// valid ICRQ or the answer would be larger than it.
+Bytes build_icrp(ByteView icrq, std::uint16_t peer_tunnel_id, std::uint16_t assigned_session_id);
+// Client: ICCN completing the call `icrp` answered (§6.12): to `peer_tunnel_id`,
+// header Session ID = the ICRP's Assigned Session ID, Ns = its Nr, Nr = its Ns
+// + 1, AVPs Message Type 12, (Tx) Connect Speed and Framing Type (synchronous,
+// as PPP over Linux's kernel L2TP frames). Empty when `icrp` is not an ICRP.
+Bytes build_iccn(ByteView icrp, std::uint16_t peer_tunnel_id);
+// ICRP to our ICRQ: header Session ID == its Assigned Session ID, Ns == its
+// Nr, Nr == its Ns + 1, and a non-zero Assigned Session ID.
+bool is_icrp_reply_to(ByteView reply, ByteView icrq);
+
 // Client checks.
 // SCCRP to our SCCRQ: Tunnel ID == our Assigned Tunnel ID, Ns 0, Nr 1, a
 // non-zero Assigned Tunnel ID, and the SCCRQ's Host Name echoed.
@@ -201,7 +234,8 @@ constexpr std::size_t kDataFullSize = kDataHeaderSize + kPppHeaderSize + kPppDef
 // Length, ids, Ns, Nr) + PPP 4: the path MTU less this is the PPP MTU that fits.
 constexpr int kDataOverheadV4 = 20 + 8 + 12 + 4;
 
-// The Session ID the reflector's end has for `token`'s data; never 0.
+// The Session ID the reflector's ICRP assigns to `token`'s call, which its
+// data messages carry; never 0.
 std::uint16_t data_session_id(const ProbeToken& token);
 // Empty when `size` is below kDataMinSize or above a UDP payload, or the
 // sequence does not fit ICMP's (sequence + 1 above 0xffff).
@@ -218,13 +252,15 @@ std::vector<std::string> advice_mtu(int path_mtu);
 // ---- The probe module (probes/l2tp_module.cpp) -------------------------------
 //
 // Client, on one UDP socket to port 1701: SCCRQ -> SCCRP, SCCCN -> ZLB,
-// StopCCN -> ZLB (a clean end, as a real client that gives up would send);
-// next_request drives the steps, is_reply_to checks each step's answer.
+// ICRQ -> ICRP, ICCN -> ZLB: a tunnel and a call's session, which the data
+// phase's messages then use; next_request drives the steps, is_reply_to
+// checks each step's answer.
 // Reflector: stateless. The SCCRQ carries the token (Host Name) and opens a
-// flow; SCCCN and StopCCN of that flow are attributed through
+// flow; SCCCN, ICRQ, ICCN (and StopCCN) of that flow are attributed through
 // ArrivalContext::flow_token and must be addressed to the reflector's tunnel.
-// Both tunnel ids are derived from the token, so the reflector can address
-// its ZLB to the client's tunnel without keeping state.
+// Both tunnel ids and the reflector's session id are derived from the token,
+// so the reflector can address its answers to the client's tunnel without
+// keeping state.
 extern const ProtocolModule kModule;
 // Its verdict rule (ProtocolModule::assess, l2tp_assess.cpp): the alternatives
 // rule plus the advice only L2TP needs.

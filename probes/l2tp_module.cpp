@@ -28,19 +28,34 @@ Bytes module_build(const ProbeContext& context, const RandomFill& /*rnd*/) {
   return build_sccrq(context.token, client_tunnel_id(context.token));
 }
 
+// The Assigned Session ID our ICRQ carries for `token`; never 0.
+std::uint16_t client_session_id(const ProbeToken& token) { return derive_id("vpncheck l2tp client session", token); }
+
+// The first call of the tunnel.
+constexpr std::uint32_t kCallSerialNumber = 1;
+
+// Messages that follow an SCCRQ on its flow, and the Session ID their header
+// must carry: tunnel-level ones 0; the ICCN the session the reflector assigned.
+bool follows_sccrq(const Message& m, const ProbeToken& token) {
+  if (is_type(m, MessageType::iccn)) return m.session_id == data_session_id(token);
+  return m.session_id == 0 && (is_type(m, MessageType::scccn) || is_type(m, MessageType::stop_ccn) ||
+                               (is_type(m, MessageType::icrq) && m.assigned_session_id.value_or(0) != 0));
+}
+
 // SCCRQ: tagged, to tunnel 0 (RFC 2661 §5.1: the peer has no tunnel id yet).
-// SCCCN / StopCCN: only as follow-ups of a flow an SCCRQ opened, addressed to
-// the tunnel the reflector assigned for that flow's token.
+// SCCCN, ICRQ, ICCN (and StopCCN): only as follow-ups of a flow an SCCRQ
+// opened, addressed to the tunnel the reflector assigned for that flow's token.
 std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext& arrival) {
   auto m = parse(payload);
-  if (!m || m->zlb || m->session_id != 0) return std::nullopt;
+  if (!m || m->zlb) return std::nullopt;
   ParsedRequest out;
   if (is_type(*m, MessageType::sccrq)) {
-    if (m->tunnel_id != 0 || !m->token || m->assigned_tunnel_id.value_or(0) == 0) return std::nullopt;
+    if (m->session_id != 0 || m->tunnel_id != 0 || !m->token || m->assigned_tunnel_id.value_or(0) == 0)
+      return std::nullopt;
     out.token = *m->token;
     out.opens_flow = true;
-  } else if (is_type(*m, MessageType::scccn) || is_type(*m, MessageType::stop_ccn)) {
-    if (!arrival.flow_token || m->tunnel_id != reflector_tunnel_id(*arrival.flow_token)) return std::nullopt;
+  } else if (arrival.flow_token && m->tunnel_id == reflector_tunnel_id(*arrival.flow_token) &&
+             follows_sccrq(*m, *arrival.flow_token)) {
     out.token = *arrival.flow_token;
   } else {
     return std::nullopt;
@@ -49,33 +64,44 @@ std::optional<ParsedRequest> module_parse(ByteView payload, const ArrivalContext
   return out;
 }
 
-// SCCRP to an SCCRQ; a ZLB acknowledgement to SCCCN and StopCCN, addressed to
-// the client's tunnel (StopCCN names it; SCCCN does not, so it is derived).
+// SCCRP to an SCCRQ; ICRP to an ICRQ, with the session the data messages
+// use; a ZLB acknowledgement to SCCCN, ICCN and StopCCN, addressed to the
+// client's tunnel (StopCCN names it; the others do not, so it is derived).
 Bytes module_reply(ByteView request, const ParsedRequest& parsed, const ArrivalContext& /*arrival*/,
                    const RandomFill& /*rnd*/) {
   auto m = parse(request);
   if (!m || m->zlb) return {};
   if (is_type(*m, MessageType::sccrq)) return build_sccrp(request, reflector_tunnel_id(parsed.token));
-  if (is_type(*m, MessageType::scccn) || is_type(*m, MessageType::stop_ccn))
+  if (is_type(*m, MessageType::icrq))
+    return build_icrp(request, client_tunnel_id(parsed.token), data_session_id(parsed.token));
+  if (is_type(*m, MessageType::scccn) || is_type(*m, MessageType::iccn) || is_type(*m, MessageType::stop_ccn))
     return build_zlb_ack(request, m->assigned_tunnel_id.value_or(client_tunnel_id(parsed.token)));
   return {};
 }
 
-// The answer each of our messages needs: SCCRP to the SCCRQ; to SCCCN and
-// StopCCN a ZLB acknowledging it whose Ns is the one our message expected.
+// The answer each of our messages needs: SCCRP to the SCCRQ, ICRP to the
+// ICRQ; to SCCCN, ICCN and StopCCN a ZLB acknowledging it whose Ns is the
+// one our message expected.
 bool module_is_reply_to(ByteView reply, ByteView request) {
   auto req = parse(request);
   if (!req || req->zlb) return false;
   if (is_type(*req, MessageType::sccrq)) return is_sccrp_reply_to(reply, request);
-  if (!is_type(*req, MessageType::scccn) && !is_type(*req, MessageType::stop_ccn)) return false;
+  if (is_type(*req, MessageType::icrq)) return is_icrp_reply_to(reply, request);
+  if (!is_type(*req, MessageType::scccn) && !is_type(*req, MessageType::iccn) &&
+      !is_type(*req, MessageType::stop_ccn))
+    return false;
   auto rep = parse(reply);
   if (!rep || !is_zlb_ack_for(reply, request) || rep->ns != req->nr) return false;
   return !req->assigned_tunnel_id || rep->tunnel_id == *req->assigned_tunnel_id;
 }
 
-// After the SCCRP (step 0): SCCCN. After its ZLB (step 1): StopCCN (Ns 2,
-// Nr 1: ZLBs take no sequence number), so the reflector's side is closed as
-// a real client would. After that ZLB: done.
+// After the SCCRP (step 0): SCCCN. After its ZLB (step 1): ICRQ (Ns 2, Nr 1:
+// ZLBs take no sequence number), which opens the session the data phase's
+// messages travel in, as a client's call does (RFC 2661 §5.2). After the
+// ICRP (step 2): ICCN. After its ZLB: done, with the tunnel and its session
+// up: the data phase follows on the same socket, and no StopCCN comes before
+// it, since a box that follows L2TP's control messages may stop the data of
+// a tunnel that was closed.
 std::optional<Bytes> module_next(const ProbeContext& context, std::size_t step, ByteView last_request,
                                  ByteView last_reply, const RandomFill& /*rnd*/) {
   if (step == 0) {
@@ -83,10 +109,14 @@ std::optional<Bytes> module_next(const ProbeContext& context, std::size_t step, 
     if (scccn.empty()) return std::nullopt;
     return scccn;
   }
-  if (step == 1) {
-    auto scccn = parse(last_request);
-    if (!scccn || !is_type(*scccn, MessageType::scccn)) return std::nullopt;
-    return build_stop_ccn(scccn->tunnel_id, client_tunnel_id(context.token), 2, 1);
+  auto previous = parse(last_request);
+  if (!previous) return std::nullopt;
+  if (step == 1 && is_type(*previous, MessageType::scccn))
+    return build_icrq(previous->tunnel_id, client_session_id(context.token), kCallSerialNumber, 2, 1);
+  if (step == 2 && is_type(*previous, MessageType::icrq)) {
+    Bytes iccn = build_iccn(last_reply, previous->tunnel_id);
+    if (iccn.empty()) return std::nullopt;
+    return iccn;
   }
   return std::nullopt;
 }
@@ -116,9 +146,7 @@ namespace {
 // (net/ipv4/ip_output.c) leaves DF clear on those: routers, and the sender
 // itself, fragment full-size packets. (xl2tpd's userspace data path keeps
 // its socket at the system default instead.) The data phase follows the
-// whole control exchange, StopCCN included, on the same socket, and no
-// session is set up (ICRQ) before it: only a box that tracks L2TP's control
-// messages could tell.
+// control exchange on the same socket, in the session its ICRQ opened.
 constexpr DataPhase kDataPhase{
     .piece = "",
     .small_payload = kDataSmallSize,
@@ -137,7 +165,8 @@ constexpr DataPhase kDataPhase{
 const ProtocolModule kModule{
     .id = "l2tp",
     .title = "L2TP",
-    .description = "control connection on UDP 1701: SCCRQ/SCCRP, SCCCN/ZLB, StopCCN/ZLB (tag in Host Name)",
+    .description = "control connection and a call on UDP 1701: SCCRQ/SCCRP, SCCCN/ZLB, ICRQ/ICRP, ICCN/ZLB (tag in "
+                   "Host Name)",
     .variants = kVariants,
     .build_request = module_build,
     .parse_request = module_parse,

@@ -104,20 +104,21 @@ class L2tpLoopback : public fixtures::InProcessReflector {
 TEST_F(L2tpLoopback, WholeExchangeBothWaysPasses) {
   auto r = run_probe(server_->ports().udp.at(0));
   EXPECT_EQ(r.client.outcome, Outcome::reply) << r.client.detail;
-  EXPECT_EQ(r.client.steps_answered, 3U) << "SCCRQ->SCCRP, SCCCN->ZLB, StopCCN->ZLB";
-  ASSERT_EQ(r.client.later_sent_sha256.size(), 2U);
-  // The reflector attributed all three messages to this probe, the follow-ups through the flow.
-  ASSERT_EQ(r.arrivals.size(), 3U);
+  EXPECT_EQ(r.client.steps_answered, 4U) << "SCCRQ->SCCRP, SCCCN->ZLB, ICRQ->ICRP, ICCN->ZLB";
+  ASSERT_EQ(r.client.later_sent_sha256.size(), 3U);
+  // The reflector attributed all four messages to this probe, the follow-ups through the flow.
+  ASSERT_EQ(r.arrivals.size(), 4U);
   std::vector<std::string> types;
   for (const auto& a : r.arrivals) {
     EXPECT_EQ(a.protocol, "l2tp");
     EXPECT_TRUE(a.reply.sent) << a.reply.reason;
     types.push_back(a.fields.at("message_type"));
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"SCCRQ", "SCCCN", "StopCCN"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"SCCRQ", "SCCCN", "ICRQ", "ICCN"}));
   EXPECT_EQ(r.arrivals[0].payload_sha256, r.client.sent_sha256);
   EXPECT_EQ(r.arrivals[1].payload_sha256, r.client.later_sent_sha256[0]);
   EXPECT_EQ(r.arrivals[2].payload_sha256, r.client.later_sent_sha256[1]);
+  EXPECT_EQ(r.arrivals[3].payload_sha256, r.client.later_sent_sha256[2]);
   probes::ProbeToken token{*probes::tag_from_hex(session_.tag_hex), 5};
   EXPECT_EQ(r.arrivals[0].fields.at("assigned_tunnel_id"), std::to_string(probes::l2tp::client_tunnel_id(token)));
   EXPECT_EQ(r.arrivals[0].fields.at("host_name"), probes::l2tp::tagged_host_name(token));

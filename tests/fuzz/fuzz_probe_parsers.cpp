@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(m->is_reply_to(reply, input));
       FUZZ_CHECK(!parses_as_any_request(reply, hints));
     }
-    // Follow-ups that carry no tag (L2TP SCCCN/StopCCN), as the reflector
+    // Follow-ups that carry no tag (L2TP SCCCN, ICRQ, ICCN), as the reflector
     // parses them inside a flow an earlier tagged message opened.
     ArrivalContext in_flow = default_arrival(kHints[0]);
     in_flow.flow_token = ProbeToken{};

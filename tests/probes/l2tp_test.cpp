@@ -43,6 +43,22 @@ const Bytes kGoldenStopCcn = hex(
     "8008" "0000" "0009" "2222"
     "800a" "0000" "0001" "0001" "0000");        // Result Code 1, error 0
 
+// A call (RFC 2661 §6.10-6.12): the client's session 0x4444, the reflector's 0x5555.
+const Bytes kGoldenIcrq = hex(
+    "c802" "0026" "3333" "0000" "0002" "0001"   // to the reflector's tunnel, session 0, Ns 2, Nr 1
+    "8008" "0000" "0000" "000a"                 // Message Type ICRQ
+    "8008" "0000" "000e" "4444"                 // Assigned Session ID
+    "800a" "0000" "000f" "00000001");           // Call Serial Number 1
+const Bytes kGoldenIcrp = hex(
+    "c802" "001c" "2222" "4444" "0001" "0003"   // to the client's tunnel and session, Ns 1, Nr 3
+    "8008" "0000" "0000" "000b"                 // Message Type ICRP
+    "8008" "0000" "000e" "5555");               // Assigned Session ID
+const Bytes kGoldenIccn = hex(
+    "c802" "0028" "3333" "5555" "0003" "0002"   // in the reflector's session, Ns 3, Nr 2
+    "8008" "0000" "0000" "000c"                 // Message Type ICCN
+    "800a" "0000" "0018" "05f5e100"             // (Tx) Connect Speed 100,000,000
+    "800a" "0000" "0013" "00000001");           // Framing Type synchronous
+
 // PROTOCOLS.md §3.3: the tshark-verified 97-byte SCCRQ (host "probe").
 const Bytes kSpecSccrq = hex(
     "c80200610000000000000000" "8008000000000001" "8008000000020100" "800a00000003" "00000003"
@@ -57,6 +73,44 @@ TEST(L2tpCodec, BuildsGoldenMessages) {
   EXPECT_EQ(l2tp::build_zlb_ack(kGoldenScccn, 0x2222), kGoldenZlbAck);
   EXPECT_EQ(l2tp::build_zlb(0x2222, 1, 2), kGoldenZlbAck);
   EXPECT_EQ(l2tp::build_stop_ccn(0x3333, 0x2222, 2, 1), kGoldenStopCcn);
+}
+
+TEST(L2tpCodec, BuildsAndParsesAGoldenCall) {
+  EXPECT_EQ(l2tp::build_icrq(0x3333, 0x4444, 1, 2, 1), kGoldenIcrq);
+  EXPECT_EQ(l2tp::build_icrp(kGoldenIcrq, 0x2222, 0x5555), kGoldenIcrp);
+  EXPECT_EQ(l2tp::build_iccn(kGoldenIcrp, 0x3333), kGoldenIccn);
+  EXPECT_LE(kGoldenIcrp.size(), kGoldenIcrq.size()) << "never an amplifier";
+  EXPECT_TRUE(l2tp::is_icrp_reply_to(kGoldenIcrp, kGoldenIcrq));
+  auto icrq = l2tp::parse(kGoldenIcrq);
+  ASSERT_TRUE(icrq);
+  EXPECT_EQ(l2tp::type_name(*icrq->message_type), "ICRQ");
+  EXPECT_EQ(icrq->assigned_session_id, 0x4444);
+  EXPECT_EQ(icrq->call_serial_number, 1U);
+  auto iccn = l2tp::parse(kGoldenIccn);
+  ASSERT_TRUE(iccn);
+  EXPECT_EQ(iccn->session_id, 0x5555);
+  EXPECT_EQ(iccn->tx_connect_speed, 100'000'000U);
+  EXPECT_EQ(iccn->framing_type, 1U);
+  const auto fields = l2tp::describe(*iccn);
+  EXPECT_EQ(fields.at("message_type"), "ICCN");
+  EXPECT_EQ(fields.at("tx_connect_speed"), "100000000");
+}
+
+TEST(L2tpCodec, CallBuildersAndChecksRejectTheWrongMessage) {
+  EXPECT_TRUE(l2tp::build_icrq(0x3333, 0, 1, 2, 1).empty());
+  EXPECT_TRUE(l2tp::build_icrp(kGoldenIcrq, 0x2222, 0).empty());
+  EXPECT_TRUE(l2tp::build_icrp(kGoldenSccrq, 0x2222, 0x5555).empty());
+  EXPECT_TRUE(l2tp::build_iccn(kGoldenIcrq, 0x3333).empty());
+  EXPECT_TRUE(l2tp::build_iccn(kGoldenSccrp, 0x3333).empty());
+  EXPECT_FALSE(l2tp::is_icrp_reply_to(kGoldenIcrq, kGoldenIcrq));
+  EXPECT_FALSE(l2tp::is_icrp_reply_to(kGoldenIcrp, kGoldenIccn));
+  // Another call's ICRP: a different session of ours.
+  EXPECT_FALSE(l2tp::is_icrp_reply_to(l2tp::build_icrp(l2tp::build_icrq(0x3333, 0x4445, 1, 2, 1), 0x2222, 0x5555),
+                                      kGoldenIcrq));
+  // An Assigned Session ID AVP of the wrong size is a malformed message.
+  Bytes wrong_size = hex("c802" "0018" "3333" "0000" "0002" "0001" "8008" "0000" "0000" "000a"
+                         "8007" "0000" "000e" "44");
+  EXPECT_FALSE(l2tp::parse(wrong_size).has_value());
 }
 
 TEST(L2tpCodec, ParsesTheSpecSccrqAndAnswersIt) {
@@ -177,7 +231,8 @@ TEST(L2tpCodec, ClientRejectsForeignReplies) {
 }
 
 TEST(L2tpCodec, ParseRejectsEveryTruncation) {
-  for (const Bytes* msg : {&kGoldenSccrq, &kGoldenSccrp, &kGoldenScccn, &kGoldenZlbAck, &kGoldenStopCcn}) {
+  for (const Bytes* msg : {&kGoldenSccrq, &kGoldenSccrp, &kGoldenScccn, &kGoldenZlbAck, &kGoldenStopCcn,
+                           &kGoldenIcrq, &kGoldenIcrp, &kGoldenIccn}) {
     for (std::size_t len = 0; len < msg->size(); ++len) {
       EXPECT_FALSE(l2tp::parse(ByteView(*msg).first(len)).has_value()) << len;
       // Even with the Length field fixed up, a message cut inside its first AVP is rejected.

@@ -40,10 +40,10 @@ t_check "wireguard standard probe udp/51820 went both ways" \
 t_check "openvpn standard probe udp/1194 went both ways" \
 	t_eq "$(t_probe_field openvpn genuine udp 1194 outbound)/$(t_probe_field openvpn genuine udp 1194 inbound)" "true/true"
 t_check "l2tp verdict is pass (got '$l2tp')" t_eq "$l2tp" pass
-t_check "l2tp udp/1701 completed all 3 steps (SCCRP, ZLB, ZLB)" \
-	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 3
-t_check "the reflector saw the SCCRQ, SCCCN and StopCCN of the ipv4 l2tp probe" \
-	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 arrivals)" 3
+t_check "l2tp udp/1701 completed all 4 steps (SCCRP, ZLB, ICRP, ZLB)" \
+	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 4
+t_check "the reflector saw the SCCRQ, SCCCN, ICRQ and ICCN of the ipv4 l2tp probe" \
+	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 arrivals)" 4
 # The data phase after the control exchange: a ping-sized and a full-size
 # (PPP MTU 1500, sent as fragments without DF) data message both came back.
 echo "  facts: l2tp data echoed: ipv4 small=$(t_data l2tp ipv4 1701 small echoed) full=$(t_data l2tp ipv4 1701 full echoed); ipv6 small=$(t_data l2tp ipv6 1701 small echoed) full=$(t_data l2tp ipv6 1701 full echoed)"

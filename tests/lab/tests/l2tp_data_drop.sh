@@ -21,8 +21,8 @@ findings="$(t_json "proto('l2tp').get('findings', [])" 2>/dev/null || true)"
 echo "  facts: l2tp=$l2tp findings=$findings wireguard=$(t_verdict wireguard)"
 echo "  facts: l2tp ipv4 data: small sent=$(t_data l2tp ipv4 1701 small sent) arrived=$(t_data l2tp ipv4 1701 small arrived) echoed=$(t_data l2tp ipv4 1701 small echoed); full sent=$(t_data l2tp ipv4 1701 full sent) arrived=$(t_data l2tp ipv4 1701 full arrived)"
 t_check "report validates against $T_SCHEMA" t_report_valid
-t_check "the control exchange itself passes (all 3 steps answered)" \
-	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 3
+t_check "the control exchange itself passes (all 4 steps answered)" \
+	t_eq "$(t_probe_field_in ipv4 l2tp genuine udp 1701 steps_answered)" 4
 t_check "l2tp restricted (got '$l2tp')" t_eq "$l2tp" restricted
 t_check "finding data_dropped_after_handshake" \
 	t_eq "$(t_json "'data_dropped_after_handshake' in proto('l2tp').get('findings', [])")" true
