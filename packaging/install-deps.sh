@@ -33,6 +33,7 @@ TEST_PACKAGES=(
   python3 python3-jsonschema                     # lab assertions and report-schema validation
   miniupnpd                                      # UPnP IGD / NAT-PMP / PCP gateway for the port-mapping lab tests
   tayga                                          # NAT64 (stateless IPv6/IPv4 translator) of the nat64 lab profile
+  xl2tpd                                         # real L2TP (control connection and call; no kernel PPP for data)
   tcpdump                                        # router LAN/WAN captures kept as evidence when a lab test fails
 )
 # Large and not needed to build anything: the HTML report's rendering test
@@ -77,6 +78,21 @@ apt-get update -q
 if ((${#missing[@]} > 0)); then
   echo "install-deps: installing ${missing[*]}"
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # The lab runs these daemons itself, inside its own namespaces; a package
+  # just installed for that must not leave a system service listening on
+  # this machine (xl2tpd would on UDP 1701).
+  if [[ -d /run/systemd/system ]]; then
+    for pkg in "${missing[@]}"; do
+      case "$pkg" in
+      xl2tpd | miniupnpd | tayga)
+        if systemctl is-enabled --quiet "$pkg" 2>/dev/null || systemctl is-active --quiet "$pkg" 2>/dev/null; then
+          echo "install-deps: $pkg is used by the lab only: stopping and disabling its system service"
+          systemctl disable --now "$pkg" >/dev/null 2>&1 || true
+        fi
+        ;;
+      esac
+    done
+  fi
 fi
 if ((${#missing_optional[@]} > 0)); then
   echo "install-deps: installing ${missing_optional[*]} (optional)"

@@ -5,7 +5,10 @@
 #     verdict == pass   <=>   real tunnel carries a ping (TUNNEL_UP)
 # ("pass" means: works on the protocol's standard transport, which is exactly
 # what the real-software scripts use: OpenVPN UDP 1194, WireGuard UDP 51820,
-# IPsec IKEv2 on UDP 500 then NAT-T on UDP 4500 via strongSwan.)
+# IPsec IKEv2 on UDP 500 then NAT-T on UDP 4500 via strongSwan, L2TP on UDP
+# 1701 via xl2tpd.) For L2TP, TUNNEL_UP means the control connection and a
+# call came up: this kernel has no PPP, so no packet crosses xl2tpd's tunnel,
+# and only profiles that do not act on L2TP's data can be compared.
 #
 # Also checks the real software against what the profile is known to do, so
 # a broken lab (both sides down) cannot make the test pass by agreement.
@@ -19,6 +22,16 @@ agreement_tool() {
 	openvpn) echo openvpn ;;
 	wireguard) echo wireguard-go ;;
 	ipsec) echo strongswan ;;
+	l2tp) echo xl2tpd ;;
+	esac
+}
+
+# agreement_real_script PROTO -> the real/<name>.sh that runs it.
+agreement_real_script() {
+	case "$1" in
+	ipsec) echo strongswan ;;
+	l2tp) echo xl2tpd ;;
+	*) echo "$1" ;;
 	esac
 }
 
@@ -36,7 +49,7 @@ agreement_need_real() {
 	else
 		command -v "$tool" >/dev/null || t_skip "$tool is not installed"
 	fi
-	[[ -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
+	[[ $proto == l2tp || -c /dev/net/tun ]] || t_skip "/dev/net/tun is missing (needed by $tool)"
 }
 
 # agreement_main PROTO PROFILE EXPECTED_REAL(TUNNEL_UP|TUNNEL_DOWN)
@@ -45,9 +58,9 @@ agreement_need_real() {
 agreement_main() {
 	local proto="$1" profile="$2" expected="$3"
 	# real/<script>.sh runs the real software (tool) for PROTO.
-	local tool real="$proto"
+	local tool real
 	tool="$(agreement_tool "$proto")"
-	[[ $proto == ipsec ]] && real=strongswan
+	real="$(agreement_real_script "$proto")"
 	t_init "agreement $proto/$profile: vpncheck verdict vs real $tool"
 	agreement_need_real "$proto" "$tool"
 
@@ -104,9 +117,9 @@ agreement_main() {
 # exchange 3 times: ~1 % of attempts fail), and a user reconnects; two failed
 # attempts in a row are not chance. Bounded: vpncheck 20 s, each attempt 40 s.
 agreement_lossy_main() {
-	local proto="$1" profile="$2" tool real="$1"
+	local proto="$1" profile="$2" tool real
 	tool="$(agreement_tool "$proto")"
-	[[ $proto == ipsec ]] && real=strongswan
+	real="$(agreement_real_script "$proto")"
 	t_init "agreement $proto/$profile (random loss): vpncheck verdict vs real $tool"
 	agreement_need_real "$proto" "$tool"
 
