@@ -89,7 +89,9 @@ std::optional<Transport> transport_from_string(std::string_view s) {
 std::string describe_place(const ProbeVariant& v) {
   switch (v.transport) {
     case Transport::udp: return "UDP " + std::to_string(v.port);
-    case Transport::tcp: return "TCP " + std::to_string(v.port);
+    // A TLS-wrapped variant is named so: on the same port a plain one may run
+    // (OpenVPN over TCP 443) and fare otherwise.
+    case Transport::tcp: return (v.tls ? "TLS over TCP " : "TCP ") + std::to_string(v.port);
     case Transport::ip: break;
   }
   const auto* raw = ip::raw_protocol(v.port);

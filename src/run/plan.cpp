@@ -59,7 +59,7 @@ std::vector<PlannedProbe> make_plan(const std::vector<const probes::ProtocolModu
                       std::to_string(variant.port);
         } else if (variant.tls && !reflector.tls_certificate_sha256) {
           // Nothing to pin: a handshake could not tell the reflector from an interceptor.
-          not_run = "the reflector offers no TLS on " + probes::describe_place(variant) +
+          not_run = "the reflector offers no TLS on TCP " + std::to_string(variant.port) +
                     " (it publishes no certificate fingerprint; an older reflector?)";
         }
       }

@@ -58,7 +58,7 @@ TEST(ListProbes, ShowsSstpInsideTlsOnTcp443) {
   std::istringstream lines(out.str());
   while (std::getline(lines, line) && line.rfind("sstp ", 0) != 0) {
   }
-  EXPECT_TRUE(contains(line, "TCP 443 (standard)")) << out.str();
+  EXPECT_TRUE(contains(line, "TLS over TCP 443 (standard)")) << out.str();
   EXPECT_TRUE(contains(line, "TLS, then SSTP_DUPLEX_POST")) << out.str();
 }
 

@@ -2,6 +2,7 @@
 // of either family, and the digest scope both programs hash, on byte vectors
 // including malformed ones.
 #include "probes/ip.h"
+#include "probes/registry.h"
 
 #include <gtest/gtest.h>
 
@@ -54,6 +55,17 @@ TEST(RawProtocols, IanaNumbersAndNames) {
   EXPECT_EQ(ip::raw_protocol(std::uint16_t{50 + 256}), nullptr) << "not truncated to 8 bits";
   EXPECT_EQ(ip::raw_protocol("ESP"), nullptr) << "names are lower case";
   EXPECT_EQ(ip::raw_protocol(""), nullptr);
+}
+
+// A TLS-wrapped place is told apart from a plain one on the same port.
+TEST(PlaceNames, TlsWrappedVariantsSaySo) {
+  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::tcp, .port = 443, .standard = true, .tls = true}),
+            "TLS over TCP 443");
+  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::tcp, .port = 443}), "TCP 443");
+  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::udp, .port = 51820}), "UDP 51820");
+  const auto* sstp = find_protocol("sstp");
+  ASSERT_NE(sstp, nullptr);
+  EXPECT_EQ(describe_place(sstp->variants.front()), "TLS over TCP 443");
 }
 
 TEST(RawProtocols, ReportNamesComeFromTheTable) {
