@@ -68,13 +68,13 @@ struct StepAttempts {
 // data packet it sent after the handshake was answered, in send order.
 struct DataSent {
   std::uint32_t sequence = 0;
-  std::size_t size = 0;  // UDP payload
+  std::size_t size = 0;  // UDP payload, or IP payload at a raw IP place
   double sent_ms = 0;    // from the data phase's start
   bool echoed = false;   // the reflector's echo of it came back
   bool operator==(const DataSent&) const = default;
 };
 struct DataPhaseResult {
-  std::size_t small_size = 0;  // the two sizes sent (UDP payload)
+  std::size_t small_size = 0;  // the two sizes sent (as DataSent::size)
   std::size_t full_size = 0;
   std::vector<DataSent> sent;
   std::string detail;  // a local problem that cut it short (e.g. a socket error)
@@ -178,6 +178,11 @@ struct ProtocolAssessment {
   std::vector<std::string> advice;
   std::vector<std::string> findings;
   std::optional<ProbeVariant> working_variant;  // the one that passed, if any
+  // The places whose data phase counts (ProtocolModule::data_phase), set by a
+  // rule that knows which one the real software uses (IPsec: raw ESP without
+  // a NAT, NAT-T behind one); where none of them ran one, nothing is judged.
+  // Empty: the working variant's, else every place's.
+  std::vector<ProbeVariant> data_variants;
   std::vector<ProbeResult> probes;
   // Dual stack: one assessment per tested family (ipv4 first), each with only
   // that family's probes. This assessment's own verdict is then the IPv4 one

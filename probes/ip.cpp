@@ -98,6 +98,16 @@ Bytes datagram(ByteView source, ByteView destination, std::uint8_t protocol, Byt
   return {};
 }
 
+void set_dont_fragment(Bytes& datagram) {
+  if (ipv4_header_length(datagram) != kIpv4HeaderSize) return;
+  datagram[6] |= 0x40;
+  datagram[10] = 0;
+  datagram[11] = 0;
+  const std::uint16_t sum = ipv4_checksum(ByteView(datagram).first(kIpv4HeaderSize));
+  datagram[10] = static_cast<std::uint8_t>(sum >> 8);
+  datagram[11] = static_cast<std::uint8_t>(sum);
+}
+
 std::optional<ByteView> payload(ByteView datagram, std::uint8_t protocol) {
   if (ip6::looks_like_ipv6(datagram)) {
     auto p = ip6::parse(datagram);

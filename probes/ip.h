@@ -155,6 +155,11 @@ namespace vpncheck::probes::ip {
 // otherwise (mixed or unknown families, or too large).
 Bytes datagram(ByteView source, ByteView destination, std::uint8_t protocol, ByteView payload);
 
+// Sets DF on an IPv4 datagram as `datagram` built it (20-byte header),
+// checksum recomputed. Anything else (IPv6, which routers never fragment; a
+// header of another length) is left as it is.
+void set_dont_fragment(Bytes& datagram);
+
 // The payload of a well-formed datagram of `protocol`: IPv4 as parse_ipv4 and
 // not a fragment, or IPv6 as ip6::parse (no extension headers). nullopt otherwise.
 std::optional<ByteView> payload(ByteView datagram, std::uint8_t protocol);

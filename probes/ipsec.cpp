@@ -355,12 +355,17 @@ std::vector<std::string> advice_mtu(int path_mtu) {
 // copy_df = yes; kernel_netlink_ipsec.c sets XFRM_STATE_NOPMTUDISC only for
 // copy_df = no), and inner TCP carries DF; its userspace ESP (kernel-libipsec)
 // leaves charon's UDP socket at the system default. Either way full-size ESP
-// carries DF. The data phase follows the NAT-T piece: ESP-in-UDP on UDP 4500.
+// carries DF. The data phase follows the NAT-T piece (ESP-in-UDP on UDP 4500,
+// behind NAT) and the raw ESP piece (IP protocol 50, without NAT, RFC 4303
+// over IP directly): the same ESP packets, in UDP or as the IP payload.
 constexpr DataPhase kDataPhase{
     .piece = kPieceNatT,
     .small_payload = esp::kDataSmallSize,
     .full_payload_v4 = esp::kDataFullSizeV4,
     .full_payload_v6 = esp::kDataFullSizeV6,
+    .ip_piece = kPieceEsp,
+    .full_ip_payload_v4 = esp::kDataFullIpSizeV4,
+    .full_ip_payload_v6 = esp::kDataFullIpSizeV6,
     .df = DontFragment::system_default,
     .build = esp::build_esp_data,
     .parse = esp::parse_esp_data,

@@ -6,6 +6,10 @@
 //   otherwise restricted (IKE only on 4500; without NAT, only NAT-T),
 //             outbound_only, blocked, modified or inconclusive (without NAT,
 //             raw ESP untested), with advice naming the missing piece.
+// The data phase (src/verdict/data_phase.cpp) is judged where the data goes:
+// NAT-T behind NAT, raw ESP without (ProtocolAssessment::data_variants), so a
+// routed path that passes raw ESP's handshake but drops its data (or its
+// full-size packets) makes IPsec restricted, not pass.
 // IKEv2 over TCP 4500 (RFC 8229) is the fallback, not a piece: where UDP
 // leaves IPsec blocked, outbound-only or modified but IKE over TCP works,
 // IPsec is restricted (it works with clients that support TCP encapsulation,
@@ -166,6 +170,7 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
     if (failed && ike_tcp.works()) {
       v = Verdict::restricted;
       a.working_variant = ike_tcp.variant;
+      a.data_variants = {ike_tcp.variant};  // ESP goes in that connection; no data phase runs there
       a.advice.insert(a.advice.begin(), module.advice_use_variant(ike_tcp.variant));
       summary += " IKEv2 over " + describe(ike_tcp.variant) +
                  " (RFC 8229) works, though: IPsec works with clients that use TCP encapsulation, which carries "
@@ -257,8 +262,10 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
   if (nat.value_or(true)) {
     const std::string nat_text = nat ? " and IKE's NAT detection sees a NAT" : " (whether a NAT is on the path is "
                                                                               "unknown, so NAT-T is required)";
-    if (natt.works())
+    if (natt.works()) {
+      a.data_variants = {natt.variant};  // the data path behind NAT; raw ESP's says nothing about it
       return finish(Verdict::pass, ike_text + nat_text + "; " + natt_text + ", so raw ESP is not needed.");
+    }
     if (!natt.tested()) {
       a.advice.push_back("Run a reflector that listens on UDP 4500 (vpncheck-reflector's default).");
       return finish(Verdict::inconclusive, ike_text + nat_text + ", but NAT-T on UDP 4500 could not be tested (" +
@@ -291,9 +298,12 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
       "Force UDP encapsulation where the client has a setting for it: strongSwan encap = yes (in the connection in "
       "swanctl.conf; it fakes IKE's NAT detection so ESP goes over UDP 4500). The built-in Windows, macOS and iOS "
       "clients have none: for them the firewall must let ESP (IP protocol 50) through both ways.";
-  if (esp.works())
+  if (esp.works()) {
+    // Their data goes as raw ESP too: its data phase decides, not NAT-T's.
+    a.data_variants = {esp.variant};
     return finish(Verdict::pass, routed + ", which works both ways" +
                                      (natt.works() ? " (NAT-T on UDP 4500 works too)." : "."));
+  }
   if (!esp.tested() && !natt.tested()) {
     a.advice.push_back("Run vpncheck with CAP_NET_RAW against a reflector with raw listeners and UDP 4500.");
     return finish(Verdict::inconclusive, ike_text + " and no NAT is on the path, but neither raw ESP nor NAT-T "
@@ -317,6 +327,7 @@ ProtocolAssessment assess(const ProtocolModule& module, std::vector<ProbeResult>
                                                   : "a firewall on this routed path drops";
   if (natt.works()) {
     a.working_variant = natt.variant;
+    a.data_variants = {natt.variant};
     a.advice.push_back(force_encap);
     return finish(Verdict::restricted, routed + ", which " + firewall_does + ". Only NAT-T on UDP 4500 works: " +
                                            "the tunnel comes up but carries nothing unless the client is forced to "

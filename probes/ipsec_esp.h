@@ -72,6 +72,10 @@ constexpr int kEspInUdpOverhead = 88;
 // the inner MTU so that it does); a small one carries a ping.
 constexpr std::size_t kDataFullSizeV4 = 1500 - 20 - 8;
 constexpr std::size_t kDataFullSizeV6 = 1500 - 40 - 8;
+// Raw ESP (IP protocol 50, routed paths without NAT): the same packets as the
+// IP payload, filling the same 1500-byte MTU without the UDP header.
+constexpr std::size_t kDataFullIpSizeV4 = 1500 - 20;
+constexpr std::size_t kDataFullIpSizeV6 = 1500 - 40;
 constexpr std::size_t kDataSmallSize = 120;
 
 // Reflector: reply_spi(token), sequence 1, same size, token echoed. Empty unless

@@ -130,6 +130,10 @@ inline constexpr std::string_view kDataObservation = "data";
 // packets the reflector recognises; an older one drops them as unknown, so
 // the client sends none.
 inline constexpr std::string_view kDataPiece = "data";
+// And "<module>/data-ip" for every module whose data packets it recognises
+// and echoes over raw IP (DataPhase::ip_piece); an older one would take them
+// for handshake probes, so the client sends none there.
+inline constexpr std::string_view kDataIpPiece = "data-ip";
 
 // One record per arrival (GET /v1/sessions/{id}/observations).
 struct Observation {

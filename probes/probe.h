@@ -199,6 +199,14 @@ struct DataPhase {
   std::size_t small_payload = 0;
   std::size_t full_payload_v4 = 0;
   std::size_t full_payload_v6 = 0;
+  // The raw IP piece (Transport::ip variants) whose handshake it follows as
+  // well, "" for none (IPsec: "esp", what clients send without a NAT). The
+  // same packets `build` makes are the whole IP payload there, sent with the
+  // same DF behaviour; the small size is the same, the full size fills the
+  // same link MTU without the UDP header: full_ip_payload_v4/_v6.
+  std::string_view ip_piece = {};
+  std::size_t full_ip_payload_v4 = 0;
+  std::size_t full_ip_payload_v6 = 0;
   DontFragment df = DontFragment::system_default;
   // A data packet of `size` bytes carrying `token` and `sequence`; empty when
   // the protocol has no packet of that size.
@@ -210,6 +218,17 @@ struct DataPhase {
   std::vector<std::string> (*advice_mtu)(int path_mtu) = nullptr;
   // The full-size packet in words: "WireGuard's full-size data packets (MTU 1420: 1480 bytes on the wire)".
   std::string_view full_size_words;
+
+  // Whether the data phase follows the handshake of `v` (its UDP piece, or its raw IP piece).
+  bool follows(const ProbeVariant& v) const {
+    if (v.transport == Transport::udp) return v.piece == piece;
+    return v.transport == Transport::ip && !ip_piece.empty() && v.piece == ip_piece;
+  }
+  // The full size at a place of `transport` (udp or ip), over IPv4 or IPv6.
+  std::size_t full_payload(Transport transport, bool ipv6) const {
+    if (transport == Transport::ip) return ipv6 ? full_ip_payload_v6 : full_ip_payload_v4;
+    return ipv6 ? full_payload_v6 : full_payload_v4;
+  }
 };
 
 struct ProbeResult;         // probes/assessment.h
@@ -278,8 +297,8 @@ struct ProtocolModule {
   // its state to make room (ArrivalContext::evicted).
   std::string_view state_limit = {};
   // Optional. Both programs: the protocol's data packets, sent after its
-  // handshake passed on UDP (src/run/exchange.cpp), recognised and echoed by
-  // the reflector's demux. nullptr: the handshake is all that is tested.
+  // handshake passed on UDP or raw IP (src/run/exchange.cpp), recognised and
+  // echoed by the reflector's demux. nullptr: the handshake is all that is tested.
   const DataPhase* data_phase = nullptr;
 };
 

@@ -105,6 +105,33 @@ std::optional<DataMatch> match_data(probes::ByteView payload, const Known& known
   return std::nullopt;
 }
 
+// Over raw IP the same parsers see the IP payload, for the modules whose data
+// phase follows a raw piece of this IP protocol (DataPhase::ip_piece).
+template <typename Known>
+std::optional<DataMatch> match_ip_data(probes::ByteView datagram, std::uint16_t ip_protocol, const Known& known) {
+  auto payload = probes::ip::payload(datagram, static_cast<std::uint8_t>(ip_protocol));
+  if (!payload) return std::nullopt;
+  for (const auto* module : probes::all_protocols()) {
+    const auto* phase = module->data_phase;
+    if (phase == nullptr || phase->ip_piece.empty()) continue;
+    const bool listens = std::any_of(module->variants.begin(), module->variants.end(), [&](const auto& v) {
+      return v.transport == probes::Transport::ip && v.port == ip_protocol && v.piece == phase->ip_piece;
+    });
+    if (!listens) continue;
+    auto packet = phase->parse(*payload);
+    if (packet && known(packet->token.tag)) return DataMatch{module, *packet};
+  }
+  return std::nullopt;
+}
+
+// The part of a raw echo remembered to know it again (ArrivalHandler::raw_echoes_).
+std::array<std::uint8_t, 8> echo_key(probes::ByteView ip_payload) {
+  const auto digest = probes::sha256(ip_payload);
+  std::array<std::uint8_t, 8> key{};
+  std::copy_n(digest.begin(), key.size(), key.begin());
+  return key;
+}
+
 // What every arrival's record holds besides what it was: where and how it
 // came, when, and what was answered (views into `arrival` and `reply`).
 ObservationParts arrival_parts(const Arrival& arrival, probes::Transport transport, const probes::ReplyRecord& reply) {
@@ -265,6 +292,10 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       break;
     case Framing::ip_datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
+      if (auto data = match_ip_data(payload, arrival.local_port, [this](const probes::SessionTag& tag) {
+            return sessions_.find_by_tag(tag) != nullptr;
+          }))
+        return handle_data(arrival, *data->module, data->packet);
       match = match_module(payload, context, arrival, known, state_of);
       break;
     case Framing::framed_stream: {
@@ -374,9 +405,19 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
 // A data packet is echoed at its own size, and only to an address the
 // session validated: one packet per packet, so nobody else can be made the
 // target of a stream of echoes. Recorded like any arrival, within the
-// session's budgets.
+// session's budgets. Over raw IP the size is the IP payload's, and the echo
+// goes back in an IP header of the arrival's family, from the address the
+// packet was sent to, with DF as the protocol's software sets it (a real
+// server's kernel ESP copies it from the inner packet).
 ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
                                            const probes::DataPacket& packet) {
+  const bool raw = arrival.framing == Framing::ip_datagram;
+  const probes::ByteView data = digested_part(arrival.payload, arrival.framing);
+  // A host hears its own raw IP where the reflector and its client share an
+  // address (loopback): an echo, itself a data packet, must not be echoed again.
+  const auto key = raw ? echo_key(data) : std::array<std::uint8_t, 8>{};
+  if (raw && std::find(raw_echoes_.begin(), raw_echoes_.end(), key) != raw_echoes_.end())
+    return drop(DropReason::unrecognised);
   Session* session = sessions_.find_by_tag(packet.token.tag);
   if (session == nullptr) return drop(DropReason::unknown_session);
   if (!sessions_.admit(*session)) return drop(DropReason::observation_limit);
@@ -394,8 +435,17 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
     metrics_->drops.add(DropReason::rate_limited);
     session->tally(SessionLimit::rate_limit).add(arrival.local_port);
   } else {
-    out.reply = module.data_phase->build(packet.token, packet.sequence, arrival.payload.size(), rnd_);
-    if (out.reply.size() != arrival.payload.size()) {
+    out.reply = module.data_phase->build(packet.token, packet.sequence, data.size(), rnd_);
+    if (out.reply.size() == data.size() && raw) {
+      raw_echoes_[raw_echoes_next_++ % raw_echoes_.size()] = echo_key(out.reply);
+      out.reply = probes::ip::datagram(address_bytes(arrival.destination_address.value_or("")),
+                                       address_bytes(arrival.source.address),
+                                       static_cast<std::uint8_t>(arrival.local_port), out.reply);
+      if (module.data_phase->df == probes::DontFragment::system_default) probes::ip::set_dont_fragment(out.reply);
+    }
+    // Never more than arrived (an IPv4 header with options is longer than ours).
+    if (out.reply.empty() || out.reply.size() > arrival.payload.size() ||
+        (!raw && out.reply.size() != arrival.payload.size())) {
       out.reply.clear();
       reply.reason = kNoReplySmall;
       reply.code = probes::reply_code::kTooSmall;
@@ -406,12 +456,12 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
     }
   }
   const probes::Fields fields{{"sequence", std::to_string(packet.sequence)}};
-  ObservationParts obs = arrival_parts(arrival, probes::Transport::udp, reply);
+  ObservationParts obs = arrival_parts(arrival, transport_of(arrival.framing), reply);
   obs.probe_index = packet.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = probes::kDataObservation;
-  obs.payload_length = arrival.payload.size();
-  const auto digest = probes::sha256(arrival.payload);
+  obs.payload_length = data.size();
+  const auto digest = probes::sha256(data);
   obs.digest = &digest;
   obs.fields = &fields;
   ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];

@@ -170,6 +170,10 @@ class ArrivalHandler {
   Metrics* metrics_;
   RateLimiter* limiter_;
   FlowMemory flows_;
+  // The last raw IP data echoes (a digest prefix of each IP payload), known
+  // again when they come back to the same host (handle_data).
+  std::array<std::array<std::uint8_t, 8>, 32> raw_echoes_{};
+  std::size_t raw_echoes_next_ = 0;
   // One per module that declares server state, in registry order.
   std::vector<std::pair<const probes::ProtocolModule*, std::unique_ptr<probes::ServerState>>> states_;
 };

@@ -392,9 +392,12 @@ std::optional<std::string> Server::start() {
                                              piece) == options.capabilities.pieces.end())
         options.capabilities.pieces.push_back(std::move(piece));
     }
-  for (const auto* module : probes::all_protocols())
-    if (module->data_phase != nullptr)
-      options.capabilities.pieces.push_back(std::string(module->id) + "/" + std::string(probes::kDataPiece));
+  for (const auto* module : probes::all_protocols()) {
+    if (module->data_phase == nullptr) continue;
+    options.capabilities.pieces.push_back(std::string(module->id) + "/" + std::string(probes::kDataPiece));
+    if (!module->data_phase->ip_piece.empty())
+      options.capabilities.pieces.push_back(std::string(module->id) + "/" + std::string(probes::kDataIpPiece));
+  }
   options.version = std::string(reflector_version());
   options.rnd = csprng();
   options.auth_key = config_.auth_key;

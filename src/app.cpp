@@ -428,8 +428,10 @@ asio::awaitable<void> run_session(const Options& o, Report& report, ProgressBoar
   settings.tls_certificate_sha256 = session.info.capabilities.tls_certificate_sha256.value_or("");
   for (const auto& piece : session.info.capabilities.pieces) {
     const auto slash = piece.find('/');
-    if (slash != std::string::npos && piece.substr(slash + 1) == probes::kDataPiece)
-      settings.data_phase_modules.push_back(piece.substr(0, slash));
+    if (slash == std::string::npos) continue;
+    if (piece.substr(slash + 1) == probes::kDataPiece) settings.data_phase_modules.push_back(piece.substr(0, slash));
+    if (piece.substr(slash + 1) == probes::kDataIpPiece)
+      settings.data_phase_ip_modules.push_back(piece.substr(0, slash));
   }
   settings.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(probes_deadline - Clock::now()));
   settings.random = secure_random;

@@ -183,15 +183,17 @@ asio::awaitable<ClientSide> datagram_conversation(Socket& socket, Exchange& ex, 
   co_return side;
 }
 
-// The socket's DF behaviour as the protocol's real software has it on Linux.
-void set_dont_fragment(asio::ip::udp::socket& socket, bool v6, probes::DontFragment df) {
+// The socket's DF behaviour as the protocol's real software has it on Linux
+// (UDP and raw sockets alike: a raw socket that leaves the header to the
+// kernel follows IP_MTU_DISCOVER too).
+void set_dont_fragment(int fd, bool v6, probes::DontFragment df) {
   const bool clear = df == probes::DontFragment::clear;
   if (v6) {
     const int value = clear ? IPV6_PMTUDISC_DONT : IPV6_PMTUDISC_WANT;
-    ::setsockopt(socket.native_handle(), IPPROTO_IPV6, IPV6_MTU_DISCOVER, &value, sizeof value);
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &value, sizeof value);
   } else {
     const int value = clear ? IP_PMTUDISC_DONT : IP_PMTUDISC_WANT;
-    ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value);
+    ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &value, sizeof value);
   }
 }
 
@@ -200,21 +202,29 @@ void set_dont_fragment(asio::ip::udp::socket& socket, bool v6, probes::DontFragm
 // passes. Errors the network reports (an ICMP "fragmentation needed" shows
 // as EMSGSIZE on a connected socket, after which the kernel fragments for
 // the learnt MTU, as it would for the real software) do not end it.
-asio::awaitable<probes::DataPhaseResult> run_data_phase(asio::ip::udp::socket& socket, const Exchange& ex) {
+// On a raw socket the packets are the IP payload: the kernel writes the
+// header, an IPv4 socket hands it over with each datagram (stripped here),
+// and a host that hears its own raw IP (loopback) reads its own packets
+// too, which are not echoes.
+template <typename Socket>
+asio::awaitable<probes::DataPhaseResult> run_data_phase(Socket& socket, const Exchange& ex) {
   const auto& run = *ex.data;
   const auto& phase = *run.phase;
   const bool v6 = !ex.remote.is_v4();
+  const bool raw = ex.transport == probes::Transport::ip;
   probes::DataPhaseResult r;
   r.small_size = phase.small_payload;
-  r.full_size = v6 ? phase.full_payload_v6 : phase.full_payload_v4;
-  set_dont_fragment(socket, v6, phase.df);
+  r.full_size = phase.full_payload(ex.transport, v6);
+  set_dont_fragment(static_cast<int>(socket.native_handle()), v6, phase.df);
   auto executor = co_await asio::this_coro::executor;
   const auto t0 = Clock::now();
+  std::vector<std::array<std::uint8_t, 32>> own;  // raw: digests of what was sent
   auto send = [&](std::size_t size) -> asio::awaitable<void> {
     if (r.sent.size() >= kDataMaxPackets) co_return;
     const auto sequence = static_cast<std::uint32_t>(r.sent.size());
     auto wire = phase.build(run.token, sequence, size, run.random);
     if (wire.empty()) co_return;
+    if (raw) own.push_back(probes::sha256(wire));
     r.sent.push_back({sequence, size, ms_since(t0), false});
     auto [ec, n] = co_await socket.async_send(asio::buffer(wire), use_tuple);
     if (ec && r.detail.empty()) r.detail = "sending a " + std::to_string(size) + "-byte data packet: " + ec.message();
@@ -258,10 +268,17 @@ asio::awaitable<probes::DataPhaseResult> run_data_phase(asio::ip::udp::socket& s
       }
       continue;
     }
-    auto packet = phase.parse(probes::ByteView(buffer.data(), n));
+    probes::ByteView got(buffer.data(), n);
+    if (raw && !v6) {
+      auto payload = probes::ip::payload(got, static_cast<std::uint8_t>(ex.port));
+      if (!payload) continue;
+      got = *payload;
+    }
+    if (raw && std::find(own.begin(), own.end(), probes::sha256(got)) != own.end()) continue;
+    auto packet = phase.parse(got);
     if (!packet || !(packet->token == run.token) || packet->sequence >= r.sent.size()) continue;
     auto& sent = r.sent[packet->sequence];
-    if (sent.size == n) sent.echoed = true;
+    if (sent.size == got.size()) sent.echoed = true;
   }
   co_return r;
 }
@@ -385,7 +402,9 @@ asio::awaitable<ClientSide> raw6_exchange(Exchange ex) {
   std::copy(remote_bytes.begin(), remote_bytes.end(), framing.reflector.begin());
   std::copy(local_bytes.begin(), local_bytes.end(), framing.local.begin());
   framing.protocol = static_cast<std::uint8_t>(ex.port);
-  co_return co_await datagram_conversation(socket, ex, std::move(side), framing);
+  side = co_await datagram_conversation(socket, ex, std::move(side), framing);
+  if (side.outcome == Outcome::reply && ex.data && ex.data->phase != nullptr) side.data = co_await run_data_phase(socket, ex);
+  co_return side;
 }
 
 asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
@@ -418,7 +437,16 @@ asio::awaitable<ClientSide> raw_exchange(Exchange ex) {
     side.detail = ec.message();
     co_return side;
   }
-  co_return co_await datagram_conversation(socket, ex, std::move(side));
+  side = co_await datagram_conversation(socket, ex, std::move(side));
+  if (side.outcome == Outcome::reply && ex.data && ex.data->phase != nullptr) {
+    // The data as real software sends it: the kernel writes the header, so DF
+    // follows IP_MTU_DISCOVER and the kernel fragments what DF leaves it to
+    // (it never fragments an IP_HDRINCL datagram: EMSGSIZE above the route MTU).
+    int off = 0;
+    if (::setsockopt(socket.native_handle(), IPPROTO_IP, IP_HDRINCL, &off, sizeof off) == 0)
+      side.data = co_await run_data_phase(socket, ex);
+  }
+  co_return side;
 }
 
 // The messages of a TCP exchange on a connected stream (the socket, or TLS

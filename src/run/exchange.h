@@ -69,8 +69,8 @@ struct Exchange {
   // ICMP answer it drew), which then says nothing about the probe.
   std::function<boost::asio::awaitable<void>(boost::asio::ip::udp::socket&, const probes::Bytes& wire)> companion;
   std::function<bool(int fd, const boost::system::error_code&)> claims_error;
-  // UDP only: once the exchange is answered, the protocol's data phase on
-  // the same socket (run_data_phase); ClientSide::data holds what happened.
+  // UDP and raw IP: once the exchange is answered, the protocol's data phase
+  // on the same socket (run_data_phase); ClientSide::data holds what happened.
   struct DataPhaseRun {
     const probes::DataPhase* phase = nullptr;
     probes::ProbeToken token;

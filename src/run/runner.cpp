@@ -124,12 +124,13 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
     };
   }
   // After the handshake of each UDP place of the piece the protocol is set up
-  // with by default: the standard one, and those advised when it is blocked.
-  if (const auto* data = module.data_phase; data != nullptr && probe.variant.transport == probes::Transport::udp &&
-                                              probe.variant.piece == data->piece &&
-                                              std::find(settings.data_phase_modules.begin(),
-                                                        settings.data_phase_modules.end(),
-                                                        module.id) != settings.data_phase_modules.end())
+  // with by default: the standard one, and those advised when it is blocked;
+  // and of its raw IP piece, where the reflector echoes data there too.
+  const auto& listed = probe.variant.transport == probes::Transport::ip ? settings.data_phase_ip_modules
+                                                                         : settings.data_phase_modules;
+  if (const auto* data = module.data_phase;
+      data != nullptr && data->follows(probe.variant) &&
+      std::find(listed.begin(), listed.end(), module.id) != listed.end())
     out.data = Exchange::DataPhaseRun{data, genuine->context.token, settings.random};
   if (module.inspect_reply) {
     out.inspect_reply = [genuine](probes::ByteView reply) {

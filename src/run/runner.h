@@ -30,6 +30,9 @@ struct RunSettings {
   // Modules whose data packets the reflector recognises (Capabilities::pieces
   // "<id>/data"): their UDP genuine probes run the data phase once answered.
   std::vector<std::string> data_phase_modules;
+  // Those it also recognises over raw IP ("<id>/data-ip"): their raw genuine
+  // probes of DataPhase::ip_piece run it too.
+  std::vector<std::string> data_phase_ip_modules;
   std::chrono::milliseconds timeout{3000};
   probes::RandomFill random;
   // The wire actions are injectable so the runner can be tested without a

@@ -23,14 +23,15 @@ std::optional<std::uint32_t> sequence_of(const probes::Observation& o) {
   return v;
 }
 
-// How many IP packets a datagram of `payload` bytes of UDP leaves a 1500-byte
+// How many IP packets a datagram of `payload` bytes of UDP (or of IP payload,
+// `raw`) leaves a 1500-byte
 // link as: one unless the sender fragments it (only a DF-clear sender's full
 // size does), then one per 1480 (IPv4) or 1448 (IPv6, after its fragment
 // header) bytes. Each fragment is lost on its own, so such a packet is lost
 // more often than one datagram of the path's loss; judged as one, a lossy
 // path would look like a box dropping full-size packets.
-std::size_t fragments_on_the_link(std::size_t payload, bool ipv6) {
-  const std::size_t ip_payload = payload + 8;
+std::size_t fragments_on_the_link(std::size_t payload, bool ipv6, bool raw) {
+  const std::size_t ip_payload = payload + (raw ? 0 : 8);
   const std::size_t header = ipv6 ? 40 : 20;
   if (ip_payload + header <= 1500) return 1;
   const std::size_t per_fragment = ipv6 ? 1448 : 1480;
@@ -90,7 +91,9 @@ DataPhaseJudgement judge_data_phase(const ProbeResult& r, const LossEstimate& lo
   const double out = loss.outbound_upper();
   // An echo is lost at most as often as a whole round trip is.
   const double back = loss.round_trip_upper();
-  const std::size_t full_fragments = fragments_on_the_link(d.full_size, r.probe.family == Family::ipv6);
+  const bool raw = r.probe.variant.transport == probes::Transport::ip;
+  const std::size_t full_fragments = fragments_on_the_link(d.full_size, r.probe.family == Family::ipv6, raw);
+  const std::string full_bytes = std::to_string(d.full_size) + (raw ? " bytes of IP payload" : " bytes of UDP payload");
   const double full_out_loss = lost_whole(out, full_fragments);
   const double full_back_loss = lost_whole(back, full_fragments);
   const auto fail = [&](DataPhaseJudgement::Kind kind, bool upload, std::size_t packets, double per_packet,
@@ -145,14 +148,13 @@ DataPhaseJudgement judge_data_phase(const ProbeResult& r, const LossEstimate& lo
   if (full_sent > 0 && full_up == 0) {
     fail(DataPhaseJudgement::Kind::full_size_dropped, true, full_sent, full_out_loss,
          "small data packets pass both ways, but none of the " +
-             plural(full_sent, "full-size one", "full-size ones") + " (" + std::to_string(d.full_size) +
-             " bytes of UDP payload) reached the reflector.");
+             plural(full_sent, "full-size one", "full-size ones") + " (" + full_bytes + ") reached the reflector.");
     return j;
   }
   if (full_back == 0 && full_echoes > 0) {
     fail(DataPhaseJudgement::Kind::full_size_dropped, false, full_echoes, full_back_loss,
-         "small data packets pass both ways, and full-size ones (" + std::to_string(d.full_size) +
-             " bytes of UDP payload) reach the reflector, but none of its " +
+         "small data packets pass both ways, and full-size ones (" + full_bytes +
+             ") reach the reflector, but none of its " +
              plural(full_echoes, "full-size echo", "full-size echoes") + " came back.");
     return j;
   }
@@ -168,15 +170,20 @@ bool judged_family(const ProtocolAssessment& a) {
   return a.verdict == Verdict::pass || a.verdict == Verdict::restricted;
 }
 
-// The judgements of one family's data phases: those at the working variant
-// when it ran one there, else all of them.
+// The judgements of one family's data phases: those at the places the rule
+// named (ProtocolAssessment::data_variants), else those at the working
+// variant when it ran one there, else all of them.
 std::vector<const ProbeResult*> data_results(const ProtocolAssessment& a, Family family) {
-  std::vector<const ProbeResult*> all, working;
+  std::vector<const ProbeResult*> all, working, named;
   for (const auto& r : a.probes) {
     if (r.probe.family != family || !r.client.data) continue;
     all.push_back(&r);
     if (a.working_variant && r.probe.variant.same_place(*a.working_variant)) working.push_back(&r);
+    if (std::any_of(a.data_variants.begin(), a.data_variants.end(),
+                    [&](const probes::ProbeVariant& v) { return r.probe.variant.same_place(v); }))
+      named.push_back(&r);
   }
+  if (!a.data_variants.empty()) return named;
   return working.empty() ? all : working;
 }
 
@@ -189,6 +196,7 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
   // The worst judgement that stands, counted over every place tried.
   std::optional<DataPhaseJudgement> worst;
   std::optional<DataPhaseJudgement> weak;
+  const probes::ProbeVariant* worst_place = nullptr;
   for (const auto* r : results) {
     auto j = judge_data_phase(*r, loss, complete);
     if (j.kind != DataPhaseJudgement::Kind::data_dropped && j.kind != DataPhaseJudgement::Kind::full_size_dropped)
@@ -199,9 +207,14 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
       continue;
     }
     if (!worst || (j.kind == DataPhaseJudgement::Kind::data_dropped &&
-                   worst->kind != DataPhaseJudgement::Kind::data_dropped))
+                   worst->kind != DataPhaseJudgement::Kind::data_dropped)) {
       worst = j;
+      worst_place = &r->probe.variant;
+    }
   }
+  // A raw IP place is named: the protocol's other places may carry data.
+  const bool raw = worst_place != nullptr && worst_place->transport == probes::Transport::ip;
+  if (raw) worst->summary = "over " + describe(*worst_place) + " " + worst->summary;
   const auto add_summary = [&](const std::string& text) {
     if (a.summary.find(text) == std::string::npos) a.summary += (a.summary.empty() ? "" : " ") + text;
   };
@@ -220,7 +233,12 @@ void apply_to(ProtocolAssessment& a, const probes::ProtocolModule& module, Famil
     if (a.working_variant && !a.working_variant->standard && module.advice_use_variant != nullptr)
       std::erase(a.advice, module.advice_use_variant(*a.working_variant));
     add_unique(a.findings, finding::kDataDroppedAfterHandshake);
-    add_unique(a.advice, module.advice_signature_blocked);
+    // A raw IP protocol's data is stopped by what filters that protocol, not
+    // by a signature: the advice is the protocol's own for that place.
+    if (raw && module.advice_use_variant != nullptr)
+      add_unique(a.advice, module.advice_use_variant(*worst_place));
+    else
+      add_unique(a.advice, module.advice_signature_blocked);
   } else if (std::find(a.findings.begin(), a.findings.end(), finding::kFullSizePacketsDropped) != a.findings.end()) {
     // The path test already said why, in the protocol's words, with the fix.
     add_summary("The data phase confirms it (" + describe_chance(worst->chance) + " by loss alone): " +

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "client_fixtures.h"
+#include "probes/ipsec.h"
+#include "probes/ipsec_esp.h"
 #include "probes/wireguard.h"
 #include "src/verdict/verdict.h"
 
@@ -47,7 +49,7 @@ ProbeResult with_data(const std::vector<Packet>& packets, const probes::Protocol
   ProbeResult r = base ? std::move(*base) : standard_answered(module);
   probes::DataPhaseResult d;
   d.small_size = module.data_phase->small_payload;
-  d.full_size = module.data_phase->full_payload_v4;
+  d.full_size = module.data_phase->full_payload(r.probe.variant.transport, r.probe.family == Family::ipv6);
   for (std::size_t i = 0; i < packets.size(); ++i) {
     const auto& p = packets[i];
     d.sent.push_back({static_cast<std::uint32_t>(i), p.size, 10.0 * static_cast<double>(i), p.echoed});
@@ -380,6 +382,135 @@ TEST(DataPhaseVerdict, AFallbackPlaceWhoseDataIsDroppedIsNotAdvised) {
   EXPECT_FALSE(has_finding(carried[0], finding::kDataDroppedAfterHandshake));
   EXPECT_TRUE(contains(joined(carried[0].advice), use_443)) << joined(carried[0].advice);
   EXPECT_TRUE(contains(joined(carried[1].advice), "Works on this network instead: WireGuard (UDP 443).")) << joined(carried[1].advice);
+}
+
+// ---- IPsec: judged where its data goes (NAT-T behind NAT, raw ESP without)
+
+const probes::ProtocolModule& ipsec() { return probes::ipsec::kModule; }
+constexpr std::size_t kEspSmall = probes::esp::kDataSmallSize;
+constexpr std::size_t kNatTFull = probes::esp::kDataFullSizeV4;   // ESP in UDP
+constexpr std::size_t kRawEspFull = probes::esp::kDataFullIpSizeV4;  // ESP as the IP payload
+
+const std::vector<Packet> kEspClean = schedule(0, {kEspSmall, true, true}, {kNatTFull, true, true});
+const std::vector<Packet> kRawClean = schedule(0, {kEspSmall, true, true}, {kRawEspFull, true, true});
+
+// IPsec with every piece answered (raw ESP and AH included), behind NAT or
+// on a routed path, with these data phases after NAT-T's and raw ESP's
+// handshakes (nullopt: none ran there).
+std::vector<ProtocolAssessment> ipsec_with_data(bool nat, std::optional<std::vector<Packet>> natt,
+                                                std::optional<std::vector<Packet>> raw, bool lossy = false) {
+  probes::Capabilities caps = fixtures::listening_everywhere();
+  auto results = scenario(ipsec(), caps, everything(Fate::answered));
+  for (auto& r : results) {
+    if (r.probe.kind != ProbeKind::genuine) continue;
+    const auto piece = r.probe.variant.piece;
+    if (piece == probes::ipsec::kPieceIkev2) r.client.reply_fields["behind_nat"] = nat ? "yes" : "no";
+    if (piece == probes::ipsec::kPieceNatT && natt) r = with_data(*natt, ipsec(), r);
+    if (piece == probes::ipsec::kPieceEsp && raw) r = with_data(*raw, ipsec(), r);
+  }
+  std::vector<ProtocolAssessment> all{assess_families(ipsec(), results, true)};
+  EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+  for (auto& r : background(lossy)) all[0].probes.push_back(std::move(r));
+  return all;
+}
+
+// The raw ESP probe's full size is the IP payload filling 1500 bytes: one
+// packet, not fragments of a UDP datagram 8 bytes too large.
+TEST(DataPhaseJudge, RawEspFullSizeIsOnePacketOnTheLink) {
+  auto results = scenario(ipsec(), everything(Fate::answered));
+  auto raw = std::find_if(results.begin(), results.end(), [](const ProbeResult& r) {
+    return r.probe.kind == ProbeKind::genuine && r.probe.variant.piece == probes::ipsec::kPieceEsp;
+  });
+  ASSERT_NE(raw, results.end());
+  const LossEstimate some_loss = loss(5, 10);
+  auto j = judge_data_phase(with_data(schedule(3, {kEspSmall, true, true}, {kRawEspFull, false, false}), ipsec(), *raw),
+                            some_loss, true);
+  ASSERT_EQ(j.kind, Kind::full_size_dropped);
+  EXPECT_EQ(j.packets, 8U);
+  EXPECT_DOUBLE_EQ(j.chance, std::pow(some_loss.outbound_upper(), 8.0));
+  EXPECT_TRUE(contains(j.summary, "1480 bytes of IP payload")) << j.summary;
+}
+
+// A routed path (no NAT): clients send raw ESP. Its handshake passed, its
+// data stopped: restricted, with the advice for ESP's own place, whatever
+// NAT-T's data did.
+TEST(IpsecDataPhase, RoutedPathDroppingRawEspDataIsRestricted) {
+  auto all = ipsec_with_data(false, kEspClean, schedule(6, {kEspSmall, false, false}, {kRawEspFull, false, false}));
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted) << all[0].summary;
+  EXPECT_TRUE(has_finding(all[0], finding::kDataDroppedAfterHandshake));
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+  EXPECT_TRUE(contains(all[0].summary, "over ESP (IP protocol 50) the handshake passed")) << all[0].summary;
+  const std::string esp_advice = ipsec().advice_use_variant(probes::ProbeVariant{probes::Transport::ip, 50, true,
+                                                                                  probes::ipsec::kPieceEsp});
+  EXPECT_TRUE(contains(joined(all[0].advice), esp_advice)) << joined(all[0].advice);
+  EXPECT_TRUE(contains(joined(all[0].advice), "encap=yes")) << joined(all[0].advice);
+  EXPECT_FALSE(contains(joined(all[0].advice), std::string(ipsec().advice_signature_blocked)))
+      << "no signature is involved: raw ESP's data is filtered as IP protocol 50";
+}
+
+TEST(IpsecDataPhase, RoutedPathDroppingFullSizeRawEspAdvisesTheMtu) {
+  auto all = ipsec_with_data(false, kEspClean, schedule(6, {kEspSmall, true, true}, {kRawEspFull, false, false}));
+  apply_data_phase(all, true, 1400);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted) << all[0].summary;
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(has_finding(all[0], finding::kUploadLost));
+  EXPECT_TRUE(contains(joined(all[0].advice), "IPsec: keep ESP packets within 1400 bytes")) << joined(all[0].advice);
+  EXPECT_TRUE(contains(all[0].summary, "1480 bytes of IP payload")) << all[0].summary;
+  EXPECT_TRUE(contains(all[0].summary, "carry DF")) << all[0].summary;
+}
+
+TEST(IpsecDataPhase, RoutedPathLosingFullSizeRawEspEchoesIsDownloadLoss) {
+  auto all = ipsec_with_data(false, kEspClean, schedule(6, {kEspSmall, true, true}, {kRawEspFull, true, false}));
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::restricted) << all[0].summary;
+  EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+  EXPECT_TRUE(has_finding(all[0], finding::kDownloadLost));
+}
+
+// Behind NAT clients move ESP to UDP 4500: raw ESP's data says nothing.
+TEST(IpsecDataPhase, BehindNatRawEspDataDoesNotDecide) {
+  auto all = ipsec_with_data(true, kEspClean, schedule(6, {kEspSmall, false, false}, {kRawEspFull, false, false}));
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+  EXPECT_TRUE(all[0].findings.empty());
+  // NAT-T's own data still does.
+  auto natt = ipsec_with_data(true, schedule(6, {kEspSmall, false, false}, {kNatTFull, false, false}), kRawClean);
+  apply_data_phase(natt, true, std::nullopt);
+  EXPECT_EQ(natt[0].verdict, Verdict::restricted);
+  EXPECT_TRUE(has_finding(natt[0], finding::kDataDroppedAfterHandshake));
+  EXPECT_TRUE(contains(joined(natt[0].advice), std::string(ipsec().advice_signature_blocked)));
+}
+
+// Without NAT clients never move to UDP 4500: NAT-T's data does not decide
+// while raw ESP carries it.
+TEST(IpsecDataPhase, RoutedPathNatTDataDoesNotDecideWhileRawEspCarriesData) {
+  auto all = ipsec_with_data(false, schedule(6, {kEspSmall, false, false}, {kNatTFull, false, false}), kRawClean);
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+  EXPECT_TRUE(all[0].findings.empty());
+}
+
+// Raw ESP's data not measured (a reflector that does not echo it): no
+// claim either way, rather than NAT-T's standing in for it.
+TEST(IpsecDataPhase, RoutedPathWithoutRawEspDataMakesNoClaim) {
+  auto all = ipsec_with_data(false, schedule(6, {kEspSmall, false, false}, {kNatTFull, false, false}), std::nullopt);
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+  EXPECT_TRUE(all[0].findings.empty());
+}
+
+// Partly measured on a lossy path: the pass stands, and says the data could not be checked.
+TEST(IpsecDataPhase, RoutedPathWeakRawEspEvidenceIsNoFinding) {
+  auto clean = ipsec_with_data(false, kEspClean, schedule(1, {kEspSmall, true, true}, {kRawEspFull, false, false}));
+  apply_data_phase(clean, true, std::nullopt);
+  EXPECT_EQ(clean[0].verdict, Verdict::restricted) << "strong on a clean path";
+  auto all =
+      ipsec_with_data(false, kEspClean, schedule(1, {kEspSmall, true, true}, {kRawEspFull, false, false}), true);
+  apply_data_phase(all, true, std::nullopt);
+  EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+  EXPECT_TRUE(all[0].findings.empty());
+  EXPECT_TRUE(contains(all[0].summary, "could not be checked")) << all[0].summary;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -254,6 +255,72 @@ TEST_F(IpsecExchange, RawEspAndAhBothWaysOverIpv6OnLoopback) {
   const auto& ah = results[1].arrivals.front();
   EXPECT_EQ(ah.fields.at("icv_valid"), "yes") << "the rebuilt IPv6 header is the one the client signed";
   EXPECT_EQ(ah.payload_sha256, results[1].client.sent_sha256);
+}
+
+// The data phase after raw ESP's handshake, on the handshake's raw socket:
+// small and full-size ESP packets as the IP payload (the kernel writes the
+// header), echoed by the reflector's raw listener at the same size. On
+// loopback both ends hear their own raw IP: the client must not take its own
+// packets for echoes, nor the reflector its echoes for data.
+TEST_F(IpsecExchange, RawEspDataPhaseInBothFamiliesOnLoopback) {
+  if (geteuid() != 0) GTEST_SKIP() << "raw ESP needs CAP_NET_RAW (run as root)";
+  start(true, true);
+  const auto& raw = server_->ports().raw;
+  if (std::find(raw.begin(), raw.end(), "esp") == raw.end()) GTEST_SKIP() << "no raw ESP listener";
+  auto created = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
+                                                     "/v1/sessions");
+  std::string err;
+  auto info = probes::session_info_from_json(created.body(), err);
+  ASSERT_TRUE(info) << err;
+  const auto& pieces = info->capabilities.pieces;
+  EXPECT_NE(std::find(pieces.begin(), pieces.end(), "ipsec/data-ip"), pieces.end());
+  settings_.data_phase_ip_modules = {"ipsec"};
+  const auto& phase = *probes::ipsec::kModule.data_phase;
+  // The session came from 127.0.0.1; ::1 is proved over TCP, as the client
+  // does for its other addresses, so the IPv6 echoes may be sent there.
+  auto proved = reflector::test::blocking_http_call(server_->ports().control, reflector::http::verb::post,
+                                                    "/v1/sessions/" + session_id_ + "/addresses",
+                                                    asio::ip::make_address("::1"));
+  EXPECT_EQ(proved.result(), reflector::http::status::ok) << proved.body();
+
+  std::vector<ProbeResult> results;
+  const auto t0 = Clock::now();
+  results.push_back(probe("esp", 41));
+  const auto took = Clock::now() - t0;
+  const auto& raw6 = server_->ports().raw6;
+  const bool v6 = std::find(raw6.begin(), raw6.end(), "esp") != raw6.end();
+  if (v6) results.push_back(probe("esp", 42, Family::ipv6));
+  attach_observations(results);
+  for (auto& r : results) {
+    SCOPED_TRACE(r.probe.family == Family::ipv6 ? "IPv6" : "IPv4");
+    ASSERT_EQ(r.client.outcome, Outcome::reply) << r.client.detail;
+    ASSERT_TRUE(r.client.data.has_value());
+    const auto& d = *r.client.data;
+    EXPECT_TRUE(d.detail.empty()) << d.detail;
+    EXPECT_EQ(d.small_size, phase.small_payload);
+    EXPECT_EQ(d.full_size, r.probe.family == Family::ipv6 ? 1460U : 1480U);
+    for (std::size_t size : {d.small_size, d.full_size})
+      EXPECT_TRUE(std::any_of(d.sent.begin(), d.sent.end(), [&](const auto& s) { return s.size == size && s.echoed; }))
+          << size;
+    // The reflector's records: the probe once as the handshake, each data packet once as data.
+    std::vector<probes::Observation> handshake, data;
+    for (auto& o : r.arrivals) (o.kind == probes::kDataObservation ? data : handshake).push_back(o);
+    EXPECT_EQ(handshake.size(), 1U);
+    std::set<std::string> sequences;
+    for (const auto& o : data) {
+      EXPECT_EQ(o.transport, probes::Transport::ip);
+      EXPECT_TRUE(o.reply.sent);
+      EXPECT_TRUE(sequences.insert(o.fields.at("sequence")).second) << "recorded twice: " << o.fields.at("sequence");
+      const auto seq = std::stoul(o.fields.at("sequence"));
+      ASSERT_LT(seq, d.sent.size());
+      EXPECT_EQ(o.payload_length, d.sent[seq].size);
+    }
+    for (const auto& s : d.sent)
+      if (s.echoed) EXPECT_TRUE(sequences.contains(std::to_string(s.sequence))) << "an echo the reflector never sent";
+    r.data_arrivals = std::move(data);
+    r.arrivals = std::move(handshake);
+  }
+  EXPECT_LT(took, 1s) << "a clean data phase ends with its echoes, not at the deadline";
 }
 
 }  // namespace

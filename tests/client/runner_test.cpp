@@ -574,5 +574,43 @@ TEST(RunnerDataPhase, FollowsEveryUdpGenuineHandshakeOfItsPieceTheReflectorKnows
     EXPECT_FALSE(make_exchange(probe, settings).data) << probe.name();
 }
 
+// IPsec's data phase follows NAT-T (ESP-in-UDP) when the reflector lists
+// "ipsec/data", and raw ESP, in both families, only when it also lists
+// "ipsec/data-ip" (an older reflector would take raw data for ESP probes);
+// never AH, IKE or IKE over TCP.
+TEST(RunnerDataPhase, FollowsRawEspOnlyWhenTheReflectorEchoesDataOverRawIp) {
+  RunSettings settings;
+  settings.reflector = asio::ip::make_address("127.0.0.1");
+  settings.reflector_v6 = asio::ip::make_address("::1");
+  settings.random = [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), std::uint8_t{7}); };
+  const auto& ipsec = *probes::find_protocol("ipsec");
+  auto caps = fixtures::listening_everywhere();
+  caps.raw_protocols_v6 = caps.raw_protocols;
+  const auto plan = make_plan({&ipsec}, caps, {Family::ipv4, Family::ipv6});
+  auto followed = [&] {
+    std::vector<std::string> out;
+    for (const auto& probe : plan) {
+      const Exchange ex = make_exchange(probe, settings);
+      if (!ex.data) continue;
+      EXPECT_EQ(ex.data->phase, ipsec.data_phase);
+      EXPECT_EQ(ex.data->token, (probes::ProbeToken{settings.tag, probe.index}));
+      out.push_back(probe.name());
+    }
+    return out;
+  };
+  settings.data_phase_modules = {"ipsec"};
+  const auto udp_only = followed();
+  ASSERT_EQ(udp_only.size(), 2U);  // NAT-T in each family
+  for (const auto& name : udp_only) EXPECT_EQ(name, "ipsec/nat-t/udp/4500");
+  settings.data_phase_ip_modules = {"ipsec"};
+  const auto with_raw = followed();
+  ASSERT_EQ(with_raw.size(), 4U);  // and raw ESP in each family
+  EXPECT_EQ(std::count_if(with_raw.begin(), with_raw.end(),
+                          [](const std::string& n) { return n == "ipsec/esp/ip/50"; }),
+            2);
+  settings.data_phase_modules.clear();
+  EXPECT_EQ(followed().size(), 2U) << "raw ESP only";
+}
+
 }  // namespace
 }  // namespace vpncheck::client

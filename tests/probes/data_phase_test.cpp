@@ -292,6 +292,24 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
         EXPECT_EQ(parsed->sequence, seq);
       }
     }
+    // Over raw IP (DataPhase::ip_piece): a standard raw variant of that piece
+    // exists, its full size fills the same 1500-byte packet without a UDP
+    // header, and the same packets round-trip at it.
+    if (!d.ip_piece.empty()) {
+      EXPECT_TRUE(std::any_of(m->variants.begin(), m->variants.end(), [&](const ProbeVariant& v) {
+        return v.transport == Transport::ip && v.standard && v.piece == d.ip_piece;
+      }));
+      EXPECT_EQ(d.full_ip_payload_v4 + 20, 1500U);
+      EXPECT_EQ(d.full_ip_payload_v6 + 40, 1500U);
+      for (std::size_t size : {d.full_ip_payload_v4, d.full_ip_payload_v6}) {
+        auto packet = d.build(make_token(11), 2, size, counter_fill(3));
+        ASSERT_EQ(packet.size(), size);
+        ASSERT_TRUE(d.parse(packet));
+      }
+    } else {
+      EXPECT_EQ(d.full_ip_payload_v4, 0U);
+      EXPECT_EQ(d.full_ip_payload_v6, 0U);
+    }
     EXPECT_FALSE(d.advice_mtu(1280).empty());
     EXPECT_FALSE(d.full_size_words.empty());
     // No module's handshake request is taken for data (the demux tries data first).
@@ -305,6 +323,29 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
       }
   }
   EXPECT_GE(with_data, 4U);
+}
+
+// Which handshakes a data phase follows, and its full size there: IPsec's
+// follows NAT-T (ESP-in-UDP) and raw ESP, never AH, IKE or a TCP piece.
+TEST(DataPhaseContract, IpsecFollowsNatTAndRawEspAtTheirOwnFullSizes) {
+  const auto* ipsec = find_protocol("ipsec");
+  ASSERT_NE(ipsec, nullptr);
+  ASSERT_NE(ipsec->data_phase, nullptr);
+  const auto& d = *ipsec->data_phase;
+  std::vector<std::string> followed;
+  for (const auto& v : ipsec->variants)
+    if (d.follows(v)) followed.push_back(describe_place(v));
+  EXPECT_EQ(followed, (std::vector<std::string>{"UDP 4500", "ESP (IP protocol 50)"}));
+  EXPECT_EQ(d.full_payload(Transport::udp, false), esp::kDataFullSizeV4);
+  EXPECT_EQ(d.full_payload(Transport::udp, true), esp::kDataFullSizeV6);
+  EXPECT_EQ(d.full_payload(Transport::ip, false), 1480U);
+  EXPECT_EQ(d.full_payload(Transport::ip, true), 1460U);
+  // A data phase without a raw piece follows no raw variant, even one named "".
+  const auto* wireguard = find_protocol("wireguard");
+  ASSERT_NE(wireguard, nullptr);
+  EXPECT_FALSE(wireguard->data_phase->follows(ProbeVariant{Transport::ip, ip::kEsp, true}));
+  EXPECT_TRUE(wireguard->data_phase->follows(ProbeVariant{Transport::udp, 51820, true}));
+  EXPECT_FALSE(wireguard->data_phase->follows(ProbeVariant{Transport::tcp, 443, false}));
 }
 
 }  // namespace

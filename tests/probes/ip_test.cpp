@@ -192,6 +192,42 @@ TEST(IpPayload, OnlyAWholeUnfragmentedDatagramOfTheProtocol) {
   expect_truncations_refused(six, [](ByteView v) { return ip::payload(v, ip::kGre); });
 }
 
+TEST(SetDontFragment, SetsDfAndKeepsTheChecksumRightOnIpv4Only) {
+  Bytes d = ip::ipv4_datagram(kSrc4, kDst4, ip::kEsp, Bytes{1, 2, 3}, 0x1234, 64);
+  Bytes before = d;
+  ip::set_dont_fragment(d);
+  EXPECT_EQ(d[6], 0x40);
+  EXPECT_EQ(d[7], 0x00);
+  EXPECT_EQ(ip::ipv4_checksum(ByteView(d).first(20)), 0);
+  auto parsed = ip::parse_ipv4(d);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->flags_fragment, 0x4000);
+  EXPECT_TRUE(parsed->checksum_valid);
+  // Everything but the flags and the checksum as it was.
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (i != 6 && i != 10 && i != 11) EXPECT_EQ(d[i], before[i]) << i;
+  // Twice is once.
+  Bytes again = d;
+  ip::set_dont_fragment(again);
+  EXPECT_EQ(again, d);
+
+  // IPv6 (no DF), a header with options, and what is not a datagram: unchanged.
+  Bytes six = ip::datagram(v6_address(1), v6_address(2), ip::kEsp, Bytes{9});
+  Bytes six_before = six;
+  ip::set_dont_fragment(six);
+  EXPECT_EQ(six, six_before);
+  Bytes options = fixtures::with_byte(cat({Bytes(d.begin(), d.begin() + 20), Bytes(4, 1), Bytes{1, 2, 3}}), 0, 0x46);
+  options[6] = 0;
+  Bytes options_before = options;
+  ip::set_dont_fragment(options);
+  EXPECT_EQ(options, options_before);
+  for (Bytes junk : {Bytes{}, Bytes{0x45}, Bytes(19, 0x45), Bytes(20, 0x65)}) {
+    Bytes junk_before = junk;
+    ip::set_dont_fragment(junk);
+    EXPECT_EQ(junk, junk_before);
+  }
+}
+
 // ---- The digest scope -------------------------------------------------------
 
 TEST(DigestScope, EverythingAfterTheHeaderOfEitherFamily) {

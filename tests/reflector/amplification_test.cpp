@@ -548,5 +548,19 @@ TEST_F(RawIpv6Amplification, NoSourceGetsMoreBytesThanItSentOverRawIpv6) {
   EXPECT_EQ(log_stream_.str().find("error"), std::string::npos) << log_stream_.str();
 }
 
+// Raw ESP data packets (the data phase over raw IP) of a live session, small
+// and full size, from ::1, an address the session (opened from 127.0.0.1)
+// never validated: never echoed, not even at their own size.
+TEST_F(RawIpv6Amplification, RawEspDataFromAnUnvalidatedSourceIsNeverEchoed) {
+  const auto& phase = *probes::ipsec::kModule.data_phase;
+  std::vector<Bytes> inputs;
+  for (std::size_t size : {phase.small_payload, phase.full_ip_payload_v6})
+    for (std::uint32_t sequence = 0; sequence < 3; ++sequence)
+      inputs.push_back(phase.build(next_token(), sequence, size, rnd_));
+  Tally t = raw_source("esp", 50, inputs);
+  EXPECT_EQ(t.answers, 0u);
+  EXPECT_LE(t.out, t.in);
+}
+
 }  // namespace
 }  // namespace vpncheck::reflector

@@ -774,6 +774,169 @@ TEST_F(ReflectorArrival, DataPacketsOfUnknownSessionsAreDropped) {
   EXPECT_TRUE(observations().empty());
 }
 
+// Raw ESP data (DataPhase::ip_piece) as a raw listener hands it over: the
+// whole datagram. Recorded as kind "data" over raw IP with the IP payload's
+// size and digest, echoed only to the validated address, at the same size,
+// as an ESP datagram from the address it was sent to, with DF (the real
+// server's kernel ESP copies DF from inner packets that carry it).
+class ReflectorRawData : public ReflectorArrival {
+ protected:
+  ArrivalOutcome arrive_raw(const Bytes& datagram, const std::string& source, const std::string& destination,
+                            std::uint16_t protocol = probes::ip::kEsp) {
+    Arrival a;
+    a.payload = datagram;
+    a.framing = Framing::ip_datagram;
+    a.local_port = protocol;
+    a.source = {source, 0};
+    a.destination_address = destination;
+    a.ttl = 57;
+    a.received_at_unix_ms = 1700000000000;
+    return handler_.handle(a);
+  }
+  Bytes v4(const std::string& from, const std::string& to, const Bytes& payload,
+           std::uint8_t protocol = probes::ip::kEsp) {
+    return probes::ip::datagram(address_bytes(from), address_bytes(to), protocol, payload);
+  }
+  const probes::DataPhase& phase() { return *probes::find_protocol("ipsec")->data_phase; }
+};
+
+TEST_F(ReflectorRawData, EspDataIsRecordedAndEchoedInAnIpHeaderToTheValidatedAddressOnly) {
+  for (std::size_t size : {phase().small_payload, phase().full_ip_payload_v4}) {
+    SCOPED_TRACE(size);
+    const Bytes esp = phase().build(token_, 3, size, rnd_);
+    const Bytes datagram = v4("203.0.113.9", "192.0.2.5", esp);
+    const std::size_t before = observations().size();
+    auto out = arrive_raw(datagram, "203.0.113.9", "192.0.2.5");
+    ASSERT_FALSE(out.dropped);
+    EXPECT_EQ(out.protocol, "ipsec");
+    ASSERT_EQ(out.reply.size(), datagram.size());
+    auto ip = probes::ip::parse_ipv4(out.reply);
+    ASSERT_TRUE(ip.has_value());
+    EXPECT_EQ(probes::Bytes(ip->src.begin(), ip->src.end()), address_bytes("192.0.2.5"));
+    EXPECT_EQ(probes::Bytes(ip->dst.begin(), ip->dst.end()), address_bytes("203.0.113.9"));
+    EXPECT_EQ(ip->protocol, probes::ip::kEsp);
+    EXPECT_EQ(ip->flags_fragment, 0x4000) << "DF, as the protocol's software sends it";
+    EXPECT_TRUE(ip->checksum_valid);
+    auto echo = phase().parse(ip->payload);
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->token, token_);
+    EXPECT_EQ(echo->sequence, 3U);
+    EXPECT_NE(Bytes(ip->payload.begin(), ip->payload.end()), esp) << "an echo of its own, not the packet sent back";
+    ASSERT_EQ(observations().size(), before + 1);
+    auto o = observations().back();
+    EXPECT_EQ(o.kind, probes::kDataObservation);
+    EXPECT_EQ(o.protocol, "ipsec");
+    EXPECT_EQ(o.transport, probes::Transport::ip);
+    EXPECT_EQ(o.local_port, probes::ip::kEsp);
+    EXPECT_EQ(o.probe_index, 7);
+    EXPECT_EQ(o.payload_length, size) << "the IP payload, as the client counts it";
+    EXPECT_EQ(o.payload_sha256, probes::to_hex(probes::sha256(esp)));
+    EXPECT_EQ(o.fields.at("sequence"), "3");
+    EXPECT_TRUE(o.reply.sent);
+    EXPECT_EQ(o.reply.kind, "ipsec/data/echo");
+
+    // The same packet from an address the session never validated: recorded, never echoed.
+    auto spoofed = arrive_raw(v4("198.51.100.7", "192.0.2.5", esp), "198.51.100.7", "192.0.2.5");
+    ASSERT_FALSE(spoofed.dropped);
+    EXPECT_TRUE(spoofed.reply.empty());
+    EXPECT_EQ(observations().back().kind, probes::kDataObservation);
+    EXPECT_FALSE(observations().back().reply.sent);
+    EXPECT_EQ(observations().back().reply.code, "amplification");
+  }
+}
+
+TEST_F(ReflectorRawData, EspDataOverIpv6IsEchoedAsAnIpv6DatagramOnceTheAddressIsValidated) {
+  const Bytes esp = phase().build(token_, 1, phase().full_ip_payload_v6, rnd_);
+  const Bytes datagram = probes::ip::datagram(address_bytes("2001:db8::7"), address_bytes("2001:db8::5"),
+                                              probes::ip::kEsp, esp);
+  EXPECT_TRUE(arrive_raw(datagram, "2001:db8::7", "2001:db8::5").reply.empty()) << "not validated yet";
+  ASSERT_EQ(table_.validate(session_id_, "2001:db8::7"), SessionTable::ValidateResult::added);
+  auto out = arrive_raw(datagram, "2001:db8::7", "2001:db8::5");
+  ASSERT_EQ(out.reply.size(), datagram.size());
+  auto ip = probes::ip6::parse(out.reply);
+  ASSERT_TRUE(ip.has_value());
+  EXPECT_EQ(probes::Bytes(ip->src.begin(), ip->src.end()), address_bytes("2001:db8::5"));
+  EXPECT_EQ(probes::Bytes(ip->dst.begin(), ip->dst.end()), address_bytes("2001:db8::7"));
+  EXPECT_EQ(ip->next_header, probes::ip::kEsp);
+  auto echo = phase().parse(ip->payload);
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->sequence, 1U);
+  EXPECT_EQ(observations().back().payload_length, phase().full_ip_payload_v6);
+  EXPECT_EQ(observations().back().transport, probes::Transport::ip);
+}
+
+// Where the reflector hears its own raw IP (it and the client on one
+// address), its echo comes back to it: not data to echo again.
+TEST_F(ReflectorRawData, ItsOwnEchoComingBackIsNotEchoedAgain) {
+  const Bytes datagram = v4("203.0.113.9", "203.0.113.9", phase().build(token_, 0, 200, rnd_));
+  auto out = arrive_raw(datagram, "203.0.113.9", "203.0.113.9");
+  ASSERT_EQ(out.reply.size(), datagram.size());
+  const std::size_t recorded = observations().size();
+  auto again = arrive_raw(out.reply, "203.0.113.9", "203.0.113.9");
+  EXPECT_EQ(again.dropped, DropReason::unrecognised);
+  EXPECT_TRUE(again.reply.empty());
+  EXPECT_EQ(observations().size(), recorded);
+  // The client's next packet of the same size is still data.
+  auto next = arrive_raw(v4("203.0.113.9", "203.0.113.9", phase().build(token_, 1, 200, rnd_)), "203.0.113.9",
+                         "203.0.113.9");
+  EXPECT_FALSE(next.dropped);
+  EXPECT_EQ(next.reply.size(), datagram.size());
+}
+
+// An echo the raw listener could not send (an IP_HDRINCL datagram above the
+// route's MTU is refused with EMSGSIZE): its record says so.
+TEST_F(ReflectorRawData, AnEchoThatCouldNotBeSentIsRecordedSo) {
+  auto out = arrive_raw(v4("203.0.113.9", "192.0.2.5", phase().build(token_, 4, phase().full_ip_payload_v4, rnd_)),
+                        "203.0.113.9", "192.0.2.5");
+  ASSERT_FALSE(out.reply.empty());
+  handler_.reply_failed(out, probes::reply_code::kSendFailed, "send failed: Message too long");
+  const auto o = observations().back();
+  EXPECT_EQ(o.kind, probes::kDataObservation);
+  EXPECT_FALSE(o.reply.sent);
+  EXPECT_EQ(o.reply.code, "send_failed");
+  EXPECT_EQ(o.reply.reason, "send failed: Message too long");
+}
+
+// Only the raw piece the data phase follows carries data; the raw ESP
+// probe's own packet (sequence 1) stays the handshake's; a fragment is no data.
+TEST_F(ReflectorRawData, OnlyWholeEspDatagramsAfterTheProbeAreData) {
+  const Bytes esp = phase().build(token_, 0, 200, rnd_);
+  auto ah = arrive_raw(v4("203.0.113.9", "192.0.2.5", esp, probes::ip::kAh), "203.0.113.9", "192.0.2.5",
+                       probes::ip::kAh);
+  EXPECT_TRUE(ah.dropped) << "ESP bytes in an AH datagram";
+  auto probe = arrive_raw(v4("203.0.113.9", "192.0.2.5", probes::esp::build_esp(token_, rnd_)), "203.0.113.9",
+                          "192.0.2.5");
+  ASSERT_FALSE(probe.dropped);
+  EXPECT_EQ(observations().back().kind, "genuine");
+  Bytes fragment = v4("203.0.113.9", "192.0.2.5", esp);
+  fragment[6] = 0x20;  // more fragments
+  EXPECT_EQ(observations().size(), 1U);
+  arrive_raw(fragment, "203.0.113.9", "192.0.2.5");
+  for (const auto& o : observations()) EXPECT_NE(o.kind, probes::kDataObservation);
+}
+
+// Never more than arrived: an echo in our 20-byte header answers a datagram
+// whose header carried options with fewer bytes; truncated ones get nothing.
+TEST_F(ReflectorRawData, EchoIsNeverLargerThanTheDatagram) {
+  const Bytes esp = phase().build(token_, 2, 300, rnd_);
+  Bytes plain = v4("203.0.113.9", "192.0.2.5", esp);
+  Bytes with_options(plain.begin(), plain.begin() + 20);
+  with_options.insert(with_options.end(), {1, 1, 1, 0});  // NOP NOP NOP EOL
+  with_options.insert(with_options.end(), esp.begin(), esp.end());
+  with_options[0] = 0x46;
+  with_options[2] = static_cast<std::uint8_t>(with_options.size() >> 8);
+  with_options[3] = static_cast<std::uint8_t>(with_options.size());
+  auto out = arrive_raw(with_options, "203.0.113.9", "192.0.2.5");
+  ASSERT_FALSE(out.dropped);
+  EXPECT_EQ(out.reply.size(), plain.size());
+  EXPECT_LT(out.reply.size(), with_options.size());
+  for (std::size_t n = 0; n < plain.size(); n += 37) {
+    auto cut = arrive_raw(Bytes(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(n)), "203.0.113.9",
+                          "192.0.2.5");
+    EXPECT_LE(cut.reply.size(), n);
+  }
+}
+
 // The NAT-T probe's own ESP-in-UDP packet (sequence 1) stays the probe's message.
 TEST_F(ReflectorArrival, TheNatTProbesEspIsNotData) {
   auto out = arrive(probes::esp::build_esp(token_, rnd_), Framing::datagram, 4500, "203.0.113.9");

@@ -58,14 +58,14 @@ inline Config loopback_config() {
 
 // Blocking HTTP/1.1 call to a control API on 127.0.0.1 (the server runs on its
 // own thread). `from` picks the client address, e.g. 127.0.0.2 so the client
-// cannot be mistaken for the listen address.
+// cannot be mistaken for the listen address; an IPv6 one calls ::1 instead.
 inline HttpResponse blocking_http_call(std::uint16_t port, http::verb verb, const std::string& target,
                                        const boost::asio::ip::address& from =
                                            boost::asio::ip::make_address("127.0.0.1")) {
   using boost::asio::ip::tcp;
   boost::asio::io_context ctx;
   tcp::socket socket(ctx, tcp::endpoint(from, 0));
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  socket.connect({boost::asio::ip::make_address(from.is_v6() ? "::1" : "127.0.0.1"), port});
   HttpRequest req{verb, target, 11};
   req.set(http::field::host, "127.0.0.1");
   req.keep_alive(false);
