@@ -125,8 +125,8 @@ ObservationParts arrival_parts(const Arrival& arrival, probes::Transport transpo
 }
 
 // A reply's kind, "<protocol>[/<piece>]/<what>", written into a buffer of
-// its own rather than built as a string for each answer. As long as the
-// store keeps of it (reflector/observation_store.cpp cuts at 255 too).
+// its own rather than built as a string for each answer; at most 255
+// characters, all the store keeps of it (reflector/observation_store.cpp).
 class ReplyKind {
  public:
   std::string_view of(std::string_view protocol, std::string_view piece, std::string_view what) {
@@ -147,7 +147,7 @@ class ReplyKind {
     std::copy_n(part.data(), n, text_.data() + size_);
     size_ += n;
   }
-  std::array<char, 255> text_{};
+  std::array<char, 255> text_;  // only its first size_ characters are read
   std::size_t size_ = 0;
 };
 
