@@ -1,6 +1,7 @@
 #include "probes/crypto.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -108,6 +109,11 @@ constexpr std::size_t kBlake2sMaxKey = 32;  // BLAKE2s keys are 1-32 bytes (RFC 
 // state of a message does not outlive its MAC (init overwrites it, and
 // libcrypto's BLAKE2 final wipes it).
 struct KeyedBlake2s {
+  KeyedBlake2s() = default;
+  KeyedBlake2s(const KeyedBlake2s&) = delete;
+  KeyedBlake2s& operator=(const KeyedBlake2s&) = delete;
+  ~KeyedBlake2s() { OPENSSL_cleanse(key.data(), key.size()); }  // the context wipes its own copy when freed
+
   std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx;
   std::array<std::uint8_t, kBlake2sMaxKey> key{};
   std::size_t key_size = 0;  // 0: no key set yet
