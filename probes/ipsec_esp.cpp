@@ -1,6 +1,7 @@
 #include "probes/ipsec_esp.h"
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 
 #include "probes/crypto.h"
@@ -8,10 +9,21 @@
 namespace vpncheck::probes::esp {
 namespace {
 
+constexpr std::string_view kEspRequestLabel = "vpncheck esp request";
+constexpr std::string_view kEspReplyLabel = "vpncheck esp reply";
+constexpr std::string_view kAhRequestLabel = "vpncheck ah request";
+constexpr std::string_view kAhReplyLabel = "vpncheck ah reply";
+constexpr std::size_t kLongestLabel = std::max({kEspRequestLabel.size(), kEspReplyLabel.size(),
+                                                kAhRequestLabel.size(), kAhReplyLabel.size()});
+
 std::uint32_t derive_spi(std::string_view label, const ProbeToken& token) {
-  ByteWriter w;
-  w.bytes(as_bytes(label)).bytes(token.encode());
-  auto d = sha256(w.view());
+  // On the stack: the reflector derives one for every datagram that could be ESP data.
+  std::array<std::uint8_t, kLongestLabel + kProbeTokenSize> input{};
+  const auto encoded = token.encode();
+  const std::size_t n = std::min(label.size(), kLongestLabel);  // one of the labels above
+  std::copy_n(label.begin(), n, input.begin());
+  std::copy(encoded.begin(), encoded.end(), input.begin() + static_cast<std::ptrdiff_t>(n));
+  auto d = sha256(ByteView(input).first(n + encoded.size()));
   std::uint32_t spi = (std::uint32_t{d[0]} << 24) | (std::uint32_t{d[1]} << 16) |
                       (std::uint32_t{d[2]} << 8) | std::uint32_t{d[3]};
   return spi < kMinSpi ? spi + kMinSpi : spi;
@@ -52,11 +64,11 @@ Bytes build_ah(const ip::Ipv4Address& src, const ip::Ipv4Address& dst, std::uint
 }  // namespace
 
 std::uint32_t request_spi(const ProbeToken& token, bool ah) {
-  return derive_spi(ah ? "vpncheck ah request" : "vpncheck esp request", token);
+  return derive_spi(ah ? kAhRequestLabel : kEspRequestLabel, token);
 }
 
 std::uint32_t reply_spi(const ProbeToken& token, bool ah) {
-  return derive_spi(ah ? "vpncheck ah reply" : "vpncheck esp reply", token);
+  return derive_spi(ah ? kAhReplyLabel : kEspReplyLabel, token);
 }
 
 // ---- ESP ----

@@ -151,6 +151,57 @@ ObservationParts arrival_parts(const Arrival& arrival, probes::Transport transpo
   return obs;
 }
 
+// A reply's kind, "<protocol>[/<piece>]/<what>", written into a buffer of
+// its own rather than built as a string for each answer; at most 255
+// characters, all the store keeps of it (reflector/observation_store.cpp).
+class ReplyKind {
+ public:
+  std::string_view of(std::string_view protocol, std::string_view piece, std::string_view what) {
+    size_ = 0;
+    append(protocol);
+    if (!piece.empty()) {
+      append("/");
+      append(piece);
+    }
+    append("/");
+    append(what);
+    return {text_.data(), size_};
+  }
+
+ private:
+  void append(std::string_view part) {
+    const std::size_t n = std::min(part.size(), text_.size() - size_);
+    std::copy_n(part.data(), n, text_.data() + size_);
+    size_ += n;
+  }
+  std::array<char, 255> text_;  // only its first size_ characters are read
+  std::size_t size_ = 0;
+};
+
+// The sessions an arrival's candidate tags name, each looked up once.
+// Parsers and reply builders do not add or end sessions, so what was found
+// stays valid while the arrival is handled.
+class SessionLookup {
+ public:
+  explicit SessionLookup(SessionTable& table) : table_(table) {}
+  Session* find(const probes::SessionTag& tag) {
+    for (std::size_t i = 0; i < count_; ++i)
+      if (seen_[i].tag == tag) return seen_[i].session;
+    Session* session = table_.find_by_tag(tag);
+    if (count_ < seen_.size()) seen_[count_++] = Seen{tag, session};
+    return session;
+  }
+
+ private:
+  struct Seen {
+    probes::SessionTag tag{};
+    Session* session = nullptr;
+  };
+  SessionTable& table_;
+  std::array<Seen, 4> seen_{};
+  std::size_t count_ = 0;
+};
+
 std::optional<Match> match_control(probes::ByteView payload) {
   if (auto token = probes::control::parse_request(payload)) return Match{nullptr, {*token, {}}};
   return std::nullopt;
@@ -277,14 +328,16 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
       if (owner == module) return state.get();
     return nullptr;
   };
-  const auto known = [this](const Match& m) { return sessions_.find_by_tag(m.parsed.token.tag) != nullptr; };
+  // The parsers' candidates are asked about several times (is it a live
+  // session's? which session?): each tag is looked up once per arrival (a
+  // lookup reads the clock to see whether the session expired).
+  SessionLookup sessions{sessions_};
+  const auto known_tag = [&sessions](const probes::SessionTag& tag) { return sessions.find(tag) != nullptr; };
+  const auto known = [&known_tag](const Match& m) { return known_tag(m.parsed.token.tag); };
   switch (arrival.framing) {
     case Framing::datagram:
       if (payload.size() > kMaxDatagram) return drop(DropReason::oversized);
-      if (auto data = match_data(payload, [this](const probes::SessionTag& tag) {
-            return sessions_.find_by_tag(tag) != nullptr;
-          }))
-        return handle_data(arrival, *data->module, data->packet);
+      if (auto data = match_data(payload, known_tag)) return handle_data(arrival, *data->module, data->packet);
       match = match_module(payload, context, arrival, known, state_of);
       if (!match || !known(*match)) {
         if (auto control = match_control(payload); control && (!match || known(*control))) match = std::move(control);
@@ -317,7 +370,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   }
   if (!match) return drop(DropReason::unrecognised);
 
-  Session* session = sessions_.find_by_tag(match->parsed.token.tag);
+  Session* session = sessions.find(match->parsed.token.tag);
   if (session == nullptr) return drop(DropReason::unknown_session);
   if (!sessions_.admit(*session)) return drop(DropReason::observation_limit);
 
@@ -380,14 +433,14 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     session->tally(SessionLimit::rate_limit).add(arrival.local_port);
   } else {
     reply.sent = true;
-    reply.kind = !genuine                    ? std::string("control/echo")
-                 : match->parsed.piece.empty() ? out.protocol + "/reply"
-                                               : out.protocol + "/" + std::string(match->parsed.piece) + "/reply";
     reply.length = out.reply.size();
   }
 
   // Stored compactly (reflector/observation_store.h): no strings are built for it.
   ObservationParts obs = arrival_parts(arrival, context.transport, reply);
+  ReplyKind kind_text;
+  if (reply.sent)
+    obs.reply_kind_prefix = genuine ? kind_text.of(out.protocol, match->parsed.piece, "reply") : "control/echo";
   obs.probe_index = match->parsed.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = genuine ? "genuine" : "control";
@@ -451,12 +504,13 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
       reply.code = probes::reply_code::kTooSmall;
     } else {
       reply.sent = true;
-      reply.kind = out.protocol + "/data/echo";
       reply.length = out.reply.size();
     }
   }
   const probes::Fields fields{{"sequence", std::to_string(packet.sequence)}};
   ObservationParts obs = arrival_parts(arrival, transport_of(arrival.framing), reply);
+  ReplyKind kind_text;
+  if (reply.sent) obs.reply_kind_prefix = kind_text.of(out.protocol, "data", "echo");
   obs.probe_index = packet.token.probe_index;
   obs.protocol = out.protocol;
   obs.kind = probes::kDataObservation;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "probes/wireguard.h"
 #include "test_support.h"
 
@@ -52,6 +54,25 @@ TEST(Crypto, Blake2sMac128DependsOnKeyAndMessage) {
   auto base = blake2s_mac128(key, as_bytes("abc"));
   EXPECT_NE(base, blake2s_mac128(other_key, as_bytes("abc")));
   EXPECT_NE(base, blake2s_mac128(key, as_bytes("abd")));
+}
+
+// The MAC context is kept per thread with its last key: one MAC after another,
+// under the same key, a different one, a key that is the first half of the
+// last, and after a key libcrypto refuses, each is what a fresh context gives.
+// Expected values from Python's hashlib.blake2s(..., digest_size=16).
+TEST(Crypto, Blake2sMac128OneAfterAnotherUnderChangingKeys) {
+  Bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i);
+  const Bytes half(key.begin(), key.begin() + 16);
+  const Bytes zeros(200, 0);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(to_bytes(blake2s_mac128(key, as_bytes("abc"))), hex("61ba5f165c194692e09d12520cc4c74a"));
+    EXPECT_EQ(to_bytes(blake2s_mac128(key, zeros)), hex("a5e60c5a2c100f6358a695d00fdf9bc2"));
+    EXPECT_EQ(to_bytes(blake2s_mac128(key, ByteView{})), hex("9536f9b267655743dee97b8a670f9f53"));
+    EXPECT_EQ(to_bytes(blake2s_mac128(half, as_bytes("abc"))), hex("75296c2d2c0f51210b383f386bc8b1ff"));
+    EXPECT_EQ(to_bytes(blake2s_mac128(half, as_bytes("abc"))), hex("75296c2d2c0f51210b383f386bc8b1ff"));
+    EXPECT_THROW(blake2s_mac128(Bytes(33, 1), as_bytes("abc")), std::runtime_error);  // longer than BLAKE2s allows
+  }
 }
 
 // PROTOCOLS.md §5.2: mac1 = BLAKE2s-128(key = BLAKE2s-256("mac1----" || responder_pub), msg[0:116]).

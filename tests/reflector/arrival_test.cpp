@@ -747,6 +747,7 @@ TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnl
       EXPECT_EQ(o.payload_length, size);
       EXPECT_EQ(o.fields.at("sequence"), "3");
       EXPECT_TRUE(o.reply.sent);
+      EXPECT_EQ(o.reply.kind, std::string(m->id) + "/data/echo");
 
       // The same packet from anyone else: recorded, never echoed (not even at its own size).
       for (const char* other : {"198.51.100.7", "2001:db8::9"}) {
