@@ -373,8 +373,9 @@ TEST_F(ReflectorArrival, ReplyIsNeverLargerThanRequest) {
   for (const auto& [bytes, framing] : inputs) {
     auto out = arrive(bytes, framing);
     // Datagrams only: a stream's peer completed a TCP handshake from its address.
-    if (framing == Framing::datagram || framing == Framing::ip_datagram)
+    if (framing == Framing::datagram || framing == Framing::ip_datagram) {
       EXPECT_LE(out.reply.size(), bytes.size()) << "framing " << static_cast<int>(framing);
+    }
     if (!out.reply.empty()) ++answered;
   }
   EXPECT_GT(answered, 100u);  // the check above is not vacuous
