@@ -124,6 +124,37 @@ lab_ping_sizes() {
 	done
 }
 
+# real_need TOOL... -> the real-software scripts' (real/*.sh) precondition:
+# every TOOL on PATH, and root; else SETUP_ERROR and exit 2.
+real_need() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { echo "SETUP_ERROR: $tool not installed" >&2; exit 2; }
+	done
+	[[ $(id -u) -eq 0 ]] || { echo "SETUP_ERROR: needs root" >&2; exit 2; }
+}
+
+# real_cleanup_on_exit [HOOK] -> when a real-software script ends, however it
+# ends (an interrupt or a termination included, also one that comes while it
+# is cleaning up), the lab goes down (which stops its daemons by PID), then
+# HOOK runs; the script's exit code is kept.
+real_cleanup_on_exit() {
+	REAL_CLEANUP_HOOK="${1:-}"
+	trap _real_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+_real_cleanup() {
+	local rc=$?
+	# An interrupt now would leave the lab half down: it is finished first.
+	trap - ERR
+	trap '' INT TERM
+	lab_down || true
+	if [[ -n "${REAL_CLEANUP_HOOK:-}" ]]; then "$REAL_CLEANUP_HOOK" || true; fi
+	exit "$rc"
+}
+
 lab_build_dir() { printf '%s\n' "${VPNCHECK_BUILD_DIR:-$LAB_REPO/build}"; }
 
 # lab_bin NAME -> path of a vpncheck binary: $VPNCHECK_BIN /

@@ -32,22 +32,10 @@ PROFILE="${1:-}"
 WAIT="${REAL_TUNNEL_WAIT:-10}"
 SERVER_TUN_IP=10.8.0.1
 
-for tool in openvpn openssl ip timeout; do
-	command -v "$tool" >/dev/null || { echo "SETUP_ERROR: $tool not installed" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "SETUP_ERROR: needs root" >&2; exit 2; }
+real_need openvpn openssl ip timeout
 [[ -c /dev/net/tun ]] || { echo "SETUP_ERROR: /dev/net/tun missing" >&2; exit 2; }
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - ERR
-	lab_down || true
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+real_cleanup_on_exit
 
 # make_pki DIR -> ca.crt, server.{crt,key}, client.{crt,key} in DIR.
 make_pki() {

@@ -86,21 +86,9 @@ if [[ -n "$not_there" ]]; then
 	echo "SETUP_ERROR: missing: $(sed ":a;N;\$!ba;s/\n/; /g" <<<"$not_there")" >&2
 	exit 2
 fi
-for tool in ip timeout ping mount; do
-	command -v "$tool" >/dev/null || { echo "SETUP_ERROR: $tool not installed" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "SETUP_ERROR: needs root" >&2; exit 2; }
+real_need ip timeout ping mount
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - ERR
-	lab_down || true
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+real_cleanup_on_exit
 
 # Plugins: only what IKEv2-PSK + kernel-libipsec need, listed explicitly so the
 # host's /etc/strongswan.d cannot change the experiment. kernel-libipsec comes

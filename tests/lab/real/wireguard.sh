@@ -32,26 +32,17 @@ SERVER_TUN_IP=10.9.0.1
 CLIENT_TUN_IP=10.9.0.2
 WG_PORT=51820
 
-for tool in wireguard-go wg ip timeout; do
-	command -v "$tool" >/dev/null || { echo "SETUP_ERROR: $tool not installed" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "SETUP_ERROR: needs root" >&2; exit 2; }
+real_need wireguard-go wg ip timeout
 [[ -c /dev/net/tun ]] || { echo "SETUP_ERROR: /dev/net/tun missing" >&2; exit 2; }
 
 WG_S="" WG_C=""
+# wireguard-go removes its socket on a clean exit; after a SIGKILL it may
+# not. Only our own, uniquely named sockets are touched.
 # shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - ERR
-	lab_down || true
-	# wireguard-go removes its socket on a clean exit; after a SIGKILL it may
-	# not. Only our own, uniquely named sockets are touched.
-	[[ -n "$WG_S" ]] && rm -f "/var/run/wireguard/$WG_S.sock" "/var/run/wireguard/$WG_C.sock"
-	exit "$rc"
+remove_wg_sockets() {
+	[[ -z "$WG_S" ]] || rm -f "/var/run/wireguard/$WG_S.sock" "/var/run/wireguard/$WG_C.sock"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+real_cleanup_on_exit remove_wg_sockets
 
 # start_wg ROLE IFNAME -> run wireguard-go in the foreground (backgrounded by
 # lab_bg so its PID is recorded) and wait, bounded, for its UAPI socket.

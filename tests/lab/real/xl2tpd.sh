@@ -29,21 +29,9 @@ PROFILE="${1:-}"
 WAIT="${REAL_TUNNEL_WAIT:-10}"
 L2TP_PORT=1701
 
-for tool in xl2tpd ip timeout; do
-	command -v "$tool" >/dev/null || { echo "SETUP_ERROR: $tool not installed" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "SETUP_ERROR: needs root" >&2; exit 2; }
+real_need xl2tpd ip timeout
 
-# shellcheck disable=SC2317 # invoked by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - ERR
-	lab_down || true
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+real_cleanup_on_exit
 
 lab_up "$PROFILE"
 D="$LAB_STATE_DIR/xl2tpd"
