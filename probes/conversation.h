@@ -92,6 +92,15 @@ struct OpenFlow {
   std::function<Bytes(const IpPort& local)> request;
   std::function<bool(ByteView reply, ByteView request)> answers;
   std::int64_t deadline_ms = 0;
+  // Set: once answered, the module's data phase (ProtocolModule::data_phase,
+  // where it follows this flow's piece and the reflector echoes it) runs on
+  // the same socket before the flow ends, its packets keyed to `sent` and
+  // its echoes expected keyed to `echoed` (DataPacket::flow_key).
+  struct DataKeys {
+    std::uint32_t sent = 0;
+    std::uint32_t echoed = 0;
+  };
+  std::optional<DataKeys> data;
 };
 
 // Write `bytes` on a stream. `awaits_answer`: a step of the exchange whose

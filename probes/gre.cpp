@@ -1,5 +1,6 @@
 #include "probes/gre.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace vpncheck::probes::gre {
@@ -193,6 +194,47 @@ bool is_reply_to(ByteView reply, ByteView request, std::uint16_t own_call_id) {
   auto lcp = parse_lcp(got->payload);
   return lcp && (lcp->code == kLcpConfigureRequest || lcp->code == kLcpConfigureAck) &&
          lcp->token == sent->token;
+}
+
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, std::uint32_t call_id,
+                 const RandomFill& rnd) {
+  if (size < kDataMinSize || size - kDataHeaderSize > std::numeric_limits<std::uint16_t>::max() ||
+      sequence == std::numeric_limits<std::uint32_t>::max())
+    return {};
+  Bytes encrypted(size - kDataHeaderSize - kDataPppHeaderSize);
+  rnd(encrypted);
+  const auto encoded = token.encode();
+  std::copy(encoded.begin(), encoded.end(), encrypted.begin());
+  const auto coherency = static_cast<std::uint16_t>(sequence & 0x0FFF);
+  ByteWriter ppp;
+  ppp.u8(kPppAddress)
+      .u8(kPppControl)
+      .be16(kPppCompressedDatagram)
+      .u8(static_cast<std::uint8_t>(kMppeFlushedEncrypted | (coherency >> 8)))
+      .u8(static_cast<std::uint8_t>(coherency))
+      .bytes(encrypted);
+  return build(Header{static_cast<std::uint16_t>(call_id), sequence + 1, std::nullopt}, ppp.take());
+}
+
+std::optional<DataPacket> parse_data(ByteView packet) {
+  auto gre = parse(packet);
+  if (!gre || gre->header_size != kDataHeaderSize || !gre->header.sequence || gre->header.ack ||
+      *gre->header.sequence == 0 || gre->trailing != 0)
+    return std::nullopt;
+  ByteReader r(gre->payload);
+  auto address = r.u8();
+  auto control = r.u8();
+  auto protocol = r.be16();
+  auto mppe = r.be16();
+  if (!mppe || *address != kPppAddress || *control != kPppControl || *protocol != kPppCompressedDatagram)
+    return std::nullopt;
+  const std::uint32_t sequence = *gre->header.sequence - 1;
+  if ((*mppe >> 12) != (kMppeFlushedEncrypted >> 4) || (*mppe & 0x0FFF) != (sequence & 0x0FFF)) return std::nullopt;
+  auto encoded = r.take(kProbeTokenSize);
+  if (!encoded) return std::nullopt;
+  auto token = ProbeToken::decode(*encoded);
+  if (!token) return std::nullopt;
+  return DataPacket{*token, sequence, gre->header.call_id};
 }
 
 }  // namespace vpncheck::probes::gre

@@ -27,6 +27,7 @@
 
 #include "probes/bytes.h"
 #include "probes/ip.h"
+#include "probes/probe.h"
 #include "probes/token.h"
 
 namespace vpncheck::probes::gre {
@@ -146,5 +147,47 @@ Bytes build_reply(ByteView request, std::uint16_t client_call_id, std::uint32_t 
 // to `own_call_id`, acknowledging the request's sequence number, carrying an
 // LCP Configure-Request or Configure-Ack with the request's token.
 bool is_reply_to(ByteView reply, ByteView request, std::uint16_t own_call_id);
+
+// ---- Data packets (the data phase, ProtocolModule::data_phase) --------------
+//
+// What a PPTP tunnel carries once PPP is up: PPP frames encrypted with MPPE
+// (RFC 3078), which Windows and pppd's PPTP set-ups require by default. The
+// GRE header is the one Linux's PPTP driver sends (drivers/net/ppp/pptp.c,
+// pptp_xmit): K and S, version 1, the receiver's Call ID; the PPP frame is
+// FF 03 | 00 FD (a compressed datagram, RFC 1962 §4) | the MPPE header (RFC
+// 3078 §3: flags A "flushed" and D "encrypted", as every stateless-mode
+// packet has, and the 12-bit coherency count) | the encrypted bytes, which
+// begin with the token (random to any observer) and whose length is what
+// the inner packet's would be.
+//
+// The GRE sequence number counts on from the LCP probe's 0: data packet n
+// carries n + 1, and its coherency count is n mod 4096. Both ends send the
+// same form, without an acknowledgment, so an echo is the same size as its
+// packet.
+constexpr std::uint16_t kPppCompressedDatagram = 0x00FD;
+constexpr std::uint8_t kMppeFlushedEncrypted = 0x90;  // A and D set, B and C clear
+constexpr std::size_t kDataPppHeaderSize = 4 + 2;     // FF 03 00 FD, MPPE header
+constexpr std::size_t kDataHeaderSize = 12;           // GRE with key and sequence
+constexpr std::size_t kDataMinSize = kDataHeaderSize + kDataPppHeaderSize + kProbeTokenSize;  // 26
+// Inside, the encrypted PPP protocol field (2) and the inner IPv4 packet: a
+// default ping (84 bytes), and a full packet at PPTP's usual MTU of 1400
+// (kDefaultMru: Windows' PPTP default, and the MTU pppd's PPTP set-ups give).
+constexpr std::size_t kDataSmallSize = kDataHeaderSize + kDataPppHeaderSize + 2 + 84;             // 104
+constexpr std::size_t kDataFullSize = kDataHeaderSize + kDataPppHeaderSize + 2 + kDefaultMru;     // 1420
+// IPv4 20 + GRE with key, sequence and acknowledgment 16 + PPP 4 + MPPE 2 +
+// the encrypted protocol field 2: the path MTU less this is the PPP MTU that fits.
+constexpr int kDataOverheadV4 = 20 + 16 + 4 + 2 + 2;
+
+// A data packet of `size` bytes to the peer whose Call ID is `call_id`
+// (DataPhase::build's flow key; the upper 16 bits are ignored). Empty when
+// `size` is below kDataMinSize or above what GRE's length field carries, or
+// the sequence would wrap GRE's.
+Bytes build_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, std::uint32_t call_id,
+                 const RandomFill& rnd);
+// nullopt unless a GRE version 1 packet with key and sequence from 1 and no
+// acknowledgment, payload length covering the rest exactly, carrying FF 03
+// 00 FD, an MPPE header with A and D alone set and the coherency count its
+// sequence implies, and a token. DataPacket::flow_key: the Call ID it is keyed to.
+std::optional<DataPacket> parse_data(ByteView packet);
 
 }  // namespace vpncheck::probes::gre

@@ -367,7 +367,7 @@ constexpr DataPhase kDataPhase{
     .full_ip_payload_v4 = esp::kDataFullIpSizeV4,
     .full_ip_payload_v6 = esp::kDataFullIpSizeV6,
     .df = DontFragment::system_default,
-    .build = esp::build_esp_data,
+    .build = unkeyed_data<esp::build_esp_data>,
     .parse = esp::parse_esp_data,
     .advice_mtu = advice_mtu,
     .full_size_words = "IPsec's full-size ESP packets (filling this host's 1500-byte MTU)",

@@ -153,7 +153,7 @@ constexpr DataPhase kDataPhase{
     .full_payload_v4 = kDataFullSize,
     .full_payload_v6 = kDataFullSize,
     .df = DontFragment::clear,
-    .build = build_data,
+    .build = unkeyed_data<build_data>,
     .parse = parse_data,
     .advice_mtu = advice_mtu,
     .full_size_words = "L2TP's full-size data packets (PPP's default MTU 1500 inside: 1538 bytes over IPv4, "

@@ -82,6 +82,8 @@ inline constexpr std::string_view kSendFailed = "send_failed";    // the reflect
 inline constexpr std::string_view kAmplification = "amplification";  // the answer would be larger than the request
 inline constexpr std::string_view kTooSmall = "too_small";        // the protocol has no answer that fits
 inline constexpr std::string_view kWriteFailed = "write_failed";  // a TCP write failed (often the path, not the reflector)
+// A data packet keyed to a flow the reflector does not know for its source (PPTP: no such call): not echoed.
+inline constexpr std::string_view kNoFlow = "no_flow";
 }  // namespace reply_code
 
 // Was the answer withheld for a reason of the reflector's own (a limit, a

@@ -346,7 +346,7 @@ constexpr DataPhase kDataPhase{
     .full_payload_v4 = kDataFullSizeV4,
     .full_payload_v6 = kDataFullSizeV6,
     .df = DontFragment::system_default,
-    .build = build_data,
+    .build = unkeyed_data<build_data>,
     .parse = parse_data,
     .advice_mtu = module_advice_mtu,
     .full_size_words = "OpenVPN's full-size data packets (1492 bytes on the wire with its default mssfix)",

@@ -148,6 +148,9 @@ class Client : public ClientConversation {
     flow.answers = [own = own_call_id_](ByteView reply, ByteView request) {
       return is_gre_reply_datagram(reply, request, own);
     };
+    // Then the call's data, keyed as GRE is (the client's runner skips it
+    // where the reflector does not echo PPTP's data).
+    flow.data = OpenFlow::DataKeys{reflector_call_id_, own_call_id_};
     results_[*gre_].reply_fields[std::string(kGreKey)] = std::to_string(reflector_call_id_);
     results_[*gre_].reply_fields[std::string(kExpectedCallId)] = std::to_string(own_call_id_);
     state_ = State::gre_opening;

@@ -4,7 +4,9 @@
 //
 //   TCP connect 1723, SCCRQ -> SCCRP(1), OCRQ(random Call ID X) -> OCRP(Y, peer X),
 //   Set-Link-Info(Y); raw GRE keyed to Y carrying the LCP Configure-Request
-//   with the token -> GRE keyed to X from the reflector; StopCCRQ -> StopCCRP.
+//   with the token -> GRE keyed to X from the reflector; then the call's data
+//   (MPPE-encrypted PPP in GRE, keyed the same way; gre.h) on the same raw
+//   socket, where the reflector echoes it; StopCCRQ -> StopCCRP.
 //
 // The TCP connection stays open while GRE is tested, as a real client's does
 // (an ALG ties the GRE expectations to it). Without CAP_NET_RAW the control

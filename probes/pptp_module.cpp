@@ -170,6 +170,41 @@ std::string advice_use_variant(const ProbeVariant& variant) {
          ": allow outgoing TCP " + std::to_string(variant.port) + ".";
 }
 
+// The Call ID the echo of a data packet goes to: the client's, of the call
+// the packet is keyed to (the reflector's own Call ID for this client).
+std::optional<std::uint32_t> echo_call_id(const DataPacket& packet, const ArrivalContext& arrival) {
+  if (packet.flow_key > 0xffff) return std::nullopt;
+  return client_call_id(arrival, static_cast<std::uint16_t>(packet.flow_key));
+}
+
+std::vector<std::string> advice_mtu(int path_mtu) {
+  const auto mtu = std::to_string(path_mtu - gre::kDataOverheadV4);
+  return {"PPTP: mtu " + mtu + " and mru " + mtu + " in the pppd options of both ends (Windows: the VPN "
+          "connection's interface MTU; the path MTU " + std::to_string(path_mtu) + " less " +
+          std::to_string(gre::kDataOverheadV4) + " bytes of IPv4, GRE, PPP and MPPE headers)"};
+}
+
+// After GRE's first packet is answered, the call's data: MPPE-encrypted PPP
+// in GRE (gre.h), both ways, keyed to the Call IDs the control connection
+// negotiated. DF: Linux's PPTP driver sets it by the socket's path-MTU
+// discovery (drivers/net/ppp/pptp.c, pptp_xmit: ip_dont_fragment), and the
+// userspace client's raw GRE socket (pptp-linux, pptp_gre.c) keeps the
+// system default, which sets it too: nothing fragments a full-size packet.
+// There is no UDP place: the data follows the raw GRE piece only.
+constexpr DataPhase kDataPhase{
+    .piece = "",
+    .small_payload = gre::kDataSmallSize,
+    .ip_piece = kPieceGre,
+    .full_ip_payload_v4 = gre::kDataFullSize,
+    .full_ip_payload_v6 = gre::kDataFullSize,
+    .df = DontFragment::system_default,
+    .build = gre::build_data,
+    .parse = gre::parse_data,
+    .echo_flow_key = echo_call_id,
+    .advice_mtu = advice_mtu,
+    .full_size_words = "PPTP's full-size data packets (MTU 1400 inside: 1440 bytes on the wire over IPv4)",
+};
+
 }  // namespace
 
 Bytes build_gre_datagram(const ProbeToken& token, std::uint16_t peer_call_id, const IpPort& local,
@@ -201,6 +236,7 @@ const ProtocolModule kModule{
     .server_stream = &kServerStream,
     .make_server_state = make_call_table,
     .state_limit = limit_kind::kPptpCalls,
+    .data_phase = &kDataPhase,
 };
 
 }  // namespace vpncheck::probes::pptp

@@ -180,6 +180,10 @@ constexpr std::size_t kMaxUdpPayload = 65507;
 struct DataPacket {
   ProbeToken token;
   std::uint32_t sequence = 0;  // the data phase's own count, from 0
+  // The key naming the flow the packet belongs to, where the protocol's data
+  // carries one its handshake negotiated (PPTP: the GRE Call ID of the
+  // packet's receiver); 0 for the others.
+  std::uint32_t flow_key = 0;
 };
 
 // What a protocol sends once its handshake is done: its data packets, at the
@@ -208,11 +212,18 @@ struct DataPhase {
   std::size_t full_ip_payload_v4 = 0;
   std::size_t full_ip_payload_v6 = 0;
   DontFragment df = DontFragment::system_default;
-  // A data packet of `size` bytes carrying `token` and `sequence`; empty when
-  // the protocol has no packet of that size.
-  Bytes (*build)(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd) = nullptr;
+  // A data packet of `size` bytes carrying `token` and `sequence`, keyed to
+  // `flow_key` where the protocol keys its data (DataPacket::flow_key; the
+  // others ignore it); empty when the protocol has no packet of that size.
+  Bytes (*build)(const ProbeToken& token, std::uint32_t sequence, std::size_t size, std::uint32_t flow_key,
+                 const RandomFill& rnd) = nullptr;
   // nullopt for anything that is not this protocol's data packet as built above.
   std::optional<DataPacket> (*parse)(ByteView payload) = nullptr;
+  // Reflector, for data keyed by ids the handshake negotiated (PPTP's Call
+  // IDs, from the module's server state in `arrival.state`): the key its
+  // echo of `packet` carries, nullopt when the packet's key names no flow of
+  // this client (then nothing is echoed). nullptr: the data has no key.
+  std::optional<std::uint32_t> (*echo_flow_key)(const DataPacket& packet, const ArrivalContext& arrival) = nullptr;
   // The settings that keep the protocol's packets within `path_mtu`-byte IP
   // packets, in its own configuration words.
   std::vector<std::string> (*advice_mtu)(int path_mtu) = nullptr;
@@ -230,6 +241,14 @@ struct DataPhase {
     return ipv6 ? full_payload_v6 : full_payload_v4;
   }
 };
+
+// DataPhase::build for a protocol whose data carries no flow key, from its
+// builder without one.
+template <Bytes (*Build)(const ProbeToken&, std::uint32_t, std::size_t, const RandomFill&)>
+Bytes unkeyed_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, std::uint32_t /*flow_key*/,
+                   const RandomFill& rnd) {
+  return Build(token, sequence, size, rnd);
+}
 
 struct ProbeResult;         // probes/assessment.h
 struct ProtocolAssessment;  // probes/assessment.h

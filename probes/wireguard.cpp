@@ -165,7 +165,7 @@ constexpr DataPhase kDataPhase{
     .full_payload_v4 = kDataFullSize,
     .full_payload_v6 = kDataFullSize,
     .df = DontFragment::system_default,
-    .build = build_data,
+    .build = unkeyed_data<build_data>,
     .parse = parse_data,
     .advice_mtu = module_advice_mtu,
     .full_size_words = "WireGuard's full-size data packets (its default MTU 1420: 1480 bytes on the wire)",

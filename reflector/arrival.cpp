@@ -18,6 +18,7 @@ constexpr std::string_view kNoReplySmall = "request too small to answer without 
 constexpr std::string_view kNoReplyLarger = "reply larger than request refused (no amplification)";
 constexpr std::string_view kNoReplyNotValidated =
     "reply larger than request refused: the source is not an address this session validated (no amplification)";
+constexpr std::string_view kNoDataFlow = "its key names no flow of this client (a call the reflector does not know)";
 constexpr std::string_view kNoDataEcho =
     "data packets are echoed only to an address this session validated (no amplification)";
 // Reflectors before reply codes sent only this text; clients still read it so.
@@ -462,6 +463,24 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
 // goes back in an IP header of the arrival's family, from the address the
 // packet was sent to, with DF as the protocol's software sets it (a real
 // server's kernel ESP copies it from the inner packet).
+std::optional<std::uint32_t> ArrivalHandler::data_echo_key(const Arrival& arrival,
+                                                         const probes::ProtocolModule& module,
+                                                         const probes::DataPacket& packet) {
+  const auto* phase = module.data_phase;
+  if (phase->echo_flow_key == nullptr) return 0;
+  probes::ArrivalContext context;
+  context.hints = hints_;
+  context.transport = transport_of(arrival.framing);
+  context.source = probes::IpPort{address_bytes(arrival.source.address), arrival.source.port};
+  context.destination = probes::IpPort{
+      arrival.destination_address ? address_bytes(*arrival.destination_address) : probes::Bytes{},
+      arrival.local_port};
+  context.now_ms = arrival.received_at_unix_ms;
+  for (auto& [owner, state] : states_)
+    if (owner == &module) context.state = state.get();
+  return phase->echo_flow_key(packet, context);
+}
+
 ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
                                            const probes::DataPacket& packet) {
   const bool raw = arrival.framing == Framing::ip_datagram;
@@ -487,8 +506,11 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
     reply.code = probes::reply_code::kRateLimited;
     metrics_->drops.add(DropReason::rate_limited);
     session->tally(SessionLimit::rate_limit).add(arrival.local_port);
+  } else if (const auto echo_flow = data_echo_key(arrival, module, packet); !echo_flow) {
+    reply.reason = kNoDataFlow;
+    reply.code = probes::reply_code::kNoFlow;
   } else {
-    out.reply = module.data_phase->build(packet.token, packet.sequence, data.size(), rnd_);
+    out.reply = module.data_phase->build(packet.token, packet.sequence, data.size(), *echo_flow, rnd_);
     if (out.reply.size() == data.size() && raw) {
       raw_echoes_[raw_echoes_next_++ % raw_echoes_.size()] = echo_key(out.reply);
       out.reply = probes::ip::datagram(address_bytes(arrival.destination_address.value_or("")),

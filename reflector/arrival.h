@@ -162,6 +162,10 @@ class ArrivalHandler {
   ArrivalOutcome drop(DropReason reason);
   ArrivalOutcome handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
                              const probes::DataPacket& packet);
+  // The flow key the echo of `packet` carries (DataPhase::echo_flow_key,
+  // with the module's state); nullopt: no flow of this source to echo to.
+  std::optional<std::uint32_t> data_echo_key(const Arrival& arrival, const probes::ProtocolModule& module,
+                                             const probes::DataPacket& packet);
 
   SessionTable& sessions_;
   probes::ServerHints hints_;

@@ -457,36 +457,79 @@ std::vector<ProtocolMtuAdvice> mtu_advice(const PathFacts& f) {
   }
   add(std::move(ike), kAssumedMtu);
 
-  // Senders that leave DF clear: no black hole can touch them, since the
-  // sending host and routers fragment whatever does not fit; whether IP
-  // fragments pass is all that decides, for packets larger than the path
-  // (or this host's link) carries whole.
+  // Every other module with a data phase, from its own facts: the size of
+  // its full packets on the wire and whether its software sends them with DF.
   for (const auto* module : probes::all_protocols()) {
     const auto* phase = module->data_phase;
-    if (phase == nullptr || phase->df != probes::DontFragment::clear) continue;
+    if (phase == nullptr || std::any_of(out.begin(), out.end(), [&](const ProtocolMtuAdvice& m) {
+          return m.protocol == module->id;
+        }))
+      continue;
     ProtocolMtuAdvice m;
     m.protocol = std::string(module->id);
-    const int size = static_cast<int>(phase->full_payload_v4) + 28;
+    // Over UDP (IP 20 + UDP 8 + payload), or, for a protocol with no UDP
+    // place (PPTP's GRE), as raw IP (IP 20 + payload).
+    const int size = phase->full_payload_v4 > 0 ? static_cast<int>(phase->full_payload_v4) + 28
+                                                : static_cast<int>(phase->full_ip_payload_v4) + 20;
     const std::string words(phase->full_size_words);
-    if (size <= kAssumedMtu && at_least && *at_least >= size) {
+    if (phase->df == probes::DontFragment::clear) {
+      // Senders that leave DF clear: no black hole can touch them, since the
+      // sending host and routers fragment whatever does not fit; whether IP
+      // fragments pass is all that decides, for packets larger than the path
+      // (or this host's link) carries whole.
+      if (size <= kAssumedMtu && at_least && *at_least >= size) {
+        m.breaks = false;
+        m.reason = words + " fit the path MTU (" + std::to_string(*at_least) + ").";
+      } else if (f.fragments_pass == true) {
+        m.breaks = false;
+        m.reason = words + " are sent without DF, so they are fragmented where they do not fit, and the "
+                           "fragments pass here.";
+      } else if (f.fragments_pass == false) {
+        data_lost(m, f.fragments_chance,
+                  words + " are sent without DF and travel as IP fragments where they do not fit, and this "
+                          "network drops IP fragments: they are lost while the handshake works.",
+                  phase->advice_mtu(pmtu));
+      } else if (f.lossy) {
+        m.reason = words + " need IP fragments; whether they pass could not be checked: " + lost + ".";
+        m.lossy_note = "Full-size packets could not be checked: " + lost + ".";
+      } else {
+        m.reason = "Whether " + words + " pass is unknown (fragments not tested).";
+      }
+      out.push_back(std::move(m));
+      continue;
+    }
+    // Senders that set DF by the system's path-MTU discovery: a black hole
+    // below their size loses them; where a router reports the path MTU, the
+    // sender fragments for it, and fragments decide.
+    if (at_least && *at_least >= size) {
       m.breaks = false;
       m.reason = words + " fit the path MTU (" + std::to_string(*at_least) + ").";
+    } else if (black_hole_below(size)) {
+      data_lost(m, f.mtu_chance,
+                words + " exceed " + black_hole_words(pmtu) +
+                    ", and the real software sends them with DF set on Linux, so nothing fragments them: they are "
+                    "lost while the handshake works.",
+                phase->advice_mtu(pmtu));
+    } else if (f.fragments_pass == true && f.black_hole == false) {
+      m.breaks = false;
+      m.reason = words + " exceed the path MTU (" + std::to_string(pmtu) +
+                 "), but a router reports it (ICMP \"fragmentation needed\"), so the sender fragments them; "
+                 "the fragments pass here.";
+    } else if (f.path_mtu && f.fragments_pass == false) {
+      data_lost(m, std::min(1.0, f.fragments_chance + f.mtu_chance),
+                "The path MTU (" + std::to_string(*f.path_mtu) + ") is below " + words +
+                    ", and fragments are dropped.",
+                phase->advice_mtu(*f.path_mtu));
     } else if (f.fragments_pass == true) {
       m.breaks = false;
-      m.reason = words + " are sent without DF, so they are fragmented where they do not fit, and the fragments "
-                         "pass here.";
-    } else if (f.fragments_pass == false) {
-      data_lost(m, f.fragments_chance,
-                words + " are sent without DF and travel as IP fragments where they do not fit, and this network "
-                        "drops IP fragments: they are lost while the handshake works.",
-                phase->advice_mtu(pmtu));
+      m.reason = words + " may need fragments on this path; they pass here.";
     } else if (f.lossy) {
-      m.reason = words + " need IP fragments; whether they pass could not be checked: " + lost + ".";
-      m.lossy_note = "Full-size packets could not be checked: " + lost + ".";
+      m.reason = "Whether " + words + " pass could not be checked: " + lost + ".";
+      m.lossy_note = lossy_note;
     } else {
-      m.reason = "Whether " + words + " pass is unknown (fragments not tested).";
+      m.reason = "Whether " + words + " pass is unknown (path MTU not measured).";
     }
-    out.push_back(std::move(m));
+    add(std::move(m), size);
   }
 
   return out;

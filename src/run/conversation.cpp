@@ -220,6 +220,12 @@ asio::awaitable<std::vector<ClientSide>> run_conversation(ConversationRun run) {
         e.wire = request(local);
         e.is_reply = check(e.wire);
       };
+      const auto* phase = run.module->data_phase;
+      const auto& variant = run.pieces.at(flow->piece).variant;
+      if (flow->data && phase != nullptr && phase->follows(variant) &&
+          (flow->transport == probes::Transport::ip ? run.data_echoed_ip : run.data_echoed_udp))
+        ex.data = Exchange::DataPhaseRun{phase, run.pieces[flow->piece].token, run.random, flow->data->sent,
+                                         flow->data->echoed};
       auto answer = std::make_shared<std::optional<probes::Bytes>>();
       ex.inspect_reply = [answer](probes::ByteView reply) {
         *answer = probes::Bytes(reply.begin(), reply.end());
@@ -326,6 +332,7 @@ asio::awaitable<std::vector<ClientSide>> run_conversation(ConversationRun run) {
     side.sends += measured.sends;
     side.detail = measured.detail;
     side.attempts.insert(side.attempts.end(), measured.attempts.begin(), measured.attempts.end());
+    if (measured.data) side.data = std::move(measured.data);
   }
   inbox->ended = true;
   inbox->items.clear();

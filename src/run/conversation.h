@@ -65,6 +65,10 @@ struct ConversationRun {
   std::chrono::milliseconds retry_unit{250};  // see retry_unit() in src/run/retry.h
   probes::ServerHints hints;
   probes::RandomFill random;
+  // The reflector recognises and echoes the module's data packets over UDP,
+  // over raw IP: a flow that asks for it runs the data phase (OpenFlow::data).
+  bool data_echoed_udp = false;
+  bool data_echoed_ip = false;
   StreamConnector connect = connect_stream;
   ExchangeFn flow = run_exchange;  // runs each datagram flow
 };

@@ -222,7 +222,7 @@ asio::awaitable<probes::DataPhaseResult> run_data_phase(Socket& socket, const Ex
   auto send = [&](std::size_t size) -> asio::awaitable<void> {
     if (r.sent.size() >= kDataMaxPackets) co_return;
     const auto sequence = static_cast<std::uint32_t>(r.sent.size());
-    auto wire = phase.build(run.token, sequence, size, run.random);
+    auto wire = phase.build(run.token, sequence, size, run.flow_key, run.random);
     if (wire.empty()) co_return;
     if (raw) own.push_back(probes::sha256(wire));
     r.sent.push_back({sequence, size, ms_since(t0), false});
@@ -277,6 +277,7 @@ asio::awaitable<probes::DataPhaseResult> run_data_phase(Socket& socket, const Ex
     if (raw && std::find(own.begin(), own.end(), probes::sha256(got)) != own.end()) continue;
     auto packet = phase.parse(got);
     if (!packet || !(packet->token == run.token) || packet->sequence >= r.sent.size()) continue;
+    if (run.echo_flow_key && packet->flow_key != *run.echo_flow_key) continue;
     auto& sent = r.sent[packet->sequence];
     if (sent.size == got.size()) sent.echoed = true;
   }

@@ -75,6 +75,10 @@ struct Exchange {
     const probes::DataPhase* phase = nullptr;
     probes::ProbeToken token;
     probes::RandomFill random;
+    // Data keyed by ids the handshake negotiated (DataPacket::flow_key):
+    // the key the packets carry, and the one an echo must carry.
+    std::uint32_t flow_key = 0;
+    std::optional<std::uint32_t> echo_flow_key;
   };
   std::optional<DataPhaseRun> data;
 };

@@ -192,6 +192,11 @@ asio::awaitable<std::vector<ProbeResult>> run_plan(const std::vector<PlannedProb
       run.retry_unit = retry_unit(settings.timeout);
       run.hints = settings.hints;
       run.random = settings.random;
+      const auto listed = [&](const std::vector<std::string>& modules) {
+        return std::find(modules.begin(), modules.end(), probe.module->id) != modules.end();
+      };
+      run.data_echoed_udp = listed(settings.data_phase_modules);
+      run.data_echoed_ip = listed(settings.data_phase_ip_modules);
       run.connect = settings.connect_stream;
       run.flow = settings.exchange;
       ++progress->pending;

@@ -16,8 +16,14 @@ void note(ProtocolAssessment& a, const nat::ProtocolMtuAdvice& m) {
   a.summary += (a.summary.empty() ? "" : " ") + m.lossy_note;
 }
 
-bool passes_over_udp(const ProtocolAssessment& a) {
-  return a.verdict == Verdict::pass && a.working_variant && a.working_variant->transport == probes::Transport::udp;
+// The path test's facts are about datagrams: they apply where the protocol
+// passes over UDP (not OpenVPN over TCP), and wherever a protocol passes
+// whose data travels as raw IP alone (PPTP's GRE).
+bool passes_by_datagrams(const ProtocolAssessment& a, const probes::ProtocolModule& module) {
+  if (a.verdict != Verdict::pass) return false;
+  if (a.working_variant && a.working_variant->transport == probes::Transport::udp) return true;
+  const auto* phase = module.data_phase;
+  return phase != nullptr && phase->full_payload_v4 == 0 && !phase->ip_piece.empty();
 }
 
 }  // namespace
@@ -36,8 +42,8 @@ void apply_path_mtu(std::vector<ProtocolAssessment>& assessments, const std::vec
                            [](const ProtocolAssessment& f) { return f.family == Family::ipv4; });
     // Without families (one family tested) the entry itself is that family's.
     const bool overall_is_v4 = a.families.empty() || v4 != a.families.end();
-    if (v4 != a.families.end() && passes_over_udp(*v4)) change(*v4, *m);
-    if (overall_is_v4 && passes_over_udp(a)) change(a, *m);
+    if (v4 != a.families.end() && passes_by_datagrams(*v4, *a.module)) change(*v4, *m);
+    if (overall_is_v4 && passes_by_datagrams(a, *a.module)) change(a, *m);
   }
 }
 

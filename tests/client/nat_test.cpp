@@ -470,7 +470,7 @@ TEST_F(NatTestsOnLoopback, PathTestGetsEveryEchoAtItsOwnSize) {
   ASSERT_TRUE(a.path);
   EXPECT_EQ(a.path->facts.path_mtu, 1500);
   EXPECT_EQ(a.path->facts.fragments_pass, true);
-  EXPECT_EQ(a.mtu.size(), 4u);  // advice for openvpn, wireguard, ipsec, l2tp
+  EXPECT_EQ(a.mtu.size(), 5u);  // advice for openvpn, wireguard, ipsec, l2tp, pptp
   auto p = plan();
   p.path = false;
   EXPECT_FALSE(run(p).path.has_value());

@@ -7,6 +7,7 @@
 #include "client_fixtures.h"
 #include "src/nat/behaviour.h"
 #include "probes/ipsec.h"
+#include "probes/pptp_module.h"
 #include "src/verdict/path_mtu.h"
 
 namespace vpncheck::client {
@@ -94,6 +95,28 @@ TEST(PathMtuVerdict, ABlackHoleRestrictsEveryDfSenderWithTheMtuToSet) {
   EXPECT_TRUE(contains(joined(all[0].advice), "WireGuard: MTU = 1220")) << joined(all[0].advice);
   EXPECT_TRUE(contains(joined(all[1].advice), "tun-mtu 1180")) << joined(all[1].advice);
   EXPECT_TRUE(contains(joined(all[2].advice), "inner MTU of 1192")) << joined(all[2].advice);
+}
+
+// PPTP passes by its control connection and GRE, with no UDP place: its
+// data is GRE alone, which a black hole below 1440 bytes loses (DF set), so
+// the path test restricts it too; a router that reports the MTU does not.
+TEST(PathMtuVerdict, ABlackHoleRestrictsPptpWhoseDataIsGreAlone) {
+  const auto& pptp = probes::pptp::kModule;
+  for (bool reports : {false, true}) {
+    SCOPED_TRACE(reports ? "ICMP works" : "black hole");
+    std::vector<ProtocolAssessment> all{
+        assess_families(pptp, fixtures::scenario(pptp, everything(Fate::answered)), true)};
+    ASSERT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+    apply_path_mtu(all, nat::mtu_advice(through_1280(reports).facts));
+    if (reports) {
+      EXPECT_EQ(all[0].verdict, Verdict::pass) << all[0].summary;
+      continue;
+    }
+    EXPECT_EQ(all[0].verdict, Verdict::restricted) << all[0].summary;
+    EXPECT_TRUE(has_finding(all[0], finding::kFullSizePacketsDropped));
+    EXPECT_TRUE(contains(all[0].summary, "black hole")) << all[0].summary;
+    EXPECT_TRUE(contains(joined(all[0].advice), "PPTP: mtu 1236 and mru 1236")) << joined(all[0].advice);
+  }
 }
 
 TEST(PathMtuVerdict, TheSamePathWithWorkingIcmpRestrictsNoOne) {

@@ -181,6 +181,67 @@ TEST_F(PptpLoopback, ControlConnectionAndGreWorkBothWays) {
   EXPECT_TRUE(gre->reply.sent);
 }
 
+// The call's data after GRE (the data phase): small and full-size
+// MPPE-in-GRE packets keyed to the reflector's Call ID, each echoed keyed to
+// ours, and recorded by the reflector under the GRE probe.
+void expect_call_data_both_ways(const ClientSide& control, const std::optional<ClientSide>& gre,
+                                const std::vector<probes::Observation>& list) {
+  ASSERT_TRUE(gre.has_value());
+  EXPECT_EQ(gre->outcome, Outcome::reply) << gre->detail;
+  ASSERT_TRUE(gre->data.has_value()) << "the data phase ran";
+  const auto& data = *gre->data;
+  EXPECT_EQ(data.small_size, probes::gre::kDataSmallSize);
+  EXPECT_EQ(data.full_size, probes::gre::kDataFullSize);
+  for (std::size_t size : {data.small_size, data.full_size})
+    EXPECT_TRUE(std::any_of(data.sent.begin(), data.sent.end(),
+                            [&](const probes::DataSent& d) { return d.size == size && d.echoed; }))
+        << size << "-byte data echoed";
+  std::size_t recorded = 0;
+  for (const auto& o : list)
+    if (o.kind == probes::kDataObservation) {
+      ++recorded;
+      EXPECT_EQ(o.probe_index, 2);
+      EXPECT_EQ(o.protocol, "pptp");
+    }
+  EXPECT_GE(recorded, 2U);
+  EXPECT_EQ(control.reply_fields.at("stop_answered"), "true") << "the call's data came before the clean stop";
+}
+
+TEST_F(PptpLoopback, TheCallsDataFollowsGreBothWaysAtBothSizes) {
+  if (!raw_gre()) GTEST_SKIP() << "needs root (raw GRE sockets on loopback)";
+  auto ex = exchange(server_->ports().tcp[0]);
+  ex.data_echoed_ip = true;
+  auto sides = run(std::move(ex));
+  expect_call_data_both_ways(sides.control, sides.gre, observations());
+}
+
+TEST_F(PptpLoopbackDualStack, TheCallsDataFollowsGreBothWaysOverIpv6) {
+  const auto& raw6 = server_->ports().raw6;
+  if (::geteuid() != 0 || std::find(raw6.begin(), raw6.end(), "gre") == raw6.end())
+    GTEST_SKIP() << "needs root (raw IPv6 GRE sockets on loopback)";
+  // The session came from 127.0.0.1; ::1 is proved over TCP, as the client
+  // does for its other addresses, so the IPv6 echoes may be sent there.
+  auto proved = reflector::test::blocking_http_call(server_->ports().control, boost::beast::http::verb::post,
+                                                    "/v1/sessions/" + session_id_ + "/addresses",
+                                                    asio::ip::make_address("::1"));
+  EXPECT_EQ(proved.result(), boost::beast::http::status::ok) << proved.body();
+  auto ex = exchange(server_->ports().tcp[0]);
+  ex.remote = asio::ip::make_address("::1");
+  ex.data_echoed_ip = true;
+  auto sides = run(std::move(ex));
+  expect_call_data_both_ways(sides.control, sides.gre, observations());
+}
+
+// A reflector that does not list "pptp/data-ip" gets no data packets.
+TEST_F(PptpLoopback, NoDataWhereTheReflectorDoesNotEchoIt) {
+  if (!raw_gre()) GTEST_SKIP() << "needs root (raw GRE sockets on loopback)";
+  auto sides = run(exchange(server_->ports().tcp[0]));
+  ASSERT_TRUE(sides.gre.has_value());
+  EXPECT_EQ(sides.gre->outcome, Outcome::reply) << sides.gre->detail;
+  EXPECT_FALSE(sides.gre->data.has_value());
+  for (const auto& o : observations()) EXPECT_NE(o.kind, probes::kDataObservation);
+}
+
 asio::awaitable<ClientSide> no_raw_privilege(Exchange) {
   ClientSide side;
   side.outcome = Outcome::not_permitted;

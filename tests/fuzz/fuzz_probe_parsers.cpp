@@ -121,10 +121,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!packet) continue;
     // The reflector's echo (reflector/arrival.cpp handle_data): never larger
     // than what came, and read by the client as this very packet.
-    Bytes echo = phase.build(packet->token, packet->sequence, size, rnd);
+    Bytes echo = phase.build(packet->token, packet->sequence, size, packet->flow_key, rnd);
     FUZZ_CHECK(echo.size() == size);
     auto again = phase.parse(echo);
-    FUZZ_CHECK(again && again->token == packet->token && again->sequence == packet->sequence);
+    FUZZ_CHECK(again && again->token == packet->token && again->sequence == packet->sequence &&
+               again->flow_key == packet->flow_key);
   }
   for (const auto* framing : stream_framings()) {
     (void)framing->sniff(input);

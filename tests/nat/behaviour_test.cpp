@@ -226,7 +226,7 @@ const ProtocolMtuAdvice& find(const std::vector<ProtocolMtuAdvice>& all, std::st
 
 TEST(MtuAdvice, FragmentsDroppedOn1500Path) {
   auto all = mtu_advice(facts(false, 1500));
-  ASSERT_EQ(all.size(), 4U);
+  ASSERT_EQ(all.size(), 5U);  // every module with a data phase
   const auto& ovpn = find(all, "openvpn");
   EXPECT_EQ(ovpn.breaks, true);
   ASSERT_FALSE(ovpn.advice.empty());
@@ -337,6 +337,26 @@ TEST(MtuAdvice, ASenderThatLeavesDfClearIsJudgedByFragmentsAlone) {
   const auto through_loss = mtu_advice(lossy);
   EXPECT_EQ(find(through_loss, "l2tp").breaks, std::nullopt);
   EXPECT_FALSE(find(through_loss, "l2tp").lossy_note.empty());
+}
+
+// PPTP's data (MPPE in GRE, 1440 bytes over IPv4 at MTU 1400) carries DF
+// as Linux's PPTP sends it (probes/pptp_module.cpp): its entry comes from its
+// module's data-phase facts alone, with no UDP place to size it by.
+TEST(MtuAdvice, PptpsDfDataIsLostInABlackHoleBelowItsSizeOnly) {
+  const auto through_black_hole = mtu_advice(black_hole(1280, true));
+  const auto& pptp = find(through_black_hole, "pptp");
+  EXPECT_EQ(pptp.breaks, true);
+  EXPECT_TRUE(pptp.restricts);
+  EXPECT_EQ(pptp.chance_by_loss, 1e-6);
+  EXPECT_NE(pptp.reason.find("black hole"), std::string::npos) << pptp.reason;
+  EXPECT_NE(pptp.reason.find("DF set"), std::string::npos) << pptp.reason;
+  ASSERT_EQ(pptp.advice.size(), 1u);
+  EXPECT_EQ(pptp.advice.front().substr(0, 29), "PPTP: mtu 1236 and mru 1236 i");  // 1280 - 44
+
+  EXPECT_EQ(find(mtu_advice(black_hole(1440, true)), "pptp").breaks, false) << "1440 bytes fit";
+  EXPECT_EQ(find(mtu_advice(black_hole(1439, true)), "pptp").breaks, true);
+  EXPECT_EQ(find(mtu_advice(facts(false, 1400)), "pptp").breaks, true) << "too large, and no fragments";
+  EXPECT_EQ(find(mtu_advice(facts(std::nullopt, std::nullopt)), "pptp").breaks, std::nullopt);
 }
 
 TEST(MtuAdvice, WorkingIcmpPenalisesNoOne) {

@@ -3,10 +3,12 @@
 // module that has one.
 #include <gtest/gtest.h>
 
+#include "probes/gre.h"
 #include "probes/ip.h"
 #include "probes/ipsec_esp.h"
 #include "probes/l2tp.h"
 #include "probes/openvpn.h"
+#include "probes/pptp_module.h"
 #include "probes/registry.h"
 #include "probes/wireguard.h"
 #include "test_support.h"
@@ -260,6 +262,77 @@ TEST(L2tpData, RefusesMalformed) {
   EXPECT_TRUE(l2tp::build_data(token, 9, kMaxUdpPayload + 1, counter_fill(0)).empty());
 }
 
+// ---- PPTP: MPPE-encrypted PPP in enhanced GRE
+
+TEST(PptpData, BuildsGoldenPacket) {
+  const Bytes expected = hex(
+      "3001880b"          //  0  K and S, version 1 | protocol PPP
+      "00204321"          //  4  payload length 32 | the receiver's Call ID 0x4321
+      "00000030"          //  8  GRE sequence: the data's 0x2f + 1 (the LCP probe was 0)
+      "ff0300fd"          // 12  PPP: address, control, compressed datagram (MPPE)
+      "902f"              // 16  MPPE: A (flushed) and D (encrypted), coherency count 0x02f
+      "a1a2a3a4a5a60102"  // 18  token, first of the encrypted bytes
+      "08090a0b0c0d0e0f"  // 26  the rest (random)
+      "10111213141516171819");
+  EXPECT_EQ(gre::build_data(make_token(0x0102), 0x2f, 44, 0x4321, counter_fill(0)), expected);
+  auto parsed = gre::parse_data(expected);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->token, make_token(0x0102));
+  EXPECT_EQ(parsed->sequence, 0x2fU);
+  EXPECT_EQ(parsed->flow_key, 0x4321U);
+}
+
+TEST(PptpData, CoherencyCountWrapsAt4096WhileTheGreSequenceGoesOn) {
+  auto packet = gre::build_data(make_token(7), 4096 + 5, 60, 9, counter_fill(0));
+  ASSERT_EQ(packet.size(), 60U);
+  EXPECT_EQ(packet[16], 0x90);
+  EXPECT_EQ(packet[17], 0x05);
+  auto parsed = gre::parse_data(packet);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->sequence, 4096U + 5);
+}
+
+TEST(PptpData, SizesAreATunnelOfMtu1400) {
+  EXPECT_EQ(gre::kDataSmallSize, 104U);  // a default ping inside
+  EXPECT_EQ(gre::kDataFullSize, 1420U);  // 1400 inside
+  const auto* pptp = find_protocol("pptp");
+  ASSERT_NE(pptp, nullptr);
+  ASSERT_NE(pptp->data_phase, nullptr);
+  const auto& d = *pptp->data_phase;
+  EXPECT_EQ(d.full_payload(Transport::ip, false) + 20, 1440U);
+  EXPECT_EQ(d.df, DontFragment::system_default);
+  // It follows the GRE piece, and nothing on TCP.
+  for (const auto& v : pptp->variants) EXPECT_EQ(d.follows(v), v.transport == Transport::ip) << describe_place(v);
+  EXPECT_EQ(d.advice_mtu(1280),
+            std::vector<std::string>{"PPTP: mtu 1236 and mru 1236 in the pppd options of both ends (Windows: the VPN "
+                                     "connection's interface MTU; the path MTU 1280 less 44 bytes of IPv4, GRE, PPP "
+                                     "and MPPE headers)"});
+  EXPECT_TRUE(gre::build_data(make_token(1), 0, gre::kDataMinSize - 1, 1, counter_fill(0)).empty());
+  EXPECT_EQ(gre::build_data(make_token(1), 0, gre::kDataMinSize, 1, counter_fill(0)).size(), 26U);
+  EXPECT_TRUE(gre::build_data(make_token(1), 0xffffffffU, 100, 1, counter_fill(0)).empty());
+}
+
+TEST(PptpData, RefusesMalformedPackets) {
+  const auto token = make_token(0x0203);
+  const Bytes good = gre::build_data(token, 3, 64, 0x1111, counter_fill(0));
+  ASSERT_TRUE(gre::parse_data(good));
+  expect_truncations_refused(good, [](ByteView b) { return gre::parse_data(b).has_value(); });
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 0, 0x20)));   // no sequence number
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 1, 0x81)));   // an acknowledgment flag (the header is then short)
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 1, 0x00)));   // version 0: plain GRE
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 11, 0x00)));  // GRE sequence 0 is the LCP probe's
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 12, 0xfe)));  // not PPP's address
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 15, 0x21)));  // plain IPv4, not MPPE
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 16, 0xd0)));  // MPPE flag C (reset)
+  EXPECT_FALSE(gre::parse_data(with_byte(good, 17, 0x04)));  // coherency count that is not its sequence's
+  Bytes padded = good;
+  padded.push_back(0);
+  EXPECT_FALSE(gre::parse_data(padded));  // bytes after the payload
+  // The handshake's GRE packets are not data, either way.
+  EXPECT_FALSE(gre::parse_data(gre::build_probe(token, 0x1111)));
+  EXPECT_FALSE(gre::parse_data(gre::build_reply(gre::build_probe(token, 0x1111), 0x2222)));
+}
+
 // ---- every module with a data phase
 
 TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) {
@@ -269,40 +342,59 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
     ++with_data;
     SCOPED_TRACE(std::string(m->id));
     const auto& d = *m->data_phase;
-    EXPECT_LT(d.small_payload, d.full_payload_v4);
-    EXPECT_LT(d.small_payload, d.full_payload_v6);
-    // Full-size packets of a DF sender fit one 1500-byte IP packet: larger
-    // ones leave the host as fragments (without DF), which only a DF-clear
-    // sender, as L2TP's PPP MTU 1500 makes it, sends.
-    if (d.df == DontFragment::system_default) {
-      EXPECT_LE(d.full_payload_v4 + 28, 1500U);
-      EXPECT_LE(d.full_payload_v6 + 48, 1500U);
+    // A protocol with no UDP place (PPTP: GRE only) has no UDP sizes and follows a raw piece.
+    const bool udp_place = d.full_payload_v4 > 0;
+    if (!udp_place) {
+      EXPECT_EQ(d.full_payload_v6, 0U);
+      EXPECT_FALSE(d.ip_piece.empty());
+      EXPECT_TRUE(std::none_of(m->variants.begin(), m->variants.end(),
+                               [](const ProbeVariant& v) { return v.transport == Transport::udp; }));
     }
-    // A standard UDP variant of the piece it follows exists (the runner follows only those).
-    EXPECT_TRUE(std::any_of(m->variants.begin(), m->variants.end(), [&](const ProbeVariant& v) {
-      return v.transport == Transport::udp && v.standard && v.piece == d.piece;
-    }));
+    // Keyed data: what goes out carries the key, and the reflector has a way to key its echo.
+    const std::uint32_t key = d.echo_flow_key != nullptr ? 0x4321 : 0;
+    if (udp_place) {
+      EXPECT_LT(d.small_payload, d.full_payload_v4);
+      EXPECT_LT(d.small_payload, d.full_payload_v6);
+      // Full-size packets of a DF sender fit one 1500-byte IP packet: larger
+      // ones leave the host as fragments (without DF), which only a DF-clear
+      // sender, as L2TP's PPP MTU 1500 makes it, sends.
+      if (d.df == DontFragment::system_default) {
+        EXPECT_LE(d.full_payload_v4 + 28, 1500U);
+        EXPECT_LE(d.full_payload_v6 + 48, 1500U);
+      }
+      // A standard UDP variant of the piece it follows exists (the runner follows only those).
+      EXPECT_TRUE(std::any_of(m->variants.begin(), m->variants.end(), [&](const ProbeVariant& v) {
+        return v.transport == Transport::udp && v.standard && v.piece == d.piece;
+      }));
+    }
     for (std::size_t size : {d.small_payload, d.full_payload_v4, d.full_payload_v6}) {
+      if (size == 0) continue;
       for (std::uint32_t seq : {0U, 1U, 47U}) {
-        auto packet = d.build(make_token(11), seq, size, counter_fill(3));
+        auto packet = d.build(make_token(11), seq, size, key, counter_fill(3));
         ASSERT_EQ(packet.size(), size);
         auto parsed = d.parse(packet);
         ASSERT_TRUE(parsed) << size << " " << seq;
         EXPECT_EQ(parsed->token, make_token(11));
         EXPECT_EQ(parsed->sequence, seq);
+        EXPECT_EQ(parsed->flow_key, key);
       }
     }
     // Over raw IP (DataPhase::ip_piece): a standard raw variant of that piece
-    // exists, its full size fills the same 1500-byte packet without a UDP
-    // header, and the same packets round-trip at it.
+    // exists, its full size fits one 1500-byte packet without a UDP header
+    // (IPsec's fills it), and the same packets round-trip at it.
     if (!d.ip_piece.empty()) {
       EXPECT_TRUE(std::any_of(m->variants.begin(), m->variants.end(), [&](const ProbeVariant& v) {
         return v.transport == Transport::ip && v.standard && v.piece == d.ip_piece;
       }));
-      EXPECT_EQ(d.full_ip_payload_v4 + 20, 1500U);
-      EXPECT_EQ(d.full_ip_payload_v6 + 40, 1500U);
+      EXPECT_LT(d.small_payload, d.full_ip_payload_v4);
+      EXPECT_LE(d.full_ip_payload_v4 + 20, 1500U);
+      EXPECT_LE(d.full_ip_payload_v6 + 40, 1500U);
+      if (udp_place) {
+        EXPECT_EQ(d.full_ip_payload_v4 + 20, 1500U);
+        EXPECT_EQ(d.full_ip_payload_v6 + 40, 1500U);
+      }
       for (std::size_t size : {d.full_ip_payload_v4, d.full_ip_payload_v6}) {
-        auto packet = d.build(make_token(11), 2, size, counter_fill(3));
+        auto packet = d.build(make_token(11), 2, size, key, counter_fill(3));
         ASSERT_EQ(packet.size(), size);
         ASSERT_TRUE(d.parse(packet));
       }
@@ -322,7 +414,7 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
         EXPECT_FALSE(d.parse(request)) << other->id << " " << v.piece;
       }
   }
-  EXPECT_GE(with_data, 4U);
+  EXPECT_GE(with_data, 5U);
 }
 
 // Which handshakes a data phase follows, and its full size there: IPsec's

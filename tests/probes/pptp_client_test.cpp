@@ -93,6 +93,10 @@ TEST(PptpClientConversation, RunsControlThenGreKeyedToTheReflectorsCallIdThenSto
   EXPECT_EQ(flow.port, 47);
   EXPECT_EQ(flow.piece, 1u);
   EXPECT_EQ(flow.deadline_ms, kDeadline - kStopReserveMs) << "time kept back for the clean stop";
+  // The call's data follows GRE on the same socket, keyed as GRE is both ways.
+  ASSERT_TRUE(flow.data.has_value());
+  EXPECT_EQ(flow.data->sent, ids.reflector);
+  EXPECT_EQ(flow.data->echoed, ids.own);
   Bytes gre = flow.request(IpPort{kLocal, 0});
   auto payload = ip::payload(gre, 47);
   ASSERT_TRUE(payload.has_value());

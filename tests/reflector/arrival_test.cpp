@@ -4,11 +4,13 @@
 
 #include "probes/control.h"
 #include "probes/crypto.h"
+#include "probes/gre.h"
 #include "probes/ike.h"
 #include "probes/ip.h"
 #include "probes/ipsec.h"
 #include "probes/ipsec_esp.h"
 #include "probes/openvpn.h"
+#include "probes/pptp.h"
 #include "probes/sstp.h"
 #include "probes/registry.h"
 #include "probes/wireguard.h"
@@ -723,7 +725,8 @@ namespace {
 TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnly) {
   std::size_t modules = 0;
   for (const auto* m : probes::all_protocols()) {
-    if (m->data_phase == nullptr) continue;
+    // Over UDP: the modules with a UDP place for their data (PPTP's is GRE alone).
+    if (m->data_phase == nullptr || m->data_phase->full_payload_v4 == 0) continue;
     ++modules;
     SCOPED_TRACE(std::string(m->id));
     const auto& phase = *m->data_phase;
@@ -733,7 +736,7 @@ TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnl
       return std::uint16_t{0};
     }();
     for (std::size_t size : {phase.small_payload, phase.full_payload_v4}) {
-      const Bytes packet = phase.build(token_, 3, size, rnd_);
+      const Bytes packet = phase.build(token_, 3, size, 0, rnd_);
       auto out = arrive(packet, Framing::datagram, port, "203.0.113.9");
       ASSERT_FALSE(out.dropped);
       ASSERT_EQ(out.reply.size(), packet.size());
@@ -768,7 +771,7 @@ TEST_F(ReflectorArrival, DataPacketsOfUnknownSessionsAreDropped) {
   probes::ProbeToken stranger{{9, 8, 7, 6, 5, 4}, 1};
   for (const auto* m : probes::all_protocols()) {
     if (m->data_phase == nullptr) continue;
-    auto out = arrive(m->data_phase->build(stranger, 0, m->data_phase->small_payload, rnd_), Framing::datagram,
+    auto out = arrive(m->data_phase->build(stranger, 0, m->data_phase->small_payload, 0, rnd_), Framing::datagram,
                       4500, "203.0.113.9");
     EXPECT_TRUE(out.dropped) << m->id;
     EXPECT_TRUE(out.reply.empty());
@@ -805,7 +808,7 @@ class ReflectorRawData : public ReflectorArrival {
 TEST_F(ReflectorRawData, EspDataIsRecordedAndEchoedInAnIpHeaderToTheValidatedAddressOnly) {
   for (std::size_t size : {phase().small_payload, phase().full_ip_payload_v4}) {
     SCOPED_TRACE(size);
-    const Bytes esp = phase().build(token_, 3, size, rnd_);
+    const Bytes esp = phase().build(token_, 3, size, 0, rnd_);
     const Bytes datagram = v4("203.0.113.9", "192.0.2.5", esp);
     const std::size_t before = observations().size();
     auto out = arrive_raw(datagram, "203.0.113.9", "192.0.2.5");
@@ -847,8 +850,70 @@ TEST_F(ReflectorRawData, EspDataIsRecordedAndEchoedInAnIpHeaderToTheValidatedAdd
   }
 }
 
+// PPTP's data is keyed to Call IDs: the reflector echoes a data packet to the
+// client's Call ID of the call the packet's key names (as its OCRQ arrived,
+// so behind a PPTP ALG the rewritten one), and echoes nothing where the key
+// names no call of this source.
+TEST_F(ReflectorRawData, PptpDataIsEchoedToTheClientsCallIdOfItsCallAndNotWithoutOne) {
+  const auto& pptp = *probes::find_protocol("pptp")->data_phase;
+  const Bytes orphan = pptp.build(token_, 0, pptp.small_payload, 0x1234, rnd_);
+  auto none = arrive_raw(v4("203.0.113.9", "192.0.2.5", orphan, probes::ip::kGre), "203.0.113.9", "192.0.2.5",
+                         probes::ip::kGre);
+  ASSERT_FALSE(none.dropped);
+  EXPECT_TRUE(none.reply.empty());
+  EXPECT_EQ(observations().back().kind, probes::kDataObservation);
+  EXPECT_FALSE(observations().back().reply.sent);
+  EXPECT_EQ(observations().back().reply.code, probes::reply_code::kNoFlow);
+
+  // The call: an OCRQ with the client's Call ID 0x0bcd on its control connection.
+  Arrival ocrq;
+  const Bytes ocrq_bytes = probes::pptp::build_ocrq(token_, 0x0bcd, 1);
+  ocrq.payload = ocrq_bytes;
+  ocrq.framing = Framing::self_delimited;
+  ocrq.local_port = 1723;
+  ocrq.source = {"203.0.113.9", 40001};
+  ocrq.received_at_unix_ms = 1700000000000;
+  auto ocrp = handler_.handle(ocrq);
+  ASSERT_FALSE(ocrp.reply.empty());
+  const auto reflector_call_id = probes::pptp::parse(ocrp.reply).message.call_id;
+
+  for (std::size_t size : {pptp.small_payload, pptp.full_ip_payload_v4}) {
+    SCOPED_TRACE(size);
+    const Bytes data = pptp.build(token_, 2, size, reflector_call_id, rnd_);
+    const Bytes datagram = v4("203.0.113.9", "192.0.2.5", data, probes::ip::kGre);
+    auto out = arrive_raw(datagram, "203.0.113.9", "192.0.2.5", probes::ip::kGre);
+    ASSERT_FALSE(out.dropped);
+    EXPECT_EQ(out.protocol, "pptp");
+    ASSERT_EQ(out.reply.size(), datagram.size());
+    auto ip = probes::ip::parse_ipv4(out.reply);
+    ASSERT_TRUE(ip.has_value());
+    EXPECT_EQ(ip->protocol, probes::ip::kGre);
+    EXPECT_EQ(ip->flags_fragment, 0x4000) << "DF, as Linux's PPTP sends it";
+    auto echo = pptp.parse(ip->payload);
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->flow_key, 0x0bcdU) << "keyed to the client's Call ID";
+    EXPECT_EQ(echo->sequence, 2U);
+    EXPECT_EQ(observations().back().probe_index, 7);
+    EXPECT_TRUE(observations().back().reply.sent);
+    EXPECT_EQ(observations().back().reply.kind, "pptp/data/echo");
+  }
+  // The same packet from an address the session never validated: never echoed, whatever its key.
+  const Bytes keyed = pptp.build(token_, 3, pptp.small_payload, reflector_call_id, rnd_);
+  auto spoofed = arrive_raw(v4("198.51.100.7", "192.0.2.5", keyed, probes::ip::kGre), "198.51.100.7", "192.0.2.5",
+                            probes::ip::kGre);
+  EXPECT_TRUE(spoofed.reply.empty());
+  EXPECT_EQ(observations().back().reply.code, probes::reply_code::kAmplification);
+  // Validated, the same call's key from another source names no call of that source.
+  ASSERT_EQ(table_.validate(session_id_, "198.51.100.7"), SessionTable::ValidateResult::added);
+  const Bytes data = pptp.build(token_, 3, pptp.small_payload, reflector_call_id, rnd_);
+  auto other = arrive_raw(v4("198.51.100.7", "192.0.2.5", data, probes::ip::kGre), "198.51.100.7", "192.0.2.5",
+                          probes::ip::kGre);
+  EXPECT_TRUE(other.reply.empty());
+  EXPECT_EQ(observations().back().reply.code, probes::reply_code::kNoFlow);
+}
+
 TEST_F(ReflectorRawData, EspDataOverIpv6IsEchoedAsAnIpv6DatagramOnceTheAddressIsValidated) {
-  const Bytes esp = phase().build(token_, 1, phase().full_ip_payload_v6, rnd_);
+  const Bytes esp = phase().build(token_, 1, phase().full_ip_payload_v6, 0, rnd_);
   const Bytes datagram = probes::ip::datagram(address_bytes("2001:db8::7"), address_bytes("2001:db8::5"),
                                               probes::ip::kEsp, esp);
   EXPECT_TRUE(arrive_raw(datagram, "2001:db8::7", "2001:db8::5").reply.empty()) << "not validated yet";
@@ -870,7 +935,7 @@ TEST_F(ReflectorRawData, EspDataOverIpv6IsEchoedAsAnIpv6DatagramOnceTheAddressIs
 // Where the reflector hears its own raw IP (it and the client on one
 // address), its echo comes back to it: not data to echo again.
 TEST_F(ReflectorRawData, ItsOwnEchoComingBackIsNotEchoedAgain) {
-  const Bytes datagram = v4("203.0.113.9", "203.0.113.9", phase().build(token_, 0, 200, rnd_));
+  const Bytes datagram = v4("203.0.113.9", "203.0.113.9", phase().build(token_, 0, 200, 0, rnd_));
   auto out = arrive_raw(datagram, "203.0.113.9", "203.0.113.9");
   ASSERT_EQ(out.reply.size(), datagram.size());
   const std::size_t recorded = observations().size();
@@ -879,7 +944,7 @@ TEST_F(ReflectorRawData, ItsOwnEchoComingBackIsNotEchoedAgain) {
   EXPECT_TRUE(again.reply.empty());
   EXPECT_EQ(observations().size(), recorded);
   // The client's next packet of the same size is still data.
-  auto next = arrive_raw(v4("203.0.113.9", "203.0.113.9", phase().build(token_, 1, 200, rnd_)), "203.0.113.9",
+  auto next = arrive_raw(v4("203.0.113.9", "203.0.113.9", phase().build(token_, 1, 200, 0, rnd_)), "203.0.113.9",
                          "203.0.113.9");
   EXPECT_FALSE(next.dropped);
   EXPECT_EQ(next.reply.size(), datagram.size());
@@ -888,7 +953,7 @@ TEST_F(ReflectorRawData, ItsOwnEchoComingBackIsNotEchoedAgain) {
 // An echo the raw listener could not send (an IP_HDRINCL datagram above the
 // route's MTU is refused with EMSGSIZE): its record says so.
 TEST_F(ReflectorRawData, AnEchoThatCouldNotBeSentIsRecordedSo) {
-  auto out = arrive_raw(v4("203.0.113.9", "192.0.2.5", phase().build(token_, 4, phase().full_ip_payload_v4, rnd_)),
+  auto out = arrive_raw(v4("203.0.113.9", "192.0.2.5", phase().build(token_, 4, phase().full_ip_payload_v4, 0, rnd_)),
                         "203.0.113.9", "192.0.2.5");
   ASSERT_FALSE(out.reply.empty());
   handler_.reply_failed(out, probes::reply_code::kSendFailed, "send failed: Message too long");
@@ -902,7 +967,7 @@ TEST_F(ReflectorRawData, AnEchoThatCouldNotBeSentIsRecordedSo) {
 // Only the raw piece the data phase follows carries data; the raw ESP
 // probe's own packet (sequence 1) stays the handshake's; a fragment is no data.
 TEST_F(ReflectorRawData, OnlyWholeEspDatagramsAfterTheProbeAreData) {
-  const Bytes esp = phase().build(token_, 0, 200, rnd_);
+  const Bytes esp = phase().build(token_, 0, 200, 0, rnd_);
   auto ah = arrive_raw(v4("203.0.113.9", "192.0.2.5", esp, probes::ip::kAh), "203.0.113.9", "192.0.2.5",
                        probes::ip::kAh);
   EXPECT_TRUE(ah.dropped) << "ESP bytes in an AH datagram";
@@ -920,7 +985,7 @@ TEST_F(ReflectorRawData, OnlyWholeEspDatagramsAfterTheProbeAreData) {
 // Never more than arrived: an echo in our 20-byte header answers a datagram
 // whose header carried options with fewer bytes; truncated ones get nothing.
 TEST_F(ReflectorRawData, EchoIsNeverLargerThanTheDatagram) {
-  const Bytes esp = phase().build(token_, 2, 300, rnd_);
+  const Bytes esp = phase().build(token_, 2, 300, 0, rnd_);
   Bytes plain = v4("203.0.113.9", "192.0.2.5", esp);
   Bytes with_options(plain.begin(), plain.begin() + 20);
   with_options.insert(with_options.end(), {1, 1, 1, 0});  // NOP NOP NOP EOL

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pptp_home_helper.sh — profile "home-pptp-helper" (NAT with the Linux PPTP
 # conntrack helper assigned to TCP 1723, i.e. "PPTP passthrough" on).
-# Expected: pptp `pass` (control connection and GRE both ways), and the
+# Expected: pptp `pass` (control connection and GRE both ways, then the
+# call's small and full-size data packets), and the
 # reflector saw the OCRQ's Call ID rewritten to the NATed TCP source port
 # (nf_nat_pptp), which the summary reports.
 set -euo pipefail
@@ -25,6 +26,8 @@ t_check "report validates against $T_SCHEMA" t_report_valid
 t_check "pptp verdict is pass (got '$v')" t_eq "$v" pass
 t_check "control piece answered" t_eq "$(t_pptp_piece control inbound)" true
 t_check "GRE went both ways" t_eq "$(t_pptp_piece gre outbound)/$(t_pptp_piece gre inbound)" "true/true"
+t_check "the call's small data packets came back" test "$(t_data pptp ipv4 47 small echoed)" -ge 1
+t_check "the call's full-size data packets came back" test "$(t_data pptp ipv4 47 full echoed)" -ge 1
 t_check "no payload change reported for GRE (the IP header changes on every hop)" \
 	t_eq "$(t_json "next(p['translation']['payload_modified'] for p in proto('pptp')['probes'] if p.get('piece') == 'gre' and p.get('family', 'ipv4') == 'ipv4')")" false
 t_check "the reflector saw the OCRQ's Call ID rewritten" t_eq "$(t_pptp_ocrq call_id_rewritten)" true
