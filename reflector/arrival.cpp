@@ -299,6 +299,18 @@ const probes::ServerState* ArrivalHandler::server_state(const probes::ProtocolMo
   return nullptr;
 }
 
+probes::ArrivalContext ArrivalHandler::context_of(const Arrival& arrival) const {
+  probes::ArrivalContext context;
+  context.hints = hints_;
+  context.transport = transport_of(arrival.framing);
+  context.source = probes::IpPort{address_bytes(arrival.source.address), arrival.source.port};
+  context.destination = probes::IpPort{
+      arrival.destination_address ? address_bytes(*arrival.destination_address) : probes::Bytes{},
+      arrival.local_port};
+  context.now_ms = arrival.received_at_unix_ms;
+  return context;
+}
+
 ArrivalOutcome ArrivalHandler::drop(DropReason reason) {
   metrics_->drops.add(reason);
   ArrivalOutcome out;
@@ -313,16 +325,9 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   // What the parsers see: the message without its stream framing.
   probes::ByteView message = payload;
   std::optional<Match> match;
-  probes::ArrivalContext context;
-  context.hints = hints_;
-  context.transport = transport_of(arrival.framing);
-  context.source = probes::IpPort{address_bytes(arrival.source.address), arrival.source.port};
-  context.destination = probes::IpPort{
-      arrival.destination_address ? address_bytes(*arrival.destination_address) : probes::Bytes{},
-      arrival.local_port};
+  probes::ArrivalContext context = context_of(arrival);
   context.flow_token =
       flows_.find(context.transport, arrival.local_port, arrival.source, arrival.received_at_unix_ms);
-  context.now_ms = arrival.received_at_unix_ms;
   // Each module's functions see its own state only.
   auto state_of = [this](const probes::ProtocolModule* module) -> probes::ServerState* {
     for (auto& [owner, state] : states_)
@@ -468,14 +473,7 @@ std::optional<std::uint32_t> ArrivalHandler::data_echo_key(const Arrival& arriva
                                                          const probes::DataPacket& packet) {
   const auto* phase = module.data_phase;
   if (phase->echo_flow_key == nullptr) return 0;
-  probes::ArrivalContext context;
-  context.hints = hints_;
-  context.transport = transport_of(arrival.framing);
-  context.source = probes::IpPort{address_bytes(arrival.source.address), arrival.source.port};
-  context.destination = probes::IpPort{
-      arrival.destination_address ? address_bytes(*arrival.destination_address) : probes::Bytes{},
-      arrival.local_port};
-  context.now_ms = arrival.received_at_unix_ms;
+  probes::ArrivalContext context = context_of(arrival);
   for (auto& [owner, state] : states_)
     if (owner == &module) context.state = state.get();
   return phase->echo_flow_key(packet, context);

@@ -160,6 +160,8 @@ class ArrivalHandler {
 
  private:
   ArrivalOutcome drop(DropReason reason);
+  // What the modules' functions are told of `arrival` (no flow, state or limit yet).
+  probes::ArrivalContext context_of(const Arrival& arrival) const;
   ArrivalOutcome handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
                              const probes::DataPacket& packet);
   // The flow key the echo of `packet` carries (DataPhase::echo_flow_key,

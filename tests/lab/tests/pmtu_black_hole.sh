@@ -18,9 +18,6 @@ t_need_bins
 t_need_python_jsonschema
 t_start pmtu-black-hole
 
-# t_advice_has PROTO TEXT -> true when some advice line of PROTO contains TEXT.
-t_advice_has() { t_json "any('$2' in a for a in proto('$1').get('advice', []))" 2>/dev/null || true; }
-t_finding_of() { t_json "'$2' in proto('$1').get('findings', [])" 2>/dev/null || true; }
 frag_needed_dropped() {
 	lab_exec router nft list chain inet filter output | sed -n 's/.*frag-needed counter packets \([0-9]*\).*/\1/p' | head -n 1
 }

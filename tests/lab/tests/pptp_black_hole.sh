@@ -13,9 +13,6 @@ t_need_bins
 t_need_python_jsonschema
 t_start pptp-black-hole
 
-t_advice_has() { t_json "any('$2' in a for a in proto('$1').get('advice', []))" 2>/dev/null || true; }
-t_finding_of() { t_json "'$2' in proto('$1').get('findings', [])" 2>/dev/null || true; }
-
 t_vpncheck --protocols pptp
 v="$(t_verdict pptp)"
 echo "  facts: pptp=$v findings=$(t_json "proto('pptp').get('findings', [])" 2>/dev/null)"

@@ -280,6 +280,11 @@ t_data() {
 	t_json "next((p['data_phase'].get('$4', {}).get('$5') for p in proto('$1').get('probes', []) if p.get('kind') == 'genuine' and p.get('family') == '$2' and int(p.get('port', -1)) == $3 and 'data_phase' in p), None)" 2>/dev/null || true
 }
 
+# t_advice_has PROTO TEXT -> true when some advice line of PROTO contains TEXT.
+t_advice_has() { t_json "any('$2' in a for a in proto('$1').get('advice', []))" 2>/dev/null || true; }
+# t_finding_of PROTO FINDING -> true when PROTO's findings include FINDING.
+t_finding_of() { t_json "'$2' in proto('$1').get('findings', [])" 2>/dev/null || true; }
+
 # t_report_exit_code_matches -> the report's exit_code equals the process's.
 t_report_exit_code_matches() {
 	[[ "$(t_json "r.get('exit_code')" 2>/dev/null)" == "$T_RC" ]]
