@@ -48,6 +48,8 @@ t_check "pptp over ipv6: GRE went both ways (no NAT, nothing to pass through)" \
 	t_eq "$(t_pptp6 gre outbound)/$(t_pptp6 gre inbound)" "true/true"
 t_check "pptp over ipv6: the reflector answered GRE keyed to the client's Call ID" \
 	t_eq "$(t_json "next((p['observed_fields'].get('call_known') for p in proto('pptp').get('probes', []) if p.get('piece') == 'gre' and p.get('family') == 'ipv6'), '')")" true
+t_check "pptp over ipv6: the call's small data packets came back" test "$(t_data pptp ipv6 47 small echoed)" -ge 1
+t_check "pptp over ipv6: the call's full-size data packets came back" test "$(t_data pptp ipv6 47 full echoed)" -ge 1
 t_check "pptp ipv6 family verdict is pass" t_eq "$(t_family_verdict pptp ipv6)" pass
 t_check "pptp ipv4 (home NAT, no helper) is still outbound_only" t_eq "$(t_family_verdict pptp ipv4)" outbound_only
 [[ $T_FAILS -eq 0 ]] || { t_show_run; lab_reflector_log; }
