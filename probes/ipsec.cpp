@@ -369,6 +369,7 @@ constexpr DataPhase kDataPhase{
     .df = DontFragment::system_default,
     .build = unkeyed_data<esp::build_esp_data>,
     .parse = esp::parse_esp_data,
+    .token_of = esp::esp_data_token,
     .advice_mtu = advice_mtu,
     .full_size_words = "IPsec's full-size ESP packets (filling this host's 1500-byte MTU)",
 };

@@ -121,6 +121,11 @@ std::optional<DataPacket> parse_esp_data(ByteView packet) {
   return DataPacket{*token, sequence - 2};
 }
 
+std::optional<ProbeToken> esp_data_token(ByteView packet) {
+  if (packet.size() < kEspMinSize || packet.size() > kEspMaxSize) return std::nullopt;
+  return ProbeToken::decode(packet.subspan(kEspTokenOffset, kProbeTokenSize));
+}
+
 Bytes build_esp_reply(ByteView request, const RandomFill& rnd) {
   auto rq = parse_esp(request);
   if (!rq || rq->role != Role::request) return {};

@@ -64,6 +64,9 @@ std::optional<EspPacket> parse_esp(ByteView packet);
 Bytes build_esp_data(const ProbeToken& token, std::uint32_t sequence, std::size_t size, const RandomFill& rnd);
 // nullopt unless a request-SPI ESP packet with sequence 2 or more.
 std::optional<DataPacket> parse_esp_data(ByteView packet);
+// The token an ESP data packet would carry (at kEspTokenOffset), nothing
+// else checked: what the reflector looks up before parse_esp_data hashes.
+std::optional<ProbeToken> esp_data_token(ByteView packet);
 // ESP in UDP over IPv4: IP 20 + UDP 8 + SPI/sequence 8 + IV up to 16 +
 // padding up to 15 + pad length/next header 2 + ICV 16, rounded up: the path
 // MTU less this is the inner MTU that fits.

@@ -219,6 +219,11 @@ struct DataPhase {
                  const RandomFill& rnd) = nullptr;
   // nullopt for anything that is not this protocol's data packet as built above.
   std::optional<DataPacket> (*parse)(ByteView payload) = nullptr;
+  // Optional: the token a data packet would carry, read without checking
+  // the rest, for a parser that costs more than a glance (ESP's derives an
+  // SPI with SHA-256): the reflector parses only what names a live session,
+  // instead of paying that for every datagram. nullptr: parse decides alone.
+  std::optional<ProbeToken> (*token_of)(ByteView payload) = nullptr;
   // Reflector, for data keyed by ids the handshake negotiated (PPTP's Call
   // IDs, from the module's server state in `arrival.state`): the key its
   // echo of `packet` carries, nullopt when the packet's key names no flow of

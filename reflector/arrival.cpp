@@ -89,6 +89,15 @@ probes::ByteView digested_part(probes::ByteView payload, Framing framing) {
   return framing == Framing::ip_datagram ? probes::ip::digest_scope(payload) : payload;
 }
 
+// Whether a data phase with a cheap token reader (DataPhase::token_of) sees
+// a live session's token in `payload`; true for those without one.
+template <typename Known>
+bool names_live_session(const probes::DataPhase& phase, probes::ByteView payload, const Known& known) {
+  if (phase.token_of == nullptr) return true;
+  auto token = phase.token_of(payload);
+  return token && known(token->tag);
+}
+
 // A data-phase packet (ProtocolModule::data_phase) of a live session: tried
 // before the handshake parsers, which may take a data packet for a message
 // of their own (ESP-in-UDP data is ESP like the NAT-T probe's first packet).
@@ -99,8 +108,9 @@ struct DataMatch {
 template <typename Known>
 std::optional<DataMatch> match_data(probes::ByteView payload, const Known& known) {
   for (const auto* module : probes::all_protocols()) {
-    if (module->data_phase == nullptr) continue;
-    auto packet = module->data_phase->parse(payload);
+    const auto* phase = module->data_phase;
+    if (phase == nullptr || !names_live_session(*phase, payload, known)) continue;
+    auto packet = phase->parse(payload);
     if (packet && known(packet->token.tag)) return DataMatch{module, *packet};
   }
   return std::nullopt;
@@ -119,6 +129,7 @@ std::optional<DataMatch> match_ip_data(probes::ByteView datagram, std::uint16_t 
       return v.transport == probes::Transport::ip && v.port == ip_protocol && v.piece == phase->ip_piece;
     });
     if (!listens) continue;
+    if (!names_live_session(*phase, *payload, known)) continue;
     auto packet = phase->parse(*payload);
     if (packet && known(packet->token.tag)) return DataMatch{module, *packet};
   }

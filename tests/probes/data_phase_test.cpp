@@ -377,6 +377,12 @@ TEST(DataPhaseContract, EveryDataPhaseRoundTripsAtItsSizesAndClaimsNoHandshake) 
         EXPECT_EQ(parsed->token, make_token(11));
         EXPECT_EQ(parsed->sequence, seq);
         EXPECT_EQ(parsed->flow_key, key);
+        // A cheap token reader reads the same token (the reflector parses only what it names).
+        if (d.token_of != nullptr) {
+          auto token = d.token_of(packet);
+          ASSERT_TRUE(token);
+          EXPECT_EQ(*token, make_token(11));
+        }
       }
     }
     // Over raw IP (DataPhase::ip_piece): a standard raw variant of that piece
