@@ -124,6 +124,17 @@ lab_ping_sizes() {
 	done
 }
 
+# real_init "$@" -> what every real-software script (real/*.sh) starts with:
+# any unexpected failure during set-up exits 2 (SETUP_ERROR, after the
+# clean-up real_cleanup_on_exit arranges); PROFILE is the first argument
+# (required), WAIT how long the tunnel may take (REAL_TUNNEL_WAIT, default 10 s).
+real_init() {
+	trap 'echo "SETUP_ERROR: command failed at line $LINENO" >&2; exit 2' ERR
+	PROFILE="${1:-}"
+	[[ -n "$PROFILE" ]] || { echo "usage: $0 PROFILE" >&2; exit 2; }
+	WAIT="${REAL_TUNNEL_WAIT:-10}"
+}
+
 # real_need TOOL... -> the real-software scripts' (real/*.sh) precondition:
 # every TOOL on PATH, and root; else SETUP_ERROR and exit 2.
 real_need() {

@@ -21,15 +21,10 @@
 #      LAB_KEEP=1        keep logs/configs (printed path) for debugging
 set -eEuo pipefail
 
-# Any unexpected failure during setup -> exit 2 (after cleanup via EXIT trap).
-trap 'echo "SETUP_ERROR: command failed at line $LINENO" >&2; exit 2' ERR
-
 # shellcheck source=../lab.sh
 source "$(cd "$(dirname "$0")/.." && pwd)/lab.sh"
 
-PROFILE="${1:-}"
-[[ -n "$PROFILE" ]] || { echo "usage: $0 PROFILE" >&2; exit 2; }
-WAIT="${REAL_TUNNEL_WAIT:-10}"
+real_init "$@"
 SERVER_TUN_IP=10.8.0.1
 
 real_need openvpn openssl ip timeout

@@ -46,14 +46,10 @@
 # nothing when usable) and exits 0: the tests skip on it.
 set -eEuo pipefail
 
-trap 'echo "SETUP_ERROR: command failed at line $LINENO" >&2; exit 2' ERR
-
 # shellcheck source=../lab.sh
 source "$(cd "$(dirname "$0")/.." && pwd)/lab.sh"
 
-PROFILE="${1:-}"
-[[ -n "$PROFILE" ]] || { echo "usage: $0 PROFILE" >&2; exit 2; }
-WAIT="${REAL_TUNNEL_WAIT:-10}"
+real_init "$@"
 SERVER_TUN_IP=10.99.0.1
 CLIENT_VIP=10.99.0.2
 CHARON="${STRONGSWAN_CHARON:-/usr/lib/ipsec/charon}"

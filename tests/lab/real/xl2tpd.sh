@@ -19,14 +19,10 @@
 #      LAB_KEEP=1        keep logs for debugging
 set -eEuo pipefail
 
-trap 'echo "SETUP_ERROR: command failed at line $LINENO" >&2; exit 2' ERR
-
 # shellcheck source=../lab.sh
 source "$(cd "$(dirname "$0")/.." && pwd)/lab.sh"
 
-PROFILE="${1:-}"
-[[ -n "$PROFILE" ]] || { echo "usage: $0 PROFILE" >&2; exit 2; }
-WAIT="${REAL_TUNNEL_WAIT:-10}"
+real_init "$@"
 L2TP_PORT=1701
 
 real_need xl2tpd ip timeout
