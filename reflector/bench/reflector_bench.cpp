@@ -5,17 +5,20 @@
 // BM_HandleWireGuardInitiation / BM_HandleOpenVpnReset: ArrivalHandler::handle
 // alone on one core (recognise, find the session by tag, record the
 // observation, build the reply) -> items_per_second.
-// BM_LoopbackWireGuard: the whole in-process Server (one I/O thread) on
-// 127.0.0.1 ephemeral ports; one client thread keeps a window of WireGuard
-// initiations in flight and counts the replies -> answered_per_s. Rate limit
-// off (--rate-limit 0): one source sends everything. batched_client:0 sends
-// and receives one datagram per syscall (send/recv), batched_client:1 tops the
-// window up with one sendmmsg and takes whatever replies are waiting with one
-// recvmmsg, so the load generator costs less than the reflector it measures.
-// BM_BareEcho: the same client against a bare recvmmsg/sendmmsg echo on one
-// thread -> the ceiling the reflector is compared with: per_echo_cpu_s next
-// to BM_LoopbackWireGuard's per_reflector_cpu_s (the CPU time of the serving
-// thread, so the ratio holds on a shared machine).
+// BM_LoopbackWireGuard / BM_LoopbackOpenVpnReset: the whole in-process Server
+// (one I/O thread) on 127.0.0.1 ephemeral ports; one client thread keeps a
+// window of WireGuard initiations (or OpenVPN hard resets) in flight and
+// counts the replies -> answered_per_s. Rate limit off (--rate-limit 0): one
+// source sends everything. batched_client:0 sends and receives one datagram
+// per syscall (send/recv), batched_client:1 tops the window up with one
+// sendmmsg and takes whatever replies are waiting with one recvmmsg, so the
+// load generator costs less than the reflector it measures. sessions:1 puts
+// every probe in one session (its budgets raised); sessions:128 spreads them
+// over 128 sessions within the default budgets.
+// BM_BareEcho / BM_BareEchoOpenVpnReset: the same client and datagram against
+// a bare recvmmsg/sendmmsg echo on one thread -> the ceiling the reflector is
+// compared with: per_echo_cpu_s next to per_reflector_cpu_s (the CPU time of
+// the serving thread, so the ratio holds on a shared machine).
 // BM_FlowTableEvict: remembering a new flow in a full table of `capacity`
 // entries held by many sessions, so every one evicts -> time per remember,
 // flat as the table grows (probes/session_lru.h, which the PPTP call and NAT
@@ -193,6 +196,13 @@ struct ClientSlots {
   void send(const probes::Bytes& datagram) {
     for (auto& iov : send_iov) iov = iovec{const_cast<std::uint8_t*>(datagram.data()), datagram.size()};
   }
+  // Slot i sends datagrams[i % size]: a window shared by several sessions.
+  void send_each(const std::vector<probes::Bytes>& datagrams) {
+    for (std::size_t i = 0; i < send_iov.size(); ++i) {
+      const auto& d = datagrams[i % datagrams.size()];
+      send_iov[i] = iovec{const_cast<std::uint8_t*>(d.data()), d.size()};
+    }
+  }
   std::vector<iovec> send_iov, recv_iov;
   std::vector<mmsghdr> send_h, recv_h;
   std::vector<std::array<std::uint8_t, 256>> recv_buf;
@@ -209,9 +219,13 @@ std::size_t batched_client(int fd, ClientSlots& slots, int window, std::size_t t
   std::size_t sent = 0, received = 0;
   int in_flight = 0;
   while (received + lost < total || in_flight > 0) {
-    const auto room = std::min(static_cast<std::size_t>(window - in_flight), total - sent);
+    // From the slot after the last one sent, so every slot's datagram is
+    // sent as often as the others (ClientSlots::send_each).
+    const std::size_t first = sent % static_cast<std::size_t>(window);
+    const auto room = std::min({static_cast<std::size_t>(window - in_flight), total - sent,
+                                static_cast<std::size_t>(window) - first});
     if (room > 0) {
-      int n = ::sendmmsg(fd, send_h.data(), static_cast<unsigned>(room), 0);
+      int n = ::sendmmsg(fd, send_h.data() + first, static_cast<unsigned>(room), 0);
       if (n > 0) in_flight += n;
       sent += n > 0 ? static_cast<std::size_t>(n) : room;  // a failed send is not waited for
     }
@@ -231,17 +245,44 @@ std::size_t batched_client(int fd, ClientSlots& slots, int window, std::size_t t
   return received;
 }
 
-void BM_LoopbackWireGuard(benchmark::State& state) {
+// The probes the loopback benchmarks send: a WireGuard initiation (148 B; the
+// reflector checks its mac1, a keyed BLAKE2s, and answers 92 B) or an OpenVPN
+// P_CONTROL_HARD_RESET_CLIENT_V2 without tls-auth (42 B, answered 26 B).
+enum class LoadProbe { wireguard_initiation, openvpn_reset };
+
+probes::Bytes load_probe(LoadProbe probe, const probes::ProbeToken& token, const probes::ServerHints& hints,
+                         const probes::RandomFill& rnd) {
+  return probe == LoadProbe::openvpn_reset
+             ? probes::openvpn::build_client_reset(probes::openvpn::Form::plain, token, rnd)
+             : probes::wireguard::build_initiation(token, hints, rnd);
+}
+
+std::size_t load_answer_size(LoadProbe probe) {
+  return probe == LoadProbe::openvpn_reset ? probes::openvpn::kServerResetSize : probes::wireguard::kResponseSize;
+}
+
+void bench_loopback(benchmark::State& state, LoadProbe probe) {
   const int window = static_cast<int>(state.range(0));
   const bool batched = state.range(1) != 0;
-  constexpr std::size_t kBatch = 20'000;  // probes per iteration (one session each)
+  // 1: one session takes every probe of an iteration, its budgets raised to
+  // hold them. More: that many sessions share the window (slot i sends
+  // session i % sessions' probe), each within the default budgets, as a
+  // reflector serving many clients keeps them.
+  const auto sessions = static_cast<std::size_t>(state.range(2));
+  constexpr std::size_t kBatch = 20'000;  // probes per iteration
 
   Config config = test::loopback_config();
   config.tcp_ports = {};
   config.rate_limit = 0;
-  config.max_observations = kBatch + 1000;
-  config.max_observation_bytes = std::size_t{1} << 30;
-  config.max_total_observation_bytes = std::size_t{1} << 30;
+  config.max_sessions_per_client = std::max(config.max_sessions_per_client, sessions);
+  if (sessions == 1) {
+    config.max_observations = kBatch + 1000;
+    config.max_observation_bytes = std::size_t{1} << 30;
+    config.max_total_observation_bytes = std::size_t{1} << 30;
+  } else if (kBatch / sessions + 1 > config.max_observations) {
+    state.SkipWithError("too few sessions for the default observation budget");
+    return;
+  }
   std::ostringstream log_text;
   Logger log(LogLevel::error, &log_text);
   Server server(config, &log);
@@ -286,21 +327,28 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     std::string error;
-    auto created = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions");
-    auto info = probes::session_info_from_json(created.body(), error);
-    if (!info) {
+    std::vector<std::string> session_ids;
+    std::vector<probes::Bytes> datagrams;
+    while (session_ids.size() < sessions) {
+      auto created = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions");
+      auto info = probes::session_info_from_json(created.body(), error);
+      if (!info) break;
+      session_ids.push_back(info->session_id);
+      datagrams.push_back(load_probe(probe, {*probes::tag_from_hex(info->tag_hex), 1}, hints, rnd));
+    }
+    if (session_ids.size() < sessions) {
       state.SkipWithError(("session: " + error).c_str());
       break;
     }
-    probes::ProbeToken token{*probes::tag_from_hex(info->tag_hex), 1};
-    const probes::Bytes init = probes::wireguard::build_initiation(token, hints, rnd);
-    slots.send(init);
+    const probes::Bytes& init = datagrams.front();
+    slots.send_each(datagrams);
     const double cpu_before = io_cpu_s();
     state.ResumeTiming();
 
     std::size_t sent = 0, received = 0;
     int in_flight = 0;
-    if (batched) received = batched_client(fd, slots, window, kBatch, probes::wireguard::kResponseSize, lost);
+    const std::size_t answer_size = load_answer_size(probe);
+    if (batched) received = batched_client(fd, slots, window, kBatch, answer_size, lost);
     while (!batched && (received + lost < kBatch || in_flight > 0)) {
       while (in_flight < window && sent < kBatch) {
         if (::send(fd, init.data(), init.size(), 0) == static_cast<ssize_t>(init.size())) ++in_flight;
@@ -308,7 +356,7 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
       }
       if (in_flight == 0) break;
       ssize_t n = ::recv(fd, reply.data(), reply.size(), 0);
-      if (n == static_cast<ssize_t>(probes::wireguard::kResponseSize)) {
+      if (n == static_cast<ssize_t>(answer_size)) {
         ++received;
         --in_flight;
       } else if (n < 0) {  // timed out: count the window as lost
@@ -320,7 +368,8 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
 
     state.PauseTiming();
     reflector_cpu_s += io_cpu_s() - cpu_before;
-    test::blocking_http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + info->session_id);
+    for (const auto& id : session_ids)
+      test::blocking_http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + id);
     state.ResumeTiming();
   }
   ::close(fd);
@@ -333,19 +382,28 @@ void BM_LoopbackWireGuard(benchmark::State& state) {
   state.counters["separate_cores"] = cores.pinned() ? 1 : 0;
   state.counters["drops"] = static_cast<double>(server.drops().total());
 }
+void BM_LoopbackWireGuard(benchmark::State& state) { bench_loopback(state, LoadProbe::wireguard_initiation); }
+void BM_LoopbackOpenVpnReset(benchmark::State& state) { bench_loopback(state, LoadProbe::openvpn_reset); }
 BENCHMARK(BM_LoopbackWireGuard)
-    ->ArgNames({"window", "batched_client"})
-    ->Args({1, 0})
-    ->Args({32, 0})
-    ->Args({128, 0})
-    ->Args({32, 1})
-    ->Args({128, 1})
+    ->ArgNames({"window", "batched_client", "sessions"})
+    ->Args({1, 0, 1})
+    ->Args({32, 0, 1})
+    ->Args({128, 0, 1})
+    ->Args({32, 1, 1})
+    ->Args({128, 1, 1})
+    ->Args({128, 1, 128})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LoopbackOpenVpnReset)
+    ->ArgNames({"window", "batched_client", "sessions"})
+    ->Args({128, 1, 1})
+    ->Args({128, 1, 128})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 
 // --- the ceiling: a bare recvmmsg/sendmmsg echo ------------------------------
 
-void BM_BareEcho(benchmark::State& state) {
+void bench_bare_echo(benchmark::State& state, LoadProbe probe) {
   const int window = static_cast<int>(state.range(0));
   constexpr std::size_t kBatch = 20'000;
   constexpr unsigned kVlen = 64;  // as the reflector's UDP batches (reflector/udp_batch.h)
@@ -395,10 +453,10 @@ void BM_BareEcho(benchmark::State& state) {
   timeval tv{0, 200'000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
-  // The datagram the reflector is measured with (a WireGuard initiation).
+  // The datagram the reflector is measured with, echoed as it came.
   probes::ServerHints hints = bench_hints();
   auto rnd = lcg_fill(3);
-  const probes::Bytes init = probes::wireguard::build_initiation({{1, 2, 3, 4, 5, 6}, 1}, hints, rnd);
+  const probes::Bytes init = load_probe(probe, {{1, 2, 3, 4, 5, 6}, 1}, hints, rnd);
 
   ClientSlots slots(window);
   slots.send(init);
@@ -418,7 +476,10 @@ void BM_BareEcho(benchmark::State& state) {
   state.counters["per_echo_cpu_s"] = cpu_s > 0 ? static_cast<double>(answered) / cpu_s : 0;
   state.counters["separate_cores"] = cores.pinned() ? 1 : 0;
 }
+void BM_BareEcho(benchmark::State& state) { bench_bare_echo(state, LoadProbe::wireguard_initiation); }
+void BM_BareEchoOpenVpnReset(benchmark::State& state) { bench_bare_echo(state, LoadProbe::openvpn_reset); }
 BENCHMARK(BM_BareEcho)->ArgNames({"window"})->Arg(32)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BareEchoOpenVpnReset)->ArgNames({"window"})->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // --- eviction as the tables fill ------------------------------------------------
 

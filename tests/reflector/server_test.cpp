@@ -21,9 +21,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -538,6 +542,94 @@ TEST(ReflectorServerLimits, HeldProbeConnectionsLeaveTheControlApiItsReservedSlo
   auto created = test::blocking_http_call(ports.control, http::verb::post, "/v1/sessions",
                                           asio::ip::make_address("127.0.0.6"));
   EXPECT_EQ(created.result(), http::status::created) << created.body();
+}
+
+// The UDP listener reads again before it waits while datagrams keep coming,
+// and lets the other handlers run between batches: a flood that never leaves
+// its socket empty must not keep the control API (same I/O thread) from
+// answering, while the flood is still being read.
+TEST(ReflectorServerLimits, AUdpFloodLeavesTheControlApiAnswering) {
+  Config config = test::loopback_config();
+  config.tcp_ports = {};
+  // Every initiation recorded and answered, the costliest path: the reflector
+  // reads more slowly than two senders write, so its socket never runs dry.
+  config.rate_limit = 0;
+  config.max_observations = std::size_t{1} << 24;
+  config.max_observation_bytes = std::size_t{1} << 30;
+  config.max_total_observation_bytes = std::size_t{1} << 30;
+  QuietServer running(config);
+  ASSERT_TRUE(running.started) << running.error.value_or("");
+  const BoundPorts ports = running.server.ports();
+  auto flooding = test::blocking_http_call(ports.control, http::verb::post, "/v1/sessions");
+  std::string error;
+  auto session = probes::session_info_from_json(flooding.body(), error);
+  ASSERT_TRUE(session) << error;
+  probes::ServerHints hints;
+  hints.wireguard_public_key.emplace();
+  auto key = probes::from_hex(running.server.wireguard_public_key_hex());
+  ASSERT_TRUE(key && key->size() == 32);
+  std::copy(key->begin(), key->end(), hints.wireguard_public_key->begin());
+  const probes::Bytes initiation = probes::wireguard::build_initiation(
+      {*probes::tag_from_hex(session->tag_hex), 1}, hints, [](std::span<std::uint8_t> b) {
+        std::fill(b.begin(), b.end(), std::uint8_t{0x42});
+      });
+  auto answered_probes = [&] {
+    asio::io_context ctx;
+    auto res = run_bounded(ctx, http_call(ports.control, http::verb::get, "/metrics"), 3000ms);
+    if (!res) return std::optional<std::uint64_t>{};
+    const std::string line = "\nvpncheck_reflector_replies_sent_total ";  // the sample, not its # HELP
+    const std::string body = res->body();
+    const auto at = body.find(line);
+    if (at == std::string::npos) return std::optional<std::uint64_t>{};
+    return std::optional<std::uint64_t>{std::stoull(body.substr(at + line.size()))};
+  };
+  const auto before = answered_probes();
+  ASSERT_TRUE(before.has_value());
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> sent{0};
+  auto flood = [&] {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(ports.udp.at(0));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    std::array<iovec, 64> iov{};
+    std::array<mmsghdr, 64> h{};
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      iov[i] = iovec{const_cast<std::uint8_t*>(initiation.data()), initiation.size()};
+      h[i].msg_hdr.msg_iov = &iov[i];
+      h[i].msg_hdr.msg_iovlen = 1;
+    }
+    while (!stop) {
+      const int n = ::sendmmsg(fd, h.data(), h.size(), 0);
+      if (n > 0) sent += static_cast<std::uint64_t>(n);
+    }
+    ::close(fd);
+  };
+  // Two senders: the socket's queue never runs dry.
+  std::thread flood_a(flood), flood_b(flood);
+  std::this_thread::sleep_for(200ms);
+
+  int answered = 0;
+  for (int i = 0; i < 5; ++i) {
+    asio::io_context ctx;
+    // Answered in milliseconds; a listener that read on while datagrams
+    // wait, never yielding, left calls waiting for seconds.
+    auto created = run_bounded(ctx, http_call(ports.control, http::verb::post, "/v1/sessions"), 1000ms);
+    if (created && created->result() == http::status::created) ++answered;
+  }
+  const auto during = answered_probes();
+  const std::uint64_t flooded = sent.load();
+  stop = true;
+  flood_a.join();
+  flood_b.join();
+
+  EXPECT_EQ(answered, 5) << "control API calls answered during the flood";
+  ASSERT_TRUE(during.has_value()) << "/metrics during the flood";
+  // The flood was read while the control API answered, not left waiting.
+  EXPECT_GT(*during - *before, 10'000u) << flooded << " datagrams sent";
 }
 
 // Until its SCCRQ a PPTP peer is nobody: it gets probe_first_bytes to send
