@@ -131,7 +131,7 @@ Exchange make_exchange(const PlannedProbe& probe, const RunSettings& settings) {
   if (const auto* data = module.data_phase;
       data != nullptr && data->follows(probe.variant) &&
       std::find(listed.begin(), listed.end(), module.id) != listed.end())
-    out.data = Exchange::DataPhaseRun{data, genuine->context.token, settings.random};
+    out.data = Exchange::DataPhaseRun{data, genuine->context.token, settings.random, 0, std::nullopt};
   if (module.inspect_reply) {
     out.inspect_reply = [genuine](probes::ByteView reply) {
       return genuine->module->inspect_reply(reply, genuine->request, genuine->context);

@@ -320,7 +320,8 @@ Exchange with_data_phase(std::uint16_t port, std::chrono::milliseconds deadline)
   Exchange ex = udp_exchange_to(port, {9, 9});
   ex.deadline = Clock::now() + deadline;
   ex.data = Exchange::DataPhaseRun{probes::wireguard::kModule.data_phase, probes::ProbeToken{{1, 2, 3, 4, 5, 6}, 3},
-                                   [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x5a); }};
+                                   [](std::span<std::uint8_t> out) { std::fill(out.begin(), out.end(), 0x5a); },
+                                   0, std::nullopt};
   return ex;
 }
 

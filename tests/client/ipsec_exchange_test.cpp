@@ -315,8 +315,11 @@ TEST_F(IpsecExchange, RawEspDataPhaseInBothFamiliesOnLoopback) {
       ASSERT_LT(seq, d.sent.size());
       EXPECT_EQ(o.payload_length, d.sent[seq].size);
     }
-    for (const auto& s : d.sent)
-      if (s.echoed) EXPECT_TRUE(sequences.contains(std::to_string(s.sequence))) << "an echo the reflector never sent";
+    for (const auto& s : d.sent) {
+      if (s.echoed) {
+        EXPECT_TRUE(sequences.contains(std::to_string(s.sequence))) << "an echo the reflector never sent";
+      }
+    }
     r.data_arrivals = std::move(data);
     r.arrivals = std::move(handshake);
   }

@@ -159,9 +159,11 @@ TEST(MakePlan, APieceTheReflectorMustListRunsOnlyWhenListed) {
   auto older = make_plan({&fixtures::openvpn()}, caps);
   EXPECT_EQ(count_run(older, "tls-auth"), 6);
   EXPECT_EQ(count_run(older, "tls-crypt-v2"), 0);
-  for (const auto& p : older)
-    if (p.variant.piece == "plain")
+  for (const auto& p : older) {
+    if (p.variant.piece == "plain") {
       EXPECT_EQ(*p.not_run_reason, "the reflector does not recognise this OpenVPN probe (an older vpncheck-reflector)");
+    }
+  }
   caps.pieces = {"openvpn/tls-crypt-v2"};
   auto newer = make_plan({&fixtures::openvpn()}, caps);
   EXPECT_EQ(count_run(newer, "tls-crypt-v2"), 6);

@@ -339,9 +339,11 @@ TEST(TextReport, FitsEightyColumnsWithNothingCut) {
       for (const auto& line : lines_of(text)) EXPECT_LE(screen_columns(line), 80U) << line << "\n" << text;
       const auto flat = collapsed(text);
       for (const auto& a : r.protocols) {
-        for (const auto& advice : a.advice)
-          if (advice.find("https://") == std::string::npos)  // the unbreakable word is checked below
+        for (const auto& advice : a.advice) {
+          if (advice.find("https://") == std::string::npos) {  // the unbreakable word is checked below
             EXPECT_TRUE(contains(flat, "→ " + advice)) << advice << "\n" << text;
+          }
+        }
         EXPECT_TRUE(contains(flat, a.summary)) << a.summary << "\n" << text;
       }
       // The word too long for its column is split, every character kept, in order.

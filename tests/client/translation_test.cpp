@@ -12,7 +12,7 @@ using fixtures::contains;
 // A WireGuard probe sent from 10.0.0.5:40000 that arrived unchanged from the same endpoint.
 ProbeResult untouched() {
   auto plan = make_plan({&fixtures::wireguard()}, fixtures::listening_everywhere());
-  ProbeResult r{plan.front(), {}, {}};
+  ProbeResult r{plan.front(), {}, {}, {}};
   r.client.outcome = Outcome::reply;
   r.client.local = probes::Endpoint{"10.0.0.5", 40000};
   r.client.sent_sha256 = fixtures::digest_for(0);

@@ -126,7 +126,9 @@ void check_behaviour(ByteView in) {
     if (k->basis_s >= 2) FUZZ_CHECK(k->wireguard_persistent_keepalive_s < k->basis_s);
     FUZZ_CHECK(k->wireguard_persistent_keepalive_s >= 1 && k->openvpn_ping_s >= 1 && k->ipsec_keepalive_s >= 1);
   }
-  PathFacts path{tri(at(6)), at(7) % 2 ? std::optional<int>(576 + at(8) * 40) : std::nullopt};
+  PathFacts path;
+  path.fragments_pass = tri(at(6));
+  path.path_mtu = at(7) % 2 ? std::optional<int>(576 + at(8) * 40) : std::nullopt;
   NatFacts facts;
   facts.mapping = classify_mapping({endpoint(at(0)), endpoint(at(1)), endpoint(at(2))});
   facts.filtering = classify_filtering({tri(at(3)), tri(at(4)), tri(at(5))});

@@ -61,8 +61,8 @@ TEST(RawProtocols, IanaNumbersAndNames) {
 TEST(PlaceNames, TlsWrappedVariantsSaySo) {
   EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::tcp, .port = 443, .standard = true, .tls = true}),
             "TLS over TCP 443");
-  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::tcp, .port = 443}), "TCP 443");
-  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::udp, .port = 51820}), "UDP 51820");
+  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::tcp, .port = 443, .standard = false}), "TCP 443");
+  EXPECT_EQ(describe_place(ProbeVariant{.transport = Transport::udp, .port = 51820, .standard = false}), "UDP 51820");
   const auto* sstp = find_protocol("sstp");
   ASSERT_NE(sstp, nullptr);
   EXPECT_EQ(describe_place(sstp->variants.front()), "TLS over TCP 443");
@@ -204,8 +204,11 @@ TEST(SetDontFragment, SetsDfAndKeepsTheChecksumRightOnIpv4Only) {
   EXPECT_EQ(parsed->flags_fragment, 0x4000);
   EXPECT_TRUE(parsed->checksum_valid);
   // Everything but the flags and the checksum as it was.
-  for (std::size_t i = 0; i < d.size(); ++i)
-    if (i != 6 && i != 10 && i != 11) EXPECT_EQ(d[i], before[i]) << i;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i != 6 && i != 10 && i != 11) {
+      EXPECT_EQ(d[i], before[i]) << i;
+    }
+  }
   // Twice is once.
   Bytes again = d;
   ip::set_dont_fragment(again);

@@ -57,7 +57,7 @@ ObservationList sample_observations() {
   b.payload_sha256 = std::string(64, '0');
   b.received_at_unix_ms = -1;
   b.reply = {false, "", 0, "would amplify", "amplification"};
-  ObservationList list{{a, b}, 3, {}};
+  ObservationList list{{a, b}, 3, {}, std::nullopt};
   list.limits = {{"rate_limit", 7, {51820, 443}, "answers withheld"},
                  {"connection_slots", 2, {1723}, "TCP connections refused"},
                  {"observation_limit", 3, {}, ""}};

@@ -428,7 +428,9 @@ TEST(OpenvpnForms, RejectsWrappedAnswersThatDoNotFitTheRequest) {
       EXPECT_FALSE(openvpn::is_server_reset_for(ByteView(reply).first(len), *c.request)) << "truncated to " << len;
     Bytes longer = reply;
     longer.push_back(0);
-    if (c.form != Form::plain) EXPECT_FALSE(openvpn::is_server_reset_for(longer, *c.request)) << "one byte more";
+    if (c.form != Form::plain) {
+      EXPECT_FALSE(openvpn::is_server_reset_for(longer, *c.request)) << "one byte more";
+    }
     // The server session id ties tls-crypt answers to the request; the echo does the others.
     for (std::size_t i = 1; i < 9; ++i) {
       Bytes wrong = reply;

@@ -140,10 +140,15 @@ TEST_P(ProtocolContract, HasExactlyOneStandardVariantPerPiece) {
         << "duplicate variant " << to_string(v.transport) << "/" << v.port << " " << v.piece;
   }
   for (const auto& v : variants) {
-    if (multi_piece) EXPECT_LE(standard_per_piece[v.piece], 1) << "piece '" << v.piece << "'";
-    else EXPECT_EQ(standard_per_piece[v.piece], 1);
+    if (multi_piece) {
+      EXPECT_LE(standard_per_piece[v.piece], 1) << "piece '" << v.piece << "'";
+    } else {
+      EXPECT_EQ(standard_per_piece[v.piece], 1);
+    }
   }
-  if (multi_piece) EXPECT_FALSE(standard_per_piece.empty()) << "a multi-piece protocol of fallbacks only";
+  if (multi_piece) {
+    EXPECT_FALSE(standard_per_piece.empty()) << "a multi-piece protocol of fallbacks only";
+  }
 }
 
 TEST_P(ProtocolContract, BuildParseRoundTripRecoversTheToken) {
@@ -346,7 +351,9 @@ TEST_P(ProtocolContract, MultiStepExchangeCompletesAgainstItsOwnReflector) {
       if (step == 0 && parsed->opens_flow) flow = parsed->token;
       Bytes reply = m.build_reply(*req, *parsed, arrival, rnd);
       ASSERT_FALSE(reply.empty()) << v.piece << " step " << step << " unanswered";
-      if (under_amplification_rule(v.transport)) EXPECT_LE(reply.size(), req->size()) << step;
+      if (under_amplification_rule(v.transport)) {
+        EXPECT_LE(reply.size(), req->size()) << step;
+      }
       EXPECT_TRUE(m.is_reply_to(reply, *req)) << step;
       // A NAT-T keepalive is answered with the same single byte by design.
       const bool keepalive_echo = reply.size() == 1 && reply == *req;

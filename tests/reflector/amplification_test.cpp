@@ -207,9 +207,10 @@ class ReflectorAmplification : public ::testing::Test {
         last_answer_.assign(got.begin(), got.end());
       }
       EXPECT_LE(datagrams, 1U) << "input " << i << ": never more packets than it brought";
-      if (limit_to_input_)
+      if (limit_to_input_) {
         EXPECT_LE(answer, inputs[i].size()) << "input " << i << " (" << inputs[i].size() << " B, first byte "
                                             << (inputs[i].empty() ? -1 : inputs[i][0]) << ")";
+      }
       if (answer > 0) ++tally.answers;
     }
     return tally;
@@ -363,7 +364,9 @@ TEST_F(ReflectorAmplification, OnlyTheValidatedAddressGetsAnswersLargerThanItsRe
     EXPECT_EQ(validated.answers, 1U);
     EXPECT_EQ(last_answer_.size(), probes::openvpn::server_reset_size(form));
     EXPECT_TRUE(probes::openvpn::is_server_reset_for(last_answer_, request));
-    if (form == probes::openvpn::Form::plain) EXPECT_GT(validated.out, validated.in) << "the genuine answer is larger";
+    if (form == probes::openvpn::Form::plain) {
+      EXPECT_GT(validated.out, validated.in) << "the genuine answer is larger";
+    }
 
     limit_to_input_ = true;
     for (const char* other : {"127.0.0.3", "127.0.0.2"}) {
