@@ -130,8 +130,8 @@ asio::awaitable<void> run_udp_listener(udp::socket& socket, Services& s) {
   // Under load more datagrams arrive while a batch is handled: the next read
   // is tried before waiting, after letting the other handlers run. Waiting
   // first costs two system calls per batch (Asio re-arms the edge-triggered
-  // descriptor with epoll_ctl, then epoll_wait), half again a batch's
-  // recvmmsg and sendmmsg.
+  // descriptor with epoll_ctl, then epoll_wait), as many again as the batch's
+  // own recvmmsg and sendmmsg.
   bool read_again = false;
   while (socket.is_open()) {
     if (read_again) {
