@@ -39,6 +39,11 @@ class ByteReader {
 
 class ByteWriter {
  public:
+  // A probe or reply is built field by field; starting with room for a
+  // typical one spares a vector growth (an allocation and a copy) per field.
+  static constexpr std::size_t kInitialCapacity = 64;
+  ByteWriter() { out_.reserve(kInitialCapacity); }
+
   ByteWriter& u8(std::uint8_t v);
   ByteWriter& be16(std::uint16_t v);
   ByteWriter& be32(std::uint32_t v);

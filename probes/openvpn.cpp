@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "probes/crypto.h"
 
@@ -63,10 +65,13 @@ Sniff sniff(ByteView head) {
 // second packet; the reflector derives it from the client's session id alone,
 // which lets the client check a reply whose echo of its session id is
 // encrypted (tls-crypt).
-std::array<std::uint8_t, kSessionIdSize> server_session_id(ByteView client_session_id) {
-  ByteWriter w;
-  w.bytes(as_bytes("vpncheck openvpn server session")).bytes(client_session_id);
-  auto digest = sha256(w.take());
+std::array<std::uint8_t, kSessionIdSize> server_session_id(
+    std::span<const std::uint8_t, kSessionIdSize> client_session_id) {
+  static constexpr std::string_view kLabel = "vpncheck openvpn server session";
+  std::array<std::uint8_t, kLabel.size() + kSessionIdSize> input{};
+  std::copy(kLabel.begin(), kLabel.end(), input.begin());
+  std::copy(client_session_id.begin(), client_session_id.end(), input.begin() + kLabel.size());
+  auto digest = sha256(input);
   std::array<std::uint8_t, kSessionIdSize> id{};
   std::copy_n(digest.begin(), id.size(), id.begin());
   return id;
@@ -81,7 +86,7 @@ void write_server_ack_and_id(ByteWriter& w, ByteView client_session_id) {
 Bytes server_reset(Form form, ByteView request, const RandomFill& rnd) {
   const ByteView client_sid = request.subspan(1, kSessionIdSize);
   ByteWriter w;
-  w.u8(opcode_byte(kOpHardResetServerV2)).bytes(server_session_id(client_sid));
+  w.u8(opcode_byte(kOpHardResetServerV2)).bytes(server_session_id(client_sid.first<kSessionIdSize>()));
   if (is_tls_crypt(form)) {
     // packet-id | tag | AES-256-CTR(ack, remote session id, packet-id[, TLV]).
     Bytes sealed(kTlsCryptTagSize + kServerPlaintextSize + (form == Form::tls_crypt_v2 ? kEarlyNegTlvSize : 0));
@@ -273,7 +278,7 @@ bool is_server_reset_for(ByteView reply, ByteView request) {
   if (is_tls_crypt(form)) {
     // The echo is encrypted: the server's session id, derived from the
     // client's, is what ties the answer to this request.
-    const auto expected = server_session_id(request.subspan(1, kSessionIdSize));
+    const auto expected = server_session_id(request.subspan(1).first<kSessionIdSize>());
     return std::equal(expected.begin(), expected.end(), server_sid->begin());
   }
   return r.skip(hmac_size(form) + kPacketIdSize) && acks_and_echo(r, request);
