@@ -84,9 +84,9 @@ void write_server_ack_and_id(ByteWriter& w, ByteView client_session_id) {
 }
 
 Bytes server_reset(Form form, ByteView request, const RandomFill& rnd) {
-  const ByteView client_sid = request.subspan(1, kSessionIdSize);
+  const auto client_sid = request.subspan(1).first<kSessionIdSize>();
   ByteWriter w;
-  w.u8(opcode_byte(kOpHardResetServerV2)).bytes(server_session_id(client_sid.first<kSessionIdSize>()));
+  w.u8(opcode_byte(kOpHardResetServerV2)).bytes(server_session_id(client_sid));
   if (is_tls_crypt(form)) {
     // packet-id | tag | AES-256-CTR(ack, remote session id, packet-id[, TLV]).
     Bytes sealed(kTlsCryptTagSize + kServerPlaintextSize + (form == Form::tls_crypt_v2 ? kEarlyNegTlvSize : 0));
