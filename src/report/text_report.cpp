@@ -148,12 +148,12 @@ void write_text_report(std::ostream& out, const Report& r, const TextStyle& styl
     put_wrapped(out, style, pad(a.title(), title_width) + paint(colour_for(a.verdict), pad(verdict, verdict_width)),
                 summary_column, a.summary, summary_column);
     // "IPv6: blocked — ...", under the protocol's own line.
-    auto part_line = [&](const std::string& part, Verdict part_verdict_value, const std::string& summary) {
-      const std::string part_verdict(to_string(part_verdict_value));
+    auto part_line = [&](const std::string& part, Verdict part_verdict, const std::string& summary) {
+      const std::string part_verdict_text(to_string(part_verdict));
       put_wrapped(out, style,
-                  std::string(title_width, ' ') + part + ": " + paint(colour_for(part_verdict_value), part_verdict) +
+                  std::string(title_width, ' ') + part + ": " + paint(colour_for(part_verdict), part_verdict_text) +
                       " — ",
-                  title_width + display_width(part) + 2 + part_verdict.size() + 3, summary, summary_column);
+                  title_width + display_width(part) + 2 + part_verdict_text.size() + 3, summary, summary_column);
     };
     // Dual stack: the table shows the first family's verdict; say where another disagrees.
     for (std::size_t i = 1; i < a.families.size(); ++i) {
