@@ -96,9 +96,9 @@ CreateResult SessionTable::create(const probes::Endpoint& client, const probes::
   session.created_at = clock_();
   session.expires_at = session.created_at + limits_.ttl;
 
-  by_tag_.emplace(session.tag, session.id);
   if (metrics_ != nullptr) ++metrics_->sessions_created;
   auto [it, inserted] = by_id_.emplace(session.id, std::move(session));
+  by_tag_.emplace(it->second.tag, &it->second);
   return {&it->second, std::nullopt};
 }
 
@@ -120,13 +120,12 @@ SessionTable::ValidateResult SessionTable::validate(std::string_view id, const s
 Session* SessionTable::find_by_tag(const probes::SessionTag& tag) {
   auto t = by_tag_.find(tag);
   if (t == by_tag_.end()) return nullptr;
-  auto it = by_id_.find(t->second);
-  if (it == by_id_.end()) return nullptr;
-  if (expired(it->second)) {
-    erase(it, Why::expired);
+  Session* session = t->second;
+  if (expired(*session)) {
+    erase(by_id_.find(session->id), Why::expired);
     return nullptr;
   }
-  return &it->second;
+  return session;
 }
 
 bool SessionTable::remove(std::string_view id) {

@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +17,7 @@
 
 #include "probes/observation.h"
 #include "probes/probe.h"
+#include "probes/session_lru.h"
 #include "probes/token.h"
 #include "reflector/metrics.h"
 #include "reflector/observation_store.h"
@@ -232,7 +232,11 @@ class SessionTable {
   SteadyClock clock_;
   ObservationBlockPool blocks_;  // before by_id_: the sessions' arenas give their blocks back to it
   std::unordered_map<std::string, Session> by_id_;
-  std::map<probes::SessionTag, std::string> by_tag_;
+  // Every arrival is looked up by tag: straight to its session (by_id_'s
+  // values keep their address), hashed rather than searched through ordered
+  // keys. Its keys are only ever tags this table drew, so no sender can pick
+  // colliding ones.
+  std::unordered_map<probes::SessionTag, Session*, probes::SessionTagHash> by_tag_;
   Metrics* metrics_ = nullptr;
   std::function<void(const Session&)> on_erase_;
   std::size_t observation_bytes_ = 0;
