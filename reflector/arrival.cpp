@@ -322,6 +322,14 @@ probes::ArrivalContext ArrivalHandler::context_of(const Arrival& arrival) const 
   return context;
 }
 
+std::uint64_t& ArrivalHandler::recorded_count(std::string_view protocol, std::string_view kind) {
+  for (const auto& known : recorded_counts_)
+    if (known.protocol == protocol && known.kind == kind) return *known.count;
+  std::uint64_t& count = metrics_->probes_recorded[{std::string(protocol), std::string(kind)}];
+  recorded_counts_.push_back({protocol, kind, &count});
+  return count;
+}
+
 ArrivalOutcome ArrivalHandler::drop(DropReason reason) {
   metrics_->drops.add(reason);
   ArrivalOutcome out;
@@ -467,7 +475,7 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
   obs.digest = &digest;
   obs.fields = &match->parsed.fields;
   obs.piece = match->parsed.piece;
-  ++metrics_->probes_recorded[{out.protocol, genuine ? "genuine" : "control"}];
+  ++recorded_count(genuine ? match->module->id : "control", genuine ? "genuine" : "control");
   out.sequence = sessions_.record(*session, obs);
   return out;
 }
@@ -549,7 +557,7 @@ ArrivalOutcome ArrivalHandler::handle_data(const Arrival& arrival, const probes:
   const auto digest = probes::sha256(data);
   obs.digest = &digest;
   obs.fields = &fields;
-  ++metrics_->probes_recorded[{out.protocol, std::string(probes::kDataObservation)}];
+  ++recorded_count(module.id, probes::kDataObservation);
   out.sequence = sessions_.record(*session, obs);
   return out;
 }

@@ -160,6 +160,10 @@ class ArrivalHandler {
 
  private:
   ArrivalOutcome drop(DropReason reason);
+  // Metrics::probes_recorded's count for (protocol, kind), both text that
+  // lives as long as the program (module ids, literals): found in the map
+  // once, then by the few pairs a reflector ever records.
+  std::uint64_t& recorded_count(std::string_view protocol, std::string_view kind);
   // What the modules' functions are told of `arrival` (no flow, state or limit yet).
   probes::ArrivalContext context_of(const Arrival& arrival) const;
   ArrivalOutcome handle_data(const Arrival& arrival, const probes::ProtocolModule& module,
@@ -180,6 +184,12 @@ class ArrivalHandler {
   // again when they come back to the same host (handle_data).
   std::array<std::array<std::uint8_t, 8>, 32> raw_echoes_{};
   std::size_t raw_echoes_next_ = 0;
+  struct RecordedCount {
+    std::string_view protocol;
+    std::string_view kind;
+    std::uint64_t* count;  // a value of metrics_->probes_recorded, whose nodes stay put
+  };
+  std::vector<RecordedCount> recorded_counts_;
   // One per module that declares server state, in registry order.
   std::vector<std::pair<const probes::ProtocolModule*, std::unique_ptr<probes::ServerState>>> states_;
 };
