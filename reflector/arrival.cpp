@@ -105,11 +105,20 @@ struct DataMatch {
   const probes::ProtocolModule* module = nullptr;
   probes::DataPacket packet;
 };
+// Over UDP only the data phases that follow a UDP handshake (DataPhase::piece):
+// PPTP's GRE is never carried in a UDP datagram.
+bool follows_udp_handshake(const probes::ProtocolModule& module, const probes::DataPhase& phase) {
+  return std::any_of(module.variants.begin(), module.variants.end(), [&](const auto& v) {
+    return v.transport == probes::Transport::udp && v.piece == phase.piece;
+  });
+}
+
 template <typename Known>
 std::optional<DataMatch> match_data(probes::ByteView payload, const Known& known) {
   for (const auto* module : probes::all_protocols()) {
     const auto* phase = module->data_phase;
-    if (phase == nullptr || !names_live_session(*phase, payload, known)) continue;
+    if (phase == nullptr || !follows_udp_handshake(*module, *phase)) continue;
+    if (!names_live_session(*phase, payload, known)) continue;
     auto packet = phase->parse(payload);
     if (packet && known(packet->token.tag)) return DataMatch{module, *packet};
   }

@@ -767,6 +767,24 @@ TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnl
   EXPECT_GE(modules, 3U);
 }
 
+// A data phase that follows no UDP handshake (PPTP's GRE) is not looked for
+// in UDP datagrams: a GRE packet there, live tag and all, is nobody's data.
+TEST_F(ReflectorArrival, DataOfAPhaseWithoutAUdpPlaceIsNotTakenFromUdp) {
+  std::size_t checked = 0;
+  for (const auto* m : probes::all_protocols()) {
+    if (m->data_phase == nullptr || m->data_phase->full_payload_v4 != 0) continue;
+    ++checked;
+    SCOPED_TRACE(std::string(m->id));
+    const Bytes packet = m->data_phase->build(token_, 3, m->data_phase->small_payload, 0, rnd_);
+    ASSERT_TRUE(m->data_phase->parse(packet));  // what the raw IP listener would take as its data
+    auto out = arrive(packet, Framing::datagram, 1723, "203.0.113.9");
+    EXPECT_EQ(out.dropped, DropReason::unrecognised);
+    EXPECT_TRUE(out.reply.empty());
+  }
+  EXPECT_GE(checked, 1U);
+  EXPECT_TRUE(observations().empty());
+}
+
 TEST_F(ReflectorArrival, DataPacketsOfUnknownSessionsAreDropped) {
   probes::ProbeToken stranger{{9, 8, 7, 6, 5, 4}, 1};
   for (const auto* m : probes::all_protocols()) {
