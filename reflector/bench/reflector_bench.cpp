@@ -19,6 +19,10 @@
 // a bare recvmmsg/sendmmsg echo on one thread -> the ceiling the reflector is
 // compared with: per_echo_cpu_s next to per_reflector_cpu_s (the CPU time of
 // the serving thread, so the ratio holds on a shared machine).
+// BM_ReflectorOverEchoWireGuard / BM_ReflectorOverEchoOpenVpnReset: both of
+// the above at once on one core, fed slice by slice in turn by the batched
+// client, so both are measured at the same machine speed -> the ratio of
+// their rates per CPU-second, reflector_over_echo (sessions: as above).
 // BM_FlowTableEvict: remembering a new flow in a full table of `capacity`
 // entries held by many sessions, so every one evicts -> time per remember,
 // flat as the table grows (probes/session_lru.h, which the PPTP call and NAT
@@ -43,6 +47,7 @@
 #include <atomic>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -73,7 +78,7 @@ probes::RandomFill lcg_fill(std::uint32_t seed) {
   };
 }
 
-// The load generator and the thread it measures each on a core of its own,
+// The load generator on one core, the thread(s) it measures on another,
 // where the process may use two. Whether they share one decides how full each
 // recvmmsg batch is, and with it the cost per datagram: the bare echo measured
 // about 350 k or about 680 k datagrams per CPU-second from one run to the
@@ -81,7 +86,7 @@ probes::RandomFill lcg_fill(std::uint32_t seed) {
 // thread) gets its cores back when this ends.
 class SeparateCores {
  public:
-  explicit SeparateCores(std::thread& serving) {
+  explicit SeparateCores(std::initializer_list<std::thread*> serving) {
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
     if (::pthread_getaffinity_np(::pthread_self(), sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
@@ -93,7 +98,8 @@ class SeparateCores {
     CPU_ZERO(&serving_core);
     CPU_SET(cpus[0], &client_core);
     CPU_SET(cpus[1], &serving_core);
-    if (::pthread_setaffinity_np(serving.native_handle(), sizeof serving_core, &serving_core) != 0) return;
+    for (std::thread* t : serving)
+      if (::pthread_setaffinity_np(t->native_handle(), sizeof serving_core, &serving_core) != 0) return;
     if (::pthread_setaffinity_np(::pthread_self(), sizeof client_core, &client_core) != 0) return;
     restore_ = allowed;
   }
@@ -107,6 +113,14 @@ class SeparateCores {
  private:
   std::optional<cpu_set_t> restore_;
 };
+
+// The CPU time `thread` has used, in seconds.
+double thread_cpu_s(std::thread& thread) {
+  clockid_t clock{};
+  timespec t{};
+  if (::pthread_getcpuclockid(thread.native_handle(), &clock) != 0 || ::clock_gettime(clock, &t) != 0) return 0;
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
 
 probes::ServerHints bench_hints() {
   probes::ServerHints h;
@@ -265,6 +279,101 @@ std::size_t load_answer_size(LoadProbe probe) {
   return probe == LoadProbe::openvpn_reset ? probes::openvpn::kServerResetSize : probes::wireguard::kResponseSize;
 }
 
+constexpr std::size_t kProbesPerSlice = 20'000;  // probes per benchmark iteration (per server, when paired)
+
+// A UDP socket connected to 127.0.0.1:`port`, with the room and patience the
+// batched client needs (a lost datagram frees its window slot after 200 ms).
+int client_socket(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int buf = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  return fd;
+}
+
+// The whole in-process Server on its own I/O thread, set up for `sessions`
+// sessions taking kProbesPerSlice probes between them (1: one session, its
+// budgets raised; more: each within the default budgets).
+class LoopbackReflector {
+ public:
+  explicit LoopbackReflector(std::size_t sessions) : log_(LogLevel::error, &log_text_), server_(config(sessions), &log_) {
+    if (sessions > 1 && kProbesPerSlice / sessions + 1 > config(sessions).max_observations)
+      error_ = "too few sessions for the default observation budget";
+    else if (auto error = server_.start())
+      error_ = *error;
+    else
+      io_ = std::thread([this] { server_.run(); });
+  }
+  LoopbackReflector(const LoopbackReflector&) = delete;
+  LoopbackReflector& operator=(const LoopbackReflector&) = delete;
+  ~LoopbackReflector() {
+    if (!io_.joinable()) return;
+    server_.stop();
+    io_.join();
+  }
+  const std::optional<std::string>& error() const { return error_; }
+  std::thread& io_thread() { return io_; }
+  std::uint16_t udp_port() const { return server_.ports().udp.at(0); }
+  std::uint64_t drops() const { return server_.drops().total(); }
+  probes::ServerHints hints() const {
+    probes::ServerHints hints;
+    auto key = probes::from_hex(server_.wireguard_public_key_hex());
+    hints.wireguard_public_key.emplace();
+    std::copy(key->begin(), key->end(), hints.wireguard_public_key->begin());
+    return hints;
+  }
+
+  // `count` new sessions over the control API, and the probe each is sent;
+  // false (and error()) when the reflector refused one.
+  bool open_sessions(std::size_t count, LoadProbe probe, const probes::RandomFill& rnd,
+                     std::vector<probes::Bytes>& datagrams) {
+    const probes::ServerHints server_hints = hints();
+    std::string error;
+    while (ids_.size() < count) {
+      auto created = test::blocking_http_call(server_.ports().control, http::verb::post, "/v1/sessions");
+      auto info = probes::session_info_from_json(created.body(), error);
+      if (!info) {
+        error_ = "session: " + error;
+        return false;
+      }
+      ids_.push_back(info->session_id);
+      datagrams.push_back(load_probe(probe, {*probes::tag_from_hex(info->tag_hex), 1}, server_hints, rnd));
+    }
+    return true;
+  }
+  void close_sessions() {
+    for (const auto& id : ids_)
+      test::blocking_http_call(server_.ports().control, http::verb::delete_, "/v1/sessions/" + id);
+    ids_.clear();
+  }
+
+ private:
+  static Config config(std::size_t sessions) {
+    Config config = test::loopback_config();
+    config.tcp_ports = {};
+    config.rate_limit = 0;  // one source sends everything
+    config.max_sessions_per_client = std::max(config.max_sessions_per_client, sessions);
+    if (sessions == 1) {
+      config.max_observations = kProbesPerSlice + 1000;
+      config.max_observation_bytes = std::size_t{1} << 30;
+      config.max_total_observation_bytes = std::size_t{1} << 30;
+    }
+    return config;
+  }
+  std::ostringstream log_text_;
+  Logger log_;
+  Server server_;
+  std::thread io_;
+  std::optional<std::string> error_;
+  std::vector<std::string> ids_;
+};
+
 void bench_loopback(benchmark::State& state, LoadProbe probe) {
   const int window = static_cast<int>(state.range(0));
   const bool batched = state.range(1) != 0;
@@ -273,56 +382,18 @@ void bench_loopback(benchmark::State& state, LoadProbe probe) {
   // session i % sessions' probe), each within the default budgets, as a
   // reflector serving many clients keeps them.
   const auto sessions = static_cast<std::size_t>(state.range(2));
-  constexpr std::size_t kBatch = 20'000;  // probes per iteration
 
-  Config config = test::loopback_config();
-  config.tcp_ports = {};
-  config.rate_limit = 0;
-  config.max_sessions_per_client = std::max(config.max_sessions_per_client, sessions);
-  if (sessions == 1) {
-    config.max_observations = kBatch + 1000;
-    config.max_observation_bytes = std::size_t{1} << 30;
-    config.max_total_observation_bytes = std::size_t{1} << 30;
-  } else if (kBatch / sessions + 1 > config.max_observations) {
-    state.SkipWithError("too few sessions for the default observation budget");
+  LoopbackReflector reflector(sessions);
+  if (reflector.error()) {
+    state.SkipWithError(reflector.error()->c_str());
     return;
   }
-  std::ostringstream log_text;
-  Logger log(LogLevel::error, &log_text);
-  Server server(config, &log);
-  if (auto error = server.start()) {
-    state.SkipWithError(error->c_str());
-    return;
-  }
-  std::thread io([&] { server.run(); });
-  const SeparateCores cores(io);
+  const SeparateCores cores({&reflector.io_thread()});
   // The reflector's I/O thread's own CPU time over the timed part: the machine
   // is shared, so answered probes per second of that one core's time measures
   // the reflector's capacity where wall-clock rates also measure the neighbours.
-  clockid_t io_clock{};
-  ::pthread_getcpuclockid(io.native_handle(), &io_clock);
-  auto io_cpu_s = [io_clock] {
-    timespec t{};
-    ::clock_gettime(io_clock, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-  };
   double reflector_cpu_s = 0;
-
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server.ports().udp.at(0));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int buf = 4 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-  timeval tv{0, 200'000};  // a lost datagram frees its window slot after 200 ms
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
-
-  probes::ServerHints hints;
-  auto key = probes::from_hex(server.wireguard_public_key_hex());
-  hints.wireguard_public_key.emplace();
-  std::copy(key->begin(), key->end(), hints.wireguard_public_key->begin());
+  const int fd = client_socket(reflector.udp_port());
   auto rnd = lcg_fill(3);
 
   std::uint64_t answered = 0, lost = 0;
@@ -330,31 +401,22 @@ void bench_loopback(benchmark::State& state, LoadProbe probe) {
   ClientSlots slots(window);
   for (auto _ : state) {
     state.PauseTiming();
-    std::string error;
-    std::vector<std::string> session_ids;
     std::vector<probes::Bytes> datagrams;
-    while (session_ids.size() < sessions) {
-      auto created = test::blocking_http_call(server.ports().control, http::verb::post, "/v1/sessions");
-      auto info = probes::session_info_from_json(created.body(), error);
-      if (!info) break;
-      session_ids.push_back(info->session_id);
-      datagrams.push_back(load_probe(probe, {*probes::tag_from_hex(info->tag_hex), 1}, hints, rnd));
-    }
-    if (session_ids.size() < sessions) {
-      state.SkipWithError(("session: " + error).c_str());
+    if (!reflector.open_sessions(sessions, probe, rnd, datagrams)) {
+      state.SkipWithError(reflector.error()->c_str());
       break;
     }
     const probes::Bytes& init = datagrams.front();
     slots.send_each(datagrams);
-    const double cpu_before = io_cpu_s();
+    const double cpu_before = thread_cpu_s(reflector.io_thread());
     state.ResumeTiming();
 
     std::size_t sent = 0, received = 0;
     int in_flight = 0;
     const std::size_t answer_size = load_answer_size(probe);
-    if (batched) received = batched_client(fd, slots, window, kBatch, answer_size, lost);
-    while (!batched && (received + lost < kBatch || in_flight > 0)) {
-      while (in_flight < window && sent < kBatch) {
+    if (batched) received = batched_client(fd, slots, window, kProbesPerSlice, answer_size, lost);
+    while (!batched && (received + lost < kProbesPerSlice || in_flight > 0)) {
+      while (in_flight < window && sent < kProbesPerSlice) {
         if (::send(fd, init.data(), init.size(), 0) == static_cast<ssize_t>(init.size())) ++in_flight;
         ++sent;
       }
@@ -371,20 +433,17 @@ void bench_loopback(benchmark::State& state, LoadProbe probe) {
     answered += received;
 
     state.PauseTiming();
-    reflector_cpu_s += io_cpu_s() - cpu_before;
-    for (const auto& id : session_ids)
-      test::blocking_http_call(server.ports().control, http::verb::delete_, "/v1/sessions/" + id);
+    reflector_cpu_s += thread_cpu_s(reflector.io_thread()) - cpu_before;
+    reflector.close_sessions();
     state.ResumeTiming();
   }
   ::close(fd);
-  server.stop();
-  io.join();
   state.counters["answered_per_s"] = benchmark::Counter(static_cast<double>(answered), benchmark::Counter::kIsRate);
   state.counters["answered"] = static_cast<double>(answered);
   state.counters["lost"] = static_cast<double>(lost);
   state.counters["per_reflector_cpu_s"] = reflector_cpu_s > 0 ? static_cast<double>(answered) / reflector_cpu_s : 0;
   state.counters["separate_cores"] = cores.pinned() ? 1 : 0;
-  state.counters["drops"] = static_cast<double>(server.drops().total());
+  state.counters["drops"] = static_cast<double>(reflector.drops());
 }
 void BM_LoopbackWireGuard(benchmark::State& state) { bench_loopback(state, LoadProbe::wireguard_initiation); }
 void BM_LoopbackOpenVpnReset(benchmark::State& state) { bench_loopback(state, LoadProbe::openvpn_reset); }
@@ -407,27 +466,42 @@ BENCHMARK(BM_LoopbackOpenVpnReset)
 
 // --- the ceiling: a bare recvmmsg/sendmmsg echo ------------------------------
 
-void bench_bare_echo(benchmark::State& state, LoadProbe probe) {
-  const int window = static_cast<int>(state.range(0));
-  constexpr std::size_t kBatch = 20'000;
-  constexpr unsigned kVlen = 64;  // as the reflector's UDP batches (reflector/udp_batch.h)
+// Every datagram sent back as it came, from one thread, in the reflector's
+// batch size (reflector/udp_batch.h), until destroyed.
+class BareEcho {
+ public:
+  static constexpr unsigned kVlen = 64;
 
-  int server = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(server, reinterpret_cast<sockaddr*>(&at), sizeof at);
-  socklen_t at_len = sizeof at;
-  ::getsockname(server, reinterpret_cast<sockaddr*>(&at), &at_len);
-  timeval stop_poll{0, 50'000};
-  ::setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &stop_poll, sizeof stop_poll);
-  std::atomic<bool> stopping{false};
-  std::thread echo([&] {
+  BareEcho() {
+    socket_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(socket_, reinterpret_cast<sockaddr*>(&at), sizeof at);
+    socklen_t at_len = sizeof at;
+    ::getsockname(socket_, reinterpret_cast<sockaddr*>(&at), &at_len);
+    port_ = ntohs(at.sin_port);
+    timeval stop_poll{0, 50'000};  // how soon the thread sees `stopping_`
+    ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &stop_poll, sizeof stop_poll);
+    thread_ = std::thread([this] { run(); });
+  }
+  BareEcho(const BareEcho&) = delete;
+  BareEcho& operator=(const BareEcho&) = delete;
+  ~BareEcho() {
+    stopping_ = true;
+    thread_.join();
+    ::close(socket_);
+  }
+  std::uint16_t port() const { return port_; }
+  std::thread& thread() { return thread_; }
+
+ private:
+  void run() {
     std::vector<std::array<std::uint8_t, 2048>> bufs(kVlen);
     std::vector<sockaddr_in> from(kVlen);
     std::vector<iovec> iov(kVlen);
     std::vector<mmsghdr> h(kVlen);
-    while (!stopping) {
+    while (!stopping_) {
       for (unsigned i = 0; i < kVlen; ++i) {
         iov[i] = iovec{bufs[i].data(), bufs[i].size()};
         h[i].msg_hdr = msghdr{};
@@ -436,27 +510,23 @@ void bench_bare_echo(benchmark::State& state, LoadProbe probe) {
         h[i].msg_hdr.msg_iov = &iov[i];
         h[i].msg_hdr.msg_iovlen = 1;
       }
-      int n = ::recvmmsg(server, h.data(), kVlen, MSG_WAITFORONE, nullptr);
+      int n = ::recvmmsg(socket_, h.data(), kVlen, MSG_WAITFORONE, nullptr);
       if (n <= 0) continue;
       for (int i = 0; i < n; ++i) iov[static_cast<std::size_t>(i)].iov_len = h[static_cast<std::size_t>(i)].msg_len;
-      ::sendmmsg(server, h.data(), static_cast<unsigned>(n), 0);
+      ::sendmmsg(socket_, h.data(), static_cast<unsigned>(n), 0);
     }
-  });
-  const SeparateCores cores(echo);
-  clockid_t echo_clock{};
-  ::pthread_getcpuclockid(echo.native_handle(), &echo_clock);
-  auto echo_cpu_s = [echo_clock] {
-    timespec t{};
-    ::clock_gettime(echo_clock, &t);
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-  };
+  }
+  int socket_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  int buf = 4 << 20;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-  timeval tv{0, 200'000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof at);
+void bench_bare_echo(benchmark::State& state, LoadProbe probe) {
+  const int window = static_cast<int>(state.range(0));
+  BareEcho echo;
+  const SeparateCores cores({&echo.thread()});
+  const int fd = client_socket(echo.port());
   // The datagram the reflector is measured with, echoed as it came.
   probes::ServerHints hints = bench_hints();
   auto rnd = lcg_fill(3);
@@ -467,14 +537,11 @@ void bench_bare_echo(benchmark::State& state, LoadProbe probe) {
   std::uint64_t answered = 0, lost = 0;
   double cpu_s = 0;
   for (auto _ : state) {
-    const double cpu_before = echo_cpu_s();
-    answered += batched_client(fd, slots, window, kBatch, init.size(), lost);
-    cpu_s += echo_cpu_s() - cpu_before;
+    const double cpu_before = thread_cpu_s(echo.thread());
+    answered += batched_client(fd, slots, window, kProbesPerSlice, init.size(), lost);
+    cpu_s += thread_cpu_s(echo.thread()) - cpu_before;
   }
-  stopping = true;
-  echo.join();
   ::close(fd);
-  ::close(server);
   state.counters["answered_per_s"] = benchmark::Counter(static_cast<double>(answered), benchmark::Counter::kIsRate);
   state.counters["lost"] = static_cast<double>(lost);
   state.counters["per_echo_cpu_s"] = cpu_s > 0 ? static_cast<double>(answered) / cpu_s : 0;
@@ -484,6 +551,88 @@ void BM_BareEcho(benchmark::State& state) { bench_bare_echo(state, LoadProbe::wi
 void BM_BareEchoOpenVpnReset(benchmark::State& state) { bench_bare_echo(state, LoadProbe::openvpn_reset); }
 BENCHMARK(BM_BareEcho)->ArgNames({"window"})->Arg(32)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BareEchoOpenVpnReset)->ArgNames({"window"})->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// --- the reflector against the echo, side by side ----------------------------
+
+// Both servers at once, on the same core, fed in turn by the same batched
+// client (window 128) a slice of kProbesPerSlice each per iteration, in
+// alternating order: whatever speed the machine runs at in a moment, both
+// are measured in it. The machine's speed here moves from run to run (the
+// echo alone between about 350 k and 800 k per CPU-second), and a reflector
+// run compared with an echo run minutes apart moved the ratio as much as
+// the reflector's own changes do. -> per_reflector_cpu_s, per_echo_cpu_s
+// and their ratio, reflector_over_echo.
+void bench_reflector_over_echo(benchmark::State& state, LoadProbe probe) {
+  constexpr int kWindow = 128;
+  const auto sessions = static_cast<std::size_t>(state.range(0));
+  LoopbackReflector reflector(sessions);
+  if (reflector.error()) {
+    state.SkipWithError(reflector.error()->c_str());
+    return;
+  }
+  BareEcho echo;
+  const SeparateCores cores({&reflector.io_thread(), &echo.thread()});
+  const int to_reflector = client_socket(reflector.udp_port());
+  const int to_echo = client_socket(echo.port());
+  auto rnd = lcg_fill(3);
+  const probes::Bytes echoed = load_probe(probe, {{1, 2, 3, 4, 5, 6}, 1}, bench_hints(), rnd);
+  ClientSlots reflector_slots(kWindow), echo_slots(kWindow);
+  echo_slots.send(echoed);
+
+  std::uint64_t reflector_answered = 0, echo_answered = 0, lost = 0;
+  double reflector_cpu_s = 0, echo_cpu_s = 0;
+  bool reflector_first = true;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<probes::Bytes> datagrams;
+    if (!reflector.open_sessions(sessions, probe, rnd, datagrams)) {
+      state.SkipWithError(reflector.error()->c_str());
+      break;
+    }
+    reflector_slots.send_each(datagrams);
+    state.ResumeTiming();
+    const auto reflector_slice = [&] {
+      const double before = thread_cpu_s(reflector.io_thread());
+      reflector_answered +=
+          batched_client(to_reflector, reflector_slots, kWindow, kProbesPerSlice, load_answer_size(probe), lost);
+      reflector_cpu_s += thread_cpu_s(reflector.io_thread()) - before;
+    };
+    const auto echo_slice = [&] {
+      const double before = thread_cpu_s(echo.thread());
+      echo_answered += batched_client(to_echo, echo_slots, kWindow, kProbesPerSlice, echoed.size(), lost);
+      echo_cpu_s += thread_cpu_s(echo.thread()) - before;
+    };
+    if (reflector_first) {
+      reflector_slice();
+      echo_slice();
+    } else {
+      echo_slice();
+      reflector_slice();
+    }
+    reflector_first = !reflector_first;
+    state.PauseTiming();
+    reflector.close_sessions();
+    state.ResumeTiming();
+  }
+  ::close(to_reflector);
+  ::close(to_echo);
+  const double per_reflector = reflector_cpu_s > 0 ? static_cast<double>(reflector_answered) / reflector_cpu_s : 0;
+  const double per_echo = echo_cpu_s > 0 ? static_cast<double>(echo_answered) / echo_cpu_s : 0;
+  state.counters["per_reflector_cpu_s"] = per_reflector;
+  state.counters["per_echo_cpu_s"] = per_echo;
+  state.counters["reflector_over_echo"] = per_echo > 0 ? per_reflector / per_echo : 0;
+  state.counters["lost"] = static_cast<double>(lost);
+  state.counters["separate_cores"] = cores.pinned() ? 1 : 0;
+  state.counters["drops"] = static_cast<double>(reflector.drops());
+}
+void BM_ReflectorOverEchoWireGuard(benchmark::State& state) {
+  bench_reflector_over_echo(state, LoadProbe::wireguard_initiation);
+}
+void BM_ReflectorOverEchoOpenVpnReset(benchmark::State& state) {
+  bench_reflector_over_echo(state, LoadProbe::openvpn_reset);
+}
+BENCHMARK(BM_ReflectorOverEchoWireGuard)->ArgNames({"sessions"})->Arg(1)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReflectorOverEchoOpenVpnReset)->ArgNames({"sessions"})->Arg(1)->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // --- eviction as the tables fill ------------------------------------------------
 
