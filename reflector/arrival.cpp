@@ -105,8 +105,9 @@ struct DataMatch {
   const probes::ProtocolModule* module = nullptr;
   probes::DataPacket packet;
 };
-// Over UDP only the data phases that follow a UDP handshake (DataPhase::piece):
-// PPTP's GRE is never carried in a UDP datagram.
+// Over UDP only the data phases that follow one of their module's UDP
+// handshakes (DataPhase::piece): data that only ever follows a raw IP or TCP
+// handshake never comes in a UDP datagram.
 bool follows_udp_handshake(const probes::ProtocolModule& module, const probes::DataPhase& phase) {
   return std::any_of(module.variants.begin(), module.variants.end(), [&](const auto& v) {
     return v.transport == probes::Transport::udp && v.piece == phase.piece;

@@ -165,6 +165,10 @@ struct CreateResult {
 class SessionTable {
  public:
   explicit SessionTable(SessionLimits limits, SteadyClock clock = &std::chrono::steady_clock::now);
+  // by_tag_ holds the addresses of by_id_'s sessions, whose arenas give their
+  // blocks back to blocks_: a copy would point into the original.
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
 
   // Count sessions created, expired and closed into `metrics` (the server's
   // one Metrics); without it they are not counted.
