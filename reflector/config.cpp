@@ -184,8 +184,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
       ->capture_default_str();
   std::string auth_key;
   app.add_option("--auth-key", auth_key,
-                 "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health);\n"
-                 "other local users can read it in the process list: prefer --auth-key-file")
+                 "require \"Authorization: Bearer KEY\" on the control API (all but /v1/health and\n"
+                 "/v1/challenge/); other local users can read it in the process list: prefer --auth-key-file")
       ->type_name("KEY");
   std::string auth_key_file;
   app.add_option("--auth-key-file", auth_key_file,
@@ -202,6 +202,11 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
       ->type_name("FILE");
   std::string tls_key;
   app.add_option("--tls-key", tls_key, "the private key (PEM) of --tls-certificate")->type_name("FILE");
+  app.add_flag("--control-tls-only", config.control_tls_only,
+               "with --tls-certificate: refuse the control API in plain HTTP (403), so a client that\n"
+               "would send its auth key and session in clear is told to use TLS (vpncheck --control-tls).\n"
+               "/v1/health and /v1/challenge/ still answer in plain HTTP: they carry no secret, and a\n"
+               "client's captive-portal check asks for the challenge in plain HTTP on purpose");
   std::string user;
   app.add_option("--user", user,
                  "after binding every socket, switch to this user's uid and gid (needs starting as root;\n"
@@ -327,6 +332,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args, std::optional<std:
       config.tls_key_file = key;
     }
   }
+  if (config.control_tls_only && !config.tls_certificate_file)
+    return usage_error("--control-tls-only: the control API needs a certificate for TLS (--tls-certificate and --tls-key)");
   if (app.count("--user") > 0) {
     if (user.empty()) return usage_error("--user: the user name must not be empty");
     config.user = user;

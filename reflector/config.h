@@ -73,6 +73,9 @@ struct Config {
   // it instead of a self-made one, and the control API is offered inside TLS.
   std::optional<std::string> tls_certificate_file;
   std::optional<std::string> tls_key_file;
+  // With the certificate above: the control API answers plain HTTP only for
+  // /v1/health and /v1/challenge/ (ControlApiOptions::tls_only).
+  bool control_tls_only = false;
   // Warnings parse_args found worth saying once the log is up.
   std::vector<std::string> warnings;
   // Set: after binding every socket, switch to this user (vpncheck-reflector --user).

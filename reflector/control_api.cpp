@@ -119,7 +119,7 @@ bool ControlApi::authorized(const HttpRequest& request) const {
 }
 
 HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoint& client,
-                               const std::optional<probes::Endpoint>& server) {
+                               const std::optional<probes::Endpoint>& server, bool inside_tls) {
   if (request.body().size() > kMaxRequestBody)
     return error_for(http::status::payload_too_large, "request body over 64 KiB", request);
 
@@ -141,7 +141,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request, const probes::Endpoi
     return json_response(http::status::ok, {{"challenge", std::string(token)}}, request);
   }
   // Health and the challenge stay open (load balancers, systemd watchdogs, a
-  // client that has not opened a session yet); the rest needs the key.
+  // client that has not opened a session yet); the rest needs the key, and
+  // TLS where the operator asked for it.
+  if (options_.tls_only && !inside_tls)
+    return error_for(http::status::forbidden, kTlsOnlyError, request);
   if (!authorized(request)) {
     auto res = error_for(http::status::unauthorized, "missing or wrong bearer token", request);
     res.set(http::field::www_authenticate, "Bearer realm=\"vpncheck-reflector\"");

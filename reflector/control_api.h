@@ -34,6 +34,9 @@ using HttpResponse = http::response<http::string_body>;
 constexpr std::string_view kSessionsPrefix = "/v1/sessions/";
 constexpr std::size_t kMaxRequestBody = 64 * 1024;
 constexpr std::size_t kMaxRequestHeader = 8 * 1024;
+// What a plain HTTP request gets from a reflector that serves its control
+// API inside TLS only (ControlApiOptions::tls_only), with status 403.
+constexpr std::string_view kTlsOnlyError = "this reflector serves its control API inside TLS only";
 
 struct ControlApiOptions {
   probes::Capabilities capabilities;  // ports actually listening, WireGuard key
@@ -47,6 +50,10 @@ struct ControlApiOptions {
   // TCP connections refused for want of a slot; nullptr: none are reported.
   const ConnectionRefusals* refusals = nullptr;
   std::size_t max_connections = 0;  // named in what the refusals' report says
+  // Set: a request that did not come inside TLS gets 403 for everything but
+  // /v1/health and /v1/challenge/, which carry no secret (a client's
+  // captive-portal check asks for the challenge in plain HTTP on purpose).
+  bool tls_only = false;
 };
 
 class ControlApi {
@@ -54,9 +61,10 @@ class ControlApi {
   ControlApi(SessionTable& sessions, ControlApiOptions options);
 
   // `client` is the control connection's remote endpoint as seen here,
-  // `server` its local one (published in a new session's answer).
+  // `server` its local one (published in a new session's answer);
+  // `inside_tls`: the request came inside TLS.
   HttpResponse handle(const HttpRequest& request, const probes::Endpoint& client,
-                      const std::optional<probes::Endpoint>& server = std::nullopt);
+                      const std::optional<probes::Endpoint>& server = std::nullopt, bool inside_tls = false);
 
   ControlApi(const ControlApi&) = delete;
   ControlApi& operator=(const ControlApi&) = delete;

@@ -10,6 +10,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <type_traits>
+
 namespace vpncheck::reflector {
 namespace {
 
@@ -58,7 +60,7 @@ asio::awaitable<void> serve_requests(Stream& stream, beast::flat_buffer& buffer,
     }
 
     const HttpRequest& request = parser.get();
-    HttpResponse res = services.control.handle(request, client, server);
+    HttpResponse res = services.control.handle(request, client, server, std::is_same_v<Stream, TlsStream>);
     if (services.log.enabled(LogLevel::debug))
       services.log.debug("control: " + std::string(request.method_string()) + " " +
                          std::string(request.target()) + " -> " + std::to_string(res.result_int()) +

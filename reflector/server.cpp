@@ -404,6 +404,7 @@ std::optional<std::string> Server::start() {
   options.metrics = &metrics_;
   options.refusals = &refusals_;
   options.max_connections = config_.max_connections;
+  options.tls_only = config_.control_tls_only && config_.tls_certificate_file.has_value();
   control_ = std::make_unique<ControlApi>(sessions_, std::move(options));
   services_.reset(new Services{log_, config_.timeouts, sessions_, arrivals_, *control_, config_.max_connections, 0,
                                &refusals_, config_.max_connections / 8, config_.max_connections_per_client, {}});
@@ -454,8 +455,10 @@ void Server::log_startup() {
                                    : std::string("replies: not rate limited"));
   log_.info(config_.auth_key ? "control API: bearer token required" : "control API: open (no --auth-key)");
   if (services_->control_tls)
-    log_.info("control API: also inside TLS, certificate " + *config_.tls_certificate_file + " (SHA-256 " +
-              tls_->certificate_sha256() + ")");
+    log_.info(std::string(config_.control_tls_only ? "control API: inside TLS only (plain HTTP: health and "
+                                                     "challenge), certificate "
+                                                   : "control API: also inside TLS, certificate ") +
+              *config_.tls_certificate_file + " (SHA-256 " + tls_->certificate_sha256() + ")");
 }
 
 void Server::run() {

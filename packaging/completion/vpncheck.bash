@@ -87,6 +87,6 @@ _vpncheck_reflector() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--listen --control-port --web-control-ports --udp-ports
             --tcp-ports --nat-ports --alt-address --session-ttl --max-sessions --max-observations --max-observation-bytes --max-total-observation-bytes --max-connections --rate-limit
-            --auth-key --auth-key-file --tls-certificate --tls-key --user --log-level --version --help -h' -- "$cur"))
+            --auth-key --auth-key-file --tls-certificate --tls-key --control-tls-only --user --log-level --version --help -h' -- "$cur"))
     fi
 } && complete -F _vpncheck_reflector vpncheck-reflector

@@ -208,9 +208,9 @@ asio::awaitable<HttpResult> http_call(const asio::ip::tcp::endpoint& endpoint, h
                                    std::max(left, std::chrono::milliseconds(1)), access);
 }
 
-// Why a reflector said it is busy: its JSON {"error": "..."}, reduced to a
+// Why a reflector refused (busy, or plain HTTP): its JSON {"error": "..."}, reduced to a
 // short line of printable ASCII (it comes from the network and goes to a terminal).
-std::string busy_reason(const std::string& body) {
+std::string refusal_reason(const std::string& body) {
   constexpr std::size_t kMaxReason = 160;
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("error") || !j["error"].is_string()) return "no reason given";
@@ -327,11 +327,17 @@ asio::awaitable<OpenSessionResult> open_session(std::string host_for_messages, a
     } else if (http.status == 503 || http.status == 429) {
       // A reflector, but full (session table, sessions per address): not a
       // reason to doubt it is one, and nothing about the network.
-      const std::string reason = busy_reason(http.body);
+      const std::string reason = refusal_reason(http.body);
       p.result = "reflector busy: " + reason + " (HTTP " + std::to_string(http.status) + ")";
       if (busy.empty())
         busy = "reflector busy: " + reason + " (" + host_for_messages + " TCP " + std::to_string(p.port) + ", HTTP " +
                std::to_string(http.status) + ")";
+    } else if (http.status == 403) {
+      // A reflector that takes the control API inside TLS only
+      // (vpncheck-reflector --control-tls-only) says so in plain HTTP.
+      p.result = access.tls ? "refused: " + refusal_reason(http.body) + " (HTTP 403)"
+                            : "refused: this reflector serves its control API inside TLS only: add --control-tls "
+                              "(or --reflector-ca FILE, or --reflector-pin SHA256)";
     } else if (http.status != 201 && http.status != 200) {
       p.result = "not a vpncheck reflector (HTTP " + std::to_string(http.status) + ")";
     } else {

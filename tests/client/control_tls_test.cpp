@@ -52,8 +52,11 @@ class ControlTls : public ::testing::Test {
 
   // `shared_port`: the control API on the port probes use too (as on 80 and
   // 443), else on a port of its own (as on 8780).
-  void start(const fixtures::TestCertificate* cert, bool shared_port = false, bool private_reflector = true) {
+  // `tls_only`: vpncheck-reflector --control-tls-only.
+  void start(const fixtures::TestCertificate* cert, bool shared_port = false, bool private_reflector = true,
+             bool tls_only = false) {
     reflector::Config config = fixtures::loopback_reflector_config();
+    config.control_tls_only = tls_only;
     if (private_reflector) config.auth_key = "correct horse";
     if (shared_port) {
       // Equal port numbers merge into one listener; port 0 would not (each
@@ -176,6 +179,27 @@ TEST_F(ControlTls, PlainClientsAreStillServed) {
   auto r = run(Options{});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_FALSE(contains(r.out, "could not be read")) << r.out;
+}
+
+// A reflector that takes its control API inside TLS only (--control-tls-only):
+// a plain client is told what to add, exit 3; a client in TLS runs as before.
+TEST_F(ControlTls, TlsOnlyReflectorTellsAPlainClientToUseTls) {
+  start(&reflector_cert_, /*shared_port=*/false, /*private_reflector=*/true, /*tls_only=*/true);
+  auto r = run(Options{});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "serves its control API inside TLS only: add --control-tls")) << r.err;
+  r = run(pinned(reflector_cert_.sha256));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_FALSE(contains(r.out, "could not be read")) << r.out;
+}
+
+TEST_F(ControlTls, TlsOnlyHoldsOnAPortSharedWithProbes) {
+  start(&reflector_cert_, /*shared_port=*/true, /*private_reflector=*/true, /*tls_only=*/true);
+  auto r = run(Options{});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "serves its control API inside TLS only")) << r.err;
+  r = run(pinned(reflector_cert_.sha256));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
 }
 
 // A key that is not the certificate's stops the start with both files named,

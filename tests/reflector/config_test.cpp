@@ -260,6 +260,29 @@ TEST_F(KeyFiles, TlsCredentialsFromSystemd) {
   EXPECT_EQ(out.config->tls_key_file, dir_ + "/tls-key");
 }
 
+// --control-tls-only needs a certificate to offer TLS with, given either way.
+TEST_F(KeyFiles, ControlTlsOnlyNeedsACertificate) {
+  auto out = parse_args({"--control-tls-only"});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.message.find("--control-tls-only"), std::string::npos) << out.message;
+  EXPECT_NE(out.message.find("--tls-certificate"), std::string::npos) << out.message;
+
+  const std::string cert = write("cert.pem", "certificate");
+  const std::string key = write("key.pem", "key");
+  out = parse_args({"--tls-certificate", cert, "--tls-key", key, "--control-tls-only"});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_TRUE(out.config->control_tls_only);
+  out = parse_args({"--tls-certificate", cert, "--tls-key", key});
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_FALSE(out.config->control_tls_only);
+
+  write("tls-certificate", "certificate");
+  write("tls-key", "key");
+  out = parse_args({"--control-tls-only"}, dir_);
+  ASSERT_TRUE(out.config) << out.message;
+  EXPECT_TRUE(out.config->control_tls_only);
+}
+
 TEST(ReflectorConfig, MaxConnections) {
   EXPECT_EQ(parse_args({}).config->max_connections, 1024u);
   auto out = parse_args({"--max-connections", "3"});

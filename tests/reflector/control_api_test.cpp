@@ -433,6 +433,35 @@ TEST(ReflectorControlApiAuth, KeyRequiredEverywhereButHealth) {
   EXPECT_EQ(call(http::verb::delete_, "/v1/sessions/" + id, good).result(), http::status::no_content);
 }
 
+// TLS only (vpncheck-reflector --control-tls-only): in plain HTTP, 403 with
+// the reason for everything but the health check and the challenge, even
+// with the right key; inside TLS, the API as ever.
+TEST(ReflectorControlApiAuth, TlsOnlyRefusesPlainHttpButHealthAndChallenge) {
+  SessionTable table({}, test::FakeClock{}.fn());
+  ControlApiOptions options;
+  options.rnd = test::counter_fill();
+  options.auth_key = "k3y-with-enough-entropy";
+  options.tls_only = true;
+  ControlApi api(table, options);
+  auto call = [&](http::verb verb, const std::string& target, bool inside_tls) {
+    HttpRequest req{verb, target, 11};
+    req.set(http::field::authorization, "Bearer k3y-with-enough-entropy");
+    req.prepare_payload();
+    return api.handle(req, {"198.51.100.7", 1}, std::nullopt, inside_tls);
+  };
+  for (const std::string target : {"/v1/sessions", "/metrics", "/no/such/thing"}) {
+    auto res = call(target == "/v1/sessions" ? http::verb::post : http::verb::get, target, false);
+    EXPECT_EQ(res.result(), http::status::forbidden) << target;
+    EXPECT_EQ(json::parse(res.body(), nullptr, false).value("error", ""), kTlsOnlyError) << res.body();
+  }
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(call(http::verb::get, "/v1/health", false).result(), http::status::ok);
+  EXPECT_EQ(call(http::verb::get, "/v1/challenge/0123456789abcdef", false).result(), http::status::ok)
+      << "a captive-portal check asks for the challenge in plain HTTP";
+  EXPECT_EQ(call(http::verb::post, "/v1/sessions", true).result(), http::status::created);
+  EXPECT_EQ(call(http::verb::get, "/metrics", true).result(), http::status::ok);
+}
+
 TEST(ReflectorControlApiAuth, NoKeyMeansOpen) {
   SessionTable table({}, test::FakeClock{}.fn());
   ControlApiOptions options;
