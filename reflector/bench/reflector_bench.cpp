@@ -374,6 +374,19 @@ class LoopbackReflector {
   std::vector<std::string> ids_;
 };
 
+// An iteration's sessions and the probe of each, opened with the timing
+// paused (the caller resumes it); nullopt when the reflector refused one (the
+// benchmark is then skipped).
+std::optional<std::vector<probes::Bytes>> open_sessions(benchmark::State& state, LoopbackReflector& reflector,
+                                                        std::size_t sessions, LoadProbe probe,
+                                                        const probes::RandomFill& rnd) {
+  state.PauseTiming();
+  std::vector<probes::Bytes> datagrams;
+  if (reflector.open_sessions(sessions, probe, rnd, datagrams)) return datagrams;
+  state.SkipWithError(reflector.error()->c_str());
+  return std::nullopt;
+}
+
 void bench_loopback(benchmark::State& state, LoadProbe probe) {
   const int window = static_cast<int>(state.range(0));
   const bool batched = state.range(1) != 0;
@@ -400,14 +413,10 @@ void bench_loopback(benchmark::State& state, LoadProbe probe) {
   std::array<std::uint8_t, 2048> reply{};
   ClientSlots slots(window);
   for (auto _ : state) {
-    state.PauseTiming();
-    std::vector<probes::Bytes> datagrams;
-    if (!reflector.open_sessions(sessions, probe, rnd, datagrams)) {
-      state.SkipWithError(reflector.error()->c_str());
-      break;
-    }
-    const probes::Bytes& init = datagrams.front();
-    slots.send_each(datagrams);
+    const auto datagrams = open_sessions(state, reflector, sessions, probe, rnd);
+    if (!datagrams) break;
+    const probes::Bytes& init = datagrams->front();
+    slots.send_each(*datagrams);
     const double cpu_before = thread_cpu_s(reflector.io_thread());
     state.ResumeTiming();
 
@@ -583,13 +592,9 @@ void bench_reflector_over_echo(benchmark::State& state, LoadProbe probe) {
   double reflector_cpu_s = 0, echo_cpu_s = 0;
   bool reflector_first = true;
   for (auto _ : state) {
-    state.PauseTiming();
-    std::vector<probes::Bytes> datagrams;
-    if (!reflector.open_sessions(sessions, probe, rnd, datagrams)) {
-      state.SkipWithError(reflector.error()->c_str());
-      break;
-    }
-    reflector_slots.send_each(datagrams);
+    const auto datagrams = open_sessions(state, reflector, sessions, probe, rnd);
+    if (!datagrams) break;
+    reflector_slots.send_each(*datagrams);
     state.ResumeTiming();
     const auto reflector_slice = [&] {
       const double before = thread_cpu_s(reflector.io_thread());

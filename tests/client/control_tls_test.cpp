@@ -107,6 +107,16 @@ class ControlTls : public ::testing::Test {
     return o;
   }
 
+  void expect_tls_only(bool shared_port) {
+    start(&reflector_cert_, shared_port, /*private_reflector=*/true, /*tls_only=*/true);
+    auto r = run(Options{});
+    EXPECT_EQ(r.code, 3) << r.out << r.err;
+    EXPECT_TRUE(contains(r.err, "serves its control API inside TLS only: add --control-tls")) << r.err;
+    r = run(pinned(reflector_cert_.sha256));
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_FALSE(contains(r.out, "could not be read")) << r.out;
+  }
+
   std::filesystem::path dir_;
   fixtures::TestCertificate reflector_cert_, other_cert_, wrong_name_cert_;
   std::ostringstream quiet_;
@@ -183,24 +193,8 @@ TEST_F(ControlTls, PlainClientsAreStillServed) {
 
 // A reflector that takes its control API inside TLS only (--control-tls-only):
 // a plain client is told what to add, exit 3; a client in TLS runs as before.
-TEST_F(ControlTls, TlsOnlyReflectorTellsAPlainClientToUseTls) {
-  start(&reflector_cert_, /*shared_port=*/false, /*private_reflector=*/true, /*tls_only=*/true);
-  auto r = run(Options{});
-  EXPECT_EQ(r.code, 3) << r.out << r.err;
-  EXPECT_TRUE(contains(r.err, "serves its control API inside TLS only: add --control-tls")) << r.err;
-  r = run(pinned(reflector_cert_.sha256));
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_FALSE(contains(r.out, "could not be read")) << r.out;
-}
-
-TEST_F(ControlTls, TlsOnlyHoldsOnAPortSharedWithProbes) {
-  start(&reflector_cert_, /*shared_port=*/true, /*private_reflector=*/true, /*tls_only=*/true);
-  auto r = run(Options{});
-  EXPECT_EQ(r.code, 3) << r.out << r.err;
-  EXPECT_TRUE(contains(r.err, "serves its control API inside TLS only")) << r.err;
-  r = run(pinned(reflector_cert_.sha256));
-  EXPECT_EQ(r.code, 0) << r.out << r.err;
-}
+TEST_F(ControlTls, TlsOnlyReflectorTellsAPlainClientToUseTls) { expect_tls_only(/*shared_port=*/false); }
+TEST_F(ControlTls, TlsOnlyHoldsOnAPortSharedWithProbes) { expect_tls_only(/*shared_port=*/true); }
 
 // A key that is not the certificate's stops the start with both files named,
 // rather than a reflector whose TLS never completes.
