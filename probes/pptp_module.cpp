@@ -236,6 +236,8 @@ const ProtocolModule kModule{
     .server_stream = &kServerStream,
     .make_server_state = make_call_table,
     .state_limit = limit_kind::kPptpCalls,
+    .state_limit_detail =
+        "PPTP calls forgotten: the reflector's call table was full, so their GRE may have gone unanswered",
     .data_phase = &kDataPhase,
 };
 

@@ -318,8 +318,10 @@ struct ProtocolModule {
   // reflector, handed to its parse/reply functions (ArrivalContext::state).
   std::unique_ptr<ServerState> (*make_server_state)() = nullptr;
   // The limit (a probes::limit_kind) a session hits when the module forgets
-  // its state to make room (ArrivalContext::evicted).
+  // its state to make room (ArrivalContext::evicted), and what that costs the
+  // session in plain words (the reflector's report of its limits).
   std::string_view state_limit = {};
+  std::string_view state_limit_detail = {};
   // Optional. Both programs: the protocol's data packets, sent after its
   // handshake passed on UDP or raw IP (src/run/exchange.cpp), recognised and
   // echoed by the reflector's demux. nullptr: the handshake is all that is tested.

@@ -439,9 +439,8 @@ ArrivalOutcome ArrivalHandler::handle(const Arrival& arrival) {
     if (may_outgrow) context.reply_limit = reply_limit(message, true);
     out.reply = match->module->build_reply(message, match->parsed, context, rnd_);
     // State forgotten to make room: its sessions are told (their `limits`).
-    const auto limit = limit_from_kind(match->module->state_limit);
-    for (const auto& token : evicted)
-      if (limit) sessions_.count_limit(token.tag, *limit, arrival.local_port);
+    if (!match->module->state_limit.empty())
+      for (const auto& token : evicted) sessions_.count_limit(token.tag, *match->module, arrival.local_port);
     // Answers carry no preamble: only a stream's initiator sends one (probes/framing.h).
     if (!out.reply.empty() && arrival.framing == Framing::framed_stream)
       out.reply = arrival.stream_framing->frame(out.reply);

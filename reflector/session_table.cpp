@@ -14,7 +14,6 @@ std::string_view limit_name(SessionLimit limit) {
   switch (limit) {
     case SessionLimit::rate_limit: return probes::limit_kind::kRateLimit;
     case SessionLimit::flow_table: return probes::limit_kind::kFlowTable;
-    case SessionLimit::pptp_calls: return probes::limit_kind::kPptpCalls;
     case SessionLimit::nat_pending: return probes::limit_kind::kNatPending;
     case SessionLimit::count_: break;
   }
@@ -27,8 +26,6 @@ std::string limit_detail(SessionLimit limit) {
       return "answers withheld: this source address was over the reflector's --rate-limit";
     case SessionLimit::flow_table:
       return "flows forgotten: the reflector's flow table was full, so follow-up messages may have gone unrecorded";
-    case SessionLimit::pptp_calls:
-      return "PPTP calls forgotten: the reflector's call table was full, so their GRE may have gone unanswered";
     case SessionLimit::nat_pending:
       return "NAT lifetime answers not scheduled: the reflector's table of pending answers was full";
     case SessionLimit::count_: break;
@@ -37,12 +34,6 @@ std::string limit_detail(SessionLimit limit) {
 }
 
 }  // namespace
-
-std::optional<SessionLimit> limit_from_kind(std::string_view kind) {
-  for (std::size_t i = 0; i < static_cast<std::size_t>(SessionLimit::count_); ++i)
-    if (limit_name(static_cast<SessionLimit>(i)) == kind) return static_cast<SessionLimit>(i);
-  return std::nullopt;
-}
 
 std::string client_key(const std::string& address) {
   std::array<std::uint8_t, 16> bytes{};
@@ -224,6 +215,11 @@ void SessionTable::count_limit(const probes::SessionTag& tag, SessionLimit limit
   if (Session* session = find_by_tag(tag)) session->tally(limit).add(port);
 }
 
+void SessionTable::count_limit(const probes::SessionTag& tag, const probes::ProtocolModule& module,
+                               std::uint16_t port) {
+  if (Session* session = find_by_tag(tag)) session->tally(module).add(port);
+}
+
 probes::ObservationList SessionTable::observations(const Session& session) const {
   probes::ObservationList list{session.observations.all(), session.dropped, limits_of(session), {}};
   return list;
@@ -268,6 +264,13 @@ std::vector<probes::ReflectorLimit> SessionTable::limits_of(const Session& sessi
     if (t.count == 0) continue;
     const auto limit = static_cast<SessionLimit>(i);
     limits.push_back({std::string(limit_name(limit)), t.count, t.port_list(), limit_detail(limit)});
+  }
+  for (const auto& [module, t] : session.module_limits) {
+    if (t.count == 0) continue;
+    const std::string detail = module->state_limit_detail.empty()
+                                   ? "state of " + std::string(module->id) + " forgotten: the reflector's table was full"
+                                   : std::string(module->state_limit_detail);
+    limits.push_back({std::string(module->state_limit), t.count, t.port_list(), detail});
   }
   return limits;
 }

@@ -95,16 +95,15 @@ struct LimitTally {
   }
 };
 
-// The limits a session's own state counts; the index into Session::limits.
+// The reflector's own limits a session's state counts; the index into
+// Session::limits. A protocol module's state has a limit of its own
+// (ProtocolModule::state_limit), counted in Session::module_limits.
 enum class SessionLimit : std::size_t {
   rate_limit,   // answers withheld: over --rate-limit (probe answers and NAT test answers)
   flow_table,   // flows of this session forgotten: the flow table was full
-  pptp_calls,   // PPTP calls of this session forgotten: the call table was full
   nat_pending,  // NAT lifetime answers not scheduled: the pending table was full
   count_,
 };
-// The limit reported as `kind` (a probes::limit_kind); nullopt for another.
-std::optional<SessionLimit> limit_from_kind(std::string_view kind);
 
 struct Session {
   std::string id;
@@ -117,6 +116,8 @@ struct Session {
   std::uint64_t dropped_bytes = 0;   // ... beyond max_observation_bytes
   std::uint64_t dropped_total = 0;   // ... beyond max_total_observation_bytes (other sessions' records)
   std::array<LimitTally, static_cast<std::size_t>(SessionLimit::count_)> limits{};
+  // Per module that forgot state of this session to make room, in the order first hit.
+  std::vector<std::pair<const probes::ProtocolModule*, LimitTally>> module_limits;
   std::chrono::steady_clock::time_point created_at;
   // Source addresses its probes and NAT tests came from (bounded): what other
   // tables keep per address (rate-limit buckets, refusals) goes with it.
@@ -148,6 +149,11 @@ struct Session {
   std::string request_key;
 
   LimitTally& tally(SessionLimit limit) { return limits[static_cast<std::size_t>(limit)]; }
+  LimitTally& tally(const probes::ProtocolModule& module) {
+    for (auto& [owner, tally] : module_limits)
+      if (owner == &module) return tally;
+    return module_limits.emplace_back(&module, LimitTally{}).second;
+  }
   void note_source(const std::string& address) {
     if (sources.size() < kMaxSources && std::find(sources.begin(), sources.end(), address) == sources.end())
       sources.push_back(address);
@@ -207,6 +213,8 @@ class SessionTable {
   void update_reply(const probes::SessionTag& tag, std::uint64_t sequence, probes::ReplyRecord reply);
   // One more hit of `limit` for the session holding `tag` (if it is live).
   void count_limit(const probes::SessionTag& tag, SessionLimit limit, std::uint16_t port);
+  // One more hit of `module`'s state limit (ProtocolModule::state_limit) for the session holding `tag`.
+  void count_limit(const probes::SessionTag& tag, const probes::ProtocolModule& module, std::uint16_t port);
 
   // The observations, and as `limits` every limit that hit the session.
   probes::ObservationList observations(const Session& session) const;

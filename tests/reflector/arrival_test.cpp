@@ -767,6 +767,27 @@ TEST_F(ReflectorArrival, DataPacketsAreRecordedAndEchoedToTheValidatedAddressOnl
   EXPECT_GE(modules, 3U);
 }
 
+// A module that forgets a session's state to make room (PPTP's call table,
+// at its quota of calls per session) has the session told, under the
+// module's limit and in its words.
+TEST_F(ReflectorArrival, StateAModuleForgetsIsReportedAsTheModulesLimit) {
+  const auto* pptp = probes::find_protocol("pptp");
+  ASSERT_NE(pptp, nullptr);
+  ASSERT_FALSE(pptp->state_limit.empty());
+  for (std::uint16_t call = 1; call <= 65; ++call) {
+    const Bytes ocrq = probes::pptp::build_ocrq(token_, call, call);
+    auto out = arrive(ocrq, Framing::self_delimited, 1723, "203.0.113.9");
+    ASSERT_FALSE(out.dropped) << call;
+    ASSERT_FALSE(out.reply.empty()) << call;
+  }
+  const auto limits = table_.observations(*table_.find_by_tag(token_.tag)).limits;
+  ASSERT_EQ(limits.size(), 1u);
+  EXPECT_EQ(limits[0].limit, pptp->state_limit);
+  EXPECT_EQ(limits[0].count, 1u) << "the 65th call made the session forget its first";
+  EXPECT_EQ(limits[0].ports, std::vector<std::uint16_t>{1723});
+  EXPECT_EQ(limits[0].detail, pptp->state_limit_detail);
+}
+
 // A data phase that follows no UDP handshake (PPTP's GRE) is not looked for
 // in UDP datagrams: a GRE packet there, live tag and all, is nobody's data.
 TEST_F(ReflectorArrival, DataOfAPhaseWithoutAUdpPlaceIsNotTakenFromUdp) {

@@ -159,16 +159,26 @@ TEST(ReflectorSessionTable, CountsLimitsPerSessionWithTheirPorts) {
   auto tag_a = a.session->tag;
   auto b = table.create(kClient, counter_fill(2));
   EXPECT_TRUE(table.observations(*b.session).limits.empty());
+  // A module's own state limit, named and explained by the module.
+  const probes::ProtocolModule with_state{.id = "synthetic",
+                                          .state_limit = "synthetic_entries",
+                                          .state_limit_detail = "synthetic entries forgotten"};
+  const probes::ProtocolModule without_detail{.id = "terse", .state_limit = "terse_entries"};
   table.count_limit(tag_a, SessionLimit::flow_table, 4500);
   table.count_limit(tag_a, SessionLimit::flow_table, 4500);
-  table.count_limit(tag_a, SessionLimit::pptp_calls, 1723);
+  table.count_limit(tag_a, with_state, 1723);
+  table.count_limit(tag_a, without_detail, 9);
+  table.count_limit(tag_a, with_state, 1723);
   table.count_limit(tag_a, SessionLimit::nat_pending, 0);  // no port: counted, none listed
   table.count_limit(probes::SessionTag{7, 7, 7, 7, 7, 7}, SessionLimit::flow_table, 1);  // no such session
+  table.count_limit(probes::SessionTag{7, 7, 7, 7, 7, 7}, with_state, 1);
   auto limits = table.observations(*table.find_by_tag(tag_a)).limits;
-  ASSERT_EQ(limits.size(), 3u);
+  ASSERT_EQ(limits.size(), 4u);
   EXPECT_EQ(limits[0], (probes::ReflectorLimit{"flow_table", 2, {4500}, limits[0].detail}));
-  EXPECT_EQ(limits[1], (probes::ReflectorLimit{"pptp_calls", 1, {1723}, limits[1].detail}));
-  EXPECT_EQ(limits[2], (probes::ReflectorLimit{"nat_pending", 1, {}, limits[2].detail}));
+  EXPECT_EQ(limits[1], (probes::ReflectorLimit{"nat_pending", 1, {}, limits[1].detail}));
+  EXPECT_EQ(limits[2], (probes::ReflectorLimit{"synthetic_entries", 2, {1723}, "synthetic entries forgotten"}));
+  EXPECT_EQ(limits[3].limit, "terse_entries");
+  EXPECT_NE(limits[3].detail.find("terse"), std::string::npos) << limits[3].detail;
   for (const auto& l : limits) EXPECT_FALSE(l.detail.empty()) << l.limit;
   EXPECT_TRUE(table.observations(*b.session).limits.empty()) << "one session's limits are not another's";
 }
